@@ -1,0 +1,225 @@
+"""The HTTP stage every vendor client shares: retries with backoff, then error mapping.
+
+Stages, in order: `_send_with_retries` (429 honouring Retry-After, 5xx, timeouts and dropped
+connections, bounded in attempts and in total sleep) then `_raise_for_status` (one error class
+per failure, naming the credential *setting*, never its value).
+
+httpx logs full URLs at INFO, and a Slack webhook URL is itself a secret, so its loggers are
+held at WARNING here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from oncall.errors import (
+    AuthError,
+    MalformedError,
+    NotFoundError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+log = logging.getLogger("oncall.http")
+
+RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. Sleeping stops once `max_total_sleep` seconds are spent."""
+
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    max_total_sleep: float = 90.0
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class ApiClient:
+    """An httpx.Client bound to one vendor, with retries and errors that name what to fix.
+
+    `transport` is the test seam (a sandbox URL or an `httpx.MockTransport`); `sleep` lets
+    tests run backoff without waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        system: str,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        credential_setting: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_connections: int = 16,
+        retry_hint: Callable[[httpx.Response], float | None] | None = None,
+    ) -> None:
+        self.system = system
+        self.credential_setting = credential_setting
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._retry_hint = retry_hint
+        self._rng = random.Random()
+        self.http = httpx.Client(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise the mapped error about `what`."""
+        response = self._send_with_retries(method, path, what, params, json, content, headers)
+        self._raise_for_status(response, what)
+        return response
+
+    def get_json(self, path: str, *, what: str, params: Mapping[str, Any] | None = None) -> Any:
+        response = self.request("GET", path, what=what, params=params)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedError(
+                self.system, f"{what}: the response is not JSON", status=response.status_code
+            ) from exc
+
+    def _send_with_retries(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        slept = 0.0
+        last_problem = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            hint: float | None = None
+            response: httpx.Response | None
+            try:
+                response = self.http.request(
+                    method, path, params=params, json=json, content=content, headers=headers
+                )
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                last_problem = f"{type(exc).__name__} (no response)"
+                response = None
+            else:
+                if response.status_code not in RETRYABLE or attempt == self.retry.attempts:
+                    return response
+                last_problem = f"HTTP {response.status_code}"
+                hint = retry_after_seconds(response.headers)
+                if hint is None and self._retry_hint is not None:
+                    hint = self._retry_hint(response)
+            if attempt == self.retry.attempts:
+                break
+            backoff = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+            delay = hint if hint is not None else backoff * (0.5 + self._rng.random() / 2)
+            if slept + delay > self.retry.max_total_sleep:
+                if response is not None:
+                    return response
+                break
+            log.info("%s: %s on %s, retry %d in %.1fs", self.system, last_problem, what, attempt, delay)
+            self._sleep(delay)
+            slept += delay
+        raise UnavailableError(
+            self.system,
+            f"{what}: {last_problem} on every attempt ({self.retry.attempts} tries); "
+            "the service is down or unreachable, try again later",
+        )
+
+    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        vendor = _vendor_message(response)
+        if status in (401, 403):
+            raise AuthError(
+                self.system,
+                f"{what}: the credentials were rejected (HTTP {status}: {vendor}); check {self.credential_setting}",
+                status=status,
+            )
+        if status == 404:
+            raise NotFoundError(self.system, f"{what} was not found (HTTP 404: {vendor})", status=status)
+        if status == 429:
+            raise RateLimitedError(
+                self.system,
+                f"{what}: still rate limited after {self.retry.attempts} tries; run again later",
+                status=status,
+            )
+        if status >= 500 or status == 408:
+            raise UnavailableError(
+                self.system, f"{what}: HTTP {status} on every attempt ({vendor})", status=status
+            )
+        raise RejectedError(self.system, f"{what}: HTTP {status}: {vendor}", status=status)
+
+
+def _vendor_message(response: httpx.Response) -> str:
+    """The vendor's own error text, cut short; covers OpsGenie, JSM, Rootly, GitHub, Google, Slack."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip() or response.reason_phrase
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return str(body["message"])[:300]
+        if isinstance(body.get("error"), dict) and isinstance(body["error"].get("message"), str):
+            return str(body["error"]["message"])[:300]
+        if isinstance(body.get("error"), str):
+            return str(body["error"])[:300]
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            return str(first.get("detail") or first.get("title") or first)[:300]
+    return str(body)[:200]

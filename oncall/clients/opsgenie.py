@@ -1,0 +1,443 @@
+"""OpsGenie REST (alerts v2, incidents v1, incident timelines, schedules) as an AlertSource.
+
+OpsGenie's quirks stay here: `GenieKey` auth, the Lucene-like query, the 100-item page and
+the offset+limit <= 20,000 cap. A window holding more than the cap is split by creation time
+(counted first with `/v2/alerts/count`) so every alert is fetched; pages of all sub-windows
+are fetched concurrently within a bounded pool. OpsGenie's API stops on 2027-04-05.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.records import iso, parse_record, require_list
+from oncall.clock import epoch_ms, from_epoch_ms
+from oncall.errors import InputError, MalformedError
+from oncall.models import (
+    Alert,
+    AlertQuery,
+    Incident,
+    OnCall,
+    Person,
+    Responder,
+    Rotation,
+    Schedule,
+    TimelineEntry,
+    TimeWindow,
+)
+
+BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
+PAGE = 100
+OFFSET_CAP = 20_000
+SYSTEM = "OpsGenie"
+_EPOCH = datetime(2010, 1, 1, tzinfo=UTC)
+_RESOLVING = ("IncidentResolved", "IncidentClosed")
+
+
+def build_query(q: AlertQuery, window: TimeWindow | None = None) -> str:
+    """OpsGenie search syntax for `q`, restricted to `window` when given."""
+    parts: list[str] = []
+    created = window or q.created
+    if created is not None:
+        parts += [f"createdAt>={epoch_ms(created.start)}", f"createdAt<{epoch_ms(created.end)}"]
+    if q.created_before is not None:
+        parts.append(f"createdAt<{epoch_ms(q.created_before)}")
+    if q.status:
+        parts.append(f"status:{q.status}")
+    if q.priorities:
+        parts.append("priority:(" + " OR ".join(p.value for p in q.priorities) + ")")
+    parts += [f'tag:"{t}"' for t in q.tags]
+    return " AND ".join(parts)
+
+
+def _responders(raw: Any) -> tuple[Responder, ...]:
+    return tuple(
+        Responder(type=r["type"], id=r.get("id") or r.get("name", ""), name=r.get("name")) for r in raw or ()
+    )
+
+
+def _ms(value: Any) -> timedelta | None:
+    return None if value is None else timedelta(milliseconds=int(value))
+
+
+def alert_from_raw(raw: dict[str, Any], web_base: str = "") -> Alert:
+    report = raw.get("report") or {}
+    integration = raw.get("integration") or {}
+    return Alert(
+        id=raw["id"],
+        tiny_id=raw.get("tinyId"),
+        alias=raw.get("alias"),
+        message=raw["message"],
+        status=raw["status"],
+        acknowledged=bool(raw.get("acknowledged", False)),
+        priority=raw.get("priority", "P3"),
+        tags=tuple(raw.get("tags") or ()),
+        source=raw.get("source"),
+        owner=raw.get("owner") or None,
+        count=int(raw.get("count", 1)),
+        created_at=iso(raw["createdAt"]),
+        updated_at=iso(raw.get("updatedAt")),
+        last_occurred_at=iso(raw.get("lastOccurredAt")),
+        ack_after=_ms(report.get("ackTime")),
+        close_after=_ms(report.get("closeTime")),
+        acknowledged_by=report.get("acknowledgedBy"),
+        closed_by=report.get("closedBy"),
+        responders=_responders(raw.get("responders")),
+        integration=integration.get("name"),
+        url=f"{web_base}/alert/detail/{raw['id']}/details" if web_base else None,
+        description=raw.get("description"),
+        details=raw.get("details"),
+    )
+
+
+def incident_from_raw(raw: dict[str, Any], resolved_at: datetime | None = None) -> Incident:
+    links = raw.get("links") or {}
+    return Incident(
+        id=raw["id"],
+        tiny_id=raw.get("tinyId"),
+        message=raw["message"],
+        status=raw["status"],
+        priority=raw.get("priority", "P3"),
+        tags=tuple(raw.get("tags") or ()),
+        created_at=iso(raw["createdAt"]),
+        updated_at=iso(raw.get("updatedAt")),
+        resolved_at=resolved_at,
+        owner=raw.get("owner") or None,
+        owner_team=raw.get("ownerTeam") or None,
+        responders=_responders(raw.get("responders")),
+        impacted_services=tuple(raw.get("impactedServices") or ()),
+        url=links.get("web"),
+        extra=dict(raw.get("extraProperties") or {}),
+    )
+
+
+def _schedule_from_raw(raw: dict[str, Any]) -> Schedule:
+    return Schedule(
+        id=raw["id"],
+        name=raw["name"],
+        timezone=raw.get("timezone") or "UTC",
+        enabled=bool(raw.get("enabled", True)),
+        rotations=tuple(
+            Rotation(
+                name=r.get("name") or r.get("id", "rotation"),
+                start=iso(r["startDate"]),
+                end=iso(r.get("endDate")),
+                unit=r["type"],
+                length=int(r.get("length", 1)),
+                participants=tuple(p.get("username") or p.get("name") or p.get("id", "?") for p in r.get("participants") or ()),
+            )
+            for r in raw.get("rotations") or ()
+        ),
+    )
+
+
+def _people(participants: Any) -> Iterator[Person]:
+    """Users on call, descending into escalation/team participants as OpsGenie nests them."""
+    for p in participants or ():
+        if p.get("type") == "user":
+            yield Person(id=p.get("id"), name=p.get("name") or p.get("id", "?"))
+        yield from _people(p.get("onCallParticipants"))
+
+
+class OpsGenieSource:
+    """AlertSource over OpsGenie. `base_url` overrides `region` (the sandbox uses it)."""
+
+    name = "opsgenie"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        region: str = "us",
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if region not in BASE_URLS and base_url is None:
+            raise InputError(f"ONCALL_OPSGENIE_REGION {region!r} must be 'us' or 'eu'")
+        base = (base_url or BASE_URLS[region]).rstrip("/")
+        self.concurrency = max(1, concurrency)
+        self.web_base = "https://app.opsgenie.com" if region == "us" else "https://app.eu.opsgenie.com"
+        extra = {"sleep": sleep} if sleep else {}
+        self.api = ApiClient(
+            system=SYSTEM,
+            base_url=base,
+            headers={"Authorization": f"GenieKey {api_key}"},
+            credential_setting="ONCALL_OPSGENIE_API_KEY (Secret block 'oncall-opsgenie-api-key')",
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            max_connections=self.concurrency * 2,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    def count_alerts(self, query: str) -> int:
+        body = self.api.get_json("/v2/alerts/count", params={"query": query}, what="alert count")
+        try:
+            return int(body["data"]["count"])
+        except (KeyError, TypeError, ValueError):
+            raise MalformedError(SYSTEM, "alert count: response has no data.count") from None
+
+    def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
+        chunks = self._plan_chunks(query)
+        pages = [(w, off) for w, total in chunks for off in range(0, max(total, 1), PAGE)]
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="opsgenie") as pool:
+            results = list(pool.map(lambda p: self._page(query, p[0], p[1]), pages))
+        by_id: dict[str, Alert] = {}
+        for (window, offset), page in zip(pages, results, strict=True):
+            for alert in page:
+                by_id[alert.id] = alert
+            # Counts go stale while alerts keep arriving: keep paging past a full last page.
+            is_last = offset + PAGE >= next(t for w, t in chunks if w == window)
+            while is_last and len(page) == PAGE and offset + 2 * PAGE <= OFFSET_CAP:
+                offset += PAGE
+                page = self._page(query, window, offset)
+                by_id.update((a.id, a) for a in page)
+        return sorted(by_id.values(), key=lambda a: (a.created_at, a.id))
+
+    def _plan_chunks(self, query: AlertQuery) -> list[tuple[TimeWindow | None, int]]:
+        """Sub-windows each holding at most the offset cap, with their counts."""
+        total = self.count_alerts(build_query(query))
+        if total + PAGE <= OFFSET_CAP:
+            return [(None, total)]
+        window = query.created or TimeWindow(start=_EPOCH, end=query.created_before or datetime.now(UTC))
+        return self._split(query, window, total)
+
+    def _split(
+        self, query: AlertQuery, window: TimeWindow, total: int
+    ) -> list[tuple[TimeWindow | None, int]]:
+        parts = math.ceil(total / (OFFSET_CAP * 0.9))
+        step = (window.end - window.start) / parts
+        if step < timedelta(milliseconds=1):
+            raise MalformedError(
+                SYSTEM,
+                f"more than {OFFSET_CAP} alerts created within one millisecond; cannot page them",
+            )
+        bounds = [window.start + step * i for i in range(parts)] + [window.end]
+        subs = [TimeWindow(start=a, end=b) for a, b in itertools.pairwise(bounds)]
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            counts = list(pool.map(lambda w: self.count_alerts(build_query(query, w)), subs))
+        out: list[tuple[TimeWindow | None, int]] = []
+        for sub, n in zip(subs, counts, strict=True):
+            out += self._split(query, sub, n) if n + PAGE > OFFSET_CAP else [(sub, n)]
+        return out
+
+    def _page(self, query: AlertQuery, window: TimeWindow | None, offset: int) -> list[Alert]:
+        params = {
+            "query": build_query(query, window),
+            "offset": offset,
+            "limit": PAGE,
+            "sort": "createdAt",
+            "order": "asc",
+        }
+        what = f"alerts page offset={offset}"
+        body = self.api.get_json("/v2/alerts", params=params, what=what)
+        return [
+            parse_record(SYSTEM, "alert", raw, lambda r: alert_from_raw(r, self.web_base), f"({what})")
+            for raw in require_list(SYSTEM, body, "data", what)
+        ]
+
+    def get_alert(self, alert_id: str) -> Alert:
+        body = self.api.get_json(
+            f"/v2/alerts/{alert_id}", params={"identifierType": "id"}, what=f"alert {alert_id}"
+        )
+        return parse_record(SYSTEM, "alert", body.get("data"), lambda r: alert_from_raw(r, self.web_base))
+
+    def _cursor(self, path: str, what: str) -> Iterator[dict[str, Any]]:
+        """Alert logs and notes page by a string cursor taken from the last item."""
+        offset: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100, "order": "asc", "direction": "next"}
+            if offset:
+                params["offset"] = offset
+            data = require_list(SYSTEM, self.api.get_json(path, params=params, what=what), "data", what)
+            yield from data
+            if len(data) < 100 or not data[-1].get("offset"):
+                return
+            offset = data[-1]["offset"]
+
+    def alert_timeline(self, alert_id: str) -> list[TimelineEntry]:
+        entries = [
+            parse_record(
+                SYSTEM,
+                "alert log",
+                raw,
+                lambda r: TimelineEntry(
+                    at=iso(r["createdAt"]),
+                    origin="alert-log",
+                    kind=r.get("type") or "log",
+                    text=r["log"],
+                    actor=r.get("owner") or None,
+                    ref=alert_id,
+                ),
+            )
+            for raw in self._cursor(f"/v2/alerts/{alert_id}/logs", f"logs of alert {alert_id}")
+        ]
+        entries += [
+            parse_record(
+                SYSTEM,
+                "alert note",
+                raw,
+                lambda r: TimelineEntry(
+                    at=iso(r["createdAt"]),
+                    origin="alert-note",
+                    kind="note",
+                    text=r["note"],
+                    actor=r.get("owner") or None,
+                    ref=alert_id,
+                ),
+            )
+            for raw in self._cursor(f"/v2/alerts/{alert_id}/notes", f"notes of alert {alert_id}")
+        ]
+        return sorted(entries, key=lambda e: e.at)
+
+    # -- incidents --------------------------------------------------------------------------
+
+    def fetch_incidents(self, window: TimeWindow) -> list[Incident]:
+        query = f"createdAt>={epoch_ms(window.start)} AND createdAt<{epoch_ms(window.end)}"
+        raws: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {
+                "query": query,
+                "offset": offset,
+                "limit": PAGE,
+                "sort": "createdAt",
+                "order": "asc",
+            }
+            what = f"incidents page offset={offset}"
+            page = require_list(
+                SYSTEM, self.api.get_json("/v1/incidents/", params=params, what=what), "data", what
+            )
+            raws += page
+            if len(page) < PAGE:
+                break
+            offset += PAGE
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(self._complete_incident, raws))
+
+    def _complete_incident(self, raw: dict[str, Any]) -> Incident:
+        """OpsGenie has no resolve time on the incident; it is read off the timeline."""
+        resolved_at = None
+        if isinstance(raw, dict) and raw.get("status") in ("resolved", "closed") and raw.get("id"):
+            ends = [e.at for e in self.incident_timeline(str(raw["id"])) if e.kind in _RESOLVING]
+            resolved_at = min(ends) if ends else None
+        return parse_record(SYSTEM, "incident", raw, lambda r: incident_from_raw(r, resolved_at))
+
+    def get_incident(self, incident_id: str) -> Incident:
+        body = self.api.get_json(
+            f"/v1/incidents/{incident_id}",
+            params={"identifierType": "id"},
+            what=f"incident {incident_id}",
+        )
+        return self._complete_incident(body.get("data"))
+
+    def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
+        what = f"timeline of incident {incident_id}"
+        out: list[TimelineEntry] = []
+        offset: str | None = None
+        while True:
+            params: dict[str, Any] = {"group": "custom,incident", "limit": 20, "order": "asc"}
+            if offset:
+                params["offset"] = offset
+            body = self.api.get_json(
+                f"/v2/incident-timelines/{incident_id}/entries", params=params, what=what
+            )
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, dict):
+                raise MalformedError(SYSTEM, f"{what}: response has no data object")
+            out += [
+                parse_record(
+                    SYSTEM,
+                    "timeline entry",
+                    raw,
+                    lambda r: TimelineEntry(
+                        at=iso(r["eventTime"]),
+                        origin="incident",
+                        kind=r.get("type") or r.get("group", "entry"),
+                        text=(r.get("description") or {}).get("content")
+                        or r.get("title")
+                        or r.get("type", ""),
+                        actor=(r.get("actor") or {}).get("name"),
+                        ref=incident_id,
+                    ),
+                )
+                for raw in require_list(SYSTEM, data, "entries", what)
+                if not raw.get("hidden")
+            ]
+            offset = data.get("nextOffset")
+            if not offset:
+                return sorted(out, key=lambda e: e.at)
+
+    # -- schedules --------------------------------------------------------------------------
+
+    def list_schedules(self) -> list[Schedule]:
+        body = self.api.get_json("/v2/schedules", params={"expand": "rotation"}, what="schedule list")
+        return [
+            parse_record(SYSTEM, "schedule", r, _schedule_from_raw)
+            for r in require_list(SYSTEM, body, "data", "schedules")
+        ]
+
+    def get_schedule(self, name: str) -> Schedule:
+        body = self.api.get_json(
+            f"/v2/schedules/{name}", params={"identifierType": "name"}, what=f"schedule {name!r}"
+        )
+        return parse_record(SYSTEM, "schedule", body.get("data"), _schedule_from_raw)
+
+    def _who(self, path: str, key: str, schedule: str, at: datetime) -> OnCall:
+        params = {
+            "scheduleIdentifierType": "name",
+            "flat": "false",
+            "date": at.astimezone(UTC).isoformat(),
+        }
+        body = self.api.get_json(
+            f"/v2/schedules/{schedule}/{path}",
+            params=params,
+            what=f"{path} of schedule {schedule!r}",
+        )
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise MalformedError(SYSTEM, f"{path} of schedule {schedule!r}: response has no data object")
+        participants = data.get(key) or []
+        forwarded = [
+            p["forwardedFrom"] for p in participants if isinstance(p, dict) and p.get("forwardedFrom")
+        ]
+        return OnCall(
+            schedule=schedule,
+            at=at,
+            people=tuple(_people(participants)),
+            forwarded_from=tuple(_people(forwarded)),
+        )
+
+    def on_call(self, schedule: str, at: datetime) -> OnCall:
+        return self._who("on-calls", "onCallParticipants", schedule, at)
+
+    def next_on_call(self, schedule: str, at: datetime) -> OnCall:
+        return self._who("next-on-calls", "nextOnCallRecipients", schedule, at)
+
+    def check(self) -> str:
+        schedules = self.list_schedules()
+        return f"OpsGenie at {self.api.http.base_url}: key accepted, {len(schedules)} schedule(s) visible"
+
+
+def in_window(alert: Alert, window: TimeWindow) -> bool:
+    return window.contains(alert.created_at)
+
+
+__all__ = ["BASE_URLS", "OpsGenieSource", "alert_from_raw", "build_query", "from_epoch_ms"]

@@ -1,0 +1,47 @@
+"""Turning one vendor record into a model, with an error that names the record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from oncall.errors import MalformedError
+
+T = TypeVar("T")
+
+
+def parse_record(
+    system: str, kind: str, raw: Any, build: Callable[[dict[str, Any]], T], where: str = ""
+) -> T:
+    """Run `build` on one raw record; any shape problem becomes a MalformedError naming it."""
+    ident = raw.get("id", "?") if isinstance(raw, dict) else "?"
+    label = f"{kind} {ident}{' ' + where if where else ''}"
+    if not isinstance(raw, dict):
+        raise MalformedError(system, f"{label}: expected an object, got {type(raw).__name__}")
+    try:
+        return build(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "record"
+        raise MalformedError(system, f"{label}: field {field}: {first['msg']}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedError(system, f"{label}: {type(exc).__name__}: {exc}") from None
+
+
+def iso(value: Any) -> datetime | None:
+    """A vendor ISO-8601 timestamp (with a `Z` or an offset), or None when absent."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp {value!r} is not a string")
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def require_list(system: str, body: Any, key: str, what: str) -> list[Any]:
+    data = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise MalformedError(system, f"{what}: response has no '{key}' list")
+    return data

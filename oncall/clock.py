@@ -1,0 +1,153 @@
+"""Every pendulum call lives here; the rest of the core takes `now` and zones as parameters.
+
+Rotation boundaries are wall-clock in the schedule's zone (a weekly 10:00 hand-off stays at
+10:00 local across DST), so they are computed with pendulum, not with fixed offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pendulum
+from pendulum.tz.exceptions import InvalidTimezone
+from pydantic import BaseModel, ConfigDict
+
+from oncall.errors import InputError
+from oncall.models import Rotation
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def zone(name: str) -> pendulum.Timezone:
+    """The named IANA zone, or an InputError that says what a valid name looks like."""
+    try:
+        return pendulum.timezone(name)
+    except (InvalidTimezone, ValueError) as exc:
+        raise InputError(f"time zone {name!r} is not an IANA zone name such as 'America/New_York'") from exc
+
+
+def parse_instant(text: str, tz: str) -> datetime:
+    """ISO-8601 (a bare local time is read in `tz`) or `now`, returned in UTC."""
+    if text.strip().lower() == "now":
+        return now()
+    try:
+        parsed = pendulum.parse(text, tz=zone(tz))
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise InputError(f"{text!r} is not an ISO-8601 time such as 2026-11-24T10:00 or 'now'") from exc
+    if not isinstance(parsed, pendulum.DateTime):
+        raise InputError(f"{text!r} is a date or duration, not a point in time")
+    return _utc(parsed)
+
+
+def _utc(dt: datetime) -> datetime:
+    return datetime.fromtimestamp(dt.timestamp(), UTC).replace(microsecond=dt.microsecond)
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def epoch_ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def local(dt: datetime, tz: str) -> pendulum.DateTime:
+    return pendulum.instance(dt).in_timezone(zone(tz))
+
+
+def fmt_local(dt: datetime, tz: str) -> str:
+    """`Tue 2026-11-24 10:00 EST`: short, unambiguous, in the team's zone."""
+    return local(dt, tz).format("ddd YYYY-MM-DD HH:mm zz")
+
+
+def fmt_duration(td: timedelta | None) -> str:
+    if td is None:
+        return "n/a"
+    total = int(td.total_seconds())
+    if total < 0:
+        total = 0
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+def _step(start: pendulum.DateTime, rotation: Rotation, k: int) -> pendulum.DateTime:
+    n = k * rotation.length
+    if rotation.unit == "hourly":
+        return start.add(hours=n)
+    if rotation.unit == "daily":
+        return start.add(days=n)
+    return start.add(weeks=n)
+
+
+_NOMINAL = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+
+
+def previous_boundary(rotations: tuple[Rotation, ...], before: datetime, tz: str) -> datetime | None:
+    """The latest hand-off (any rotation's turn change) strictly before `before`.
+
+    Rotation starts are stepped in the schedule's zone, so DST shifts never move a hand-off
+    off its wall-clock time. None when no rotation had started yet.
+    """
+    best: datetime | None = None
+    for rotation in rotations:
+        start = local(rotation.start, tz)
+        if rotation.start >= before:
+            continue
+        period = _NOMINAL[rotation.unit] * rotation.length
+        k = max(0, int((before - rotation.start).total_seconds() // period))
+        # Nominal periods drift by an hour across DST; settle k on the exact wall-clock grid.
+        while k > 0 and _step(start, rotation, k) >= before:
+            k -= 1
+        while _step(start, rotation, k + 1) < before:
+            k += 1
+        boundary = _utc(_step(start, rotation, k))
+        if rotation.end is not None and boundary >= rotation.end:
+            continue
+        if best is None or boundary > best:
+            best = boundary
+    return best
+
+
+class BusinessHours(BaseModel):
+    """Working days and hours in the team's zone, e.g. `Mon-Fri 09:00-17:00`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    days: frozenset[int]  # 0 = Monday
+    start_minute: int
+    end_minute: int
+
+    @classmethod
+    def parse(cls, text: str) -> BusinessHours:
+        m = re.fullmatch(
+            r"\s*([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*",
+            text,
+        )
+        if not m or m.group(1).lower() not in _DAYS or (m.group(2) or m.group(1)).lower() not in _DAYS:
+            raise InputError(f"business hours {text!r} should look like 'Mon-Fri 09:00-17:00'")
+        first = _DAYS.index(m.group(1).lower())
+        last = _DAYS.index((m.group(2) or m.group(1)).lower())
+        days = {(first + i) % 7 for i in range((last - first) % 7 + 1)}
+        start = int(m.group(3)) * 60 + int(m.group(4))
+        end = int(m.group(5)) * 60 + int(m.group(6))
+        if not (0 <= start < end <= 24 * 60):
+            raise InputError(f"business hours {text!r}: the start must be before the end, within one day")
+        return cls(days=frozenset(days), start_minute=start, end_minute=end)
+
+    def contains(self, dt: datetime, tz: str) -> bool:
+        t = local(dt, tz)
+        minute = t.hour * 60 + t.minute
+        return t.weekday() in self.days and self.start_minute <= minute < self.end_minute

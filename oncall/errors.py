@@ -1,0 +1,63 @@
+"""One exception tree for the whole product.
+
+Every message names the thing that failed (alert id, schedule, setting) and what to do
+about it. Secrets never appear in a message: clients build messages from setting *names*.
+
+    OncallError
+    ├── ConfigError            a setting is missing or invalid; names the setting
+    ├── InputError             a parameter or input file is unusable (bad window, bad runbook)
+    └── OutsideError           an outside system failed; carries `system` and `status`
+        ├── AuthError          401/403: names the credential setting to fix
+        ├── NotFoundError      404: names the id and where it was looked up
+        ├── RateLimitedError   429 still returned after the retry budget ran out
+        ├── UnavailableError   5xx, timeouts, connection errors after the retry budget
+        ├── RejectedError      other 4xx: the vendor's own message is kept
+        └── MalformedError     a response or record did not have the vendor's shape
+"""
+
+from __future__ import annotations
+
+
+class OncallError(Exception):
+    """Base of every error this product raises on purpose."""
+
+
+class ConfigError(OncallError):
+    """A setting is missing or invalid."""
+
+
+class InputError(OncallError):
+    """A parameter or input document cannot be used as given."""
+
+
+class OutsideError(OncallError):
+    """An outside system (OpsGenie, GitHub, Google, Slack, ...) failed."""
+
+    def __init__(self, system: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+        self.status = status
+
+
+class AuthError(OutsideError):
+    """The credentials were rejected or lack a permission."""
+
+
+class NotFoundError(OutsideError):
+    """The outside system has no such object."""
+
+
+class RateLimitedError(OutsideError):
+    """Rate limited on every attempt within the retry budget."""
+
+
+class UnavailableError(OutsideError):
+    """Server errors, timeouts or dropped connections on every attempt."""
+
+
+class RejectedError(OutsideError):
+    """The request was refused for a reason other than auth, absence or rate."""
+
+
+class MalformedError(OutsideError):
+    """A response or a record in it did not have the shape the vendor documents."""

@@ -1,0 +1,168 @@
+"""Typed models every layer speaks, whatever the alert source.
+
+Times are timezone-aware UTC `datetime`s; conversion to the team's zone happens only in
+`oncall.clock` and the renderers. A field a source cannot provide is `None`, never invented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+    P5 = "P5"
+
+
+class TimeWindow(_Model):
+    """A half-open interval [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end.isoformat()} is not after start {self.start.isoformat()}")
+        return self
+
+    def contains(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+class AlertQuery(_Model):
+    """What to list; each source turns this into its own query syntax."""
+
+    created: TimeWindow | None = None
+    created_before: datetime | None = None
+    status: str | None = None  # "open" | "closed"
+    priorities: tuple[Priority, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+class Responder(_Model):
+    type: str  # user | team | escalation | schedule
+    id: str
+    name: str | None = None
+
+
+class Alert(_Model):
+    id: str
+    tiny_id: str | None = None
+    alias: str | None = None
+    message: str
+    status: str  # open | closed
+    acknowledged: bool = False
+    priority: Priority = Priority.P3
+    tags: tuple[str, ...] = ()
+    source: str | None = None
+    owner: str | None = None
+    count: int = 1
+    created_at: datetime
+    updated_at: datetime | None = None
+    last_occurred_at: datetime | None = None
+    ack_after: timedelta | None = None
+    close_after: timedelta | None = None
+    acknowledged_by: str | None = None
+    closed_by: str | None = None
+    responders: tuple[Responder, ...] = ()
+    integration: str | None = None
+    url: str | None = None
+    description: str | None = None
+    details: dict[str, str] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "closed"
+
+
+class TimelineEntry(_Model):
+    """One line of an incident's story: an incident log entry, an alert log line or a note."""
+
+    at: datetime
+    origin: str  # incident | alert-log | alert-note
+    kind: str
+    text: str
+    actor: str | None = None
+    ref: str | None = None  # the alert or incident id it came from
+
+
+class Incident(_Model):
+    id: str
+    tiny_id: str | None = None
+    message: str
+    status: str  # open | resolved | closed
+    priority: Priority = Priority.P3
+    tags: tuple[str, ...] = ()
+    created_at: datetime
+    updated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    owner: str | None = None
+    owner_team: str | None = None
+    responders: tuple[Responder, ...] = ()
+    impacted_services: tuple[str, ...] = ()
+    url: str | None = None
+    extra: dict[str, str] = {}
+
+    @property
+    def duration(self) -> timedelta | None:
+        return None if self.resolved_at is None else self.resolved_at - self.created_at
+
+
+class Person(_Model):
+    id: str | None = None
+    name: str
+    type: str = "user"
+
+
+class Rotation(_Model):
+    name: str
+    start: datetime
+    end: datetime | None = None
+    unit: str  # hourly | daily | weekly
+    length: int = 1
+    participants: tuple[str, ...] = ()
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, v: str) -> str:
+        if v not in ("hourly", "daily", "weekly"):
+            raise ValueError(f"rotation type {v!r} is not hourly, daily or weekly")
+        return v
+
+
+class Schedule(_Model):
+    id: str
+    name: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    rotations: tuple[Rotation, ...] = ()
+
+
+class OnCall(_Model):
+    """Who is on call for a schedule at one instant (overrides applied by the source)."""
+
+    schedule: str
+    at: datetime
+    people: tuple[Person, ...] = ()
+    forwarded_from: tuple[Person, ...] = ()
+
+    @property
+    def names(self) -> str:
+        return ", ".join(p.name for p in self.people) or "nobody"

@@ -1,0 +1,186 @@
+"""Latency, injected faults and a request log, wrapped around every fake.
+
+Faults come two ways: random rates (seeded, so a run repeats) and a script of exact faults
+("the next 2 requests to /opsgenie/v2/alerts answer 503"). A scripted fault with
+`after=True` lets the request reach the fake and then drops its answer, the case that makes
+naive retries create duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+@dataclass
+class FaultRates:
+    """Random faults per system; rates are fractions of requests."""
+
+    latency_ms: float = 0.0
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    rate_timeout: float = 0.0
+    retry_after: int | None = 1  # seconds on injected 429s; None sends no header
+    timeout_seconds: float = 30.0
+
+
+@dataclass
+class ScriptedFault:
+    path_prefix: str
+    status: int
+    times: int = 1
+    method: str | None = None
+    after: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Served:
+    system: str
+    method: str
+    path: str
+    query: str
+    status: int
+    body: bytes = b""
+
+
+_RATE_LIMIT_BODIES: dict[str, tuple[dict[str, str], Any]] = {
+    "opsgenie": (
+        {
+            "X-RateLimit-State": "THROTTLED",
+            "X-RateLimit-Reason": "ACCOUNT",
+            "X-RateLimit-Period-In-Sec": "60",
+        },
+        {"message": "TooManyRequests", "took": 0.001},
+    ),
+    "slack": ({}, "rate_limited"),
+}
+
+
+def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
+    if system == "slack":
+        text = "rate_limited" if status == 429 else "internal_error"
+        return {}, text.encode(), "text/plain"
+    headers: dict[str, str] = {}
+    body: Any
+    if status == 429 and system in _RATE_LIMIT_BODIES:
+        headers, body = _RATE_LIMIT_BODIES[system]
+        body = dict(body)
+    else:
+        body = {"message": "Internal Server Error" if status >= 500 else "Error", "took": 0.001}
+    if isinstance(body, dict) and system == "opsgenie":
+        body["requestId"] = str(uuid.uuid4())
+    return headers, json.dumps(body).encode(), "application/json"
+
+
+class FaultInjector:
+    """ASGI middleware: logs every request, then adds latency and faults per system.
+
+    The system is the first path segment (`/opsgenie/...` is OpsGenie). `/_sandbox` control
+    requests are neither logged nor faulted.
+    """
+
+    def __init__(self, app: ASGIApp, seed: int = 0) -> None:
+        self.app = app
+        self.rates: dict[str, FaultRates] = {}
+        self.script: list[ScriptedFault] = []
+        self.served: list[Served] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def reset(self, seed: int = 0) -> None:
+        with self._lock:
+            self.rates.clear()
+            self.script.clear()
+            self.served.clear()
+            self._rng = random.Random(seed)
+
+    def _take_script(self, method: str, path: str) -> ScriptedFault | None:
+        with self._lock:
+            for fault in self.script:
+                if path.startswith(fault.path_prefix) and fault.method in (None, method) and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        system = path.strip("/").split("/", 1)[0]
+        query = scope.get("query_string", b"").decode("latin-1")
+        body_parts: list[bytes] = []
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body_parts.append(message.get("body", b""))
+            return message
+
+        rates = self.rates.get(system) or self.rates.get("*") or FaultRates()
+        if rates.latency_ms:
+            await asyncio.sleep(rates.latency_ms / 1000)
+        scripted = self._take_script(method, path)
+        status_box = [0]
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+            await send(message)
+
+        async def dropping_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+
+        injected: int | None = None
+        extra_headers: dict[str, str] = {}
+        if scripted and not scripted.after:
+            injected, extra_headers = scripted.status, scripted.headers
+        elif not scripted:
+            roll = self._rng.random()
+            if roll < rates.rate_429:
+                injected = 429
+                if rates.retry_after is not None:
+                    extra_headers = {"Retry-After": str(rates.retry_after)}
+            elif roll < rates.rate_429 + rates.rate_5xx:
+                injected = self._rng.choice((500, 502, 503))
+            elif roll < rates.rate_429 + rates.rate_5xx + rates.rate_timeout:
+                await asyncio.sleep(rates.timeout_seconds)
+                injected = 504
+
+        if injected is None:
+            await self.app(scope, recording_receive, dropping_send if scripted else recording_send)
+            status = status_box[0]
+            if scripted:  # the fake acted on it; the caller sees only a failure
+                injected, extra_headers = scripted.status, scripted.headers
+        if injected is not None:
+            headers, body, ctype = _error_body(system, injected)
+            headers = {**headers, **extra_headers, "content-type": ctype}
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": injected,
+                    "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            status = injected
+        self.served.append(Served(system, method, path, query, status, b"".join(body_parts)))
+
+    def count(self, system: str | None = None, method: str | None = None, path_prefix: str = "") -> int:
+        return sum(
+            1
+            for s in list(self.served)
+            if (system is None or s.system == system)
+            and (method is None or s.method == method)
+            and s.path.startswith(path_prefix)
+        )

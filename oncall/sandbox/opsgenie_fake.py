@@ -1,0 +1,337 @@
+"""A fake OpsGenie REST API with the vendor's paths, envelopes, caps and error bodies.
+
+Shapes follow the official spec (`fixtures/specs/opsgenie-swagger.json`); tests validate the
+responses against its definitions. Records are stored as raw vendor JSON.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, Router
+
+from oncall.sandbox.query import QueryError, compile_query
+
+_LIST_ONLY_DROP = ("description", "details", "actions", "entity")
+OFFSET_CAP = 20_000
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@dataclass
+class Turn:
+    """One person's on-call turn; overrides win over rotation turns."""
+
+    start: str
+    end: str
+    user: dict[str, str]
+    override: bool = False
+
+
+@dataclass
+class OpsGenieState:
+    api_key: str = "sandbox-opsgenie-key"
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alert_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    alert_notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    turns: dict[str, list[Turn]] = field(default_factory=dict)  # schedule id -> turns
+    _keys: list[tuple[int, str]] = field(default_factory=list)
+    _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def set_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        self.alerts = sorted(alerts, key=lambda a: (_ms(a["createdAt"]), a["id"]))
+        self._keys = [(_ms(a["createdAt"]), a["id"]) for a in self.alerts]
+        self._cache.clear()
+
+    def matching(self, query: str | None) -> list[dict[str, Any]]:
+        """Alerts matching `query`, oldest first; memoised per query string for paging."""
+        key = query or ""
+        if key in self._cache:
+            return self._cache[key]
+        q = compile_query(query)
+        lo = bisect.bisect_left(self._keys, (q.created_from, "")) if q.created_from is not None else 0
+        hi = (
+            bisect.bisect_left(self._keys, (q.created_until, ""))
+            if q.created_until is not None
+            else len(self._keys)
+        )
+        found = [a for a in self.alerts[lo:hi] if q.matches(a)]
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+
+def _envelope(data: Any, started: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "data": data,
+        **extra,
+        "took": round(time.perf_counter() - started, 3),
+        "requestId": str(uuid.uuid4()),
+    }
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message, "took": 0.0, "requestId": str(uuid.uuid4())}, status_code=status)
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be an integer") from None
+
+
+def build_opsgenie_app(state: OpsGenieState) -> Router:
+    def authed(request: Request) -> JSONResponse | None:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("GenieKey "):
+            return _error(401, "Key format is not valid!")
+        if header.removeprefix("GenieKey ") != state.api_key:
+            return _error(401, "Could not authenticate")
+        return None
+
+    def find(items: list[dict[str, Any]], ident: str, id_type: str) -> dict[str, Any] | None:
+        key = {"id": "id", "tiny": "tinyId", "alias": "alias"}.get(id_type, "id")
+        return next((a for a in items if str(a.get(key)) == ident), None)
+
+    async def list_alerts(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        try:
+            offset, limit = _int(request, "offset", 0), _int(request, "limit", 20)
+            if not 1 <= limit <= 100:
+                return _error(422, "Limit should be between 1 and 100")
+            if offset < 0 or offset + limit > OFFSET_CAP:
+                return _error(422, f"Offset + limit should be less than or equal to {OFFSET_CAP}")
+            query = request.query_params.get("query")
+            found = state.matching(query)
+        except QueryError as exc:
+            return _error(422, str(exc))
+        sort = request.query_params.get("sort", "createdAt")
+        if sort != "createdAt":
+            found = sorted(found, key=lambda a: str(a.get(sort, "")))
+        if request.query_params.get("order", "desc") == "desc":
+            found = found[::-1]
+        page = [
+            {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in found[offset : offset + limit]
+        ]
+        base = f"{request.base_url}v2/alerts?"
+        params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
+        paging = {"first": base + urlencode({**params, "offset": 0, "limit": limit})}
+        if offset + limit < len(found) and offset + 2 * limit <= OFFSET_CAP:
+            paging["next"] = base + urlencode({**params, "offset": offset + limit, "limit": limit})
+        return JSONResponse(_envelope(page, started, paging=paging))
+
+    async def count_alerts(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        try:
+            n = len(state.matching(request.query_params.get("query")))
+        except QueryError as exc:
+            return _error(422, str(exc))
+        return JSONResponse(_envelope({"count": n}, started))
+
+    async def get_alert(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        ident = request.path_params["ident"]
+        alert = find(state.alerts, ident, request.query_params.get("identifierType", "id"))
+        if alert is None:
+            return _error(404, "Alert does not exist")
+        return JSONResponse(_envelope(alert, started))
+
+    def cursor_list(source: dict[str, list[dict[str, Any]]]):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> JSONResponse:
+            started = time.perf_counter()
+            if (denied := authed(request)) is not None:
+                return denied
+            ident = request.path_params["ident"]
+            if find(state.alerts, ident, request.query_params.get("identifierType", "id")) is None:
+                return _error(404, "Alert does not exist")
+            items = source.get(ident, [])
+            try:
+                limit = _int(request, "limit", 20)
+            except QueryError as exc:
+                return _error(422, str(exc))
+            if not 1 <= limit <= 100:
+                return _error(422, "Limit should be between 1 and 100")
+            after = request.query_params.get("offset")
+            start = 0
+            if after:
+                start = next((i + 1 for i, it in enumerate(items) if it["offset"] == after), len(items))
+            page = items[start : start + limit]
+            paging = {}
+            if start + limit < len(items):
+                paging["next"] = (
+                    f"{request.url}".split("?")[0] + f"?offset={page[-1]['offset']}&direction=next"
+                )
+            return JSONResponse(_envelope(page, started, paging=paging))
+
+        return handler
+
+    async def list_incidents(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        query = request.query_params.get("query")
+        if not query:
+            return _error(422, "query is required")
+        try:
+            q = compile_query(query)
+            offset, limit = _int(request, "offset", 0), _int(request, "limit", 20)
+        except QueryError as exc:
+            return _error(422, str(exc))
+        if not 1 <= limit <= 100:
+            return _error(422, "Limit should be between 1 and 100")
+        found = sorted(
+            (i for i in state.incidents if q.matches(i)), key=lambda i: (_ms(i["createdAt"]), i["id"])
+        )
+        if request.query_params.get("order", "desc") == "desc":
+            found = found[::-1]
+        paging = {"first": f"{request.base_url}v1/incidents?offset=0&limit={limit}"}
+        if offset + limit < len(found):
+            paging["next"] = f"{request.base_url}v1/incidents?offset={offset + limit}&limit={limit}"
+        return JSONResponse(_envelope(found[offset : offset + limit], started, paging=paging))
+
+    async def get_incident(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        found = find(
+            state.incidents, request.path_params["ident"], request.query_params.get("identifierType", "id")
+        )
+        if found is None:
+            return _error(404, "Incident does not exist")
+        return JSONResponse(_envelope(found, started))
+
+    async def timeline(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        ident = request.path_params["ident"]
+        if ident not in state.timelines:
+            return _error(404, "Incident timeline does not exist")
+        try:
+            limit = _int(request, "limit", 20)
+        except QueryError as exc:
+            return _error(422, str(exc))
+        if not 1 <= limit <= 20:
+            return _error(422, "limit must be between 1 and 20")
+        groups = set((request.query_params.get("group") or "custom,incident").split(","))
+        entries = [e for e in state.timelines[ident] if e["group"] in groups]
+        start = int(request.query_params.get("offset") or 0)
+        page = entries[start : start + limit]
+        data: dict[str, Any] = {"entries": page}
+        if start + limit < len(entries):
+            data["nextOffset"] = str(start + limit)
+        return JSONResponse(_envelope(data, started))
+
+    def schedule_of(request: Request, type_param: str) -> dict[str, Any] | None:
+        ident = request.path_params["ident"]
+        key = "name" if request.query_params.get(type_param, "id") == "name" else "id"
+        return next((s for s in state.schedules if s[key] == ident), None)
+
+    async def list_schedules(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        expand = "rotation" in (request.query_params.get("expand") or "")
+        data = [s if expand else {k: v for k, v in s.items() if k != "rotations"} for s in state.schedules]
+        return JSONResponse(_envelope(data, started, expandable=["rotation"]))
+
+    async def get_schedule(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        schedule = schedule_of(request, "identifierType")
+        if schedule is None:
+            return _error(404, "Schedule with identifier [%s] does not exist" % request.path_params["ident"])
+        return JSONResponse(_envelope(schedule, started))
+
+    def on_call_at(schedule: dict[str, Any], at_ms: int) -> list[dict[str, str]]:
+        turns = [t for t in state.turns.get(schedule["id"], []) if _ms(t.start) <= at_ms < _ms(t.end)]
+        overrides = [t for t in turns if t.override]
+        chosen = overrides or turns
+        return [{"id": t.user["id"], "name": t.user["name"], "type": "user"} for t in chosen]
+
+    def who(kind: str):  # type: ignore[no-untyped-def]
+        async def handler(request: Request) -> JSONResponse:
+            started = time.perf_counter()
+            if (denied := authed(request)) is not None:
+                return denied
+            schedule = schedule_of(request, "scheduleIdentifierType")
+            if schedule is None:
+                return _error(
+                    404, "Schedule with identifier [%s] does not exist" % request.path_params["ident"]
+                )
+            date = request.query_params.get("date")
+            try:
+                at_ms = _ms(date) if date else int(time.time() * 1000)
+            except ValueError:
+                return _error(422, f"date {date} is not ISO-8601 (escape + as %2B)")
+            flat = request.query_params.get("flat") == "true"
+            parent = {
+                "id": schedule["id"],
+                "name": schedule["name"],
+                "enabled": schedule.get("enabled", True),
+            }
+            now_people = on_call_at(schedule, at_ms)
+            if kind == "on-calls":
+                key, people = (
+                    ("onCallRecipients", [p["name"] for p in now_people])
+                    if flat
+                    else ("onCallParticipants", now_people)
+                )
+            else:
+                ends = [
+                    _ms(t.end)
+                    for t in state.turns.get(schedule["id"], [])
+                    if _ms(t.start) <= at_ms < _ms(t.end)
+                ]
+                nxt = on_call_at(schedule, min(ends)) if ends else []
+                key, people = (
+                    ("nextOnCallParticipants", [p["name"] for p in nxt])
+                    if flat
+                    else ("nextOnCallRecipients", nxt)
+                )
+            return JSONResponse(_envelope({"_parent": parent, key: people}, started))
+
+        return handler
+
+    return Router(
+        routes=[
+            Route("/v2/alerts", list_alerts),
+            Route("/v2/alerts/count", count_alerts),
+            Route("/v2/alerts/{ident}", get_alert),
+            Route("/v2/alerts/{ident}/logs", cursor_list(state.alert_logs)),
+            Route("/v2/alerts/{ident}/notes", cursor_list(state.alert_notes)),
+            Route("/v1/incidents/", list_incidents),
+            Route("/v1/incidents", list_incidents),
+            Route("/v1/incidents/{ident}", get_incident),
+            Route("/v2/incident-timelines/{ident}/entries", timeline),
+            Route("/v2/schedules", list_schedules),
+            Route("/v2/schedules/{ident}", get_schedule),
+            Route("/v2/schedules/{ident}/on-calls", who("on-calls")),
+            Route("/v2/schedules/{ident}/next-on-calls", who("next-on-calls")),
+        ]
+    )

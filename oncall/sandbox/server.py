@@ -1,0 +1,139 @@
+"""Run every fake on one 127.0.0.1 port, in a background thread or as `oncall sandbox`.
+
+Each vendor lives under its own first path segment (`/opsgenie`, `/slack`, ...), so a base
+URL such as `http://127.0.0.1:PORT/opsgenie` stands in for `https://api.opsgenie.com`.
+`/_sandbox/requests` and `/_sandbox/faults` let a client in another process count calls
+and set faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from oncall.sandbox.faults import FaultInjector, FaultRates, ScriptedFault
+from oncall.sandbox.opsgenie_fake import OpsGenieState, build_opsgenie_app
+from oncall.sandbox.slack_fake import SlackState, build_slack_app
+
+
+@dataclass
+class SandboxState:
+    opsgenie: OpsGenieState = field(default_factory=OpsGenieState)
+    slack: SlackState = field(default_factory=SlackState)
+
+
+def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
+    injector: FaultInjector
+
+    async def requests_log(request: Request) -> JSONResponse:
+        return JSONResponse(
+            [{**asdict(s), "body": s.body.decode("utf-8", "replace")} for s in injector.served]
+        )
+
+    async def faults(request: Request) -> JSONResponse:
+        body = await request.json()
+        injector.reset(int(body.get("seed", 0)))
+        for system, rates in (body.get("rates") or {}).items():
+            injector.rates[system] = FaultRates(**rates)
+        injector.script.extend(ScriptedFault(**f) for f in body.get("script") or [])
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/_sandbox/requests", requests_log),
+            Route("/_sandbox/faults", faults, methods=["POST"]),
+            Mount("/opsgenie", app=build_opsgenie_app(state.opsgenie)),
+            Mount("/slack", app=build_slack_app(state.slack)),
+        ]
+    )
+    injector = FaultInjector(app, seed)
+    return injector
+
+
+class Sandbox:
+    """The fakes served from a daemon thread; use as a context manager.
+
+    `Sandbox.seeded(anchor)` loads the realistic week ending at `anchor`.
+    """
+
+    def __init__(self, state: SandboxState | None = None, *, port: int = 0, seed: int = 0) -> None:
+        self.state = state or SandboxState()
+        self.app = build_app(self.state, seed)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def seeded(cls, anchor: datetime | None = None, *, port: int = 0, seed: int = 7) -> Sandbox:
+        from oncall.sandbox.seed import seed_state
+
+        return cls(seed_state(anchor, seed=seed), port=port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def opsgenie_url(self) -> str:
+        return f"{self.url}/opsgenie"
+
+    @property
+    def slack_webhook_url(self) -> str:
+        return f"{self.url}/slack{self.state.slack.webhook_path}"
+
+    def env(self) -> dict[str, str]:
+        """The settings that point oncall at this sandbox."""
+        return {
+            "ONCALL_SOURCE": "opsgenie",
+            "ONCALL_OPSGENIE_BASE_URL": self.opsgenie_url,
+            "ONCALL_OPSGENIE_API_KEY": self.state.opsgenie.api_key,
+            "ONCALL_SLACK_WEBHOOK_URL": self.slack_webhook_url,
+        }
+
+    def start(self) -> Sandbox:
+        def run() -> None:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+
+        self._thread = threading.Thread(target=run, name="oncall-sandbox", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the sandbox server did not start within 10 s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._sock.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def faults(self, system: str = "*", **rates: Any) -> None:
+        self.app.rates[system] = FaultRates(**rates)
+
+    def script(self, path_prefix: str, status: int, **kw: Any) -> None:
+        self.app.script.append(ScriptedFault(path_prefix=path_prefix, status=status, **kw))

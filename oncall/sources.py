@@ -1,0 +1,52 @@
+"""The alert-source interface: the only way flows read alerts, incidents and on-call data.
+
+OpsGenie is one implementation; Jira Service Management Operations and Rootly are others.
+Each keeps its vendor's quirks (query syntax, paging caps, field names) inside its module
+and returns the shared models. What a source cannot provide comes back as `None`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimelineEntry, TimeWindow
+
+
+@runtime_checkable
+class AlertSource(Protocol):
+    name: str
+
+    def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Every alert matching `query`, sorted by creation time, however many there are."""
+        ...
+
+    def get_alert(self, alert_id: str) -> Alert: ...
+
+    def alert_timeline(self, alert_id: str) -> list[TimelineEntry]:
+        """The alert's log lines and notes, oldest first."""
+        ...
+
+    def fetch_incidents(self, window: TimeWindow) -> list[Incident]:
+        """Incidents created in `window`, with `resolved_at` filled where the source knows it."""
+        ...
+
+    def get_incident(self, incident_id: str) -> Incident: ...
+
+    def incident_timeline(self, incident_id: str) -> list[TimelineEntry]: ...
+
+    def get_schedule(self, name: str) -> Schedule: ...
+
+    def list_schedules(self) -> list[Schedule]: ...
+
+    def on_call(self, schedule: str, at: datetime) -> OnCall:
+        """Who is on call at `at`, overrides applied."""
+        ...
+
+    def next_on_call(self, schedule: str, at: datetime) -> OnCall: ...
+
+    def check(self) -> str:
+        """One cheap authenticated call; returns a line for `oncall doctor`, raises on failure."""
+        ...
+
+    def close(self) -> None: ...
