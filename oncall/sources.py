@@ -8,9 +8,11 @@ and returns the shared models. What a source cannot provide comes back as `None`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from oncall.errors import ConfigError
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimelineEntry, TimeWindow
+from oncall.settings import Settings
 
 
 @runtime_checkable
@@ -50,3 +52,20 @@ class AlertSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def build_source(settings: Settings, **client_options: Any) -> AlertSource:
+    """The configured source. `client_options` (transport, sleep) are the test seam."""
+    if settings.source == "opsgenie":
+        from oncall.clients.opsgenie import OpsGenieSource
+
+        return OpsGenieSource(
+            settings.require("opsgenie_api_key"),
+            region=settings.opsgenie_region,
+            base_url=settings.opsgenie_base_url,
+            timeout=settings.http_timeout_seconds,
+            concurrency=settings.max_concurrency,
+            retry=settings.retry,
+            **client_options,
+        )
+    raise ConfigError(f"ONCALL_SOURCE {settings.source!r} is not one of: opsgenie")

@@ -118,9 +118,15 @@ class ApiClient:
         json: Any = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool = True,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise the mapped error about `what`."""
-        response = self._send_with_retries(method, path, what, params, json, content, headers)
+        """Send with retries; return a 2xx response or raise the mapped error about `what`.
+
+        A non-idempotent request (a POST that creates something) is retried only when the
+        server cannot have acted on it: a 429, or a connection that never opened. Its callers
+        must look for their earlier result by a stable key before writing again.
+        """
+        response = self._send_with_retries(method, path, what, params, json, content, headers, idempotent)
         self._raise_for_status(response, what)
         return response
 
@@ -142,6 +148,7 @@ class ApiClient:
         json: Any,
         content: bytes | None,
         headers: Mapping[str, str] | None,
+        idempotent: bool,
     ) -> httpx.Response:
         slept = 0.0
         last_problem = ""
@@ -154,9 +161,16 @@ class ApiClient:
                 )
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last_problem = f"{type(exc).__name__} (no response)"
+                if not idempotent and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    raise UnavailableError(
+                        self.system,
+                        f"{what}: {last_problem}; the write may or may not have happened, "
+                        "a rerun finds it by its key before writing again",
+                    ) from None
                 response = None
             else:
-                if response.status_code not in RETRYABLE or attempt == self.retry.attempts:
+                retryable = response.status_code in RETRYABLE and (idempotent or response.status_code == 429)
+                if not retryable or attempt == self.retry.attempts:
                     return response
                 last_problem = f"HTTP {response.status_code}"
                 hint = retry_after_seconds(response.headers)

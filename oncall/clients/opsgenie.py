@@ -132,7 +132,10 @@ def _schedule_from_raw(raw: dict[str, Any]) -> Schedule:
                 end=iso(r.get("endDate")),
                 unit=r["type"],
                 length=int(r.get("length", 1)),
-                participants=tuple(p.get("username") or p.get("name") or p.get("id", "?") for p in r.get("participants") or ()),
+                participants=tuple(
+                    p.get("username") or p.get("name") or p.get("id", "?")
+                    for p in r.get("participants") or ()
+                ),
             )
             for r in raw.get("rotations") or ()
         ),

@@ -265,7 +265,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             return denied
         schedule = schedule_of(request, "identifierType")
         if schedule is None:
-            return _error(404, "Schedule with identifier [%s] does not exist" % request.path_params["ident"])
+            return _error(
+                404, "Schedule with identifier [{}] does not exist".format(request.path_params["ident"])
+            )
         return JSONResponse(_envelope(schedule, started))
 
     def on_call_at(schedule: dict[str, Any], at_ms: int) -> list[dict[str, str]]:
@@ -282,7 +284,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             schedule = schedule_of(request, "scheduleIdentifierType")
             if schedule is None:
                 return _error(
-                    404, "Schedule with identifier [%s] does not exist" % request.path_params["ident"]
+                    404, "Schedule with identifier [{}] does not exist".format(request.path_params["ident"])
                 )
             date = request.query_params.get("date")
             try:

@@ -8,8 +8,8 @@ OpsGenie answers an invalid query, so a client that drifts from the syntax fails
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 

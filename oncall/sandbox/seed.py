@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pendulum
@@ -21,7 +21,7 @@ from oncall.sandbox.opsgenie_fake import OpsGenieState, Turn
 from oncall.sandbox.server import SandboxState
 
 ZONE = "America/New_York"
-DEFAULT_ANCHOR = datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)  # Tue 10:00 New York
+DEFAULT_ANCHOR = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tue 10:00 New York
 ROTATION_START = pendulum.datetime(2026, 9, 1, 10, 0, tz=ZONE)
 SCHEDULE = {"id": "c1b2e3f4-sch-primary", "name": "Primary On Call Schedule"}
 TEAM = {"type": "team", "id": "team-ops-0001"}
@@ -102,7 +102,7 @@ KINDS: list[Kind] = [
         "CPUUsageWarning",
         "edxapp {host} integrations/linux_host warning",
         "P3",
-        4.0,
+        0.8,
         ("mitx-production", "mitxonline-production", "xpro-production"),
         flapping=True,
     ),
@@ -150,7 +150,7 @@ KINDS: list[Kind] = [
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _render(kind: Kind, rng: random.Random) -> str:
@@ -309,7 +309,7 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
                 continue
             escalate = kind.priority in ("P1", "P2") and rng.random() < 0.3
             ack = rng.uniform(6, 25) if escalate else rng.uniform(0.5, 4.5)
-            close = ack + rng.uniform(3, 180)
+            close: float | None = ack + rng.uniform(3, 180)
             if anchor - created < timedelta(hours=14) and rng.random() < 0.5:
                 close = None  # still open at hand-off
             add(
@@ -386,7 +386,7 @@ def _incidents(
     ]
     incidents, timelines = [], {}
     for inc_id, tiny, message, prio, started, minutes, services, kind in specs:
-        created = datetime.fromtimestamp(started.timestamp(), timezone.utc)
+        created = datetime.fromtimestamp(started.timestamp(), UTC)
         owner = (_on_call(turns, created) or [USERS[0]])[0]
         for j in range(3):
             add(
@@ -465,10 +465,44 @@ def last_handoff(now: datetime) -> datetime:
     candidate = local.start_of("week").add(days=1).set(hour=10)
     if candidate > local:
         candidate = candidate.subtract(weeks=1)
-    return datetime.fromtimestamp(candidate.timestamp(), timezone.utc)
+    return datetime.fromtimestamp(candidate.timestamp(), UTC)
 
 
 def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
     state = SandboxState()
     state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
     return state
+
+
+def synthetic_alerts(n: int, start: datetime, end: datetime, seed: int = 1) -> list[dict[str, Any]]:
+    """`n` plain alerts spread evenly over [start, end): the load for paging tests and benchmarks."""
+    rng = random.Random(seed)
+    step = (end - start) / n
+    out = []
+    for i in range(n):
+        created = start + step * i
+        kind = KINDS[i % len(KINDS)]
+        out.append(
+            {
+                "id": f"syn-{i:07d}",
+                "tinyId": str(100000 + i),
+                "alias": f"syn-{i}",
+                "message": _render(kind, rng),
+                "status": "closed",
+                "acknowledged": True,
+                "isSeen": True,
+                "tags": [kind.source.lower()],
+                "snoozed": False,
+                "count": 1 + i % 3,
+                "lastOccurredAt": _iso(created),
+                "createdAt": _iso(created),
+                "updatedAt": _iso(created),
+                "source": kind.source,
+                "owner": USERS[i % 5]["name"],
+                "priority": kind.priority,
+                "responders": [TEAM],
+                "integration": {"id": "int-am", "name": "Alertmanager", "type": "Alertmanager"},
+                "report": {"ackTime": 60_000, "closeTime": 600_000, "acknowledgedBy": USERS[i % 5]["name"]},
+            }
+        )
+    return out

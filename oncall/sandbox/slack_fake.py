@@ -23,20 +23,19 @@ class SlackState:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _blocks_problem(blocks: Any) -> str | None:
+def blocks_problem(blocks: Any) -> str | None:
     if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
         return "invalid_blocks"
     for block in blocks:
         if not isinstance(block, dict) or "type" not in block:
             return "invalid_blocks"
         text = block.get("text")
-        if block["type"] == "header":
-            if (
-                not isinstance(text, dict)
-                or text.get("type") != "plain_text"
-                or len(text.get("text", "")) > MAX_HEADER_TEXT
-            ):
-                return "invalid_blocks"
+        if block["type"] == "header" and (
+            not isinstance(text, dict)
+            or text.get("type") != "plain_text"
+            or len(text.get("text", "")) > MAX_HEADER_TEXT
+        ):
+            return "invalid_blocks"
         if block["type"] == "section":
             fields = block.get("fields") or []
             if text is None and not fields:
@@ -65,7 +64,7 @@ def build_slack_app(state: SlackState) -> Router:
             return PlainTextResponse("no_text", status_code=400)
         if len(str(payload.get("text", ""))) > MAX_TEXT:
             return PlainTextResponse("msg_too_long", status_code=400)
-        if "blocks" in payload and (problem := _blocks_problem(payload["blocks"])):
+        if "blocks" in payload and (problem := blocks_problem(payload["blocks"])):
             return PlainTextResponse(problem, status_code=400)
         state.messages.append(payload)
         return PlainTextResponse("ok")

@@ -1,0 +1,36 @@
+# Every target bootstraps .venv from uv.lock on a fresh machine with only python3.
+PY      ?= python3
+VENV    := .venv
+UV      := $(VENV)/bin/uv
+UV_VER  := 0.13.9
+STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test lint fmt bench serve clean
+
+$(STAMP): uv.lock pyproject.toml
+	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
+	@$(UV) sync --frozen --python $(VENV)/bin/python -q
+	@rm -f $(VENV)/.synced-* && touch $@
+
+demo: $(STAMP)  ## run every flow against the seeded sandbox; outputs under out/demo/
+	$(VENV)/bin/oncall demo --out out/demo
+
+test: $(STAMP)  ## the whole test suite
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)  ## ruff (lint and format check) and mypy strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)  ## benchmarks, side by side with their baselines
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache

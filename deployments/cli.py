@@ -1,0 +1,173 @@
+"""The `oncall` command: run flows by hand, start the sandbox, check the configuration.
+
+Prefect is imported only by the commands that run flows, so `--help` and `doctor` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from oncall.errors import OncallError
+
+EPILOG = "Settings come from ONCALL_* environment variables; see README.md#configuration."
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from deployments.demo import run_demo
+
+    files = run_demo(Path(args.out))
+    print("\nDemo finished. Read what it produced:")
+    for f in files:
+        print(f"  {f}")
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from oncall.clock import now, parse_instant
+    from oncall.sandbox.seed import DEFAULT_ANCHOR, last_handoff
+    from oncall.sandbox.server import Sandbox
+
+    if args.anchor == "now":
+        anchor = last_handoff(now())
+    elif args.anchor == "default":
+        anchor = DEFAULT_ANCHOR
+    else:
+        anchor = parse_instant(args.anchor, "UTC")
+    sandbox = Sandbox.seeded(anchor, port=args.port, seed=args.seed)
+    if args.latency_ms or args.fault_rate:
+        sandbox.faults(latency_ms=args.latency_ms, rate_429=args.fault_rate / 2, rate_5xx=args.fault_rate / 2)
+    with sandbox:
+        print(f"oncall sandbox on {sandbox.url} (seeded week ending {anchor.isoformat()})")
+        print(f"  OpsGenie   {sandbox.opsgenie_url}")
+        print(f"  Slack hook {sandbox.slack_webhook_url}")
+        print(f"  requests   {sandbox.url}/_sandbox/requests")
+        print("\nPoint oncall at it (these are the sandbox's own throwaway credentials):")
+        for key, value in sandbox.env().items():
+            print(f"  export {key}={value}")
+        print("\nCtrl-C stops it.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopped")
+    return 0
+
+
+def _cmd_handoff(args: argparse.Namespace) -> int:
+    from deployments.demo import prepare_prefect_env
+
+    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
+    from flows.shift_handoff import shift_handoff
+
+    deliver = args.deliver or ["artifact", "slack"]
+    markdown = shift_handoff(
+        schedule=args.schedule,
+        shift_end=args.end,
+        shift_start=args.start,
+        timezone=args.timezone,
+        business_hours=args.business_hours,
+        deliver=deliver,
+        dry_run=args.dry_run,
+    )
+    if args.dry_run or args.print:
+        print(markdown)
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from deployments.doctor import run_doctor
+
+    return run_doctor(print)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oncall",
+        description="On-call duties as Prefect flows: shift hand-off, runbook gaps, COE prep.",
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the flows against the seeded sandbox; write out/demo/",
+        description="Start the sandbox fakes, run every flow on an ephemeral Prefect server, "
+        "and write what they produced under --out.",
+        epilog=EPILOG,
+    )
+    demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    demo.set_defaults(func=_cmd_demo)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve the fake OpsGenie and Slack on 127.0.0.1",
+        description="Serve faithful local fakes of every outside API with a seeded week "
+        "of alerts, and print the settings that point oncall at them.",
+        epilog=EPILOG,
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8787, help="port on 127.0.0.1 (default: 8787; 0 picks one)"
+    )
+    sandbox.add_argument(
+        "--anchor",
+        default="now",
+        help="end of the seeded week: 'now' (the last Tuesday 10:00 New York hand-off, "
+        "default), 'default' (2026-11-24, as tests use) or an ISO time",
+    )
+    sandbox.add_argument("--seed", type=int, default=7, help="random seed of the data set (default: 7)")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")
+    sandbox.add_argument(
+        "--fault-rate", type=float, default=0.0, help="fraction of requests answered 429 or 5xx"
+    )
+    sandbox.set_defaults(func=_cmd_sandbox)
+
+    handoff = sub.add_parser(
+        "handoff",
+        help="run shift-handoff now, by hand",
+        description="Run the shift-handoff flow for the shift ending at --end (default now) and deliver it.",
+        epilog=EPILOG,
+    )
+    handoff.add_argument("--schedule", help="schedule name (default: ONCALL_SCHEDULE)")
+    handoff.add_argument("--end", default="now", help="shift end: ISO time in the team's zone, or 'now'")
+    handoff.add_argument("--start", help="shift start (default: the schedule's previous hand-off)")
+    handoff.add_argument("--timezone", help="team time zone (default: ONCALL_TEAM_TIMEZONE)")
+    handoff.add_argument(
+        "--business-hours", help="e.g. 'Mon-Fri 09:00-17:00' (default: ONCALL_BUSINESS_HOURS)"
+    )
+    handoff.add_argument(
+        "--deliver",
+        action="append",
+        choices=["artifact", "slack", "file"],
+        help="where to send it; repeat for several (default: artifact and slack)",
+    )
+    handoff.add_argument("--dry-run", action="store_true", help="print the hand-off; post nothing to Slack")
+    handoff.add_argument("--print", action="store_true", help="also print the markdown")
+    handoff.set_defaults(func=_cmd_handoff)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check settings and reach every configured outside system",
+        description="Check every setting and make one cheap authenticated call to each "
+        "configured system; name what is missing or rejected. Exit 1 on any problem.",
+        epilog=EPILOG,
+    )
+    doctor.set_defaults(func=_cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except OncallError as exc:
+        print(f"oncall {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

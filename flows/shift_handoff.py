@@ -1,0 +1,111 @@
+"""shift-handoff: the summary the incoming on-call engineer reads at the start of a shift."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from prefect import flow
+from prefect.logging import get_run_logger
+from pydantic import Field
+
+from oncall.clock import BusinessHours, zone
+from oncall.handoff import ShiftContext, summarize_shift
+from oncall.handoff_render import render_markdown, render_slack
+from oncall.models import AlertQuery
+from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
+from tasks.config import resolve_settings
+from tasks.delivery import artifact_key, post_to_slack, publish_markdown, write_output
+
+Delivery = Literal["artifact", "slack", "file"]
+
+
+@flow(name="shift-handoff", log_prints=False)
+def shift_handoff(
+    schedule: Annotated[
+        str | None, Field(description="On-call schedule name; default: ONCALL_SCHEDULE")
+    ] = None,
+    shift_end: Annotated[
+        str, Field(description="End of the shift: ISO-8601 time in the team's zone, or 'now'")
+    ] = "now",
+    shift_start: Annotated[
+        str | None, Field(description="Start of the shift; default: the schedule's previous hand-off")
+    ] = None,
+    timezone: Annotated[
+        str | None, Field(description="Team time zone (IANA); default: ONCALL_TEAM_TIMEZONE")
+    ] = None,
+    business_hours: Annotated[
+        str | None,
+        Field(description="Working hours, e.g. 'Mon-Fri 09:00-17:00'; pages outside count as after hours"),
+    ] = None,
+    deliver: Annotated[
+        list[Delivery], Field(description="Where to send it: artifact, slack, file (under ONCALL_OUT_DIR)")
+    ] = ["artifact", "slack"],  # noqa: B006 - Prefect parameters must be JSON defaults
+    dry_run: Annotated[
+        bool, Field(description="Compute and show the hand-off; send nothing to Slack")
+    ] = False,
+) -> str:
+    """Summarise the shift that is ending for the engineer who takes over.
+
+    Who was and is on call; what paged (by priority, noisiest kinds first, after-hours
+    count); what is still open, how old and whose; what escalated; MTTA and MTTR; the
+    shift's incidents. Delivered as a markdown artifact and a Slack message.
+    """
+    log = get_run_logger()
+    settings = resolve_settings()
+    tz = timezone or settings.team_timezone
+    zone(tz)
+    hours = BusinessHours.parse(business_hours or settings.business_hours)
+    name = schedule or settings.schedule
+
+    # Gather
+    sched = fetch_schedule(settings, name)
+    window = resolve_shift_window(sched, shift_end, shift_start, tz)
+    shift_alerts = fetch_alerts.submit(settings, AlertQuery(created=window))
+    open_alerts = fetch_alerts.submit(settings, AlertQuery(status="open", created_before=window.start))
+    incidents = fetch_incidents.submit(settings, window)
+    outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
+    incoming = fetch_on_call.submit(settings, name, window.end)
+
+    # Decide
+    ctx = ShiftContext(
+        schedule=name,
+        window=window,
+        timezone=tz,
+        business_hours=hours,
+        escalation_after=timedelta(minutes=settings.escalation_minutes),
+        source=settings.source,
+    )
+    summary = summarize_shift(
+        ctx,
+        shift_alerts.result(),
+        open_alerts.result(),
+        incidents.result(),
+        outgoing.result(),
+        incoming.result(),
+    )
+    markdown = render_markdown(summary)
+    payload = render_slack(summary)
+    log.info(
+        "Hand-off for %r: %d alerts, %d kinds, %d open, %d escalated, %d incidents",
+        name,
+        summary.alerts,
+        len(summary.kinds),
+        len(summary.still_open),
+        len(summary.escalated),
+        len(summary.incidents),
+    )
+
+    # Apply
+    key = artifact_key("shift-handoff", name, "dry-run" if dry_run else "")
+    if "artifact" in deliver or dry_run:
+        publish_markdown(markdown, key, f"On-call hand-off for {name}")
+    if "file" in deliver:
+        write_output(settings.out_dir, "handoff.md", markdown)
+        write_output(settings.out_dir, "slack-handoff.json", [payload])
+    if "slack" in deliver:
+        if dry_run:
+            log.info("Dry run: not posting to Slack (%d blocks ready)", len(payload["blocks"]))
+        else:
+            post_to_slack(settings, payload)
+    return markdown

@@ -1,0 +1,140 @@
+"""The shift hand-off, computed from models: who, what paged, what is open, how fast.
+
+Pure: the flow gathers alerts, incidents and on-call data through the source, then calls
+`summarize_shift`. Rendering lives in `oncall.handoff_render`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from oncall.clock import BusinessHours
+from oncall.kinds import alert_kind
+from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow
+
+_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ShiftContext(_Frozen):
+    """The parameters of one hand-off, as the flow resolved them."""
+
+    schedule: str
+    window: TimeWindow
+    timezone: str
+    business_hours: BusinessHours
+    escalation_after: timedelta = timedelta(minutes=5)
+    source: str = "opsgenie"
+
+
+class KindStat(_Frozen):
+    kind: str
+    alerts: int
+    occurrences: int
+    top_priority: Priority
+    after_hours: int
+    still_open: int
+    sample: Alert
+
+
+class HandoffSummary(_Frozen):
+    context: ShiftContext
+    outgoing: OnCall
+    incoming: OnCall
+    alerts: int
+    occurrences: int
+    by_priority: dict[str, int]
+    kinds: list[KindStat]
+    after_hours: int
+    still_open: list[Alert]
+    escalated: list[Alert]
+    acknowledged: int
+    closed: int
+    mtta: timedelta | None
+    mttr: timedelta | None
+    incidents: list[Incident]
+
+
+def _mean(values: list[timedelta]) -> timedelta | None:
+    return sum(values, timedelta()) / len(values) if values else None
+
+
+def is_escalated(alert: Alert, after: timedelta, now: datetime) -> bool:
+    """Acknowledged only after the first escalation step, or a P1/P2 nobody acknowledged in time.
+
+    Alert lists carry no escalation field, so this reads the acknowledgement timing, which
+    is what escalation policies act on.
+    """
+    if alert.ack_after is not None:
+        return alert.ack_after > after
+    if alert.priority not in (Priority.P1, Priority.P2):
+        return False
+    unattended = alert.close_after if alert.close_after is not None else now - alert.created_at
+    return unattended > after
+
+
+def summarize_shift(
+    ctx: ShiftContext,
+    shift_alerts: list[Alert],
+    open_alerts: list[Alert],
+    incidents: list[Incident],
+    outgoing: OnCall,
+    incoming: OnCall,
+) -> HandoffSummary:
+    """Everything the incoming engineer needs, from the alerts created in the shift and all still open."""
+    end = ctx.window.end
+    in_shift = [a for a in shift_alerts if ctx.window.contains(a.created_at)]
+    groups: dict[str, list[Alert]] = defaultdict(list)
+    for alert in in_shift:
+        groups[alert_kind(alert.message)].append(alert)
+
+    def after_hours(a: Alert) -> bool:
+        return not ctx.business_hours.contains(a.created_at, ctx.timezone)
+
+    kinds = [
+        KindStat(
+            kind=kind,
+            alerts=len(group),
+            occurrences=sum(a.count for a in group),
+            top_priority=min((a.priority for a in group), key=_PRIORITY_RANK.__getitem__),
+            after_hours=sum(after_hours(a) for a in group),
+            still_open=sum(a.is_open for a in group),
+            sample=max(group, key=lambda a: a.created_at),
+        )
+        for kind, group in groups.items()
+    ]
+    kinds.sort(key=lambda k: (-k.occurrences, -k.alerts, _PRIORITY_RANK[k.top_priority], k.kind))
+
+    open_by_id = {a.id: a for a in open_alerts if a.is_open and a.created_at < end}
+    open_by_id.update({a.id: a for a in in_shift if a.is_open})
+    still_open = sorted(open_by_id.values(), key=lambda a: (_PRIORITY_RANK[a.priority], a.created_at))
+
+    by_priority = Counter(a.priority.value for a in in_shift)
+    return HandoffSummary(
+        context=ctx,
+        outgoing=outgoing,
+        incoming=incoming,
+        alerts=len(in_shift),
+        occurrences=sum(a.count for a in in_shift),
+        by_priority={p.value: by_priority.get(p.value, 0) for p in Priority},
+        kinds=kinds,
+        after_hours=sum(after_hours(a) for a in in_shift),
+        still_open=still_open,
+        escalated=sorted(
+            (a for a in in_shift if is_escalated(a, ctx.escalation_after, end)),
+            key=lambda a: (_PRIORITY_RANK[a.priority], a.created_at),
+        ),
+        acknowledged=sum(a.ack_after is not None for a in in_shift),
+        closed=sum(a.close_after is not None for a in in_shift),
+        mtta=_mean([a.ack_after for a in in_shift if a.ack_after is not None]),
+        mttr=_mean([a.close_after for a in in_shift if a.close_after is not None]),
+        incidents=sorted(
+            (i for i in incidents if ctx.window.contains(i.created_at)), key=lambda i: i.created_at
+        ),
+    )

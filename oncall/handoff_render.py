@@ -1,0 +1,233 @@
+"""The hand-off as a markdown report (Prefect artifact, out/ file) and as Slack blocks.
+
+Every alert-derived string goes through `oncall.escape`. Lists are cut to fit, and the cut
+says "and N more", so a noisy week never produces a payload Slack rejects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+from oncall import escape
+from oncall.clock import fmt_duration, fmt_local
+from oncall.handoff import HandoffSummary
+from oncall.models import Alert
+
+MD_ROWS = 25
+SLACK_ROWS = 10
+SLACK_SECTION = 3000
+SLACK_HEADER = 150
+SLACK_BLOCKS = 50
+
+
+def _link(text: str, url: str | None) -> str:
+    return f"[{text}]({quote(url, safe=':/?&=#%')})" if url else text
+
+
+def _ref(a: Alert) -> str:
+    return _link(escape.md(f"#{a.tiny_id or a.id}", 40), a.url)
+
+
+def _table(header: list[str], rows: list[list[str]], total: int, noun: str) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if total > len(rows):
+        lines.append(f"\n…and {total - len(rows)} more {noun}.")
+    return "\n".join(lines)
+
+
+def render_markdown(s: HandoffSummary) -> str:
+    """The full report; tables hold the first rows, each list says how many it left out."""
+    c = s.context
+    tz = c.timezone
+    end = c.window.end
+    pri = " · ".join(f"{p} {n}" for p, n in s.by_priority.items() if n)
+    out = [
+        f"# On-call hand-off: {escape.md(c.schedule, 150)}",
+        "",
+        f"**Shift:** {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)} ({fmt_duration(c.window.length)})"
+        f" · source: {c.source}",
+        "",
+        f"- **Outgoing:** {escape.md(s.outgoing.names)}",
+        f"- **Incoming:** {escape.md(s.incoming.names)}",
+        "",
+        "## Summary",
+        "",
+        f"- Alerts created: **{s.alerts}** ({s.occurrences} occurrences with repeats){' — ' + pri if pri else ''}",
+        f"- After hours (outside business hours): **{s.after_hours}**",
+        f"- Acknowledged: {s.acknowledged} · MTTA **{fmt_duration(s.mtta)}**",
+        f"- Closed: {s.closed} · MTTR **{fmt_duration(s.mttr)}**",
+        f"- Escalated: **{len(s.escalated)}** · still open: **{len(s.still_open)}** · incidents: **{len(s.incidents)}**",
+        "",
+        f"## Noisiest alert kinds ({len(s.kinds)})",
+        "",
+    ]
+    if s.kinds:
+        rows = [
+            [
+                str(i),
+                escape.md(k.kind, 120),
+                str(k.alerts),
+                str(k.occurrences),
+                k.top_priority.value,
+                str(k.after_hours),
+                str(k.still_open),
+                _ref(k.sample),
+            ]
+            for i, k in enumerate(s.kinds[:MD_ROWS], 1)
+        ]
+        out.append(
+            _table(
+                ["#", "kind", "alerts", "occurrences", "top", "after hours", "open", "latest"],
+                rows,
+                len(s.kinds),
+                "kinds",
+            )
+        )
+    else:
+        out.append("Nothing paged during this shift.")
+    out += ["", f"## Still open ({len(s.still_open)})", ""]
+    if s.still_open:
+        rows = [
+            [
+                a.priority.value,
+                _ref(a),
+                escape.md(a.message, 100),
+                fmt_duration(end - a.created_at),
+                escape.md(a.owner or "unowned", 60),
+                "yes" if a.acknowledged else "**no**",
+            ]
+            for a in s.still_open[:MD_ROWS]
+        ]
+        out.append(
+            _table(
+                ["priority", "alert", "title", "age", "owner", "acked"],
+                rows,
+                len(s.still_open),
+                "open alerts",
+            )
+        )
+    else:
+        out.append("Nothing is open.")
+    out += ["", f"## Escalated ({len(s.escalated)})", ""]
+    if s.escalated:
+        rows = [
+            [
+                a.priority.value,
+                _ref(a),
+                escape.md(a.message, 100),
+                fmt_duration(a.ack_after) if a.ack_after else "never",
+                escape.md(a.acknowledged_by or "nobody", 60),
+            ]
+            for a in s.escalated[:MD_ROWS]
+        ]
+        out.append(
+            _table(
+                ["priority", "alert", "title", "acked after", "acked by"],
+                rows,
+                len(s.escalated),
+                "escalations",
+            )
+        )
+    else:
+        out.append(f"Every alert was acknowledged within {fmt_duration(c.escalation_after)}.")
+    out += ["", f"## Incidents ({len(s.incidents)})", ""]
+    if s.incidents:
+        rows = [
+            [
+                i.priority.value,
+                _link(escape.md(f"#{i.tiny_id or i.id}", 40), i.url),
+                escape.md(i.message, 100),
+                i.status,
+                fmt_local(i.created_at, tz),
+                fmt_duration(i.duration) if i.duration else "ongoing",
+            ]
+            for i in s.incidents[:MD_ROWS]
+        ]
+        out.append(
+            _table(
+                ["priority", "incident", "title", "status", "started", "duration"],
+                rows,
+                len(s.incidents),
+                "incidents",
+            )
+        )
+    else:
+        out.append("No incidents.")
+    return "\n".join(out) + "\n"
+
+
+def _lines_within(title: str, lines: Iterable[str], total: int, limit: int = SLACK_SECTION) -> str:
+    """A mrkdwn section body of at most `limit` characters, ending in "…and N more" when cut."""
+    text = f"*{title}*"
+    shown = 0
+    room_for_tail = len(f"\n…and {total} more")
+    for line in lines:
+        if len(text) + 1 + len(line) + room_for_tail > limit:
+            break
+        text += "\n" + line
+        shown += 1
+    if shown < total:
+        text += f"\n…and {total - shown} more"
+    return text if total else text + "\nnone"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": escape.cut(text, SLACK_SECTION)}}
+
+
+def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, Any]:
+    """An incoming-webhook payload: fallback text plus blocks inside Slack's limits."""
+    c = s.context
+    tz = c.timezone
+    end = c.window.end
+    header = escape.cut(f"On-call hand-off: {' '.join(c.schedule.split())}", SLACK_HEADER)
+    fallback = (
+        f"On-call hand-off for {escape.slack(c.schedule, 100)}: {s.alerts} alerts, "
+        f"{len(s.still_open)} open, {len(s.incidents)} incidents"
+    )
+    pri = " · ".join(f"{p} {n}" for p, n in s.by_priority.items() if n) or "none"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": escape.plain(header, SLACK_HEADER)}},
+        _section(
+            f"*Shift* {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)}\n"
+            f"*Outgoing* {escape.slack(s.outgoing.names)}\n*Incoming* {escape.slack(s.incoming.names)}"
+        ),
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Alerts*\n{s.alerts} ({s.occurrences} occurrences)"},
+                {"type": "mrkdwn", "text": f"*By priority*\n{pri}"},
+                {"type": "mrkdwn", "text": f"*After hours*\n{s.after_hours}"},
+                {"type": "mrkdwn", "text": f"*MTTA / MTTR*\n{fmt_duration(s.mtta)} / {fmt_duration(s.mttr)}"},
+            ],
+        },
+    ]
+    kinds = [
+        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({k.top_priority.value})" for k in s.kinds[:SLACK_ROWS]
+    ]
+    blocks.append(_section(_lines_within("Noisiest kinds", kinds, len(s.kinds))))
+    still = [
+        f"{a.priority.value} {escape.slack(a.message, 120)} · {fmt_duration(end - a.created_at)} · "
+        f"{escape.slack(a.owner or 'unowned', 60)}{'' if a.acknowledged else ' · *not acked*'}"
+        for a in s.still_open[:SLACK_ROWS]
+    ]
+    blocks.append(_section(_lines_within(f"Still open ({len(s.still_open)})", still, len(s.still_open))))
+    esc = [
+        f"{a.priority.value} {escape.slack(a.message, 120)} · acked after {fmt_duration(a.ack_after) if a.ack_after else 'never'}"
+        for a in s.escalated[:SLACK_ROWS]
+    ]
+    blocks.append(_section(_lines_within(f"Escalated ({len(s.escalated)})", esc, len(s.escalated))))
+    incs = [
+        f"{i.priority.value} {escape.slack(i.message, 120)} · {i.status} · "
+        f"{fmt_duration(i.duration) if i.duration else 'ongoing'}"
+        for i in s.incidents[:SLACK_ROWS]
+    ]
+    blocks.append(_section(_lines_within(f"Incidents ({len(s.incidents)})", incs, len(s.incidents))))
+    context = f"Source: {c.source}"
+    if report_url:
+        context += f" · <{report_url}|Full report>"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": fallback, "blocks": blocks[:SLACK_BLOCKS]}

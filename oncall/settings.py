@@ -1,0 +1,75 @@
+"""One typed settings object. Locally it reads `ONCALL_*` environment variables; deployments
+fill the secrets from Prefect Secret blocks (see `tasks/config.py`).
+
+Secret fields are `SecretStr`: their value prints as `**********` in reprs, logs and errors.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from oncall.clients.http import RetryPolicy
+from oncall.errors import ConfigError
+
+# Secret setting -> the Prefect Secret block deployments read it from.
+SECRET_BLOCKS = {
+    "opsgenie_api_key": "oncall-opsgenie-api-key",
+    "slack_webhook_url": "oncall-slack-webhook-url",
+}
+
+
+class Settings(BaseSettings):
+    """Everything oncall-flows needs to reach the outside world. Documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="ONCALL_", extra="ignore", frozen=True)
+
+    source: Literal["opsgenie"] = Field("opsgenie", description="Alert source: opsgenie")
+    opsgenie_api_key: SecretStr | None = Field(None, description="OpsGenie API key (GenieKey)")
+    opsgenie_region: Literal["us", "eu"] = Field("us", description="OpsGenie account region")
+    opsgenie_base_url: str | None = Field(None, description="Override the OpsGenie API URL (sandbox, proxy)")
+    schedule: str = Field("Primary On Call Schedule", description="On-call schedule name")
+    team_timezone: str = Field("America/New_York", description="IANA zone the team works in")
+    business_hours: str = Field("Mon-Fri 09:00-17:00", description="Working hours in the team's zone")
+    escalation_minutes: int = Field(5, ge=1, description="Unacknowledged this long means it escalated")
+    slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook URL (a secret)")
+    http_timeout_seconds: float = Field(10.0, gt=0, description="Per-request timeout for every outside API")
+    http_attempts: int = Field(6, ge=1, le=20, description="Tries per request before giving up")
+    max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")
+    out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
+
+    @field_validator("opsgenie_base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.http_attempts)
+
+    def require(self, name: str) -> str:
+        """The secret's value, or a ConfigError naming the env var and the Secret block."""
+        value = getattr(self, name)
+        if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            block = SECRET_BLOCKS.get(name)
+            where = f" or the Prefect Secret block '{block}'" if block else ""
+            raise ConfigError(
+                f"setting ONCALL_{name.upper()} is not set; set the environment variable{where}"
+            )
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad value becomes a ConfigError naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting ONCALL_{field.upper()} is invalid: {first['msg']}") from None

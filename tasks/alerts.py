@@ -1,0 +1,87 @@
+"""Tasks that read the alert source. Each makes its calls through the source interface only.
+
+The clients already retry 429/5xx/timeouts with backoff, so task-level retries are few and
+slow: they cover a source that was down for a minute, not a flaky request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from oncall import clock
+from oncall.errors import InputError
+from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimeWindow
+from oncall.settings import Settings
+from oncall.sources import build_source
+
+
+@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def fetch_schedule(settings: Settings, name: str) -> Schedule:
+    """The on-call schedule with its rotations (for hand-off boundaries)."""
+    source = build_source(settings)
+    try:
+        return source.get_schedule(name)
+    finally:
+        source.close()
+
+
+@task(cache_policy=NO_CACHE)
+def resolve_shift_window(
+    schedule: Schedule, shift_end: str, shift_start: str | None, timezone: str
+) -> TimeWindow:
+    """The shift to report on: ends at `shift_end`, starts at `shift_start` or the previous hand-off."""
+    end = clock.parse_instant(shift_end, timezone)
+    if shift_start:
+        start = clock.parse_instant(shift_start, timezone)
+    else:
+        boundary = clock.previous_boundary(schedule.rotations, end, schedule.timezone)
+        if boundary is None:
+            raise InputError(
+                f"schedule {schedule.name!r} has no rotation that started before {end.isoformat()}; "
+                "pass shift_start explicitly"
+            )
+        start = boundary
+    if start >= end:
+        raise InputError(f"shift_start {start.isoformat()} is not before shift_end {end.isoformat()}")
+    get_run_logger().info(
+        "Shift window %s → %s", clock.fmt_local(start, timezone), clock.fmt_local(end, timezone)
+    )
+    return TimeWindow(start=start, end=end)
+
+
+@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def fetch_alerts(settings: Settings, query: AlertQuery) -> list[Alert]:
+    """Every alert matching the query, however many (the source splits past its paging caps)."""
+    source = build_source(settings)
+    try:
+        alerts = source.fetch_alerts(query)
+    finally:
+        source.close()
+    get_run_logger().info("Read %d alerts from %s", len(alerts), source.name)
+    return alerts
+
+
+@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
+    """Incidents created in the window, with their resolve times."""
+    source = build_source(settings)
+    try:
+        incidents = source.fetch_incidents(window)
+    finally:
+        source.close()
+    get_run_logger().info("Read %d incidents from %s", len(incidents), source.name)
+    return incidents
+
+
+@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+def fetch_on_call(settings: Settings, schedule: str, at: datetime) -> OnCall:
+    """Who was on call at one instant, overrides applied."""
+    source = build_source(settings)
+    try:
+        return source.on_call(schedule, at)
+    finally:
+        source.close()

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from oncall.clock import BusinessHours, fmt_duration, fmt_local, parse_instant, previous_boundary
+from oncall.errors import InputError
+from oncall.models import Rotation
+
+NY = "America/New_York"
+
+
+def weekly(start: str, **kw: object) -> Rotation:
+    return Rotation(name="r", start=parse_instant(start, NY), unit="weekly", **kw)  # type: ignore[arg-type]
+
+
+def test_weekly_boundary_keeps_wall_clock_across_fall_back() -> None:
+    # DST ends 2026-11-01: the Tuesday 10:00 hand-off moves from 14:00 UTC to 15:00 UTC.
+    rot = weekly("2026-09-01T10:00")
+    before = previous_boundary((rot,), parse_instant("2026-10-30T12:00", NY), NY)
+    after = previous_boundary((rot,), parse_instant("2026-11-05T12:00", NY), NY)
+    assert before == datetime(2026, 10, 27, 14, 0, tzinfo=UTC)
+    assert after == datetime(2026, 11, 3, 15, 0, tzinfo=UTC)
+    assert fmt_local(after, NY) == "Tue 2026-11-03 10:00 EST"
+
+
+def test_weekly_boundary_across_spring_forward() -> None:
+    rot = weekly("2026-01-06T10:00")  # a Tuesday; DST starts 2026-03-08
+    got = previous_boundary((rot,), parse_instant("2026-03-12T09:00", NY), NY)
+    assert got == datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # 10:00 EDT
+
+
+def test_boundary_is_strictly_before_the_end() -> None:
+    rot = weekly("2026-09-01T10:00")
+    end = parse_instant("2026-11-24T10:00", NY)
+    assert previous_boundary((rot,), end, NY) == end - timedelta(weeks=1)
+
+
+def test_daily_and_multi_week_rotations_and_latest_wins() -> None:
+    daily = Rotation(name="d", start=parse_instant("2026-11-01T09:00", NY), unit="daily")
+    biweekly = weekly("2026-09-01T10:00", length=2)
+    end = parse_instant("2026-11-20T08:00", NY)
+    assert previous_boundary((biweekly,), end, NY) == parse_instant("2026-11-10T10:00", NY)
+    assert previous_boundary((biweekly, daily), end, NY) == parse_instant("2026-11-19T09:00", NY)
+
+
+def test_hourly_rotation_and_rotation_not_started_or_ended() -> None:
+    hourly = Rotation(name="h", start=parse_instant("2026-11-01T00:00", NY), unit="hourly", length=8)
+    assert previous_boundary((hourly,), parse_instant("2026-11-02T07:30", NY), NY) is not None
+    future = weekly("2027-01-05T10:00")
+    assert previous_boundary((future,), parse_instant("2026-11-24T10:00", NY), NY) is None
+    ended = weekly("2026-09-01T10:00", end=parse_instant("2026-09-20T00:00", NY))
+    assert previous_boundary((ended,), parse_instant("2026-11-24T10:00", NY), NY) is None
+
+
+def test_parse_instant_reads_local_time_and_rejects_junk() -> None:
+    assert parse_instant("2026-11-24T10:00", NY) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    assert parse_instant("2026-11-24T10:00+00:00", NY) == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    with pytest.raises(InputError, match="ISO-8601"):
+        parse_instant("next tuesday", NY)
+    with pytest.raises(InputError, match="IANA"):
+        parse_instant("2026-11-24T10:00", "Mars/Olympus")
+
+
+def test_business_hours() -> None:
+    hours = BusinessHours.parse("Mon-Fri 09:00-17:00")
+    assert hours.contains(parse_instant("2026-11-24T09:00", NY), NY)
+    assert not hours.contains(parse_instant("2026-11-24T17:00", NY), NY)
+    assert not hours.contains(parse_instant("2026-11-22T12:00", NY), NY)  # Sunday
+    wrap = BusinessHours.parse("Sun-Thu 08:00-16:00")
+    assert wrap.contains(parse_instant("2026-11-22T12:00", NY), NY)
+    for bad in ("weekdays", "Mon-Fri 17:00-09:00", "Mon-Xyz 09:00-17:00"):
+        with pytest.raises(InputError, match="business hours"):
+            BusinessHours.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "n/a"),
+        (0, "0s"),
+        (59, "59s"),
+        (61, "1m 01s"),
+        (3600 + 300, "1h 05m"),
+        (2 * 86400 + 3600, "2d 1h"),
+    ],
+)
+def test_fmt_duration(seconds: int | None, text: str) -> None:
+    assert fmt_duration(None if seconds is None else timedelta(seconds=seconds)) == text

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from oncall.handoff import summarize_shift
+from oncall.handoff_render import render_markdown, render_slack
+from oncall.models import Priority
+from oncall.sandbox.slack_fake import MAX_SECTION_TEXT, blocks_problem
+from tests.factories import START, alert, context, incident, on_call
+
+HOSTILE = (
+    "<!channel> @here @alice [click](http://evil.example) <img src=x> `code` *bold* | {{incident.title}} # h"
+)
+
+
+def _word(i: int) -> str:
+    """Distinct letter-only names: digits would be normalised away into one kind."""
+    return chr(65 + i % 26) + chr(97 + i // 26)
+
+
+def summary(alerts, **kw):  # type: ignore[no-untyped-def]
+    return summarize_shift(context(), alerts, [], kw.get("incidents", []), on_call("dana"), on_call("alice"))
+
+
+def test_markdown_has_every_section_with_numbers() -> None:
+    alerts = [alert(priority=Priority.P1, status="open", ack_after=timedelta(minutes=9)), alert()]
+    inc = incident(resolved_at=START + timedelta(days=1, minutes=47))
+    md = render_markdown(summary(alerts, incidents=[inc]))
+    for heading in (
+        "# On-call hand-off: Primary",
+        "## Summary",
+        "## Noisiest alert kinds (1)",
+        "## Still open (1)",
+        "## Escalated (1)",
+        "## Incidents (1)",
+    ):
+        assert heading in md
+    assert "**Outgoing:** dana" in md and "**Incoming:** alice" in md
+    assert "MTTA **9m 00s**" in md
+    assert "47m 00s" in md
+    assert "Tue 2026-11-17 10:00 EST → Tue 2026-11-24 10:00 EST" in md
+
+
+def test_hostile_alert_text_cannot_ping_or_break_out() -> None:
+    s = summary([alert(HOSTILE, status="open")])
+    md = render_markdown(s)
+    assert "<!channel>" not in md and "<img" not in md and "](http://evil" not in md
+    assert "@here" not in md and "@alice" not in md
+    assert "{{" not in md
+    payload = json.dumps(render_slack(s))
+    assert "<!channel>" not in payload and "@here" not in payload and "<http" not in payload
+
+
+def test_slack_payload_fits_limits_and_says_how_many_were_cut() -> None:
+    alerts = [alert(f"Alert{_word(i)} " + "x" * 200, status="open", priority=Priority.P2) for i in range(400)]
+    payload = render_slack(summary(alerts))
+    assert blocks_problem(payload["blocks"]) is None
+    sections = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section" and "text" in b]
+    assert all(len(t) <= MAX_SECTION_TEXT for t in sections)
+    kinds = next(t for t in sections if t.startswith("*Noisiest kinds*"))
+    shown = kinds.count("\n") - 1
+    assert kinds.endswith(f"…and {400 - shown} more")
+    assert len(payload["blocks"]) <= 50
+
+
+def test_empty_shift_renders_plainly() -> None:
+    s = summary([])
+    md = render_markdown(s)
+    assert "Nothing paged during this shift." in md and "Nothing is open." in md
+    assert blocks_problem(render_slack(s)["blocks"]) is None
+
+
+def test_long_markdown_tables_are_cut_with_a_count() -> None:
+    alerts = [alert(f"Kind{_word(i)}") for i in range(60)]
+    md = render_markdown(summary(alerts))
+    assert "…and 35 more kinds." in md

@@ -1,0 +1,59 @@
+"""Plain-data builders for core tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+from oncall.clock import BusinessHours
+from oncall.handoff import ShiftContext
+from oncall.models import Alert, Incident, OnCall, Person, TimeWindow
+
+START = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Tue 10:00 New York
+END = START + timedelta(days=7)
+_ids = count(1)
+
+
+def alert(
+    message: str = "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher ip-10-1-1-1 warning)",
+    *,
+    at: datetime | None = None,
+    **kw: Any,
+) -> Alert:
+    n = next(_ids)
+    fields: dict[str, Any] = {
+        "id": f"a{n}",
+        "tiny_id": str(n),
+        "message": message,
+        "status": "closed",
+        "created_at": at or START + timedelta(hours=n % 100),
+    }
+    fields.update(kw)
+    return Alert(**fields)
+
+
+def context(**kw: Any) -> ShiftContext:
+    fields: dict[str, Any] = {
+        "schedule": "Primary",
+        "window": TimeWindow(start=START, end=END),
+        "timezone": "America/New_York",
+        "business_hours": BusinessHours.parse("Mon-Fri 09:00-17:00"),
+    }
+    fields.update(kw)
+    return ShiftContext(**fields)
+
+
+def on_call(*names: str, at: datetime = END) -> OnCall:
+    return OnCall(schedule="Primary", at=at, people=tuple(Person(name=n) for n in names))
+
+
+def incident(**kw: Any) -> Incident:
+    fields: dict[str, Any] = {
+        "id": "i1",
+        "message": "Outage",
+        "status": "closed",
+        "created_at": START + timedelta(days=1),
+    }
+    fields.update(kw)
+    return Incident(**fields)
