@@ -188,6 +188,12 @@ class OpsGenieSource:
     def close(self) -> None:
         self.api.close()
 
+    def __enter__(self) -> OpsGenieSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- alerts -----------------------------------------------------------------------------
 
     def count_alerts(self, query: str) -> int:

@@ -35,9 +35,13 @@ def iso(value: Any) -> datetime | None:
     """A vendor ISO-8601 timestamp (with a `Z` or an offset), or None when absent."""
     if value in (None, ""):
         return None
-    if not isinstance(value, str):
-        raise ValueError(f"timestamp {value!r} is not a string")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00")) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} is not ISO-8601 with a zone")
+    return parsed
 
 
 def require_list(system: str, body: Any, key: str, what: str) -> list[Any]:

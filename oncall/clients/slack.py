@@ -41,6 +41,12 @@ class SlackWebhook:
     def close(self) -> None:
         self.api.close()
 
+    def __enter__(self) -> SlackWebhook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def post(self, payload: dict[str, Any]) -> None:
         self.api.request("POST", self._url, json=payload, what=f"Slack webhook ({SETTING})", idempotent=False)
 
