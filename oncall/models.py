@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
 
 
 class _Model(BaseModel):
@@ -74,9 +74,9 @@ class Alert(_Model):
     source: str | None = None
     owner: str | None = None
     count: int = 1
-    created_at: datetime
-    updated_at: datetime | None = None
-    last_occurred_at: datetime | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime | None = None
+    last_occurred_at: AwareDatetime | None = None
     ack_after: timedelta | None = None
     close_after: timedelta | None = None
     acknowledged_by: str | None = None

@@ -58,43 +58,46 @@ def build_query(q: AlertQuery, window: TimeWindow | None = None) -> str:
     return " AND ".join(parts)
 
 
-def _responders(raw: Any) -> tuple[Responder, ...]:
-    return tuple(
-        Responder(type=r["type"], id=r.get("id") or r.get("name", ""), name=r.get("name")) for r in raw or ()
-    )
+def _responders(raw: Any) -> list[dict[str, Any]]:
+    return [
+        {"type": r["type"], "id": r.get("id") or r.get("name", ""), "name": r.get("name")} for r in raw or ()
+    ]
 
 
-def _ms(value: Any) -> timedelta | None:
-    return None if value is None else timedelta(milliseconds=int(value))
+def _seconds(ms: Any) -> float | None:
+    return None if ms is None else int(ms) / 1000
 
 
 def alert_from_raw(raw: dict[str, Any], web_base: str = "") -> Alert:
+    """One OpsGenie alert record; pydantic parses the timestamps (fast, and strict about zones)."""
     report = raw.get("report") or {}
     integration = raw.get("integration") or {}
-    return Alert(
-        id=raw["id"],
-        tiny_id=raw.get("tinyId"),
-        alias=raw.get("alias"),
-        message=raw["message"],
-        status=raw["status"],
-        acknowledged=bool(raw.get("acknowledged", False)),
-        priority=raw.get("priority", "P3"),
-        tags=tuple(raw.get("tags") or ()),
-        source=raw.get("source"),
-        owner=raw.get("owner") or None,
-        count=int(raw.get("count", 1)),
-        created_at=iso(raw["createdAt"]),
-        updated_at=iso(raw.get("updatedAt")),
-        last_occurred_at=iso(raw.get("lastOccurredAt")),
-        ack_after=_ms(report.get("ackTime")),
-        close_after=_ms(report.get("closeTime")),
-        acknowledged_by=report.get("acknowledgedBy"),
-        closed_by=report.get("closedBy"),
-        responders=_responders(raw.get("responders")),
-        integration=integration.get("name"),
-        url=f"{web_base}/alert/detail/{raw['id']}/details" if web_base else None,
-        description=raw.get("description"),
-        details=raw.get("details"),
+    return Alert.model_validate(
+        {
+            "id": raw["id"],
+            "tiny_id": raw.get("tinyId"),
+            "alias": raw.get("alias"),
+            "message": raw["message"],
+            "status": raw["status"],
+            "acknowledged": bool(raw.get("acknowledged", False)),
+            "priority": raw.get("priority", "P3"),
+            "tags": raw.get("tags") or (),
+            "source": raw.get("source"),
+            "owner": raw.get("owner") or None,
+            "count": raw.get("count", 1),
+            "created_at": raw["createdAt"],
+            "updated_at": raw.get("updatedAt"),
+            "last_occurred_at": raw.get("lastOccurredAt"),
+            "ack_after": _seconds(report.get("ackTime")),
+            "close_after": _seconds(report.get("closeTime")),
+            "acknowledged_by": report.get("acknowledgedBy"),
+            "closed_by": report.get("closedBy"),
+            "responders": _responders(raw.get("responders")),
+            "integration": integration.get("name"),
+            "url": f"{web_base}/alert/detail/{raw['id']}/details" if web_base else None,
+            "description": raw.get("description"),
+            "details": raw.get("details"),
+        }
     )
 
 
@@ -112,7 +115,7 @@ def incident_from_raw(raw: dict[str, Any], resolved_at: datetime | None = None) 
         resolved_at=resolved_at,
         owner=raw.get("owner") or None,
         owner_team=raw.get("ownerTeam") or None,
-        responders=_responders(raw.get("responders")),
+        responders=tuple(Responder(**r) for r in _responders(raw.get("responders"))),
         impacted_services=tuple(raw.get("impactedServices") or ()),
         url=links.get("web"),
         extra=dict(raw.get("extraProperties") or {}),

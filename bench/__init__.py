@@ -1,0 +1,1 @@
+"""`make bench`: benchmarks, each measured side by side with its baseline in the same run."""
