@@ -160,7 +160,7 @@ def test_malformed_record_names_the_record() -> None:
         OpsGenieSource("k", base_url="http://og.test", transport=httpx.MockTransport(handler)) as src,
         pytest.raises(
             MalformedError,
-            match=r"alert bad7 \(alerts page offset=0\): ValueError: timestamp 'yesterday' is not ISO-8601",
+            match=r"alert bad7 \(alerts page offset=0\): field created_at: Input should be a valid datetime",
         ),
     ):
         src.fetch_alerts(AlertQuery(created=WEEK))
