@@ -29,7 +29,10 @@ def shift_handoff(
         str, Field(description="End of the shift: ISO-8601 time in the team's zone, or 'now'")
     ] = "now",
     shift_start: Annotated[
-        str | None, Field(description="Start of the shift; default: the schedule's previous hand-off")
+        str | None,
+        Field(
+            description="Start of the shift: ISO time or a span back from the end like '-24h'; default: the schedule's previous hand-off"
+        ),
     ] = None,
     timezone: Annotated[
         str | None, Field(description="Team time zone (IANA); default: ONCALL_TEAM_TIMEZONE")

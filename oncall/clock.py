@@ -44,6 +44,15 @@ def parse_instant(text: str, tz: str) -> datetime:
     return _utc(parsed)
 
 
+def parse_start(text: str, end: datetime, tz: str) -> datetime:
+    """A shift start: an ISO time, or a span back from the end such as `-24h`, `-1d`, `-90m`."""
+    m = re.fullmatch(r"\s*-\s*(\d+)\s*([mhdw])\s*", text)
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        return end - timedelta(**{unit: int(m.group(1))})
+    return parse_instant(text, tz)
+
+
 def _utc(dt: datetime) -> datetime:
     return datetime.fromtimestamp(dt.timestamp(), UTC).replace(microsecond=dt.microsecond)
 

@@ -36,7 +36,7 @@ def resolve_shift_window(
     """The shift to report on: ends at `shift_end`, starts at `shift_start` or the previous hand-off."""
     end = clock.parse_instant(shift_end, timezone)
     if shift_start:
-        start = clock.parse_instant(shift_start, timezone)
+        start = clock.parse_start(shift_start, end, timezone)
     else:
         boundary = clock.previous_boundary(schedule.rotations, end, schedule.timezone)
         if boundary is None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from oncall.clock import BusinessHours, fmt_duration, fmt_local, parse_instant, previous_boundary
+from oncall.clock import BusinessHours, fmt_duration, fmt_local, parse_instant, parse_start, previous_boundary
 from oncall.errors import InputError
 from oncall.models import Rotation
 
@@ -88,3 +88,12 @@ def test_business_hours() -> None:
 )
 def test_fmt_duration(seconds: int | None, text: str) -> None:
     assert fmt_duration(None if seconds is None else timedelta(seconds=seconds)) == text
+
+
+def test_parse_start_accepts_spans_back_from_the_end() -> None:
+    end = parse_instant("2026-11-24T09:00", NY)
+    assert parse_start("-24h", end, NY) == end - timedelta(hours=24)
+    assert parse_start("-1w", end, NY) == end - timedelta(weeks=1)
+    assert parse_start("2026-11-23T09:00", end, NY) == end - timedelta(days=1)
+    with pytest.raises(InputError):
+        parse_start("-24x", end, NY)
