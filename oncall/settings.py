@@ -18,6 +18,7 @@ from oncall.errors import ConfigError
 SECRET_BLOCKS = {
     "opsgenie_api_key": "oncall-opsgenie-api-key",
     "slack_webhook_url": "oncall-slack-webhook-url",
+    "github_token": "oncall-github-token",
 }
 
 
@@ -35,12 +36,31 @@ class Settings(BaseSettings):
     business_hours: str = Field("Mon-Fri 09:00-17:00", description="Working hours in the team's zone")
     escalation_minutes: int = Field(5, ge=1, description="Unacknowledged this long means it escalated")
     slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook URL (a secret)")
+    github_token: SecretStr | None = Field(None, description="GitHub token: issues read/write, contents read")
+    github_base_url: str = Field(
+        "https://api.github.com", description="GitHub API URL (GitHub Enterprise: https://HOST/api/v3)"
+    )
+    github_repo: str | None = Field(
+        None, description="owner/name of the repository that gets runbook-gap issues"
+    )
+    github_write_interval: float = Field(
+        1.0, ge=0, description="Seconds between GitHub writes (secondary limits)"
+    )
+    runbook: str | None = Field(
+        None, description="The runbook: 'owner/repo:path@ref' on GitHub, or a local file path"
+    )
+    gap_label: str = Field(
+        "runbook-gap", description="Label on runbook-gap issues; how existing ones are found"
+    )
+    max_issues: int = Field(
+        10, ge=0, description="Most new or reopened gap issues per run; the rest are held back"
+    )
     http_timeout_seconds: float = Field(10.0, gt=0, description="Per-request timeout for every outside API")
     http_attempts: int = Field(6, ge=1, le=20, description="Tries per request before giving up")
     max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")
     out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
 
-    @field_validator("opsgenie_base_url")
+    @field_validator("opsgenie_base_url", "github_base_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

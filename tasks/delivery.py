@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
@@ -26,6 +26,13 @@ def publish_markdown(markdown: str, key: str, description: str) -> None:
     """A markdown artifact under a stable key, so the UI shows its history."""
     create_markdown_artifact(markdown=markdown, key=key, description=description)
     get_run_logger().info("Published artifact %r (%d characters)", key, len(markdown))
+
+
+@task(cache_policy=NO_CACHE)
+def publish_table(rows: list[dict[str, str]], key: str, description: str) -> None:
+    """A table artifact (one row per item) under a stable key."""
+    create_table_artifact(table=rows, key=key, description=description)
+    get_run_logger().info("Published table %r (%d rows)", key, len(rows))
 
 
 @task(cache_policy=NO_CACHE, retries=0)

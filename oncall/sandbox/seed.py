@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -468,9 +469,15 @@ def last_handoff(now: datetime) -> datetime:
     return datetime.fromtimestamp(candidate.timestamp(), UTC)
 
 
+RUNBOOK = Path(__file__).with_name("data") / "mitodl-oncall-runbook.md"
+
+
 def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
+    """The week of alerts, plus the real MIT Open Learning runbook in the fake GitHub repo."""
     state = SandboxState()
     state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
+    repo = state.github.repo(state.runbook_repo)
+    repo.files[f"{state.runbook_path}@main"] = RUNBOOK.read_text(encoding="utf-8")
     return state
 
 

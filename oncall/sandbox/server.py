@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from oncall.sandbox.faults import FaultInjector, FaultRates, ScriptedFault
+from oncall.sandbox.github_fake import GitHubState, build_github_app
 from oncall.sandbox.opsgenie_fake import OpsGenieState, build_opsgenie_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
 
@@ -31,6 +32,9 @@ from oncall.sandbox.slack_fake import SlackState, build_slack_app
 class SandboxState:
     opsgenie: OpsGenieState = field(default_factory=OpsGenieState)
     slack: SlackState = field(default_factory=SlackState)
+    github: GitHubState = field(default_factory=GitHubState)
+    runbook_repo: str = "mitodl/ol-infrastructure"
+    runbook_path: str = "docs/runbooks/oncall.md"
 
 
 def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
@@ -55,6 +59,7 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Mount("/opsgenie", app=build_opsgenie_app(state.opsgenie)),
             Mount("/slack", app=build_slack_app(state.slack)),
+            Mount("/github", app=build_github_app(state.github)),
         ]
     )
     injector = FaultInjector(app, seed)
@@ -98,6 +103,10 @@ class Sandbox:
     def slack_webhook_url(self) -> str:
         return f"{self.url}/slack{self.state.slack.webhook_path}"
 
+    @property
+    def github_url(self) -> str:
+        return f"{self.url}/github"
+
     def env(self) -> dict[str, str]:
         """The settings that point oncall at this sandbox."""
         return {
@@ -105,6 +114,10 @@ class Sandbox:
             "ONCALL_OPSGENIE_BASE_URL": self.opsgenie_url,
             "ONCALL_OPSGENIE_API_KEY": self.state.opsgenie.api_key,
             "ONCALL_SLACK_WEBHOOK_URL": self.slack_webhook_url,
+            "ONCALL_GITHUB_BASE_URL": self.github_url,
+            "ONCALL_GITHUB_TOKEN": self.state.github.token,
+            "ONCALL_GITHUB_REPO": self.state.runbook_repo,
+            "ONCALL_RUNBOOK": f"{self.state.runbook_repo}:{self.state.runbook_path}@main",
         }
 
     def start(self) -> Sandbox:

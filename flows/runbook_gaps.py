@@ -1,0 +1,129 @@
+"""runbook-gaps: every alert kind that paged without a runbook entry gets one GitHub issue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from prefect import flow
+from prefect.logging import get_run_logger
+from pydantic import Field
+
+from oncall import clock
+from oncall.coverage import Matcher
+from oncall.errors import ConfigError
+from oncall.gap_render import coverage_markdown, coverage_rows, issue_body, issue_title
+from oncall.gaps import Act, assess_coverage, index_gap_issues, plan_gap_actions
+from oncall.models import AlertQuery, TimeWindow
+from tasks.alerts import fetch_alerts
+from tasks.config import resolve_settings
+from tasks.delivery import artifact_key, publish_markdown, publish_table, write_output
+from tasks.github import apply_gap_action, list_gap_issues, read_runbook
+from tasks.locks import exclusive
+
+
+@flow(name="runbook-gaps")
+def runbook_gaps(
+    window: Annotated[
+        str, Field(description="Start of the window: a span back from its end like '-24h', or an ISO time")
+    ] = "-24h",
+    window_end: Annotated[
+        str, Field(description="End of the window: ISO time in the team's zone, or 'now'")
+    ] = "now",
+    runbook: Annotated[
+        str | None, Field(description="'owner/repo:path@ref' or a local path; default ONCALL_RUNBOOK")
+    ] = None,
+    repo: Annotated[
+        str | None, Field(description="owner/name that gets the issues; default ONCALL_GITHUB_REPO")
+    ] = None,
+    label: Annotated[
+        str | None, Field(description="Label on gap issues; default ONCALL_GAP_LABEL (runbook-gap)")
+    ] = None,
+    max_issues: Annotated[
+        int | None,
+        Field(ge=0, description="Most issues filed or reopened per run; default ONCALL_MAX_ISSUES (10)"),
+    ] = None,
+    close_covered: Annotated[
+        bool, Field(description="Comment on and close gap issues whose kind now has an entry")
+    ] = False,
+    dry_run: Annotated[
+        bool, Field(description="Show the issues it would file; change nothing on GitHub")
+    ] = False,
+    deliver: Annotated[
+        list[Literal["artifact", "file"]],
+        Field(description="artifact, and file (coverage.md under ONCALL_OUT_DIR)"),
+    ] = ["artifact"],  # noqa: B006
+) -> dict[str, int]:
+    """File one GitHub issue for each alert kind that paged without a runbook entry.
+
+    Reads the runbook, matches every alert of the window to an entry, and for each kind
+    with none files an issue (or comments on, or reopens, the one that exists) with the
+    occurrences, a sample, links and an entry skeleton in the runbook's own format.
+    Idempotent: reruns and concurrent runs never file a second issue for a kind.
+    """
+    log = get_run_logger()
+    settings = resolve_settings()
+    tz = settings.team_timezone
+    repo = repo or settings.github_repo
+    label = label or settings.gap_label
+    cap = settings.max_issues if max_issues is None else max_issues
+    if not repo:
+        raise ConfigError("no repository for gap issues: set ONCALL_GITHUB_REPO or the repo parameter")
+    end = clock.parse_instant(window_end, tz)
+    span = TimeWindow(start=clock.parse_start(window, end, tz), end=end)
+
+    with exclusive("runbook-gaps", repo):
+        # Gather
+        book = read_runbook(settings, runbook or settings.runbook or "")
+        alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
+        issues = list_gap_issues(settings, repo, label)
+
+        # Decide
+        matcher = Matcher(book)
+        coverage = assess_coverage(alerts.result(), matcher)
+        existing = index_gap_issues(issues)
+        actions = plan_gap_actions(coverage, existing, matcher, max_issues=cap, close_covered=close_covered)
+        gaps = sum(kc.status == "gap" for kc in coverage)
+        log.info(
+            "%d kinds paged, %d without an entry; planned: %s",
+            len(coverage),
+            gaps,
+            ", ".join(f"{a.act.value} {a.kind!r}" for a in actions) or "nothing",
+        )
+
+        # Apply
+        links = {fp: e.issue.html_url for fp, e in existing.items()}
+        for action in actions:
+            if action.act in (Act.HOLD, Act.LEAVE):
+                log.info("Not filing %r: %s", action.kind, action.reason)
+                continue
+            if dry_run:
+                assert action.coverage is not None or action.act is Act.CLOSE
+                preview = (
+                    issue_body(action.coverage, book, tz)
+                    if action.act is Act.CREATE and action.coverage
+                    else ""
+                )
+                log.info(
+                    "Dry run: would %s %r%s",
+                    action.act.value,
+                    issue_title(action.kind),
+                    f"\n{preview}" if preview else "",
+                )
+                continue
+            url = apply_gap_action(settings, repo, label, action, book, tz)
+            if url:
+                links[action.fingerprint] = url
+
+    report = coverage_markdown(coverage, book, links, actions)
+    key = artifact_key("runbook-gaps", repo, "dry-run" if dry_run else "")
+    if "artifact" in deliver:
+        publish_table(
+            coverage_rows(coverage, book, links),
+            artifact_key(key, "coverage"),
+            f"Runbook coverage for {repo}",
+        )
+        publish_markdown(report, key, f"runbook-gaps summary for {repo}")
+    if "file" in deliver:
+        write_output(settings.out_dir, "coverage.md", report)
+    counts = {act.value: sum(a.act is act for a in actions) for act in Act}
+    return {"kinds": len(coverage), "gaps": gaps, **counts}

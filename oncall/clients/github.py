@@ -1,0 +1,202 @@
+"""GitHub through PyGithub: read the runbook, list gap issues by label, and write issues.
+
+PyGithub's default retry repeats 5xx answers to POSTs up to ten times, which files
+duplicates when GitHub created the issue and then failed to answer. Here only GET/HEAD are
+retried by PyGithub; a write that fails without a clear answer raises `UnavailableError`,
+and the caller looks for its marker before writing again. Secondary rate limits (403/429
+with Retry-After) mean GitHub did nothing, so those writes are retried after the wait.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+from github.GithubException import BadCredentialsException, RateLimitExceededException, UnknownObjectException
+from pydantic import BaseModel, ConfigDict
+
+from oncall.errors import (
+    AuthError,
+    InputError,
+    NotFoundError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
+
+SYSTEM = "GitHub"
+SETTING = "ONCALL_GITHUB_TOKEN (Secret block 'oncall-github-token')"
+T = TypeVar("T")
+
+
+class IssueRef(BaseModel):
+    """An issue as plain data, so planning code never touches PyGithub objects."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    title: str
+    body: str
+    state: str
+    state_reason: str | None = None
+    html_url: str
+    closed_at: datetime | None = None
+    is_pull_request: bool = False
+
+
+def _ref(issue: Any) -> IssueRef:
+    return IssueRef(
+        number=issue.number,
+        title=issue.title,
+        body=issue.body or "",
+        state=issue.state,
+        state_reason=issue.state_reason,
+        html_url=issue.html_url,
+        closed_at=issue.closed_at,
+        is_pull_request=issue.pull_request is not None,
+    )
+
+
+def split_repo(full_name: str) -> str:
+    parts = full_name.strip().split("/")
+    if len(parts) != 2 or not all(parts):
+        raise InputError(f"repository {full_name!r} should look like 'owner/name'")
+    return full_name.strip()
+
+
+class GitHubClient:
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = "https://api.github.com",
+        timeout: float = 15.0,
+        write_interval: float = 1.0,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 120.0,
+    ) -> None:
+        self._sleep = sleep
+        self._max_wait = max_wait
+        retry = GithubRetry(
+            total=attempts,
+            backoff_factor=0.5,
+            allowed_methods=frozenset({"GET", "HEAD"}),
+            secondary_rate_wait=60,
+            max_rate_limit_wait=max_wait,
+        )
+        self.gh = Github(
+            base_url=base_url.rstrip("/"),
+            auth=Auth.Token(token),
+            timeout=int(max(1, timeout)),
+            per_page=100,
+            retry=retry,
+            seconds_between_requests=0,
+            seconds_between_writes=write_interval,
+            lazy=True,
+        )
+
+    def close(self) -> None:
+        self.gh.close()
+
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, what: str, *, write: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except BadCredentialsException as exc:
+            raise AuthError(
+                SYSTEM, f"{what}: bad credentials (HTTP {exc.status}); check {SETTING}", status=exc.status
+            ) from None
+        except UnknownObjectException as exc:
+            raise NotFoundError(
+                SYSTEM,
+                f"{what} was not found (HTTP 404); check the repository name and that {SETTING} can see it",
+                status=exc.status,
+            ) from None
+        except RateLimitExceededException as exc:
+            raise RateLimitedError(
+                SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
+            ) from None
+        except GithubException as exc:
+            message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
+            if exc.status == 403:
+                raise AuthError(
+                    SYSTEM,
+                    f"{what}: forbidden ({message}); {SETTING} needs issues:write and contents:read",
+                    status=exc.status,
+                ) from None
+            if exc.status >= 500:
+                tail = "; the write may have happened, a rerun looks for it first" if write else ""
+                raise UnavailableError(
+                    SYSTEM, f"{what}: HTTP {exc.status}{tail}", status=exc.status
+                ) from None
+            raise RejectedError(SYSTEM, f"{what}: HTTP {exc.status}: {message}", status=exc.status) from None
+        except requests.RequestException as exc:
+            tail = "; the write may have happened, a rerun looks for it first" if write else ""
+            raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}{tail}") from None
+
+    def _write(self, what: str, call: Callable[[], T]) -> T:
+        """A write, retried only after a rate limit, when GitHub has certainly not acted."""
+        waited = 0.0
+        while True:
+            try:
+                with self._errors(what, write=True):
+                    return call()
+            except RateLimitedError:
+                wait = 60.0
+                if waited + wait > self._max_wait:
+                    raise
+                self._sleep(wait)
+                waited += wait
+
+    def read_file(self, repo: str, path: str, ref: str | None = None) -> str:
+        what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")
+        with self._errors(what):
+            content = self.gh.get_repo(split_repo(repo), lazy=True).get_contents(
+                path, **({"ref": ref} if ref else {})
+            )
+            if isinstance(content, list):
+                raise InputError(f"{what} is a directory, not a markdown file")
+            return content.decoded_content.decode("utf-8", errors="replace")
+
+    def list_issues(self, repo: str, label: str) -> list[IssueRef]:
+        """Every issue (open and closed) with `label`: one paged listing, no search."""
+        with self._errors(f"issues labelled {label!r} in {repo}"):
+            issues = self.gh.get_repo(split_repo(repo), lazy=True).get_issues(state="all", labels=[label])
+            return [ref for ref in map(_ref, issues) if not ref.is_pull_request]
+
+    def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
+        r = self.gh.get_repo(split_repo(repo), lazy=True)
+        return _ref(
+            self._write(f"new issue in {repo}", lambda: r.create_issue(title=title, body=body, labels=labels))
+        )
+
+    def comments(self, repo: str, number: int) -> list[str]:
+        with self._errors(f"comments of {repo}#{number}"):
+            issue = self.gh.get_repo(split_repo(repo), lazy=True).get_issue(number)
+            return [c.body or "" for c in issue.get_comments()]
+
+    def comment(self, repo: str, number: int, body: str) -> None:
+        issue = self.gh.get_repo(split_repo(repo), lazy=True).get_issue(number)
+        self._write(f"comment on {repo}#{number}", lambda: issue.create_comment(body))
+
+    def edit(self, repo: str, number: int, **fields: Any) -> IssueRef:
+        issue = self.gh.get_repo(split_repo(repo), lazy=True).get_issue(number)
+        self._write(f"edit of {repo}#{number}", lambda: issue.edit(**fields))
+        return _ref(issue)
+
+    def check(self, repo: str) -> str:
+        with self._errors(f"repository {repo}"):
+            r = self.gh.get_repo(split_repo(repo))
+            return f"GitHub: token accepted, repository {r.full_name} visible"

@@ -1,0 +1,302 @@
+"""A fake GitHub REST API serving what PyGithub calls for runbook-gaps.
+
+Contents, issues (list with label/state filters and Link paging, create, get, edit) and
+comments (list, create). Objects carry `url` fields on the fake's own base URL, as PyGithub
+follows them. Errors use GitHub's bodies: 401 "Bad credentials", 404 "Not Found", 422
+"Validation Failed" (e.g. body over 65,536 characters), and 403 secondary rate limits with
+Retry-After once too many writes arrive within a minute.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, Router
+
+BODY_LIMIT = 65_536
+DOCS = "https://docs.github.com/rest"
+
+
+@dataclass
+class GitHubRepo:
+    files: dict[str, str] = field(default_factory=dict)  # "path@ref" -> text
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class GitHubState:
+    token: str = "sandbox-github-token"
+    login: str = "oncall-bot"
+    repos: dict[str, GitHubRepo] = field(default_factory=dict)
+    writes_per_minute: int = 80
+    _writes: list[float] = field(default_factory=list)
+    _ids: int = 1000
+
+    def repo(self, full_name: str) -> GitHubRepo:
+        return self.repos.setdefault(full_name, GitHubRepo())
+
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    headers = extra.pop("headers", None)
+    return JSONResponse(
+        {"message": message, "documentation_url": DOCS, "status": str(status), **extra},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def build_github_app(state: GitHubState) -> Router:
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def check(request: Request, write: bool = False) -> JSONResponse | None:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or token != state.token:
+            return _error(401, "Bad credentials")
+        if write:
+            now = time.monotonic()
+            state._writes[:] = [t for t in state._writes if now - t < 60]
+            if len(state._writes) >= state.writes_per_minute:
+                return _error(
+                    403,
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                    headers={"Retry-After": "60"},
+                )
+            state._writes.append(now)
+        return None
+
+    def repo_of(request: Request) -> tuple[str, GitHubRepo] | None:
+        name = f"{request.path_params['owner']}/{request.path_params['repo']}"
+        return (name, state.repos[name]) if name in state.repos else None
+
+    def label_json(request: Request, name: str, repo_name: str, repo: GitHubRepo) -> dict[str, Any]:
+        if name not in repo.labels:
+            ident = state.next_id()
+            repo.labels[name] = {
+                "id": ident,
+                "node_id": f"LA_{ident}",
+                "name": name,
+                "color": "ededed",
+                "default": False,
+                "description": None,
+            }
+        return {**repo.labels[name], "url": f"{base(request)}/repos/{repo_name}/labels/{name}"}
+
+    def user() -> dict[str, Any]:
+        return {"login": state.login, "id": 1, "node_id": "U_1", "type": "Bot", "site_admin": False}
+
+    def decorate(request: Request, repo_name: str, issue: dict[str, Any]) -> dict[str, Any]:
+        api = f"{base(request)}/repos/{repo_name}/issues/{issue['number']}"
+        return {
+            **issue,
+            "url": api,
+            "repository_url": f"{base(request)}/repos/{repo_name}",
+            "labels_url": f"{api}/labels{{/name}}",
+            "comments_url": f"{api}/comments",
+            "events_url": f"{api}/events",
+            "html_url": f"https://github.com/{repo_name}/issues/{issue['number']}",
+        }
+
+    async def contents(request: Request) -> JSONResponse:
+        if (denied := check(request)) is not None:
+            return denied
+        found = repo_of(request)
+        path = request.path_params["path"]
+        ref = request.query_params.get("ref", "main")
+        if found is None or f"{path}@{ref}" not in found[1].files:
+            return _error(404, "Not Found")
+        name, repo = found
+        raw = repo.files[f"{path}@{ref}"].encode()
+        encoded = base64.encodebytes(raw).decode()
+        url = f"{base(request)}/repos/{name}/contents/{path}?ref={ref}"
+        return JSONResponse(
+            {
+                "type": "file",
+                "encoding": "base64",
+                "size": len(raw),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "content": encoded,
+                "sha": hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest(),
+                "url": url,
+                "git_url": url,
+                "html_url": f"https://github.com/{name}/blob/{ref}/{path}",
+                "download_url": None,
+                "_links": {"self": url, "git": url, "html": f"https://github.com/{name}/blob/{ref}/{path}"},
+            }
+        )
+
+    async def issues(request: Request) -> JSONResponse:
+        write = request.method == "POST"
+        if (denied := check(request, write)) is not None:
+            return denied
+        found = repo_of(request)
+        if found is None:
+            return _error(404, "Not Found")
+        name, repo = found
+        if write:
+            payload = await request.json()
+            title, body = payload.get("title"), payload.get("body") or ""
+            if not title:
+                return _error(
+                    422,
+                    "Validation Failed",
+                    errors=[{"resource": "Issue", "code": "missing_field", "field": "title"}],
+                )
+            if len(body) > BODY_LIMIT:
+                return _error(
+                    422,
+                    "Validation Failed",
+                    errors=[
+                        {
+                            "resource": "Issue",
+                            "code": "custom",
+                            "field": "body",
+                            "message": f"body is too long (maximum is {BODY_LIMIT} characters)",
+                        }
+                    ],
+                )
+            number = len(repo.issues) + 1
+            ident = state.next_id()
+            issue = {
+                "id": ident,
+                "node_id": f"I_{ident}",
+                "number": number,
+                "title": title,
+                "body": body,
+                "user": user(),
+                "labels": [label_json(request, str(lb), name, repo) for lb in payload.get("labels") or []],
+                "state": "open",
+                "state_reason": None,
+                "locked": False,
+                "assignee": None,
+                "assignees": [],
+                "milestone": None,
+                "comments": 0,
+                "created_at": _now(),
+                "updated_at": _now(),
+                "closed_at": None,
+                "author_association": "NONE",
+                "active_lock_reason": None,
+            }
+            repo.issues.append(issue)
+            return JSONResponse(decorate(request, name, issue), status_code=201)
+        wanted_state = request.query_params.get("state", "open")
+        labels = [lb for lb in (request.query_params.get("labels") or "").split(",") if lb]
+        per_page = min(100, int(request.query_params.get("per_page", "30")))
+        page = max(1, int(request.query_params.get("page", "1")))
+        matching = [
+            i
+            for i in repo.issues
+            if (wanted_state == "all" or i["state"] == wanted_state)
+            and all(lb in {x["name"] for x in i["labels"]} for lb in labels)
+        ]
+        matching.sort(key=lambda i: -i["number"])  # GitHub's default: newest first
+        chunk = matching[(page - 1) * per_page : page * per_page]
+        headers = {}
+        last = max(1, -(-len(matching) // per_page))
+        params = {k: v for k, v in request.query_params.items() if k != "page"}
+        link = []
+        if page < last:
+            link.append(
+                f'<{base(request)}/repos/{name}/issues?{urlencode({**params, "page": page + 1})}>; rel="next"'
+            )
+            link.append(
+                f'<{base(request)}/repos/{name}/issues?{urlencode({**params, "page": last})}>; rel="last"'
+            )
+        if link:
+            headers["Link"] = ", ".join(link)
+        return JSONResponse([decorate(request, name, i) for i in chunk], headers=headers)
+
+    def find_issue(request: Request) -> tuple[str, GitHubRepo, dict[str, Any]] | None:
+        found = repo_of(request)
+        if found is None:
+            return None
+        number = int(request.path_params["number"])
+        issue = next((i for i in found[1].issues if i["number"] == number), None)
+        return (found[0], found[1], issue) if issue else None
+
+    async def issue(request: Request) -> JSONResponse:
+        write = request.method == "PATCH"
+        if (denied := check(request, write)) is not None:
+            return denied
+        found = find_issue(request)
+        if found is None:
+            return _error(404, "Not Found")
+        name, repo, item = found
+        if write:
+            payload = await request.json()
+            if "body" in payload and len(payload["body"] or "") > BODY_LIMIT:
+                return _error(422, "Validation Failed")
+            for key in ("title", "body"):
+                if key in payload:
+                    item[key] = payload[key]
+            if "state" in payload and payload["state"] != item["state"]:
+                item["state"] = payload["state"]
+                item["closed_at"] = _now() if payload["state"] == "closed" else None
+                item["state_reason"] = payload.get("state_reason") or (
+                    "completed" if payload["state"] == "closed" else "reopened"
+                )
+            if "labels" in payload:
+                item["labels"] = [label_json(request, str(lb), name, repo) for lb in payload["labels"]]
+            item["updated_at"] = _now()
+        return JSONResponse(decorate(request, name, item))
+
+    async def comments(request: Request) -> JSONResponse:
+        write = request.method == "POST"
+        if (denied := check(request, write)) is not None:
+            return denied
+        found = find_issue(request)
+        if found is None:
+            return _error(404, "Not Found")
+        name, repo, item = found
+        listing = repo.comments.setdefault(item["number"], [])
+        if write:
+            body = (await request.json()).get("body") or ""
+            if not body or len(body) > BODY_LIMIT:
+                return _error(422, "Validation Failed")
+            ident = state.next_id()
+            comment = {
+                "id": ident,
+                "node_id": f"IC_{ident}",
+                "body": body,
+                "user": user(),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "author_association": "NONE",
+                "url": f"{base(request)}/repos/{name}/issues/comments/{ident}",
+                "html_url": f"https://github.com/{name}/issues/{item['number']}#issuecomment-{ident}",
+                "issue_url": f"{base(request)}/repos/{name}/issues/{item['number']}",
+            }
+            listing.append(comment)
+            item["comments"] = len(listing)
+            return JSONResponse(comment, status_code=201)
+        return JSONResponse(listing)
+
+    return Router(
+        routes=[
+            Route("/repos/{owner}/{repo}/contents/{path:path}", contents),
+            Route("/repos/{owner}/{repo}/issues", issues, methods=["GET", "POST"]),
+            Route("/repos/{owner}/{repo}/issues/{number:int}", issue, methods=["GET", "PATCH"]),
+            Route("/repos/{owner}/{repo}/issues/{number:int}/comments", comments, methods=["GET", "POST"]),
+        ]
+    )
