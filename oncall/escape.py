@@ -11,7 +11,7 @@ import re
 
 ZWSP = "\u200b"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
-_MENTION = re.compile(r"@(?=\w)")
+_MENTION = re.compile(r"(?<!\w)@(?=\w)")  # an email address is no mention
 _BRACES = re.compile(r"([{}])(?=[{}])")
 
 

@@ -19,6 +19,7 @@ _HOST = re.compile(r"^(?:ip-\d+-\d+-\d+-\d+\S*|i-[0-9a-f]{8,}|[\w.-]*\d+\.\d+\.\
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 _HEX_ID = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.IGNORECASE)
 _MIXED_ID = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Z])(?=[\w-]*[a-z])[\w-]{8,}\b")
+_POD = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-(?:[a-f0-9]{8,10}-)?(?=[a-z]*\d)[a-z0-9]{5}\b")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _SEVERITIES = {"warning", "critical", "info", "error", "page", "ticket", "none"}
 _TITLE_CAP = 130
@@ -49,6 +50,7 @@ def alert_kind(title: str) -> str:
             return " ".join([m.group("name"), *kept])
     body = _PREFIX.sub("", text) if text.startswith("[") and _FIRING.search(text[:60]) else text
     body = _UUID.sub("<id>", body)
+    body = _POD.sub(r"\1-<pod>", body)
     body = _IP.sub("<ip>", body)
     body = _HEX_ID.sub("<id>", body)
     body = _MIXED_ID.sub("<id>", body)

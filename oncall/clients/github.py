@@ -58,7 +58,7 @@ def _ref(issue: Any) -> IssueRef:
         state_reason=issue.state_reason,
         html_url=issue.html_url,
         closed_at=issue.closed_at,
-        is_pull_request=issue.pull_request is not None,
+        is_pull_request="/pull/" in issue.html_url,  # reading .pull_request would fetch each issue again
     )
 
 

@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
+from oncall.sandbox.urls import public_base
+
 BODY_LIMIT = 65_536
 DOCS = "https://docs.github.com/rest"
 
@@ -64,8 +66,7 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def build_github_app(state: GitHubState) -> Router:
-    def base(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+    base = public_base
 
     def check(request: Request, write: bool = False) -> JSONResponse | None:
         auth = request.headers.get("authorization", "")

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
 from oncall.sandbox.query import QueryError, compile_query
+from oncall.sandbox.urls import public_base
 
 _LIST_ONLY_DROP = ("description", "details", "actions", "entity")
 OFFSET_CAP = 20_000
@@ -133,7 +134,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         page = [
             {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in found[offset : offset + limit]
         ]
-        base = f"{request.base_url}v2/alerts?"
+        base = f"{public_base(request)}/v2/alerts?"
         params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
         paging = {"first": base + urlencode({**params, "offset": 0, "limit": limit})}
         if offset + limit < len(found) and offset + 2 * limit <= OFFSET_CAP:
@@ -208,9 +209,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         )
         if request.query_params.get("order", "desc") == "desc":
             found = found[::-1]
-        paging = {"first": f"{request.base_url}v1/incidents?offset=0&limit={limit}"}
+        paging = {"first": f"{public_base(request)}/v1/incidents?offset=0&limit={limit}"}
         if offset + limit < len(found):
-            paging["next"] = f"{request.base_url}v1/incidents?offset={offset + limit}&limit={limit}"
+            paging["next"] = f"{public_base(request)}/v1/incidents?offset={offset + limit}&limit={limit}"
         return JSONResponse(_envelope(found[offset : offset + limit], started, paging=paging))
 
     async def get_incident(request: Request) -> JSONResponse:

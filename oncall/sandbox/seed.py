@@ -141,7 +141,7 @@ KINDS: list[Kind] = [
     Kind("simple-rds-xpro-db-applications-production-FreeStorageSpace", "P1", 0.2, "CloudWatch", "AmazonSns"),
     Kind("simple-rds-edxapp-db-mitx-production-DiskQueueDepth", "P3", 0.7, "CloudWatch", "AmazonSns"),
     Kind(
-        "PodCrashLoopingWarning learn-ai production pod learn-ai-api-{token}",
+        "PodCrashLoopingWarning learn-ai production pod learn-ai-api-{pod}",
         "P3",
         0.6,
         "Grafana",
@@ -160,9 +160,10 @@ def _render(kind: Kind, rng: random.Random) -> str:
         env=rng.choice(kind.env),
         host=f"ip-10-{rng.randint(1, 13)}-{rng.randint(0, 3)}-{rng.randint(10, 250)}",
         ip=f"10.{rng.randint(1, 13)}.{rng.randint(0, 3)}.{rng.randint(10, 250)}",
-        token="".join(
-            rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9)
-        ),
+        # Vault-style usernames always hold a digit; pod suffixes are k8s replica-set hashes.
+        token="".join(rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
+        + str(rng.randint(0, 9)),
+        pod=f"{rng.getrandbits(36):09x}-{rng.randint(0, 9)}{''.join(rng.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(4))}",
     )
     return title[:130]
 
