@@ -69,7 +69,9 @@ def with_marker(body: str, marker: GapMarker) -> str:
 
 def last_reported(marker: GapMarker, comments: list[str]) -> datetime:
     """The newest alert already reported for this issue, from its body and its update comments."""
-    times = [m.last for text in comments for is_update, m in read_markers(text) if is_update and m.fp == marker.fp]
+    times = [
+        m.last for text in comments for is_update, m in read_markers(text) if is_update and m.fp == marker.fp
+    ]
     return max([marker.last, *times])
 
 

@@ -35,6 +35,7 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
         sb.app.rates.clear()
         sb.app.script.clear()
         sb.state.slack.messages.clear()
+        sb.state.github.forget_writes()
 
 
 class FakeSleep:

@@ -163,9 +163,7 @@ class GitHubClient:
     def read_file(self, repo: str, path: str, ref: str | None = None) -> str:
         what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")
         with self._errors(what):
-            content = self.gh.get_repo(split_repo(repo), lazy=True).get_contents(
-                path, **({"ref": ref} if ref else {})
-            )
+            content = self.gh.get_repo(split_repo(repo)).get_contents(path, **({"ref": ref} if ref else {}))
             if isinstance(content, list):
                 raise InputError(f"{what} is a directory, not a markdown file")
             return content.decoded_content.decode("utf-8", errors="replace")
@@ -173,30 +171,30 @@ class GitHubClient:
     def list_issues(self, repo: str, label: str) -> list[IssueRef]:
         """Every issue (open and closed) with `label`: one paged listing, no search."""
         with self._errors(f"issues labelled {label!r} in {repo}"):
-            issues = self.gh.get_repo(split_repo(repo), lazy=True).get_issues(state="all", labels=[label])
+            issues = self.gh.get_repo(split_repo(repo)).get_issues(state="all", labels=[label])
             return [ref for ref in map(_ref, issues) if not ref.is_pull_request]
 
     def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
-        r = self.gh.get_repo(split_repo(repo), lazy=True)
+        r = self.gh.get_repo(split_repo(repo))
         return _ref(
             self._write(f"new issue in {repo}", lambda: r.create_issue(title=title, body=body, labels=labels))
         )
 
     def comments(self, repo: str, number: int) -> list[str]:
         with self._errors(f"comments of {repo}#{number}"):
-            issue = self.gh.get_repo(split_repo(repo), lazy=True).get_issue(number)
+            issue = self.gh.get_repo(split_repo(repo)).get_issue(number)
             return [c.body or "" for c in issue.get_comments()]
 
     def comment(self, repo: str, number: int, body: str) -> None:
-        issue = self.gh.get_repo(split_repo(repo), lazy=True).get_issue(number)
+        issue = self.gh.get_repo(split_repo(repo)).get_issue(number)
         self._write(f"comment on {repo}#{number}", lambda: issue.create_comment(body))
 
     def edit(self, repo: str, number: int, **fields: Any) -> IssueRef:
-        issue = self.gh.get_repo(split_repo(repo), lazy=True).get_issue(number)
+        issue = self.gh.get_repo(split_repo(repo)).get_issue(number)
         self._write(f"edit of {repo}#{number}", lambda: issue.edit(**fields))
         return _ref(issue)
 
     def check(self, repo: str) -> str:
         with self._errors(f"repository {repo}"):
             r = self.gh.get_repo(split_repo(repo))
-            return f"GitHub: token accepted, repository {r.full_name} visible"
+            return f"GitHub: token accepted, repository {r.full_name} visible (id {r.id})"

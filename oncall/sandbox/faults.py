@@ -41,13 +41,15 @@ class ScriptedFault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Served:
+    """One request, logged when it arrives (so counts never lag the client); status set on answer."""
+
     system: str
     method: str
     path: str
     query: str
-    status: int
+    status: int = 0
     body: bytes = b""
 
 
@@ -73,6 +75,18 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
     if status == 429 and system in _RATE_LIMIT_BODIES:
         headers, body = _RATE_LIMIT_BODIES[system]
         body = dict(body)
+    elif system == "github":
+        message = {
+            403: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            429: "You have exceeded a secondary rate limit.",
+            404: "Not Found",
+            401: "Bad credentials",
+        }
+        body = {
+            "message": message.get(status, "Server Error"),
+            "documentation_url": "https://docs.github.com/rest",
+            "status": str(status),
+        }
     else:
         body = {"message": "Internal Server Error" if status >= 500 else "Error", "took": 0.001}
     if isinstance(body, dict) and system == "opsgenie":
@@ -118,28 +132,28 @@ class FaultInjector:
         method: str = scope["method"]
         system = path.strip("/").split("/", 1)[0]
         query = scope.get("query_string", b"").decode("latin-1")
-        body_parts: list[bytes] = []
+        record = Served(system, method, path, query)
+        self.served.append(record)
 
         async def recording_receive() -> Message:
             message = await receive()
             if message["type"] == "http.request":
-                body_parts.append(message.get("body", b""))
+                record.body += message.get("body", b"")
             return message
 
         rates = self.rates.get(system) or self.rates.get("*") or FaultRates()
         if rates.latency_ms:
             await asyncio.sleep(rates.latency_ms / 1000)
         scripted = self._take_script(method, path)
-        status_box = [0]
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_box[0] = message["status"]
+                record.status = message["status"]
             await send(message)
 
         async def dropping_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_box[0] = message["status"]
+                record.status = message["status"]
 
         injected: int | None = None
         extra_headers: dict[str, str] = {}
@@ -159,7 +173,6 @@ class FaultInjector:
 
         if injected is None:
             await self.app(scope, recording_receive, dropping_send if scripted else recording_send)
-            status = status_box[0]
             if scripted:  # the fake acted on it; the caller sees only a failure
                 injected, extra_headers = scripted.status, scripted.headers
         if injected is not None:
@@ -173,8 +186,7 @@ class FaultInjector:
                 }
             )
             await send({"type": "http.response.body", "body": body})
-            status = injected
-        self.served.append(Served(system, method, path, query, status, b"".join(body_parts)))
+            record.status = injected
 
     def count(self, system: str | None = None, method: str | None = None, path_prefix: str = "") -> int:
         return sum(

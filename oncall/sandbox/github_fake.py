@@ -47,9 +47,53 @@ class GitHubState:
     def repo(self, full_name: str) -> GitHubRepo:
         return self.repos.setdefault(full_name, GitHubRepo())
 
+    def forget_writes(self) -> None:
+        """Start a fresh secondary-rate-limit minute (tests)."""
+        self._writes.clear()
+
     def next_id(self) -> int:
         self._ids += 1
         return self._ids
+
+    def label(self, repo: GitHubRepo, name: str) -> dict[str, Any]:
+        if name not in repo.labels:
+            ident = self.next_id()
+            repo.labels[name] = {
+                "id": ident,
+                "node_id": f"LA_{ident}",
+                "name": name,
+                "color": "ededed",
+                "default": False,
+                "description": None,
+            }
+        return repo.labels[name]
+
+    def new_issue(self, repo_name: str, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        """Store an issue as GitHub would on POST; tests use it to preload many at once."""
+        repo = self.repo(repo_name)
+        ident = self.next_id()
+        issue = {
+            "id": ident,
+            "node_id": f"I_{ident}",
+            "number": len(repo.issues) + 1,
+            "title": title,
+            "body": body,
+            "labels": [self.label(repo, name) for name in labels],
+            "state": "open",
+            "state_reason": None,
+            "locked": False,
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "comments": 0,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "closed_at": None,
+            "author_association": "NONE",
+            "active_lock_reason": None,
+        }
+        repo.issues.append(issue)
+        return issue
 
 
 def _now() -> str:
@@ -102,8 +146,28 @@ def build_github_app(state: GitHubState) -> Router:
             }
         return {**repo.labels[name], "url": f"{base(request)}/repos/{repo_name}/labels/{name}"}
 
-    def user() -> dict[str, Any]:
-        return {"login": state.login, "id": 1, "node_id": "U_1", "type": "Bot", "site_admin": False}
+    def user(request: Request) -> dict[str, Any]:
+        api = f"{base(request)}/users/{state.login}"
+        return {
+            "login": state.login,
+            "id": 1,
+            "node_id": "U_1",
+            "type": "Bot",
+            "site_admin": False,
+            "avatar_url": "https://avatars.githubusercontent.com/u/1",
+            "gravatar_id": "",
+            "url": api,
+            "html_url": f"https://github.com/{state.login}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
+        }
 
     def decorate(request: Request, repo_name: str, issue: dict[str, Any]) -> dict[str, Any]:
         api = f"{base(request)}/repos/{repo_name}/issues/{issue['number']}"
@@ -184,7 +248,7 @@ def build_github_app(state: GitHubState) -> Router:
                 "number": number,
                 "title": title,
                 "body": body,
-                "user": user(),
+                "user": user(request),
                 "labels": [label_json(request, str(lb), name, repo) for lb in payload.get("labels") or []],
                 "state": "open",
                 "state_reason": None,
@@ -258,7 +322,7 @@ def build_github_app(state: GitHubState) -> Router:
                     "completed" if payload["state"] == "closed" else "reopened"
                 )
             if "labels" in payload:
-                item["labels"] = [label_json(request, str(lb), name, repo) for lb in payload["labels"]]
+                item["labels"] = [state.label(repo, str(lb)) for lb in payload["labels"]]
             item["updated_at"] = _now()
         return JSONResponse(decorate(request, name, item))
 
@@ -280,7 +344,7 @@ def build_github_app(state: GitHubState) -> Router:
                 "id": ident,
                 "node_id": f"IC_{ident}",
                 "body": body,
-                "user": user(),
+                "user": user(request),
                 "created_at": _now(),
                 "updated_at": _now(),
                 "author_association": "NONE",

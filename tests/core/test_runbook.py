@@ -17,8 +17,17 @@ def real():  # type: ignore[no-untyped-def]
 
 
 def test_real_runbook_entries_products_and_lines(real) -> None:  # type: ignore[no-untyped-def]
-    assert real.products == ("ODL Open Discussions", "SaltStack", "XQueueWatcher", "OVS", "Bootcamp Ecommerce",
-                             "OpenEdX Residential MITx", "XPro", "MITXOnline", "Reddit")
+    assert real.products == (
+        "ODL Open Discussions",
+        "SaltStack",
+        "XQueueWatcher",
+        "OVS",
+        "Bootcamp Ecommerce",
+        "OpenEdX Residential MITx",
+        "XPro",
+        "MITXOnline",
+        "Reddit",
+    )
     titles = {e.title: e for e in real.entries}
     assert len(real.entries) == 12
     assert titles["DiskUsageWarning xqwatcher"].product == "XQueueWatcher"
@@ -42,8 +51,11 @@ def test_stub_flag_and_anchor_rules(real) -> None:  # type: ignore[no-untyped-de
     assert anchors["DiskUsageWarning xqwatcher"] == "diskusagewarning-xqwatcher"
     assert anchors["MemoryUsageWarning operations-<ENVIRONMENT>"] == "memoryusagewarning-operations-"
     assert anchors["ApiException hubspot_xpro.tasks.sync_contact_with_hubspot"] == (
-        "apiexception-hubspot_xprotaskssync_contact_with_hubspot")
-    assert real.link(real.entries[2]) == "https://github.com/o/r/blob/main/oncall.md#diskusagewarning-xqwatcher"
+        "apiexception-hubspot_xprotaskssync_contact_with_hubspot"
+    )
+    assert (
+        real.link(real.entries[2]) == "https://github.com/o/r/blob/main/oncall.md#diskusagewarning-xqwatcher"
+    )
 
 
 def test_the_runbooks_own_table_of_contents_links_resolve(real) -> None:  # type: ignore[no-untyped-def]

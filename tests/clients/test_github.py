@@ -1,0 +1,120 @@
+"""The GitHub client (PyGithub) against the sandbox fake; the fake's shapes against githubkit's schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import count
+
+import httpx
+import pytest
+from githubkit_schemas.v2022_11_28.models import ContentFile, Issue, IssueComment
+
+from oncall.clients.github import GitHubClient
+from oncall.errors import AuthError, NotFoundError, RejectedError, UnavailableError
+from oncall.sandbox.server import Sandbox
+from oncall.sandbox.seed import RUNBOOK
+from tests.conftest import FakeSleep
+
+_repos = count(1)
+
+
+@pytest.fixture
+def repo(sandbox: Sandbox) -> str:
+    name = f"acme/repo-{next(_repos)}"
+    sandbox.state.github.repo(name)
+    return name
+
+
+@pytest.fixture
+def gh(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GitHubClient]:
+    with GitHubClient(
+        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, sleep=fake_sleep
+    ) as client:
+        yield client
+
+
+def test_reads_the_runbook_from_contents(gh: GitHubClient, sandbox: Sandbox) -> None:
+    text = gh.read_file(sandbox.state.runbook_repo, sandbox.state.runbook_path, "main")
+    assert text == RUNBOOK.read_text()
+    with pytest.raises(NotFoundError, match=r"file nope.md in mitodl/ol-infrastructure@main was not found"):
+        gh.read_file(sandbox.state.runbook_repo, "nope.md", "main")
+
+
+def test_bad_token_names_the_setting_never_the_token(sandbox: Sandbox, repo: str) -> None:
+    with (
+        GitHubClient("canary-gh-token-123", base_url=sandbox.github_url) as bad,
+        pytest.raises(AuthError) as err,
+    ):
+        bad.list_issues(repo, "runbook-gap")
+    assert "ONCALL_GITHUB_TOKEN" in str(err.value) and "canary-gh-token-123" not in str(err.value)
+
+
+def test_create_comment_edit_and_list_round_trip(gh: GitHubClient, sandbox: Sandbox, repo: str) -> None:
+    issue = gh.create_issue(repo, "Runbook gap: X", "body <!-- m -->", ["runbook-gap"])
+    gh.comment(repo, issue.number, "more")
+    closed = gh.edit(repo, issue.number, state="closed", state_reason="not_planned")
+    assert (closed.state, closed.state_reason) == ("closed", "not_planned")
+    listed = gh.list_issues(repo, "runbook-gap")
+    assert [(i.number, i.state) for i in listed] == [(issue.number, "closed")]
+    assert gh.comments(repo, issue.number) == ["more"]
+    assert gh.list_issues(repo, "other-label") == []
+
+
+def test_listing_pages_through_every_issue_with_one_request_per_hundred(
+    gh: GitHubClient, sandbox: Sandbox, repo: str
+) -> None:
+    for i in range(250):
+        sandbox.state.github.new_issue(repo, f"t{i}", "b", ["runbook-gap"] if i % 5 else ["other"])
+    before = sandbox.app.count("github", "GET")
+    listed = gh.list_issues(repo, "runbook-gap")
+    assert len(listed) == 200 and len({i.number for i in listed}) == 200
+    assert sandbox.app.count("github", "GET") - before == 2
+
+
+def test_a_5xx_after_create_is_not_retried_into_a_duplicate(
+    gh: GitHubClient, sandbox: Sandbox, repo: str
+) -> None:
+    sandbox.script(f"/github/repos/{repo}/issues", 502, method="POST", after=True)
+    with pytest.raises(UnavailableError, match="may have happened"):
+        gh.create_issue(repo, "Runbook gap: Y", "body", ["runbook-gap"])
+    assert len(sandbox.state.github.repos[repo].issues) == 1  # GitHub did create it
+    assert sandbox.app.count("github", "POST", f"/github/repos/{repo}/issues") == 1
+
+
+def test_secondary_rate_limit_waits_and_writes_once(
+    gh: GitHubClient, sandbox: Sandbox, repo: str, fake_sleep: FakeSleep
+) -> None:
+    sandbox.state.github.writes_per_minute = 0
+    sandbox.script(f"/github/repos/{repo}/issues", 200, method="POST", times=0)
+    try:
+        with pytest.raises(Exception, match="rate limit"):
+            gh.create_issue(repo, "t", "b", [])
+    finally:
+        sandbox.state.github.writes_per_minute = 80
+    assert fake_sleep.calls == [60.0, 60.0]  # waited twice within the 120 s budget, then gave up
+    assert sandbox.state.github.repos[repo].issues == []
+    fake_sleep.calls.clear()
+    sandbox.script(f"/github/repos/{repo}/issues", 403, method="POST", headers={"Retry-After": "60"})
+    gh.create_issue(repo, "t", "b", [])
+    assert len(sandbox.state.github.repos[repo].issues) == 1
+
+
+def test_body_over_githubs_limit_is_rejected_clearly(gh: GitHubClient, repo: str) -> None:
+    with pytest.raises(RejectedError, match="422"):
+        gh.create_issue(repo, "t", "x" * 65_537, [])
+
+
+def test_fake_shapes_match_githubs_schema(gh: GitHubClient, sandbox: Sandbox, repo: str) -> None:
+    issue = gh.create_issue(repo, "t", "b", ["runbook-gap"])
+    gh.comment(repo, issue.number, "c")
+    headers = {"Authorization": f"token {sandbox.state.github.token}"}
+    base = f"{sandbox.github_url}/repos/{repo}/issues/{issue.number}"
+    Issue.model_validate(httpx.get(base, headers=headers).json())
+    for comment in httpx.get(f"{base}/comments", headers=headers).json():
+        IssueComment.model_validate(comment)
+    content = httpx.get(
+        f"{sandbox.github_url}/repos/{sandbox.state.runbook_repo}/contents/{sandbox.state.runbook_path}",
+        params={"ref": "main"},
+        headers=headers,
+    ).json()
+    ContentFile.model_validate(content)
