@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from oncall.clients.github import IssueRef
 from oncall.coverage import Match, Matcher
@@ -44,6 +44,11 @@ class GapMarker(_Frozen):
     kind: str
     sample: str
     last: datetime
+
+    @field_validator("kind", "sample")
+    @classmethod
+    def _short(cls, v: str) -> str:
+        return v[:500]  # the marker must stay small whatever the alert text
 
     def encode(self, update: bool = False) -> str:
         data = base64.urlsafe_b64encode(self.model_dump_json().encode()).decode()

@@ -117,7 +117,7 @@ def parse_runbook(text: str, source: str = "runbook", url: str | None = None) ->
     if not text.strip():
         raise InputError(f"runbook {source} is empty")
     head = text.lstrip()[:200].lower()
-    if "\x00" in text or head.startswith(("<!doctype", "<html", "{", "[")) and not head.startswith("[!"):
+    if "\x00" in text or (head.startswith(("<!doctype", "<html", "{", "[")) and not head.startswith("[!")):
         raise InputError(f"runbook {source} does not look like markdown (is it HTML, JSON or binary?)")
     headings = _headings(text)
     if not headings:

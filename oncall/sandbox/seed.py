@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 import zlib
-from pathlib import Path
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pendulum

@@ -11,8 +11,8 @@ from githubkit_schemas.v2022_11_28.models import ContentFile, Issue, IssueCommen
 
 from oncall.clients.github import GitHubClient
 from oncall.errors import AuthError, NotFoundError, RejectedError, UnavailableError
-from oncall.sandbox.server import Sandbox
 from oncall.sandbox.seed import RUNBOOK
+from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
 
 _repos = count(1)

@@ -1,0 +1,132 @@
+"""runbook-gaps end to end: Prefect test server, sandbox fakes, PyGithub against the GitHub fake."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from flows.runbook_gaps import runbook_gaps
+from oncall.gaps import read_markers
+from oncall.sandbox.seed import DEFAULT_ANCHOR
+from oncall.sandbox.server import Sandbox
+
+END = DEFAULT_ANCHOR.isoformat()
+_repos = count(1)
+
+
+@pytest.fixture
+def repo(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    name = f"acme/gaps-{next(_repos)}"
+    sandbox.state.github.repo(name)
+    monkeypatch.setenv("ONCALL_GITHUB_REPO", name)
+    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
+    return name
+
+
+def _issues(sandbox: Sandbox, repo: str) -> list[dict]:  # type: ignore[type-arg]
+    return sandbox.state.github.repos[repo].issues
+
+
+def _fingerprints(sandbox: Sandbox, repo: str) -> Counter[str]:
+    return Counter(read_markers(i["body"])[0][1].fp for i in _issues(sandbox, repo))
+
+
+def test_files_one_issue_per_gap_and_a_rerun_files_nothing(sandbox: Sandbox, repo: str, tmp_path: Path) -> None:
+    first = runbook_gaps(window="-7d", window_end=END, max_issues=50, deliver=["artifact", "file"])
+    assert first["gaps"] == first["create"] > 10
+    assert len(_issues(sandbox, repo)) == first["create"]
+    assert max(_fingerprints(sandbox, repo).values()) == 1
+    titles = {i["title"] for i in _issues(sandbox, repo)}
+    assert "Runbook gap: DiskUsageWarning edxapp filesystem ext4" in titles
+    assert not any("xqwatcher" in t for t in titles)  # covered by the real runbook's entry
+    report = (tmp_path / "coverage.md").read_text()
+    assert "| DiskUsageWarning xqwatcher filesystem ext4 |" in report and "#diskusagewarning-xqwatcher" in report
+
+    posts = sandbox.app.count("github", "POST")
+    second = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    assert second["create"] == 0 and second["comment"] == 0
+    assert sandbox.app.count("github", "POST") == posts
+
+
+def test_the_cap_holds_and_the_rest_are_held_back(sandbox: Sandbox, repo: str) -> None:
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=3)
+    assert len(_issues(sandbox, repo)) == 3 and result["hold"] == result["gaps"] - 3
+
+
+def test_new_occurrences_get_one_comment_then_none(sandbox: Sandbox, repo: str) -> None:
+    runbook_gaps(window="-7d", window_end="2026-11-21T10:00", max_issues=50)
+    later = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    assert later["comment"] > 0
+    comments = sandbox.state.github.repos[repo].comments
+    assert sum(len(c) for c in comments.values()) == later["comment"]
+    again = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    assert again["comment"] == 0 and sum(len(c) for c in comments.values()) == later["comment"]
+
+
+def test_closed_issues_reopen_unless_closed_as_not_planned(sandbox: Sandbox, repo: str) -> None:
+    runbook_gaps(window="-7d", window_end="2026-11-21T10:00", max_issues=50)
+    issues = list(_issues(sandbox, repo))
+    for issue in issues:
+        issue["state"] = "closed"
+        issue["state_reason"] = "completed" if issue["number"] % 2 else "not_planned"
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    reopened = [i for i in issues if i["state"] == "open"]  # of those closed above
+    assert reopened and all(i["number"] % 2 for i in reopened)
+    assert result["reopen"] == len(reopened) and result["leave"] > 0
+
+
+def test_a_lost_answer_to_create_makes_no_duplicate(sandbox: Sandbox, repo: str) -> None:
+    """GitHub creates the issue, then the answer is lost (502): the flow finds it by its marker."""
+    sandbox.script(f"/github/repos/{repo}/issues", 502, method="POST", after=True, times=2)
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=5)
+    assert result["create"] == 5
+    assert len(_issues(sandbox, repo)) == 5 and max(_fingerprints(sandbox, repo).values()) == 1
+
+
+def test_two_runs_at_once_file_each_gap_once(sandbox: Sandbox, repo: str) -> None:
+    sandbox.faults("github", latency_ms=20)
+    results: list[dict[str, int]] = []
+    runs = [threading.Thread(target=lambda: results.append(runbook_gaps(window="-7d", window_end=END, max_issues=50)))
+            for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert len(results) == 2
+    assert sorted(r["create"] for r in results)[0] == 0  # the second run found the first one's issues
+    assert max(_fingerprints(sandbox, repo).values()) == 1
+    assert len(_issues(sandbox, repo)) == results[0]["gaps"]
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox, repo: str) -> None:
+    result = runbook_gaps(window="-7d", window_end=END, dry_run=True)
+    assert result["create"] > 0
+    assert _issues(sandbox, repo) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("", "is empty"), ("no headings here\n", "no markdown headings"), ("<html><body>x</body></html>", "markdown")],
+)
+def test_a_bad_runbook_fails_before_any_write(sandbox: Sandbox, repo: str, tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "runbook.md"
+    path.write_text(content)
+    state = runbook_gaps(window="-7d", window_end=END, runbook=str(path), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception, match=message):
+        state.result()
+    assert _issues(sandbox, repo) == []
+
+
+def test_a_missing_runbook_names_it(sandbox: Sandbox, repo: str) -> None:
+    state = runbook_gaps(window="-7d", window_end=END, runbook="mitodl/ol-infrastructure:docs/nope.md@main", return_state=True)
+    with pytest.raises(Exception, match=r"docs/nope.md .* was not found"):
+        state.result()
+    assert _issues(sandbox, repo) == []
