@@ -31,7 +31,37 @@ _VARIABLE = re.compile(
 )
 _MIXED_ID = re.compile(r"^(?=[\w-]*\d)(?=[\w-]*[A-Z])(?=[\w-]*[a-z])[\w-]{8,}$")
 _STOP = frozenset(
-    ["a", "an", "the", "has", "have", "had", "is", "are", "was", "be", "been", "for", "to", "of", "in", "on", "at", "by", "with", "and", "or", "from", "it", "this", "that", "warning", "critical", "info", "error"]
+    [
+        "a",
+        "an",
+        "the",
+        "has",
+        "have",
+        "had",
+        "is",
+        "are",
+        "was",
+        "be",
+        "been",
+        "for",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "and",
+        "or",
+        "from",
+        "it",
+        "this",
+        "that",
+        "warning",
+        "critical",
+        "info",
+        "error",
+    ]
 )
 TITLE_CAP = 128
 

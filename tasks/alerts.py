@@ -17,9 +17,10 @@ from oncall.errors import InputError
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimeWindow
 from oncall.settings import Settings
 from oncall.sources import build_source
+from tasks.retry import outage_only
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_schedule(settings: Settings, name: str) -> Schedule:
     """The on-call schedule with its rotations (for hand-off boundaries)."""
     source = build_source(settings)
@@ -53,7 +54,7 @@ def resolve_shift_window(
     return TimeWindow(start=start, end=end)
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_alerts(settings: Settings, query: AlertQuery) -> list[Alert]:
     """Every alert matching the query, however many (the source splits past its paging caps)."""
     source = build_source(settings)
@@ -65,7 +66,7 @@ def fetch_alerts(settings: Settings, query: AlertQuery) -> list[Alert]:
     return alerts
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
     """Incidents created in the window, with their resolve times."""
     source = build_source(settings)
@@ -77,7 +78,7 @@ def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
     return incidents
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_on_call(settings: Settings, schedule: str, at: datetime) -> OnCall:
     """Who was on call at one instant, overrides applied."""
     source = build_source(settings)

@@ -19,6 +19,7 @@ from oncall.gap_render import CLOSE_MARKER, close_comment, issue_body, issue_tit
 from oncall.gaps import Act, GapAction, GapMarker, index_gap_issues, last_reported, with_marker
 from oncall.runbook import Runbook, RunbookSource, parse_runbook
 from oncall.settings import Settings
+from tasks.retry import outage_only
 
 
 def github_client(settings: Settings) -> GitHubClient:
@@ -37,7 +38,7 @@ def web_base(api_base: str) -> str:
     return api_base.rstrip("/").removesuffix("/api/v3")
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def read_runbook(settings: Settings, source: str) -> Runbook:
     """The runbook's entries; a missing, empty or entry-less runbook fails here, before any write."""
     where = RunbookSource.parse(source)
@@ -60,7 +61,7 @@ def read_runbook(settings: Settings, source: str) -> Runbook:
     return runbook
 
 
-@task(retries=2, retry_delay_seconds=30, cache_policy=NO_CACHE)
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def list_gap_issues(settings: Settings, repo: str, label: str) -> list[IssueRef]:
     """Every issue with the gap label, open and closed: one paged listing."""
     with github_client(settings) as gh:

@@ -23,7 +23,9 @@ from oncall.models import Priority
 from oncall.runbook import parse_runbook
 from tests.factories import START, alert
 
-BOOK = parse_runbook("# Products\n## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\nx\n_Mitigation_\ny\n")
+BOOK = parse_runbook(
+    "# Products\n## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\nx\n_Mitigation_\ny\n"
+)
 MATCHER = Matcher(BOOK)
 XQ = "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher ip-10-1-1-{})"
 EDX = "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (edxapp ip-10-1-1-{})"
@@ -31,9 +33,17 @@ VAULT = "[Prometheus]: [FIRING:1] VaultAbsent operations-qa (vault critical)"
 
 
 def _issue(number: int, kc, state: str = "open", reason: str | None = None, last=None) -> IssueRef:  # type: ignore[no-untyped-def]
-    marker = GapMarker(fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=last or kc.alerts[-1].created_at)
-    return IssueRef(number=number, title="t", body=f"{marker.encode()}\nbody", state=state, state_reason=reason,
-                    html_url=f"https://github.com/o/r/issues/{number}")
+    marker = GapMarker(
+        fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=last or kc.alerts[-1].created_at
+    )
+    return IssueRef(
+        number=number,
+        title="t",
+        body=f"{marker.encode()}\nbody",
+        state=state,
+        state_reason=reason,
+        html_url=f"https://github.com/o/r/issues/{number}",
+    )
 
 
 def coverage(*titles: str):  # type: ignore[no-untyped-def]
@@ -49,7 +59,9 @@ def test_kinds_group_across_hosts_and_know_their_entry() -> None:
 
 def test_new_gaps_are_created_up_to_the_cap_most_urgent_first() -> None:
     titles = [f"Alert{chr(65 + i)}Broken" for i in range(5)]
-    cov = assess_coverage([alert(t, priority=Priority.P1 if i == 3 else Priority.P3) for i, t in enumerate(titles)], MATCHER)
+    cov = assess_coverage(
+        [alert(t, priority=Priority.P1 if i == 3 else Priority.P3) for i, t in enumerate(titles)], MATCHER
+    )
     actions = plan_gap_actions(cov, {}, MATCHER, max_issues=2)
     assert [a.act for a in actions] == [Act.CREATE, Act.CREATE, Act.HOLD, Act.HOLD, Act.HOLD]
     assert actions[0].kind == "AlertDBroken"  # the P1
@@ -73,7 +85,9 @@ def test_closed_issue_is_reopened_but_not_planned_is_left_alone() -> None:
     done = index_gap_issues([_issue(3, kc, state="closed", reason="completed", last=kc.alerts[0].created_at)])
     assert [a.act for a in plan_gap_actions(cov, done, MATCHER, max_issues=5)] == [Act.REOPEN]
     assert [a.act for a in plan_gap_actions(cov, done, MATCHER, max_issues=0)] == [Act.HOLD]
-    wontfix = index_gap_issues([_issue(3, kc, state="closed", reason="not_planned", last=kc.alerts[0].created_at)])
+    wontfix = index_gap_issues(
+        [_issue(3, kc, state="closed", reason="not_planned", last=kc.alerts[0].created_at)]
+    )
     assert [a.act for a in plan_gap_actions(cov, wontfix, MATCHER, max_issues=5)] == [Act.LEAVE]
 
 
@@ -108,7 +122,9 @@ def test_markers_survive_hostile_text_and_move_forward() -> None:
 
 
 def test_issue_body_escapes_alert_text_and_fits_githubs_limit() -> None:
-    hostile = "@oncall-team <img src=x onerror=alert(1)> [x](http://evil) ``` {{incident.title}} " + "A" * 70_000
+    hostile = (
+        "@oncall-team <img src=x onerror=alert(1)> [x](http://evil) ``` {{incident.title}} " + "A" * 70_000
+    )
     kc = assess_coverage([alert(hostile, description="@here <b>x</b>")], MATCHER)[0]
     body = issue_body(kc, BOOK, "America/New_York")
     assert len(body) <= 65_536
@@ -118,7 +134,9 @@ def test_issue_body_escapes_alert_text_and_fits_githubs_limit() -> None:
     assert "@oncall-team" not in outside and "@here" not in outside and "@oncall-team" not in body
     assert "<img" not in outside and "](http://evil" not in outside and "<b>" not in outside
     assert read_markers(body)[0][1].fp == kc.fingerprint
-    assert "### " in body and "_Diagnosis_" in body and "_Mitigation_" in body  # skeleton in the runbook's style
+    assert (
+        "### " in body and "_Diagnosis_" in body and "_Mitigation_" in body
+    )  # skeleton in the runbook's style
     fence_lines = [ln for ln in body.splitlines() if ln.startswith("````")]
     assert len(fence_lines) == 2  # a fence longer than the ``` inside the alert text
 

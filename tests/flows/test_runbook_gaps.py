@@ -38,7 +38,9 @@ def _fingerprints(sandbox: Sandbox, repo: str) -> Counter[str]:
     return Counter(read_markers(i["body"])[0][1].fp for i in _issues(sandbox, repo))
 
 
-def test_files_one_issue_per_gap_and_a_rerun_files_nothing(sandbox: Sandbox, repo: str, tmp_path: Path) -> None:
+def test_files_one_issue_per_gap_and_a_rerun_files_nothing(
+    sandbox: Sandbox, repo: str, tmp_path: Path
+) -> None:
     first = runbook_gaps(window="-7d", window_end=END, max_issues=50, deliver=["artifact", "file"])
     assert first["gaps"] == first["create"] > 10
     assert len(_issues(sandbox, repo)) == first["create"]
@@ -47,7 +49,9 @@ def test_files_one_issue_per_gap_and_a_rerun_files_nothing(sandbox: Sandbox, rep
     assert "Runbook gap: DiskUsageWarning edxapp filesystem ext4" in titles
     assert not any("xqwatcher" in t for t in titles)  # covered by the real runbook's entry
     report = (tmp_path / "coverage.md").read_text()
-    assert "| DiskUsageWarning xqwatcher filesystem ext4 |" in report and "#diskusagewarning-xqwatcher" in report
+    assert (
+        "| DiskUsageWarning xqwatcher filesystem ext4 |" in report and "#diskusagewarning-xqwatcher" in report
+    )
 
     posts = sandbox.app.count("github", "POST")
     second = runbook_gaps(window="-7d", window_end=END, max_issues=50)
@@ -93,8 +97,12 @@ def test_a_lost_answer_to_create_makes_no_duplicate(sandbox: Sandbox, repo: str)
 def test_two_runs_at_once_file_each_gap_once(sandbox: Sandbox, repo: str) -> None:
     sandbox.faults("github", latency_ms=20)
     results: list[dict[str, int]] = []
-    runs = [threading.Thread(target=lambda: results.append(runbook_gaps(window="-7d", window_end=END, max_issues=50)))
-            for _ in range(2)]
+    runs = [
+        threading.Thread(
+            target=lambda: results.append(runbook_gaps(window="-7d", window_end=END, max_issues=50))
+        )
+        for _ in range(2)
+    ]
     for run in runs:
         run.start()
     for run in runs:
@@ -113,9 +121,15 @@ def test_dry_run_changes_nothing(sandbox: Sandbox, repo: str) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "is empty"), ("no headings here\n", "no markdown headings"), ("<html><body>x</body></html>", "markdown")],
+    [
+        ("", "is empty"),
+        ("no headings here\n", "no markdown headings"),
+        ("<html><body>x</body></html>", "markdown"),
+    ],
 )
-def test_a_bad_runbook_fails_before_any_write(sandbox: Sandbox, repo: str, tmp_path: Path, content: str, message: str) -> None:
+def test_a_bad_runbook_fails_before_any_write(
+    sandbox: Sandbox, repo: str, tmp_path: Path, content: str, message: str
+) -> None:
     path = tmp_path / "runbook.md"
     path.write_text(content)
     state = runbook_gaps(window="-7d", window_end=END, runbook=str(path), return_state=True)
@@ -126,7 +140,9 @@ def test_a_bad_runbook_fails_before_any_write(sandbox: Sandbox, repo: str, tmp_p
 
 
 def test_a_missing_runbook_names_it(sandbox: Sandbox, repo: str) -> None:
-    state = runbook_gaps(window="-7d", window_end=END, runbook="mitodl/ol-infrastructure:docs/nope.md@main", return_state=True)
+    state = runbook_gaps(
+        window="-7d", window_end=END, runbook="mitodl/ol-infrastructure:docs/nope.md@main", return_state=True
+    )
     with pytest.raises(Exception, match=r"docs/nope.md .* was not found"):
         state.result()
     assert _issues(sandbox, repo) == []

@@ -62,8 +62,8 @@ def test_handoff_for_the_seeded_week(env: Sandbox, tmp_path, caplog: pytest.LogC
     assert artifact == markdown
     # The default start is the schedule's previous hand-off: one week earlier, in New York time.
     assert "Tue 2026-11-17 10:00 EST → Tue 2026-11-24 10:00 EST" in artifact
-    assert "**Outgoing:** dana.okafor@\u200bexample.edu, bruno.diaz@\u200bexample.edu" in artifact
-    assert "**Incoming:** alice.ng@\u200bexample.edu, emil.varga@\u200bexample.edu" in artifact
+    assert "**Outgoing:** dana.okafor@example.edu, bruno.diaz@example.edu" in artifact
+    assert "**Incoming:** alice.ng@example.edu, emil.varga@example.edu" in artifact
     in_week = env.state.opsgenie.matching(
         f"createdAt>={int(DEFAULT_ANCHOR.timestamp() * 1000) - 7 * 86400000} "
         f"AND createdAt<{int(DEFAULT_ANCHOR.timestamp() * 1000)}"
