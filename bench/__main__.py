@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import alert_paging
+from bench import alert_paging, runbook_matching
 
 
 def main() -> int:
     print("# oncall-flows benchmarks\n")
+    print(runbook_matching.report(runbook_matching.run()))
+    print()
     print(alert_paging.report(alert_paging.run()))
     return 0
 

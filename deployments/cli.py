@@ -79,6 +79,27 @@ def _cmd_handoff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gaps(args: argparse.Namespace) -> int:
+    from deployments.demo import prepare_prefect_env
+
+    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
+    from flows.runbook_gaps import runbook_gaps
+
+    result = runbook_gaps(
+        window=args.window,
+        window_end=args.end,
+        runbook=args.runbook,
+        repo=args.repo,
+        label=args.label,
+        max_issues=args.max_issues,
+        close_covered=args.close_covered,
+        dry_run=args.dry_run,
+        deliver=["artifact", "file"],
+    )
+    print(", ".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
@@ -148,6 +169,29 @@ def build_parser() -> argparse.ArgumentParser:
     handoff.add_argument("--dry-run", action="store_true", help="print the hand-off; post nothing to Slack")
     handoff.add_argument("--print", action="store_true", help="also print the markdown")
     handoff.set_defaults(func=_cmd_handoff)
+
+    gaps = sub.add_parser(
+        "gaps",
+        help="run runbook-gaps now: file issues for alerts with no runbook entry",
+        description="Match every alert of the window to the runbook and file one GitHub issue per "
+        "uncovered alert kind (or update the one that exists). Use --dry-run first.",
+        epilog=EPILOG,
+    )
+    gaps.add_argument(
+        "--window", default="-24h", help="window start: a span back from its end like -24h, or ISO"
+    )
+    gaps.add_argument("--end", default="now", help="window end: ISO time in the team's zone, or 'now'")
+    gaps.add_argument("--runbook", help="'owner/repo:path@ref' or a local file (default: ONCALL_RUNBOOK)")
+    gaps.add_argument("--repo", help="owner/name that gets the issues (default: ONCALL_GITHUB_REPO)")
+    gaps.add_argument("--label", help="label on gap issues (default: ONCALL_GAP_LABEL, runbook-gap)")
+    gaps.add_argument(
+        "--max-issues", type=int, help="most issues filed or reopened (default: ONCALL_MAX_ISSUES, 10)"
+    )
+    gaps.add_argument(
+        "--close-covered", action="store_true", help="close gap issues whose kind now has an entry"
+    )
+    gaps.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
+    gaps.set_defaults(func=_cmd_gaps)
 
     doctor = sub.add_parser(
         "doctor",

@@ -28,11 +28,31 @@ def run_demo(out: Path) -> list[Path]:
         os.environ.update(sandbox.env())
         os.environ["ONCALL_OUT_DIR"] = str(out)
         os.environ["ONCALL_USE_PREFECT_CONFIG"] = "0"
+        os.environ["ONCALL_GITHUB_WRITE_INTERVAL"] = "0"
+        from flows.runbook_gaps import runbook_gaps
         from flows.shift_handoff import shift_handoff
 
-        shift_handoff(shift_end=DEFAULT_ANCHOR.isoformat(), deliver=["artifact", "slack", "file"])
+        end = DEFAULT_ANCHOR.isoformat()
+        shift_handoff(shift_end=end, deliver=["artifact", "slack", "file"])
+        runbook_gaps(window="-7d", window_end=end, max_issues=50, deliver=["artifact", "file"])
         slack = out / "slack.jsonl"
         slack.write_text(
             "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in sandbox.state.slack.messages)
         )
-    return [out / "handoff.md", slack]
+        issues = _write_issues(sandbox, out / "issues")
+    return [out / "handoff.md", slack, out / "coverage.md", issues]
+
+
+def _write_issues(sandbox: Sandbox, folder: Path) -> Path:
+    """Each issue the fake GitHub received, as markdown named by its number, with its comments."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.md"):
+        old.unlink()
+    repo = sandbox.state.github.repos[sandbox.state.runbook_repo]
+    for issue in repo.issues:
+        labels = ", ".join(label["name"] for label in issue["labels"])
+        text = f"# #{issue['number']} {issue['title']}\n\nstate: {issue['state']} · labels: {labels}\n\n{issue['body']}\n"
+        for comment in repo.comments.get(issue["number"], []):
+            text += f"\n---\n\n**comment**\n\n{comment['body']}\n"
+        (folder / f"{issue['number']}.md").write_text(text, encoding="utf-8")
+    return folder

@@ -51,5 +51,25 @@ def run_doctor(say: Callable[[str], None]) -> int:
             say(f"✗ {exc}")
         finally:
             hook.close()
+    if settings.github_token is None:
+        say("- GitHub: ONCALL_GITHUB_TOKEN not set; runbook-gaps cannot read the runbook or file issues")
+    else:
+        from oncall.clients.github import GitHubClient
+        from oncall.runbook import RunbookSource
+
+        with GitHubClient(settings.require("github_token"), base_url=settings.github_base_url) as gh:
+            for repo in dict.fromkeys(
+                r
+                for r in (
+                    settings.github_repo,
+                    settings.runbook and RunbookSource.parse(settings.runbook).repo,
+                )
+                if r
+            ):
+                try:
+                    say(f"✓ {gh.check(repo)}")
+                except OncallError as exc:
+                    problems += 1
+                    say(f"✗ {exc}")
     say(f"\n{'All checks passed.' if not problems else f'{problems} problem(s) found.'}")
     return 1 if problems else 0

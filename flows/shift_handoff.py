@@ -10,12 +10,15 @@ from prefect.logging import get_run_logger
 from pydantic import Field
 
 from oncall.clock import BusinessHours, zone
+from oncall.coverage import Matcher
 from oncall.handoff import ShiftContext, summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
 from oncall.models import AlertQuery
+from oncall.runbook import Runbook
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_to_slack, publish_markdown, write_output
+from tasks.github import read_runbook
 
 Delivery = Literal["artifact", "slack", "file"]
 
@@ -69,6 +72,7 @@ def shift_handoff(
     incidents = fetch_incidents.submit(settings, window)
     outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
     incoming = fetch_on_call.submit(settings, name, window.end)
+    book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
 
     # Decide
     ctx = ShiftContext(
@@ -79,6 +83,13 @@ def shift_handoff(
         escalation_after=timedelta(minutes=settings.escalation_minutes),
         source=settings.source,
     )
+    matcher = None
+    if book is not None:
+        runbook = book.result(raise_on_failure=False)
+        if isinstance(runbook, Runbook):
+            matcher = Matcher(runbook)
+        else:  # the hand-off still goes out, without its runbook column
+            log.warning("Runbook unavailable; the hand-off goes out without its runbook column: %s", runbook)
     summary = summarize_shift(
         ctx,
         shift_alerts.result(),
@@ -86,6 +97,7 @@ def shift_handoff(
         incidents.result(),
         outgoing.result(),
         incoming.result(),
+        matcher,
     )
     markdown = render_markdown(summary)
     payload = render_slack(summary)

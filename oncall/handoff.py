@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from oncall.clock import BusinessHours
+from oncall.coverage import Matcher
 from oncall.kinds import alert_kind
 from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow
 
@@ -41,6 +42,8 @@ class KindStat(_Frozen):
     after_hours: int
     still_open: int
     sample: Alert
+    entry: str | None = None  # the runbook entry covering the latest alert of the kind
+    entry_link: str | None = None
 
 
 class HandoffSummary(_Frozen):
@@ -59,6 +62,7 @@ class HandoffSummary(_Frozen):
     mtta: timedelta | None
     mttr: timedelta | None
     incidents: list[Incident]
+    runbook_coverage: float | None = None  # share of kinds with an entry; None when no runbook was read
 
 
 def _mean(values: list[timedelta]) -> timedelta | None:
@@ -86,6 +90,7 @@ def summarize_shift(
     incidents: list[Incident],
     outgoing: OnCall,
     incoming: OnCall,
+    matcher: Matcher | None = None,
 ) -> HandoffSummary:
     """Everything the incoming engineer needs, from the alerts created in the shift and all still open."""
     end = ctx.window.end
@@ -97,6 +102,15 @@ def summarize_shift(
     def after_hours(a: Alert) -> bool:
         return not ctx.business_hours.contains(a.created_at, ctx.timezone)
 
+    def entry_of(sample: Alert) -> dict[str, str | None]:
+        match = matcher.match(sample.message) if matcher else None
+        if match is None:
+            return {}
+        return {
+            "entry": match.entry.title,
+            "entry_link": matcher.runbook.link(match.entry) if matcher else None,
+        }
+
     kinds = [
         KindStat(
             kind=kind,
@@ -105,7 +119,8 @@ def summarize_shift(
             top_priority=min((a.priority for a in group), key=_PRIORITY_RANK.__getitem__),
             after_hours=sum(after_hours(a) for a in group),
             still_open=sum(a.is_open for a in group),
-            sample=max(group, key=lambda a: a.created_at),
+            sample=(sample := max(group, key=lambda a: a.created_at)),
+            **entry_of(sample),
         )
         for kind, group in groups.items()
     ]
@@ -116,6 +131,9 @@ def summarize_shift(
     still_open = sorted(open_by_id.values(), key=lambda a: (_PRIORITY_RANK[a.priority], a.created_at))
 
     by_priority = Counter(a.priority.value for a in in_shift)
+    coverage = None
+    if matcher is not None:
+        coverage = sum(k.entry is not None for k in kinds) / len(kinds) if kinds else 1.0
     return HandoffSummary(
         context=ctx,
         outgoing=outgoing,
@@ -137,4 +155,5 @@ def summarize_shift(
         incidents=sorted(
             (i for i in incidents if ctx.window.contains(i.created_at)), key=lambda i: i.created_at
         ),
+        runbook_coverage=coverage,
     )

@@ -64,7 +64,12 @@ def render_markdown(s: HandoffSummary) -> str:
         f"## Noisiest alert kinds ({len(s.kinds)})",
         "",
     ]
+    if s.runbook_coverage is not None:
+        out.insert(
+            -3, f"- Runbook coverage: **{s.runbook_coverage:.0%}** of the kinds that paged have an entry"
+        )
     if s.kinds:
+        header = ["#", "kind", "alerts", "occurrences", "top", "after hours", "open", "latest"]
         rows = [
             [
                 str(i),
@@ -78,14 +83,11 @@ def render_markdown(s: HandoffSummary) -> str:
             ]
             for i, k in enumerate(s.kinds[:MD_ROWS], 1)
         ]
-        out.append(
-            _table(
-                ["#", "kind", "alerts", "occurrences", "top", "after hours", "open", "latest"],
-                rows,
-                len(s.kinds),
-                "kinds",
-            )
-        )
+        if s.runbook_coverage is not None:
+            header.append("runbook")
+            for row, k in zip(rows, s.kinds, strict=False):
+                row.append(_link(escape.md(k.entry, 60), k.entry_link) if k.entry else "**no runbook**")
+        out.append(_table(header, rows, len(s.kinds), "kinds"))
     else:
         out.append("Nothing paged during this shift.")
     out += ["", f"## Still open ({len(s.still_open)})", ""]
@@ -205,10 +207,14 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
             ],
         },
     ]
+    known = s.runbook_coverage is not None
     kinds = [
-        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({k.top_priority.value})" for k in s.kinds[:SLACK_ROWS]
+        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({k.top_priority.value})"
+        + (" · no runbook" if known and not k.entry else "")
+        for k in s.kinds[:SLACK_ROWS]
     ]
-    blocks.append(_section(_lines_within("Noisiest kinds", kinds, len(s.kinds))))
+    title = f"Noisiest kinds (runbook coverage {s.runbook_coverage:.0%})" if known else "Noisiest kinds"
+    blocks.append(_section(_lines_within(title, kinds, len(s.kinds))))
     still = [
         f"{a.priority.value} {escape.slack(a.message, 120)} · {fmt_duration(end - a.created_at)} · "
         f"{escape.slack(a.owner or 'unowned', 60)}{'' if a.acknowledged else ' · *not acked*'}"

@@ -75,3 +75,19 @@ def test_long_markdown_tables_are_cut_with_a_count() -> None:
     alerts = [alert(f"Kind{_word(i)}") for i in range(60)]
     md = render_markdown(summary(alerts))
     assert "…and 35 more kinds." in md
+
+
+def test_runbook_column_and_coverage_when_a_runbook_is_known() -> None:
+    from oncall.coverage import Matcher
+    from oncall.runbook import parse_runbook
+
+    book = parse_runbook("## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\n", url="https://gh/rb.md")
+    alerts = [alert("[FIRING:1] DiskUsageWarning prod (xqwatcher ip-10-0-0-1)"), alert("VaultAbsent")]
+    s = summarize_shift(context(), alerts, [], [], on_call("d"), on_call("a"), Matcher(book))
+    md = render_markdown(s)
+    assert "Runbook coverage: **50%**" in md
+    assert "[DiskUsageWarning xqwatcher](https://gh/rb.md#diskusagewarning-xqwatcher)" in md
+    assert "**no runbook**" in md
+    slack = json.dumps(render_slack(s))
+    assert "runbook coverage 50%" in slack and "no runbook" in slack
+    assert "| runbook |" not in render_markdown(summary(alerts))

@@ -70,6 +70,10 @@ def test_handoff_for_the_seeded_week(env: Sandbox, tmp_path, caplog: pytest.LogC
     )
     assert f"Alerts created: **{len(in_week)}**" in artifact
     assert "## Incidents (3)" in artifact and "47m 00s" in artifact
+    # The runbook column: the real runbook's entry for xqwatcher disks, and gaps marked.
+    assert "- Runbook coverage: **" in artifact and "| runbook |" in artifact
+    assert "[DiskUsageWarning xqwatcher](" in artifact and "#diskusagewarning-xqwatcher)" in artifact
+    assert "**no runbook**" in artifact
     open_now = [
         a for a in env.state.opsgenie.alerts if a["status"] == "open" and a["createdAt"] < "2026-11-24T15"
     ]
