@@ -19,6 +19,7 @@ SECRET_BLOCKS = {
     "opsgenie_api_key": "oncall-opsgenie-api-key",
     "slack_webhook_url": "oncall-slack-webhook-url",
     "github_token": "oncall-github-token",
+    "google_service_account": "oncall-google-service-account",
 }
 
 
@@ -55,12 +56,21 @@ class Settings(BaseSettings):
     max_issues: int = Field(
         10, ge=0, description="Most new or reopened gap issues per run; the rest are held back"
     )
+    google_service_account: SecretStr | None = Field(
+        None, description="Google service-account key file (JSON)"
+    )
+    google_base_url: str | None = Field(None, description="Override every Google API URL (sandbox)")
+    coe_template_id: str | None = Field(None, description="Google Doc id of the COE template")
+    coe_folder_id: str | None = Field(None, description="Drive folder (on a Shared Drive) that gets the COEs")
+    coe_sheet_id: str | None = Field(None, description="Google Sheet id of the COE tracker")
+    coe_sheet_tab: str = Field("COE tracker", description="Tab of the COE tracker sheet")
+    coe_threshold_minutes: int = Field(10, ge=0, description="Incidents at least this long get a COE")
     http_timeout_seconds: float = Field(10.0, gt=0, description="Per-request timeout for every outside API")
     http_attempts: int = Field(6, ge=1, le=20, description="Tries per request before giving up")
     max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")
     out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
 
-    @field_validator("opsgenie_base_url", "github_base_url")
+    @field_validator("opsgenie_base_url", "github_base_url", "google_base_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

@@ -80,14 +80,14 @@ class ApiClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         max_connections: int = 16,
         retry_hint: Callable[[httpx.Response], float | None] | None = None,
     ) -> None:
         self.system = system
         self.credential_setting = credential_setting
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._retry_hint = retry_hint
         self._rng = random.Random()
         self.http = httpx.Client(

@@ -175,7 +175,6 @@ class OpsGenieSource:
         base = (base_url or BASE_URLS[region]).rstrip("/")
         self.concurrency = max(1, concurrency)
         self.web_base = "https://app.opsgenie.com" if region == "us" else "https://app.eu.opsgenie.com"
-        extra = {"sleep": sleep} if sleep else {}
         self.api = ApiClient(
             system=SYSTEM,
             base_url=base,
@@ -185,7 +184,7 @@ class OpsGenieSource:
             timeout=timeout,
             retry=retry,
             max_connections=self.concurrency * 2,
-            **extra,  # type: ignore[arg-type]
+            sleep=sleep,
         )
 
     def close(self) -> None:

@@ -26,7 +26,6 @@ class SlackWebhook:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        extra = {"sleep": sleep} if sleep else {}
         self._url = url  # posted to as-is: a base URL would gain a trailing slash
         self.api = ApiClient(
             system="Slack",
@@ -35,7 +34,7 @@ class SlackWebhook:
             transport=transport,
             timeout=timeout,
             retry=retry,
-            **extra,  # type: ignore[arg-type]
+            sleep=sleep,
         )
 
     def close(self) -> None:

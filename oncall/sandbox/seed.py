@@ -13,6 +13,7 @@ import random
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -473,12 +474,61 @@ def last_handoff(now: datetime) -> datetime:
 RUNBOOK = Path(__file__).with_name("data") / "mitodl-oncall-runbook.md"
 
 
+TRACKER_HEADER = [
+    "Incident ID",
+    "Title",
+    "Start",
+    "Duration",
+    "Priority",
+    "COE doc",
+    "On call",
+    "Status",
+    "Review date",
+]
+
+
+@lru_cache(maxsize=1)
+def sandbox_service_account() -> dict[str, str]:
+    """A service-account key file for the sandbox: a real RSA key (google-auth signs with it), made once."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "type": "service_account",
+        "project_id": "sandbox-project",
+        "private_key_id": "sandbox-key-1",
+        "private_key": pem.decode(),
+        "client_email": "oncall-flows@sandbox-project.iam.gserviceaccount.com",
+        "client_id": "100000000000000000001",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+
+
+def seed_google(state: SandboxState) -> None:
+    """The default COE template as a Google Doc, a COE folder on a shared drive, and the tracking sheet."""
+    from oncall.coe import TEMPLATE
+
+    state.service_account = sandbox_service_account()
+    google = state.google
+    google.client_email = state.service_account["client_email"]
+    google.add_folder("folder-templates", "Templates")
+    google.add_folder(state.coe_folder, "COEs")
+    google.add_folder("folder-my-drive", "My Drive folder", shared_drive=None)
+    google.add_doc(state.coe_template, "COE template", TEMPLATE.read_text(encoding="utf-8"))
+    state.sheets[state.coe_sheet] = {"COE tracker": [list(TRACKER_HEADER)]}
+
+
 def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
-    """The week of alerts, plus the real MIT Open Learning runbook in the fake GitHub repo."""
+    """The week of alerts, the real MIT Open Learning runbook in the fake GitHub, the COE template in Drive."""
     state = SandboxState()
     state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
     repo = state.github.repo(state.runbook_repo)
     repo.files[f"{state.runbook_path}@main"] = RUNBOOK.read_text(encoding="utf-8")
+    seed_google(state)
     return state
 
 

@@ -9,6 +9,7 @@ and set faults.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -24,7 +25,9 @@ from starlette.routing import Mount, Route
 
 from oncall.sandbox.faults import FaultInjector, FaultRates, ScriptedFault
 from oncall.sandbox.github_fake import GitHubState, build_github_app
+from oncall.sandbox.google_fake import GoogleState, build_google_app
 from oncall.sandbox.opsgenie_fake import OpsGenieState, build_opsgenie_app
+from oncall.sandbox.sheets_fake import build_sheets_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
 
 
@@ -33,6 +36,12 @@ class SandboxState:
     opsgenie: OpsGenieState = field(default_factory=OpsGenieState)
     slack: SlackState = field(default_factory=SlackState)
     github: GitHubState = field(default_factory=GitHubState)
+    google: GoogleState = field(default_factory=GoogleState)
+    sheets: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
+    service_account: dict[str, str] = field(default_factory=dict)  # the key file the sandbox accepts
+    coe_template: str = "doc-coe-template"
+    coe_folder: str = "folder-coe"
+    coe_sheet: str = "sheet-coe-tracker"
     runbook_repo: str = "mitodl/ol-infrastructure"
     runbook_path: str = "docs/runbooks/oncall.md"
 
@@ -60,6 +69,13 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
             Mount("/opsgenie", app=build_opsgenie_app(state.opsgenie)),
             Mount("/slack", app=build_slack_app(state.slack)),
             Mount("/github", app=build_github_app(state.github)),
+            Mount(
+                "/google",
+                routes=[
+                    *build_google_app(state.google).routes,
+                    *build_sheets_app(state.google, state.sheets).routes,
+                ],
+            ),
         ]
     )
     injector = FaultInjector(app, seed)
@@ -118,7 +134,16 @@ class Sandbox:
             "ONCALL_GITHUB_TOKEN": self.state.github.token,
             "ONCALL_GITHUB_REPO": self.state.runbook_repo,
             "ONCALL_RUNBOOK": f"{self.state.runbook_repo}:{self.state.runbook_path}@main",
+            "ONCALL_GOOGLE_BASE_URL": self.google_url,
+            "ONCALL_GOOGLE_SERVICE_ACCOUNT": json.dumps(self.state.service_account),
+            "ONCALL_COE_TEMPLATE_ID": self.state.coe_template,
+            "ONCALL_COE_FOLDER_ID": self.state.coe_folder,
+            "ONCALL_COE_SHEET_ID": self.state.coe_sheet,
         }
+
+    @property
+    def google_url(self) -> str:
+        return f"{self.url}/google"
 
     def start(self) -> Sandbox:
         def run() -> None:

@@ -1,0 +1,328 @@
+"""Google Drive, Docs and Sheets for coe-prep, with one service-account token for all three.
+
+The key comes from a Secret block; google-auth signs the token request, whose URI is
+configurable so tests reach the sandbox. Drive and Docs go through httpx with the shared
+retry stage; the tracking sheet goes through gspread's HTTP client (its URLs are constants,
+so a subclass rewrites the host for the sandbox). Calls are chosen for the request budget:
+a new COE costs 6 API requests, an existing one 3.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+import gspread
+import httpx
+import requests
+from google.auth.exceptions import GoogleAuthError
+from google.auth.transport.requests import Request as AuthRequest
+from google.oauth2 import service_account
+from gspread.exceptions import APIError
+from pydantic import BaseModel, ConfigDict
+
+from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.errors import AuthError, ConfigError, NotFoundError, OutsideError, RejectedError, UnavailableError
+
+SYSTEM = "Google"
+SETTING = "ONCALL_GOOGLE_SERVICE_ACCOUNT (Secret block 'oncall-google-service-account')"
+SCOPES = [
+    "https://www.googleapis.com/auth/drive",
+    "https://www.googleapis.com/auth/documents",
+    "https://www.googleapis.com/auth/spreadsheets",
+]
+INCIDENT_KEY = "oncallIncidentId"
+DOC_MIME = "application/vnd.google-apps.document"
+
+
+class DriveFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: str
+    mimeType: str = ""
+    webViewLink: str | None = None
+    appProperties: dict[str, str] = {}
+
+    @property
+    def link(self) -> str:
+        return self.webViewLink or f"https://docs.google.com/document/d/{self.id}/edit"
+
+
+class _TokenAuth(httpx.Auth):
+    """Adds the service account's bearer token, refreshing it once it expires."""
+
+    def __init__(self, credentials: service_account.Credentials) -> None:
+        self.credentials = credentials
+        self._lock = threading.Lock()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        with self._lock:
+            if not self.credentials.valid:
+                try:
+                    self.credentials.refresh(AuthRequest())  # type: ignore[no-untyped-call]
+                except (GoogleAuthError, requests.RequestException) as exc:
+                    raise AuthError(
+                        SYSTEM, f"token exchange failed ({type(exc).__name__}); check {SETTING}"
+                    ) from None
+        request.headers["Authorization"] = f"Bearer {self.credentials.token}"
+        yield request
+
+
+def _sheets_client(root: str | None) -> type[gspread.HTTPClient]:
+    if root is None:
+        return gspread.HTTPClient
+
+    class SandboxHTTPClient(gspread.HTTPClient):
+        def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> requests.Response:
+            endpoint = endpoint.replace("https://sheets.googleapis.com", f"{root}/sheets")
+            return super().request(method, endpoint, *args, **kwargs)
+
+    return SandboxHTTPClient
+
+
+def load_key(text: str) -> dict[str, Any]:
+    try:
+        info = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{SETTING} is not JSON; paste the whole service-account key file") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account" or "private_key" not in info:
+        raise ConfigError(
+            f"{SETTING} is not a service-account key file (type service_account, with a private_key)"
+        )
+    return info
+
+
+class GoogleWorkspace:
+    def __init__(
+        self,
+        key: dict[str, Any],
+        *,
+        base_url: str | None = None,
+        timeout: float = 15.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        root = base_url.rstrip("/") if base_url else None
+        token_uri = f"{root}/token" if root else key.get("token_uri", "https://oauth2.googleapis.com/token")
+        try:
+            self.credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                {**key, "token_uri": token_uri}, scopes=SCOPES
+            )
+        except (ValueError, KeyError) as exc:
+            raise ConfigError(f"{SETTING} could not be used: {type(exc).__name__}") from None
+        self.email = str(key.get("client_email", "the service account"))
+        self.drive = f"{root}/drive/v3" if root else "https://www.googleapis.com/drive/v3"
+        self.docs = f"{root}/docs/v1" if root else "https://docs.googleapis.com/v1"
+        self.api = ApiClient(
+            system=SYSTEM,
+            base_url="",
+            auth=_TokenAuth(self.credentials),
+            credential_setting=SETTING,
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+        )
+        self._sheets = _sheets_client(root)(self.credentials)
+        self._sheets.set_timeout(timeout)
+
+    def close(self) -> None:
+        self.api.close()
+        self._sheets.session.close()
+
+    def __enter__(self) -> GoogleWorkspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- Drive ------------------------------------------------------------------------------
+
+    def find_coe(self, incident_id: str) -> DriveFile | None:
+        """The COE already made for this incident, found by the id stored on the file."""
+        q = f"appProperties has {{ key='{INCIDENT_KEY}' and value='{incident_id.replace(chr(39), '')}' }} and trashed = false"
+        params = {
+            "q": q,
+            "supportsAllDrives": "true",
+            "includeItemsFromAllDrives": "true",
+            "corpora": "allDrives",
+            "fields": "files(id,name,mimeType,webViewLink,appProperties)",
+        }
+        body = self.api.get_json(
+            f"{self.drive}/files", params=params, what=f"Drive search for the COE of {incident_id}"
+        )
+        files = [DriveFile.model_validate(f) for f in body.get("files", [])]
+        return min(files, key=lambda f: f.id) if files else None
+
+    def copy_template(self, template_id: str, folder_id: str, name: str, incident_id: str) -> DriveFile:
+        """One copy of the template, tagged with the incident id. A lost answer is found by `find_coe`."""
+        params = {"supportsAllDrives": "true", "fields": "id,name,mimeType,webViewLink,appProperties"}
+        payload = {"name": name, "parents": [folder_id], "appProperties": {INCIDENT_KEY: incident_id}}
+        try:
+            response = self.api.request(
+                "POST",
+                f"{self.drive}/files/{template_id}/copy",
+                params=params,
+                json=payload,
+                what=f"copy of template {template_id}",
+                idempotent=False,
+            )
+        except AuthError as exc:
+            if "storage quota" in str(exc):
+                raise RejectedError(
+                    SYSTEM,
+                    f"folder {folder_id} is in a My Drive: service accounts have no storage "
+                    "quota; use a folder on a Shared Drive (ONCALL_COE_FOLDER_ID)",
+                    status=403,
+                ) from None
+            raise AuthError(
+                SYSTEM,
+                f"cannot copy template {template_id} into folder {folder_id}; share both with "
+                f"{self.email} (Content manager on the folder's Shared Drive)",
+                status=exc.status,
+            ) from None
+        except NotFoundError:
+            raise NotFoundError(
+                SYSTEM,
+                f"template {template_id} or folder {folder_id} was not found or is not shared "
+                f"with {self.email}; check ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID",
+                status=404,
+            ) from None
+        copy = DriveFile.model_validate(response.json())
+        if copy.mimeType and copy.mimeType != DOC_MIME:
+            self.api.request(
+                "DELETE",
+                f"{self.drive}/files/{copy.id}",
+                params={"supportsAllDrives": "true"},
+                what=f"removal of the bad copy {copy.id}",
+            )
+            raise RejectedError(
+                SYSTEM,
+                f"template {template_id} is a {copy.mimeType}, not a Google Doc; "
+                "set ONCALL_COE_TEMPLATE_ID to a Google Docs document",
+            )
+        return copy
+
+    def get_file(self, file_id: str) -> DriveFile:
+        params = {"supportsAllDrives": "true", "fields": "id,name,mimeType,webViewLink,appProperties"}
+        return DriveFile.model_validate(
+            self.api.get_json(f"{self.drive}/files/{file_id}", params=params, what=f"file {file_id}")
+        )
+
+    # -- Docs -------------------------------------------------------------------------------
+
+    def document_text(self, doc_id: str) -> str:
+        body = self.api.get_json(f"{self.docs}/documents/{doc_id}", what=f"document {doc_id}")
+        parts: list[str] = []
+
+        def walk(content: list[dict[str, Any]]) -> None:
+            for element in content:
+                for run in (element.get("paragraph") or {}).get("elements", []):
+                    parts.append((run.get("textRun") or {}).get("content", ""))
+                for row in (element.get("table") or {}).get("tableRows", []):
+                    for cell in row.get("tableCells", []):
+                        walk(cell.get("content", []))
+
+        walk((body.get("body") or {}).get("content", []))
+        return "".join(parts)
+
+    def replace_all(self, doc_id: str, values: dict[str, str]) -> dict[str, int]:
+        """One batchUpdate with a replaceAllText per placeholder; returns what each replaced."""
+        names = list(values)
+        requests_ = [
+            {
+                "replaceAllText": {
+                    "containsText": {"text": "{{" + n + "}}", "matchCase": True},
+                    "replaceText": values[n],
+                }
+            }
+            for n in names
+        ]
+        response = self.api.request(
+            "POST",
+            f"{self.docs}/documents/{doc_id}:batchUpdate",
+            json={"requests": requests_},
+            what=f"fill of document {doc_id}",
+        )
+        replies = response.json().get("replies", [])
+        return {
+            n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
+            for n, r in zip(names, replies, strict=False)
+        }
+
+    # -- Sheets (gspread) ---------------------------------------------------------------------
+
+    def _sheet_call(self, what: str, call: Callable[[], Any], *, write: bool = False) -> Any:
+        try:
+            return call()
+        except APIError as exc:
+            code = exc.code
+            if code in (401, 403):
+                raise AuthError(
+                    SYSTEM, f"{what}: access denied; share the sheet with {self.email} as editor", status=code
+                ) from None
+            if code == 404:
+                raise NotFoundError(
+                    SYSTEM,
+                    f"{what}: sheet not found; check ONCALL_COE_SHEET_ID and ONCALL_COE_SHEET_TAB",
+                    status=code,
+                ) from None
+            if code == 429 or code >= 500:
+                raise UnavailableError(
+                    SYSTEM,
+                    f"{what}: HTTP {code}" + ("; a rerun finds the row first" if write else ""),
+                    status=code,
+                ) from None
+            raise RejectedError(SYSTEM, f"{what}: HTTP {code}: {exc}", status=code) from None
+        except requests.RequestException as exc:
+            raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}") from None
+
+    def find_row(self, sheet_id: str, tab: str, incident_id: str) -> tuple[int | None, list[str]]:
+        """The 1-based row holding `incident_id` in column A, and its values."""
+        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A:I"
+        body = self._retrying(
+            lambda: self._sheet_call(
+                "reading the COE tracker", lambda: self._sheets.values_get(sheet_id, rng)
+            )
+        )
+        for number, row in enumerate(body.get("values", []), 1):
+            if row and row[0] == incident_id:
+                return number, row
+        return None, []
+
+    def append_row(self, sheet_id: str, tab: str, row: list[str]) -> None:
+        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A:I"
+        self._sheet_call(
+            "adding to the COE tracker",
+            lambda: self._sheets.values_append(
+                sheet_id,
+                rng,
+                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                {"values": [row]},
+            ),
+            write=True,
+        )
+
+    def update_row(self, sheet_id: str, tab: str, number: int, row: list[str]) -> None:
+        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A{number}:I{number}"
+        self._retrying(
+            lambda: self._sheet_call(
+                "updating the COE tracker",
+                lambda: self._sheets.values_update(
+                    sheet_id, rng, {"valueInputOption": "RAW"}, {"values": [row]}
+                ),
+            )
+        )
+
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        """Reads and full-row overwrites are safe to repeat."""
+        for attempt in range(self.api.retry.attempts):
+            try:
+                return call()
+            except UnavailableError:
+                if attempt == self.api.retry.attempts - 1:
+                    raise
+                self.api._sleep(min(self.api.retry.max_delay, self.api.retry.base_delay * 2**attempt))
+        raise OutsideError(SYSTEM, "unreachable")

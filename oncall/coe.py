@@ -1,0 +1,231 @@
+"""COE (Clarification of Error) data: incident facts in, one dict of placeholder values out.
+
+Pure. The flow gathers the incident, its related alerts, their logs and notes, and who was
+on call; `coe_values` turns that into the `{{placeholder}}` values the template is filled
+with, in one place (the Netflix/dispatch pattern). Values are escaped so alert text can
+never form a placeholder, or be expanded by a later replacement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from oncall import escape
+from oncall.clock import fmt_duration, fmt_local, local
+from oncall.kinds import alert_kind
+from oncall.models import Alert, Incident, OnCall, Priority, TimelineEntry
+
+TEMPLATE = Path(__file__).with_name("templates") / "coe.md"
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+VALUE_LIMIT = 30_000  # per value; Docs accepts more, reviewers read less
+
+PLACEHOLDERS: dict[str, str] = {
+    "incident.id": "the source's incident id",
+    "incident.tiny_id": "short incident number",
+    "incident.title": "incident title",
+    "incident.priority": "P1..P5",
+    "incident.status": "status when the COE was prepared",
+    "incident.link": "link to the incident in the alert source",
+    "incident.services": "impacted services",
+    "incident.responders": "responders (users and teams)",
+    "incident.acknowledged_by": "who acknowledged first",
+    "incident.start": "start: the earlier of the first related alert and the incident",
+    "incident.detected": "first related alert",
+    "incident.acknowledged": "first acknowledgement",
+    "incident.resolved": "resolution",
+    "incident.duration": "start to resolution",
+    "incident.time_to_detect": "start to detection",
+    "incident.time_to_acknowledge": "detection to acknowledgement",
+    "incident.time_to_resolve": "start to resolution",
+    "oncall.at_start": "who was on call when it started",
+    "alerts.count": "number of related alerts",
+    "alerts.list": "related alerts by kind, with counts",
+    "timeline": "incident log, alert logs and notes merged, oldest first, in the team's zone",
+    "source.name": "the alert source (OpsGenie, JSM, Rootly)",
+    "coe.date": "the date the COE was prepared",
+    "coe.timezone": "the zone times are shown in",
+}
+REQUIRED = frozenset({"incident.title", "incident.duration", "timeline"})
+SOURCE_NAMES = {"opsgenie": "OpsGenie", "jsm": "Jira Service Management", "rootly": "Rootly"}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CoeFacts(_Frozen):
+    """Everything gathered about one incident."""
+
+    incident: Incident
+    related: list[Alert]
+    timeline: list[TimelineEntry]
+    on_call: OnCall | None
+    timezone: str
+    source: str
+    prepared_at: datetime
+
+
+def needs_coe(incident: Incident, threshold: timedelta) -> tuple[bool, str]:
+    """Whether the handbook asks for a COE, with the reason either way."""
+    if incident.status not in ("resolved", "closed"):
+        return (
+            False,
+            f"incident {incident.id} is still {incident.status}; a COE is prepared once it is resolved",
+        )
+    if incident.duration is None:
+        return False, f"incident {incident.id} has no resolve time in the source"
+    if incident.duration < threshold:
+        return (
+            False,
+            f"incident {incident.id} lasted {fmt_duration(incident.duration)}, under {fmt_duration(threshold)}",
+        )
+    return True, f"incident {incident.id} lasted {fmt_duration(incident.duration)}"
+
+
+def incident_from_alert(alert: Alert) -> Incident:
+    """Teams that page without incidents: a closed P1/P2 alert stands in for one."""
+    resolved = alert.created_at + alert.close_after if alert.close_after is not None else None
+    return Incident(
+        id=f"alert-{alert.id}",
+        tiny_id=alert.tiny_id,
+        message=alert.message,
+        status="closed" if not alert.is_open else "open",
+        priority=alert.priority,
+        tags=alert.tags,
+        created_at=alert.created_at,
+        updated_at=alert.updated_at,
+        resolved_at=resolved,
+        owner=alert.owner,
+        responders=alert.responders,
+        url=alert.url,
+    )
+
+
+def related_alerts(
+    incident: Incident, candidates: list[Alert], lead: timedelta = timedelta(minutes=30)
+) -> list[Alert]:
+    """Alerts that belong to the incident: tagged with it when any are, else the urgent ones around it."""
+    end = incident.resolved_at or incident.updated_at or incident.created_at
+    window = [a for a in candidates if incident.created_at - lead <= a.created_at <= end]
+    marks = {f"incident-{incident.tiny_id}", f"incident-{incident.id}", incident.id}
+    tagged = [a for a in window if marks & set(a.tags)]
+    if tagged or incident.id.startswith("alert-"):
+        return tagged or [a for a in window if f"alert-{a.id}" == incident.id]
+    rank = list(Priority).index(incident.priority)
+    return [a for a in window if list(Priority).index(a.priority) <= rank + 1]
+
+
+def _safe(text: str, limit: int = 2_000) -> str:
+    """Plain text that cannot form `{{...}}` with itself or with the template text around it."""
+    out = (
+        escape.plain(text, limit)
+        if "\n" not in text
+        else "\n".join(escape.plain(ln, limit) for ln in text.split("\n"))
+    )
+    if out.endswith("{"):
+        out += escape.ZWSP
+    if out.startswith("}"):
+        out = escape.ZWSP + out
+    return escape.cut(out, limit)
+
+
+def _when(dt: datetime | None, tz: str) -> str:
+    return fmt_local(dt, tz) if dt else "not available"
+
+
+def coe_values(facts: CoeFacts) -> dict[str, str]:
+    """The value of every documented placeholder for this incident, escaped for the document."""
+    inc, tz = facts.incident, facts.timezone
+    first_alert = min((a.created_at for a in facts.related), default=None)
+    start = min(filter(None, [first_alert, inc.created_at]))
+    detected = first_alert or inc.created_at
+    acks = [(a.created_at + a.ack_after, a.acknowledged_by) for a in facts.related if a.ack_after is not None]
+    acks += [(e.at, e.actor) for e in facts.timeline if e.origin == "incident" and "ack" in e.kind.lower()]
+    ack_at, ack_by = min(acks, key=lambda x: x[0]) if acks else (None, None)
+    resolved = inc.resolved_at
+
+    def span(a: datetime | None, b: datetime | None) -> str:
+        return fmt_duration(b - a) if a and b else "not available"
+
+    kinds = Counter(alert_kind(a.message) for a in facts.related)
+    counts = Counter(alert_kind(a.message) for a in facts.related for _ in range(a.count))
+    alerts_list = (
+        "\n".join(f"• {k}: {n} alert(s), {counts[k]} occurrence(s)" for k, n in kinds.most_common()) or "none"
+    )
+    timeline = (
+        "\n".join(
+            f"{local(e.at, tz).format('YYYY-MM-DD HH:mm:ss')}  {e.actor or 'system'}  {e.text}"
+            for e in sorted(facts.timeline, key=lambda e: (e.at, e.origin))
+        )
+        or "no entries"
+    )
+    responders = ", ".join(r.name or f"{r.type} {r.id}" for r in inc.responders) or "not available"
+    values = {
+        "incident.id": inc.id,
+        "incident.tiny_id": inc.tiny_id or inc.id,
+        "incident.title": inc.message,
+        "incident.priority": inc.priority.value,
+        "incident.status": inc.status,
+        "incident.link": inc.url or "not available",
+        "incident.services": ", ".join(inc.impacted_services) or "not available",
+        "incident.responders": responders,
+        "incident.acknowledged_by": ack_by or "not available",
+        "incident.start": _when(start, tz),
+        "incident.detected": _when(detected, tz),
+        "incident.acknowledged": _when(ack_at, tz),
+        "incident.resolved": _when(resolved, tz),
+        "incident.duration": span(start, resolved),
+        "incident.time_to_detect": span(start, detected),
+        "incident.time_to_acknowledge": span(detected, ack_at),
+        "incident.time_to_resolve": span(start, resolved),
+        "oncall.at_start": facts.on_call.names if facts.on_call else "not available",
+        "alerts.count": str(len(facts.related)),
+        "alerts.list": alerts_list,
+        "timeline": timeline,
+        "source.name": SOURCE_NAMES.get(facts.source, facts.source),
+        "coe.date": local(facts.prepared_at, tz).format("YYYY-MM-DD"),
+        "coe.timezone": tz,
+    }
+    return {
+        k: _safe(v, VALUE_LIMIT if k in ("timeline", "alerts.list") else 2_000) for k, v in values.items()
+    }
+
+
+def coe_title(incident: Incident, tz: str) -> str:
+    """`COE 2026-11-21 <title>`: the document's name in Drive."""
+    return escape.cut(
+        f"COE {local(incident.created_at, tz).format('YYYY-MM-DD')} {' '.join(incident.message.split())}", 200
+    )
+
+
+class TemplateCheck(_Frozen):
+    used: list[str]
+    missing: list[str]  # documented placeholders the template lacks
+    unknown: list[str]  # placeholders in the template the flow does not fill
+
+    @property
+    def missing_required(self) -> list[str]:
+        return [p for p in self.missing if p in REQUIRED]
+
+
+def check_template(text: str) -> TemplateCheck:
+    found = sorted(set(PLACEHOLDER.findall(text)))
+    return TemplateCheck(
+        used=[p for p in found if p in PLACEHOLDERS],
+        missing=[p for p in PLACEHOLDERS if p not in found],
+        unknown=[p for p in found if p not in PLACEHOLDERS],
+    )
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """The template with every known placeholder replaced, in one pass (values are never re-read)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def leftover_placeholders(text: str) -> list[str]:
+    return sorted(set(PLACEHOLDER.findall(text)))

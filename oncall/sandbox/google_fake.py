@@ -1,0 +1,310 @@
+"""Fake Google APIs: OAuth token exchange, Drive v3 (copy, list, get, delete), Docs v1 (get,
+batchUpdate with replaceAllText).
+
+Errors have Google's shape, `{"error": {"code", "message", "errors": [{domain, reason}], "status"}}`,
+including the 403 a service account gets when it copies into a My Drive folder (no storage
+quota of its own) and the 403 for a folder it cannot write. Tests run google-api-python-client
+against these routes, so the shapes follow the published discovery documents.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+DOC_MIME = "application/vnd.google-apps.document"
+FOLDER_MIME = "application/vnd.google-apps.folder"
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+}
+
+
+@dataclass
+class Paragraph:
+    text: str
+    style: str = "NORMAL_TEXT"
+
+
+@dataclass
+class GoogleState:
+    client_email: str = "oncall-flows@sandbox-project.iam.gserviceaccount.com"
+    tokens: set[str] = field(default_factory=set)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    docs: dict[str, list[Paragraph]] = field(default_factory=dict)
+    revisions: dict[str, int] = field(default_factory=dict)
+    unwritable: set[str] = field(default_factory=set)  # folder ids the service account cannot write
+
+    def add_folder(self, folder_id: str, name: str, shared_drive: str | None = "drive-ops") -> None:
+        self.files[folder_id] = {
+            "id": folder_id,
+            "name": name,
+            "mimeType": FOLDER_MIME,
+            "parents": [],
+            "appProperties": {},
+            "trashed": False,
+            "driveId": shared_drive,
+        }
+
+    def add_doc(self, doc_id: str, title: str, markdown: str, parent: str = "folder-templates") -> None:
+        self.files[doc_id] = {
+            "id": doc_id,
+            "name": title,
+            "mimeType": DOC_MIME,
+            "parents": [parent],
+            "appProperties": {},
+            "trashed": False,
+            "driveId": "drive-ops",
+        }
+        self.docs[doc_id] = doc_from_markdown(markdown)
+        self.revisions[doc_id] = 1
+
+    def text(self, doc_id: str) -> str:
+        return "".join(p.text + "\n" for p in self.docs[doc_id])
+
+
+def doc_from_markdown(markdown: str) -> list[Paragraph]:
+    """How a markdown file looks once imported into Google Docs: a paragraph per line, headings styled."""
+    out = []
+    for line in markdown.splitlines():
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        out.append(Paragraph(m.group(2), f"HEADING_{len(m.group(1))}") if m else Paragraph(line))
+    return out
+
+
+def _u16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _error(code: int, message: str, reason: str, domain: str = "global") -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "errors": [{"message": message, "domain": domain, "reason": reason}],
+                "status": _STATUS.get(code, "UNKNOWN"),
+            }
+        },
+        status_code=code,
+    )
+
+
+def _claims(assertion: str) -> dict[str, Any]:
+    payload = assertion.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def build_google_app(state: GoogleState) -> Router:
+    async def token(request: Request) -> JSONResponse:
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        try:
+            claims = _claims(str(form.get("assertion", "")))
+        except (IndexError, ValueError):
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "Invalid JWT"}, status_code=400
+            )
+        if (
+            claims.get("iss") != state.client_email
+            or not claims.get("scope")
+            or claims.get("exp", 0) < time.time()
+        ):
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, status_code=400
+            )
+        access = f"ya29.sandbox-{uuid.uuid4().hex}"
+        state.tokens.add(access)
+        return JSONResponse({"access_token": access, "expires_in": 3599, "token_type": "Bearer"})
+
+    def authed(request: Request) -> JSONResponse | None:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or value not in state.tokens:
+            return _error(
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+                "authError",
+            )
+        return None
+
+    def file_json(f: dict[str, Any]) -> dict[str, Any]:
+        out = {"kind": "drive#file", **{k: v for k, v in f.items() if k != "trashed" and v is not None}}
+        if f["mimeType"] == DOC_MIME:
+            out["webViewLink"] = f"https://docs.google.com/document/d/{f['id']}/edit"
+        return out
+
+    async def copy(request: Request) -> JSONResponse:
+        if (denied := authed(request)) is not None:
+            return denied
+        source = state.files.get(request.path_params["file_id"])
+        if source is None or source["trashed"]:
+            return _error(404, f"File not found: {request.path_params['file_id']}.", "notFound")
+        body = await request.json()
+        parents = body.get("parents") or source["parents"]
+        if len(parents) != 1:
+            return _error(403, "Increasing the number of parents is not allowed", "cannotAddParent")
+        folder = state.files.get(parents[0])
+        if folder is None:
+            return _error(404, f"File not found: {parents[0]}.", "notFound")
+        if folder["id"] in state.unwritable:
+            return _error(
+                403,
+                "The user does not have sufficient permissions for this file.",
+                "insufficientFilePermissions",
+            )
+        if folder.get("driveId") is None:
+            return _error(
+                403,
+                "Service Accounts do not have storage quota. Leverage shared drives "
+                "(https://developers.google.com/workspace/drive/api/guides/about-shareddrives), "
+                "or use OAuth delegation instead.",
+                "storageQuotaExceeded",
+                "usageLimits",
+            )
+        new_id = f"doc-{uuid.uuid4().hex[:20]}"
+        state.files[new_id] = {
+            **source,
+            "id": new_id,
+            "name": body.get("name") or f"Copy of {source['name']}",
+            "parents": parents,
+            "appProperties": dict(body.get("appProperties") or {}),
+            "driveId": folder.get("driveId"),
+            "trashed": False,
+        }
+        if source["id"] in state.docs:
+            state.docs[new_id] = [Paragraph(p.text, p.style) for p in state.docs[source["id"]]]
+            state.revisions[new_id] = 1
+        return JSONResponse(file_json(state.files[new_id]))
+
+    async def list_files(request: Request) -> JSONResponse:
+        if (denied := authed(request)) is not None:
+            return denied
+        q = request.query_params.get("q", "")
+        wanted = dict(re.findall(r"appProperties has \{\s*key='([^']+)' and value='([^']*)'\s*\}", q))
+        if q and not wanted and "trashed" not in q:
+            return _error(400, "Invalid Value", "invalid")
+        found = [
+            f
+            for f in state.files.values()
+            if all(f["appProperties"].get(k) == v for k, v in wanted.items())
+            and ("trashed = false" not in q or not f["trashed"])
+        ]
+        return JSONResponse(
+            {"kind": "drive#fileList", "incompleteSearch": False, "files": [file_json(f) for f in found]}
+        )
+
+    async def one_file(request: Request) -> Response:
+        if (denied := authed(request)) is not None:
+            return denied
+        f = state.files.get(request.path_params["file_id"])
+        if f is None:
+            return _error(404, f"File not found: {request.path_params['file_id']}.", "notFound")
+        if request.method == "DELETE":
+            del state.files[f["id"]]
+            state.docs.pop(f["id"], None)
+            return Response(status_code=204)
+        return JSONResponse(file_json(f))
+
+    def doc_json(doc_id: str) -> dict[str, Any]:
+        content: list[dict[str, Any]] = [{"endIndex": 1, "sectionBreak": {"sectionStyle": {}}}]
+        index = 1
+        for p in state.docs[doc_id]:
+            end = index + _u16(p.text) + 1
+            content.append(
+                {
+                    "startIndex": index,
+                    "endIndex": end,
+                    "paragraph": {
+                        "elements": [
+                            {
+                                "startIndex": index,
+                                "endIndex": end,
+                                "textRun": {"content": p.text + "\n", "textStyle": {}},
+                            }
+                        ],
+                        "paragraphStyle": {"namedStyleType": p.style, "direction": "LEFT_TO_RIGHT"},
+                    },
+                }
+            )
+            index = end
+        return {
+            "documentId": doc_id,
+            "title": state.files[doc_id]["name"],
+            "revisionId": f"rev-{state.revisions[doc_id]}",
+            "body": {"content": content},
+            "suggestionsViewMode": "SUGGESTIONS_INLINE",
+        }
+
+    async def get_doc(request: Request) -> JSONResponse:
+        if (denied := authed(request)) is not None:
+            return denied
+        doc_id = request.path_params["doc_id"]
+        if doc_id not in state.docs:
+            if doc_id in state.files:
+                return _error(400, "This operation is not supported for this document", "failedPrecondition")
+            return _error(404, "Requested entity was not found.", "notFound")
+        return JSONResponse(doc_json(doc_id))
+
+    async def batch_update(request: Request) -> JSONResponse:
+        if (denied := authed(request)) is not None:
+            return denied
+        doc_id = request.path_params["doc_id"]
+        if doc_id not in state.docs:
+            return _error(404, "Requested entity was not found.", "notFound")
+        replies: list[dict[str, Any]] = []
+        paragraphs = state.docs[doc_id]
+        for req in (await request.json()).get("requests", []):
+            if set(req) != {"replaceAllText"}:
+                return _error(
+                    400, f"Invalid requests[{len(replies)}]: unsupported by the sandbox", "badRequest"
+                )
+            spec = req["replaceAllText"]
+            needle, repl = spec["containsText"]["text"], spec.get("replaceText", "")
+            if not needle:
+                return _error(400, "Invalid requests: containsText.text must not be empty", "badRequest")
+            flags = 0 if spec["containsText"].get("matchCase") else re.IGNORECASE
+            pattern = re.compile(re.escape(needle), flags)
+            changed = 0
+            for p in paragraphs:
+                p.text, n = pattern.subn(repl.replace("\\", "\\\\"), p.text)
+                changed += n
+            # New lines in replacement text become new paragraphs, as in Docs.
+            state.docs[doc_id] = paragraphs = [
+                Paragraph(part, p.style if i == 0 else "NORMAL_TEXT")
+                for p in paragraphs
+                for i, part in enumerate(p.text.split("\n"))
+            ]
+            replies.append({"replaceAllText": {"occurrencesChanged": changed} if changed else {}})
+        state.revisions[doc_id] += 1
+        return JSONResponse(
+            {
+                "documentId": doc_id,
+                "replies": replies,
+                "writeControl": {"requiredRevisionId": f"rev-{state.revisions[doc_id]}"},
+            }
+        )
+
+    return Router(
+        routes=[
+            Route("/token", token, methods=["POST"]),
+            Route("/drive/v3/files", list_files),
+            Route("/drive/v3/files/{file_id}/copy", copy, methods=["POST"]),
+            Route("/drive/v3/files/{file_id}", one_file, methods=["GET", "DELETE"]),
+            Route("/docs/v1/documents/{doc_id}:batchUpdate", batch_update, methods=["POST"]),
+            Route("/docs/v1/documents/{doc_id}", get_doc),
+        ]
+    )
