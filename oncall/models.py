@@ -51,6 +51,7 @@ class AlertQuery(_Model):
 
     created: TimeWindow | None = None
     created_before: datetime | None = None
+    updated: TimeWindow | None = None  # last change (closing is one) within the window
     status: str | None = None  # "open" | "closed"
     priorities: tuple[Priority, ...] = ()
     tags: tuple[str, ...] = ()

@@ -83,6 +83,24 @@ def _sheets_client(root: str | None) -> type[gspread.HTTPClient]:
     return SandboxHTTPClient
 
 
+_CREDENTIALS: dict[tuple[str, str, str], service_account.Credentials] = {}
+_CREDENTIALS_LOCK = threading.Lock()
+
+
+def _credentials(key: dict[str, Any], token_uri: str) -> service_account.Credentials:
+    """One credentials object (so one token exchange an hour) per key and token endpoint in a process."""
+    ident = (str(key.get("client_email")), str(key.get("private_key_id")), token_uri)
+    with _CREDENTIALS_LOCK:
+        if ident not in _CREDENTIALS:
+            try:
+                _CREDENTIALS[ident] = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                    {**key, "token_uri": token_uri}, scopes=SCOPES
+                )
+            except (ValueError, KeyError) as exc:
+                raise ConfigError(f"{SETTING} could not be used: {type(exc).__name__}") from None
+        return _CREDENTIALS[ident]
+
+
 def load_key(text: str) -> dict[str, Any]:
     try:
         info = json.loads(text)
@@ -107,12 +125,7 @@ class GoogleWorkspace:
     ) -> None:
         root = base_url.rstrip("/") if base_url else None
         token_uri = f"{root}/token" if root else key.get("token_uri", "https://oauth2.googleapis.com/token")
-        try:
-            self.credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                {**key, "token_uri": token_uri}, scopes=SCOPES
-            )
-        except (ValueError, KeyError) as exc:
-            raise ConfigError(f"{SETTING} could not be used: {type(exc).__name__}") from None
+        self.credentials = _credentials(key, token_uri)
         self.email = str(key.get("client_email", "the service account"))
         self.drive = f"{root}/drive/v3" if root else "https://www.googleapis.com/drive/v3"
         self.docs = f"{root}/docs/v1" if root else "https://docs.googleapis.com/v1"

@@ -50,6 +50,8 @@ def build_query(q: AlertQuery, window: TimeWindow | None = None) -> str:
         parts += [f"createdAt>={epoch_ms(created.start)}", f"createdAt<{epoch_ms(created.end)}"]
     if q.created_before is not None:
         parts.append(f"createdAt<{epoch_ms(q.created_before)}")
+    if q.updated is not None:
+        parts += [f"updatedAt>={epoch_ms(q.updated.start)}", f"updatedAt<{epoch_ms(q.updated.end)}"]
     if q.status:
         parts.append(f"status:{q.status}")
     if q.priorities:
@@ -321,7 +323,13 @@ class OpsGenieSource:
     # -- incidents --------------------------------------------------------------------------
 
     def fetch_incidents(self, window: TimeWindow) -> list[Incident]:
-        query = f"createdAt>={epoch_ms(window.start)} AND createdAt<{epoch_ms(window.end)}"
+        return self._incidents(f"createdAt>={epoch_ms(window.start)} AND createdAt<{epoch_ms(window.end)}")
+
+    def fetch_resolved_incidents(self, window: TimeWindow) -> list[Incident]:
+        query = f"status:(resolved OR closed) AND updatedAt>={epoch_ms(window.start)} AND updatedAt<{epoch_ms(window.end)}"
+        return [i for i in self._incidents(query) if i.resolved_at is None or i.resolved_at < window.end]
+
+    def _incidents(self, query: str) -> list[Incident]:
         raws: list[dict[str, Any]] = []
         offset = 0
         while True:

@@ -359,11 +359,11 @@ def _incidents(
         (
             "inc-7f3a-0001",
             "101",
-            "MITx Online unavailable: RDS storage exhausted on mitxonline app db",
+            "xPro unavailable: RDS storage exhausted on the xpro applications db",
             "P1",
             local.subtract(days=3).set(hour=14, minute=5),
             47,
-            ["svc-mitxonline", "svc-mitxonline-api"],
+            ["svc-xpro", "svc-xpro-api"],
             KINDS[29],
         ),
         (

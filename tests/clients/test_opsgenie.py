@@ -171,7 +171,7 @@ def test_incidents_timeline_and_resolve_time(source: OpsGenieSource) -> None:
     assert incidents["inc-7f3a-0001"].duration == timedelta(minutes=47)
     assert incidents["inc-7f3a-0002"].duration == timedelta(minutes=6)
     assert incidents["inc-7f3a-0003"].duration is None and incidents["inc-7f3a-0003"].status == "open"
-    assert incidents["inc-7f3a-0001"].impacted_services == ("svc-mitxonline", "svc-mitxonline-api")
+    assert incidents["inc-7f3a-0001"].impacted_services == ("svc-xpro", "svc-xpro-api")
     timeline = source.incident_timeline("inc-7f3a-0001")
     assert next(e.kind for e in timeline) == "IncidentCreated" and timeline == sorted(
         timeline, key=lambda e: e.at

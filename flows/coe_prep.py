@@ -1,0 +1,173 @@
+"""coe-prep: the COE document for a long incident, copied, prefilled and tracked, exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from prefect import flow
+from prefect.artifacts import create_link_artifact
+from prefect.logging import get_run_logger
+from pydantic import Field
+
+from oncall import escape
+from oncall.clock import fmt_local, local, now
+from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts
+from oncall.errors import ConfigError, InputError
+from oncall.models import AlertQuery, TimeWindow
+from oncall.settings import Settings
+from tasks.alerts import fetch_alerts, fetch_on_call
+from tasks.coe import (
+    add_tracker_row,
+    fetch_incident,
+    fetch_timelines,
+    find_tracker_row,
+    prepare_coe_document,
+    require_input,
+    review_date,
+)
+from tasks.config import resolve_settings
+from tasks.delivery import artifact_key, post_to_slack, publish_markdown
+from tasks.locks import exclusive
+
+
+def _values_table(values: dict[str, str]) -> str:
+    rows = [f"| `{{{{{k}}}}}` | {escape.md(v.replace(chr(10), ' / '), 300)} |" for k, v in values.items()]
+    return "| placeholder | value |\n|---|---|\n" + "\n".join(rows)
+
+
+@flow(name="coe-prep")
+def coe_prep(
+    incident_id: Annotated[
+        str | None, Field(description="Incident id in the alert source (or alert-<id>)")
+    ] = None,
+    alert_id: Annotated[
+        str | None, Field(description="For teams without incidents: a closed P1/P2 alert id")
+    ] = None,
+    threshold_minutes: Annotated[
+        int | None,
+        Field(ge=0, description="Shorter incidents get no COE; default ONCALL_COE_THRESHOLD_MINUTES (10)"),
+    ] = None,
+    template_doc_id: Annotated[
+        str | None, Field(description="Google Doc to copy; default ONCALL_COE_TEMPLATE_ID")
+    ] = None,
+    folder_id: Annotated[
+        str | None, Field(description="Drive folder on a Shared Drive; default ONCALL_COE_FOLDER_ID")
+    ] = None,
+    force: Annotated[bool, Field(description="Prepare a COE even under the threshold")] = False,
+    dry_run: Annotated[bool, Field(description="Render the filled document as text; write nothing")] = False,
+) -> dict[str, Any]:
+    """Copy the COE template for a long incident, fill in its data, and track it.
+
+    Gathers times, duration, time to detect/acknowledge/resolve, responders, impacted services,
+    related alerts and the merged timeline; copies the template into the COE folder, fills every
+    placeholder, adds the incident to the tracking sheet, and tells the team in Slack. One
+    document per incident, ever: reruns and concurrent triggers find the first one.
+    """
+    log = get_run_logger()
+    settings = resolve_settings()
+    key = require_input(incident_id, alert_id)
+    tz = settings.team_timezone
+    threshold = timedelta(
+        minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
+    )
+    template = template_doc_id or settings.coe_template_id
+    folder = folder_id or settings.coe_folder_id
+    if not dry_run and not (template and folder):
+        raise ConfigError(
+            "set ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID (or the template_doc_id and folder_id parameters)"
+        )
+
+    with exclusive("coe-prep", key):
+        # Gather
+        incident = fetch_incident(settings, key)
+        wanted, reason = needs_coe(incident, threshold)
+        if not wanted and not force:
+            if incident.status not in ("resolved", "closed"):
+                raise InputError(reason)
+            log.info("Skipping: %s", reason)
+            return {"incident": key, "status": "skipped", "reason": reason}
+        end = incident.resolved_at or now()
+        around = TimeWindow(start=incident.created_at - timedelta(minutes=30), end=end + timedelta(seconds=1))
+        candidates = fetch_alerts.submit(settings, AlertQuery(created=around))
+        on_call = fetch_on_call.submit(settings, settings.schedule, incident.created_at)
+        related = related_alerts(incident, candidates.result())
+        timeline = fetch_timelines(
+            settings,
+            incident,
+            [a.id for a in related if a.id != key.removeprefix("alert-")]
+            + ([key.removeprefix("alert-")] if key.startswith("alert-") else []),
+        )
+
+        # Decide
+        facts = CoeFacts(
+            incident=incident,
+            related=related,
+            timeline=timeline,
+            on_call=on_call.result(),
+            timezone=tz,
+            source=settings.source,
+            prepared_at=now(),
+        )
+        values = coe_values(facts)
+        name = coe_title(incident, tz)
+        log.info("COE %r: %d related alerts, %d timeline entries", name, len(related), len(timeline))
+        if dry_run:
+            text = fill(TEMPLATE.read_text(encoding="utf-8"), values)
+            publish_markdown(text, artifact_key("coe-prep", key, "dry-run"), f"COE for {key} (dry run)")
+            return {"incident": key, "status": "dry-run", "name": name, "text": text}
+
+        # Apply
+        assert template and folder
+        doc = prepare_coe_document(settings, key, name, values, template, folder)
+        row = find_tracker_row(settings, key)
+        if row is None:
+            post_to_slack_if_configured(settings, name, doc.link)
+            resolved = incident.resolved_at or now()
+            add_tracker_row(
+                settings,
+                [
+                    key,
+                    escape.cut(incident.message, 300),
+                    fmt_local(incident.created_at, tz),
+                    values["incident.duration"],
+                    incident.priority.value,
+                    doc.link,
+                    values["oncall.at_start"],
+                    "Draft",
+                    local(review_date(resolved), tz).format("YYYY-MM-DD"),
+                ],
+            )
+
+    create_link_artifact(
+        link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"
+    )
+    publish_markdown(
+        f"# {escape.md(doc.name)}\n\n[Open the document]({doc.link})\n\n{_values_table(values)}\n",
+        artifact_key("coe-prep", key),
+        f"What coe-prep filled for {key}",
+    )
+    if doc.unknown:
+        raise InputError(
+            f"the template has placeholders coe-prep does not know: {', '.join(doc.unknown)}; "
+            f"fill them by hand in {doc.link} or fix the template (see `oncall coe check-template`)"
+        )
+    return {
+        "incident": key,
+        "status": "created" if doc.created else "exists",
+        "document": doc.link,
+        "tracked": row is None,
+    }
+
+
+def post_to_slack_if_configured(settings: Settings, name: str, link: str) -> None:
+    if settings.slack_webhook_url is None:
+        get_run_logger().info("ONCALL_SLACK_WEBHOOK_URL not set: the team is not told about %s", link)
+        return
+    text = (
+        f"COE draft ready: <{link}|{escape.slack(name, 150)}>. The data is filled in; "
+        "add the analysis and put it on the next review meeting's agenda."
+    )
+    post_to_slack(
+        settings, {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    )
