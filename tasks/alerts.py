@@ -86,3 +86,15 @@ def fetch_on_call(settings: Settings, schedule: str, at: datetime) -> OnCall:
         return source.on_call(schedule, at)
     finally:
         source.close()
+
+
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
+def fetch_resolved_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
+    """Incidents that were resolved or closed within the window."""
+    source = build_source(settings)
+    try:
+        incidents = source.fetch_resolved_incidents(window)
+    finally:
+        source.close()
+    get_run_logger().info("Read %d incidents resolved in the window from %s", len(incidents), source.name)
+    return incidents

@@ -1,0 +1,88 @@
+"""incident-watch: emit the event that starts coe-prep for every long incident that closed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from prefect import flow
+from prefect.events import emit_event
+from prefect.logging import get_run_logger
+from prefect.variables import Variable
+from pydantic import Field
+
+from oncall.clock import now, parse_instant
+from oncall.models import AlertQuery, Priority, TimeWindow
+from oncall.watch import EVENT, coe_candidates
+from tasks.alerts import fetch_alerts, fetch_resolved_incidents
+from tasks.config import resolve_settings
+
+WATERMARK = "oncall-incident-watch-watermark"
+
+
+@flow(name="incident-watch")
+def incident_watch(
+    lookback_minutes: Annotated[
+        int, Field(ge=1, description="How far back the first run looks (later runs start at the watermark)")
+    ] = 60,
+    threshold_minutes: Annotated[
+        int | None, Field(ge=0, description="COE threshold; default ONCALL_COE_THRESHOLD_MINUTES (10)")
+    ] = None,
+    include_alerts: Annotated[
+        bool,
+        Field(
+            description="Also closed P1/P2 alerts outside any incident (teams that page without incidents)"
+        ),
+    ] = True,
+    dry_run: Annotated[
+        bool, Field(description="Log the events it would emit; emit nothing and keep the watermark")
+    ] = False,
+) -> dict[str, Any]:
+    """Find incidents (and P1/P2 alerts) closed since the last successful run that lasted long
+    enough for a COE, and emit one `oncall.incident.closed` event each; the coe-prep deployment
+    is triggered by it. The watermark moves only after every event went out, so a missed or
+    failed run is caught up by the next."""
+    log = get_run_logger()
+    settings = resolve_settings()
+    threshold = timedelta(
+        minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
+    )
+    until = now()
+    stored = Variable.get(WATERMARK, default=None)
+    since = parse_instant(str(stored), "UTC") if stored else until - timedelta(minutes=lookback_minutes)
+    window = TimeWindow(start=since, end=until)
+
+    incidents = fetch_resolved_incidents.submit(settings, window)
+    alerts = (
+        fetch_alerts(
+            settings, AlertQuery(status="closed", priorities=(Priority.P1, Priority.P2), updated=window)
+        )
+        if include_alerts
+        else []
+    )
+    candidates = coe_candidates(incidents.result(), alerts, threshold)
+    log.info("Closed since %s: %d candidate(s) for a COE", since.isoformat(), len(candidates))
+    for c in candidates:
+        if dry_run:
+            log.info(
+                "Dry run: would emit %s for %s (%s, %.0f min)",
+                EVENT,
+                c.incident_id,
+                c.priority,
+                c.duration_minutes,
+            )
+            continue
+        emit_event(
+            event=EVENT,
+            resource={"prefect.resource.id": c.resource_id, "prefect.resource.name": c.title[:100]},
+            payload=c.model_dump(),
+            id=c.event_id,
+        )
+        log.info("Emitted %s for %s", EVENT, c.incident_id)
+    if not dry_run:
+        Variable.set(WATERMARK, until.isoformat(), overwrite=True)
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "events": [c.incident_id for c in candidates],
+    }

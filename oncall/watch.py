@@ -1,0 +1,73 @@
+"""incident-watch, decided: which closed incidents and alerts deserve a COE event.
+
+Pure. An incident qualifies when it lasted at least the threshold; a closed P1/P2 alert
+qualifies the same way unless it belongs to a qualifying incident (so a team with incidents
+gets one COE, not one per alert). Event ids are derived from the incident id, so two watch
+runs that see the same incident emit the same event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from oncall.coe import incident_from_alert, related_alerts
+from oncall.models import Alert, Incident, Priority
+
+EVENT = "oncall.incident.closed"
+_NAMESPACE = uuid.UUID("8f5b8f0e-3c1a-4c7e-9a57-0c0ffee0c0e5")
+
+
+class CoeCandidate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    incident_id: str  # `alert-<id>` for an alert standing in for an incident
+    kind: str  # incident | alert
+    title: str
+    priority: str
+    duration_minutes: float
+
+    @property
+    def resource_id(self) -> str:
+        return f"oncall.incident.{self.incident_id}"
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(_NAMESPACE, self.resource_id)
+
+
+def coe_candidates(
+    incidents: list[Incident], alerts: list[Alert], threshold: timedelta
+) -> list[CoeCandidate]:
+    out: list[CoeCandidate] = []
+    long_incidents = [i for i in incidents if i.duration is not None and i.duration >= threshold]
+    for inc in long_incidents:
+        assert inc.duration is not None
+        out.append(
+            CoeCandidate(
+                incident_id=inc.id,
+                kind="incident",
+                title=inc.message,
+                priority=inc.priority.value,
+                duration_minutes=round(inc.duration.total_seconds() / 60, 1),
+            )
+        )
+    covered = {a.id for inc in long_incidents for a in related_alerts(inc, alerts)}
+    for alert in alerts:
+        if alert.id in covered or alert.is_open or alert.priority not in (Priority.P1, Priority.P2):
+            continue
+        if alert.close_after is None or alert.close_after < threshold:
+            continue
+        stand_in = incident_from_alert(alert)
+        out.append(
+            CoeCandidate(
+                incident_id=stand_in.id,
+                kind="alert",
+                title=alert.message,
+                priority=alert.priority.value,
+                duration_minutes=round(alert.close_after.total_seconds() / 60, 1),
+            )
+        )
+    return out
