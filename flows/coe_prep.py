@@ -12,7 +12,7 @@ from pydantic import Field
 
 from oncall import escape
 from oncall.clock import fmt_local, local, now
-from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts
+from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts, review_date
 from oncall.errors import ConfigError, InputError
 from oncall.models import AlertQuery, TimeWindow
 from oncall.settings import Settings
@@ -24,7 +24,6 @@ from tasks.coe import (
     find_tracker_row,
     prepare_coe_document,
     require_input,
-    review_date,
 )
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_to_slack, publish_markdown

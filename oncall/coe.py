@@ -159,7 +159,7 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
     )
     timeline = (
         "\n".join(
-            f"{local(e.at, tz).format('YYYY-MM-DD HH:mm:ss')}  {e.actor or 'system'}  {e.text}"
+            f"{local(e.at, tz).format('YYYY-MM-DD HH:mm:ss')} · {e.actor or 'system'} · {e.text}"
             for e in sorted(facts.timeline, key=lambda e: (e.at, e.origin))
         )
         or "no entries"
@@ -229,3 +229,9 @@ def fill(text: str, values: dict[str, str]) -> str:
 
 def leftover_placeholders(text: str) -> list[str]:
     return sorted(set(PLACEHOLDER.findall(text)))
+
+
+def review_date(resolved: datetime, weekday: int = 3) -> datetime:
+    """The next team review meeting after resolution (Thursdays by default)."""
+    days = (weekday - resolved.weekday()) % 7 or 7
+    return resolved + timedelta(days=days)

@@ -8,7 +8,6 @@ retries, reruns and concurrent triggers end with one document and one row.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.google import GoogleWorkspace, load_key
 from oncall.coe import PLACEHOLDER, check_template, incident_from_alert
-from oncall.errors import ConfigError, InputError, OutsideError
+from oncall.errors import ConfigError, InputError, OutsideError, UnavailableError
 from oncall.models import Incident, TimelineEntry
 from oncall.settings import Settings
 from oncall.sources import build_source
@@ -105,7 +104,17 @@ def prepare_coe_document(
     with workspace(settings) as gw:
         found = gw.find_coe(incident_id)
         created = found is None
-        doc = found or gw.copy_template(template_id, folder_id, name, incident_id)
+        if found is None:
+            try:
+                doc = gw.copy_template(template_id, folder_id, name, incident_id)
+            except UnavailableError:
+                # Drive may have made the copy before the answer was lost: look for it by the incident id.
+                found = gw.find_coe(incident_id)
+                if found is None:
+                    raise
+                created, doc = False, found
+        else:
+            doc = found
         text = gw.document_text(doc.id)
         if created:
             check = check_template(text)
@@ -138,12 +147,6 @@ def add_tracker_row(settings: Settings, row: list[str]) -> None:
     with workspace(settings) as gw:
         gw.append_row(settings.coe_sheet_id, settings.coe_sheet_tab, row)
     get_run_logger().info("Tracked %s in the COE sheet", row[0])
-
-
-def review_date(resolved: datetime, weekday: int = 3) -> datetime:
-    """The next team review meeting after resolution (Thursdays by default)."""
-    days = (weekday - resolved.weekday()) % 7 or 7
-    return resolved + timedelta(days=days)
 
 
 def require_input(incident_id: str | None, alert_id: str | None) -> str:
