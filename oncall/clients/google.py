@@ -62,7 +62,8 @@ class _TokenAuth(httpx.Auth):
         with self._lock:
             if not self.credentials.valid:
                 try:
-                    self.credentials.refresh(AuthRequest())  # type: ignore[no-untyped-call]
+                    with requests.Session() as session:  # closed at once: no socket left behind
+                        self.credentials.refresh(AuthRequest(session))  # type: ignore[no-untyped-call]
                 except (GoogleAuthError, requests.RequestException) as exc:
                     raise AuthError(
                         SYSTEM, f"token exchange failed ({type(exc).__name__}); check {SETTING}"
