@@ -36,7 +36,7 @@ def test_copy_find_fill_and_read_back(gw: GoogleWorkspace, sandbox: Sandbox) -> 
 
 
 def test_my_drive_folder_and_unwritable_folder_are_named(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
-    with pytest.raises(RejectedError, match="folder-my-drive is in a My Drive.*Shared Drive"):
+    with pytest.raises(RejectedError, match=r"folder-my-drive is in a My Drive.*Shared Drive"):
         gw.copy_template(sandbox.state.coe_template, "folder-my-drive", "x", "inc-g2")
     sandbox.state.google.unwritable.add(sandbox.state.coe_folder)
     try:

@@ -1,0 +1,180 @@
+"""coe-prep and incident-watch end to end: one document and one row per incident, whatever happens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from prefect.variables import Variable
+
+from flows.coe_prep import coe_prep
+from flows.incident_watch import WATERMARK, incident_watch
+from oncall.clients.google import INCIDENT_KEY
+from oncall.sandbox.seed import DEFAULT_ANCHOR
+from oncall.sandbox.server import Sandbox
+
+LONG = "inc-7f3a-0001"  # 47 minutes
+SHORT = "inc-7f3a-0002"  # 6 minutes
+OPEN = "inc-7f3a-0003"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def google(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    yield sandbox
+    # Each test starts without COEs.
+    state = sandbox.state.google
+    for file_id in [f for f, meta in state.files.items() if meta["appProperties"]]:
+        del state.files[file_id]
+        state.docs.pop(file_id, None)
+    del sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"][1:]
+
+
+def _coes(sandbox: Sandbox, incident: str) -> list[dict[str, Any]]:
+    return [
+        f for f in sandbox.state.google.files.values() if f["appProperties"].get(INCIDENT_KEY) == incident
+    ]
+
+
+def _rows(sandbox: Sandbox, incident: str) -> list[list[str]]:
+    return [r for r in sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"] if r and r[0] == incident]
+
+
+def _google_api_calls(sandbox: Sandbox, since: int) -> int:
+    return sum(
+        1 for s in sandbox.app.served[since:] if s.system == "google" and not s.path.endswith("/token")
+    )
+
+
+def test_a_new_coe_costs_six_requests_and_an_existing_one_three(google: Sandbox) -> None:
+    mark = len(google.app.served)
+    result = coe_prep(incident_id=LONG)
+    assert result["status"] == "created" and _google_api_calls(google, mark) <= 6
+    [doc] = _coes(google, LONG)
+    text = google.state.google.text(doc["id"])
+    assert "{{" not in text and "COE: xPro unavailable" in text and "(49m 00s)" in text
+    assert doc["name"] == "COE 2026-11-21 xPro unavailable: RDS storage exhausted on the xpro applications db"
+    [row] = _rows(google, LONG)
+    assert row[4:6] == ["P1", f"https://docs.google.com/document/d/{doc['id']}/edit"] and row[7] == "Draft"
+    assert (
+        len(google.state.slack.messages) == 1
+        and "next review meeting" in google.state.slack.messages[0]["text"]
+    )
+
+    mark = len(google.app.served)
+    again = coe_prep(incident_id=LONG)
+    assert again["status"] == "exists" and _google_api_calls(google, mark) <= 3
+    assert (
+        len(_coes(google, LONG)) == 1
+        and len(_rows(google, LONG)) == 1
+        and len(google.state.slack.messages) == 1
+    )
+
+
+def test_a_crash_between_copy_and_fill_is_finished_by_the_rerun(google: Sandbox) -> None:
+    """The batchUpdate never arrives (the process died): the rerun fills the copy it finds."""
+    google.script("/google/docs/v1/documents/", 503, method="POST", times=20)
+    state = coe_prep(incident_id=LONG, return_state=True)
+    assert state.is_failed()
+    assert len(_coes(google, LONG)) == 1 and _rows(google, LONG) == []
+    google.app.script.clear()
+    assert coe_prep(incident_id=LONG)["status"] == "exists"
+    [doc] = _coes(google, LONG)
+    assert "{{" not in google.state.google.text(doc["id"]) and len(_rows(google, LONG)) == 1
+
+
+def test_a_lost_answer_to_the_copy_makes_no_second_document(google: Sandbox) -> None:
+    google.script(f"/google/drive/v3/files/{google.state.coe_template}/copy", 502, method="POST", after=True)
+    assert coe_prep(incident_id=LONG)["status"] == "exists"
+    assert len(_coes(google, LONG)) == 1 and len(_rows(google, LONG)) == 1
+
+
+def test_two_runs_at_once_make_one_document_and_one_row(google: Sandbox) -> None:
+    google.faults("google", latency_ms=30)
+    results: list[dict[str, Any]] = []
+    runs = [threading.Thread(target=lambda: results.append(coe_prep(incident_id=LONG))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert sorted(r["status"] for r in results) == ["created", "exists"]
+    assert len(_coes(google, LONG)) == 1 and len(_rows(google, LONG)) == 1
+
+
+def test_short_open_and_unknown_incidents(google: Sandbox) -> None:
+    skipped = coe_prep(incident_id=SHORT)
+    assert skipped["status"] == "skipped" and "6m 00s" in skipped["reason"] and _coes(google, SHORT) == []
+    assert coe_prep(incident_id=SHORT, force=True)["status"] == "created"
+    with pytest.raises(Exception, match="still open"):
+        coe_prep(incident_id=OPEN)
+    with pytest.raises(Exception, match="incident nope was not found"):
+        coe_prep(incident_id="nope")
+    with pytest.raises(Exception, match="exactly one of incident_id or alert_id"):
+        coe_prep()
+
+
+def test_bad_template_or_folder_leave_nothing_behind(google: Sandbox) -> None:
+    with pytest.raises(Exception, match="folder-my-drive is in a My Drive"):
+        coe_prep(incident_id=LONG, folder_id="folder-my-drive")
+    with pytest.raises(Exception, match="ONCALL_COE_TEMPLATE_ID"):
+        coe_prep(incident_id=LONG, template_doc_id="no-such-template")
+    assert _coes(google, LONG) == [] and _rows(google, LONG) == []
+
+
+def test_unknown_placeholders_are_named_after_the_known_ones_are_filled(google: Sandbox) -> None:
+    google.state.google.add_doc(
+        "doc-custom", "Custom COE", "# {{incident.title}}\n{{team.escalation_path}}\n{{timeline}}"
+    )
+    with pytest.raises(Exception, match=r"placeholders coe-prep does not know: team\.escalation_path"):
+        coe_prep(incident_id=LONG, template_doc_id="doc-custom")
+    [doc] = _coes(google, LONG)
+    assert "{{incident.title}}" not in google.state.google.text(doc["id"])
+    assert len(_rows(google, LONG)) == 1  # recorded, so nothing is half-written without a trace
+
+
+def test_dry_run_writes_nothing(google: Sandbox) -> None:
+    mark = len(google.app.served)
+    result = coe_prep(incident_id=LONG, dry_run=True)
+    assert (
+        result["status"] == "dry-run" and "{{" not in result["text"] and "xPro unavailable" in result["text"]
+    )
+    assert _google_api_calls(google, mark) == 0
+
+
+def _coe_runs(deployment_id: Any) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+
+
+def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(google: Sandbox) -> None:
+    spec = next(
+        d
+        for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+        if d["name"] == "coe-prep"
+    )
+    trigger = DeploymentEventTrigger(**{k: v for k, v in spec["triggers"][0].items() if k != "type"})
+    deployment_id = coe_prep.to_deployment(name="coe-prep", triggers=[trigger]).apply()
+    Variable.set(WATERMARK, (DEFAULT_ANCHOR.replace(day=17)).isoformat(), overwrite=True)
+
+    first = incident_watch()
+    assert LONG in first["events"] and SHORT not in first["events"] and OPEN not in first["events"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _coe_runs(deployment_id):
+        time.sleep(0.5)
+    runs = _coe_runs(deployment_id)
+    assert {r.parameters.get("incident_id") for r in runs} >= {LONG}
+    assert Variable.get(WATERMARK) == first["until"]
+    second = incident_watch()
+    assert second["events"] == [] and second["since"] == first["until"]
