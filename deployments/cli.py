@@ -100,6 +100,75 @@ def _cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flow_env() -> None:
+    from deployments.demo import prepare_prefect_env
+
+    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
+
+
+def _cmd_coe_prep(args: argparse.Namespace) -> int:
+    _flow_env()
+    from flows.coe_prep import coe_prep
+
+    result = coe_prep(
+        incident_id=None if args.alert else args.id,
+        alert_id=args.id if args.alert else None,
+        threshold_minutes=args.threshold,
+        force=args.force,
+        dry_run=args.dry_run,
+    )
+    if args.dry_run:
+        print(result.pop("text"))
+    print(", ".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
+def _cmd_coe_watch(args: argparse.Namespace) -> int:
+    _flow_env()
+    from flows.incident_watch import incident_watch
+
+    result = incident_watch(lookback_minutes=args.lookback, dry_run=args.dry_run)
+    print(
+        f"{len(result['events'])} event(s) for {result['since']} .. {result['until']}: {', '.join(result['events'])}"
+    )
+    return 0
+
+
+def _cmd_coe_placeholders(args: argparse.Namespace) -> int:
+    from oncall.coe import PLACEHOLDERS, REQUIRED
+
+    width = max(len(p) for p in PLACEHOLDERS) + 4
+    for name, description in PLACEHOLDERS.items():
+        print(f"{'{{' + name + '}}':<{width}} {description}{' (required)' if name in REQUIRED else ''}")
+    return 0
+
+
+def _cmd_coe_check(args: argparse.Namespace) -> int:
+    from oncall.clients.google import DOC_MIME, GoogleWorkspace, load_key
+    from oncall.coe import check_template
+    from oncall.settings import load_settings
+
+    settings = load_settings()
+    with GoogleWorkspace(
+        load_key(settings.require("google_service_account")), base_url=settings.google_base_url
+    ) as gw:
+        meta = gw.get_file(args.doc_id)
+        if meta.mimeType != DOC_MIME:
+            print(f"{args.doc_id} ({meta.name}) is a {meta.mimeType}, not a Google Doc", file=sys.stderr)
+            return 1
+        check = check_template(gw.document_text(args.doc_id))
+    print(f"Template {meta.name} ({args.doc_id})")
+    print(f"  uses     {len(check.used)}: {', '.join(check.used) or '-'}")
+    print(f"  lacks    {len(check.missing)}: {', '.join(check.missing) or '-'}")
+    print(
+        f"  unknown  {len(check.unknown)}: {', '.join(check.unknown) or '-'} (left for people to fill; coe-prep fails on them)"
+    )
+    if check.missing_required:
+        print(f"  required placeholders missing: {', '.join(check.missing_required)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
@@ -192,6 +261,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gaps.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
     gaps.set_defaults(func=_cmd_gaps)
+
+    coe = sub.add_parser(
+        "coe",
+        help="COE documents: prepare one, watch for incidents, check a template",
+        description="Work with COE (Clarification of Error) documents.",
+        epilog=EPILOG,
+    )
+    coe_sub = coe.add_subparsers(dest="coe_command", required=True, metavar="ACTION")
+    prep = coe_sub.add_parser(
+        "prep",
+        help="run coe-prep for one incident now",
+        description="Copy the COE template for an incident, fill in its data and track it. "
+        "Idempotent: an incident that has a COE keeps it.",
+        epilog=EPILOG,
+    )
+    prep.add_argument("id", help="incident id (or, with --alert, a closed P1/P2 alert id)")
+    prep.add_argument(
+        "--alert", action="store_true", help="the id is an alert's, for teams that page without incidents"
+    )
+    prep.add_argument(
+        "--threshold", type=int, help="minutes an incident must last (default: ONCALL_COE_THRESHOLD_MINUTES)"
+    )
+    prep.add_argument("--force", action="store_true", help="prepare it even under the threshold")
+    prep.add_argument("--dry-run", action="store_true", help="print the filled document; write nothing")
+    prep.set_defaults(func=_cmd_coe_prep)
+    watch = coe_sub.add_parser(
+        "watch",
+        help="run incident-watch now: emit events for long incidents that closed",
+        description="Find incidents and P1/P2 alerts closed since the last run and emit "
+        "oncall.incident.closed for each that needs a COE.",
+        epilog=EPILOG,
+    )
+    watch.add_argument(
+        "--lookback", type=int, default=60, help="minutes the first run looks back (default: 60)"
+    )
+    watch.add_argument(
+        "--dry-run", action="store_true", help="log the events; emit nothing, keep the watermark"
+    )
+    watch.set_defaults(func=_cmd_coe_watch)
+    placeholders = coe_sub.add_parser(
+        "placeholders",
+        help="list every {{placeholder}} coe-prep fills",
+        description="Every placeholder a COE template may use, with its meaning.",
+    )
+    placeholders.set_defaults(func=_cmd_coe_placeholders)
+    check = coe_sub.add_parser(
+        "check-template",
+        help="which placeholders a Google Doc template uses, lacks, or invents",
+        description="Read a Google Doc and compare its placeholders with the ones coe-prep "
+        "fills. Exit 1 when it is not a Doc or lacks a required placeholder.",
+        epilog=EPILOG,
+    )
+    check.add_argument("doc_id", help="the template's Google Doc id")
+    check.set_defaults(func=_cmd_coe_check)
 
     doctor = sub.add_parser(
         "doctor",

@@ -5,10 +5,12 @@ Writes what it produced under `out/demo/` for a person to read.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
 
+from oncall.clock import now
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 
@@ -35,12 +37,37 @@ def run_demo(out: Path) -> list[Path]:
         end = DEFAULT_ANCHOR.isoformat()
         shift_handoff(shift_end=end, deliver=["artifact", "slack", "file"])
         runbook_gaps(window="-7d", window_end=end, max_issues=50, deliver=["artifact", "file"])
+        from flows.coe_prep import coe_prep
+        from flows.incident_watch import incident_watch
+
+        watched = incident_watch(
+            lookback_minutes=int((now() - DEFAULT_ANCHOR).total_seconds() // 60) + 7 * 1440
+        )
+        for incident_id in watched["events"]:  # what the coe-prep trigger does on a server
+            coe_prep(incident_id=incident_id)
         slack = out / "slack.jsonl"
         slack.write_text(
             "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in sandbox.state.slack.messages)
         )
         issues = _write_issues(sandbox, out / "issues")
-    return [out / "handoff.md", slack, out / "coverage.md", issues]
+        coes = _write_coes(sandbox, out / "coe", out / "coe-tracker.csv")
+    return [out / "handoff.md", slack, out / "coverage.md", issues, coes, out / "coe-tracker.csv"]
+
+
+def _write_coes(sandbox: Sandbox, folder: Path, tracker: Path) -> Path:
+    """Each COE document's final text, and the tracking sheet as CSV."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.md"):
+        old.unlink()
+    google = sandbox.state.google
+    for file_id, meta in google.files.items():
+        if meta["appProperties"].get("oncallIncidentId"):
+            (folder / f"{meta['appProperties']['oncallIncidentId']}.md").write_text(
+                google.text(file_id), encoding="utf-8"
+            )
+    with tracker.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"])
+    return folder
 
 
 def _write_issues(sandbox: Sandbox, folder: Path) -> Path:

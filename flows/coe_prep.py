@@ -11,7 +11,7 @@ from prefect.logging import get_run_logger
 from pydantic import Field
 
 from oncall import escape
-from oncall.clock import fmt_local, local, now
+from oncall.clock import local, now
 from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts, review_date
 from oncall.errors import ConfigError, InputError
 from oncall.models import AlertQuery, TimeWindow

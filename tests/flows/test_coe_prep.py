@@ -178,3 +178,8 @@ def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(google:
     assert Variable.get(WATERMARK) == first["until"]
     second = incident_watch()
     assert second["events"] == [] and second["since"] == first["until"]
+    # Teams that page without incidents: long closed P1/P2 alerts outside incidents get events too.
+    Variable.set(WATERMARK, (DEFAULT_ANCHOR.replace(day=17)).isoformat(), overwrite=True)
+    with_alerts = incident_watch(include_alerts=True, dry_run=True)
+    assert LONG in with_alerts["events"] and any(e.startswith("alert-") for e in with_alerts["events"])
+    assert Variable.get(WATERMARK) == (DEFAULT_ANCHOR.replace(day=17)).isoformat()  # a dry run keeps it
