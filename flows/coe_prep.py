@@ -128,7 +128,7 @@ def coe_prep(
                 [
                     key,
                     escape.cut(incident.message, 300),
-                    fmt_local(incident.created_at, tz),
+                    values["incident.start"],
                     values["incident.duration"],
                     incident.priority.value,
                     doc.link,
