@@ -33,7 +33,7 @@ def incident_watch(
         Field(
             description="Also closed P1/P2 alerts outside any incident (teams that page without incidents)"
         ),
-    ] = True,
+    ] = False,
     dry_run: Annotated[
         bool, Field(description="Log the events it would emit; emit nothing and keep the watermark")
     ] = False,
