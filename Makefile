@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint fmt bench serve clean
+.PHONY: demo test lint fmt bench template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
@@ -31,6 +31,9 @@ fmt: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks, side by side with their baselines
 	$(VENV)/bin/python -m bench
+
+template: $(STAMP)  ## rebuild oncall/templates/coe.docx from coe.md
+	$(VENV)/bin/python -m oncall.template_docx
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -142,3 +142,19 @@ def test_watch_candidates_skip_short_ones_and_alerts_of_incidents() -> None:
     assert [(c.incident_id, c.kind) for c in found] == [("inc-1", "incident"), (f"alert-{lone.id}", "alert")]
     assert found[0].resource_id == "oncall.incident.inc-1"
     assert found[0].event_id == coe_candidates([_incident()], [], ten)[0].event_id  # stable across runs
+
+
+def test_the_shipped_docx_is_built_from_the_markdown_template(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    from oncall.coe import PLACEHOLDER
+    from oncall.template_docx import DOCX, build_docx, docx_text
+
+    fresh = build_docx(TEMPLATE.read_text(), tmp_path / "coe.docx")
+    assert fresh.read_bytes() == DOCX.read_bytes(), "run `python -m oncall.template_docx` and commit the result"
+    with zipfile.ZipFile(DOCX) as z:
+        for name in z.namelist():
+            if name.endswith((".xml", ".rels")):
+                ET.fromstring(z.read(name))  # well-formed
+    assert set(PLACEHOLDER.findall(docx_text(DOCX))) == set(PLACEHOLDERS)
