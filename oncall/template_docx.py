@@ -52,7 +52,7 @@ _STYLES = (
 def _runs(text: str) -> str:
     """Text runs; `_italic_` spans become italic, placeholders stay whole."""
     out = []
-    for part in re.split(r"(_[^_{}]+_)", text):
+    for part in re.split(r"((?<![\w{.])_[^_{}]+_(?![\w}]))", text):
         if not part:
             continue
         italic = part.startswith("_") and part.endswith("_") and len(part) > 2
