@@ -6,6 +6,7 @@ slow: they cover a source that was down for a minute, not a flaky request.
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
 
 from prefect import task
@@ -23,11 +24,8 @@ from tasks.retry import outage_only
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_schedule(settings: Settings, name: str) -> Schedule:
     """The on-call schedule with its rotations (for hand-off boundaries)."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         return source.get_schedule(name)
-    finally:
-        source.close()
 
 
 @task(cache_policy=NO_CACHE)
@@ -57,11 +55,8 @@ def resolve_shift_window(
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_alerts(settings: Settings, query: AlertQuery) -> list[Alert]:
     """Every alert matching the query, however many (the source splits past its paging caps)."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         alerts = source.fetch_alerts(query)
-    finally:
-        source.close()
     get_run_logger().info("Read %d alerts from %s", len(alerts), source.name)
     return alerts
 
@@ -69,11 +64,8 @@ def fetch_alerts(settings: Settings, query: AlertQuery) -> list[Alert]:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
     """Incidents created in the window, with their resolve times."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         incidents = source.fetch_incidents(window)
-    finally:
-        source.close()
     get_run_logger().info("Read %d incidents from %s", len(incidents), source.name)
     return incidents
 
@@ -81,20 +73,14 @@ def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_on_call(settings: Settings, schedule: str, at: datetime) -> OnCall:
     """Who was on call at one instant, overrides applied."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         return source.on_call(schedule, at)
-    finally:
-        source.close()
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_resolved_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
     """Incidents that were resolved or closed within the window."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         incidents = source.fetch_resolved_incidents(window)
-    finally:
-        source.close()
     get_run_logger().info("Read %d incidents resolved in the window from %s", len(incidents), source.name)
     return incidents

@@ -8,6 +8,7 @@ retries, reruns and concurrent triggers end with one document and one row.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -48,26 +49,20 @@ def workspace(settings: Settings) -> GoogleWorkspace:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_incident(settings: Settings, incident_id: str) -> Incident:
     """The incident, or for `alert-<id>` the closed alert standing in for one."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         if incident_id.startswith("alert-"):
             return incident_from_alert(source.get_alert(incident_id.removeprefix("alert-")))
         return source.get_incident(incident_id)
-    finally:
-        source.close()
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_timelines(settings: Settings, incident: Incident, alert_ids: list[str]) -> list[TimelineEntry]:
     """The incident's log, and the logs and notes of its related alerts (the first 20)."""
-    source = build_source(settings)
-    try:
+    with closing(build_source(settings)) as source:
         entries = [] if incident.id.startswith("alert-") else source.incident_timeline(incident.id)
         with ThreadPoolExecutor(settings.max_concurrency) as pool:
             for part in pool.map(source.alert_timeline, alert_ids[:MAX_ALERT_TIMELINES]):
                 entries += part
-    finally:
-        source.close()
     get_run_logger().info(
         "Timeline of %s: %d entries from %d alerts", incident.id, len(entries), len(alert_ids)
     )

@@ -133,19 +133,6 @@ def build_github_app(state: GitHubState) -> Router:
         name = f"{request.path_params['owner']}/{request.path_params['repo']}"
         return (name, state.repos[name]) if name in state.repos else None
 
-    def label_json(request: Request, name: str, repo_name: str, repo: GitHubRepo) -> dict[str, Any]:
-        if name not in repo.labels:
-            ident = state.next_id()
-            repo.labels[name] = {
-                "id": ident,
-                "node_id": f"LA_{ident}",
-                "name": name,
-                "color": "ededed",
-                "default": False,
-                "description": None,
-            }
-        return {**repo.labels[name], "url": f"{base(request)}/repos/{repo_name}/labels/{name}"}
-
     def user(request: Request) -> dict[str, Any]:
         api = f"{base(request)}/users/{state.login}"
         return {
@@ -171,8 +158,13 @@ def build_github_app(state: GitHubState) -> Router:
 
     def decorate(request: Request, repo_name: str, issue: dict[str, Any]) -> dict[str, Any]:
         api = f"{base(request)}/repos/{repo_name}/issues/{issue['number']}"
+        labels = [
+            {**lb, "url": f"{base(request)}/repos/{repo_name}/labels/{lb['name']}"} for lb in issue["labels"]
+        ]
         return {
             **issue,
+            "labels": labels,
+            "user": user(request),
             "url": api,
             "repository_url": f"{base(request)}/repos/{repo_name}",
             "labels_url": f"{api}/labels{{/name}}",
@@ -240,30 +232,8 @@ def build_github_app(state: GitHubState) -> Router:
                         }
                     ],
                 )
-            number = len(repo.issues) + 1
-            ident = state.next_id()
-            issue = {
-                "id": ident,
-                "node_id": f"I_{ident}",
-                "number": number,
-                "title": title,
-                "body": body,
-                "user": user(request),
-                "labels": [label_json(request, str(lb), name, repo) for lb in payload.get("labels") or []],
-                "state": "open",
-                "state_reason": None,
-                "locked": False,
-                "assignee": None,
-                "assignees": [],
-                "milestone": None,
-                "comments": 0,
-                "created_at": _now(),
-                "updated_at": _now(),
-                "closed_at": None,
-                "author_association": "NONE",
-                "active_lock_reason": None,
-            }
-            repo.issues.append(issue)
+            labels = [str(lb) for lb in payload.get("labels") or []]
+            issue = state.new_issue(name, title, body, labels)
             return JSONResponse(decorate(request, name, issue), status_code=201)
         wanted_state = request.query_params.get("state", "open")
         labels = [lb for lb in (request.query_params.get("labels") or "").split(",") if lb]
