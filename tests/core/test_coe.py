@@ -152,7 +152,9 @@ def test_the_shipped_docx_is_built_from_the_markdown_template(tmp_path) -> None:
     from oncall.template_docx import DOCX, build_docx, docx_text
 
     fresh = build_docx(TEMPLATE.read_text(), tmp_path / "coe.docx")
-    assert fresh.read_bytes() == DOCX.read_bytes(), "run `python -m oncall.template_docx` and commit the result"
+    assert fresh.read_bytes() == DOCX.read_bytes(), (
+        "run `python -m oncall.template_docx` and commit the result"
+    )
     with zipfile.ZipFile(DOCX) as z:
         for name in z.namelist():
             if name.endswith((".xml", ".rels")):
