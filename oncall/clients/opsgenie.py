@@ -36,7 +36,7 @@ from oncall.models import (
 
 BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 PAGE = 100
-OFFSET_CAP = 20_000
+OFFSET_CAP = 19_900  # OpsGenie answers 422 "Sum of offset and limit should be lower than 20000"
 SYSTEM = "OpsGenie"
 _EPOCH = datetime(2010, 1, 1, tzinfo=UTC)
 _RESOLVING = ("IncidentResolved", "IncidentClosed")

@@ -171,7 +171,7 @@ def build_google_app(state: GoogleState) -> Router:
                 403,
                 "Service Accounts do not have storage quota. Leverage shared drives "
                 "(https://developers.google.com/workspace/drive/api/guides/about-shareddrives), "
-                "or use OAuth delegation instead.",
+                "or use OAuth delegation (http://support.google.com/a/answer/7281227) instead.",
                 "storageQuotaExceeded",
                 "usageLimits",
             )

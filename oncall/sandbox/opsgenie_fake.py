@@ -120,8 +120,8 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             offset, limit = _int(request, "offset", 0), _int(request, "limit", 20)
             if not 1 <= limit <= 100:
                 return _error(422, "Limit should be between 1 and 100")
-            if offset < 0 or offset + limit > OFFSET_CAP:
-                return _error(422, f"Offset + limit should be less than or equal to {OFFSET_CAP}")
+            if offset < 0 or offset + limit >= OFFSET_CAP:
+                return _error(422, f"Sum of offset and limit should be lower than {OFFSET_CAP}")
             query = request.query_params.get("query")
             found = state.matching(query)
         except QueryError as exc:
@@ -137,7 +137,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         base = f"{public_base(request)}/v2/alerts?"
         params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
         paging = {"first": base + urlencode({**params, "offset": 0, "limit": limit})}
-        if offset + limit < len(found) and offset + 2 * limit <= OFFSET_CAP:
+        if offset + limit < len(found) and offset + 2 * limit < OFFSET_CAP:
             paging["next"] = base + urlencode({**params, "offset": offset + limit, "limit": limit})
         return JSONResponse(_envelope(page, started, paging=paging))
 
