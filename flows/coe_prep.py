@@ -18,12 +18,12 @@ from oncall.models import AlertQuery, TimeWindow
 from oncall.settings import Settings
 from tasks.alerts import fetch_alerts, fetch_on_call
 from tasks.coe import (
-    add_tracker_row,
     fetch_incident,
     fetch_timelines,
     find_tracker_row,
     prepare_coe_document,
     require_input,
+    track_coe,
 )
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_to_slack, publish_markdown
@@ -119,24 +119,25 @@ def coe_prep(
         # Apply
         assert template and folder
         doc = prepare_coe_document(settings, key, name, values, template, folder)
-        row = find_tracker_row(settings, key)
-        if row is None:
+        found = find_tracker_row(settings, key)
+        if found[0] is None:
             post_to_slack_if_configured(settings, name, doc.link)
-            resolved = incident.resolved_at or now()
-            add_tracker_row(
-                settings,
-                [
-                    key,
-                    escape.cut(incident.message, 300),
-                    values["incident.start"],
-                    values["incident.duration"],
-                    incident.priority.value,
-                    doc.link,
-                    values["oncall.at_start"],
-                    "Draft",
-                    local(review_date(resolved), tz).format("YYYY-MM-DD"),
-                ],
-            )
+        resolved = incident.resolved_at or now()
+        tracked = track_coe(
+            settings,
+            [
+                key,
+                escape.cut(incident.message, 300),
+                values["incident.start"],
+                values["incident.duration"],
+                incident.priority.value,
+                doc.link,
+                values["oncall.at_start"],
+                "Draft",
+                local(review_date(resolved), tz).format("YYYY-MM-DD"),
+            ],
+            found,
+        )
 
     create_link_artifact(
         link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"
@@ -155,7 +156,7 @@ def coe_prep(
         "incident": key,
         "status": "created" if doc.created else "exists",
         "document": doc.link,
-        "tracked": row is None,
+        "tracked": tracked,
     }
 
 

@@ -50,6 +50,8 @@ class NotFoundError(OutsideError):
 class RateLimitedError(OutsideError):
     """Rate limited on every attempt within the retry budget."""
 
+    retry_after: float | None = None  # seconds the vendor asked to wait, when it said
+
 
 class UnavailableError(OutsideError):
     """Server errors, timeouts or dropped connections on every attempt."""

@@ -125,23 +125,35 @@ def prepare_coe_document(
 
 
 @task(cache_policy=NO_CACHE)
-def find_tracker_row(settings: Settings, incident_id: str) -> int | None:
-    """The incident's row in the COE tracker, if it has one."""
+def find_tracker_row(settings: Settings, incident_id: str) -> tuple[int | None, list[str]]:
+    """The incident's row number in the COE tracker and its values, if it has one."""
     sheet = settings.coe_sheet_id
     if not sheet:
         raise ConfigError("ONCALL_COE_SHEET_ID is not set: the COE tracker sheet id")
     with workspace(settings) as gw:
-        number, _ = gw.find_row(sheet, settings.coe_sheet_tab, incident_id)
-    return number
+        return gw.find_row(sheet, settings.coe_sheet_tab, incident_id)
+
+
+OWNED = 7  # columns A-G are the flow's; status and review date belong to people once written
 
 
 @task(cache_policy=NO_CACHE)
-def add_tracker_row(settings: Settings, row: list[str]) -> None:
-    """Append the incident's row. Only called after `find_tracker_row` found none under the lock."""
+def track_coe(settings: Settings, row: list[str], found: tuple[int | None, list[str]]) -> str:
+    """Append the incident's row, or refresh the flow's own columns of the row that exists."""
     assert settings.coe_sheet_id
+    number, current = found
     with workspace(settings) as gw:
-        gw.append_row(settings.coe_sheet_id, settings.coe_sheet_tab, row)
-    get_run_logger().info("Tracked %s in the COE sheet", row[0])
+        if number is None:
+            gw.append_row(settings.coe_sheet_id, settings.coe_sheet_tab, row)
+            outcome = "added"
+        elif current[:OWNED] != row[:OWNED]:
+            kept = (current + [""] * len(row))[OWNED : len(row)]
+            gw.update_row(settings.coe_sheet_id, settings.coe_sheet_tab, number, row[:OWNED] + kept)
+            outcome = "updated"
+        else:
+            outcome = "unchanged"
+    get_run_logger().info("COE tracker row for %s: %s", row[0], outcome)
+    return outcome
 
 
 def require_input(incident_id: str | None, alert_id: str | None) -> str:

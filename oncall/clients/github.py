@@ -153,8 +153,8 @@ class GitHubClient:
             try:
                 with self._errors(what, write=True):
                     return call()
-            except RateLimitedError:
-                wait = 60.0
+            except RateLimitedError as exc:
+                wait = exc.retry_after or 60.0
                 if waited + wait > self._max_wait:
                     raise
                 self._sleep(wait)

@@ -75,21 +75,46 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
     if status == 429 and system in _RATE_LIMIT_BODIES:
         headers, body = _RATE_LIMIT_BODIES[system]
         body = dict(body)
+    elif system == "google":
+        status_name = {
+            429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL",
+            502: "UNAVAILABLE",
+            503: "UNAVAILABLE",
+        }.get(status, "UNKNOWN")
+        reason = "rateLimitExceeded" if status == 429 else "backendError"
+        message = (
+            "Quota exceeded for quota metric 'Requests'." if status == 429 else "Internal error encountered."
+        )
+        body = {
+            "error": {
+                "code": status,
+                "message": message,
+                "status": status_name,
+                "errors": [
+                    {
+                        "message": message,
+                        "domain": "usageLimits" if status == 429 else "global",
+                        "reason": reason,
+                    }
+                ],
+            }
+        }
     elif system == "github":
-        message = {
+        texts = {
             403: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
             429: "You have exceeded a secondary rate limit.",
             404: "Not Found",
             401: "Bad credentials",
         }
         body = {
-            "message": message.get(status, "Server Error"),
+            "message": texts.get(status, "Server Error"),
             "documentation_url": "https://docs.github.com/rest",
             "status": str(status),
         }
     else:
         body = {"message": "Internal Server Error" if status >= 500 else "Error", "took": 0.001}
-    if isinstance(body, dict) and system == "opsgenie":
+    if system == "opsgenie":
         body["requestId"] = str(uuid.uuid4())
     return headers, json.dumps(body).encode(), "application/json"
 
