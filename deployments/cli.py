@@ -169,6 +169,31 @@ def _cmd_coe_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_relay(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from deployments.relay import build_relay
+    from oncall.settings import load_settings
+
+    settings = load_settings()
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        print(
+            "oncall relay: set PREFECT_API_URL to the Prefect server's API, e.g. http://127.0.0.1:4200/api",
+            file=sys.stderr,
+        )
+        return 2
+    app = build_relay(
+        settings.require("relay_secret"),
+        api_url,
+        threshold_minutes=settings.coe_threshold_minutes,
+        api_key=os.environ.get("PREFECT_API_KEY"),
+    )
+    print(f"relay: POST http://{args.host}:{args.port}/opsgenie (secret in X-Oncall-Relay-Secret or ?token=)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
@@ -315,6 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("doc_id", help="the template's Google Doc id")
     check.set_defaults(func=_cmd_coe_check)
+
+    relay = sub.add_parser(
+        "relay",
+        help="serve the webhook relay: OpsGenie webhooks in, Prefect events out",
+        description="Accept OpsGenie's outgoing webhook (with the shared secret "
+        "ONCALL_RELAY_SECRET) and post oncall.incident.closed to PREFECT_API_URL for "
+        "every incident or P1/P2 alert that closed after lasting past the COE threshold.",
+        epilog=EPILOG,
+    )
+    relay.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    relay.add_argument("--port", type=int, default=8788, help="port (default: 8788)")
+    relay.set_defaults(func=_cmd_relay)
 
     doctor = sub.add_parser(
         "doctor",

@@ -20,6 +20,7 @@ SECRET_BLOCKS = {
     "slack_webhook_url": "oncall-slack-webhook-url",
     "github_token": "oncall-github-token",
     "google_service_account": "oncall-google-service-account",
+    "relay_secret": "oncall-relay-secret",
 }
 
 
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
     coe_sheet_id: str | None = Field(None, description="Google Sheet id of the COE tracker")
     coe_sheet_tab: str = Field("COE tracker", description="Tab of the COE tracker sheet")
     coe_threshold_minutes: int = Field(10, ge=0, description="Incidents at least this long get a COE")
+    relay_secret: SecretStr | None = Field(
+        None, description="Shared secret OpsGenie's webhook sends to the relay"
+    )
     http_timeout_seconds: float = Field(10.0, gt=0, description="Per-request timeout for every outside API")
     http_attempts: int = Field(6, ge=1, le=20, description="Tries per request before giving up")
     max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")

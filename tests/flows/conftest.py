@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.testing.utilities import prefect_test_harness
 
 
@@ -12,3 +20,34 @@ from prefect.testing.utilities import prefect_test_harness
 def prefect_server() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def coe_deployment(prefect_server: None) -> UUID:
+    """coe-prep deployed with the event trigger exactly as prefect.yaml declares it."""
+    from flows.coe_prep import coe_prep
+
+    spec = next(
+        d
+        for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+        if d["name"] == "coe-prep"
+    )
+    trigger = DeploymentEventTrigger(**{k: v for k, v in spec["triggers"][0].items() if k != "type"})
+    return coe_prep.to_deployment(name="coe-prep", triggers=[trigger]).apply()
+
+
+def wait_for_runs(deployment_id: UUID, incident_id: str, seconds: float = 30) -> list[Any]:
+    """Flow runs the trigger created for `incident_id`, polled until one appears."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
+        found = [r for r in runs if r.parameters.get("incident_id") == incident_id]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)

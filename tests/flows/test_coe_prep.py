@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
-import yaml
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.variables import Variable
 
 from flows.coe_prep import coe_prep
@@ -20,6 +16,7 @@ from flows.incident_watch import WATERMARK, incident_watch
 from oncall.clients.google import INCIDENT_KEY
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from tests.flows.conftest import wait_for_runs
 
 LONG = "inc-7f3a-0001"  # 47 minutes
 SHORT = "inc-7f3a-0002"  # 6 minutes
@@ -151,30 +148,14 @@ def test_dry_run_writes_nothing(google: Sandbox) -> None:
     assert _google_api_calls(google, mark) == 0
 
 
-def _coe_runs(deployment_id: Any) -> list[Any]:
-    with get_client(sync_client=True) as client:
-        return client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-        )
-
-
-def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(google: Sandbox) -> None:
-    spec = next(
-        d
-        for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
-        if d["name"] == "coe-prep"
-    )
-    trigger = DeploymentEventTrigger(**{k: v for k, v in spec["triggers"][0].items() if k != "type"})
-    deployment_id = coe_prep.to_deployment(name="coe-prep", triggers=[trigger]).apply()
+def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(
+    google: Sandbox, coe_deployment: UUID
+) -> None:
     Variable.set(WATERMARK, (DEFAULT_ANCHOR.replace(day=17)).isoformat(), overwrite=True)
 
     first = incident_watch()
     assert LONG in first["events"] and SHORT not in first["events"] and OPEN not in first["events"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not _coe_runs(deployment_id):
-        time.sleep(0.5)
-    runs = _coe_runs(deployment_id)
-    assert {r.parameters.get("incident_id") for r in runs} >= {LONG}
+    assert wait_for_runs(coe_deployment, LONG)
     assert Variable.get(WATERMARK) == first["until"]
     second = incident_watch()
     assert second["events"] == [] and second["since"] == first["until"]
