@@ -194,6 +194,13 @@ def _cmd_relay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_setup_blocks(args: argparse.Namespace) -> int:
+    from deployments.setup import setup_blocks
+
+    setup_blocks(print, prompt=False if args.no_input else None)
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
@@ -352,6 +359,26 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     relay.add_argument("--port", type=int, default=8788, help="port (default: 8788)")
     relay.set_defaults(func=_cmd_relay)
+
+    setup = sub.add_parser(
+        "setup",
+        help="create what deployments read from Prefect: Secret blocks, Variables",
+        description="Prepare the Prefect server at PREFECT_API_URL for the deployments.",
+        epilog=EPILOG,
+    )
+    setup_sub = setup.add_subparsers(dest="setup_command", required=True, metavar="ACTION")
+    blocks = setup_sub.add_parser(
+        "blocks",
+        help="create or update the Secret blocks and the oncall-settings Variable",
+        description="Save every ONCALL_* secret as its Secret block (prompting, hidden, "
+        "for missing ones on a terminal) and the other ONCALL_* settings as the JSON "
+        "Variable oncall-settings. Secret values are never printed.",
+        epilog=EPILOG,
+    )
+    blocks.add_argument(
+        "--no-input", action="store_true", help="never prompt; skip secrets not in the environment"
+    )
+    blocks.set_defaults(func=_cmd_setup_blocks)
 
     doctor = sub.add_parser(
         "doctor",

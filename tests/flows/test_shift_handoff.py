@@ -110,7 +110,7 @@ def test_slack_url_from_a_secret_block(env: Sandbox, monkeypatch: pytest.MonkeyP
     try:
         shift_handoff(shift_end="2026-11-24T10:00", shift_start="2026-11-23T10:00", deliver=["slack"])
     finally:
-        Secret(value="unset").save("oncall-slack-webhook-url", overwrite=True)
+        Secret.delete("oncall-slack-webhook-url")
     assert len(env.state.slack.messages) == 1
 
 
