@@ -35,6 +35,10 @@ def setup_blocks(say: Callable[[str], None], prompt: bool | None = None) -> int:
         Secret(value=value).save(block, overwrite=True)
         written += 1
         say(f"✓ {block}: saved")
+    checkout = os.environ.get("ONCALL_CHECKOUT") or os.getcwd()
+    Variable.set("oncall_checkout", checkout, overwrite=True)
+    say(f"✓ Variable oncall_checkout: {checkout} (where workers find this repository)")
+    written += 1
     plain = {
         name: os.environ[f"ONCALL_{name.upper()}"]
         for name in Settings.model_fields

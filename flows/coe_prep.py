@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_link_artifact
 from prefect.logging import get_run_logger
-from pydantic import Field
 
 from oncall import escape
 from oncall.clock import local, now
@@ -37,24 +36,13 @@ def _values_table(values: dict[str, str]) -> str:
 
 @flow(name="coe-prep")
 def coe_prep(
-    incident_id: Annotated[
-        str | None, Field(description="Incident id in the alert source (or alert-<id>)")
-    ] = None,
-    alert_id: Annotated[
-        str | None, Field(description="For teams without incidents: a closed P1/P2 alert id")
-    ] = None,
-    threshold_minutes: Annotated[
-        int | None,
-        Field(ge=0, description="Shorter incidents get no COE; default ONCALL_COE_THRESHOLD_MINUTES (10)"),
-    ] = None,
-    template_doc_id: Annotated[
-        str | None, Field(description="Google Doc to copy; default ONCALL_COE_TEMPLATE_ID")
-    ] = None,
-    folder_id: Annotated[
-        str | None, Field(description="Drive folder on a Shared Drive; default ONCALL_COE_FOLDER_ID")
-    ] = None,
-    force: Annotated[bool, Field(description="Prepare a COE even under the threshold")] = False,
-    dry_run: Annotated[bool, Field(description="Render the filled document as text; write nothing")] = False,
+    incident_id: str | None = None,
+    alert_id: str | None = None,
+    threshold_minutes: int | None = None,
+    template_doc_id: str | None = None,
+    folder_id: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Copy the COE template for a long incident, fill in its data, and track it.
 
@@ -62,11 +50,22 @@ def coe_prep(
     related alerts and the merged timeline; copies the template into the COE folder, fills every
     placeholder, adds the incident to the tracking sheet, and tells the team in Slack. One
     document per incident, ever: reruns and concurrent triggers find the first one.
+
+    Args:
+        incident_id: Incident id in the alert source (or alert-<id>)
+        alert_id: For teams without incidents: a closed P1/P2 alert id
+        threshold_minutes: Shorter incidents get no COE; default ONCALL_COE_THRESHOLD_MINUTES (10)
+        template_doc_id: Google Doc to copy; default ONCALL_COE_TEMPLATE_ID
+        folder_id: Drive folder on a Shared Drive; default ONCALL_COE_FOLDER_ID
+        force: Prepare a COE even under the threshold
+        dry_run: Render the filled document as text; write nothing
     """
     log = get_run_logger()
     settings = resolve_settings()
     key = require_input(incident_id, alert_id)
     tz = settings.team_timezone
+    if threshold_minutes is not None and threshold_minutes < 0:
+        raise InputError(f"threshold_minutes {threshold_minutes} is negative")
     threshold = timedelta(
         minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
     )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from prefect import flow
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 from prefect.variables import Variable
-from pydantic import Field
 
 from oncall.clock import now, parse_instant
+from oncall.errors import InputError
 from oncall.models import AlertQuery, Priority, TimeWindow
 from oncall.watch import EVENT, coe_candidates
 from tasks.alerts import fetch_alerts, fetch_resolved_incidents
@@ -22,28 +22,26 @@ WATERMARK = "oncall-incident-watch-watermark"
 
 @flow(name="incident-watch")
 def incident_watch(
-    lookback_minutes: Annotated[
-        int, Field(ge=1, description="How far back the first run looks (later runs start at the watermark)")
-    ] = 60,
-    threshold_minutes: Annotated[
-        int | None, Field(ge=0, description="COE threshold; default ONCALL_COE_THRESHOLD_MINUTES (10)")
-    ] = None,
-    include_alerts: Annotated[
-        bool,
-        Field(
-            description="Also closed P1/P2 alerts outside any incident (teams that page without incidents)"
-        ),
-    ] = False,
-    dry_run: Annotated[
-        bool, Field(description="Log the events it would emit; emit nothing and keep the watermark")
-    ] = False,
+    lookback_minutes: int = 60,
+    threshold_minutes: int | None = None,
+    include_alerts: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Find incidents (and P1/P2 alerts) closed since the last successful run that lasted long
     enough for a COE, and emit one `oncall.incident.closed` event each; the coe-prep deployment
     is triggered by it. The watermark moves only after every event went out, so a missed or
-    failed run is caught up by the next."""
+    failed run is caught up by the next.
+
+    Args:
+        lookback_minutes: How far back the first run looks (later runs start at the watermark)
+        threshold_minutes: COE threshold; default ONCALL_COE_THRESHOLD_MINUTES (10)
+        include_alerts: Also closed P1/P2 alerts outside any incident (teams that page without incidents)
+        dry_run: Log the events it would emit; emit nothing and keep the watermark
+    """
     log = get_run_logger()
     settings = resolve_settings()
+    if threshold_minutes is not None and threshold_minutes < 0:
+        raise InputError(f"threshold_minutes {threshold_minutes} is negative")
     threshold = timedelta(
         minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
     )

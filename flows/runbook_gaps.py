@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
-from pydantic import Field
 
 from oncall import clock
 from oncall.coverage import Matcher
-from oncall.errors import ConfigError
+from oncall.errors import ConfigError, InputError
 from oncall.gap_render import coverage_markdown, coverage_rows, issue_body, issue_title
 from oncall.gaps import Act, assess_coverage, index_gap_issues, plan_gap_actions
 from oncall.models import AlertQuery, TimeWindow
@@ -23,35 +22,15 @@ from tasks.locks import exclusive
 
 @flow(name="runbook-gaps")
 def runbook_gaps(
-    window: Annotated[
-        str, Field(description="Start of the window: a span back from its end like '-24h', or an ISO time")
-    ] = "-24h",
-    window_end: Annotated[
-        str, Field(description="End of the window: ISO time in the team's zone, or 'now'")
-    ] = "now",
-    runbook: Annotated[
-        str | None, Field(description="'owner/repo:path@ref' or a local path; default ONCALL_RUNBOOK")
-    ] = None,
-    repo: Annotated[
-        str | None, Field(description="owner/name that gets the issues; default ONCALL_GITHUB_REPO")
-    ] = None,
-    label: Annotated[
-        str | None, Field(description="Label on gap issues; default ONCALL_GAP_LABEL (runbook-gap)")
-    ] = None,
-    max_issues: Annotated[
-        int | None,
-        Field(ge=0, description="Most issues filed or reopened per run; default ONCALL_MAX_ISSUES (10)"),
-    ] = None,
-    close_covered: Annotated[
-        bool, Field(description="Comment on and close gap issues whose kind now has an entry")
-    ] = False,
-    dry_run: Annotated[
-        bool, Field(description="Show the issues it would file; change nothing on GitHub")
-    ] = False,
-    deliver: Annotated[
-        list[Literal["artifact", "file"]],
-        Field(description="artifact, and file (coverage.md under ONCALL_OUT_DIR)"),
-    ] = ["artifact"],  # noqa: B006
+    window: str = "-24h",
+    window_end: str = "now",
+    runbook: str | None = None,
+    repo: str | None = None,
+    label: str | None = None,
+    max_issues: int | None = None,
+    close_covered: bool = False,
+    dry_run: bool = False,
+    deliver: list[Literal["artifact", "file"]] = ["artifact"],  # noqa: B006 - Prefect parameters must be JSON defaults
 ) -> dict[str, int]:
     """File one GitHub issue for each alert kind that paged without a runbook entry.
 
@@ -59,6 +38,17 @@ def runbook_gaps(
     with none files an issue (or comments on, or reopens, the one that exists) with the
     occurrences, a sample, links and an entry skeleton in the runbook's own format.
     Idempotent: reruns and concurrent runs never file a second issue for a kind.
+
+    Args:
+        window: Start of the window: a span back from its end like '-24h', or an ISO time
+        window_end: End of the window: ISO time in the team's zone, or 'now'
+        runbook: 'owner/repo:path@ref' or a local path; default ONCALL_RUNBOOK
+        repo: owner/name that gets the issues; default ONCALL_GITHUB_REPO
+        label: Label on gap issues; default ONCALL_GAP_LABEL (runbook-gap)
+        max_issues: Most issues filed or reopened per run; default ONCALL_MAX_ISSUES (10)
+        close_covered: Comment on and close gap issues whose kind now has an entry
+        dry_run: Show the issues it would file; change nothing on GitHub
+        deliver: artifact, and file (coverage.md under ONCALL_OUT_DIR)
     """
     log = get_run_logger()
     settings = resolve_settings()
@@ -66,6 +56,8 @@ def runbook_gaps(
     repo = repo or settings.github_repo
     label = label or settings.gap_label
     cap = settings.max_issues if max_issues is None else max_issues
+    if cap < 0:
+        raise InputError(f"max_issues {cap} is negative; use 0 to file nothing")
     if not repo:
         raise ConfigError("no repository for gap issues: set ONCALL_GITHUB_REPO or the repo parameter")
     end = clock.parse_instant(window_end, tz)

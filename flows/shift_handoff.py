@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
-from pydantic import Field
 
 from oncall.clock import BusinessHours, zone
 from oncall.coverage import Matcher
@@ -25,37 +24,28 @@ Delivery = Literal["artifact", "slack", "file"]
 
 @flow(name="shift-handoff", log_prints=False)
 def shift_handoff(
-    schedule: Annotated[
-        str | None, Field(description="On-call schedule name; default: ONCALL_SCHEDULE")
-    ] = None,
-    shift_end: Annotated[
-        str, Field(description="End of the shift: ISO-8601 time in the team's zone, or 'now'")
-    ] = "now",
-    shift_start: Annotated[
-        str | None,
-        Field(
-            description="Start of the shift: ISO time or a span back from the end like '-24h'; default: the schedule's previous hand-off"
-        ),
-    ] = None,
-    timezone: Annotated[
-        str | None, Field(description="Team time zone (IANA); default: ONCALL_TEAM_TIMEZONE")
-    ] = None,
-    business_hours: Annotated[
-        str | None,
-        Field(description="Working hours, e.g. 'Mon-Fri 09:00-17:00'; pages outside count as after hours"),
-    ] = None,
-    deliver: Annotated[
-        list[Delivery], Field(description="Where to send it: artifact, slack, file (under ONCALL_OUT_DIR)")
-    ] = ["artifact", "slack"],  # noqa: B006 - Prefect parameters must be JSON defaults
-    dry_run: Annotated[
-        bool, Field(description="Compute and show the hand-off; send nothing to Slack")
-    ] = False,
+    schedule: str | None = None,
+    shift_end: str = "now",
+    shift_start: str | None = None,
+    timezone: str | None = None,
+    business_hours: str | None = None,
+    deliver: list[Delivery] = ["artifact", "slack"],  # noqa: B006 - Prefect parameters must be JSON defaults
+    dry_run: bool = False,
 ) -> str:
     """Summarise the shift that is ending for the engineer who takes over.
 
     Who was and is on call; what paged (by priority, noisiest kinds first, after-hours
     count); what is still open, how old and whose; what escalated; MTTA and MTTR; the
     shift's incidents. Delivered as a markdown artifact and a Slack message.
+
+    Args:
+        schedule: On-call schedule name; default: ONCALL_SCHEDULE
+        shift_end: End of the shift: ISO-8601 time in the team's zone, or 'now'
+        shift_start: Start of the shift: ISO time or a span back from the end like '-24h'; default: the schedule's previous hand-off
+        timezone: Team time zone (IANA); default: ONCALL_TEAM_TIMEZONE
+        business_hours: Working hours, e.g. 'Mon-Fri 09:00-17:00'; pages outside count as after hours
+        deliver: Where to send it: artifact, slack, file (under ONCALL_OUT_DIR)
+        dry_run: Compute and show the hand-off; send nothing to Slack
     """
     log = get_run_logger()
     settings = resolve_settings()

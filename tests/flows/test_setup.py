@@ -15,7 +15,9 @@ def test_setup_blocks_saves_secrets_and_settings_without_printing_them(
     monkeypatch.setenv("ONCALL_SCHEDULE", "Ops Weekly")
     monkeypatch.setenv("ONCALL_TEAM_TIMEZONE", "Europe/Berlin")
     lines: list[str] = []
-    assert setup_blocks(lines.append, prompt=False) == 2
+    monkeypatch.setenv("ONCALL_CHECKOUT", "/srv/oncall-flows")
+    assert setup_blocks(lines.append, prompt=False) == 3
+    assert Variable.get("oncall_checkout") == "/srv/oncall-flows"
     assert Secret.load("oncall-github-token").get() == "canary-setup-token-55"
     assert Variable.get(SETTINGS_VARIABLE) == {"schedule": "Ops Weekly", "team_timezone": "Europe/Berlin"}
     assert not any("canary-setup-token-55" in line for line in lines)
