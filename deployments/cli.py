@@ -201,6 +201,14 @@ def _cmd_setup_blocks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_setup_automations(args: argparse.Namespace) -> int:
+    from deployments.setup import setup_automations
+    from oncall.settings import load_settings
+
+    setup_automations(print, load_settings().require("slack_webhook_url"))
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
@@ -379,6 +387,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-input", action="store_true", help="never prompt; skip secrets not in the environment"
     )
     blocks.set_defaults(func=_cmd_setup_blocks)
+    automations = setup_sub.add_parser(
+        "automations",
+        help="post to Slack when an oncall flow fails or runs late",
+        description="Create (or replace) a Prefect automation that posts to "
+        "ONCALL_SLACK_WEBHOOK_URL whenever a run of an oncall-tagged deployment "
+        "fails, crashes, times out or is late.",
+        epilog=EPILOG,
+    )
+    automations.set_defaults(func=_cmd_setup_automations)
 
     doctor = sub.add_parser(
         "doctor",

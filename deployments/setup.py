@@ -53,3 +53,50 @@ def setup_blocks(say: Callable[[str], None], prompt: bool | None = None) -> int:
     else:
         say(f"- Variable {SETTINGS_VARIABLE}: no non-secret ONCALL_* settings in the environment")
     return written
+
+
+AUTOMATION = "oncall-flows failed or late"
+ALERT_BLOCK = "oncall-flow-alerts"
+FAILURE_EVENTS = {
+    "prefect.flow-run.Failed",
+    "prefect.flow-run.Crashed",
+    "prefect.flow-run.TimedOut",
+    "prefect.flow-run.Late",
+}
+
+
+def setup_automations(say: Callable[[str], None], webhook_url: str) -> str:
+    """One automation: any run of an `oncall`-tagged deployment that fails, crashes, times out or
+    runs late posts to the team's Slack. Re-running replaces it; returns its id."""
+    from prefect.automations import AutomationCore, EventTrigger, Posture, SendNotification
+    from prefect.blocks.notifications import SlackWebhook
+    from prefect.client.orchestration import get_client
+
+    block_id = SlackWebhook(url=webhook_url).save(ALERT_BLOCK, overwrite=True)
+    automation = AutomationCore(
+        name=AUTOMATION,
+        description="Tells the team when an on-call flow did not do its job.",
+        trigger=EventTrigger(
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.oncall"},
+            expect=FAILURE_EVENTS,
+            posture=Posture.Reactive,
+            threshold=1,
+        ),
+        actions=[
+            SendNotification(
+                block_document_id=block_id,
+                subject="oncall-flows: {{ flow.name }} {{ flow_run.state.name }}",
+                body="{{ flow.name }} run {{ flow_run.name }} is {{ flow_run.state.name }}: {{ flow_run|ui_url }}",
+            )
+        ],
+    )
+    with get_client(sync_client=True) as client:
+        for existing in client.read_automations():
+            if existing.name == AUTOMATION:
+                client.delete_automation(existing.id)
+        automation_id = client.create_automation(automation)
+    say(
+        f"✓ automation '{AUTOMATION}' posts to Slack (block {ALERT_BLOCK}) on {', '.join(sorted(FAILURE_EVENTS))}"
+    )
+    return str(automation_id)

@@ -29,3 +29,20 @@ def test_setup_blocks_saves_secrets_and_settings_without_printing_them(
     assert settings.require("github_token") == "canary-setup-token-55"
     Variable.set(SETTINGS_VARIABLE, {}, overwrite=True)
     Secret.delete("oncall-github-token")
+
+
+def test_setup_automations_creates_one_failure_alert() -> None:
+    from prefect.client.orchestration import get_client
+
+    from deployments.setup import AUTOMATION, FAILURE_EVENTS, setup_automations
+
+    lines: list[str] = []
+    setup_automations(lines.append, "https://hooks.slack.com/services/T0/B0/canaryalerthook")
+    second = setup_automations(lines.append, "https://hooks.slack.com/services/T0/B0/canaryalerthook")
+    with get_client(sync_client=True) as client:
+        mine = [a for a in client.read_automations() if a.name == AUTOMATION]
+    assert [str(a.id) for a in mine] == [second]  # re-running replaces, never duplicates
+    trigger = mine[0].trigger
+    assert set(trigger.expect) == FAILURE_EVENTS
+    assert trigger.match_related.root == {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.oncall"}
+    assert not any("canaryalerthook" in line for line in lines)
