@@ -44,5 +44,8 @@ def test_setup_automations_creates_one_failure_alert() -> None:
     assert [str(a.id) for a in mine] == [second]  # re-running replaces, never duplicates
     trigger = mine[0].trigger
     assert set(trigger.expect) == FAILURE_EVENTS
-    assert trigger.match_related.root == {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.oncall"}
+    assert trigger.match_related.root == {
+        "prefect.resource.role": "tag",
+        "prefect.resource.id": "prefect.tag.oncall",
+    }
     assert not any("canaryalerthook" in line for line in lines)
