@@ -32,6 +32,9 @@ fmt: $(STAMP)
 bench: $(STAMP)  ## benchmarks, side by side with their baselines
 	$(VENV)/bin/python -m bench
 
+serve: $(STAMP)  ## Prefect server + UI on 127.0.0.1:4200, every deployment, a worker, the sandbox
+	$(VENV)/bin/python -m deployments.serve
+
 template: $(STAMP)  ## rebuild oncall/templates/coe.docx from coe.md
 	$(VENV)/bin/python -m oncall.template_docx
 

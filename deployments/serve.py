@@ -1,0 +1,126 @@
+"""`make serve`: a one-machine setup a newcomer can click through in the Prefect UI.
+
+Starts a Prefect server with the UI on 127.0.0.1, the sandbox fakes (unless real settings are
+given), registers every deployment from prefect.yaml, saves the blocks and variables they read,
+and runs a process worker. Ctrl-C stops the worker, the sandbox and the server, in that order;
+the deployments and their schedules stay as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"serve: the Prefect server exited with code {proc.returncode}; see its log")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"serve: the Prefect server did not answer at {url} within {seconds:.0f} s")
+
+
+@contextmanager
+def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)  # noqa: S603
+    if check and done.returncode != 0:
+        raise SystemExit(f"serve: {' '.join(args[:3])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return done
+
+
+def serve(port: int, sandbox_port: int, home: Path, use_sandbox: bool) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "ONCALL_CHECKOUT": str(ROOT),
+    }
+    with ExitStack() as stack:
+        server = stack.enter_context(
+            _process(
+                [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                env,
+                home / "server.log",
+            )
+        )
+        print(f"serve: starting the Prefect server (log: {home / 'server.log'})", flush=True)
+        _wait_healthy(api, server)
+        if use_sandbox:
+            from oncall.clock import now
+            from oncall.sandbox.seed import last_handoff
+            from oncall.sandbox.server import Sandbox
+
+            sandbox = stack.enter_context(Sandbox.seeded(last_handoff(now()), port=sandbox_port))
+            env.update(sandbox.env())
+            env["ONCALL_GITHUB_WRITE_INTERVAL"] = "0"
+            print(
+                f"serve: sandbox fakes on {sandbox.url} (a seeded week ending at the last Tuesday hand-off)"
+            )
+        _run([str(BIN / "prefect"), "work-pool", "create", "oncall", "--type", "process"], env, check=False)
+        _run([str(BIN / "oncall"), "setup", "blocks", "--no-input"], env)
+        _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env)
+        stack.enter_context(
+            _process([str(BIN / "prefect"), "worker", "start", "--pool", "oncall"], env, home / "worker.log")
+        )
+        print(f"serve: 4 deployments registered, worker running (log: {home / 'worker.log'})")
+        print(
+            f"\n  Prefect UI: http://127.0.0.1:{port}/deployments  (click a deployment, then Run)\n\nCtrl-C stops it.",
+            flush=True,
+        )
+        try:
+            while server.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("\nserve: stopping the worker, the sandbox and the server")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make serve", description=__doc__)
+    parser.add_argument("--port", type=int, default=4200, help="Prefect server port (default: 4200)")
+    parser.add_argument("--sandbox-port", type=int, default=8787, help="sandbox port (default: 8787)")
+    parser.add_argument("--home", default=str(ROOT / ".prefect-serve"), help="PREFECT_HOME for the server")
+    args = parser.parse_args(argv)
+    real = bool(os.environ.get("ONCALL_OPSGENIE_API_KEY")) and not os.environ.get("ONCALL_OPSGENIE_BASE_URL")
+    if real:
+        print("serve: ONCALL_OPSGENIE_API_KEY is set: using the real services from your ONCALL_* settings")
+    serve(args.port, args.sandbox_port, Path(args.home), use_sandbox=not real)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
