@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint fmt bench template clean
+.PHONY: demo test test-browser lint fmt bench template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
@@ -17,8 +17,11 @@ $(STAMP): uv.lock pyproject.toml
 demo: $(STAMP)  ## run every flow against the seeded sandbox; outputs under out/demo/
 	$(VENV)/bin/oncall demo --out out/demo
 
-test: $(STAMP)  ## the whole test suite
-	$(VENV)/bin/python -m pytest -q
+test: $(STAMP)  ## the whole test suite (the browser test has its own target)
+	$(VENV)/bin/python -m pytest -q --ignore=tests/browser
+
+test-browser: $(STAMP)  ## the Prefect UI under make serve, in headless Chromium (needs chromium, chromium-driver)
+	$(VENV)/bin/python -m pytest -q tests/browser
 
 lint: $(STAMP)  ## ruff (lint and format check) and mypy strict
 	$(VENV)/bin/ruff check .

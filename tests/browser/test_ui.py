@@ -1,0 +1,161 @@
+"""The Prefect UI served by `make serve`, driven in headless Chromium (Debian's chromium and
+chromium-driver; `.ci/run` installs them). A person's path: find the four deployments, start
+shift-handoff from its page with a parameter changed, and read the run's markdown artifact.
+Run with `make test-browser`; the screenshot lands in out/test/ui-artifact.png."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "out" / "test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port, sandbox_port = _free_port(), _free_port()
+    home = tmp_path_factory.mktemp("serve")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PREFECT_"))}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deployments.serve",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--home",
+            str(home),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 180
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "Ctrl-C stops it." in line:
+            break
+        if proc.poll() is not None:
+            pytest.fail("make serve exited early:\n" + "".join(lines))
+    else:
+        pytest.fail("make serve did not get ready:\n" + "".join(lines))
+    yield f"http://127.0.0.1:{port}"
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=60)
+    proc.stdout.close()
+    assert code == 0, "make serve did not stop cleanly on Ctrl-C"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chrome')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+def _click(driver: WebDriver, xpath: str, wait: float = 30) -> None:
+    element = WebDriverWait(driver, wait).until(ec.element_to_be_clickable((By.XPATH, xpath)))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+@pytest.fixture
+def screenshot_on_failure(browser: WebDriver, request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "ui-last.png"))
+
+
+def test_run_shift_handoff_from_the_ui_and_read_its_artifact(
+    served: str, browser: WebDriver, screenshot_on_failure: None
+) -> None:
+    browser.get(f"{served}/deployments")
+    for name in ("shift-handoff", "runbook-gaps", "incident-watch", "coe-prep"):
+        WebDriverWait(browser, 60).until(
+            ec.presence_of_element_located(
+                (By.XPATH, f"//a[normalize-space()='{name}' and contains(@href, '/deployments/deployment/')]")
+            )
+        )
+    _click(browser, "//a[normalize-space()='shift-handoff' and contains(@href, '/deployments/deployment/')]")
+    _click(browser, "//button[normalize-space()='Run']")
+    _click(browser, "(//*[normalize-space()='Custom run'])[last()]")
+
+    # Change one parameter: the shift starts 72 hours before its end.
+    label = "//*[normalize-space()='shift_start (Optional)']"
+    _click(browser, f"{label}/following::button[normalize-space()='str'][1]")
+    WebDriverWait(browser, 10).until(
+        ec.element_to_be_clickable((By.XPATH, f"{label}/following::textarea[1]"))
+    ).send_keys("-72h")
+    run_name = browser.find_element(
+        By.XPATH, "//*[normalize-space()='Run Name']/following::input[1]"
+    ).get_attribute("value")
+    _click(browser, "//button[normalize-space()='Submit']")
+
+    # The run appears on the deployment's page; the worker runs it against the sandbox.
+    _click(browser, f"//a[contains(@href, '/runs/flow-run/') and normalize-space()='{run_name}']", wait=60)
+    deadline = time.monotonic() + 120
+    while "Completed" not in browser.page_source:
+        assert "Failed" not in browser.page_source and "Crashed" not in browser.page_source, "the run failed"
+        assert time.monotonic() < deadline, "the run did not complete in 120 s"
+        time.sleep(2)
+        browser.refresh()
+    _click(browser, "//li[normalize-space()='Artifacts']")
+    _click(
+        browser,
+        "//a[contains(@href, '/artifacts/')][.//*[contains(text(), 'shift-handoff-primary-on-call-schedule')]]"
+        " | //a[contains(@href, '/artifacts/')][contains(., 'shift-handoff-primary-on-call-schedule')]",
+    )
+    WebDriverWait(browser, 60).until(
+        ec.presence_of_element_located(
+            (By.XPATH, "//*[contains(normalize-space(), 'On-call hand-off: Primary On Call Schedule')]")
+        )
+    )
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "(3d 0h)" in text  # the changed parameter reached the flow
+    assert "Noisiest alert kinds" in text and "Still open" in text
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "ui-artifact.png"))
