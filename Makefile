@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-browser lint fmt bench template clean
+.PHONY: demo test test-browser test-postgres lint fmt bench template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
@@ -18,7 +18,10 @@ demo: $(STAMP)  ## run every flow against the seeded sandbox; outputs under out/
 	$(VENV)/bin/oncall demo --out out/demo
 
 test: $(STAMP)  ## the whole test suite (the browser test has its own target)
-	$(VENV)/bin/python -m pytest -q --ignore=tests/browser
+	$(VENV)/bin/python -m pytest -q --ignore=tests/browser --ignore=tests/postgres
+
+test-postgres: $(STAMP)  ## the Prefect server on PostgreSQL, a flow through a worker (needs Debian's postgresql)
+	$(VENV)/bin/python -m pytest -q tests/postgres
 
 test-browser: $(STAMP)  ## the Prefect UI under make serve, in headless Chromium (needs chromium, chromium-driver)
 	$(VENV)/bin/python -m pytest -q tests/browser

@@ -60,7 +60,9 @@ def _run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess
     return done
 
 
-def serve(port: int, sandbox_port: int, home: Path, use_sandbox: bool) -> None:
+def serve(
+    port: int, sandbox_port: int, home: Path, use_sandbox: bool, database_url: str | None = None
+) -> None:
     home.mkdir(parents=True, exist_ok=True)
     api = f"http://127.0.0.1:{port}/api"
     env = {
@@ -70,6 +72,8 @@ def serve(port: int, sandbox_port: int, home: Path, use_sandbox: bool) -> None:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "ONCALL_CHECKOUT": str(ROOT),
     }
+    if database_url:  # PostgreSQL 14.9+ with pg_trgm; SQLite under PREFECT_HOME otherwise
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     with ExitStack() as stack:
         server = stack.enter_context(
             _process(
@@ -114,11 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4200, help="Prefect server port (default: 4200)")
     parser.add_argument("--sandbox-port", type=int, default=8787, help="sandbox port (default: 8787)")
     parser.add_argument("--home", default=str(ROOT / ".prefect-serve"), help="PREFECT_HOME for the server")
+    parser.add_argument(
+        "--database-url", help="postgresql+asyncpg://... for a PostgreSQL-backed server (default: SQLite)"
+    )
     args = parser.parse_args(argv)
     real = bool(os.environ.get("ONCALL_OPSGENIE_API_KEY")) and not os.environ.get("ONCALL_OPSGENIE_BASE_URL")
     if real:
         print("serve: ONCALL_OPSGENIE_API_KEY is set: using the real services from your ONCALL_* settings")
-    serve(args.port, args.sandbox_port, Path(args.home), use_sandbox=not real)
+    serve(args.port, args.sandbox_port, Path(args.home), use_sandbox=not real, database_url=args.database_url)
     return 0
 
 
