@@ -5,14 +5,8 @@ Run with `make test-browser`; the screenshot lands in out/test/ui-artifact.png."
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from selenium import webdriver
@@ -23,56 +17,15 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import ROOT, serving
+
 SHOTS = ROOT / "out" / "test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port, sandbox_port = _free_port(), _free_port()
-    home = tmp_path_factory.mktemp("serve")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PREFECT_"))}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deployments.serve",
-            "--port",
-            str(port),
-            "--sandbox-port",
-            str(sandbox_port),
-            "--home",
-            str(home),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 180
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "Ctrl-C stops it." in line:
-            break
-        if proc.poll() is not None:
-            pytest.fail("make serve exited early:\n" + "".join(lines))
-    else:
-        pytest.fail("make serve did not get ready:\n" + "".join(lines))
-    yield f"http://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGINT)
-    code = proc.wait(timeout=60)
-    proc.stdout.close()
-    assert code == 0, "make serve did not stop cleanly on Ctrl-C"
+    with serving(tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

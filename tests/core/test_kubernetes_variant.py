@@ -18,7 +18,9 @@ def _deployments(path: Path) -> dict[str, dict[str, object]]:
 def test_kubernetes_variant_matches_the_main_file() -> None:
     main = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     k8s = yaml.safe_load((ROOT / "deployments" / "kubernetes" / "prefect.yaml").read_text())
-    assert _deployments(ROOT / "prefect.yaml") == _deployments(ROOT / "deployments" / "kubernetes" / "prefect.yaml")
+    assert _deployments(ROOT / "prefect.yaml") == _deployments(
+        ROOT / "deployments" / "kubernetes" / "prefect.yaml"
+    )
     assert main["definitions"]["work_pool"]["name"] == "oncall"
     assert k8s["definitions"]["work_pool"]["name"] == "oncall-k8s"
     steps = [next(iter(step)) for step in k8s["pull"]]

@@ -6,28 +6,19 @@ installs it when missing. Run with `make test-postgres`.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import clean_env, free_port, serving
+
 PG_BIN = max(
     Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/nonexistent")
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(*args: str) -> str:
@@ -40,7 +31,7 @@ def _as_postgres(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     data = Path(f"/tmp/oncall-pg-{port}")
     data.mkdir()
     shutil.chown(data, "postgres", "postgres")
@@ -80,52 +71,16 @@ def postgres() -> Iterator[str]:
 
 
 def test_a_flow_runs_through_a_worker_on_a_postgres_backed_server(postgres: str, tmp_path: Path) -> None:
-    port, sandbox_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PREFECT_"))}
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deployments.serve",
-            "--port",
-            str(port),
-            "--sandbox-port",
-            str(sandbox_port),
-            "--home",
-            str(tmp_path / "home"),
-            "--database-url",
-            postgres,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert serve.stdout is not None
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 240
-        while "Ctrl-C stops it." not in "".join(lines):
-            assert time.monotonic() < deadline and serve.poll() is None, "serve failed:\n" + "".join(lines)
-            lines.append(serve.stdout.readline())
+    with serving(tmp_path / "home", "--database-url", postgres) as url:
         script = (
             "from prefect.deployments import run_deployment\n"
             "run = run_deployment('shift-handoff/shift-handoff', parameters={'dry_run': True}, timeout=180)\n"
             "print(run.state.type.value)\n"
         )
-        client_env = {
-            **env,
-            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-            "PREFECT_HOME": str(tmp_path / "client"),
-        }
+        env = {**clean_env(), "PREFECT_API_URL": f"{url}/api", "PREFECT_HOME": str(tmp_path / "client")}
         done = subprocess.run(
-            [sys.executable, "-c", script], env=client_env, capture_output=True, text=True, timeout=240
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240
         )
         assert done.stdout.strip().splitlines()[-1:] == ["COMPLETED"], (
             done.stdout[-2000:] + done.stderr[-2000:]
         )
-    finally:
-        serve.send_signal(signal.SIGINT)
-        serve.wait(timeout=60)
-        serve.stdout.close()
