@@ -55,7 +55,7 @@ def _ours(base: str, key: str, out: Any, concurrency: int) -> None:
 
 def _sequential(base: str, key: str, out: Any, _: int = 1) -> None:
     """What a plain client does: offset paging until a short page or OpsGenie's refusal."""
-    from oncall.clients.opsgenie import alert_from_raw
+    from oncall.clients.opsgenie_records import alert_from_raw
 
     query = f"createdAt>={int(START.timestamp() * 1000)} AND createdAt<{int(END.timestamp() * 1000)}"
     t0 = time.perf_counter()

@@ -1,218 +1,15 @@
-"""The `oncall` command: run flows by hand, start the sandbox, check the configuration.
-
-Prefect is imported only by the commands that run flows, so `--help` and `doctor` stay fast.
-"""
+"""The `oncall` command line: arguments and help. The commands live in `deployments.commands`."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
+from deployments import commands
 from oncall.errors import OncallError
 
 EPILOG = "Settings come from ONCALL_* environment variables; see README.md#configuration."
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from deployments.demo import run_demo
-
-    files = run_demo(Path(args.out))
-    print("\nDemo finished. Read what it produced:")
-    for f in files:
-        print(f"  {f}")
-    return 0
-
-
-def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from oncall.clock import now, parse_instant
-    from oncall.sandbox.seed import DEFAULT_ANCHOR, last_handoff
-    from oncall.sandbox.server import Sandbox
-
-    if args.anchor == "now":
-        anchor = last_handoff(now())
-    elif args.anchor == "default":
-        anchor = DEFAULT_ANCHOR
-    else:
-        anchor = parse_instant(args.anchor, "UTC")
-    sandbox = Sandbox.seeded(anchor, port=args.port, seed=args.seed)
-    if args.latency_ms or args.fault_rate:
-        sandbox.faults(latency_ms=args.latency_ms, rate_429=args.fault_rate / 2, rate_5xx=args.fault_rate / 2)
-    with sandbox:
-        print(f"oncall sandbox on {sandbox.url} (seeded week ending {anchor.isoformat()})")
-        print(f"  OpsGenie   {sandbox.opsgenie_url}")
-        print(f"  Slack hook {sandbox.slack_webhook_url}")
-        print(f"  requests   {sandbox.url}/_sandbox/requests")
-        print("\nPoint oncall at it (these are the sandbox's own throwaway credentials):")
-        for key, value in sandbox.env().items():
-            print(f"  export {key}={value}")
-        print("\nCtrl-C stops it.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("\nstopped")
-    return 0
-
-
-def _cmd_handoff(args: argparse.Namespace) -> int:
-    from deployments.demo import prepare_prefect_env
-
-    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
-    from flows.shift_handoff import shift_handoff
-
-    deliver = args.deliver or ["artifact", "slack"]
-    markdown = shift_handoff(
-        schedule=args.schedule,
-        shift_end=args.end,
-        shift_start=args.start,
-        timezone=args.timezone,
-        business_hours=args.business_hours,
-        deliver=deliver,
-        dry_run=args.dry_run,
-    )
-    if args.dry_run or args.print:
-        print(markdown)
-    return 0
-
-
-def _cmd_gaps(args: argparse.Namespace) -> int:
-    from deployments.demo import prepare_prefect_env
-
-    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
-    from flows.runbook_gaps import runbook_gaps
-
-    result = runbook_gaps(
-        window=args.window,
-        window_end=args.end,
-        runbook=args.runbook,
-        repo=args.repo,
-        label=args.label,
-        max_issues=args.max_issues,
-        close_covered=args.close_covered,
-        dry_run=args.dry_run,
-        deliver=["artifact", "file"],
-    )
-    print(", ".join(f"{k}: {v}" for k, v in result.items()))
-    return 0
-
-
-def _flow_env() -> None:
-    from deployments.demo import prepare_prefect_env
-
-    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
-
-
-def _cmd_coe_prep(args: argparse.Namespace) -> int:
-    _flow_env()
-    from flows.coe_prep import coe_prep
-
-    result = coe_prep(
-        incident_id=None if args.alert else args.id,
-        alert_id=args.id if args.alert else None,
-        threshold_minutes=args.threshold,
-        force=args.force,
-        dry_run=args.dry_run,
-    )
-    if args.dry_run:
-        print(result.pop("text"))
-    print(", ".join(f"{k}: {v}" for k, v in result.items()))
-    return 0
-
-
-def _cmd_coe_watch(args: argparse.Namespace) -> int:
-    _flow_env()
-    from flows.incident_watch import incident_watch
-
-    result = incident_watch(lookback_minutes=args.lookback, dry_run=args.dry_run)
-    print(
-        f"{len(result['events'])} event(s) for {result['since']} .. {result['until']}: {', '.join(result['events'])}"
-    )
-    return 0
-
-
-def _cmd_coe_placeholders(args: argparse.Namespace) -> int:
-    from oncall.coe import PLACEHOLDERS, REQUIRED
-
-    width = max(len(p) for p in PLACEHOLDERS) + 4
-    for name, description in PLACEHOLDERS.items():
-        print(f"{'{{' + name + '}}':<{width}} {description}{' (required)' if name in REQUIRED else ''}")
-    return 0
-
-
-def _cmd_coe_check(args: argparse.Namespace) -> int:
-    from oncall.clients.google import DOC_MIME, GoogleWorkspace, load_key
-    from oncall.coe import check_template
-    from oncall.settings import load_settings
-
-    settings = load_settings()
-    with GoogleWorkspace(
-        load_key(settings.require("google_service_account")), base_url=settings.google_base_url
-    ) as gw:
-        meta = gw.get_file(args.doc_id)
-        if meta.mimeType != DOC_MIME:
-            print(f"{args.doc_id} ({meta.name}) is a {meta.mimeType}, not a Google Doc", file=sys.stderr)
-            return 1
-        check = check_template(gw.document_text(args.doc_id))
-    print(f"Template {meta.name} ({args.doc_id})")
-    print(f"  uses     {len(check.used)}: {', '.join(check.used) or '-'}")
-    print(f"  lacks    {len(check.missing)}: {', '.join(check.missing) or '-'}")
-    print(
-        f"  unknown  {len(check.unknown)}: {', '.join(check.unknown) or '-'} (left for people to fill; coe-prep fails on them)"
-    )
-    if check.missing_required:
-        print(f"  required placeholders missing: {', '.join(check.missing_required)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _cmd_relay(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from deployments.relay import build_relay
-    from oncall.settings import load_settings
-
-    settings = load_settings()
-    api_url = os.environ.get("PREFECT_API_URL")
-    if not api_url:
-        print(
-            "oncall relay: set PREFECT_API_URL to the Prefect server's API, e.g. http://127.0.0.1:4200/api",
-            file=sys.stderr,
-        )
-        return 2
-    app = build_relay(
-        settings.require("relay_secret"),
-        api_url,
-        threshold_minutes=settings.coe_threshold_minutes,
-        api_key=os.environ.get("PREFECT_API_KEY"),
-    )
-    print(f"relay: POST http://{args.host}:{args.port}/opsgenie (secret in X-Oncall-Relay-Secret or ?token=)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
-    return 0
-
-
-def _cmd_setup_blocks(args: argparse.Namespace) -> int:
-    from deployments.setup import setup_blocks
-
-    setup_blocks(print, prompt=False if args.no_input else None)
-    return 0
-
-
-def _cmd_setup_automations(args: argparse.Namespace) -> int:
-    from deployments.setup import setup_automations
-    from oncall.settings import load_settings
-
-    setup_automations(print, load_settings().require("slack_webhook_url"))
-    return 0
-
-
-def _cmd_doctor(args: argparse.Namespace) -> int:
-    from deployments.doctor import run_doctor
-
-    return run_doctor(print)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=commands.cmd_demo)
 
     sandbox = sub.add_parser(
         "sandbox",
@@ -254,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--fault-rate", type=float, default=0.0, help="fraction of requests answered 429 or 5xx"
     )
-    sandbox.set_defaults(func=_cmd_sandbox)
+    sandbox.set_defaults(func=commands.cmd_sandbox)
 
     handoff = sub.add_parser(
         "handoff",
@@ -277,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     handoff.add_argument("--dry-run", action="store_true", help="print the hand-off; post nothing to Slack")
     handoff.add_argument("--print", action="store_true", help="also print the markdown")
-    handoff.set_defaults(func=_cmd_handoff)
+    handoff.set_defaults(func=commands.cmd_handoff)
 
     gaps = sub.add_parser(
         "gaps",
@@ -300,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--close-covered", action="store_true", help="close gap issues whose kind now has an entry"
     )
     gaps.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
-    gaps.set_defaults(func=_cmd_gaps)
+    gaps.set_defaults(func=commands.cmd_gaps)
 
     coe = sub.add_parser(
         "coe",
@@ -325,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prep.add_argument("--force", action="store_true", help="prepare it even under the threshold")
     prep.add_argument("--dry-run", action="store_true", help="print the filled document; write nothing")
-    prep.set_defaults(func=_cmd_coe_prep)
+    prep.set_defaults(func=commands.cmd_coe_prep)
     watch = coe_sub.add_parser(
         "watch",
         help="run incident-watch now: emit events for long incidents that closed",
@@ -339,13 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--dry-run", action="store_true", help="log the events; emit nothing, keep the watermark"
     )
-    watch.set_defaults(func=_cmd_coe_watch)
+    watch.set_defaults(func=commands.cmd_coe_watch)
     placeholders = coe_sub.add_parser(
         "placeholders",
         help="list every {{placeholder}} coe-prep fills",
         description="Every placeholder a COE template may use, with its meaning.",
     )
-    placeholders.set_defaults(func=_cmd_coe_placeholders)
+    placeholders.set_defaults(func=commands.cmd_coe_placeholders)
     check = coe_sub.add_parser(
         "check-template",
         help="which placeholders a Google Doc template uses, lacks, or invents",
@@ -354,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     check.add_argument("doc_id", help="the template's Google Doc id")
-    check.set_defaults(func=_cmd_coe_check)
+    check.set_defaults(func=commands.cmd_coe_check)
 
     relay = sub.add_parser(
         "relay",
@@ -366,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     relay.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     relay.add_argument("--port", type=int, default=8788, help="port (default: 8788)")
-    relay.set_defaults(func=_cmd_relay)
+    relay.set_defaults(func=commands.cmd_relay)
 
     setup = sub.add_parser(
         "setup",
@@ -386,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     blocks.add_argument(
         "--no-input", action="store_true", help="never prompt; skip secrets not in the environment"
     )
-    blocks.set_defaults(func=_cmd_setup_blocks)
+    blocks.set_defaults(func=commands.cmd_setup_blocks)
     automations = setup_sub.add_parser(
         "automations",
         help="post to Slack when an oncall flow fails or runs late",
@@ -395,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fails, crashes, times out or is late.",
         epilog=EPILOG,
     )
-    automations.set_defaults(func=_cmd_setup_automations)
+    automations.set_defaults(func=commands.cmd_setup_automations)
 
     doctor = sub.add_parser(
         "doctor",
@@ -404,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "configured system; name what is missing or rejected. Exit 1 on any problem.",
         epilog=EPILOG,
     )
-    doctor.set_defaults(func=_cmd_doctor)
+    doctor.set_defaults(func=commands.cmd_doctor)
     return parser
 
 

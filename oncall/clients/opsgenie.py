@@ -18,17 +18,20 @@ from typing import Any
 import httpx
 
 from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.opsgenie_records import (
+    alert_from_raw,
+    incident_from_raw,
+    on_call_people,
+    schedule_from_raw,
+)
 from oncall.clients.records import iso, parse_record, require_list
-from oncall.clock import epoch_ms, from_epoch_ms
+from oncall.clock import epoch_ms
 from oncall.errors import InputError, MalformedError
 from oncall.models import (
     Alert,
     AlertQuery,
     Incident,
     OnCall,
-    Person,
-    Responder,
-    Rotation,
     Schedule,
     TimelineEntry,
     TimeWindow,
@@ -58,101 +61,6 @@ def build_query(q: AlertQuery, window: TimeWindow | None = None) -> str:
         parts.append("priority:(" + " OR ".join(p.value for p in q.priorities) + ")")
     parts += [f'tag:"{t}"' for t in q.tags]
     return " AND ".join(parts)
-
-
-def _responders(raw: Any) -> list[dict[str, Any]]:
-    return [
-        {"type": r["type"], "id": r.get("id") or r.get("name", ""), "name": r.get("name")} for r in raw or ()
-    ]
-
-
-def _seconds(ms: Any) -> float | None:
-    return None if ms is None else int(ms) / 1000
-
-
-def alert_from_raw(raw: dict[str, Any], web_base: str = "") -> Alert:
-    """One OpsGenie alert record; pydantic parses the timestamps (fast, and strict about zones)."""
-    report = raw.get("report") or {}
-    integration = raw.get("integration") or {}
-    return Alert.model_validate(
-        {
-            "id": raw["id"],
-            "tiny_id": raw.get("tinyId"),
-            "alias": raw.get("alias"),
-            "message": raw["message"],
-            "status": raw["status"],
-            "acknowledged": bool(raw.get("acknowledged", False)),
-            "priority": raw.get("priority", "P3"),
-            "tags": raw.get("tags") or (),
-            "source": raw.get("source"),
-            "owner": raw.get("owner") or None,
-            "count": raw.get("count", 1),
-            "created_at": raw["createdAt"],
-            "updated_at": raw.get("updatedAt"),
-            "last_occurred_at": raw.get("lastOccurredAt"),
-            "ack_after": _seconds(report.get("ackTime")),
-            "close_after": _seconds(report.get("closeTime")),
-            "acknowledged_by": report.get("acknowledgedBy"),
-            "closed_by": report.get("closedBy"),
-            "responders": _responders(raw.get("responders")),
-            "integration": integration.get("name"),
-            "url": f"{web_base}/alert/detail/{raw['id']}/details" if web_base else None,
-            "description": raw.get("description"),
-            "details": raw.get("details"),
-        }
-    )
-
-
-def incident_from_raw(raw: dict[str, Any], resolved_at: datetime | None = None) -> Incident:
-    links = raw.get("links") or {}
-    return Incident(
-        id=raw["id"],
-        tiny_id=raw.get("tinyId"),
-        message=raw["message"],
-        status=raw["status"],
-        priority=raw.get("priority", "P3"),
-        tags=tuple(raw.get("tags") or ()),
-        created_at=iso(raw["createdAt"]),
-        updated_at=iso(raw.get("updatedAt")),
-        resolved_at=resolved_at,
-        owner=raw.get("owner") or None,
-        owner_team=raw.get("ownerTeam") or None,
-        responders=tuple(Responder(**r) for r in _responders(raw.get("responders"))),
-        impacted_services=tuple(raw.get("impactedServices") or ()),
-        url=links.get("web"),
-        extra=dict(raw.get("extraProperties") or {}),
-    )
-
-
-def _schedule_from_raw(raw: dict[str, Any]) -> Schedule:
-    return Schedule(
-        id=raw["id"],
-        name=raw["name"],
-        timezone=raw.get("timezone") or "UTC",
-        enabled=bool(raw.get("enabled", True)),
-        rotations=tuple(
-            Rotation(
-                name=r.get("name") or r.get("id", "rotation"),
-                start=iso(r["startDate"]),
-                end=iso(r.get("endDate")),
-                unit=r["type"],
-                length=int(r.get("length", 1)),
-                participants=tuple(
-                    p.get("username") or p.get("name") or p.get("id", "?")
-                    for p in r.get("participants") or ()
-                ),
-            )
-            for r in raw.get("rotations") or ()
-        ),
-    )
-
-
-def _people(participants: Any) -> Iterator[Person]:
-    """Users on call, descending into escalation/team participants as OpsGenie nests them."""
-    for p in participants or ():
-        if p.get("type") == "user":
-            yield Person(id=p.get("id"), name=p.get("name") or p.get("id", "?"))
-        yield from _people(p.get("onCallParticipants"))
 
 
 class OpsGenieSource:
@@ -409,7 +317,7 @@ class OpsGenieSource:
     def list_schedules(self) -> list[Schedule]:
         body = self.api.get_json("/v2/schedules", params={"expand": "rotation"}, what="schedule list")
         return [
-            parse_record(SYSTEM, "schedule", r, _schedule_from_raw)
+            parse_record(SYSTEM, "schedule", r, schedule_from_raw)
             for r in require_list(SYSTEM, body, "data", "schedules")
         ]
 
@@ -417,7 +325,7 @@ class OpsGenieSource:
         body = self.api.get_json(
             f"/v2/schedules/{name}", params={"identifierType": "name"}, what=f"schedule {name!r}"
         )
-        return parse_record(SYSTEM, "schedule", body.get("data"), _schedule_from_raw)
+        return parse_record(SYSTEM, "schedule", body.get("data"), schedule_from_raw)
 
     def _who(self, path: str, key: str, schedule: str, at: datetime) -> OnCall:
         params = {
@@ -440,8 +348,8 @@ class OpsGenieSource:
         return OnCall(
             schedule=schedule,
             at=at,
-            people=tuple(_people(participants)),
-            forwarded_from=tuple(_people(forwarded)),
+            people=tuple(on_call_people(participants)),
+            forwarded_from=tuple(on_call_people(forwarded)),
         )
 
     def on_call(self, schedule: str, at: datetime) -> OnCall:
@@ -453,10 +361,3 @@ class OpsGenieSource:
     def check(self) -> str:
         schedules = self.list_schedules()
         return f"OpsGenie at {self.api.http.base_url}: key accepted, {len(schedules)} schedule(s) visible"
-
-
-def in_window(alert: Alert, window: TimeWindow) -> bool:
-    return window.contains(alert.created_at)
-
-
-__all__ = ["BASE_URLS", "OpsGenieSource", "alert_from_raw", "build_query", "from_epoch_ms"]

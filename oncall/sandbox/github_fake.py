@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -327,8 +328,31 @@ def build_github_app(state: GitHubState) -> Router:
             return JSONResponse(comment, status_code=201)
         return JSONResponse(listing)
 
+    async def repository(request: Request) -> JSONResponse:
+        if (denied := check(request)) is not None:
+            return denied
+        found = repo_of(request)
+        if found is None:
+            return _error(404, "Not Found")
+        name = found[0]
+        return JSONResponse(
+            {
+                "id": zlib.crc32(name.encode()),
+                "node_id": f"R_{name}",
+                "name": name.split("/")[1],
+                "full_name": name,
+                "private": False,
+                "owner": user(request),
+                "html_url": f"https://github.com/{name}",
+                "url": f"{base(request)}/repos/{name}",
+                "default_branch": "main",
+                "has_issues": True,
+            }
+        )
+
     return Router(
         routes=[
+            Route("/repos/{owner}/{repo}", repository),
             Route("/repos/{owner}/{repo}/contents/{path:path}", contents),
             Route("/repos/{owner}/{repo}/issues", issues, methods=["GET", "POST"]),
             Route("/repos/{owner}/{repo}/issues/{number:int}", issue, methods=["GET", "PATCH"]),
