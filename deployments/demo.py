@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
-from oncall.clock import now
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 
@@ -37,12 +37,14 @@ def run_demo(out: Path) -> list[Path]:
         end = DEFAULT_ANCHOR.isoformat()
         shift_handoff(shift_end=end, deliver=["artifact", "slack", "file"])
         runbook_gaps(window="-7d", window_end=end, max_issues=50, deliver=["artifact", "file"])
-        from flows.coe_prep import coe_prep
-        from flows.incident_watch import incident_watch
+        from prefect.variables import Variable
 
-        watched = incident_watch(
-            lookback_minutes=int((now() - DEFAULT_ANCHOR).total_seconds() // 60) + 7 * 1440
-        )
+        from flows.coe_prep import coe_prep
+        from flows.incident_watch import WATERMARK, incident_watch
+
+        # The demo replays the seeded week every time: watch it from its start.
+        Variable.set(WATERMARK, (DEFAULT_ANCHOR - timedelta(days=7)).isoformat(), overwrite=True)
+        watched = incident_watch()
         for incident_id in watched["events"]:  # what the coe-prep trigger does on a server
             coe_prep(incident_id=incident_id)
         slack = out / "slack.jsonl"
