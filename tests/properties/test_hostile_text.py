@@ -1,0 +1,116 @@
+"""Property tests: parsers never crash on arbitrary text, escaping never lets a ping,
+HTML, a markdown link or a placeholder through, and outputs stay within their limits."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oncall import escape
+from oncall.coe import PLACEHOLDER, fill
+from oncall.coverage import significant_words
+from oncall.errors import InputError
+from oncall.kinds import alert_kind
+from oncall.runbook import parse_runbook
+
+NASTY = st.sampled_from(
+    [
+        "@here",
+        "@channel",
+        "<!channel>",
+        "<!here>",
+        "<script>",
+        "{{incident.title}}",
+        "[x](http://e)",
+        "`",
+        "```",
+        "|",
+        "#",
+        "*",
+        "_",
+        "\n",
+        "{{",
+        "}}",
+        "{",
+        "}",
+        "@",
+        "<",
+        ">",
+        "&",
+        "](",
+        "\u200b",
+    ]
+)
+TEXT = st.lists(st.one_of(st.text(max_size=20), NASTY), max_size=30).map("".join)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(TEXT)
+def test_title_normalisation_never_raises(text: str) -> None:
+    assert isinstance(alert_kind(text), str)
+    assert isinstance(significant_words(text), tuple)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(TEXT, st.sampled_from(["# P", "## A", "### E", "_Diagnosis_", "_Mitigation_", "```"])),
+        max_size=40,
+    ).map("\n".join)
+)
+def test_runbook_parser_raises_only_input_errors(text: str) -> None:
+    try:
+        book = parse_runbook(text)
+    except InputError:
+        return
+    assert all(e.anchor == e.anchor.lower() and " " not in e.anchor for e in book.entries)
+
+
+@SETTINGS
+@given(TEXT, st.integers(min_value=1, max_value=400))
+def test_markdown_escaping_lets_nothing_through(text: str, limit: int) -> None:
+    out = escape.md(text, limit)
+    assert len(out) <= 8 * limit  # escapes lengthen it; the cut happens first
+    assert not re.search(r"(?<!\w)@(?=\w)", out)  # no mention can ping
+    assert "<" not in out and ">" not in out  # no HTML
+    assert not re.search(r"(?<!\\)\]\(", out)  # no link breakout
+    assert "\n" not in out
+
+
+@SETTINGS
+@given(TEXT, st.integers(min_value=1, max_value=400))
+def test_slack_escaping_lets_nothing_through(text: str, limit: int) -> None:
+    out = escape.slack(text, limit)
+    assert "<" not in out and ">" not in out  # no <!channel>, no <@U123>, no links
+    assert not re.search(r"(?<!\w)@(?=\w)", out) and "`" not in out
+
+
+@SETTINGS
+@given(TEXT, TEXT)
+def test_coe_values_never_form_or_reexpand_a_placeholder(title: str, around: str) -> None:
+    from datetime import UTC, datetime
+
+    from oncall.coe import CoeFacts, coe_values
+    from oncall.models import Incident
+
+    incident = Incident(
+        id="i", message=title or "x", status="closed", created_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    values = coe_values(
+        CoeFacts(
+            incident=incident,
+            related=[],
+            timeline=[],
+            on_call=None,
+            timezone="UTC",
+            source="opsgenie",
+            prepared_at=datetime(2026, 1, 2, tzinfo=UTC),
+        )
+    )
+    template = f"{escape.plain(around, 200)}{{{{incident.title}}}}{escape.plain(around, 200)}"
+    filled = fill(template, values)
+    assert PLACEHOLDER.findall(filled) == []
+    assert fill(filled, values) == filled
