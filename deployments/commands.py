@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         print(f"  requests   {sandbox.url}/_sandbox/requests")
         print("\nPoint oncall at it (these are the sandbox's own throwaway credentials):")
         for key, value in sandbox.env().items():
-            print(f"  export {key}={value}")
+            print(f"  export {key}={shlex.quote(value)}")
         print("\nCtrl-C stops it.", flush=True)
         try:
             while True:
