@@ -54,10 +54,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_handoff(args: argparse.Namespace) -> int:
+def flow_env() -> None:
+    """A private, quiet Prefect home for flows run from the command line; before Prefect loads."""
     from deployments.demo import prepare_prefect_env
 
     prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    flow_env()
     from flows.shift_handoff import shift_handoff
 
     deliver = args.deliver or ["artifact", "slack"]
@@ -76,9 +81,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from deployments.demo import prepare_prefect_env
-
-    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
+    flow_env()
     from flows.runbook_gaps import runbook_gaps
 
     result = runbook_gaps(
@@ -94,12 +97,6 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     )
     print(", ".join(f"{k}: {v}" for k, v in result.items()))
     return 0
-
-
-def flow_env() -> None:
-    from deployments.demo import prepare_prefect_env
-
-    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
 
 
 def cmd_coe_prep(args: argparse.Namespace) -> int:
