@@ -117,15 +117,15 @@ class OpsGenieSource:
 
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
         chunks = self._plan_chunks(query)
-        pages = [(w, off) for w, total in chunks for off in range(0, max(total, 1), PAGE)]
+        pages = [(w, off, total) for w, total in chunks for off in range(0, max(total, 1), PAGE)]
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="opsgenie") as pool:
             results = list(pool.map(lambda p: self._page(query, p[0], p[1]), pages))
         by_id: dict[str, Alert] = {}
-        for (window, offset), page in zip(pages, results, strict=True):
+        for (window, offset, total), page in zip(pages, results, strict=True):
             for alert in page:
                 by_id[alert.id] = alert
             # Counts go stale while alerts keep arriving: keep paging past a full last page.
-            is_last = offset + PAGE >= next(t for w, t in chunks if w == window)
+            is_last = offset + PAGE >= total
             while is_last and len(page) == PAGE and offset + 2 * PAGE <= OFFSET_CAP:
                 offset += PAGE
                 page = self._page(query, window, offset)
