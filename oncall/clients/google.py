@@ -338,5 +338,5 @@ class GoogleWorkspace:
             except UnavailableError:
                 if attempt == self.api.retry.attempts - 1:
                     raise
-                self.api._sleep(min(self.api.retry.max_delay, self.api.retry.base_delay * 2**attempt))
+                self.api.sleep(self.api.retry.backoff(attempt + 1))
         raise OutsideError(SYSTEM, "unreachable")

@@ -46,6 +46,10 @@ class RetryPolicy:
     max_delay: float = 20.0
     max_total_sleep: float = 90.0
 
+    def backoff(self, attempt: int) -> float:
+        """The exponential delay after failed attempt `attempt` (1-based), capped."""
+        return float(min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1)))
+
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
@@ -87,7 +91,7 @@ class ApiClient:
         self.system = system
         self.credential_setting = credential_setting
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep or time.sleep
+        self.sleep = sleep or time.sleep
         self._retry_hint = retry_hint
         self._rng = random.Random()
         self.http = httpx.Client(
@@ -178,14 +182,14 @@ class ApiClient:
                     hint = self._retry_hint(response)
             if attempt == self.retry.attempts:
                 break
-            backoff = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+            backoff = self.retry.backoff(attempt)
             delay = hint if hint is not None else backoff * (0.5 + self._rng.random() / 2)
             if slept + delay > self.retry.max_total_sleep:
                 if response is not None:
                     return response
                 break
             log.info("%s: %s on %s, retry %d in %.1fs", self.system, last_problem, what, attempt, delay)
-            self._sleep(delay)
+            self.sleep(delay)
             slept += delay
         raise UnavailableError(
             self.system,
