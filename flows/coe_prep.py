@@ -129,7 +129,7 @@ def coe_prep(
                 escape.cut(incident.message, 300),
                 values["incident.start"],
                 values["incident.duration"],
-                incident.priority.value,
+                values["incident.priority"],
                 doc.link,
                 values["oncall.at_start"],
                 "Draft",

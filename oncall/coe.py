@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local, local
 from oncall.kinds import alert_kind
-from oncall.models import Alert, Incident, OnCall, Priority, TimelineEntry
+from oncall.models import Alert, Incident, OnCall, TimelineEntry, priority_label, priority_rank
 
 TEMPLATE = Path(__file__).with_name("templates") / "coe.md"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
@@ -116,8 +116,10 @@ def related_alerts(
     tagged = [a for a in window if marks & set(a.tags)]
     if tagged or incident.id.startswith("alert-"):
         return tagged or [a for a in window if f"alert-{a.id}" == incident.id]
-    rank = list(Priority).index(incident.priority)
-    return [a for a in window if list(Priority).index(a.priority) <= rank + 1]
+    if incident.priority is None or all(a.priority is None for a in window):
+        return window  # no priorities to tell urgent from routine: everything around it
+    rank = priority_rank(incident.priority)
+    return [a for a in window if priority_rank(a.priority) <= rank + 1]
 
 
 def _safe(text: str, limit: int = 2_000) -> str:
@@ -169,7 +171,7 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
         "incident.id": inc.id,
         "incident.tiny_id": inc.tiny_id or inc.id,
         "incident.title": inc.message,
-        "incident.priority": inc.priority.value,
+        "incident.priority": priority_label(inc.priority),
         "incident.status": inc.status,
         "incident.link": inc.url or "not available",
         "incident.services": ", ".join(inc.impacted_services) or "not available",

@@ -14,7 +14,7 @@ from oncall import escape
 from oncall.clock import fmt_local
 from oncall.coverage import likely_product
 from oncall.gaps import Act, GapAction, GapMarker, KindCoverage
-from oncall.models import Alert
+from oncall.models import Alert, priority_label
 from oncall.runbook import Runbook
 
 BODY_LIMIT = 65_536
@@ -29,7 +29,7 @@ def issue_title(kind: str) -> str:
 def _alert_line(a: Alert, tz: str) -> str:
     ref = escape.md(f"#{a.tiny_id or a.id}", 40)
     link = f"[{ref}]({quote(a.url, safe=':/?&=#%')})" if a.url else ref
-    return f"- {link} {a.priority.value} · {fmt_local(a.created_at, tz)} · ×{a.count} · {escape.md(a.message, 200)}"
+    return f"- {link} {priority_label(a.priority)} · {fmt_local(a.created_at, tz)} · ×{a.count} · {escape.md(a.message, 200)}"
 
 
 def _fence(text: str) -> str:
@@ -56,7 +56,7 @@ def issue_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
     marker = GapMarker(
         fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=kc.alerts[-1].created_at
     )
-    priorities = Counter(a.priority.value for a in kc.alerts)
+    priorities = Counter(priority_label(a.priority) for a in kc.alerts)
     product = likely_product(runbook, kc.sample.message)
     skeleton = entry_skeleton(kc, runbook)
     fence = _fence(skeleton)

@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from oncall.clients.github import IssueRef
 from oncall.coverage import Match, Matcher
 from oncall.kinds import alert_kind
-from oncall.models import Alert, Priority
+from oncall.models import Alert, Priority, priority_rank
 
-_RANK = {p: i for i, p in enumerate(Priority)}
 MARKER = "oncall-flows:runbook-gap"
 _MARKER_RE = re.compile(r"<!-- " + re.escape(MARKER) + r"(?P<update>-update)? (?P<data>[A-Za-z0-9_=-]+) -->")
 
@@ -98,8 +97,8 @@ class KindCoverage(_Frozen):
         return sum(a.count for a in self.alerts)
 
     @property
-    def top_priority(self) -> Priority:
-        return min((a.priority for a in self.alerts), key=_RANK.__getitem__)
+    def top_priority(self) -> Priority | None:
+        return min((a.priority for a in self.alerts), key=priority_rank)
 
     @property
     def sample(self) -> Alert:
@@ -122,7 +121,7 @@ def assess_coverage(alerts: list[Alert], matcher: Matcher) -> list[KindCoverage]
                 kind=kind, fingerprint=fingerprint(kind), alerts=group, match=match, covered=len(hits)
             )
         )
-    out.sort(key=lambda k: (_RANK[k.top_priority], -k.occurrences, k.kind))
+    out.sort(key=lambda k: (priority_rank(k.top_priority), -k.occurrences, k.kind))
     return out
 
 

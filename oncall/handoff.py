@@ -14,9 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from oncall.clock import BusinessHours
 from oncall.coverage import Matcher
 from oncall.kinds import alert_kind
-from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow
-
-_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
+from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow, priority_rank
 
 
 class _Frozen(BaseModel):
@@ -38,7 +36,7 @@ class KindStat(_Frozen):
     kind: str
     alerts: int
     occurrences: int
-    top_priority: Priority
+    top_priority: Priority | None
     after_hours: int
     still_open: int
     sample: Alert
@@ -116,7 +114,7 @@ def summarize_shift(
             kind=kind,
             alerts=len(group),
             occurrences=sum(a.count for a in group),
-            top_priority=min((a.priority for a in group), key=_PRIORITY_RANK.__getitem__),
+            top_priority=min((a.priority for a in group), key=priority_rank),
             after_hours=sum(after_hours(a) for a in group),
             still_open=sum(a.is_open for a in group),
             sample=(sample := max(group, key=lambda a: a.created_at)),
@@ -124,13 +122,13 @@ def summarize_shift(
         )
         for kind, group in groups.items()
     ]
-    kinds.sort(key=lambda k: (-k.occurrences, -k.alerts, _PRIORITY_RANK[k.top_priority], k.kind))
+    kinds.sort(key=lambda k: (-k.occurrences, -k.alerts, priority_rank(k.top_priority), k.kind))
 
     open_by_id = {a.id: a for a in open_alerts if a.is_open and a.created_at < end}
     open_by_id.update({a.id: a for a in in_shift if a.is_open})
-    still_open = sorted(open_by_id.values(), key=lambda a: (_PRIORITY_RANK[a.priority], a.created_at))
+    still_open = sorted(open_by_id.values(), key=lambda a: (priority_rank(a.priority), a.created_at))
 
-    by_priority = Counter(a.priority.value for a in in_shift)
+    by_priority = Counter(a.priority.value for a in in_shift if a.priority is not None)
     coverage = None
     if matcher is not None:
         coverage = sum(k.entry is not None for k in kinds) / len(kinds) if kinds else 1.0
@@ -146,7 +144,7 @@ def summarize_shift(
         still_open=still_open,
         escalated=sorted(
             (a for a in in_shift if is_escalated(a, ctx.escalation_after, end)),
-            key=lambda a: (_PRIORITY_RANK[a.priority], a.created_at),
+            key=lambda a: (priority_rank(a.priority), a.created_at),
         ),
         acknowledged=sum(a.ack_after is not None for a in in_shift),
         closed=sum(a.close_after is not None for a in in_shift),

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local
 from oncall.handoff import HandoffSummary
-from oncall.models import Alert
+from oncall.models import Alert, priority_label
 
 MD_ROWS = 25
 SLACK_ROWS = 10
@@ -76,7 +76,7 @@ def render_markdown(s: HandoffSummary) -> str:
                 escape.md(k.kind, 120),
                 str(k.alerts),
                 str(k.occurrences),
-                k.top_priority.value,
+                priority_label(k.top_priority),
                 str(k.after_hours),
                 str(k.still_open),
                 _ref(k.sample),
@@ -94,7 +94,7 @@ def render_markdown(s: HandoffSummary) -> str:
     if s.still_open:
         rows = [
             [
-                a.priority.value,
+                priority_label(a.priority),
                 _ref(a),
                 escape.md(a.message, 100),
                 fmt_duration(end - a.created_at),
@@ -117,7 +117,7 @@ def render_markdown(s: HandoffSummary) -> str:
     if s.escalated:
         rows = [
             [
-                a.priority.value,
+                priority_label(a.priority),
                 _ref(a),
                 escape.md(a.message, 100),
                 fmt_duration(a.ack_after) if a.ack_after else "never",
@@ -139,7 +139,7 @@ def render_markdown(s: HandoffSummary) -> str:
     if s.incidents:
         rows = [
             [
-                i.priority.value,
+                priority_label(i.priority),
                 _link(escape.md(f"#{i.tiny_id or i.id}", 40), i.url),
                 escape.md(i.message, 100),
                 i.status,
@@ -209,25 +209,25 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
     ]
     known = s.runbook_coverage is not None
     kinds = [
-        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({k.top_priority.value})"
+        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({priority_label(k.top_priority)})"
         + (" · no runbook" if known and not k.entry else "")
         for k in s.kinds[:SLACK_ROWS]
     ]
     title = f"Noisiest kinds (runbook coverage {s.runbook_coverage:.0%})" if known else "Noisiest kinds"
     blocks.append(_section(_lines_within(title, kinds, len(s.kinds))))
     still = [
-        f"{a.priority.value} {escape.slack(a.message, 120)} · {fmt_duration(end - a.created_at)} · "
+        f"{priority_label(a.priority)} {escape.slack(a.message, 120)} · {fmt_duration(end - a.created_at)} · "
         f"{escape.slack(a.owner or 'unowned', 60)}{'' if a.acknowledged else ' · *not acked*'}"
         for a in s.still_open[:SLACK_ROWS]
     ]
     blocks.append(_section(_lines_within(f"Still open ({len(s.still_open)})", still, len(s.still_open))))
     esc = [
-        f"{a.priority.value} {escape.slack(a.message, 120)} · acked after {fmt_duration(a.ack_after) if a.ack_after else 'never'}"
+        f"{priority_label(a.priority)} {escape.slack(a.message, 120)} · acked after {fmt_duration(a.ack_after) if a.ack_after else 'never'}"
         for a in s.escalated[:SLACK_ROWS]
     ]
     blocks.append(_section(_lines_within(f"Escalated ({len(s.escalated)})", esc, len(s.escalated))))
     incs = [
-        f"{i.priority.value} {escape.slack(i.message, 120)} · {i.status} · "
+        f"{priority_label(i.priority)} {escape.slack(i.message, 120)} · {i.status} · "
         f"{fmt_duration(i.duration) if i.duration else 'ongoing'}"
         for i in s.incidents[:SLACK_ROWS]
     ]

@@ -24,6 +24,15 @@ class Priority(StrEnum):
     P5 = "P5"
 
 
+def priority_rank(priority: Priority | None) -> int:
+    """Sort key: P1 first, and an unknown priority (a source without priorities) after P5."""
+    return len(Priority) if priority is None else list(Priority).index(priority)
+
+
+def priority_label(priority: Priority | None) -> str:
+    return "—" if priority is None else priority.value
+
+
 class TimeWindow(_Model):
     """A half-open interval [start, end) in UTC."""
 
@@ -70,7 +79,7 @@ class Alert(_Model):
     message: str
     status: str  # open | closed
     acknowledged: bool = False
-    priority: Priority = Priority.P3
+    priority: Priority | None = None  # Rootly alerts carry none
     tags: tuple[str, ...] = ()
     source: str | None = None
     owner: str | None = None
@@ -109,7 +118,7 @@ class Incident(_Model):
     tiny_id: str | None = None
     message: str
     status: str  # open | resolved | closed
-    priority: Priority = Priority.P3
+    priority: Priority | None = None
     tags: tuple[str, ...] = ()
     created_at: datetime
     updated_at: datetime | None = None

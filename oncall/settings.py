@@ -17,6 +17,8 @@ from oncall.errors import ConfigError
 # Secret setting -> the Prefect Secret block deployments read it from.
 SECRET_BLOCKS = {
     "opsgenie_api_key": "oncall-opsgenie-api-key",
+    "jsm_api_token": "oncall-jsm-api-token",
+    "rootly_api_token": "oncall-rootly-api-token",
     "slack_webhook_url": "oncall-slack-webhook-url",
     "github_token": "oncall-github-token",
     "google_service_account": "oncall-google-service-account",
@@ -29,10 +31,26 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ONCALL_", extra="ignore", frozen=True)
 
-    source: Literal["opsgenie"] = Field("opsgenie", description="Alert source: opsgenie")
+    source: Literal["opsgenie", "jsm", "rootly"] = Field(
+        "opsgenie", description="Alert source: opsgenie, jsm (Jira Service Management Operations) or rootly"
+    )
     opsgenie_api_key: SecretStr | None = Field(None, description="OpsGenie API key (GenieKey)")
     opsgenie_region: Literal["us", "eu"] = Field("us", description="OpsGenie account region")
     opsgenie_base_url: str | None = Field(None, description="Override the OpsGenie API URL (sandbox, proxy)")
+    jsm_site_url: str | None = Field(None, description="Your Atlassian site, e.g. https://acme.atlassian.net")
+    jsm_email: str | None = Field(None, description="Atlassian account email the JSM API token belongs to")
+    jsm_api_token: SecretStr | None = Field(
+        None, description="Atlassian API token (Basic auth with the email)"
+    )
+    jsm_cloud_id: str | None = Field(None, description="Atlassian cloud id; default: read from the site")
+    jsm_api_url: str = Field(
+        "https://api.atlassian.com", description="Atlassian API gateway (sandbox, proxy)"
+    )
+    jsm_incident_project: str | None = Field(
+        None, description="Jira project key holding JSM incidents; unset: incidents are not read"
+    )
+    rootly_api_token: SecretStr | None = Field(None, description="Rootly API token (Bearer)")
+    rootly_base_url: str = Field("https://api.rootly.com", description="Rootly API URL (sandbox, proxy)")
     schedule: str = Field("Primary On Call Schedule", description="On-call schedule name")
     team_timezone: str = Field("America/New_York", description="IANA zone the team works in")
     business_hours: str = Field("Mon-Fri 09:00-17:00", description="Working hours in the team's zone")
@@ -74,7 +92,14 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")
     out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
 
-    @field_validator("opsgenie_base_url", "github_base_url", "google_base_url")
+    @field_validator(
+        "opsgenie_base_url",
+        "github_base_url",
+        "google_base_url",
+        "jsm_site_url",
+        "jsm_api_url",
+        "rootly_base_url",
+    )
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

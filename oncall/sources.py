@@ -18,6 +18,7 @@ from oncall.settings import Settings
 @runtime_checkable
 class AlertSource(Protocol):
     name: str
+    lacks: frozenset[str]  # alert facts this source does not record ("priority", "dedup count")
 
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
         """Every alert matching `query`, sorted by creation time, however many there are."""
@@ -72,4 +73,15 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             retry=settings.retry,
             **client_options,
         )
-    raise ConfigError(f"ONCALL_SOURCE {settings.source!r} is not one of: opsgenie")
+    if settings.source == "rootly":
+        from oncall.clients.rootly import RootlySource
+
+        return RootlySource(
+            settings.require("rootly_api_token"),
+            base_url=settings.rootly_base_url,
+            timeout=settings.http_timeout_seconds,
+            concurrency=settings.max_concurrency,
+            retry=settings.retry,
+            **client_options,
+        )
+    raise ConfigError(f"ONCALL_SOURCE {settings.source!r} is not one of: opsgenie, jsm, rootly")

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict
 
 from oncall.coe import incident_from_alert, related_alerts
-from oncall.models import Alert, Incident, Priority
+from oncall.models import Alert, Incident, Priority, priority_label
 
 EVENT = "oncall.incident.closed"
 _NAMESPACE = uuid.UUID("8f5b8f0e-3c1a-4c7e-9a57-0c0ffee0c0e5")
@@ -50,7 +50,7 @@ def coe_candidates(
                 incident_id=inc.id,
                 kind="incident",
                 title=inc.message,
-                priority=inc.priority.value,
+                priority=priority_label(inc.priority),
                 duration_minutes=round(inc.duration.total_seconds() / 60, 1),
             )
         )
@@ -66,7 +66,7 @@ def coe_candidates(
                 incident_id=stand_in.id,
                 kind="alert",
                 title=alert.message,
-                priority=alert.priority.value,
+                priority=priority_label(alert.priority),
                 duration_minutes=round(alert.close_after.total_seconds() / 60, 1),
             )
         )

@@ -8,11 +8,9 @@ are fetched concurrently within a bounded pool. OpsGenie's API stops on 2027-04-
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,6 +22,7 @@ from oncall.clients.opsgenie_records import (
     on_call_people,
     schedule_from_raw,
 )
+from oncall.clients.paging import split_window
 from oncall.clients.records import iso, parse_record, require_list
 from oncall.clock import epoch_ms
 from oncall.errors import InputError, MalformedError
@@ -67,6 +66,7 @@ class OpsGenieSource:
     """AlertSource over OpsGenie. `base_url` overrides `region` (the sandbox uses it)."""
 
     name = "opsgenie"
+    lacks: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -138,26 +138,16 @@ class OpsGenieSource:
         if total + PAGE <= OFFSET_CAP:
             return [(None, total)]
         window = query.created or TimeWindow(start=_EPOCH, end=query.created_before or datetime.now(UTC))
-        return self._split(query, window, total)
-
-    def _split(
-        self, query: AlertQuery, window: TimeWindow, total: int
-    ) -> list[tuple[TimeWindow | None, int]]:
-        parts = math.ceil(total / (OFFSET_CAP * 0.9))
-        step = (window.end - window.start) / parts
-        if step < timedelta(milliseconds=1):
-            raise MalformedError(
-                SYSTEM,
-                f"more than {OFFSET_CAP} alerts created within one millisecond; cannot page them",
+        return list(
+            split_window(
+                lambda w: self.count_alerts(build_query(query, w)),
+                window,
+                total,
+                cap=OFFSET_CAP - PAGE,
+                concurrency=self.concurrency,
+                system=SYSTEM,
             )
-        bounds = [window.start + step * i for i in range(parts)] + [window.end]
-        subs = [TimeWindow(start=a, end=b) for a, b in itertools.pairwise(bounds)]
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            counts = list(pool.map(lambda w: self.count_alerts(build_query(query, w)), subs))
-        out: list[tuple[TimeWindow | None, int]] = []
-        for sub, n in zip(subs, counts, strict=True):
-            out += self._split(query, sub, n) if n + PAGE > OFFSET_CAP else [(sub, n)]
-        return out
+        )
 
     def _page(self, query: AlertQuery, window: TimeWindow | None, offset: int) -> list[Alert]:
         params = {

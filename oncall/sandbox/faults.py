@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,10 @@ _RATE_LIMIT_BODIES: dict[str, tuple[dict[str, str], Any]] = {
         {"message": "TooManyRequests", "took": 0.001},
     ),
     "slack": ({}, "rate_limited"),
+    "rootly": (
+        {"X-RateLimit-Limit": "3000", "X-RateLimit-Remaining": "0"},
+        {"error": "Rate limit exceeded. Try again later."},
+    ),
 }
 
 
@@ -74,7 +79,9 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
     body: Any
     if status == 429 and system in _RATE_LIMIT_BODIES:
         headers, body = _RATE_LIMIT_BODIES[system]
-        body = dict(body)
+        headers, body = dict(headers), dict(body)
+        if system == "rootly":  # the window's end in epoch seconds; Rootly sends no Retry-After
+            headers["X-RateLimit-Reset"] = str(int(time.time()) + 1)
     elif system == "google":
         status_name = {
             429: "RESOURCE_EXHAUSTED",
@@ -112,6 +119,9 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
             "documentation_url": "https://docs.github.com/rest",
             "status": str(status),
         }
+    elif system == "rootly":
+        title = "Internal Server Error" if status >= 500 else "Error"
+        body = {"errors": [{"title": title, "status": str(status), "code": None, "detail": None}]}
     else:
         body = {"message": "Internal Server Error" if status >= 500 else "Error", "took": 0.001}
     if system == "opsgenie":

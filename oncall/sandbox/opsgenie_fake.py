@@ -10,7 +10,7 @@ import bisect
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +37,14 @@ class Turn:
     end: str
     user: dict[str, str]
     override: bool = False
+
+
+def on_call_turns(turns: list[Turn], since: datetime, until: datetime) -> list[Turn]:
+    """Turns live during [since, until] (an instant when equal); an override hides the turns it covers."""
+    live = [
+        t for t in turns if _ms(t.start) <= until.timestamp() * 1000 and since.timestamp() * 1000 < _ms(t.end)
+    ]
+    return [t for t in live if t.override] or live
 
 
 @dataclass
@@ -272,9 +280,8 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         return JSONResponse(_envelope(schedule, started))
 
     def on_call_at(schedule: dict[str, Any], at_ms: int) -> list[dict[str, str]]:
-        turns = [t for t in state.turns.get(schedule["id"], []) if _ms(t.start) <= at_ms < _ms(t.end)]
-        overrides = [t for t in turns if t.override]
-        chosen = overrides or turns
+        at = datetime.fromtimestamp(at_ms / 1000, UTC)
+        chosen = on_call_turns(state.turns.get(schedule["id"], []), at, at)
         return [{"id": t.user["id"], "name": t.user["name"], "type": "user"} for t in chosen]
 
     def who(kind: str):  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from oncall.sandbox.faults import FaultInjector, FaultRates, ScriptedFault
 from oncall.sandbox.github_fake import GitHubState, build_github_app
 from oncall.sandbox.google_fake import GoogleState, build_google_app
 from oncall.sandbox.opsgenie_fake import OpsGenieState, build_opsgenie_app
+from oncall.sandbox.rootly_fake import RootlyState, build_rootly_app
 from oncall.sandbox.sheets_fake import build_sheets_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
 
@@ -34,6 +35,7 @@ from oncall.sandbox.slack_fake import SlackState, build_slack_app
 @dataclass
 class SandboxState:
     opsgenie: OpsGenieState = field(default_factory=OpsGenieState)
+    rootly: RootlyState = field(default_factory=RootlyState)
     slack: SlackState = field(default_factory=SlackState)
     github: GitHubState = field(default_factory=GitHubState)
     google: GoogleState = field(default_factory=GoogleState)
@@ -67,6 +69,7 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
             Route("/_sandbox/requests", requests_log),
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Mount("/opsgenie", app=build_opsgenie_app(state.opsgenie)),
+            Mount("/rootly", app=build_rootly_app(state.rootly)),
             Mount("/slack", app=build_slack_app(state.slack)),
             Mount("/github", app=build_github_app(state.github)),
             Mount(
@@ -123,12 +126,26 @@ class Sandbox:
     def github_url(self) -> str:
         return f"{self.url}/github"
 
-    def env(self) -> dict[str, str]:
-        """The settings that point oncall at this sandbox."""
+    def source_env(self, source: str = "opsgenie") -> dict[str, str]:
+        """The settings that point oncall at this sandbox's fake of `source`."""
+        if source == "opsgenie":
+            return {
+                "ONCALL_SOURCE": "opsgenie",
+                "ONCALL_OPSGENIE_BASE_URL": self.opsgenie_url,
+                "ONCALL_OPSGENIE_API_KEY": self.state.opsgenie.api_key,
+            }
+        if source == "rootly":
+            return {
+                "ONCALL_SOURCE": "rootly",
+                "ONCALL_ROOTLY_BASE_URL": f"{self.url}/rootly",
+                "ONCALL_ROOTLY_API_TOKEN": self.state.rootly.api_token,
+            }
+        raise ValueError(f"the sandbox has no fake of {source!r}")
+
+    def env(self, source: str = "opsgenie") -> dict[str, str]:
+        """The settings that point oncall at this sandbox, reading alerts from `source`."""
         return {
-            "ONCALL_SOURCE": "opsgenie",
-            "ONCALL_OPSGENIE_BASE_URL": self.opsgenie_url,
-            "ONCALL_OPSGENIE_API_KEY": self.state.opsgenie.api_key,
+            **self.source_env(source),
             "ONCALL_SLACK_WEBHOOK_URL": self.slack_webhook_url,
             "ONCALL_GITHUB_BASE_URL": self.github_url,
             "ONCALL_GITHUB_TOKEN": self.state.github.token,

@@ -1,0 +1,46 @@
+"""Deep paging without a deep offset: split a time window until each part fits under the cap.
+
+OpsGenie and JSM refuse offset + limit past 20,000, and Rootly refuses deep page numbers.
+Counting a window is one cheap request on each, so a window that holds too many is cut into
+equal sub-windows by creation time, counted concurrently, and cut again where still too full.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from oncall.errors import MalformedError
+from oncall.models import TimeWindow
+
+
+def split_window(
+    count: Callable[[TimeWindow], int],
+    window: TimeWindow,
+    total: int,
+    *,
+    cap: int,
+    concurrency: int,
+    system: str,
+) -> list[tuple[TimeWindow, int]]:
+    """Sub-windows of `window` (which holds `total`), each holding at most `cap`, with their counts."""
+    parts = math.ceil(total / (cap * 0.9))
+    step = (window.end - window.start) / parts
+    if step < timedelta(milliseconds=1):
+        raise MalformedError(
+            system, f"more than {cap} alerts created within one millisecond; cannot page them"
+        )
+    bounds = [window.start + step * i for i in range(parts)] + [window.end]
+    subs = [TimeWindow(start=a, end=b) for a, b in itertools.pairwise(bounds)]
+    with ThreadPoolExecutor(concurrency) as pool:
+        counts = list(pool.map(count, subs))
+    out: list[tuple[TimeWindow, int]] = []
+    for sub, n in zip(subs, counts, strict=True):
+        if n > cap:
+            out += split_window(count, sub, n, cap=cap, concurrency=concurrency, system=system)
+        else:
+            out.append((sub, n))
+    return out
