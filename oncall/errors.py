@@ -12,6 +12,7 @@ about it. Secrets never appear in a message: clients build messages from setting
         ├── RateLimitedError   429 still returned after the retry budget ran out
         ├── UnavailableError   5xx, timeouts, connection errors after the retry budget
         ├── RejectedError      other 4xx: the vendor's own message is kept
+        ├── NotAvailableError  the source does not offer this (plan, product or setting)
         └── MalformedError     a response or record did not have the vendor's shape
 """
 
@@ -59,6 +60,10 @@ class UnavailableError(OutsideError):
 
 class RejectedError(OutsideError):
     """The request was refused for a reason other than auth, absence or rate."""
+
+
+class NotAvailableError(OutsideError):
+    """The source does not offer this at all (its plan, its product or a missing setting); reports say so."""
 
 
 class MalformedError(OutsideError):

@@ -73,6 +73,26 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             retry=settings.retry,
             **client_options,
         )
+    if settings.source == "jsm":
+        from oncall.clients.jsm import JsmSource
+
+        site = settings.jsm_site_url
+        if not site or not settings.jsm_email:
+            raise ConfigError(
+                "ONCALL_SOURCE is jsm: set ONCALL_JSM_SITE_URL (https://YOURSITE.atlassian.net) and ONCALL_JSM_EMAIL"
+            )
+        return JsmSource(
+            settings.jsm_email,
+            settings.require("jsm_api_token"),
+            site_url=site,
+            cloud_id=settings.jsm_cloud_id,
+            api_url=settings.jsm_api_url,
+            incident_project=settings.jsm_incident_project,
+            timeout=settings.http_timeout_seconds,
+            concurrency=settings.max_concurrency,
+            retry=settings.retry,
+            **client_options,
+        )
     if settings.source == "rootly":
         from oncall.clients.rootly import RootlySource
 

@@ -236,6 +236,8 @@ def _vendor_message(response: httpx.Response) -> str:
             return str(body["error"]["message"])[:300]
         if isinstance(body.get("error"), str):
             return str(body["error"])[:300]
+        if isinstance(body.get("errorMessages"), list) and body["errorMessages"]:  # Jira
+            return str(body["errorMessages"][0])[:300]
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
