@@ -526,9 +526,10 @@ def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
     """The week of alerts, the real MIT Open Learning runbook in the fake GitHub, the COE template in Drive."""
     state = SandboxState()
     state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
-    from oncall.sandbox.seed_vendors import seed_rootly
+    from oncall.sandbox.seed_vendors import seed_jsm, seed_rootly
 
     state.rootly = seed_rootly(state.opsgenie)
+    state.jsm = seed_jsm(state.opsgenie)
     repo = state.github.repo(state.runbook_repo)
     repo.files[f"{state.runbook_path}@main"] = RUNBOOK.read_text(encoding="utf-8")
     seed_google(state)

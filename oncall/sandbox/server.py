@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from oncall.sandbox.faults import FaultInjector, FaultRates, ScriptedFault
 from oncall.sandbox.github_fake import GitHubState, build_github_app
 from oncall.sandbox.google_fake import GoogleState, build_google_app
+from oncall.sandbox.jsm_fake import JsmState, build_jsm_app
 from oncall.sandbox.opsgenie_fake import OpsGenieState, build_opsgenie_app
 from oncall.sandbox.rootly_fake import RootlyState, build_rootly_app
 from oncall.sandbox.sheets_fake import build_sheets_app
@@ -36,6 +37,7 @@ from oncall.sandbox.slack_fake import SlackState, build_slack_app
 class SandboxState:
     opsgenie: OpsGenieState = field(default_factory=OpsGenieState)
     rootly: RootlyState = field(default_factory=RootlyState)
+    jsm: JsmState = field(default_factory=JsmState)
     slack: SlackState = field(default_factory=SlackState)
     github: GitHubState = field(default_factory=GitHubState)
     google: GoogleState = field(default_factory=GoogleState)
@@ -70,6 +72,7 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Mount("/opsgenie", app=build_opsgenie_app(state.opsgenie)),
             Mount("/rootly", app=build_rootly_app(state.rootly)),
+            Mount("/atlassian", app=build_jsm_app(state.jsm)),
             Mount("/slack", app=build_slack_app(state.slack)),
             Mount("/github", app=build_github_app(state.github)),
             Mount(
@@ -140,7 +143,16 @@ class Sandbox:
                 "ONCALL_ROOTLY_BASE_URL": f"{self.url}/rootly",
                 "ONCALL_ROOTLY_API_TOKEN": self.state.rootly.api_token,
             }
-        raise ValueError(f"the sandbox has no fake of {source!r}")
+        if source == "jsm":
+            return {
+                "ONCALL_SOURCE": "jsm",
+                "ONCALL_JSM_SITE_URL": f"{self.url}/atlassian",
+                "ONCALL_JSM_API_URL": f"{self.url}/atlassian",
+                "ONCALL_JSM_EMAIL": self.state.jsm.email,
+                "ONCALL_JSM_API_TOKEN": self.state.jsm.api_token,
+                "ONCALL_JSM_INCIDENT_PROJECT": self.state.jsm.project,
+            }
+        raise ValueError(f"the sandbox has no fake of {source!r}; it has opsgenie, jsm and rootly")
 
     def env(self, source: str = "opsgenie") -> dict[str, str]:
         """The settings that point oncall at this sandbox, reading alerts from `source`."""
