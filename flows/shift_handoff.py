@@ -10,10 +10,12 @@ from prefect.logging import get_run_logger
 
 from oncall.clock import BusinessHours, zone
 from oncall.coverage import Matcher
+from oncall.errors import NotAvailableError
 from oncall.handoff import ShiftContext, summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
 from oncall.models import AlertQuery
 from oncall.runbook import Runbook
+from oncall.sources import SOURCE_LACKS
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_to_slack, publish_markdown, write_output
@@ -65,6 +67,13 @@ def shift_handoff(
     book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
 
     # Decide
+    missing = dict(SOURCE_LACKS.get(settings.source, {}))
+    found = incidents.result(raise_on_failure=False)
+    if isinstance(found, NotAvailableError):
+        missing["incidents"] = str(found).removeprefix(f"{found.system}: ")
+        found = []
+    elif isinstance(found, BaseException):
+        raise found
     ctx = ShiftContext(
         schedule=name,
         window=window,
@@ -72,6 +81,7 @@ def shift_handoff(
         business_hours=hours,
         escalation_after=timedelta(minutes=settings.escalation_minutes),
         source=settings.source,
+        missing=missing,
     )
     matcher = None
     if book is not None:
@@ -84,7 +94,7 @@ def shift_handoff(
         ctx,
         shift_alerts.result(),
         open_alerts.result(),
-        incidents.result(),
+        found,
         outgoing.result(),
         incoming.result(),
         matcher,

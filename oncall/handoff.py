@@ -30,6 +30,7 @@ class ShiftContext(_Frozen):
     business_hours: BusinessHours
     escalation_after: timedelta = timedelta(minutes=5)
     source: str = "opsgenie"
+    missing: dict[str, str] = {}  # what the source could not provide -> why ("priority": "not recorded")
 
 
 class KindStat(_Frozen):

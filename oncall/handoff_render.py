@@ -44,11 +44,17 @@ def render_markdown(s: HandoffSummary) -> str:
     tz = c.timezone
     end = c.window.end
     pri = " · ".join(f"{p} {n}" for p, n in s.by_priority.items() if n)
+    if "priority" in c.missing:
+        pri = f"priority not available from {c.source}"
     out = [
         f"# On-call hand-off: {escape.md(c.schedule, 150)}",
         "",
         f"**Shift:** {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)} ({fmt_duration(c.window.length)})"
         f" · source: {c.source}",
+        *[
+            f"\n_Not available from {c.source}: {what} ({escape.md(why, 300)})._"
+            for what, why in c.missing.items()
+        ],
         "",
         f"- **Outgoing:** {escape.md(s.outgoing.names)}",
         f"- **Incoming:** {escape.md(s.incoming.names)}",
@@ -136,7 +142,9 @@ def render_markdown(s: HandoffSummary) -> str:
     else:
         out.append(f"Every alert was acknowledged within {fmt_duration(c.escalation_after)}.")
     out += ["", f"## Incidents ({len(s.incidents)})", ""]
-    if s.incidents:
+    if "incidents" in c.missing:
+        out.append(f"Incidents are not available from {c.source}: {escape.md(c.missing['incidents'], 300)}")
+    elif s.incidents:
         rows = [
             [
                 priority_label(i.priority),
@@ -191,6 +199,8 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         f"{len(s.still_open)} open, {len(s.incidents)} incidents"
     )
     pri = " · ".join(f"{p} {n}" for p, n in s.by_priority.items() if n) or "none"
+    if "priority" in c.missing:
+        pri = f"not available from {c.source}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": escape.plain(header, SLACK_HEADER)}},
         _section(
@@ -231,8 +241,13 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         f"{fmt_duration(i.duration) if i.duration else 'ongoing'}"
         for i in s.incidents[:SLACK_ROWS]
     ]
-    blocks.append(_section(_lines_within(f"Incidents ({len(s.incidents)})", incs, len(s.incidents))))
+    if "incidents" in c.missing:
+        blocks.append(_section(f"*Incidents*\nnot available from {c.source}"))
+    else:
+        blocks.append(_section(_lines_within(f"Incidents ({len(s.incidents)})", incs, len(s.incidents))))
     context = f"Source: {c.source}"
+    if c.missing:
+        context += f" · not available: {', '.join(c.missing)}"
     if report_url:
         context += f" · <{report_url}|Full report>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})

@@ -18,7 +18,6 @@ from oncall.settings import Settings
 @runtime_checkable
 class AlertSource(Protocol):
     name: str
-    lacks: frozenset[str]  # alert facts this source does not record ("priority", "dedup count")
 
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
         """Every alert matching `query`, sorted by creation time, however many there are."""
@@ -57,6 +56,17 @@ class AlertSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# What each source does not record at all, and why; reports print these instead of a made-up value.
+SOURCE_LACKS: dict[str, dict[str, str]] = {
+    "opsgenie": {},
+    "jsm": {},
+    "rootly": {
+        "priority": "Rootly alerts carry no priority",
+        "dedup count": "Rootly folds repeats into one alert without counting them; each alert counts once",
+    },
+}
 
 
 def build_source(settings: Settings, **client_options: Any) -> AlertSource:

@@ -65,7 +65,6 @@ class JsmSource:
     """AlertSource over JSM Operations plus the Jira site for people and incidents."""
 
     name = "jsm"
-    lacks: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -263,7 +262,7 @@ class JsmSource:
         if not self.incident_project:
             raise NotAvailableError(
                 SYSTEM,
-                "incidents are not available from JSM: set ONCALL_JSM_INCIDENT_PROJECT to the key of "
+                "no incident project is configured: set ONCALL_JSM_INCIDENT_PROJECT to the key of "
                 "the Jira project that holds incidents",
             )
         jql = " AND ".join(

@@ -66,7 +66,6 @@ class OpsGenieSource:
     """AlertSource over OpsGenie. `base_url` overrides `region` (the sandbox uses it)."""
 
     name = "opsgenie"
-    lacks: frozenset[str] = frozenset()
 
     def __init__(
         self,

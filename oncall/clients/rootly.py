@@ -85,7 +85,6 @@ class RootlySource:
     """AlertSource over Rootly. `base_url` points it at a proxy or the sandbox."""
 
     name = "rootly"
-    lacks = frozenset({"priority", "dedup count"})
 
     def __init__(
         self,
