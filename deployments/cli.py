@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from deployments import commands
 from oncall.errors import OncallError
+from oncall.sources import SOURCES
 
 EPILOG = "Settings come from ONCALL_* environment variables; see README.md#configuration."
 
@@ -28,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    demo.add_argument(
+        "--source",
+        choices=SOURCES,
+        default=os.environ.get("ONCALL_SOURCE") or "opsgenie",
+        help="alert source whose fake the flows read (default: $ONCALL_SOURCE, else opsgenie)",
+    )
     demo.set_defaults(func=commands.cmd_demo)
 
     sandbox = sub.add_parser(
@@ -47,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default), 'default' (2026-11-24, as tests use) or an ISO time",
     )
     sandbox.add_argument("--seed", type=int, default=7, help="random seed of the data set (default: 7)")
+    sandbox.add_argument(
+        "--source",
+        choices=SOURCES,
+        default=os.environ.get("ONCALL_SOURCE") or "opsgenie",
+        help="alert source the printed settings point at; every fake is served either way",
+    )
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")
     sandbox.add_argument(
         "--fault-rate", type=float, default=0.0, help="fraction of requests answered 429 or 5xx"

@@ -16,7 +16,7 @@ from pathlib import Path
 def cmd_demo(args: argparse.Namespace) -> int:
     from deployments.demo import run_demo
 
-    files = run_demo(Path(args.out))
+    files = run_demo(Path(args.out), args.source)
     print("\nDemo finished. Read what it produced:")
     for f in files:
         print(f"  {f}")
@@ -40,10 +40,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     with sandbox:
         print(f"oncall sandbox on {sandbox.url} (seeded week ending {anchor.isoformat()})")
         print(f"  OpsGenie   {sandbox.opsgenie_url}")
+        print(f"  JSM        {sandbox.url}/atlassian (Operations API and Jira site)")
+        print(f"  Rootly     {sandbox.url}/rootly")
         print(f"  Slack hook {sandbox.slack_webhook_url}")
         print(f"  requests   {sandbox.url}/_sandbox/requests")
         print("\nPoint oncall at it (these are the sandbox's own throwaway credentials):")
-        for key, value in sandbox.env().items():
+        for key, value in sandbox.env(args.source).items():
             print(f"  export {key}={shlex.quote(value)}")
         print("\nCtrl-C stops it.", flush=True)
         try:

@@ -23,11 +23,12 @@ def prepare_prefect_env(home: Path) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
 
 
-def run_demo(out: Path) -> list[Path]:
+def run_demo(out: Path, source: str = "opsgenie") -> list[Path]:
+    """Every flow, reading alerts from the fake of `source` (opsgenie, jsm or rootly)."""
     out.mkdir(parents=True, exist_ok=True)
     prepare_prefect_env(out.parent / ".prefect-demo")
     with Sandbox.seeded(DEFAULT_ANCHOR) as sandbox:
-        os.environ.update(sandbox.env())
+        os.environ.update(sandbox.env(source))
         os.environ["ONCALL_OUT_DIR"] = str(out)
         os.environ["ONCALL_USE_PREFECT_CONFIG"] = "0"
         os.environ["ONCALL_GITHUB_WRITE_INTERVAL"] = "0"

@@ -46,6 +46,7 @@ def render_markdown(s: HandoffSummary) -> str:
     pri = " · ".join(f"{p} {n}" for p, n in s.by_priority.items() if n)
     if "priority" in c.missing:
         pri = f"priority not available from {c.source}"
+    repeats = "" if "dedup count" in c.missing else f" ({s.occurrences} occurrences with repeats)"
     out = [
         f"# On-call hand-off: {escape.md(c.schedule, 150)}",
         "",
@@ -61,7 +62,7 @@ def render_markdown(s: HandoffSummary) -> str:
         "",
         "## Summary",
         "",
-        f"- Alerts created: **{s.alerts}** ({s.occurrences} occurrences with repeats){' — ' + pri if pri else ''}",
+        f"- Alerts created: **{s.alerts}**{repeats}{' — ' + pri if pri else ''}",
         f"- After hours (outside business hours): **{s.after_hours}**",
         f"- Acknowledged: {s.acknowledged} · MTTA **{fmt_duration(s.mtta)}**",
         f"- Closed: {s.closed} · MTTR **{fmt_duration(s.mttr)}**",
@@ -201,6 +202,7 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
     pri = " · ".join(f"{p} {n}" for p, n in s.by_priority.items() if n) or "none"
     if "priority" in c.missing:
         pri = f"not available from {c.source}"
+    repeats = "" if "dedup count" in c.missing else f" ({s.occurrences} occurrences)"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": escape.plain(header, SLACK_HEADER)}},
         _section(
@@ -210,7 +212,7 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*Alerts*\n{s.alerts} ({s.occurrences} occurrences)"},
+                {"type": "mrkdwn", "text": f"*Alerts*\n{s.alerts}{repeats}"},
                 {"type": "mrkdwn", "text": f"*By priority*\n{pri}"},
                 {"type": "mrkdwn", "text": f"*After hours*\n{s.after_hours}"},
                 {"type": "mrkdwn", "text": f"*MTTA / MTTR*\n{fmt_duration(s.mtta)} / {fmt_duration(s.mttr)}"},

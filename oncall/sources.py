@@ -58,6 +58,8 @@ class AlertSource(Protocol):
     def close(self) -> None: ...
 
 
+SOURCES = ("opsgenie", "jsm", "rootly")
+
 # What each source does not record at all, and why; reports print these instead of a made-up value.
 SOURCE_LACKS: dict[str, dict[str, str]] = {
     "opsgenie": {},
