@@ -7,6 +7,7 @@ drifts from the documented filters fails loudly instead of silently reading ever
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -173,7 +174,15 @@ def build_rootly_app(state: RootlyState) -> Router:
 
     def list_alerts(request: Request) -> JSONResponse:
         preds = _filters(request, {"status", "created_at", "updated_at", "started_at", "ended_at", "source"})
-        found = [a for a in state.alerts if all(p(a["attributes"]) for p in preds)]
+        lo, hi = 0, len(state.alerts)  # the created_at bounds narrow by bisection; the filters check the rest
+        q = request.query_params
+        for op in ("gte", "gt"):
+            if (v := q.get(f"filter[created_at][{op}]")) is not None:
+                lo = bisect.bisect_left(state._keys, _at(v))
+        for op in ("lt", "lte"):
+            if (v := q.get(f"filter[created_at][{op}]")) is not None:
+                hi = bisect.bisect_right(state._keys, _at(v))
+        found = [a for a in state.alerts[lo:hi] if all(p(a["attributes"]) for p in preds)]
         return _paged(request, found)
 
     def get_alert(request: Request) -> JSONResponse:
@@ -208,7 +217,15 @@ def build_rootly_app(state: RootlyState) -> Router:
         return _doc(
             {
                 "data": page,
-                "links": {"self": str(request.url), "first": None, "prev": None, "next": None, "last": None},
+                "links": {
+                    "self": str(request.url),
+                    "first": str(request.url.remove_query_params("page[after]")),
+                    "prev": None,
+                    "next": str(request.url.include_query_params(**{"page[after]": after + size}))
+                    if more
+                    else None,
+                    "last": None,
+                },
                 "meta": {"next_cursor": str(after + size) if more else None},
             }
         )

@@ -148,7 +148,18 @@ def seed_rootly(og: OpsGenieState) -> RootlyState:
                     },
                     "labels": {t: "true" for t in inc.get("tags") or ()},
                     "services": [
-                        {"data": {"id": s, "type": "services", "attributes": {"name": s}}}
+                        {
+                            "data": {
+                                "id": s,
+                                "type": "services",
+                                "attributes": {
+                                    "name": s,
+                                    "slug": s,
+                                    "created_at": CREATED,
+                                    "updated_at": CREATED,
+                                },
+                            }
+                        }
                         for s in inc.get("impactedServices") or ()
                     ],
                     "user": {"data": {"id": str(owner), "type": "users", "attributes": state.users[owner]}}
@@ -207,7 +218,7 @@ def seed_rootly(og: OpsGenieState) -> RootlyState:
                     "position": pos,
                     "schedule_rotationable_type": "ScheduleWeeklyRotation",
                     "schedule_rotationable_attributes": {
-                        "handoff_day": ROTATION_START.format("dddd").lower(),
+                        "handoff_day": "SMTWRFU"[ROTATION_START.isoweekday() % 7],  # Sunday first
                         "handoff_time": ROTATION_START.format("HH:mm"),
                     },
                     "active_all_week": True,
