@@ -116,14 +116,16 @@ def test_incidents_severity_timeline_and_on_call(source: RootlySource) -> None:
     thursday_night = DEFAULT_ANCHOR - timedelta(days=4, hours=10)  # the override
     assert source.on_call(SCHEDULE, thursday_night).names == "emil.varga@example.edu"
     assert source.next_on_call(SCHEDULE, DEFAULT_ANCHOR).people
-    with pytest.raises(NotFoundError, match="schedule 'Nope' was not found .*Primary On Call Schedule"):
+    with pytest.raises(NotFoundError, match=r"schedule 'Nope' was not found .*Primary On Call Schedule"):
         source.on_call("Nope", DEFAULT_ANCHOR)
 
 
 def test_bad_token_names_the_setting_and_hides_the_token(sandbox: Sandbox) -> None:
-    with RootlySource("rootly-canary-token-91b2", base_url=f"{sandbox.url}/rootly") as src:
-        with pytest.raises(AuthError) as caught:
-            src.check()
+    with (
+        RootlySource("rootly-canary-token-91b2", base_url=f"{sandbox.url}/rootly") as src,
+        pytest.raises(AuthError) as caught,
+    ):
+        src.check()
     assert "ONCALL_ROOTLY_API_TOKEN" in str(caught.value) and "canary" not in str(caught.value)
 
 
@@ -147,9 +149,11 @@ def test_malformed_alert_names_the_record() -> None:
             200, json=body if request.url.path == "/v1/alerts" else {"data": [], "meta": {}}
         )
 
-    with RootlySource("t", base_url="http://rootly.test", transport=httpx.MockTransport(reply)) as src:
-        with pytest.raises(MalformedError, match="alert a-1.*summary"):
-            src.fetch_alerts(AlertQuery(created=WEEK))
+    with (
+        RootlySource("t", base_url="http://rootly.test", transport=httpx.MockTransport(reply)) as src,
+        pytest.raises(MalformedError, match=r"alert a-1.*summary"),
+    ):
+        src.fetch_alerts(AlertQuery(created=WEEK))
 
 
 @pytest.fixture(scope="module")
