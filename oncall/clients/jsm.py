@@ -99,6 +99,7 @@ class JsmSource:
         self._cloud_id = cloud_id
         self._ops: ApiClient | None = None
         self._people: dict[str, Person] = {}
+        self._unknown: set[str] = set()
         self._lock = Lock()
 
     def close(self) -> None:
@@ -133,7 +134,7 @@ class JsmSource:
 
     def people(self, account_ids: set[str]) -> dict[str, Person]:
         """Account ids as people (email where the profile shows it, else display name), cached."""
-        missing = sorted(a for a in account_ids if a and a not in self._people)
+        missing = sorted(a for a in account_ids if a and a not in self._people and a not in self._unknown)
         batches = [missing[i : i + USERS_PER_CALL] for i in range(0, len(missing), USERS_PER_CALL)]
 
         def fetch(batch: list[str]) -> list[Any]:
@@ -147,6 +148,7 @@ class JsmSource:
                     if isinstance(u, dict) and u.get("accountId"):
                         name = u.get("emailAddress") or u.get("displayName") or u["accountId"]
                         self._people[u["accountId"]] = Person(id=u["accountId"], name=str(name))
+        self._unknown.update(a for a in missing if a not in self._people)  # "System", integrations
         return {a: self._people[a] for a in account_ids if a in self._people}
 
     def _name(self, people: dict[str, Person], account_id: Any) -> Any:
