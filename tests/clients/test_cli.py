@@ -32,15 +32,28 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
     assert out.startswith(f"usage: oncall {' '.join(command)}") and len(out.splitlines()) > 3
 
 
-def test_doctor_passes_against_the_sandbox(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("opsgenie", "✓ OpsGenie at"),
+        ("jsm", "✓ JSM Operations (cloud sandbox-cloud-0001)"),
+        ("rootly", "✓ Rootly at"),
+    ],
+)
+def test_doctor_checks_the_configured_source(
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    line: str,
 ) -> None:
-    for key, value in sandbox.env().items():
+    for key, value in sandbox.env(source).items():
         monkeypatch.setenv(key, value)
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "All checks passed." in out and "set (hidden)" in out
-    assert sandbox.state.opsgenie.api_key not in out and sandbox.state.github.token not in out
+    assert "All checks passed." in out and "set (hidden)" in out and line in out
+    secrets = [sandbox.state.opsgenie.api_key, sandbox.state.jsm.api_token, sandbox.state.rootly.api_token]
+    assert not any(s in out for s in [*secrets, sandbox.state.github.token])
 
 
 def test_doctor_names_a_rejected_key_without_printing_it(
