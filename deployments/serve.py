@@ -60,8 +60,21 @@ def _run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess
     return done
 
 
+# The setting whose presence means "use the real service" for each source (the sandbox otherwise).
+REAL_CREDENTIAL = {
+    "opsgenie": "ONCALL_OPSGENIE_API_KEY",
+    "jsm": "ONCALL_JSM_API_TOKEN",
+    "rootly": "ONCALL_ROOTLY_API_TOKEN",
+}
+
+
 def serve(
-    port: int, sandbox_port: int, home: Path, use_sandbox: bool, database_url: str | None = None
+    port: int,
+    sandbox_port: int,
+    home: Path,
+    use_sandbox: bool,
+    database_url: str | None = None,
+    source: str = "opsgenie",
 ) -> None:
     home.mkdir(parents=True, exist_ok=True)
     api = f"http://127.0.0.1:{port}/api"
@@ -90,7 +103,7 @@ def serve(
             from oncall.sandbox.server import Sandbox
 
             sandbox = stack.enter_context(Sandbox.seeded(last_handoff(now()), port=sandbox_port))
-            env.update(sandbox.env())
+            env.update(sandbox.env(source))
             env["ONCALL_GITHUB_WRITE_INTERVAL"] = "0"
             print(
                 f"serve: sandbox fakes on {sandbox.url} (a seeded week ending at the last Tuesday hand-off)"
@@ -122,10 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="postgresql+asyncpg://... for a PostgreSQL-backed server (default: SQLite)"
     )
     args = parser.parse_args(argv)
-    real = bool(os.environ.get("ONCALL_OPSGENIE_API_KEY")) and not os.environ.get("ONCALL_OPSGENIE_BASE_URL")
+    source = os.environ.get("ONCALL_SOURCE") or "opsgenie"
+    credential = REAL_CREDENTIAL.get(source, "ONCALL_OPSGENIE_API_KEY")
+    real = bool(os.environ.get(credential))
     if real:
-        print("serve: ONCALL_OPSGENIE_API_KEY is set: using the real services from your ONCALL_* settings")
-    serve(args.port, args.sandbox_port, Path(args.home), use_sandbox=not real, database_url=args.database_url)
+        print(f"serve: {credential} is set: using the real services from your ONCALL_* settings")
+    serve(
+        args.port,
+        args.sandbox_port,
+        Path(args.home),
+        use_sandbox=not real,
+        database_url=args.database_url,
+        source=source,
+    )
     return 0
 
 
