@@ -73,6 +73,12 @@ SOURCE_LACKS: dict[str, dict[str, str]] = {
 
 def build_source(settings: Settings, **client_options: Any) -> AlertSource:
     """The configured source. `client_options` (transport, sleep) are the test seam."""
+    common: dict[str, Any] = {
+        "timeout": settings.http_timeout_seconds,
+        "concurrency": settings.max_concurrency,
+        "retry": settings.retry,
+        **client_options,
+    }
     if settings.source == "opsgenie":
         from oncall.clients.opsgenie import OpsGenieSource
 
@@ -80,10 +86,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             settings.require("opsgenie_api_key"),
             region=settings.opsgenie_region,
             base_url=settings.opsgenie_base_url,
-            timeout=settings.http_timeout_seconds,
-            concurrency=settings.max_concurrency,
-            retry=settings.retry,
-            **client_options,
+            **common,
         )
     if settings.source == "jsm":
         from oncall.clients.jsm import JsmSource
@@ -100,10 +103,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             cloud_id=settings.jsm_cloud_id,
             api_url=settings.jsm_api_url,
             incident_project=settings.jsm_incident_project,
-            timeout=settings.http_timeout_seconds,
-            concurrency=settings.max_concurrency,
-            retry=settings.retry,
-            **client_options,
+            **common,
         )
     if settings.source == "rootly":
         from oncall.clients.rootly import RootlySource
@@ -111,9 +111,6 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
         return RootlySource(
             settings.require("rootly_api_token"),
             base_url=settings.rootly_base_url,
-            timeout=settings.http_timeout_seconds,
-            concurrency=settings.max_concurrency,
-            retry=settings.retry,
-            **client_options,
+            **common,
         )
     raise ConfigError(f"ONCALL_SOURCE {settings.source!r} is not one of: opsgenie, jsm, rootly")

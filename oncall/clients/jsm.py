@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from oncall.clients.base import SourceClient
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.opsgenie import build_query
 from oncall.clients.opsgenie_records import alert_from_raw, schedule_from_raw
@@ -61,7 +62,7 @@ def _jql_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y/%m/%d %H:%M")
 
 
-class JsmSource:
+class JsmSource(SourceClient):
     """AlertSource over JSM Operations plus the Jira site for people and incidents."""
 
     name = "jsm"
@@ -102,16 +103,8 @@ class JsmSource:
         self._unknown: set[str] = set()
         self._lock = Lock()
 
-    def close(self) -> None:
-        self.site.close()
-        if self._ops is not None:
-            self._ops.close()
-
-    def __enter__(self) -> JsmSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _clients(self) -> list[ApiClient]:
+        return [self.site, *([self._ops] if self._ops is not None else [])]
 
     @property
     def cloud_id(self) -> str:

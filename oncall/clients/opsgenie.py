@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from oncall.clients.base import SourceClient
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.opsgenie_records import (
     alert_from_raw,
@@ -62,7 +63,7 @@ def build_query(q: AlertQuery, window: TimeWindow | None = None) -> str:
     return " AND ".join(parts)
 
 
-class OpsGenieSource:
+class OpsGenieSource(SourceClient):
     """AlertSource over OpsGenie. `base_url` overrides `region` (the sandbox uses it)."""
 
     name = "opsgenie"
@@ -96,14 +97,8 @@ class OpsGenieSource:
             sleep=sleep,
         )
 
-    def close(self) -> None:
-        self.api.close()
-
-    def __enter__(self) -> OpsGenieSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _clients(self) -> list[ApiClient]:
+        return [self.api]
 
     # -- alerts -----------------------------------------------------------------------------
 

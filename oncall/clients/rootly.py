@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from oncall.clients.base import SourceClient
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.paging import split_window
 from oncall.clients.records import iso, parse_record, require_list
@@ -81,7 +82,7 @@ def _rate_reset(response: httpx.Response) -> float | None:
     return max(0.0, min(60.0, int(reset) - time.time()))
 
 
-class RootlySource:
+class RootlySource(SourceClient):
     """AlertSource over Rootly. `base_url` points it at a proxy or the sandbox."""
 
     name = "rootly"
@@ -112,14 +113,8 @@ class RootlySource:
         )
         self._schedule_ids: dict[str, str] = {}
 
-    def close(self) -> None:
-        self.api.close()
-
-    def __enter__(self) -> RootlySource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _clients(self) -> list[ApiClient]:
+        return [self.api]
 
     def _get(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
         body = self.api.get_json(path, params=params, what=what)

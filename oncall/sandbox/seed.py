@@ -568,3 +568,14 @@ def synthetic_alerts(n: int, start: datetime, end: datetime, seed: int = 1) -> l
             }
         )
     return out
+
+
+def synthetic_state(n: int, start: datetime, end: datetime) -> SandboxState:
+    """`n` synthetic alerts served by every alert-source fake: the paging and load scenario."""
+    from oncall.sandbox.seed_vendors import seed_jsm, seed_rootly
+
+    state = SandboxState()
+    state.opsgenie.set_alerts(synthetic_alerts(n, start, end))
+    state.rootly = seed_rootly(state.opsgenie)
+    state.jsm = seed_jsm(state.opsgenie)
+    return state

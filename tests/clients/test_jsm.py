@@ -11,10 +11,8 @@ import pytest
 from oncall.clients.jsm import JsmSource
 from oncall.errors import AuthError, MalformedError, NotAvailableError
 from oncall.models import AlertQuery, Priority, TimeWindow
-from oncall.sandbox.opsgenie_fake import OpsGenieState
-from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_alerts
-from oncall.sandbox.seed_vendors import seed_jsm
-from oncall.sandbox.server import Sandbox, SandboxState
+from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_state
+from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
 
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
@@ -140,9 +138,7 @@ def test_a_next_link_off_the_api_is_not_followed() -> None:
 @pytest.fixture(scope="module")
 def big() -> Iterator[Sandbox]:
     """25,000 alerts in a week: past JSM's offset + size cap of 20,000."""
-    og = OpsGenieState()
-    og.set_alerts(synthetic_alerts(25_000, WEEK.start, WEEK.end))
-    with Sandbox(SandboxState(jsm=seed_jsm(og))) as sb:
+    with Sandbox(synthetic_state(25_000, WEEK.start, WEEK.end)) as sb:
         yield sb
 
 

@@ -15,10 +15,8 @@ import pytest
 from oncall.clients.rootly import RootlySource
 from oncall.errors import AuthError, MalformedError, NotFoundError
 from oncall.models import AlertQuery, Priority, TimeWindow
-from oncall.sandbox.opsgenie_fake import OpsGenieState
-from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_alerts
-from oncall.sandbox.seed_vendors import seed_rootly
-from oncall.sandbox.server import Sandbox, SandboxState
+from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_state
+from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "specs" / "rootly-openapi.json"
@@ -159,9 +157,7 @@ def test_malformed_alert_names_the_record() -> None:
 @pytest.fixture(scope="module")
 def big() -> Iterator[Sandbox]:
     """25,000 alerts in a week: past the 10,000 that page numbers reach."""
-    og = OpsGenieState()
-    og.set_alerts(synthetic_alerts(25_000, WEEK.start, WEEK.end))
-    with Sandbox(SandboxState(rootly=seed_rootly(og))) as sb:
+    with Sandbox(synthetic_state(25_000, WEEK.start, WEEK.end)) as sb:
         yield sb
 
 

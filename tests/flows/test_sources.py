@@ -6,6 +6,7 @@ everything each vendor records, and say "not available" for what it does not.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -53,11 +54,17 @@ def _incident_rows(markdown: str) -> list[tuple[str, str, str]]:
     return [(r[2], r[3], r[5].rstrip(" |")) for r in rows]
 
 
-def test_the_handoff_agrees_across_sources(use_source: UseSource) -> None:
+def test_the_handoff_agrees_across_sources(
+    use_source: UseSource, sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     reports = {}
     for source in SOURCES:
         use_source(source)
         reports[source] = shift_handoff(shift_end="2026-11-24T10:00", deliver=["file"])
+    written = "".join(f.read_text() for f in tmp_path.rglob("*") if f.is_file())
+    jsm_basic = base64.b64encode(f"{sandbox.state.jsm.email}:{sandbox.state.jsm.api_token}".encode()).decode()
+    for secret in (sandbox.state.jsm.api_token, jsm_basic, sandbox.state.rootly.api_token):
+        assert secret not in written and secret not in caplog.text and secret not in "".join(reports.values())
     base = reports["opsgenie"]
     assert len(_incident_rows(base)) == 3 and (
         "xPro unavailable: RDS storage exhausted on the xpro applications db",
