@@ -35,6 +35,7 @@ for _name in ("httpx", "httpcore"):
 log = logging.getLogger("oncall.http")
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,11 @@ class ApiClient:
         sleep: Callable[[float], None] | None = None,
         max_connections: int = 16,
         retry_hint: Callable[[httpx.Response], float | None] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.system = system
+        self.max_response_bytes = max_response_bytes
+        self.deadline = max(30.0, timeout * 3)  # a whole answer, however slowly it drips
         self.credential_setting = credential_setting
         self.retry = retry or RetryPolicy()
         self.sleep = sleep or time.sleep
@@ -160,9 +164,10 @@ class ApiClient:
             hint: float | None = None
             response: httpx.Response | None
             try:
-                response = self.http.request(
+                request = self.http.build_request(
                     method, path, params=params, json=json, content=content, headers=headers
                 )
+                response = self._receive(request, what)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last_problem = f"{type(exc).__name__} (no response)"
                 if not idempotent and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
@@ -196,6 +201,33 @@ class ApiClient:
             f"{what}: {last_problem} on every attempt ({self.retry.attempts} tries); "
             "the service is down or unreachable, try again later",
         )
+
+    def _receive(self, request: httpx.Request, what: str) -> httpx.Response:
+        """Send, then read the answer within a size cap and an overall deadline.
+
+        A hostile or broken server cannot make the run hold a huge body in memory (a
+        MalformedError, not retried) or drip an answer forever (a timeout, retried).
+        """
+        response = self.http.send(request, stream=True)
+        body = bytearray()
+        started = time.monotonic()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self.max_response_bytes:
+                    raise MalformedError(
+                        self.system,
+                        f"{what}: the response is larger than {self.max_response_bytes // (1024 * 1024)} MB; refused",
+                        status=response.status_code,
+                    )
+                if time.monotonic() - started > self.deadline:
+                    raise httpx.ReadTimeout(
+                        f"the answer took longer than {self.deadline:.0f}s", request=request
+                    )
+        finally:
+            response.close()
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
     def _raise_for_status(self, response: httpx.Response, what: str) -> None:
         status = response.status_code

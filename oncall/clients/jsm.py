@@ -27,7 +27,7 @@ from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.opsgenie import build_query
 from oncall.clients.opsgenie_records import alert_from_raw, schedule_from_raw
 from oncall.clients.paging import split_window
-from oncall.clients.records import iso, parse_record, require_list
+from oncall.clients.records import iso, parse_record, parse_records, require_list
 from oncall.errors import MalformedError, NotAvailableError, NotFoundError, RejectedError
 from oncall.models import (
     Alert,
@@ -204,8 +204,7 @@ class JsmSource(SourceClient):
         raws = [r for b in bodies for r in require_list(SYSTEM, b, "values", "alerts") if isinstance(r, dict)]
         people = self.people(self._account_ids(raws))
         by_id = {
-            a.id: a
-            for a in (parse_record(SYSTEM, "alert", r, lambda r: self._named_alert(r, people)) for r in raws)
+            a.id: a for a in parse_records(SYSTEM, "alert", raws, lambda r: self._named_alert(r, people))
         }
         return sorted(by_id.values(), key=lambda a: (a.created_at, a.id))
 
@@ -218,6 +217,7 @@ class JsmSource(SourceClient):
     def _linked(self, path: str, what: str) -> Iterator[dict[str, Any]]:
         """Follow `links.next` (a path on the Operations API) until it is absent."""
         params: dict[str, Any] | None = {"size": PAGE}
+        seen: set[str] = set()
         while True:
             body = self.ops.get_json(path, params=params, what=what)
             yield from require_list(SYSTEM, body, "values", what)
@@ -226,6 +226,9 @@ class JsmSource(SourceClient):
                 return
             if not str(nxt).startswith("/v1/"):
                 raise MalformedError(SYSTEM, f"{what}: links.next {str(nxt)[:80]!r} is not an API path")
+            if nxt in seen:
+                raise MalformedError(SYSTEM, f"{what}: links.next {str(nxt)[:80]!r} came back again; stopped")
+            seen.add(str(nxt))
             path, params = str(nxt), None
 
     def alert_timeline(self, alert_id: str) -> list[TimelineEntry]:
@@ -285,6 +288,10 @@ class JsmSource(SourceClient):
             token = body.get("nextPageToken")
             if body.get("isLast", True) or not token:
                 return issues
+            if token == params.get("nextPageToken"):
+                raise MalformedError(
+                    SYSTEM, f"incident search: nextPageToken {str(token)[:40]!r} repeats; stopped"
+                )
             params = {**params, "nextPageToken": token}
 
     def _incident(self, raw: dict[str, Any]) -> Incident:
@@ -313,7 +320,7 @@ class JsmSource(SourceClient):
         )
 
     def _incidents(self, clauses: list[str], keep: Callable[[Incident], bool]) -> list[Incident]:
-        found = [parse_record(SYSTEM, "incident", r, self._incident) for r in self._jql(clauses)]
+        found = parse_records(SYSTEM, "incident", self._jql(clauses), self._incident)
         return [i for i in found if keep(i)]
 
     def fetch_incidents(self, window: TimeWindow) -> list[Incident]:

@@ -24,7 +24,7 @@ from oncall.clients.opsgenie_records import (
     schedule_from_raw,
 )
 from oncall.clients.paging import split_window
-from oncall.clients.records import iso, parse_record, require_list
+from oncall.clients.records import attempt, iso, keep_good, parse_record, parse_records, require_list
 from oncall.clock import epoch_ms
 from oncall.errors import InputError, MalformedError
 from oncall.models import (
@@ -153,10 +153,8 @@ class OpsGenieSource(SourceClient):
         }
         what = f"alerts page offset={offset}"
         body = self.api.get_json("/v2/alerts", params=params, what=what)
-        return [
-            parse_record(SYSTEM, "alert", raw, lambda r: alert_from_raw(r, self.web_base), f"({what})")
-            for raw in require_list(SYSTEM, body, "data", what)
-        ]
+        raws = require_list(SYSTEM, body, "data", what)
+        return parse_records(SYSTEM, "alert", raws, lambda r: alert_from_raw(r, self.web_base), f"({what})")
 
     def get_alert(self, alert_id: str) -> Alert:
         body = self.api.get_json(
@@ -175,6 +173,8 @@ class OpsGenieSource(SourceClient):
             yield from data
             if len(data) < 100 or not data[-1].get("offset"):
                 return
+            if data[-1]["offset"] == offset:
+                raise MalformedError(SYSTEM, f"{what}: the cursor {offset!r} does not move; stopped")
             offset = data[-1]["offset"]
 
     def alert_timeline(self, alert_id: str) -> list[TimelineEntry]:
@@ -241,7 +241,8 @@ class OpsGenieSource(SourceClient):
                 break
             offset += PAGE
         with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(self._complete_incident, raws))
+            done = list(pool.map(lambda r: attempt(self._complete_incident, r), raws))
+        return keep_good(SYSTEM, "incident", done)
 
     def _complete_incident(self, raw: dict[str, Any]) -> Incident:
         """OpsGenie has no resolve time on the incident; it is read off the timeline."""
@@ -292,6 +293,8 @@ class OpsGenieSource(SourceClient):
                 for raw in require_list(SYSTEM, data, "entries", what)
                 if not raw.get("hidden")
             ]
+            if data.get("nextOffset") and data.get("nextOffset") == offset:
+                raise MalformedError(SYSTEM, f"{what}: nextOffset {offset!r} does not move; stopped")
             offset = data.get("nextOffset")
             if not offset:
                 return sorted(out, key=lambda e: e.at)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from oncall.errors import MalformedError
 
 T = TypeVar("T")
+log = logging.getLogger("oncall.records")
 
 
 def parse_record(
@@ -49,3 +51,31 @@ def require_list(system: str, body: Any, key: str, what: str) -> list[Any]:
     if not isinstance(data, list):
         raise MalformedError(system, f"{what}: response has no '{key}' list")
     return data
+
+
+def keep_good(system: str, kind: str, results: Sequence[T | MalformedError]) -> list[T]:
+    """Records that parsed; each that did not is skipped with its reason logged.
+
+    One bad record must not sink a run. When most of a list is bad, though, the vendor's
+    shape has changed and an empty report would lie: then the first problem is raised.
+    """
+    bad = [r for r in results if isinstance(r, MalformedError)]
+    if bad and len(bad) * 2 > len(results):
+        raise bad[0]
+    for problem in bad:
+        log.warning("%s; the record is skipped", problem)
+    return [r for r in results if not isinstance(r, MalformedError)]
+
+
+def parse_records(
+    system: str, kind: str, raws: Iterable[Any], build: Callable[[dict[str, Any]], T], where: str = ""
+) -> list[T]:
+    """`parse_record` over a list, skipping the malformed ones (see `keep_good`)."""
+    return keep_good(system, kind, [attempt(parse_record, system, kind, raw, build, where) for raw in raws])
+
+
+def attempt(fn: Callable[..., T], *args: Any) -> T | MalformedError:
+    try:
+        return fn(*args)
+    except MalformedError as exc:
+        return exc

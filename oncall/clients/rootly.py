@@ -21,7 +21,7 @@ import httpx
 from oncall.clients.base import SourceClient
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.paging import split_window
-from oncall.clients.records import iso, parse_record, require_list
+from oncall.clients.records import iso, parse_record, parse_records, require_list
 from oncall.clients.rootly_records import (
     OPEN_STATUSES,
     alert_from_resource,
@@ -133,6 +133,10 @@ class RootlySource(SourceClient):
             nxt = (body.get("meta") or {}).get("next_page")
             if not nxt:
                 return
+            if not str(nxt).isdigit() or int(nxt) <= number:
+                raise MalformedError(
+                    SYSTEM, f"{what}: meta.next_page {str(nxt)[:20]!r} does not move on; stopped"
+                )
             number = int(nxt)
 
     # -- alerts -----------------------------------------------------------------------------
@@ -177,10 +181,9 @@ class RootlySource(SourceClient):
             if isinstance(r, dict)
         }
         acks = self._acks(raws.values())
-        alerts = [
-            parse_record(SYSTEM, "alert", raw, lambda r: alert_from_resource(r, acks.get(r["id"])))
-            for raw in raws.values()
-        ]
+        alerts = parse_records(
+            SYSTEM, "alert", raws.values(), lambda r: alert_from_resource(r, acks.get(r["id"]))
+        )
         alerts = [a for a in alerts if all(t in a.tags for t in query.tags)]
         if query.priorities:  # Rootly alerts have no priority: none can match
             alerts = [a for a in alerts if a.priority in query.priorities]
@@ -219,6 +222,10 @@ class RootlySource(SourceClient):
             cursor = (body.get("meta") or {}).get("next_cursor")
             if not cursor:
                 return acks
+            if cursor == params.get("page[after]"):
+                raise MalformedError(
+                    SYSTEM, f"alert acknowledgements: next_cursor {str(cursor)[:40]!r} repeats; stopped"
+                )
             params = {**params, "page[after]": cursor}
 
     def get_alert(self, alert_id: str) -> Alert:
@@ -255,10 +262,8 @@ class RootlySource(SourceClient):
     # -- incidents --------------------------------------------------------------------------
 
     def _incidents(self, params: dict[str, Any]) -> list[Incident]:
-        return [
-            parse_record(SYSTEM, "incident", r, incident_from_resource)
-            for r in self._numbered("/v1/incidents", {**params, "sort": "started_at"}, "incidents")
-        ]
+        raws = self._numbered("/v1/incidents", {**params, "sort": "started_at"}, "incidents")
+        return parse_records(SYSTEM, "incident", raws, incident_from_resource)
 
     def fetch_incidents(self, window: TimeWindow) -> list[Incident]:
         return self._incidents(

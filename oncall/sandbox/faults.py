@@ -28,8 +28,11 @@ class FaultRates:
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     rate_timeout: float = 0.0
+    rate_drop: float = 0.0  # the connection closes in the middle of the answer
+    rate_slow: float = 0.0  # the answer comes `slow_ms` late, but comes
     retry_after: int | None = 1  # seconds on injected 429s; None sends no header
     timeout_seconds: float = 30.0
+    slow_ms: float = 300.0
 
 
 @dataclass
@@ -40,6 +43,7 @@ class ScriptedFault:
     method: str | None = None
     after: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # answer with exactly these bytes (a malformed or hostile response)
 
 
 @dataclass
@@ -129,6 +133,10 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
     return headers, json.dumps(body).encode(), "application/json"
 
 
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
 class FaultInjector:
     """ASGI middleware: logs every request, then adds latency and faults per system.
 
@@ -192,6 +200,17 @@ class FaultInjector:
 
         injected: int | None = None
         extra_headers: dict[str, str] = {}
+        if scripted and scripted.body is not None:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": scripted.status,
+                    "headers": [(b"content-type", b"application/json"), *_encoded(scripted.headers)],
+                }
+            )
+            await send({"type": "http.response.body", "body": scripted.body})
+            record.status = scripted.status
+            return
         if scripted and not scripted.after:
             injected, extra_headers = scripted.status, scripted.headers
         elif not scripted:
@@ -205,6 +224,19 @@ class FaultInjector:
             elif roll < rates.rate_429 + rates.rate_5xx + rates.rate_timeout:
                 await asyncio.sleep(rates.timeout_seconds)
                 injected = 504
+            elif roll < rates.rate_429 + rates.rate_5xx + rates.rate_timeout + rates.rate_drop:
+                # Promise more body than is sent: the server closes the connection mid-answer.
+                record.status = -1
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]}
+                )
+                await send({"type": "http.response.body", "body": b'{"data": ['})
+                return
+            elif (
+                roll
+                < rates.rate_429 + rates.rate_5xx + rates.rate_timeout + rates.rate_drop + rates.rate_slow
+            ):
+                await asyncio.sleep(rates.slow_ms / 1000)
 
         if injected is None:
             await self.app(scope, recording_receive, dropping_send if scripted else recording_send)
@@ -217,7 +249,7 @@ class FaultInjector:
                 {
                     "type": "http.response.start",
                     "status": injected,
-                    "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+                    "headers": _encoded(headers),
                 }
             )
             await send({"type": "http.response.body", "body": body})

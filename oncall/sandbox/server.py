@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
@@ -86,6 +87,14 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
     )
     injector = FaultInjector(app, seed)
     return injector
+
+
+def _not_a_dropped_answer(record: logging.LogRecord) -> bool:
+    """uvicorn logs the connections the fault injector drops on purpose as errors; they are not."""
+    return not (record.exc_info and "Too little data for declared Content-Length" in str(record.exc_info[1]))
+
+
+logging.getLogger("uvicorn.error").addFilter(_not_a_dropped_answer)
 
 
 class Sandbox:

@@ -147,23 +147,34 @@ def test_not_found_and_rejected_queries(source: OpsGenieSource) -> None:
         source.api.get_json("/v2/alerts", params={"limit": 100, "offset": 19_900}, what="past the cap")
 
 
-def test_malformed_record_names_the_record() -> None:
-    good = {"id": "ok1", "message": "m", "status": "open", "createdAt": "2026-11-20T10:00:00Z"}
-    bad = {"id": "bad7", "message": "m", "status": "open", "createdAt": "yesterday"}
+def test_a_malformed_record_is_skipped_with_its_reason_and_a_bad_page_is_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = [
+        {"id": f"ok{i}", "message": "m", "status": "open", "createdAt": "2026-11-20T10:00:00Z"}
+        for i in range(3)
+    ]
+    bad = [
+        {"id": f"bad{i}", "message": "m", "status": "open", "createdAt": "yesterday"} for i in range(7, 10)
+    ]
+    page: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/count"):
-            return httpx.Response(200, json={"data": {"count": 2}, "took": 0, "requestId": "r"})
-        return httpx.Response(200, json={"data": [good, bad], "took": 0, "requestId": "r"})
+            return httpx.Response(200, json={"data": {"count": len(page)}, "took": 0, "requestId": "r"})
+        return httpx.Response(200, json={"data": page, "took": 0, "requestId": "r"})
 
-    with (
-        OpsGenieSource("k", base_url="http://og.test", transport=httpx.MockTransport(handler)) as src,
-        pytest.raises(
-            MalformedError,
-            match=r"alert bad7 \(alerts page offset=0\): field created_at: Input should be a valid datetime",
-        ),
-    ):
-        src.fetch_alerts(AlertQuery(created=WEEK))
+    with OpsGenieSource("k", base_url="http://og.test", transport=httpx.MockTransport(handler)) as src:
+        page[:] = [*good, bad[0]]  # one bad record in four: the run goes on without it, and says why
+        assert [a.id for a in src.fetch_alerts(AlertQuery(created=WEEK))] == ["ok0", "ok1", "ok2"]
+        assert (
+            "alert bad7 (alerts page offset=0): field created_at: Input should be a valid datetime"
+            in caplog.text
+        )
+        assert "skipped" in caplog.text
+        page[:] = [good[0], *bad]  # mostly bad: the vendor's shape changed; an empty report would lie
+        with pytest.raises(MalformedError, match=r"alert bad7 \(alerts page offset=0\): field created_at"):
+            src.fetch_alerts(AlertQuery(created=WEEK))
 
 
 def test_incidents_timeline_and_resolve_time(source: OpsGenieSource) -> None:

@@ -1,0 +1,165 @@
+"""Broken and hostile answers from every alert source: a clear error or a skipped record, never a hang."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.errors import MalformedError, UnavailableError
+from oncall.models import AlertQuery
+from oncall.sandbox.server import Sandbox
+from oncall.settings import Settings
+from oncall.sources import AlertSource, build_source
+from tests.conftest import FakeSleep
+
+PREFIX = {
+    "opsgenie": "/opsgenie/v2/alerts",
+    "jsm": "/atlassian/jsm/ops/api/sandbox-cloud-0001/v1/alerts",
+    "rootly": "/rootly/v1/alerts",
+}
+
+
+def _source(sandbox: Sandbox, name: str, sleep: FakeSleep) -> AlertSource:
+    env = sandbox.source_env(name)
+    settings = Settings(**{k.removeprefix("ONCALL_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    return build_source(settings, sleep=sleep)
+
+
+@pytest.fixture(params=["opsgenie", "jsm", "rootly"])
+def source(
+    request: pytest.FixtureRequest, sandbox: Sandbox, fake_sleep: FakeSleep
+) -> Iterator[tuple[str, AlertSource]]:
+    src = _source(sandbox, request.param, fake_sleep)
+    yield request.param, src
+    src.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"data": [{"message": "\xff\xfe broken"}], "values": [], "count": 1}', "not JSON"),
+        (b"<html>502 from a proxy</html>", "not JSON"),
+        (
+            json.dumps({"data": "oops", "values": "oops", "count": 1, "meta": {"total_count": 1}}).encode(),
+            "has no",
+        ),
+        (json.dumps({"took": 0}).encode(), "has no"),
+    ],
+    ids=["invalid-utf8", "html", "wrong-type", "missing-list"],
+)
+def test_a_broken_alert_list_is_a_clear_error(
+    source: tuple[str, AlertSource], sandbox: Sandbox, body: bytes, problem: str
+) -> None:
+    name, src = source
+    sandbox.app.script.append(_fault(PREFIX[name], body, times=50))
+    with pytest.raises(MalformedError, match=problem):
+        src.fetch_alerts(AlertQuery(status="open"))
+
+
+def _fault(prefix: str, body: bytes, times: int = 1) -> object:
+    from oncall.sandbox.faults import ScriptedFault
+
+    return ScriptedFault(path_prefix=prefix, status=200, body=body, times=times)
+
+
+def test_endless_next_links_stop_with_an_error(sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
+    alert = sandbox.state.jsm.ops.alerts[0]["id"]
+    loop = json.dumps({"values": [], "links": {"next": f"/v1/alerts/{alert}/logs?after=x&size=100"}}).encode()
+    sandbox.app.script.append(_fault(f"{PREFIX['jsm']}/{alert}/logs", loop, times=100))
+    with _source(sandbox, "jsm", fake_sleep) as src, pytest.raises(MalformedError, match="came back again"):  # type: ignore[attr-defined]
+        src.alert_timeline(alert)
+    assert sandbox.app.count("atlassian", path_prefix=f"{PREFIX['jsm']}/{alert}/logs") == 2
+
+
+def test_a_page_number_that_does_not_move_stops_with_an_error(
+    sandbox: Sandbox, fake_sleep: FakeSleep
+) -> None:
+    stuck = json.dumps({"data": [], "meta": {"next_page": 1, "total_count": 9}}).encode()
+    sandbox.app.script.append(_fault("/rootly/v1/incidents", stuck, times=100))
+    with _source(sandbox, "rootly", fake_sleep) as src, pytest.raises(MalformedError, match="does not move"):  # type: ignore[attr-defined]
+        src.fetch_incidents(_week())
+    assert sandbox.app.count("rootly", path_prefix="/rootly/v1/incidents") == 1
+
+
+def test_an_opsgenie_cursor_that_does_not_move_stops_with_an_error(
+    sandbox: Sandbox, fake_sleep: FakeSleep
+) -> None:
+    alert = sandbox.state.opsgenie.alerts[0]["id"]
+    entries = [
+        {
+            "log": "x",
+            "type": "system",
+            "owner": "System",
+            "createdAt": "2026-11-20T10:00:00Z",
+            "offset": "same",
+        }
+    ]
+    page = json.dumps({"data": entries * 100, "took": 0, "requestId": "r"}).encode()
+    sandbox.app.script.append(_fault(f"/opsgenie/v2/alerts/{alert}/logs", page, times=100))
+    with (
+        _source(sandbox, "opsgenie", fake_sleep) as src,
+        pytest.raises(MalformedError, match="does not move"),
+    ):  # type: ignore[attr-defined]
+        src.alert_timeline(alert)
+
+
+def test_a_huge_answer_is_refused_without_holding_it(sandbox: Sandbox) -> None:
+    sandbox.app.script.append(_fault("/opsgenie/v2/schedules", b'{"data": ["' + b"x" * 3_000_000 + b'"]}'))
+    with (
+        ApiClient(
+            system="OpsGenie",
+            base_url=sandbox.opsgenie_url,
+            credential_setting="S",
+            max_response_bytes=1 << 20,
+        ) as api,
+        pytest.raises(MalformedError, match="larger than 1 MB"),
+    ):
+        api.get_json("/v2/schedules", what="schedules")
+
+
+def test_an_answer_that_drips_forever_times_out_and_is_retried(fake_sleep: FakeSleep) -> None:
+    class Drip(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            while True:
+                time.sleep(0.02)
+                yield b" "
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Drip())
+
+    api = ApiClient(
+        system="Rootly",
+        base_url="http://drip.test",
+        credential_setting="S",
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=2),
+        sleep=fake_sleep,
+    )
+    api.deadline = 0.2
+    started = time.monotonic()
+    with api, pytest.raises(UnavailableError, match="ReadTimeout"):
+        api.get_json("/v1/alerts", what="alerts")
+    assert time.monotonic() - started < 2 and len(fake_sleep.calls) == 1
+
+
+def test_dropped_connections_are_retried(sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
+    sandbox.faults("rootly", rate_drop=0.5)
+    with _source(sandbox, "rootly", fake_sleep) as src:  # type: ignore[attr-defined]
+        for _ in range(5):
+            assert len(src.fetch_incidents(_week())) == 3
+    drops = sum(s.status == -1 for s in sandbox.app.served)
+    assert drops >= 1 and len(fake_sleep.calls) >= drops
+
+
+def _week():  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from oncall.models import TimeWindow
+    from oncall.sandbox.seed import DEFAULT_ANCHOR
+
+    return TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
