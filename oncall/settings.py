@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     )
     http_timeout_seconds: float = Field(10.0, gt=0, description="Per-request timeout for every outside API")
     http_attempts: int = Field(6, ge=1, le=20, description="Tries per request before giving up")
+    http_backoff_seconds: float = Field(
+        0.5, ge=0, le=30, description="First backoff after a failed request; it doubles per try"
+    )
     max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")
     out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
 
@@ -108,7 +111,7 @@ class Settings(BaseSettings):
 
     @property
     def retry(self) -> RetryPolicy:
-        return RetryPolicy(attempts=self.http_attempts)
+        return RetryPolicy(attempts=self.http_attempts, base_delay=self.http_backoff_seconds)
 
     def require(self, name: str) -> str:
         """The secret's value, or a ConfigError naming the env var and the Secret block."""

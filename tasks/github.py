@@ -28,6 +28,7 @@ def github_client(settings: Settings) -> GitHubClient:
         base_url=settings.github_base_url,
         timeout=settings.http_timeout_seconds,
         write_interval=settings.github_write_interval,
+        backoff=settings.http_backoff_seconds,
     )
 
 

@@ -78,6 +78,7 @@ class GitHubClient:
         timeout: float = 15.0,
         write_interval: float = 1.0,
         attempts: int = 5,
+        backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 120.0,
     ) -> None:
@@ -85,7 +86,7 @@ class GitHubClient:
         self._max_wait = max_wait
         retry = GithubRetry(
             total=attempts,
-            backoff_factor=0.5,
+            backoff_factor=backoff,
             allowed_methods=frozenset({"GET", "HEAD"}),
             secondary_rate_wait=60,
             max_rate_limit_wait=max_wait,

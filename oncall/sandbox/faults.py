@@ -30,9 +30,25 @@ class FaultRates:
     rate_timeout: float = 0.0
     rate_drop: float = 0.0  # the connection closes in the middle of the answer
     rate_slow: float = 0.0  # the answer comes `slow_ms` late, but comes
+    rate_lost: float = 0.0  # the fake acts on the request, then the answer is lost (a 502 instead)
     retry_after: int | None = 1  # seconds on injected 429s; None sends no header
     timeout_seconds: float = 30.0
     slow_ms: float = 300.0
+
+    def pick(self, roll: float) -> str | None:
+        """The fault a uniform `roll` in [0, 1) lands on, or None for a normal answer."""
+        for kind, rate in (
+            ("429", self.rate_429),
+            ("5xx", self.rate_5xx),
+            ("timeout", self.rate_timeout),
+            ("drop", self.rate_drop),
+            ("slow", self.rate_slow),
+            ("lost", self.rate_lost),
+        ):
+            if roll < rate:
+                return kind
+            roll -= rate
+        return None
 
 
 @dataclass
@@ -214,17 +230,17 @@ class FaultInjector:
         if scripted and not scripted.after:
             injected, extra_headers = scripted.status, scripted.headers
         elif not scripted:
-            roll = self._rng.random()
-            if roll < rates.rate_429:
+            kind = rates.pick(self._rng.random())
+            if kind == "429":
                 injected = 429
                 if rates.retry_after is not None:
                     extra_headers = {"Retry-After": str(rates.retry_after)}
-            elif roll < rates.rate_429 + rates.rate_5xx:
+            elif kind == "5xx":
                 injected = self._rng.choice((500, 502, 503))
-            elif roll < rates.rate_429 + rates.rate_5xx + rates.rate_timeout:
+            elif kind == "timeout":
                 await asyncio.sleep(rates.timeout_seconds)
                 injected = 504
-            elif roll < rates.rate_429 + rates.rate_5xx + rates.rate_timeout + rates.rate_drop:
+            elif kind == "drop":
                 # Promise more body than is sent: the server closes the connection mid-answer.
                 record.status = -1
                 await send(
@@ -232,11 +248,10 @@ class FaultInjector:
                 )
                 await send({"type": "http.response.body", "body": b'{"data": ['})
                 return
-            elif (
-                roll
-                < rates.rate_429 + rates.rate_5xx + rates.rate_timeout + rates.rate_drop + rates.rate_slow
-            ):
+            elif kind == "slow":
                 await asyncio.sleep(rates.slow_ms / 1000)
+            elif kind == "lost":
+                scripted = ScriptedFault(path_prefix=path, status=502, after=True)
 
         if injected is None:
             await self.app(scope, recording_receive, dropping_send if scripted else recording_send)
