@@ -9,6 +9,7 @@ with Retry-After) mean GitHub did nothing, so those writes are retried after the
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from oncall.errors import (
     AuthError,
     InputError,
     NotFoundError,
+    OutsideError,
     RateLimitedError,
     RejectedError,
     UnavailableError,
@@ -84,6 +86,8 @@ class GitHubClient:
     ) -> None:
         self._sleep = sleep
         self._max_wait = max_wait
+        self._attempts = attempts
+        self._backoff = backoff
         retry = GithubRetry(
             total=attempts,
             backoff_factor=backoff,
@@ -125,12 +129,15 @@ class GitHubClient:
                 f"{what} was not found (HTTP 404); check the repository name and that {SETTING} can see it",
                 status=exc.status,
             ) from None
-        except RateLimitExceededException as exc:
-            raise RateLimitedError(
-                SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
-            ) from None
         except GithubException as exc:
             message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
+            if isinstance(exc, RateLimitExceededException) or exc.status == 429:
+                limited = RateLimitedError(
+                    SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
+                )
+                after = (exc.headers or {}).get("retry-after", "")
+                limited.retry_after = float(after) if after.isdigit() else None
+                raise limited from None
             if exc.status == 403:
                 raise AuthError(
                     SYSTEM,
@@ -149,31 +156,50 @@ class GitHubClient:
 
     def _write(self, what: str, call: Callable[[], T]) -> T:
         """A write, retried only after a rate limit, when GitHub has certainly not acted."""
+        return self._retrying(what, call, write=True)
+
+    def _read(self, what: str, call: Callable[[], T]) -> T:
+        """A read, retried also when its answer broke off mid-body: urllib3 retries statuses and
+        connections, but a cut body reaches requests later, as ChunkedEncodingError."""
+        return self._retrying(what, call, write=False)
+
+    def _retrying(self, what: str, call: Callable[[], T], *, write: bool) -> T:
         waited = 0.0
-        while True:
+        problem: OutsideError
+        for attempt in itertools.count(1):
             try:
-                with self._errors(what, write=True):
+                with self._errors(what, write=write):
                     return call()
             except RateLimitedError as exc:
-                wait = exc.retry_after or 60.0
-                if waited + wait > self._max_wait:
+                # GitHub: Retry-After when given, else wait at least a minute (secondary limits).
+                wait, problem = (exc.retry_after if exc.retry_after is not None else 60.0), exc
+            except UnavailableError as exc:
+                if write or attempt >= self._attempts:
                     raise
-                self._sleep(wait)
-                waited += wait
+                wait, problem = self._backoff * 2 ** (attempt - 1), exc
+            if waited + wait > self._max_wait:
+                raise problem
+            self._sleep(wait)
+            waited += wait
+        raise AssertionError("unreachable")
 
     def read_file(self, repo: str, path: str, ref: str | None = None) -> str:
         what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")
-        with self._errors(what):
-            content = self.gh.get_repo(split_repo(repo)).get_contents(path, **({"ref": ref} if ref else {}))
-            if isinstance(content, list):
-                raise InputError(f"{what} is a directory, not a markdown file")
-            return content.decoded_content.decode("utf-8", errors="replace")
+        content = self._read(
+            what,
+            lambda: self.gh.get_repo(split_repo(repo)).get_contents(path, **({"ref": ref} if ref else {})),
+        )
+        if isinstance(content, list):
+            raise InputError(f"{what} is a directory, not a markdown file")
+        return content.decoded_content.decode("utf-8", errors="replace")
 
     def list_issues(self, repo: str, label: str) -> list[IssueRef]:
         """Every issue (open and closed) with `label`: one paged listing, no search."""
-        with self._errors(f"issues labelled {label!r} in {repo}"):
-            issues = self.gh.get_repo(split_repo(repo)).get_issues(state="all", labels=[label])
-            return [ref for ref in map(_ref, issues) if not ref.is_pull_request]
+        issues = self._read(
+            f"issues labelled {label!r} in {repo}",
+            lambda: list(self.gh.get_repo(split_repo(repo)).get_issues(state="all", labels=[label])),
+        )
+        return [ref for ref in map(_ref, issues) if not ref.is_pull_request]
 
     def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
         r = self.gh.get_repo(split_repo(repo))
@@ -182,9 +208,12 @@ class GitHubClient:
         )
 
     def comments(self, repo: str, number: int) -> list[str]:
-        with self._errors(f"comments of {repo}#{number}"):
-            issue = self.gh.get_repo(split_repo(repo)).get_issue(number)
-            return [c.body or "" for c in issue.get_comments()]
+        return self._read(
+            f"comments of {repo}#{number}",
+            lambda: [
+                c.body or "" for c in self.gh.get_repo(split_repo(repo)).get_issue(number).get_comments()
+            ],
+        )
 
     def comment(self, repo: str, number: int, body: str) -> None:
         issue = self.gh.get_repo(split_repo(repo)).get_issue(number)
@@ -196,6 +225,5 @@ class GitHubClient:
         return _ref(issue)
 
     def check(self, repo: str) -> str:
-        with self._errors(f"repository {repo}"):
-            r = self.gh.get_repo(split_repo(repo))
-            return f"GitHub: token accepted, repository {r.full_name} visible (id {r.id})"
+        r = self._read(f"repository {repo}", lambda: self.gh.get_repo(split_repo(repo), lazy=False))
+        return f"GitHub: token accepted, repository {r.full_name} visible (id {r.id})"
