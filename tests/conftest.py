@@ -16,8 +16,79 @@ os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 for _key in [k for k in os.environ if k.startswith("ONCALL_")]:
     del os.environ[_key]
 
-from oncall.sandbox.seed import DEFAULT_ANCHOR  # noqa: E402
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from oncall.sandbox.seed import DEFAULT_ANCHOR, sandbox_service_account  # noqa: E402
 from oncall.sandbox.server import Sandbox  # noqa: E402
+
+# Every credential the fakes accept is a canary: none may show up anywhere the product writes.
+CANARIES = (
+    "sandbox-opsgenie-key",
+    "sandbox-jsm-token",
+    "sandbox-rootly-token",
+    "sandbox-github-token",
+    "sandboxwebhooksecret",
+    "canary-opsgenie-key-7f1e2d",
+    "canaryhooksecret9c8b",
+)
+
+
+def canaries() -> tuple[str, ...]:
+    """The fixed canaries, the sandbox key's private-key body, and the JSM Basic credential."""
+    import base64
+
+    pem = sandbox_service_account()["private_key"].splitlines()[5]
+    basic = base64.b64encode(b"oncall-bot@example.edu:sandbox-jsm-token").decode()
+    return (*CANARIES, pem, basic)
+
+
+def leaks(text: str) -> list[str]:
+    return [c for c in canaries() if c in text]
+
+
+class _Everything(logging.Handler):
+    """Keeps every log record of the session, with its traceback, for the canary scan."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.texts.append(text)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_leaves(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole suite: no canary in any log line or traceback, in any file a test's run
+    wrote, or in any request body a fake received (issues, comments, documents, sheet rows, Slack)."""
+    handler = _Everything()
+    logging.getLogger().addHandler(handler)
+    started: list[Sandbox] = []
+    original = Sandbox.start
+
+    def start(self: Sandbox) -> Sandbox:
+        started.append(self)
+        return original(self)
+
+    Sandbox.start = start  # type: ignore[method-assign]
+    yield
+    Sandbox.start = original  # type: ignore[method-assign]
+    logging.getLogger().removeHandler(handler)
+    found = [("log", c) for t in handler.texts for c in leaks(t)]
+    for path in Path(tmp_path_factory.getbasetemp()).rglob("*"):
+        if path.is_file() and path.stat().st_size < 5_000_000:
+            found += [(str(path), c) for c in leaks(path.read_text(errors="replace"))]
+    for sb in started:
+        for served in list(sb.app.served):
+            found += [
+                (f"{served.method} {served.path}", c)
+                for c in leaks(served.body.decode(errors="replace") + served.query)
+            ]
+    assert not found, f"secrets leaked: {found[:10]}"
 
 
 @pytest.fixture(scope="session")

@@ -225,5 +225,9 @@ class GitHubClient:
         return _ref(issue)
 
     def check(self, repo: str) -> str:
-        r = self._read(f"repository {repo}", lambda: self.gh.get_repo(split_repo(repo), lazy=False))
-        return f"GitHub: token accepted, repository {r.full_name} visible (id {r.id})"
+        def seen() -> tuple[str, int]:
+            r = self.gh.get_repo(split_repo(repo))
+            return r.full_name, r.id  # reading them makes the lazy repository fetch itself
+
+        name, ident = self._read(f"repository {repo}", seen)
+        return f"GitHub: token accepted, repository {name} visible (id {ident})"

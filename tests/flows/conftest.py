@@ -15,11 +15,35 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.testing.utilities import prefect_test_harness
 
+from tests.conftest import leaks
+
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_server() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=120):
         yield
+        _no_secret_in_prefect()
+
+
+def _no_secret_in_prefect() -> None:
+    """Every flow and task log, artifact and final state message the session's runs left on the
+    Prefect server is free of the sandbox's credentials."""
+    from prefect.client.schemas.sorting import LogSort
+
+    def every(read: Any) -> Iterator[Any]:
+        offset = 0
+        while page := read(limit=200, offset=offset):
+            yield from page
+            offset += len(page)
+
+    with get_client(sync_client=True) as client:
+        texts = [
+            log.message for log in every(lambda **kw: client.read_logs(sort=LogSort.TIMESTAMP_ASC, **kw))
+        ]
+        texts += [str(a.data) + str(a.description) for a in every(client.read_artifacts)]
+        texts += [str(r.state.message if r.state else "") for r in every(client.read_flow_runs)]
+    found = [(text[:120], c) for text in texts for c in leaks(text)]
+    assert texts and not found, f"secrets leaked into Prefect: {found[:10]}"
 
 
 ROOT = Path(__file__).resolve().parents[2]
