@@ -22,7 +22,7 @@ test: $(STAMP)  ## the whole test suite (chaos, browser and PostgreSQL tests hav
 
 CHAOS_RUNS ?= 50
 chaos: $(STAMP)  ## every flow, CHAOS_RUNS seeded runs (default 50) each, under 20% faults on every API
-	CHAOS_RUNS=$(CHAOS_RUNS) $(VENV)/bin/python -m pytest -q -p no:logging tests/flows/test_chaos.py
+	CHAOS_RUNS=$(CHAOS_RUNS) $(VENV)/bin/python -m pytest -q -s -p no:logging --durations=0 tests/flows/test_chaos.py
 
 test-postgres: $(STAMP)  ## the Prefect server on PostgreSQL, a flow through a worker (needs Debian's postgresql)
 	$(VENV)/bin/python -m pytest -q tests/postgres

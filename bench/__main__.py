@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import alert_paging, runbook_matching
+from bench import alert_paging, flows, runbook_matching
 
 
 def main() -> int:
@@ -10,6 +10,8 @@ def main() -> int:
     print(runbook_matching.report(runbook_matching.run()))
     print()
     print(alert_paging.report(alert_paging.run()))
+    print()
+    print(flows.report(flows.run()), flush=True)
     return 0
 
 

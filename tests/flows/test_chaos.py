@@ -36,6 +36,7 @@ END = DEFAULT_ANCHOR.isoformat()
 def _faults(sandbox: Sandbox, seed: int) -> None:
     """20% of requests to every API fail one way or another; half the 429s carry Retry-After: 0."""
     sandbox.app.reset(seed)
+    sandbox.state.github.forget_writes()  # each scenario is its own minute of GitHub's write quota
     rates: dict[str, Any] = {
         "rate_429": 0.05,
         "rate_5xx": 0.05,
@@ -147,13 +148,14 @@ def test_shift_handoff_under_chaos(chaos_env: Sandbox) -> None:
 
 
 def test_incident_watch_under_chaos(chaos_env: Sandbox) -> None:
+    """Dry runs: what is under test is finding the incident through faulty reads; emitting the
+    event and moving the watermark are Prefect's side (tested in test_coe_prep) and cost ~3 s a run."""
     since = DEFAULT_ANCHOR.replace(day=17).isoformat()
+    Variable.set(WATERMARK, since, overwrite=True)
     reruns = 0
     for seed in range(RUNS):
-        Variable.set(WATERMARK, since, overwrite=True)
         _faults(chaos_env, seed)
-        found, attempts = _until_done(lambda: incident_watch(return_state=True))
+        found, attempts = _until_done(lambda: incident_watch(dry_run=True, return_state=True))
         reruns += attempts - 1
-        assert found["events"] == [LONG], f"seed {seed}"
-        assert Variable.get(WATERMARK) == found["until"], f"seed {seed}: the watermark did not move"
+        assert found["events"] == [LONG] and found["since"] == since, f"seed {seed}"
     print(f"incident-watch: {RUNS} seeded runs, {reruns} reruns after failures")

@@ -1,0 +1,158 @@
+"""Every flow on the scale scenario (`oncall.sandbox.load`), 50 ms added to every outside request.
+
+Contenders, each in a fresh process with its own ephemeral Prefect server (started before
+the clock starts):
+- ours: the flow as deployed (ONCALL_MAX_CONCURRENCY=8, Prefect's thread-pool task runner);
+- sequential baseline: the same flow doing the same requests one at a time
+  (ONCALL_MAX_CONCURRENCY=1 and a one-thread task runner).
+
+Requests are counted by the fakes and compared with the fewest the work needs (`MINIMUM`,
+derived from the scenario below). Peak memory is the contender process's ru_maxrss.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import os
+import resource
+import tempfile
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
+FLOWS = ("shift-handoff", "runbook-gaps", "incident-watch", "coe-prep")
+
+
+def _serve(port_q: Any, stop: Any) -> None:
+    from oncall.sandbox.load import load_state
+    from oncall.sandbox.server import Sandbox
+
+    state = load_state()
+    state.github.writes_per_minute = 10_000  # the bench measures our reads, not GitHub's write quota
+    with Sandbox(state) as sb:
+        sb.faults("*", latency_ms=LATENCY_MS)
+        port_q.put((sb.port, sb.env()))
+        stop.wait()
+
+
+def minimum() -> dict[str, int]:
+    """The fewest requests each flow's work needs on the scale scenario."""
+    from oncall.sandbox.load import ALERTS, EXISTING_ISSUES, INCIDENTS
+
+    pages = math.ceil(ALERTS / 100)
+    week_incidents = math.ceil(INCIDENTS / 100)
+    return {
+        # alert pages, open-before-shift page, incident pages, one timeline per resolved incident
+        # (OpsGenie keeps resolve times there), schedule, on-call twice, runbook, Slack
+        "shift-handoff": pages + 1 + week_incidents + INCIDENTS + 1 + 2 + 1 + 1,
+        # alert pages, runbook, gap-issue pages, the 10 new issues (the cap)
+        "runbook-gaps": pages + 1 + math.ceil(EXISTING_ISSUES / 100) + 10,
+        # resolved-incident pages and their timelines
+        "incident-watch": week_incidents + INCIDENTS,
+        # incident, its timeline, alerts around it, on-call; Google: token, find, copy, fill,
+        # read back, sheet read, sheet append; Slack
+        "coe-prep": 4 + 7 + 1,
+    }
+
+
+def _contender(flow: str, env: dict[str, str], sequential: bool, url: str, out: Any) -> None:
+    home = tempfile.mkdtemp(prefix="oncall-bench-prefect-")
+    os.environ.update(env)
+    os.environ.update(
+        {
+            "PREFECT_HOME": home,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "ONCALL_USE_PREFECT_CONFIG": "0",
+            "ONCALL_GITHUB_WRITE_INTERVAL": "0",
+            "ONCALL_OUT_DIR": home,
+            "ONCALL_MAX_CONCURRENCY": "1" if sequential else "8",
+        }
+    )
+    if sequential:
+        os.environ["PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS"] = "1"
+    from prefect import flow as prefect_flow
+    from prefect.variables import Variable
+
+    from flows.coe_prep import coe_prep
+    from flows.incident_watch import WATERMARK, incident_watch
+    from flows.runbook_gaps import runbook_gaps
+    from flows.shift_handoff import shift_handoff
+    from oncall.sandbox.seed import DEFAULT_ANCHOR
+
+    @prefect_flow
+    def warm_up() -> None:
+        """Starts the ephemeral Prefect server before the clock does."""
+
+    warm_up()
+    Variable.set(WATERMARK, (DEFAULT_ANCHOR - timedelta(days=7)).isoformat(), overwrite=True)
+    runs = {
+        "shift-handoff": lambda: shift_handoff(
+            shift_end=DEFAULT_ANCHOR.isoformat(), deliver=["artifact", "slack"]
+        ),
+        "runbook-gaps": lambda: runbook_gaps(
+            window="-7d", window_end=DEFAULT_ANCHOR.isoformat(), max_issues=10, deliver=["artifact"]
+        ),
+        "incident-watch": lambda: incident_watch(dry_run=True),
+        "coe-prep": lambda: coe_prep(incident_id="inc-load-0004"),
+    }
+    before = len(httpx.get(f"{url}/_sandbox/requests", timeout=60).json())
+    t0 = time.perf_counter()
+    runs[flow]()
+    wall = time.perf_counter() - t0
+    after = len(httpx.get(f"{url}/_sandbox/requests", timeout=60).json())
+    out.put((wall, after - before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+
+
+def run() -> list[dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    port_q, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(port_q, stop), daemon=True)
+    server.start()
+    port, env = port_q.get(timeout=300)
+    url = f"http://127.0.0.1:{port}"
+    rows = []
+    try:
+        for flow in FLOWS:
+            row: dict[str, Any] = {"flow": flow, "minimum": minimum()[flow]}
+            for label, sequential in (("seq", True), ("ours", False)):
+                out = ctx.Queue()
+                p = ctx.Process(target=_contender, args=(flow, env, sequential, url, out))
+                p.start()
+                wall, requests, rss_kb = out.get(timeout=1800)
+                p.join()
+                row[label] = {"wall": wall, "requests": requests, "rss_mb": rss_kb / 1024}
+            rows.append(row)
+    finally:
+        stop.set()
+        server.join(timeout=10)
+    return rows
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    from oncall.sandbox.load import ALERTS, ENTRIES, EXISTING_ISSUES, INCIDENTS
+
+    lines = [
+        f"## Flows on the scale scenario ({ALERTS:,} alerts in the shift, {ENTRIES:,} runbook entries, "
+        f"{EXISTING_ISSUES:,} gap issues, {INCIDENTS} incidents; {LATENCY_MS:.0f} ms per request)",
+        "",
+        "| flow | sequential wall | ours wall | speed-up | requests (ours / seq / minimum) | ours ÷ minimum "
+        "| peak RSS ours / seq |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        seq, ours = r["seq"], r["ours"]
+        lines.append(
+            f"| {r['flow']} | {seq['wall']:.1f} s | {ours['wall']:.1f} s | {seq['wall'] / ours['wall']:.1f}x "
+            f"| {ours['requests']} / {seq['requests']} / {r['minimum']} | {ours['requests'] / r['minimum']:.2f}x "
+            f"| {ours['rss_mb']:.0f} MB / {seq['rss_mb']:.0f} MB |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report(run()))

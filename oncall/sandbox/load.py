@@ -1,0 +1,118 @@
+"""The scale scenario: a heavy week for a busy team, served by the same fakes.
+
+50,000 alerts in the shift, a runbook of 1,000 entries, 5,000 runbook-gap issues already
+filed, and 200 incidents in the week, each with its timeline. `make bench` runs every flow
+on it; the numbers it reports are about this scenario.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from oncall.gaps import GapMarker, fingerprint
+from oncall.sandbox.seed import (
+    DEFAULT_ANCHOR,
+    SCHEDULE,
+    TEAM,
+    USERS,
+    _iso,
+    seed_state,
+    synthetic_alerts,
+)
+from oncall.sandbox.server import SandboxState
+
+ALERTS = 50_000
+ENTRIES = 1_000
+EXISTING_ISSUES = 5_000
+INCIDENTS = 200
+
+
+def load_runbook(entries: int = ENTRIES) -> str:
+    """A runbook in the real one's shape: products as `##`, alert entries as `###`."""
+    out = ["# On-call runbook (scale scenario)", ""]
+    for n in range(entries):
+        if n % 10 == 0:
+            out += [f"## Product {n // 10:03d}", ""]
+        out += [
+            f"### SyntheticAlert{n:04d} service-{n % 97:02d} <ENV>",
+            "",
+            "_Diagnosis_",
+            "",
+            f"Check the dashboard for service-{n % 97:02d}.",
+            "",
+            "_Mitigation_",
+            "",
+            "Restart the deployment.",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def _gap_issue(number: int, at: datetime) -> tuple[str, str]:
+    """An older gap issue for a kind that no longer pages: the index must read past it."""
+    kind = f"RetiredAlert{number:05d} service-{number % 97:02d}"
+    marker = GapMarker(fp=fingerprint(kind), kind=kind, sample=kind, last=at)
+    return f"Runbook gap: {kind}", f"An alert paged without a runbook entry.\n\n{marker.encode()}"
+
+
+def load_state(anchor: datetime = DEFAULT_ANCHOR) -> SandboxState:
+    state = seed_state(anchor)
+    week = (anchor - timedelta(days=7), anchor)
+    state.opsgenie.set_alerts(synthetic_alerts(ALERTS, *week))
+    state.opsgenie.alert_logs.clear()
+    repo = state.github.repo(state.runbook_repo)
+    repo.files[f"{state.runbook_path}@main"] = load_runbook()
+    for n in range(EXISTING_ISSUES):
+        title, body = _gap_issue(n, week[0] - timedelta(days=30))
+        issue = state.github.new_issue(state.runbook_repo, title, body, ["runbook-gap"])
+        if n % 3:
+            issue["state"], issue["state_reason"] = "closed", "completed"
+    rng = random.Random(200)
+    incidents, timelines = [], {}
+    for n in range(INCIDENTS):
+        created = week[0] + timedelta(minutes=50 * n + rng.randint(0, 20))
+        minutes = rng.choice((4, 8, 15, 25, 47, 90))
+        resolved = created + timedelta(minutes=minutes)
+        inc_id = f"inc-load-{n:04d}"
+        owner = USERS[n % len(USERS)]
+        incidents.append(
+            {
+                "id": inc_id,
+                "tinyId": str(5000 + n),
+                "message": f"Load incident {n}: service-{n % 97:02d} degraded",
+                "status": "closed",
+                "isSeen": True,
+                "tags": ["load"],
+                "createdAt": _iso(created),
+                "updatedAt": _iso(resolved + timedelta(minutes=3)),
+                "source": "Opsgenie",
+                "owner": owner["name"],
+                "priority": rng.choice(("P1", "P2", "P3")),
+                "ownerTeam": TEAM["id"],
+                "responders": [TEAM],
+                "extraProperties": {},
+                "impactedServices": [f"svc-{n % 97:02d}"],
+            }
+        )
+        entries = [
+            ("IncidentCreated", created, "Incident created"),
+            ("IncidentResolved", resolved, "Resolved"),
+        ]
+        entries.append(("IncidentClosed", resolved + timedelta(minutes=3), "Closed"))
+        timelines[inc_id] = [
+            {
+                "id": f"{inc_id}-e{i}",
+                "group": "incident",
+                "type": kind,
+                "eventTime": _iso(at),
+                "hidden": False,
+                "actor": {"name": owner["name"], "type": "user"},
+                "description": {"type": "text", "content": text},
+            }
+            for i, (kind, at, text) in enumerate(entries)
+        ]
+    state.opsgenie.incidents = incidents
+    state.opsgenie.timelines = timelines
+    assert state.opsgenie.schedules[0]["id"] == SCHEDULE["id"]
+    return state
