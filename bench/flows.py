@@ -16,6 +16,7 @@ import math
 import multiprocessing as mp
 import os
 import resource
+import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -42,6 +43,7 @@ def _serve(port_q: Any, stop: Any) -> None:
 def minimum() -> dict[str, int]:
     """The fewest requests each flow's work needs on the scale scenario."""
     from oncall.sandbox.load import ALERTS, EXISTING_ISSUES, INCIDENTS
+    from tasks.coe import MAX_ALERT_TIMELINES
 
     pages = math.ceil(ALERTS / 100)
     week_incidents = math.ceil(INCIDENTS / 100)
@@ -53,9 +55,10 @@ def minimum() -> dict[str, int]:
         "runbook-gaps": pages + 1 + math.ceil(EXISTING_ISSUES / 100) + 10,
         # resolved-incident pages and their timelines
         "incident-watch": week_incidents + INCIDENTS,
-        # incident, its timeline, alerts around it, on-call; Google: token, find, copy, fill,
-        # read back, sheet read, sheet append; Slack
-        "coe-prep": 4 + 7 + 1,
+        # incident, its timeline, the alert page around it, on-call; logs and notes of the 20
+        # related alerts the COE quotes; Google: token, find, copy, fill, read back, sheet read,
+        # sheet append; Slack
+        "coe-prep": 4 + 2 * MAX_ALERT_TIMELINES + 7 + 1,
     }
 
 
@@ -125,6 +128,7 @@ def run() -> list[dict[str, Any]]:
                 p.start()
                 wall, requests, rss_kb = out.get(timeout=1800)
                 p.join()
+                print(f"  {flow} {label}: {wall:.1f} s, {requests} requests", file=sys.stderr, flush=True)
                 row[label] = {"wall": wall, "requests": requests, "rss_mb": rss_kb / 1024}
             rows.append(row)
     finally:

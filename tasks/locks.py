@@ -32,5 +32,7 @@ def exclusive(*parts: str, timeout_seconds: float = 600) -> Iterator[None]:
     """Hold the lock named after `parts` (e.g. flow and repository) for the block."""
     name = artifact_key("oncall-lock", *parts)
     _ensure_limit(name)
-    with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, strict=True):
+    # A live holder renews its lease; a killed one's lapses after a minute (Prefect's shortest),
+    # so a crash blocks the next run for about that long, not for ever.
+    with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, strict=True, lease_duration=60):
         yield

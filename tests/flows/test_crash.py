@@ -1,0 +1,99 @@
+"""Crash recovery: the flow's process is SIGKILLed mid-run, then the flow is run again.
+
+The kill lands right after the fake has acted on the k-th write (an issue created, a document
+copied or filled, a row appended), before the process can record anything: the rerun must
+find that write by its key and finish the work without a second issue, document or row.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
+
+from flows.coe_prep import coe_prep
+from flows.runbook_gaps import runbook_gaps
+from oncall.gaps import read_markers
+from oncall.sandbox.seed import DEFAULT_ANCHOR
+from oncall.sandbox.server import Sandbox
+from tasks.delivery import artifact_key
+from tests.flows.test_coe_prep import LONG, _coes, _rows, google  # noqa: F401 - the fixture is shared
+
+ROOT = Path(__file__).resolve().parents[2]
+END = DEFAULT_ANCHOR.isoformat()
+
+
+def _kill_after_writes(code: str, sandbox: Sandbox, system: str, writes: int) -> int:
+    """Run `code` in a new process; SIGKILL it once the fake has served `writes` POSTs to `system`."""
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+    def posts() -> int:  # writes the fake has answered; the OAuth token exchange is a POST too
+        return sum(
+            1
+            for s in list(sandbox.app.served)
+            if s.system == system and s.method == "POST" and s.status and not s.path.endswith("/token")
+        )
+
+    before = posts()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 90
+    while proc.poll() is None and time.monotonic() < deadline:
+        if posts() - before >= writes:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    proc.wait(timeout=30)
+    return proc.returncode
+
+
+def _heal_lock(*parts: str) -> None:
+    """What the lock's lease expiry does a minute after its holder died, done at once."""
+    with get_client(sync_client=True) as client:
+        client.delete_global_concurrency_limit_by_name(artifact_key("oncall-lock", *parts))
+
+
+@pytest.mark.parametrize("writes", [1, 4, 9])
+def test_runbook_gaps_killed_after_a_write_finishes_on_the_rerun(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, writes: int
+) -> None:
+    repo = f"acme/crash-{writes}"
+    sandbox.state.github.repo(repo)
+    for key, value in {**sandbox.env(), "ONCALL_GITHUB_REPO": repo, "ONCALL_OUT_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
+    code = f"from flows.runbook_gaps import runbook_gaps; runbook_gaps(window='-7d', window_end={END!r}, max_issues=50)"
+    assert _kill_after_writes(code, sandbox, "github", writes) == -signal.SIGKILL
+    issues = sandbox.state.github.repos[repo].issues
+    assert writes <= len(issues) < 40  # the kill landed mid-run
+    _heal_lock("runbook-gaps", repo)
+
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    fingerprints = [read_markers(i["body"])[0][1].fp for i in issues]
+    assert len(fingerprints) == len(set(fingerprints)) == result["gaps"]
+    assert not sandbox.state.github.repos[repo].comments
+
+
+@pytest.mark.parametrize("writes", [1, 2, 3])
+def test_coe_prep_killed_after_a_write_finishes_on_the_rerun(
+    google: Sandbox,  # noqa: F811
+    writes: int,
+) -> None:
+    code = f"from flows.coe_prep import coe_prep; coe_prep(incident_id={LONG!r})"
+    assert _kill_after_writes(code, google, "google", writes) == -signal.SIGKILL
+    assert len(_coes(google, LONG)) == 1  # the copy happened before the kill
+    _heal_lock("coe-prep", LONG)
+
+    assert coe_prep(incident_id=LONG)["status"] in ("created", "exists", "completed")
+    [doc] = _coes(google, LONG)
+    text = google.state.google.text(doc["id"])
+    assert "{{" not in text and "COE: xPro unavailable" in text
+    assert len(_rows(google, LONG)) == 1
