@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
-FLOWS = ("shift-handoff", "runbook-gaps", "incident-watch", "coe-prep")
+FLOWS = tuple(os.environ.get("BENCH_FLOWS", "shift-handoff,runbook-gaps,incident-watch,coe-prep").split(","))
 
 
 def _serve(port_q: Any, stop: Any) -> None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
+from prefect.utilities.annotations import quote
 
 from oncall import clock
 from oncall.coverage import Matcher
@@ -102,7 +103,9 @@ def runbook_gaps(
                     f"\n{preview}" if preview else "",
                 )
                 continue
-            url = apply_gap_action(settings, repo, label, action, book, tz)
+            # quote(): the action carries every alert of its kind and the book every entry;
+            # Prefect need not walk them looking for futures.
+            url = apply_gap_action(settings, repo, label, quote(action), quote(book), tz)  # type: ignore[call-overload]
             if url:
                 links[action.fingerprint] = url
 
