@@ -132,16 +132,15 @@ class OpsGenieSource(SourceClient):
         if total + PAGE <= OFFSET_CAP:
             return [(None, total)]
         window = query.created or TimeWindow(start=_EPOCH, end=query.created_before or datetime.now(UTC))
-        return list(
-            split_window(
-                lambda w: self.count_alerts(build_query(query, w)),
-                window,
-                total,
-                cap=OFFSET_CAP - PAGE,
-                concurrency=self.concurrency,
-                system=SYSTEM,
-            )
+        chunks = split_window(
+            lambda w: self.count_alerts(build_query(query, w)),
+            window,
+            total,
+            cap=OFFSET_CAP - PAGE,
+            concurrency=self.concurrency,
+            system=SYSTEM,
         )
+        return [(w, n) for w, n in chunks]
 
     def _page(self, query: AlertQuery, window: TimeWindow | None, offset: int) -> list[Alert]:
         params = {
