@@ -164,3 +164,26 @@ def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(
     with_alerts = incident_watch(include_alerts=True, dry_run=True)
     assert LONG in with_alerts["events"] and any(e.startswith("alert-") for e in with_alerts["events"])
     assert Variable.get(WATERMARK) == (DEFAULT_ANCHOR.replace(day=17)).isoformat()  # a dry run keeps it
+
+
+def test_two_watches_at_once_end_as_one(google: Sandbox, coe_deployment: UUID) -> None:
+    """Both runs find the incident and emit its event; whatever runs the trigger starts, the
+    end state is one COE and one row, and the watermark has moved past the incident."""
+    since = (DEFAULT_ANCHOR.replace(day=17)).isoformat()
+    Variable.set(WATERMARK, since, overwrite=True)
+    google.faults("opsgenie", latency_ms=30)
+    results: list[dict[str, Any]] = []
+    runs = [threading.Thread(target=lambda: results.append(incident_watch())) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    # Overlapping, both emit the event; staggered, the second starts past the first's watermark.
+    assert len(results) == 2 and all(r["events"] in ([LONG], []) for r in results)
+    assert any(r["events"] == [LONG] for r in results)
+    assert Variable.get(WATERMARK) in {r["until"] for r in results}
+    triggered = wait_for_runs(coe_deployment, LONG)
+    assert triggered
+    for flow_run in triggered:  # what workers would do with them, one after the other or not
+        coe_prep(**flow_run.parameters)
+    assert len(_coes(google, LONG)) == 1 and len(_rows(google, LONG)) == 1
