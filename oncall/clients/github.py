@@ -195,11 +195,14 @@ class GitHubClient:
 
     def list_issues(self, repo: str, label: str) -> list[IssueRef]:
         """Every issue (open and closed) with `label`: one paged listing, no search."""
-        issues = self._read(
+        refs = self._read(
             f"issues labelled {label!r} in {repo}",
-            lambda: list(self.gh.get_repo(split_repo(repo)).get_issues(state="all", labels=[label])),
+            # Each page's PyGithub objects become small refs as they arrive, not all 5,000 at once.
+            lambda: list(
+                map(_ref, self.gh.get_repo(split_repo(repo)).get_issues(state="all", labels=[label]))
+            ),
         )
-        return [ref for ref in map(_ref, issues) if not ref.is_pull_request]
+        return [ref for ref in refs if not ref.is_pull_request]
 
     def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
         r = self.gh.get_repo(split_repo(repo))
