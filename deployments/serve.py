@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from oncall.sources import SOURCE_CREDENTIAL
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -58,14 +60,6 @@ def _run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess
     if check and done.returncode != 0:
         raise SystemExit(f"serve: {' '.join(args[:3])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return done
-
-
-# The setting whose presence means "use the real service" for each source (the sandbox otherwise).
-REAL_CREDENTIAL = {
-    "opsgenie": "ONCALL_OPSGENIE_API_KEY",
-    "jsm": "ONCALL_JSM_API_TOKEN",
-    "rootly": "ONCALL_ROOTLY_API_TOKEN",
-}
 
 
 def serve(
@@ -136,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     source = os.environ.get("ONCALL_SOURCE") or "opsgenie"
-    credential = REAL_CREDENTIAL.get(source, "ONCALL_OPSGENIE_API_KEY")
+    # The source's credential set means "use the real services"; the sandbox otherwise.
+    credential = f"ONCALL_{SOURCE_CREDENTIAL.get(source, SOURCE_CREDENTIAL['opsgenie']).upper()}"
     real = bool(os.environ.get(credential))
     if real:
         print(f"serve: {credential} is set: using the real services from your ONCALL_* settings")

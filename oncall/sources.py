@@ -60,6 +60,9 @@ class AlertSource(Protocol):
 
 SOURCES = ("opsgenie", "jsm", "rootly")
 
+# The secret setting that holds each source's credential.
+SOURCE_CREDENTIAL = {"opsgenie": "opsgenie_api_key", "jsm": "jsm_api_token", "rootly": "rootly_api_token"}
+
 # What each source does not record at all, and why; reports print these instead of a made-up value.
 SOURCE_LACKS: dict[str, dict[str, str]] = {
     "opsgenie": {},
@@ -83,7 +86,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
         from oncall.clients.opsgenie import OpsGenieSource
 
         return OpsGenieSource(
-            settings.require("opsgenie_api_key"),
+            settings.require(SOURCE_CREDENTIAL["opsgenie"]),
             region=settings.opsgenie_region,
             base_url=settings.opsgenie_base_url,
             **common,
@@ -98,7 +101,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             )
         return JsmSource(
             settings.jsm_email,
-            settings.require("jsm_api_token"),
+            settings.require(SOURCE_CREDENTIAL["jsm"]),
             site_url=site,
             cloud_id=settings.jsm_cloud_id,
             api_url=settings.jsm_api_url,
@@ -109,7 +112,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
         from oncall.clients.rootly import RootlySource
 
         return RootlySource(
-            settings.require("rootly_api_token"),
+            settings.require(SOURCE_CREDENTIAL["rootly"]),
             base_url=settings.rootly_base_url,
             **common,
         )

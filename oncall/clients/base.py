@@ -1,10 +1,50 @@
-"""What every source client shares: it owns HTTP clients and closes them, also as a context manager."""
+"""What every source client shares: how it talks HTTP, and closing what it opened."""
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Callable
+from typing import Any, Self, TypedDict, Unpack
 
-from oncall.clients.http import ApiClient
+import httpx
+
+from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.errors import NotFoundError
+
+
+class HttpOptions(TypedDict, total=False):
+    """The same for every vendor; `transport` and `sleep` are the test seams."""
+
+    transport: httpx.BaseTransport | None
+    timeout: float
+    concurrency: int
+    retry: RetryPolicy | None
+    sleep: Callable[[float], None] | None
+
+
+def concurrency(http: HttpOptions) -> int:
+    return max(1, http.get("concurrency", 8))
+
+
+def connect(
+    *,
+    system: str,
+    base_url: str,
+    credential_setting: str,
+    vendor: dict[str, Any],
+    **http: Unpack[HttpOptions],
+) -> ApiClient:
+    """An ApiClient for one vendor host; `vendor` holds its own headers, auth or retry hint."""
+    return ApiClient(
+        system=system,
+        base_url=base_url.rstrip("/"),
+        credential_setting=credential_setting,
+        transport=http.get("transport"),
+        timeout=http.get("timeout", 10.0),
+        retry=http.get("retry"),
+        sleep=http.get("sleep"),
+        max_connections=concurrency(http) * 2,
+        **vendor,
+    )
 
 
 class SourceClient:
@@ -21,3 +61,17 @@ class SourceClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def named(
+    system: str, records: list[dict[str, Any]], name: str, name_of: Callable[[dict[str, Any]], Any]
+) -> dict[str, Any]:
+    """The schedule record called `name`, or a NotFoundError that lists the ones there are.
+
+    For vendors whose API looks schedules up by id only: the flows and settings use names.
+    """
+    found = next((r for r in records if name_of(r) == name), None)
+    if found is None:
+        known = ", ".join(sorted(str(name_of(r)) for r in records)) or "none"
+        raise NotFoundError(system, f"schedule {name!r} was not found (schedules visible: {known})")
+    return found

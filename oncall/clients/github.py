@@ -9,7 +9,6 @@ with Retry-After) mean GitHub did nothing, so those writes are retried after the
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -164,9 +163,10 @@ class GitHubClient:
         return self._retrying(what, call, write=False)
 
     def _retrying(self, what: str, call: Callable[[], T], *, write: bool) -> T:
-        waited = 0.0
+        waited, attempt = 0.0, 0
         problem: OutsideError
-        for attempt in itertools.count(1):
+        while True:
+            attempt += 1
             try:
                 with self._errors(what, write=write):
                     return call()
@@ -181,7 +181,6 @@ class GitHubClient:
                 raise problem
             self._sleep(wait)
             waited += wait
-        raise AssertionError("unreachable")
 
     def read_file(self, repo: str, path: str, ref: str | None = None) -> str:
         what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")

@@ -18,17 +18,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from threading import Lock
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
-from oncall.clients.base import SourceClient
-from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect, named
+from oncall.clients.http import ApiClient
 from oncall.clients.opsgenie import build_query
 from oncall.clients.opsgenie_records import alert_from_raw, schedule_from_raw
-from oncall.clients.paging import split_window
+from oncall.clients.paging import remaining_pages
 from oncall.clients.records import iso, parse_record, parse_records, require_list
-from oncall.errors import MalformedError, NotAvailableError, NotFoundError, RejectedError
+from oncall.errors import MalformedError, NotAvailableError, RejectedError
 from oncall.models import (
     Alert,
     AlertQuery,
@@ -54,7 +54,6 @@ JIRA_PRIORITY = {
     "Lowest": Priority.P5,
 }
 INCIDENT_FIELDS = "summary,status,priority,created,updated,resolutiondate,assignee,labels,components"
-_EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
 _CREDENTIAL = "ONCALL_JSM_EMAIL and ONCALL_JSM_API_TOKEN (Secret block 'oncall-jsm-api-token')"
 
 
@@ -76,32 +75,28 @@ class JsmSource(SourceClient):
         cloud_id: str | None = None,
         api_url: str = "https://api.atlassian.com",
         incident_project: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 10.0,
-        concurrency: int = 8,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
-        self.concurrency = max(1, concurrency)
+        self.concurrency = concurrency(http)
         self.site_url = site_url.rstrip("/")
         self.incident_project = incident_project
-        self._client_args: dict[str, Any] = {
-            "system": SYSTEM,
-            "auth": httpx.BasicAuth(email, api_token),
-            "credential_setting": _CREDENTIAL,
-            "transport": transport,
-            "timeout": timeout,
-            "retry": retry,
-            "max_connections": self.concurrency * 2,
-            "sleep": sleep,
-        }
-        self.site = ApiClient(base_url=self.site_url, **self._client_args)
+        self._http = http
+        self._auth = httpx.BasicAuth(email, api_token)
+        self.site = self._connect(self.site_url)
         self._api_url = api_url.rstrip("/")
         self._cloud_id = cloud_id
         self._ops: ApiClient | None = None
         self._people: dict[str, Person] = {}
         self._unknown: set[str] = set()
+        self._schedule_list: list[dict[str, Any]] | None = None
         self._lock = Lock()
+
+    def _connect(self, base_url: str) -> ApiClient:
+        """Both hosts take the same Basic credential and HTTP options."""
+        vendor = {"auth": self._auth}
+        return connect(
+            system=SYSTEM, base_url=base_url, credential_setting=_CREDENTIAL, vendor=vendor, **self._http
+        )
 
     def _clients(self) -> list[ApiClient]:
         return [self.site, *([self._ops] if self._ops is not None else [])]
@@ -120,7 +115,7 @@ class JsmSource(SourceClient):
         with self._lock:
             if self._ops is None:
                 base = f"{self._api_url}/jsm/ops/api/{self.cloud_id}"
-                self._ops = ApiClient(base_url=base, **self._client_args)
+                self._ops = self._connect(base)
             return self._ops
 
     # -- people -----------------------------------------------------------------------------
@@ -184,23 +179,19 @@ class JsmSource(SourceClient):
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
         first = self._alert_page(build_query(query), 0)
         total = self._count(first)
-        bodies = []
-        if total + PAGE <= OFFSET_CAP:
-            bodies.append(first)
-            pages = [(build_query(query), off) for off in range(PAGE, total, PAGE)]
-        else:
-            window = query.created or TimeWindow(start=_EPOCH, end=query.created_before or datetime.now(UTC))
-            chunks = split_window(
-                lambda w: self._count(self._alert_page(build_query(query, w), 0, 1)),
-                window,
-                total,
-                cap=OFFSET_CAP - PAGE,
-                concurrency=self.concurrency,
-                system=SYSTEM,
-            )
-            pages = [(build_query(query, w), off) for w, n in chunks for off in range(0, n, PAGE)]
+        cap = OFFSET_CAP - PAGE
+        pages = remaining_pages(
+            query,
+            total,
+            lambda w: self._count(self._alert_page(build_query(query, w), 0, 1)),
+            cap=cap,
+            size=PAGE,
+            concurrency=self.concurrency,
+            system=SYSTEM,
+        )
+        bodies = [first] if total <= cap else []
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="jsm") as pool:
-            bodies += pool.map(lambda p: self._alert_page(*p), pages)
+            bodies += pool.map(lambda p: self._alert_page(build_query(query, p[0]), p[1] * PAGE), pages)
         raws = [r for b in bodies for r in require_list(SYSTEM, b, "values", "alerts") if isinstance(r, dict)]
         people = self.people(self._account_ids(raws))
         by_id = {
@@ -396,22 +387,20 @@ class JsmSource(SourceClient):
     # -- schedules --------------------------------------------------------------------------
 
     def list_schedules(self) -> list[Schedule]:
-        raws = list(self._schedules())
-        return [parse_record(SYSTEM, "schedule", r, schedule_from_raw) for r in raws]
+        return [parse_record(SYSTEM, "schedule", r, schedule_from_raw) for r in self._schedules()]
 
-    def _schedules(self) -> Iterator[dict[str, Any]]:
-        body = self.ops.get_json(
-            "/v1/schedules", params={"expand": "rotation", "size": PAGE}, what="schedules"
-        )
-        yield from require_list(SYSTEM, body, "values", "schedules")
+    def _schedules(self) -> list[dict[str, Any]]:
+        """The schedules with their rotations, read once per source: a hand-off asks three times."""
+        if self._schedule_list is None:
+            body = self.ops.get_json(
+                "/v1/schedules", params={"expand": "rotation", "size": PAGE}, what="schedules"
+            )
+            raws = require_list(SYSTEM, body, "values", "schedules")
+            self._schedule_list = [r for r in raws if isinstance(r, dict)]
+        return self._schedule_list
 
     def _schedule_raw(self, name: str) -> dict[str, Any]:
-        raws = list(self._schedules())
-        found = next((r for r in raws if isinstance(r, dict) and r.get("name") == name), None)
-        if found is None:
-            known = ", ".join(sorted(str(r.get("name")) for r in raws if isinstance(r, dict))) or "none"
-            raise NotFoundError(SYSTEM, f"schedule {name!r} was not found (schedules visible: {known})")
-        return found
+        return named(SYSTEM, self._schedules(), name, lambda r: r.get("name"))
 
     def get_schedule(self, name: str) -> Schedule:
         return parse_record(SYSTEM, "schedule", self._schedule_raw(name), schedule_from_raw)

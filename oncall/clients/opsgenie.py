@@ -8,22 +8,20 @@ are fetched concurrently within a bounded pool. OpsGenie's API stops on 2027-04-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
-import httpx
-
-from oncall.clients.base import SourceClient
-from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect
+from oncall.clients.http import ApiClient
 from oncall.clients.opsgenie_records import (
     alert_from_raw,
     incident_from_raw,
     on_call_people,
     schedule_from_raw,
 )
-from oncall.clients.paging import split_window
+from oncall.clients.paging import split_window, whole_window
 from oncall.clients.records import attempt, iso, keep_good, parse_record, parse_records, require_list
 from oncall.clock import epoch_ms
 from oncall.errors import InputError, MalformedError
@@ -41,7 +39,6 @@ BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.co
 PAGE = 100
 OFFSET_CAP = 19_900  # OpsGenie answers 422 "Sum of offset and limit should be lower than 20000"
 SYSTEM = "OpsGenie"
-_EPOCH = datetime(2010, 1, 1, tzinfo=UTC)
 _RESOLVING = ("IncidentResolved", "IncidentClosed")
 
 
@@ -74,27 +71,19 @@ class OpsGenieSource(SourceClient):
         *,
         region: str = "us",
         base_url: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 10.0,
-        concurrency: int = 8,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
         if region not in BASE_URLS and base_url is None:
             raise InputError(f"ONCALL_OPSGENIE_REGION {region!r} must be 'us' or 'eu'")
-        base = (base_url or BASE_URLS[region]).rstrip("/")
-        self.concurrency = max(1, concurrency)
+        base = base_url or BASE_URLS[region]
+        self.concurrency = concurrency(http)
         self.web_base = "https://app.opsgenie.com" if region == "us" else "https://app.eu.opsgenie.com"
-        self.api = ApiClient(
+        self.api = connect(
             system=SYSTEM,
             base_url=base,
-            headers={"Authorization": f"GenieKey {api_key}"},
             credential_setting="ONCALL_OPSGENIE_API_KEY (Secret block 'oncall-opsgenie-api-key')",
-            transport=transport,
-            timeout=timeout,
-            retry=retry,
-            max_connections=self.concurrency * 2,
-            sleep=sleep,
+            vendor={"headers": {"Authorization": f"GenieKey {api_key}"}},
+            **http,
         )
 
     def _clients(self) -> list[ApiClient]:
@@ -131,10 +120,9 @@ class OpsGenieSource(SourceClient):
         total = self.count_alerts(build_query(query))
         if total + PAGE <= OFFSET_CAP:
             return [(None, total)]
-        window = query.created or TimeWindow(start=_EPOCH, end=query.created_before or datetime.now(UTC))
         chunks = split_window(
             lambda w: self.count_alerts(build_query(query, w)),
-            window,
+            whole_window(query),
             total,
             cap=OFFSET_CAP - PAGE,
             concurrency=self.concurrency,

@@ -11,10 +11,12 @@ import itertools
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from oncall.errors import MalformedError
-from oncall.models import TimeWindow
+from oncall.models import AlertQuery, TimeWindow
+
+EPOCH = datetime(2010, 1, 1, tzinfo=UTC)  # before any alert a source still keeps
 
 
 def split_window(
@@ -44,3 +46,29 @@ def split_window(
         else:
             out.append((sub, n))
     return out
+
+
+def whole_window(query: AlertQuery) -> TimeWindow:
+    """The creation-time span a query covers, bounded on both sides so it can be split."""
+    return query.created or TimeWindow(start=EPOCH, end=query.created_before or datetime.now(UTC))
+
+
+def remaining_pages(
+    query: AlertQuery,
+    total: int,
+    count: Callable[[TimeWindow], int],
+    *,
+    cap: int,
+    size: int,
+    concurrency: int,
+    system: str,
+) -> list[tuple[TimeWindow | None, int]]:
+    """(sub-window, 0-based page) for every page still to read once the query's first page said `total`.
+
+    Within the cap that is the rest of the whole query (window None; its first page is already
+    read). Past it, the first page is of no use: every page of every sub-window is read.
+    """
+    if total <= cap:
+        return [(None, i) for i in range(1, math.ceil(total / size))]
+    chunks = split_window(count, whole_window(query), total, cap=cap, concurrency=concurrency, system=system)
+    return [(w, i) for w, n in chunks for i in range(math.ceil(n / size))]

@@ -9,18 +9,17 @@ time. Alert lists carry no acknowledgement time; it comes from the alert-event f
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
-from oncall.clients.base import SourceClient
-from oncall.clients.http import ApiClient, RetryPolicy
-from oncall.clients.paging import split_window
+from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect, named
+from oncall.clients.http import ApiClient
+from oncall.clients.paging import remaining_pages
 from oncall.clients.records import iso, parse_record, parse_records, require_list
 from oncall.clients.rootly_records import (
     OPEN_STATUSES,
@@ -29,7 +28,7 @@ from oncall.clients.rootly_records import (
     incident_from_resource,
     schedule_from_resources,
 )
-from oncall.errors import MalformedError, NotFoundError
+from oncall.errors import MalformedError
 from oncall.models import (
     Alert,
     AlertQuery,
@@ -46,7 +45,6 @@ SYSTEM = "Rootly"
 PAGE = 100
 DEEP_CAP = 10_000  # page[number] * page[size] past this is refused ("offset pagination exceeds limit")
 FEED_PAGE = 50  # the alert-event feed's documented maximum
-_EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
 
 Ack = tuple[datetime, str | None]
 
@@ -92,26 +90,20 @@ class RootlySource(SourceClient):
         api_token: str,
         *,
         base_url: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 10.0,
-        concurrency: int = 8,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
-        self.concurrency = max(1, concurrency)
-        self.api = ApiClient(
+        self.concurrency = concurrency(http)
+        self.api = connect(
             system=SYSTEM,
-            base_url=(base_url or BASE_URL).rstrip("/"),
-            headers={"Authorization": f"Bearer {api_token}", "Accept": "application/vnd.api+json"},
+            base_url=base_url or BASE_URL,
             credential_setting="ONCALL_ROOTLY_API_TOKEN (Secret block 'oncall-rootly-api-token')",
-            transport=transport,
-            timeout=timeout,
-            retry=retry,
-            max_connections=self.concurrency * 2,
-            sleep=sleep,
-            retry_hint=_rate_reset,
+            vendor={
+                "headers": {"Authorization": f"Bearer {api_token}", "Accept": "application/vnd.api+json"},
+                "retry_hint": _rate_reset,
+            },
+            **http,
         )
-        self._schedule_ids: dict[str, str] = {}
+        self._schedule_list: list[dict[str, Any]] | None = None
 
     def _clients(self) -> list[ApiClient]:
         return [self.api]
@@ -154,26 +146,18 @@ class RootlySource(SourceClient):
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
         first = self._alert_page(alert_filters(query), 1)
         total = self._total(first, "alerts page 1")
-        pages: list[tuple[dict[str, str], int]]
-        bodies: list[dict[str, Any]] = []
-        if total <= DEEP_CAP:
-            bodies.append(first)
-            pages = [(alert_filters(query), n) for n in range(2, math.ceil(total / PAGE) + 1)]
-        else:
-            window = query.created or TimeWindow(start=_EPOCH, end=query.created_before or datetime.now(UTC))
-            chunks = split_window(
-                lambda w: self._total(self._alert_page(alert_filters(query, w), 1, 1), "alert count"),
-                window,
-                total,
-                cap=DEEP_CAP,
-                concurrency=self.concurrency,
-                system=SYSTEM,
-            )
-            pages = [
-                (alert_filters(query, w), n) for w, c in chunks for n in range(1, math.ceil(c / PAGE) + 1)
-            ]
+        pages = remaining_pages(
+            query,
+            total,
+            lambda w: self._total(self._alert_page(alert_filters(query, w), 1, 1), "alert count"),
+            cap=DEEP_CAP,
+            size=PAGE,
+            concurrency=self.concurrency,
+            system=SYSTEM,
+        )
+        bodies = [first] if total <= DEEP_CAP else []
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="rootly") as pool:
-            bodies += pool.map(lambda p: self._alert_page(*p), pages)
+            bodies += pool.map(lambda p: self._alert_page(alert_filters(query, p[0]), p[1] + 1), pages)
         raws = {
             r["id"]: r
             for b in bodies
@@ -295,9 +279,11 @@ class RootlySource(SourceClient):
     # -- schedules --------------------------------------------------------------------------
 
     def _schedule_resources(self) -> list[dict[str, Any]]:
-        found = list(self._numbered("/v1/schedules", {}, "schedules"))
-        self._schedule_ids.update((r["attributes"]["name"], r["id"]) for r in found if isinstance(r, dict))
-        return found
+        """The schedules, read once per source: a hand-off looks one up three times."""
+        if self._schedule_list is None:
+            found = self._numbered("/v1/schedules", {}, "schedules")
+            self._schedule_list = [r for r in found if isinstance(r, dict)]
+        return self._schedule_list
 
     def _complete_schedule(self, res: dict[str, Any]) -> Schedule:
         rotations = list(
@@ -308,22 +294,17 @@ class RootlySource(SourceClient):
     def list_schedules(self) -> list[Schedule]:
         return [self._complete_schedule(r) for r in self._schedule_resources()]
 
-    def _schedule_id(self, name: str) -> str:
-        if name not in self._schedule_ids:
-            self._schedule_resources()
-        if name not in self._schedule_ids:
-            known = ", ".join(sorted(self._schedule_ids)) or "none"
-            raise NotFoundError(SYSTEM, f"schedule {name!r} was not found (schedules visible: {known})")
-        return self._schedule_ids[name]
+    def _schedule(self, name: str) -> dict[str, Any]:
+        return named(
+            SYSTEM, self._schedule_resources(), name, lambda r: (r.get("attributes") or {}).get("name")
+        )
 
     def get_schedule(self, name: str) -> Schedule:
-        sid = self._schedule_id(name)
-        body = self._get(f"/v1/schedules/{sid}", {}, f"schedule {name!r}")
-        return self._complete_schedule(body.get("data") or {})
+        return self._complete_schedule(self._schedule(name))
 
     def _on_call_entries(self, schedule: str, at: datetime) -> tuple[list[Person], list[datetime]]:
         params = {
-            "filter[schedule_ids]": self._schedule_id(schedule),
+            "filter[schedule_ids]": self._schedule(schedule)["id"],
             "since": _stamp(at),
             "until": _stamp(at),
             "include": "user",

@@ -79,11 +79,8 @@ def build_jsm_app(state: JsmState) -> Router:
 
         return handler
 
-    def tenant_info(request: Request) -> JSONResponse:
+    async def tenant_info(request: Request) -> JSONResponse:
         return JSONResponse({"cloudId": state.cloud_id})
-
-    async def tenant(request: Request) -> JSONResponse:
-        return tenant_info(request)
 
     # -- Operations API ---------------------------------------------------------------------
 
@@ -235,7 +232,7 @@ def build_jsm_app(state: JsmState) -> Router:
     base = "/jsm/ops/api/{cloud}/v1"
     return Router(
         routes=[
-            Route("/_edge/tenant_info", tenant),
+            Route("/_edge/tenant_info", tenant_info),
             Route(f"{base}/alerts", guard(list_alerts, ops_api=True)),
             Route(f"{base}/alerts/{{ident}}", guard(get_alert, ops_api=True)),
             Route(f"{base}/alerts/{{ident}}/logs", guard(cursor(ops.alert_logs, "logs"), ops_api=True)),

@@ -526,10 +526,7 @@ def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
     """The week of alerts, the real MIT Open Learning runbook in the fake GitHub, the COE template in Drive."""
     state = SandboxState()
     state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
-    from oncall.sandbox.seed_vendors import seed_jsm, seed_rootly
-
-    state.rootly = seed_rootly(state.opsgenie)
-    state.jsm = seed_jsm(state.opsgenie)
+    _other_vendors(state)
     repo = state.github.repo(state.runbook_repo)
     repo.files[f"{state.runbook_path}@main"] = RUNBOOK.read_text(encoding="utf-8")
     seed_google(state)
@@ -572,10 +569,15 @@ def synthetic_alerts(n: int, start: datetime, end: datetime, seed: int = 1) -> l
 
 def synthetic_state(n: int, start: datetime, end: datetime) -> SandboxState:
     """`n` synthetic alerts served by every alert-source fake: the paging and load scenario."""
-    from oncall.sandbox.seed_vendors import seed_jsm, seed_rootly
-
     state = SandboxState()
     state.opsgenie.set_alerts(synthetic_alerts(n, start, end))
+    _other_vendors(state)
+    return state
+
+
+def _other_vendors(state: SandboxState) -> None:
+    """The JSM and Rootly fakes serve the same facts as the OpsGenie one, in their own shapes."""
+    from oncall.sandbox.seed_vendors import seed_jsm, seed_rootly
+
     state.rootly = seed_rootly(state.opsgenie)
     state.jsm = seed_jsm(state.opsgenie)
-    return state

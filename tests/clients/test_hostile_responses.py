@@ -5,23 +5,32 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.errors import MalformedError, UnavailableError
-from oncall.models import AlertQuery
+from oncall.models import AlertQuery, TimeWindow
+from oncall.sandbox.faults import ScriptedFault
+from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from oncall.settings import Settings
 from oncall.sources import AlertSource, build_source
 from tests.conftest import FakeSleep
 
+WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
 PREFIX = {
     "opsgenie": "/opsgenie/v2/alerts",
     "jsm": "/atlassian/jsm/ops/api/sandbox-cloud-0001/v1/alerts",
     "rootly": "/rootly/v1/alerts",
 }
+
+
+def _fault(prefix: str, body: bytes, times: int = 1) -> ScriptedFault:
+    return ScriptedFault(path_prefix=prefix, status=200, body=body, times=times)
 
 
 def _source(sandbox: Sandbox, name: str, sleep: FakeSleep) -> AlertSource:
@@ -61,17 +70,14 @@ def test_a_broken_alert_list_is_a_clear_error(
         src.fetch_alerts(AlertQuery(status="open"))
 
 
-def _fault(prefix: str, body: bytes, times: int = 1) -> object:
-    from oncall.sandbox.faults import ScriptedFault
-
-    return ScriptedFault(path_prefix=prefix, status=200, body=body, times=times)
-
-
 def test_endless_next_links_stop_with_an_error(sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
     alert = sandbox.state.jsm.ops.alerts[0]["id"]
     loop = json.dumps({"values": [], "links": {"next": f"/v1/alerts/{alert}/logs?after=x&size=100"}}).encode()
     sandbox.app.script.append(_fault(f"{PREFIX['jsm']}/{alert}/logs", loop, times=100))
-    with _source(sandbox, "jsm", fake_sleep) as src, pytest.raises(MalformedError, match="came back again"):  # type: ignore[attr-defined]
+    with (
+        closing(_source(sandbox, "jsm", fake_sleep)) as src,
+        pytest.raises(MalformedError, match="came back again"),
+    ):
         src.alert_timeline(alert)
     assert sandbox.app.count("atlassian", path_prefix=f"{PREFIX['jsm']}/{alert}/logs") == 2
 
@@ -81,8 +87,11 @@ def test_a_page_number_that_does_not_move_stops_with_an_error(
 ) -> None:
     stuck = json.dumps({"data": [], "meta": {"next_page": 1, "total_count": 9}}).encode()
     sandbox.app.script.append(_fault("/rootly/v1/incidents", stuck, times=100))
-    with _source(sandbox, "rootly", fake_sleep) as src, pytest.raises(MalformedError, match="does not move"):  # type: ignore[attr-defined]
-        src.fetch_incidents(_week())
+    with (
+        closing(_source(sandbox, "rootly", fake_sleep)) as src,
+        pytest.raises(MalformedError, match="does not move"),
+    ):
+        src.fetch_incidents(WEEK)
     assert sandbox.app.count("rootly", path_prefix="/rootly/v1/incidents") == 1
 
 
@@ -102,9 +111,9 @@ def test_an_opsgenie_cursor_that_does_not_move_stops_with_an_error(
     page = json.dumps({"data": entries * 100, "took": 0, "requestId": "r"}).encode()
     sandbox.app.script.append(_fault(f"/opsgenie/v2/alerts/{alert}/logs", page, times=100))
     with (
-        _source(sandbox, "opsgenie", fake_sleep) as src,
+        closing(_source(sandbox, "opsgenie", fake_sleep)) as src,
         pytest.raises(MalformedError, match="does not move"),
-    ):  # type: ignore[attr-defined]
+    ):
         src.alert_timeline(alert)
 
 
@@ -149,17 +158,8 @@ def test_an_answer_that_drips_forever_times_out_and_is_retried(fake_sleep: FakeS
 
 def test_dropped_connections_are_retried(sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
     sandbox.faults("rootly", rate_drop=0.5)
-    with _source(sandbox, "rootly", fake_sleep) as src:  # type: ignore[attr-defined]
+    with closing(_source(sandbox, "rootly", fake_sleep)) as src:
         for _ in range(5):
-            assert len(src.fetch_incidents(_week())) == 3
+            assert len(src.fetch_incidents(WEEK)) == 3
     drops = sum(s.status == -1 for s in sandbox.app.served)
     assert drops >= 1 and len(fake_sleep.calls) >= drops
-
-
-def _week():  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    from oncall.models import TimeWindow
-    from oncall.sandbox.seed import DEFAULT_ANCHOR
-
-    return TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
