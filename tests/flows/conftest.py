@@ -15,6 +15,8 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.testing.utilities import prefect_test_harness
 
+from oncall.clients.google import INCIDENT_KEY
+from oncall.sandbox.server import Sandbox
 from tests.conftest import leaks
 
 
@@ -75,3 +77,33 @@ def wait_for_runs(deployment_id: UUID, incident_id: str, seconds: float = 30) ->
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
+
+
+LONG = "inc-7f3a-0001"  # the seeded 47-minute incident
+
+
+@pytest.fixture
+def google(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    yield sandbox
+    forget_coes(sandbox)  # each test starts without COEs
+
+
+def forget_coes(sandbox: Sandbox) -> None:
+    """Remove every COE document and tracker row the flows made."""
+    state = sandbox.state.google
+    for file_id in [f for f, meta in state.files.items() if meta["appProperties"]]:
+        del state.files[file_id]
+        state.docs.pop(file_id, None)
+    del sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"][1:]
+
+
+def coes(sandbox: Sandbox, incident: str) -> list[dict[str, Any]]:
+    return [
+        f for f in sandbox.state.google.files.values() if f["appProperties"].get(INCIDENT_KEY) == incident
+    ]
+
+
+def rows(sandbox: Sandbox, incident: str) -> list[list[str]]:
+    return [r for r in sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"] if r and r[0] == incident]

@@ -26,7 +26,7 @@ from flows.shift_handoff import shift_handoff
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
-from tests.flows.test_coe_prep import LONG, _coes, _rows, google  # noqa: F401 - the fixture is shared
+from tests.flows.conftest import LONG, coes, forget_coes, rows
 
 RUNS = int(os.environ.get("CHAOS_RUNS", "50"))
 # Runs with faults before a scenario counts as not converging. coe-prep makes four writes that
@@ -111,7 +111,7 @@ def test_runbook_gaps_under_chaos(chaos_env: Sandbox, monkeypatch: pytest.Monkey
     print(f"runbook-gaps: {RUNS} seeded runs, {reruns} reruns after failures")
 
 
-def test_coe_prep_under_chaos(chaos_env: Sandbox, google: Sandbox) -> None:  # noqa: F811
+def test_coe_prep_under_chaos(chaos_env: Sandbox, google: Sandbox) -> None:
     sandbox = chaos_env
     reruns = 0
     for seed in range(RUNS):
@@ -119,21 +119,13 @@ def test_coe_prep_under_chaos(chaos_env: Sandbox, google: Sandbox) -> None:  # n
         result, attempts = _until_done(lambda: coe_prep(incident_id=LONG, return_state=True))
         reruns += attempts - 1
         _calm(sandbox)
-        [doc] = _coes(sandbox, LONG)
+        [doc] = coes(sandbox, LONG)
         text = sandbox.state.google.text(doc["id"])
         assert "{{" not in text and "COE: xPro unavailable" in text and "(49m 00s)" in text, f"seed {seed}"
-        assert len(_rows(sandbox, LONG)) == 1, f"seed {seed}: tracker rows"
+        assert len(rows(sandbox, LONG)) == 1, f"seed {seed}: tracker rows"
         assert result["status"] in ("created", "exists", "completed")
-        _forget_coes(sandbox)
+        forget_coes(sandbox)
     print(f"coe-prep: {RUNS} seeded runs, {reruns} reruns after failures")
-
-
-def _forget_coes(sandbox: Sandbox) -> None:
-    state = sandbox.state.google
-    for file_id in [f for f, meta in state.files.items() if meta["appProperties"]]:
-        del state.files[file_id]
-        state.docs.pop(file_id, None)
-    del sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"][1:]
 
 
 def test_shift_handoff_under_chaos(chaos_env: Sandbox) -> None:

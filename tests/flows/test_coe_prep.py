@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -13,38 +12,13 @@ from prefect.variables import Variable
 
 from flows.coe_prep import coe_prep
 from flows.incident_watch import WATERMARK, incident_watch
-from oncall.clients.google import INCIDENT_KEY
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
-from tests.flows.conftest import wait_for_runs
+from tests.flows.conftest import LONG, coes, rows, wait_for_runs
 
-LONG = "inc-7f3a-0001"  # 47 minutes
 SHORT = "inc-7f3a-0002"  # 6 minutes
 OPEN = "inc-7f3a-0003"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def google(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    yield sandbox
-    # Each test starts without COEs.
-    state = sandbox.state.google
-    for file_id in [f for f, meta in state.files.items() if meta["appProperties"]]:
-        del state.files[file_id]
-        state.docs.pop(file_id, None)
-    del sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"][1:]
-
-
-def _coes(sandbox: Sandbox, incident: str) -> list[dict[str, Any]]:
-    return [
-        f for f in sandbox.state.google.files.values() if f["appProperties"].get(INCIDENT_KEY) == incident
-    ]
-
-
-def _rows(sandbox: Sandbox, incident: str) -> list[list[str]]:
-    return [r for r in sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"] if r and r[0] == incident]
 
 
 def _google_api_calls(sandbox: Sandbox, since: int) -> int:
@@ -57,11 +31,11 @@ def test_a_new_coe_costs_six_requests_and_an_existing_one_three(google: Sandbox)
     mark = len(google.app.served)
     result = coe_prep(incident_id=LONG)
     assert result["status"] == "created" and _google_api_calls(google, mark) <= 6
-    [doc] = _coes(google, LONG)
+    [doc] = coes(google, LONG)
     text = google.state.google.text(doc["id"])
     assert "{{" not in text and "COE: xPro unavailable" in text and "(49m 00s)" in text
     assert doc["name"] == "COE 2026-11-21 xPro unavailable: RDS storage exhausted on the xpro applications db"
-    [row] = _rows(google, LONG)
+    [row] = rows(google, LONG)
     assert row[4:6] == ["P1", f"https://docs.google.com/document/d/{doc['id']}/edit"] and row[7] == "Draft"
     assert (
         len(google.state.slack.messages) == 1
@@ -72,8 +46,8 @@ def test_a_new_coe_costs_six_requests_and_an_existing_one_three(google: Sandbox)
     again = coe_prep(incident_id=LONG)
     assert again["status"] == "exists" and _google_api_calls(google, mark) <= 3
     assert (
-        len(_coes(google, LONG)) == 1
-        and len(_rows(google, LONG)) == 1
+        len(coes(google, LONG)) == 1
+        and len(rows(google, LONG)) == 1
         and len(google.state.slack.messages) == 1
     )
 
@@ -83,17 +57,17 @@ def test_a_crash_between_copy_and_fill_is_finished_by_the_rerun(google: Sandbox)
     google.script("/google/docs/v1/documents/", 503, method="POST", times=20)
     state = coe_prep(incident_id=LONG, return_state=True)
     assert state.is_failed()
-    assert len(_coes(google, LONG)) == 1 and _rows(google, LONG) == []
+    assert len(coes(google, LONG)) == 1 and rows(google, LONG) == []
     google.app.script.clear()
     assert coe_prep(incident_id=LONG)["status"] == "exists"
-    [doc] = _coes(google, LONG)
-    assert "{{" not in google.state.google.text(doc["id"]) and len(_rows(google, LONG)) == 1
+    [doc] = coes(google, LONG)
+    assert "{{" not in google.state.google.text(doc["id"]) and len(rows(google, LONG)) == 1
 
 
 def test_a_lost_answer_to_the_copy_makes_no_second_document(google: Sandbox) -> None:
     google.script(f"/google/drive/v3/files/{google.state.coe_template}/copy", 502, method="POST", after=True)
     assert coe_prep(incident_id=LONG)["status"] == "exists"
-    assert len(_coes(google, LONG)) == 1 and len(_rows(google, LONG)) == 1
+    assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1
 
 
 def test_two_runs_at_once_make_one_document_and_one_row(google: Sandbox) -> None:
@@ -105,12 +79,12 @@ def test_two_runs_at_once_make_one_document_and_one_row(google: Sandbox) -> None
     for run in runs:
         run.join(timeout=120)
     assert sorted(r["status"] for r in results) == ["created", "exists"]
-    assert len(_coes(google, LONG)) == 1 and len(_rows(google, LONG)) == 1
+    assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1
 
 
 def test_short_open_and_unknown_incidents(google: Sandbox) -> None:
     skipped = coe_prep(incident_id=SHORT)
-    assert skipped["status"] == "skipped" and "6m 00s" in skipped["reason"] and _coes(google, SHORT) == []
+    assert skipped["status"] == "skipped" and "6m 00s" in skipped["reason"] and coes(google, SHORT) == []
     assert coe_prep(incident_id=SHORT, force=True)["status"] == "created"
     with pytest.raises(Exception, match="still open"):
         coe_prep(incident_id=OPEN)
@@ -125,7 +99,7 @@ def test_bad_template_or_folder_leave_nothing_behind(google: Sandbox) -> None:
         coe_prep(incident_id=LONG, folder_id="folder-my-drive")
     with pytest.raises(Exception, match="ONCALL_COE_TEMPLATE_ID"):
         coe_prep(incident_id=LONG, template_doc_id="no-such-template")
-    assert _coes(google, LONG) == [] and _rows(google, LONG) == []
+    assert coes(google, LONG) == [] and rows(google, LONG) == []
 
 
 def test_unknown_placeholders_are_named_after_the_known_ones_are_filled(google: Sandbox) -> None:
@@ -134,9 +108,9 @@ def test_unknown_placeholders_are_named_after_the_known_ones_are_filled(google: 
     )
     with pytest.raises(Exception, match=r"placeholders coe-prep does not know: team\.escalation_path"):
         coe_prep(incident_id=LONG, template_doc_id="doc-custom")
-    [doc] = _coes(google, LONG)
+    [doc] = coes(google, LONG)
     assert "{{incident.title}}" not in google.state.google.text(doc["id"])
-    assert len(_rows(google, LONG)) == 1  # recorded, so nothing is half-written without a trace
+    assert len(rows(google, LONG)) == 1  # recorded, so nothing is half-written without a trace
 
 
 def test_dry_run_writes_nothing(google: Sandbox) -> None:
@@ -186,4 +160,4 @@ def test_two_watches_at_once_end_as_one(google: Sandbox, coe_deployment: UUID) -
     assert triggered
     for flow_run in triggered:  # what workers would do with them, one after the other or not
         coe_prep(**flow_run.parameters)
-    assert len(_coes(google, LONG)) == 1 and len(_rows(google, LONG)) == 1
+    assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1

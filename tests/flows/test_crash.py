@@ -24,7 +24,7 @@ from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from tasks.delivery import artifact_key
-from tests.flows.test_coe_prep import LONG, _coes, _rows, google  # noqa: F401 - the fixture is shared
+from tests.flows.conftest import LONG, coes, rows
 
 ROOT = Path(__file__).resolve().parents[2]
 END = DEFAULT_ANCHOR.isoformat()
@@ -84,16 +84,16 @@ def test_runbook_gaps_killed_after_a_write_finishes_on_the_rerun(
 
 @pytest.mark.parametrize("writes", [1, 2, 3])
 def test_coe_prep_killed_after_a_write_finishes_on_the_rerun(
-    google: Sandbox,  # noqa: F811
+    google: Sandbox,
     writes: int,
 ) -> None:
     code = f"from flows.coe_prep import coe_prep; coe_prep(incident_id={LONG!r})"
     assert _kill_after_writes(code, google, "google", writes) == -signal.SIGKILL
-    assert len(_coes(google, LONG)) == 1  # the copy happened before the kill
+    assert len(coes(google, LONG)) == 1  # the copy happened before the kill
     _heal_lock("coe-prep", LONG)
 
     assert coe_prep(incident_id=LONG)["status"] in ("created", "exists", "completed")
-    [doc] = _coes(google, LONG)
+    [doc] = coes(google, LONG)
     text = google.state.google.text(doc["id"])
     assert "{{" not in text and "COE: xPro unavailable" in text
-    assert len(_rows(google, LONG)) == 1
+    assert len(rows(google, LONG)) == 1

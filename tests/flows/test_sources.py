@@ -21,7 +21,7 @@ from flows.runbook_gaps import runbook_gaps
 from flows.shift_handoff import shift_handoff
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
-from tests.flows.test_coe_prep import _coes, _rows, google  # noqa: F401 - the fixture is shared
+from tests.flows.conftest import coes, rows
 
 SOURCES = ("opsgenie", "jsm", "rootly")
 LONG = {"opsgenie": "inc-7f3a-0001", "jsm": "OPS-101", "rootly": "inc-7f3a-0001"}
@@ -118,20 +118,20 @@ def test_runbook_gaps_files_the_same_gaps_from_every_source(
 
 @pytest.mark.parametrize("source", ["jsm", "rootly"])
 def test_coe_prep_fills_the_same_coe_from_each_source(
-    google: Sandbox,  # noqa: F811
+    google: Sandbox,
     use_source: UseSource,
     source: str,
 ) -> None:
     use_source(source)
     result = coe_prep(incident_id=LONG[source])
     assert result["status"] == "created"
-    [doc] = _coes(google, LONG[source])
+    [doc] = coes(google, LONG[source])
     text = google.state.google.text(doc["id"])
     assert "{{" not in text and "COE: xPro unavailable" in text and "(49m 00s)" in text
-    [row] = _rows(google, LONG[source])
+    [row] = rows(google, LONG[source])
     assert row[4] == "P1" and row[7] == "Draft"
     assert coe_prep(incident_id=LONG[source])["status"] == "exists"
-    assert len(_coes(google, LONG[source])) == 1 and len(_rows(google, LONG[source])) == 1
+    assert len(coes(google, LONG[source])) == 1 and len(rows(google, LONG[source])) == 1
 
 
 @pytest.mark.parametrize("source", SOURCES)
