@@ -89,7 +89,7 @@ def coe_prep(
         around = TimeWindow(start=incident.created_at - timedelta(minutes=30), end=end + timedelta(seconds=1))
         candidates = fetch_alerts.submit(settings, AlertQuery(created=around))
         on_call = fetch_on_call.submit(settings, settings.schedule, incident.created_at)
-        related = related_alerts(incident, candidates.result())
+        related = related_alerts(incident, candidates.result().items)
         timeline = fetch_timelines(
             settings,
             incident,

@@ -64,15 +64,17 @@ def runbook_gaps(
     end = clock.parse_instant(window_end, tz)
     span = TimeWindow(start=clock.parse_start(window, end, tz), end=end)
 
+    # Gather: alerts and the runbook while the lock is taken; gap issues only under it, so a
+    # run that held it before us has filed all it will
+    alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
+    runbook_read = read_runbook.submit(settings, runbook or settings.runbook or "")
     with exclusive("runbook-gaps", repo):
-        # Gather
-        book = read_runbook(settings, runbook or settings.runbook or "")
-        alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
         issues = list_gap_issues(settings, repo, label)
+        book = runbook_read.result()
 
         # Decide
         matcher = Matcher(book)
-        coverage = assess_coverage(alerts.result(), matcher)
+        coverage = assess_coverage(alerts.result().items, matcher)
         existing = index_gap_issues(issues)
         actions = plan_gap_actions(coverage, existing, matcher, max_issues=cap, close_covered=close_covered)
         gaps = sum(kc.status == "gap" for kc in coverage)

@@ -18,8 +18,9 @@ from oncall.runbook import Runbook
 from oncall.sources import SOURCE_LACKS
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.config import resolve_settings
-from tasks.delivery import artifact_key, post_to_slack, publish_markdown, write_output
+from tasks.delivery import artifact_key, post_to_slack, posted_at, publish_markdown, record_post, write_output
 from tasks.github import read_runbook
+from tasks.locks import exclusive
 
 Delivery = Literal["artifact", "slack", "file"]
 
@@ -33,6 +34,7 @@ def shift_handoff(
     business_hours: str | None = None,
     deliver: list[Delivery] = ["artifact", "slack"],  # noqa: B006 - Prefect parameters must be JSON defaults
     dry_run: bool = False,
+    repost: bool = False,
 ) -> str:
     """Summarise the shift that is ending for the engineer who takes over.
 
@@ -48,6 +50,7 @@ def shift_handoff(
         business_hours: Working hours, e.g. 'Mon-Fri 09:00-17:00'; pages outside count as after hours
         deliver: Where to send it: artifact, slack, file (under ONCALL_OUT_DIR)
         dry_run: Compute and show the hand-off; send nothing to Slack
+        repost: Post to Slack even if this shift's hand-off was posted already
     """
     log = get_run_logger()
     settings = resolve_settings()
@@ -92,8 +95,8 @@ def shift_handoff(
             log.warning("Runbook unavailable; the hand-off goes out without its runbook column: %s", runbook)
     summary = summarize_shift(
         ctx,
-        shift_alerts.result(),
-        open_alerts.result(),
+        shift_alerts.result().items,
+        open_alerts.result().items,
         found,
         outgoing.result(),
         incoming.result(),
@@ -121,6 +124,15 @@ def shift_handoff(
     if "slack" in deliver:
         if dry_run:
             log.info("Dry run: not posting to Slack (%d blocks ready)", len(payload["blocks"]))
-        else:
-            post_to_slack(settings, payload)
+            return markdown
+        # One message per shift, however many runs start for it: the check and the post
+        # happen under one lock, and the post is recorded before the lock is let go.
+        shift = f"{window.start.isoformat()}/{window.end.isoformat()}"
+        with exclusive("shift-handoff", name):
+            posted = posted_at(name, shift)
+            if posted and not repost:
+                log.info("This shift's hand-off was posted to Slack at %s; not posting it again", posted)
+            else:
+                post_to_slack(settings, payload)
+                record_post(name, shift)
     return markdown

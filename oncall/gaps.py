@@ -15,6 +15,7 @@ import re
 from collections import Counter, defaultdict
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -107,12 +108,14 @@ class KindCoverage(_Frozen):
 
 def assess_coverage(alerts: list[Alert], matcher: Matcher) -> list[KindCoverage]:
     """Every kind that paged, with its covering entry, noisiest first."""
+    # A week of alerts repeats a few thousand messages: each is reduced and matched once.
+    kind_of, match_of = cache(alert_kind), cache(matcher.match)
     groups: dict[str, list[Alert]] = defaultdict(list)
     for alert in sorted(alerts, key=lambda a: (a.created_at, a.id)):
-        groups[alert_kind(alert.message)].append(alert)
+        groups[kind_of(alert.message)].append(alert)
     out = []
     for kind, group in groups.items():
-        matches = [matcher.match(a.message) for a in group]
+        matches = [match_of(a.message) for a in group]
         hits = [m for m in matches if m is not None]
         best = Counter(m.entry.line for m in hits).most_common(1)
         match = next(m for m in hits if m.entry.line == best[0][0]) if best else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
+from prefect.variables import Variable
 
 from oncall.clients.slack import SlackWebhook
 from oncall.settings import Settings
@@ -44,6 +46,30 @@ def post_to_slack(settings: Settings, payload: dict[str, Any]) -> None:
     finally:
         hook.close()
     get_run_logger().info("Posted to Slack: %d blocks", len(payload.get("blocks", [])))
+
+
+def _post_record(channel: str) -> str:
+    return artifact_key("oncall-slack-posted", channel)
+
+
+def posted_at(channel: str, key: str) -> str | None:
+    """When the message `key` (say, one shift's hand-off) went to `channel`'s Slack, if it did.
+
+    Slack's webhooks take no idempotency key, so the record is ours: a Prefect Variable
+    per channel. A crash between the post and the record can still post twice.
+    """
+    record = Variable.get(_post_record(channel), default=None)
+    found = record.get(key) if isinstance(record, dict) else None
+    return str(found) if found else None
+
+
+def record_post(channel: str, key: str, keep: int = 20) -> None:
+    """Note that `key` was posted now; only the newest `keep` posts are remembered."""
+    record = Variable.get(_post_record(channel), default=None)
+    posts = dict(record) if isinstance(record, dict) else {}
+    posts[key] = datetime.now(UTC).isoformat(timespec="seconds")
+    newest = dict(sorted(posts.items(), key=lambda kv: str(kv[1]))[-keep:])
+    Variable.set(_post_record(channel), newest, overwrite=True)
 
 
 @task(cache_policy=NO_CACHE)

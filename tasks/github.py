@@ -29,6 +29,7 @@ def github_client(settings: Settings) -> GitHubClient:
         timeout=settings.http_timeout_seconds,
         write_interval=settings.github_write_interval,
         backoff=settings.http_backoff_seconds,
+        concurrency=settings.max_concurrency,
     )
 
 

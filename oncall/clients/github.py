@@ -9,20 +9,29 @@ with Retry-After) mean GitHub did nothing, so those writes are retried after the
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
-from github.GithubException import BadCredentialsException, RateLimitExceededException, UnknownObjectException
+from github.GithubException import (
+    BadAttributeException,
+    BadCredentialsException,
+    RateLimitExceededException,
+    UnknownObjectException,
+)
 from pydantic import BaseModel, ConfigDict
 
 from oncall.errors import (
     AuthError,
     InputError,
+    MalformedError,
     NotFoundError,
     OutsideError,
     RateLimitedError,
@@ -33,6 +42,7 @@ from oncall.errors import (
 SYSTEM = "GitHub"
 SETTING = "ONCALL_GITHUB_TOKEN (Secret block 'oncall-github-token')"
 T = TypeVar("T")
+PER_PAGE = 100
 
 
 class IssueRef(BaseModel):
@@ -63,6 +73,22 @@ def _ref(issue: Any) -> IssueRef:
     )
 
 
+def _raw_ref(raw: dict[str, Any]) -> IssueRef:
+    return IssueRef.model_validate(
+        {**raw, "body": raw.get("body") or "", "is_pull_request": "pull_request" in raw}
+    )
+
+
+def _last_page(headers: dict[str, Any]) -> int:
+    """The `rel="last"` page of a Link header; a listing without one has a single page."""
+    link = next((str(v) for k, v in headers.items() if k.lower() == "link"), "")
+    found = re.search(r'<([^>]*)>;\s*rel="last"', link)
+    if found is None:
+        return 1
+    pages = parse_qs(urlsplit(found.group(1)).query).get("page", ["1"])
+    return int(pages[0])
+
+
 def split_repo(full_name: str) -> str:
     parts = full_name.strip().split("/")
     if len(parts) != 2 or not all(parts):
@@ -82,7 +108,9 @@ class GitHubClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 120.0,
+        concurrency: int = 8,
     ) -> None:
+        self._concurrency = concurrency
         self._sleep = sleep
         self._max_wait = max_wait
         self._attempts = attempts
@@ -98,7 +126,8 @@ class GitHubClient:
             base_url=base_url.rstrip("/"),
             auth=Auth.Token(token),
             timeout=int(max(1, timeout)),
-            per_page=100,
+            per_page=PER_PAGE,
+            pool_size=concurrency,
             retry=retry,
             seconds_between_requests=0,
             seconds_between_writes=write_interval,
@@ -152,6 +181,15 @@ class GitHubClient:
         except requests.RequestException as exc:
             tail = "; the write may have happened, a rerun looks for it first" if write else ""
             raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}{tail}") from None
+        except (BadAttributeException, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # PyGithub parses lazily and trusts the shape: a proxy's HTML page or a wrong type
+            # surfaces as one of these, from inside the call that read it.
+            problem = f"{what}: the answer is not the JSON GitHub sends ({type(exc).__name__})"
+            if write:
+                raise UnavailableError(
+                    SYSTEM, f"{problem}; the write may have happened, a rerun looks for it first"
+                ) from None
+            raise MalformedError(SYSTEM, problem) from None
 
     def _write(self, what: str, call: Callable[[], T]) -> T:
         """A write, retried only after a rate limit, when GitHub has certainly not acted."""
@@ -193,15 +231,39 @@ class GitHubClient:
         return content.decoded_content.decode("utf-8", errors="replace")
 
     def list_issues(self, repo: str, label: str) -> list[IssueRef]:
-        """Every issue (open and closed) with `label`: one paged listing, no search."""
-        refs = self._read(
-            f"issues labelled {label!r} in {repo}",
-            # Each page's PyGithub objects become small refs as they arrive, not all 5,000 at once.
-            lambda: list(
-                map(_ref, self.gh.get_repo(split_repo(repo)).get_issues(state="all", labels=[label]))
-            ),
-        )
-        return [ref for ref in refs if not ref.is_pull_request]
+        """Every issue (open and closed) with `label`: the first page tells how many follow,
+        and those are read at once, each retried on its own.
+
+        Oldest first, so an issue filed while the pages are read lands past the last one
+        instead of shifting an older one off the end (newest first would lose that one, and
+        its kind would be filed again). Pages go through PyGithub's requester straight to
+        refs: building 5,000 PyGithub objects costs more CPU than the requests themselves.
+        """
+        what = f"issues labelled {label!r} in {repo}"
+        url = f"/repos/{split_repo(repo)}/issues"
+        params = {
+            "state": "all",
+            "labels": label,
+            "sort": "created",
+            "direction": "asc",
+            "per_page": PER_PAGE,
+        }
+
+        def page(n: int) -> tuple[dict[str, Any], list[IssueRef]]:
+            def read() -> tuple[dict[str, Any], list[IssueRef]]:
+                headers, data = self.gh.requester.requestJsonAndCheck(
+                    "GET", url, parameters={**params, "page": n}
+                )
+                if not isinstance(data, list):
+                    raise TypeError("an issue listing is a JSON array")
+                return headers, [_raw_ref(raw) for raw in data]
+
+            return self._read(f"{what} (page {n})", read)
+
+        headers, first = page(1)
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="github") as pool:
+            rest = [refs for _, refs in pool.map(page, range(2, _last_page(headers) + 1))]
+        return [ref for refs in (first, *rest) for ref in refs if not ref.is_pull_request]
 
     def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
         r = self.gh.get_repo(split_repo(repo))

@@ -135,7 +135,7 @@ class ApiClient:
         must look for their earlier result by a stable key before writing again.
         """
         response = self._send_with_retries(method, path, what, params, json, content, headers, idempotent)
-        self._raise_for_status(response, what)
+        self._raise_for_status(response, what, idempotent)
         return response
 
     def get_json(self, path: str, *, what: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -173,8 +173,7 @@ class ApiClient:
                 if not idempotent and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     raise UnavailableError(
                         self.system,
-                        f"{what}: {last_problem}; the write may or may not have happened, "
-                        "a rerun finds it by its key before writing again",
+                        f"{what}: {last_problem}; not retried, the write may or may not have happened",
                     ) from None
                 response = None
             else:
@@ -198,7 +197,7 @@ class ApiClient:
             slept += delay
         raise UnavailableError(
             self.system,
-            f"{what}: {last_problem} on every attempt ({self.retry.attempts} tries); "
+            f"{what}: {last_problem} on each of {attempt} tries; "
             "the service is down or unreachable, try again later",
         )
 
@@ -229,7 +228,7 @@ class ApiClient:
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
         return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
-    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
+    def _raise_for_status(self, response: httpx.Response, what: str, idempotent: bool = True) -> None:
         status = response.status_code
         if status < 400:
             return
@@ -249,9 +248,12 @@ class ApiClient:
                 status=status,
             )
         if status >= 500 or status == 408:
-            raise UnavailableError(
-                self.system, f"{what}: HTTP {status} on every attempt ({vendor})", status=status
+            tried = (
+                "still failing after retries, the service is down or overloaded"
+                if idempotent
+                else "not retried, the write may or may not have happened"
             )
+            raise UnavailableError(self.system, f"{what}: HTTP {status} ({vendor}); {tried}", status=status)
         raise RejectedError(self.system, f"{what}: HTTP {status}: {vendor}", status=status)
 
 

@@ -60,6 +60,7 @@ class ScriptedFault:
     after: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None  # answer with exactly these bytes (a malformed or hostile response)
+    query: str = ""  # only requests whose query string holds this, e.g. "page=2"
 
 
 @dataclass
@@ -175,10 +176,15 @@ class FaultInjector:
             self.served.clear()
             self._rng = random.Random(seed)
 
-    def _take_script(self, method: str, path: str) -> ScriptedFault | None:
+    def _take_script(self, method: str, path: str, query: str) -> ScriptedFault | None:
         with self._lock:
             for fault in self.script:
-                if path.startswith(fault.path_prefix) and fault.method in (None, method) and fault.times > 0:
+                if (
+                    path.startswith(fault.path_prefix)
+                    and fault.method in (None, method)
+                    and fault.query in query
+                    and fault.times > 0
+                ):
                     fault.times -= 1
                     return fault
         return None
@@ -203,7 +209,7 @@ class FaultInjector:
         rates = self.rates.get(system) or self.rates.get("*") or FaultRates()
         if rates.latency_ms:
             await asyncio.sleep(rates.latency_ms / 1000)
-        scripted = self._take_script(method, path)
+        scripted = self._take_script(method, path, query)
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":

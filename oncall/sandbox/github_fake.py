@@ -13,6 +13,7 @@ import base64
 import hashlib
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -108,6 +109,14 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
         status_code=status,
         headers=headers,
     )
+
+
+# The orders GitHub's issue listing offers (`sort`), by what each compares.
+SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "created": lambda i: i["created_at"],
+    "updated": lambda i: i["updated_at"],
+    "comments": lambda i: i["comments"],
+}
 
 
 def build_github_app(state: GitHubState) -> Router:
@@ -246,21 +255,23 @@ def build_github_app(state: GitHubState) -> Router:
             if (wanted_state == "all" or i["state"] == wanted_state)
             and all(lb in {x["name"] for x in i["labels"]} for lb in labels)
         ]
-        matching.sort(key=lambda i: -i["number"])  # GitHub's default: newest first
+        sort = request.query_params.get("sort", "created")
+        direction = request.query_params.get("direction", "desc")
+        if sort not in SORTS or direction not in ("asc", "desc"):
+            return _error(422, "Validation Failed")
+        # Issue numbers rise with creation time, so they break ties the way GitHub does.
+        matching.sort(key=lambda i: (SORTS[sort](i), i["number"]), reverse=direction == "desc")
         chunk = matching[(page - 1) * per_page : page * per_page]
-        headers = {}
         last = max(1, -(-len(matching) // per_page))
         params = {k: v for k, v in request.query_params.items() if k != "page"}
-        link = []
+
+        def link(to: int, rel: str) -> str:
+            return f'<{base(request)}/repos/{name}/issues?{urlencode({**params, "page": to})}>; rel="{rel}"'
+
+        links = [link(page - 1, "prev"), link(1, "first")] if page > 1 else []
         if page < last:
-            link.append(
-                f'<{base(request)}/repos/{name}/issues?{urlencode({**params, "page": page + 1})}>; rel="next"'
-            )
-            link.append(
-                f'<{base(request)}/repos/{name}/issues?{urlencode({**params, "page": last})}>; rel="last"'
-            )
-        if link:
-            headers["Link"] = ", ".join(link)
+            links = [link(page + 1, "next"), link(last, "last"), *links]
+        headers = {"Link": ", ".join(links)} if links else {}
         return JSONResponse([decorate(request, name, i) for i in chunk], headers=headers)
 
     def find_issue(request: Request) -> tuple[str, GitHubRepo, dict[str, Any]] | None:

@@ -10,7 +10,7 @@ import pytest
 from githubkit_schemas.v2022_11_28.models import ContentFile, Issue, IssueComment
 
 from oncall.clients.github import GitHubClient
-from oncall.errors import AuthError, NotFoundError, RejectedError, UnavailableError
+from oncall.errors import AuthError, MalformedError, NotFoundError, RejectedError, UnavailableError
 from oncall.sandbox.seed import RUNBOOK
 from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
@@ -60,15 +60,35 @@ def test_create_comment_edit_and_list_round_trip(gh: GitHubClient, sandbox: Sand
     assert gh.list_issues(repo, "other-label") == []
 
 
-def test_listing_pages_through_every_issue_with_one_request_per_hundred(
+def test_listing_reads_one_request_per_hundred_oldest_first(
     gh: GitHubClient, sandbox: Sandbox, repo: str
 ) -> None:
     for i in range(250):
         sandbox.state.github.new_issue(repo, f"t{i}", "b", ["runbook-gap"] if i % 5 else ["other"])
     before = sandbox.app.count("github", "GET")
     listed = gh.list_issues(repo, "runbook-gap")
-    assert len(listed) == 200 and len({i.number for i in listed}) == 200
+    numbers = [i.number for i in listed]
+    assert len(set(numbers)) == 200 and numbers == sorted(numbers)
     assert sandbox.app.count("github", "GET") - before == 2
+
+
+def test_a_listing_page_that_fails_is_read_again_on_its_own(
+    gh: GitHubClient, sandbox: Sandbox, repo: str
+) -> None:
+    for i in range(250):
+        sandbox.state.github.new_issue(repo, f"t{i}", "b", ["runbook-gap"])
+    # A body cut short reaches requests, not urllib3's retry: only the page's own retry reads it again.
+    sandbox.script(
+        f"/github/repos/{repo}/issues",
+        200,
+        method="GET",
+        query="page=2",
+        headers={"content-length": "4096"},
+        body=b'[{"num',
+    )
+    before = sandbox.app.count("github", "GET")
+    assert len(gh.list_issues(repo, "runbook-gap")) == 250
+    assert sandbox.app.count("github", "GET") - before == 3 + 1
 
 
 def test_a_5xx_after_create_is_not_retried_into_a_duplicate(
@@ -118,3 +138,22 @@ def test_fake_shapes_match_githubs_schema(gh: GitHubClient, sandbox: Sandbox, re
         headers=headers,
     ).json()
     ContentFile.model_validate(content)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>502 from a proxy</html>",
+        b'[{"number": "\xff\xfe"}]',
+        b'{"message": "not a list"}',
+        b'[{"number": 1, "title": ["not", "text"], "state": 7}]',
+        b"[17]",
+    ],
+)
+def test_a_broken_issue_listing_is_a_clear_error(
+    gh: GitHubClient, sandbox: Sandbox, repo: str, body: bytes
+) -> None:
+    sandbox.state.github.new_issue(repo, "t", "b", ["runbook-gap"])
+    sandbox.script(f"/github/repos/{repo}/issues", 200, method="GET", query="per_page=100", body=body)
+    with pytest.raises(MalformedError, match=rf"issues labelled 'runbook-gap' in {repo}"):
+        gh.list_issues(repo, "runbook-gap")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -112,6 +113,28 @@ def test_slack_url_from_a_secret_block(env: Sandbox, monkeypatch: pytest.MonkeyP
     finally:
         Secret.delete("oncall-slack-webhook-url")
     assert len(env.state.slack.messages) == 1
+
+
+def test_two_handoffs_at_once_post_one_message_and_a_rerun_none(env: Sandbox) -> None:
+    shift = {"shift_end": "2026-11-24T10:00", "shift_start": "2026-11-22T10:00", "deliver": ["slack"]}
+    env.faults("slack", latency_ms=300)  # the second run reaches Slack while the first post is in flight
+    results: list[str] = []
+    try:
+        runs = [threading.Thread(target=lambda: results.append(shift_handoff(**shift))) for _ in range(2)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join(timeout=120)
+    finally:
+        env.app.rates.pop("slack")
+    assert len(results) == 2 and results[0] == results[1]
+    assert len(env.state.slack.messages) == 1
+    shift_handoff(**shift)
+    assert len(env.state.slack.messages) == 1
+    shift_handoff(**shift, repost=True)
+    assert len(env.state.slack.messages) == 2
+    shift_handoff(**{**shift, "shift_start": "2026-11-21T10:00"})  # another shift is another message
+    assert len(env.state.slack.messages) == 3
 
 
 def test_bad_parameters_fail_with_a_named_reason(env: Sandbox) -> None:
