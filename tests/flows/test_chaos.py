@@ -1,5 +1,7 @@
 """Chaos: every flow, many seeded runs, 20% faults on every outside API; nothing lost, nothing twice.
 
+Every flow runs on OpsGenie; runbook-gaps and shift-handoff also run on JSM and Rootly.
+
 Each scenario reseeds the fault injector, runs the flow with faults until it completes (a failed
 run is rerun, as a schedule would), then checks the invariants against a fault-free reference:
 one issue per gap and no stray comments, one filled document and one tracker row per long
@@ -81,8 +83,8 @@ def _until_done(run: Callable[[], Any]) -> tuple[Any, int]:
     raise AssertionError(f"the flow did not complete in {ATTEMPTS} runs under faults")
 
 
-def test_runbook_gaps_under_chaos(chaos_env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    sandbox = chaos_env
+def _gaps_under_chaos(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, name: str, seeds: range) -> int:
+    """runbook-gaps for each seed into its own repository; returns the reruns it took."""
 
     def run() -> Any:
         return runbook_gaps(window="-7d", window_end=END, max_issues=100, return_state=True)
@@ -90,15 +92,15 @@ def test_runbook_gaps_under_chaos(chaos_env: Sandbox, monkeypatch: pytest.Monkey
     def issues(repo: str) -> list[dict[str, Any]]:
         return sandbox.state.github.repos[repo].issues
 
-    sandbox.state.github.repo("acme/chaos-reference")
-    monkeypatch.setenv("ONCALL_GITHUB_REPO", "acme/chaos-reference")
+    sandbox.state.github.repo(f"acme/{name}-reference")
+    monkeypatch.setenv("ONCALL_GITHUB_REPO", f"acme/{name}-reference")
     reference = _until_done(run)[0]
-    expected = {read_markers(i["body"])[0][1].fp for i in issues("acme/chaos-reference")}
+    expected = {read_markers(i["body"])[0][1].fp for i in issues(f"acme/{name}-reference")}
     assert len(expected) == reference["gaps"] > 10
 
     reruns = 0
-    for seed in range(RUNS):
-        repo = f"acme/chaos-{seed}"
+    for seed in seeds:
+        repo = f"acme/{name}-{seed}"
         sandbox.state.github.repo(repo)
         monkeypatch.setenv("ONCALL_GITHUB_REPO", repo)
         _faults(sandbox, seed)
@@ -108,6 +110,27 @@ def test_runbook_gaps_under_chaos(chaos_env: Sandbox, monkeypatch: pytest.Monkey
         assert max(fingerprints.values()) == 1, f"seed {seed}: a gap was filed twice"
         assert set(fingerprints) == expected, f"seed {seed}: a gap has no issue"
         assert not sandbox.state.github.repos[repo].comments, f"seed {seed}: a stray comment"
+    return reruns
+
+
+def _handoff_under_chaos(sandbox: Sandbox, seeds: range) -> int:
+    """shift-handoff for each seed, compared with the fault-free one; returns the reruns it took."""
+
+    def run() -> Any:
+        return shift_handoff(shift_end="2026-11-24T10:00", deliver=["artifact", "file"], return_state=True)
+
+    reference = _until_done(run)[0]
+    reruns = 0
+    for seed in seeds:
+        _faults(sandbox, seed)
+        markdown, attempts = _until_done(run)
+        reruns += attempts - 1
+        assert markdown == reference, f"seed {seed}: the hand-off differs from the fault-free one"
+    return reruns
+
+
+def test_runbook_gaps_under_chaos(chaos_env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    reruns = _gaps_under_chaos(chaos_env, monkeypatch, "chaos", range(RUNS))
     print(f"runbook-gaps: {RUNS} seeded runs, {reruns} reruns after failures")
 
 
@@ -129,17 +152,25 @@ def test_coe_prep_under_chaos(chaos_env: Sandbox, google: Sandbox) -> None:
 
 
 def test_shift_handoff_under_chaos(chaos_env: Sandbox) -> None:
-    def run() -> Any:
-        return shift_handoff(shift_end="2026-11-24T10:00", deliver=["artifact", "file"], return_state=True)
-
-    reference = _until_done(run)[0]
-    reruns = 0
-    for seed in range(RUNS):
-        _faults(chaos_env, seed)
-        markdown, attempts = _until_done(run)
-        reruns += attempts - 1
-        assert markdown == reference, f"seed {seed}: the hand-off differs from the fault-free one"
+    reruns = _handoff_under_chaos(chaos_env, range(RUNS))
     print(f"shift-handoff: {RUNS} seeded runs, {reruns} reruns after failures")
+
+
+@pytest.mark.parametrize("source", ["jsm", "rootly"])
+def test_the_other_sources_under_chaos(
+    chaos_env: Sandbox, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """The same faults on JSM's and Rootly's fakes, for the two flows that read alerts in bulk;
+    a fifth of the seeds each, so CI stays quick."""
+    for key, value in chaos_env.source_env(source).items():
+        monkeypatch.setenv(key, value)
+    seeds = range(1000, 1000 + max(1, RUNS // 5))
+    gap_reruns = _gaps_under_chaos(chaos_env, monkeypatch, f"chaos-{source}", seeds)
+    handoff_reruns = _handoff_under_chaos(chaos_env, seeds)
+    print(
+        f"{source}: {len(seeds)} seeded runs each; runbook-gaps {gap_reruns} reruns, "
+        f"shift-handoff {handoff_reruns} reruns after failures"
+    )
 
 
 def test_incident_watch_under_chaos(chaos_env: Sandbox) -> None:
