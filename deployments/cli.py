@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to send it; repeat for several (default: artifact and slack)",
     )
     handoff.add_argument("--dry-run", action="store_true", help="print the hand-off; post nothing to Slack")
+    handoff.add_argument(
+        "--repost",
+        action="store_true",
+        help="post to Slack even if this shift's hand-off was posted already (by default once per shift)",
+    )
     handoff.add_argument("--print", action="store_true", help="also print the markdown")
     handoff.set_defaults(func=commands.cmd_handoff)
 

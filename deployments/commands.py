@@ -76,6 +76,7 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         business_hours=args.business_hours,
         deliver=deliver,
         dry_run=args.dry_run,
+        repost=args.repost,
     )
     if args.dry_run or args.print:
         print(markdown)

@@ -36,7 +36,8 @@ def run_demo(out: Path, source: str = "opsgenie") -> list[Path]:
         from flows.shift_handoff import shift_handoff
 
         end = DEFAULT_ANCHOR.isoformat()
-        shift_handoff(shift_end=end, deliver=["artifact", "slack", "file"])
+        # repost: each demo has a new sandbox, so an earlier demo's post to its Slack does not count
+        shift_handoff(shift_end=end, deliver=["artifact", "slack", "file"], repost=True)
         runbook_gaps(window="-7d", window_end=end, max_issues=50, deliver=["artifact", "file"])
         from prefect.variables import Variable
 

@@ -28,10 +28,10 @@ from github.GithubException import (
 )
 from pydantic import BaseModel, ConfigDict
 
+from oncall.clients.records import answer_shape
 from oncall.errors import (
     AuthError,
     InputError,
-    MalformedError,
     NotFoundError,
     OutsideError,
     RateLimitedError,
@@ -146,7 +146,9 @@ class GitHubClient:
     @contextmanager
     def _errors(self, what: str, *, write: bool = False) -> Iterator[None]:
         try:
-            yield
+            # PyGithub parses lazily and trusts the shape: a wrong one surfaces inside the call.
+            with answer_shape(SYSTEM, what, write=write, also=(BadAttributeException,)):
+                yield
         except BadCredentialsException as exc:
             raise AuthError(
                 SYSTEM, f"{what}: bad credentials (HTTP {exc.status}); check {SETTING}", status=exc.status
@@ -181,15 +183,6 @@ class GitHubClient:
         except requests.RequestException as exc:
             tail = "; the write may have happened, a rerun looks for it first" if write else ""
             raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}{tail}") from None
-        except (BadAttributeException, ValueError, TypeError, KeyError, AttributeError) as exc:
-            # PyGithub parses lazily and trusts the shape: a proxy's HTML page or a wrong type
-            # surfaces as one of these, from inside the call that read it.
-            problem = f"{what}: the answer is not the JSON GitHub sends ({type(exc).__name__})"
-            if write:
-                raise UnavailableError(
-                    SYSTEM, f"{problem}; the write may have happened, a rerun looks for it first"
-                ) from None
-            raise MalformedError(SYSTEM, problem) from None
 
     def _write(self, what: str, call: Callable[[], T]) -> T:
         """A write, retried only after a rate limit, when GitHub has certainly not acted."""

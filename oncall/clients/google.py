@@ -24,6 +24,7 @@ from gspread.exceptions import APIError
 from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.records import answer_shape
 from oncall.errors import AuthError, ConfigError, NotFoundError, OutsideError, RejectedError, UnavailableError
 
 SYSTEM = "Google"
@@ -167,7 +168,8 @@ class GoogleWorkspace:
         body = self.api.get_json(
             f"{self.drive}/files", params=params, what=f"Drive search for the COE of {incident_id}"
         )
-        files = [DriveFile.model_validate(f) for f in body.get("files", [])]
+        with answer_shape(SYSTEM, f"Drive search for the COE of {incident_id}"):
+            files = [DriveFile.model_validate(f) for f in body.get("files", [])]
         return min(files, key=lambda f: f.id) if files else None
 
     def copy_template(self, template_id: str, folder_id: str, name: str, incident_id: str) -> DriveFile:
@@ -204,7 +206,8 @@ class GoogleWorkspace:
                 f"with {self.email}; check ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID",
                 status=404,
             ) from None
-        copy = DriveFile.model_validate(response.json())
+        with answer_shape(SYSTEM, f"copy of template {template_id}", write=True):
+            copy = DriveFile.model_validate(response.json())
         if copy.mimeType and copy.mimeType != DOC_MIME:
             self.api.request(
                 "DELETE",
@@ -221,9 +224,9 @@ class GoogleWorkspace:
 
     def get_file(self, file_id: str) -> DriveFile:
         params = {"supportsAllDrives": "true", "fields": "id,name,mimeType,webViewLink,appProperties"}
-        return DriveFile.model_validate(
-            self.api.get_json(f"{self.drive}/files/{file_id}", params=params, what=f"file {file_id}")
-        )
+        body = self.api.get_json(f"{self.drive}/files/{file_id}", params=params, what=f"file {file_id}")
+        with answer_shape(SYSTEM, f"file {file_id}"):
+            return DriveFile.model_validate(body)
 
     # -- Docs -------------------------------------------------------------------------------
 
@@ -239,8 +242,9 @@ class GoogleWorkspace:
                     for cell in row.get("tableCells", []):
                         walk(cell.get("content", []))
 
-        walk((body.get("body") or {}).get("content", []))
-        return "".join(parts)
+        with answer_shape(SYSTEM, f"document {doc_id}"):
+            walk((body.get("body") or {}).get("content", []))
+            return "".join(parts)
 
     def replace_all(self, doc_id: str, values: dict[str, str]) -> dict[str, int]:
         """One batchUpdate with a replaceAllText per placeholder; returns what each replaced."""
@@ -260,11 +264,13 @@ class GoogleWorkspace:
             json={"requests": requests_},
             what=f"fill of document {doc_id}",
         )
-        replies = response.json().get("replies", [])
-        return {
-            n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
-            for n, r in zip(names, replies, strict=False)
-        }
+        # Filling is idempotent (a placeholder replaced once is gone): a rerun simply fills again.
+        with answer_shape(SYSTEM, f"fill of document {doc_id}"):
+            replies = response.json().get("replies", [])
+            return {
+                n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
+                for n, r in zip(names, replies, strict=False)
+            }
 
     # -- Sheets (gspread) ---------------------------------------------------------------------
 
@@ -301,9 +307,10 @@ class GoogleWorkspace:
                 "reading the COE tracker", lambda: self._sheets.values_get(sheet_id, rng)
             )
         )
-        for number, row in enumerate(body.get("values", []), 1):
-            if row and row[0] == incident_id:
-                return number, row
+        with answer_shape(SYSTEM, "reading the COE tracker"):
+            for number, row in enumerate(body.get("values", []), 1):
+                if row and row[0] == incident_id:
+                    return number, [str(v) for v in row]
         return None, []
 
     def append_row(self, sheet_id: str, tab: str, row: list[str]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from oncall.errors import MalformedError
+from oncall.errors import MalformedError, UnavailableError
 
 T = TypeVar("T")
 log = logging.getLogger("oncall.records")
@@ -110,3 +110,23 @@ def gc_paused() -> Iterator[None]:
             _pauses["count"] -= 1
             if _pauses["count"] == 0 and _pauses["was_enabled"]:
                 gc.enable()
+
+
+@contextmanager
+def answer_shape(
+    system: str, what: str, *, write: bool = False, also: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
+    """Reading a vendor's answer field by field: a wrong shape (a proxy's HTML page, a list for
+    an object, a missing field) becomes a MalformedError that names what was being read. After
+    a write it is an UnavailableError instead: the write may well have happened. (pydantic's
+    ValidationError is a ValueError.)"""
+    caught: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, AttributeError, *also)
+    try:
+        yield
+    except caught as exc:
+        problem = f"{what}: the answer is not in the shape {system} sends ({type(exc).__name__})"
+        if write:
+            raise UnavailableError(
+                system, f"{problem}; the write may have happened, a rerun looks for it first"
+            ) from None
+        raise MalformedError(system, problem) from None

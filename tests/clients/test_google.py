@@ -10,7 +10,15 @@ from google.oauth2 import service_account
 from googleapiclient.discovery import build
 
 from oncall.clients.google import INCIDENT_KEY, GoogleWorkspace, _sheets_client, load_key
-from oncall.errors import AuthError, ConfigError, NotFoundError, RejectedError
+from oncall.errors import (
+    AuthError,
+    ConfigError,
+    MalformedError,
+    NotFoundError,
+    RejectedError,
+    UnavailableError,
+)
+from oncall.sandbox.faults import ScriptedFault
 from oncall.sandbox.google_fake import DOC_MIME
 from oncall.sandbox.server import Sandbox
 
@@ -173,3 +181,40 @@ def test_gspread_runs_against_the_sheets_fake(sandbox: Sandbox) -> None:
     ).items()
     assert sheet.find("inc-gspread").row == len(sheet.get_all_values())
     client.http_client.session.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "path", "body", "error"),
+    [
+        ("find", "/drive/v3/files", b"<html>502 from a proxy</html>", MalformedError),
+        ("find", "/drive/v3/files", b'{"files": "oops"}', MalformedError),
+        ("find", "/drive/v3/files", b"[]", MalformedError),
+        ("text", "/docs/v1/documents", b'{"body": {"content": [17]}}', MalformedError),
+        ("fill", "/docs/v1/documents", b'{"replies": "oops"}', MalformedError),
+        ("copy", "/drive/v3/files", b'["not", "a", "file"]', UnavailableError),
+    ],
+)
+def test_a_broken_google_answer_is_a_clear_error(
+    gw: GoogleWorkspace, sandbox: Sandbox, call: str, path: str, body: bytes, error: type[Exception]
+) -> None:
+    sandbox.app.script.append(
+        ScriptedFault(
+            path_prefix=f"/google{path}",
+            status=200,
+            body=body,
+            method="GET" if call in ("find", "text") else "POST",
+        )
+    )
+    calls = {
+        "find": lambda: gw.find_coe("inc-hostile"),
+        "text": lambda: gw.document_text(sandbox.state.coe_template),
+        "fill": lambda: gw.replace_all(sandbox.state.coe_template, {"a": "b"}),
+        "copy": lambda: gw.copy_template(
+            sandbox.state.coe_template, sandbox.state.coe_folder, "x", "inc-hostile"
+        ),
+    }
+    with pytest.raises(error) as raised:
+        calls[call]()
+    assert "Google" in str(raised.value)
+    if error is UnavailableError:
+        assert "may have happened" in str(raised.value)
