@@ -161,10 +161,10 @@ def test_the_other_sources_under_chaos(
     chaos_env: Sandbox, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     """The same faults on JSM's and Rootly's fakes, for the two flows that read alerts in bulk;
-    a fifth of the seeds each, so CI stays quick."""
+    a tenth of the seeds each, so CI stays quick."""
     for key, value in chaos_env.source_env(source).items():
         monkeypatch.setenv(key, value)
-    seeds = range(1000, 1000 + max(1, RUNS // 5))
+    seeds = range(1000, 1000 + max(1, RUNS // 10))
     gap_reruns = _gaps_under_chaos(chaos_env, monkeypatch, f"chaos-{source}", seeds)
     handoff_reruns = _handoff_under_chaos(chaos_env, seeds)
     print(
