@@ -25,7 +25,7 @@ from tasks.coe import (
     track_coe,
 )
 from tasks.config import resolve_settings
-from tasks.delivery import artifact_key, post_to_slack, publish_markdown
+from tasks.delivery import artifact_key, post_to_slack, posted_at, publish_markdown, record_post
 from tasks.locks import exclusive
 
 
@@ -119,7 +119,9 @@ def coe_prep(
         assert template and folder
         doc = prepare_coe_document(settings, key, name, values, template, folder)
         found = find_tracker_row(settings, key)
-        if found[0] is None:
+        # The team hears once per document: a rerun after the post but before the row is
+        # written finds the post recorded under the document's link.
+        if found[0] is None and not posted_at("coe-prep", doc.link):
             post_to_slack_if_configured(settings, name, doc.link)
         resolved = incident.resolved_at or now()
         tracked = track_coe(
@@ -170,3 +172,4 @@ def post_to_slack_if_configured(settings: Settings, name: str, link: str) -> Non
     post_to_slack(
         settings, {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
     )
+    record_post("coe-prep", link)

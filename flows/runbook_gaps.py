@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Literal
 
 from prefect import flow
@@ -87,9 +88,10 @@ def runbook_gaps(
 
         # Apply
         links = {fp: e.issue.html_url for fp, e in existing.items()}
+        held: dict[str, list[str]] = defaultdict(list)
         for action in actions:
             if action.act in (Act.HOLD, Act.LEAVE):
-                log.info("Not filing %r: %s", action.kind, action.reason)
+                held[action.reason].append(action.kind)
                 continue
             if dry_run:
                 assert action.coverage is not None or action.act is Act.CLOSE
@@ -110,6 +112,8 @@ def runbook_gaps(
             url = apply_gap_action(settings, repo, label, quote(action), quote(book), tz)  # type: ignore[call-overload]
             if url:
                 links[action.fingerprint] = url
+        for reason, kinds in held.items():  # one line per reason, not one per kind
+            log.info("Not filing %d kind(s), %s: %s", len(kinds), reason, ", ".join(map(repr, kinds)))
 
     report = coverage_markdown(coverage, book, links, actions)
     key = artifact_key("runbook-gaps", repo, "dry-run" if dry_run else "")

@@ -64,6 +64,15 @@ def test_a_crash_between_copy_and_fill_is_finished_by_the_rerun(google: Sandbox)
     assert "{{" not in google.state.google.text(doc["id"]) and len(rows(google, LONG)) == 1
 
 
+def test_a_rerun_after_the_slack_post_tells_the_team_nothing_more(google: Sandbox) -> None:
+    """Slack is told, then the tracker row fails: the rerun writes the row and posts nothing."""
+    google.script("/google/sheets/v4/spreadsheets/", 400, method="POST", times=1)
+    assert coe_prep(incident_id=LONG, return_state=True).is_failed()
+    assert len(google.state.slack.messages) == 1 and rows(google, LONG) == []
+    assert coe_prep(incident_id=LONG)["status"] == "exists"
+    assert len(rows(google, LONG)) == 1 and len(google.state.slack.messages) == 1
+
+
 def test_a_lost_answer_to_the_copy_makes_no_second_document(google: Sandbox) -> None:
     google.script(f"/google/drive/v3/files/{google.state.coe_template}/copy", 502, method="POST", after=True)
     assert coe_prep(incident_id=LONG)["status"] == "exists"
