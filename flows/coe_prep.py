@@ -121,8 +121,8 @@ def coe_prep(
         found = find_tracker_row(settings, key)
         # The team hears once per document: a rerun after the post but before the row is
         # written finds the post recorded under the document's link.
-        if found[0] is None and not posted_at("coe-prep", doc.link):
-            post_to_slack_if_configured(settings, name, doc.link)
+        if found[0] is None and not posted_at(f"coe-prep {key}", doc.link):
+            post_to_slack_if_configured(settings, key, name, doc.link)
         resolved = incident.resolved_at or now()
         tracked = track_coe(
             settings,
@@ -161,7 +161,7 @@ def coe_prep(
     }
 
 
-def post_to_slack_if_configured(settings: Settings, name: str, link: str) -> None:
+def post_to_slack_if_configured(settings: Settings, key: str, name: str, link: str) -> None:
     if settings.slack_webhook_url is None:
         get_run_logger().info("ONCALL_SLACK_WEBHOOK_URL not set: the team is not told about %s", link)
         return
@@ -172,4 +172,4 @@ def post_to_slack_if_configured(settings: Settings, name: str, link: str) -> Non
     post_to_slack(
         settings, {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
     )
-    record_post("coe-prep", link)
+    record_post(f"coe-prep {key}", link)

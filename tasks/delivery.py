@@ -48,28 +48,30 @@ def post_to_slack(settings: Settings, payload: dict[str, Any]) -> None:
     get_run_logger().info("Posted to Slack: %d blocks", len(payload.get("blocks", [])))
 
 
-def _post_record(channel: str) -> str:
-    return artifact_key("oncall-slack-posted", channel)
+def _post_record(topic: str) -> str:
+    return artifact_key("oncall-slack-posted", topic)
 
 
-def posted_at(channel: str, key: str) -> str | None:
-    """When the message `key` (say, one shift's hand-off) went to `channel`'s Slack, if it did.
+def posted_at(topic: str, key: str) -> str | None:
+    """When the Slack message `key` about `topic` (a schedule's hand-offs, one incident's COE)
+    was posted, if it was.
 
-    Slack's webhooks take no idempotency key, so the record is ours: a Prefect Variable
-    per channel. A crash between the post and the record can still post twice.
+    Slack's webhooks take no idempotency key, so the record is ours: a Prefect Variable per
+    topic, read and written under the caller's lock for that topic. A crash between the post
+    and the record can still post twice.
     """
-    record = Variable.get(_post_record(channel), default=None)
+    record = Variable.get(_post_record(topic), default=None)
     found = record.get(key) if isinstance(record, dict) else None
     return str(found) if found else None
 
 
-def record_post(channel: str, key: str, keep: int = 20) -> None:
-    """Note that `key` was posted now; only the newest `keep` posts are remembered."""
-    record = Variable.get(_post_record(channel), default=None)
+def record_post(topic: str, key: str, keep: int = 20) -> None:
+    """Note that `key` was posted now; only the newest `keep` posts of a topic are remembered."""
+    record = Variable.get(_post_record(topic), default=None)
     posts = dict(record) if isinstance(record, dict) else {}
     posts[key] = datetime.now(UTC).isoformat(timespec="seconds")
     newest = dict(sorted(posts.items(), key=lambda kv: str(kv[1]))[-keep:])
-    Variable.set(_post_record(channel), newest, overwrite=True)
+    Variable.set(_post_record(topic), newest, overwrite=True)
 
 
 @task(cache_policy=NO_CACHE)
