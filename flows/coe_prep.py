@@ -25,7 +25,7 @@ from tasks.coe import (
     track_coe,
 )
 from tasks.config import resolve_settings
-from tasks.delivery import artifact_key, post_to_slack, posted_at, publish_markdown, record_post
+from tasks.delivery import artifact_key, post_once, publish_markdown
 from tasks.locks import exclusive
 
 
@@ -119,9 +119,7 @@ def coe_prep(
         assert template and folder
         doc = prepare_coe_document(settings, key, name, values, template, folder)
         found = find_tracker_row(settings, key)
-        # The team hears once per document: a rerun after the post but before the row is
-        # written finds the post recorded under the document's link.
-        if found[0] is None and not posted_at(f"coe-prep {key}", doc.link):
+        if found[0] is None:
             post_to_slack_if_configured(settings, key, name, doc.link)
         resolved = incident.resolved_at or now()
         tracked = track_coe(
@@ -169,7 +167,7 @@ def post_to_slack_if_configured(settings: Settings, key: str, name: str, link: s
         f"COE draft ready: <{link}|{escape.slack(name, 150)}>. The data is filled in; "
         "add the analysis and put it on the next review meeting's agenda."
     )
-    post_to_slack(
-        settings, {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
-    )
-    record_post(f"coe-prep {key}", link)
+    # Once per document: a rerun after the post but before the row finds the post recorded.
+    payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    if posted := post_once(settings, payload, f"coe-prep {key}", link):
+        get_run_logger().info("The team was told about %s at %s; not posting again", link, posted)

@@ -18,7 +18,7 @@ from oncall.runbook import Runbook
 from oncall.sources import SOURCE_LACKS
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.config import resolve_settings
-from tasks.delivery import artifact_key, post_to_slack, posted_at, publish_markdown, record_post, write_output
+from tasks.delivery import artifact_key, post_once, publish_markdown, write_output
 from tasks.github import read_runbook
 from tasks.locks import exclusive
 
@@ -129,10 +129,7 @@ def shift_handoff(
         # happen under one lock, and the post is recorded before the lock is let go.
         shift = f"{window.start.isoformat()}/{window.end.isoformat()}"
         with exclusive("shift-handoff", name):
-            posted = posted_at(name, shift)
-            if posted and not repost:
-                log.info("This shift's hand-off was posted to Slack at %s; not posting it again", posted)
-            else:
-                post_to_slack(settings, payload)
-                record_post(name, shift)
+            posted = post_once(settings, payload, name, shift, repost=repost)
+        if posted:
+            log.info("This shift's hand-off was posted to Slack at %s; not posting it again", posted)
     return markdown

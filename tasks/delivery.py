@@ -48,30 +48,26 @@ def post_to_slack(settings: Settings, payload: dict[str, Any]) -> None:
     get_run_logger().info("Posted to Slack: %d blocks", len(payload.get("blocks", [])))
 
 
-def _post_record(topic: str) -> str:
-    return artifact_key("oncall-slack-posted", topic)
-
-
-def posted_at(topic: str, key: str) -> str | None:
-    """When the Slack message `key` about `topic` (a schedule's hand-offs, one incident's COE)
-    was posted, if it was.
+def post_once(
+    settings: Settings, payload: dict[str, Any], topic: str, key: str, *, repost: bool = False
+) -> str | None:
+    """Post the Slack message `key` about `topic` (a schedule's hand-offs, one incident's COE)
+    unless it was posted before; returns when it was, or None when it is posted now.
 
     Slack's webhooks take no idempotency key, so the record is ours: a Prefect Variable per
-    topic, read and written under the caller's lock for that topic. A crash between the post
-    and the record can still post twice.
+    topic holding its newest 20 posts, read once and written after the post. The caller holds
+    its lock for the topic around this. A crash between the post and the record can still post
+    twice.
     """
-    record = Variable.get(_post_record(topic), default=None)
-    found = record.get(key) if isinstance(record, dict) else None
-    return str(found) if found else None
-
-
-def record_post(topic: str, key: str, keep: int = 20) -> None:
-    """Note that `key` was posted now; only the newest `keep` posts of a topic are remembered."""
-    record = Variable.get(_post_record(topic), default=None)
-    posts = dict(record) if isinstance(record, dict) else {}
+    name = artifact_key("oncall-slack-posted", topic)
+    record = Variable.get(name, default=None)
+    posts: dict[str, Any] = dict(record) if isinstance(record, dict) else {}
+    if posts.get(key) and not repost:
+        return str(posts[key])
+    post_to_slack(settings, payload)
     posts[key] = datetime.now(UTC).isoformat(timespec="seconds")
-    newest = dict(sorted(posts.items(), key=lambda kv: str(kv[1]))[-keep:])
-    Variable.set(_post_record(topic), newest, overwrite=True)
+    Variable.set(name, dict(sorted(posts.items(), key=lambda kv: str(kv[1]))[-20:]), overwrite=True)
+    return None
 
 
 @task(cache_policy=NO_CACHE)

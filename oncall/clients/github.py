@@ -80,9 +80,9 @@ def _raw_ref(raw: dict[str, Any]) -> IssueRef:
 
 
 def _last_page(headers: dict[str, Any]) -> int:
-    """The `rel="last"` page of a Link header; a listing without one has a single page."""
-    link = next((str(v) for k, v in headers.items() if k.lower() == "link"), "")
-    found = re.search(r'<([^>]*)>;\s*rel="last"', link)
+    """The `rel="last"` page of a Link header (PyGithub lowercases header names); a listing
+    without one has a single page."""
+    found = re.search(r'<([^>]*)>;\s*rel="last"', str(headers.get("link", "")))
     if found is None:
         return 1
     pages = parse_qs(urlsplit(found.group(1)).query).get("page", ["1"])
@@ -243,20 +243,18 @@ class GitHubClient:
         }
 
         def page(n: int) -> tuple[dict[str, Any], list[IssueRef]]:
-            def read() -> tuple[dict[str, Any], list[IssueRef]]:
-                headers, data = self.gh.requester.requestJsonAndCheck(
-                    "GET", url, parameters={**params, "page": n}
-                )
-                if not isinstance(data, list):
-                    raise TypeError("an issue listing is a JSON array")
-                return headers, [_raw_ref(raw) for raw in data]
-
-            return self._read(f"{what} (page {n})", read)
+            return self._read(f"{what} (page {n})", lambda: self._issue_page(url, {**params, "page": n}))
 
         headers, first = page(1)
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="github") as pool:
             rest = [refs for _, refs in pool.map(page, range(2, _last_page(headers) + 1))]
         return [ref for refs in (first, *rest) for ref in refs if not ref.is_pull_request]
+
+    def _issue_page(self, url: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[IssueRef]]:
+        headers, data = self.gh.requester.requestJsonAndCheck("GET", url, parameters=params)
+        if not isinstance(data, list):
+            raise TypeError("an issue listing is a JSON array")
+        return headers, [_raw_ref(raw) for raw in data]
 
     def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
         r = self.gh.get_repo(split_repo(repo))

@@ -8,7 +8,7 @@ are fetched concurrently within a bounded pool. OpsGenie's API stops on 2027-04-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Unpack
@@ -115,12 +115,12 @@ class OpsGenieSource(SourceClient):
                 by_id.update((a.id, a) for a in page)
         return sorted(by_id.values(), key=lambda a: (a.created_at, a.id))
 
-    def _plan_chunks(self, query: AlertQuery) -> list[tuple[TimeWindow | None, int]]:
+    def _plan_chunks(self, query: AlertQuery) -> Sequence[tuple[TimeWindow | None, int]]:
         """Sub-windows each holding at most the offset cap, with their counts."""
         total = self.count_alerts(build_query(query))
         if total + PAGE <= OFFSET_CAP:
             return [(None, total)]
-        chunks = split_window(
+        return split_window(
             lambda w: self.count_alerts(build_query(query, w)),
             whole_window(query),
             total,
@@ -128,7 +128,6 @@ class OpsGenieSource(SourceClient):
             concurrency=self.concurrency,
             system=SYSTEM,
         )
-        return [(w, n) for w, n in chunks]
 
     def _page(self, query: AlertQuery, window: TimeWindow | None, offset: int) -> list[Alert]:
         params = {

@@ -16,8 +16,17 @@ from oncall.errors import MalformedError, UnavailableError
 
 T = TypeVar("T")
 log = logging.getLogger("oncall.records")
-_pause_lock = threading.Lock()
-_pauses = {"count": 0, "was_enabled": 0}
+# What reading a record or an answer of the wrong shape raises (pydantic's ValidationError
+# is a ValueError).
+SHAPE_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError)
+
+
+class _GcPauses:
+    """How many `gc_paused` blocks are open, across threads, and whether the collector ran before."""
+
+    lock = threading.Lock()
+    open = 0
+    was_enabled = False
 
 
 def parse_record(
@@ -37,7 +46,7 @@ def parse_record(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "record"
         raise problem(f"field {field}: {first['msg']}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except SHAPE_ERRORS as exc:
         raise problem(f"{type(exc).__name__}: {exc}") from None
 
 
@@ -98,17 +107,17 @@ def gc_paused() -> Iterator[None]:
     passes, with every thread stopped, over a 50,000-alert week. Pauses nest and overlap
     across threads; the collector comes back when the last one ends.
     """
-    with _pause_lock:
-        if _pauses["count"] == 0:
-            _pauses["was_enabled"] = gc.isenabled()
+    with _GcPauses.lock:
+        if _GcPauses.open == 0:
+            _GcPauses.was_enabled = gc.isenabled()
             gc.disable()
-        _pauses["count"] += 1
+        _GcPauses.open += 1
     try:
         yield
     finally:
-        with _pause_lock:
-            _pauses["count"] -= 1
-            if _pauses["count"] == 0 and _pauses["was_enabled"]:
+        with _GcPauses.lock:
+            _GcPauses.open -= 1
+            if _GcPauses.open == 0 and _GcPauses.was_enabled:
                 gc.enable()
 
 
@@ -118,9 +127,8 @@ def answer_shape(
 ) -> Iterator[None]:
     """Reading a vendor's answer field by field: a wrong shape (a proxy's HTML page, a list for
     an object, a missing field) becomes a MalformedError that names what was being read. After
-    a write it is an UnavailableError instead: the write may well have happened. (pydantic's
-    ValidationError is a ValueError.)"""
-    caught: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, AttributeError, *also)
+    a write it is an UnavailableError instead: the write may well have happened."""
+    caught = (*SHAPE_ERRORS, *also)
     try:
         yield
     except caught as exc:

@@ -98,8 +98,8 @@ def load_state(anchor: datetime = DEFAULT_ANCHOR) -> SandboxState:
         entries = [
             ("IncidentCreated", created, "Incident created"),
             ("IncidentResolved", resolved, "Resolved"),
+            ("IncidentClosed", resolved + timedelta(minutes=3), "Closed"),
         ]
-        entries.append(("IncidentClosed", resolved + timedelta(minutes=3), "Closed"))
         timelines[inc_id] = [
             {
                 "id": f"{inc_id}-e{i}",

@@ -18,7 +18,6 @@ from oncall.errors import (
     RejectedError,
     UnavailableError,
 )
-from oncall.sandbox.faults import ScriptedFault
 from oncall.sandbox.google_fake import DOC_MIME
 from oncall.sandbox.server import Sandbox
 
@@ -197,14 +196,7 @@ def test_gspread_runs_against_the_sheets_fake(sandbox: Sandbox) -> None:
 def test_a_broken_google_answer_is_a_clear_error(
     gw: GoogleWorkspace, sandbox: Sandbox, call: str, path: str, body: bytes, error: type[Exception]
 ) -> None:
-    sandbox.app.script.append(
-        ScriptedFault(
-            path_prefix=f"/google{path}",
-            status=200,
-            body=body,
-            method="GET" if call in ("find", "text") else "POST",
-        )
-    )
+    sandbox.script(f"/google{path}", 200, body=body, method="GET" if call in ("find", "text") else "POST")
     calls = {
         "find": lambda: gw.find_coe("inc-hostile"),
         "text": lambda: gw.document_text(sandbox.state.coe_template),

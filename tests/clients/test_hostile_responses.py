@@ -17,7 +17,6 @@ from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.records import gc_paused
 from oncall.errors import MalformedError, UnavailableError
 from oncall.models import AlertQuery, TimeWindow
-from oncall.sandbox.faults import ScriptedFault
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from oncall.settings import Settings
@@ -30,10 +29,6 @@ PREFIX = {
     "jsm": "/atlassian/jsm/ops/api/sandbox-cloud-0001/v1/alerts",
     "rootly": "/rootly/v1/alerts",
 }
-
-
-def _fault(prefix: str, body: bytes, times: int = 1) -> ScriptedFault:
-    return ScriptedFault(path_prefix=prefix, status=200, body=body, times=times)
 
 
 def _source(sandbox: Sandbox, name: str, sleep: FakeSleep) -> AlertSource:
@@ -68,7 +63,7 @@ def test_a_broken_alert_list_is_a_clear_error(
     source: tuple[str, AlertSource], sandbox: Sandbox, body: bytes, problem: str
 ) -> None:
     name, src = source
-    sandbox.app.script.append(_fault(PREFIX[name], body, times=50))
+    sandbox.script(PREFIX[name], 200, body=body, times=50)
     with pytest.raises(MalformedError, match=problem):
         src.fetch_alerts(AlertQuery(status="open"))
 
@@ -76,7 +71,7 @@ def test_a_broken_alert_list_is_a_clear_error(
 def test_endless_next_links_stop_with_an_error(sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
     alert = sandbox.state.jsm.ops.alerts[0]["id"]
     loop = json.dumps({"values": [], "links": {"next": f"/v1/alerts/{alert}/logs?after=x&size=100"}}).encode()
-    sandbox.app.script.append(_fault(f"{PREFIX['jsm']}/{alert}/logs", loop, times=100))
+    sandbox.script(f"{PREFIX['jsm']}/{alert}/logs", 200, body=loop, times=100)
     with (
         closing(_source(sandbox, "jsm", fake_sleep)) as src,
         pytest.raises(MalformedError, match="came back again"),
@@ -89,7 +84,7 @@ def test_a_page_number_that_does_not_move_stops_with_an_error(
     sandbox: Sandbox, fake_sleep: FakeSleep
 ) -> None:
     stuck = json.dumps({"data": [], "meta": {"next_page": 1, "total_count": 9}}).encode()
-    sandbox.app.script.append(_fault("/rootly/v1/incidents", stuck, times=100))
+    sandbox.script("/rootly/v1/incidents", 200, body=stuck, times=100)
     with (
         closing(_source(sandbox, "rootly", fake_sleep)) as src,
         pytest.raises(MalformedError, match="does not move"),
@@ -112,7 +107,7 @@ def test_an_opsgenie_cursor_that_does_not_move_stops_with_an_error(
         }
     ]
     page = json.dumps({"data": entries * 100, "took": 0, "requestId": "r"}).encode()
-    sandbox.app.script.append(_fault(f"/opsgenie/v2/alerts/{alert}/logs", page, times=100))
+    sandbox.script(f"/opsgenie/v2/alerts/{alert}/logs", 200, body=page, times=100)
     with (
         closing(_source(sandbox, "opsgenie", fake_sleep)) as src,
         pytest.raises(MalformedError, match="does not move"),
@@ -121,7 +116,7 @@ def test_an_opsgenie_cursor_that_does_not_move_stops_with_an_error(
 
 
 def test_a_huge_answer_is_refused_without_holding_it(sandbox: Sandbox) -> None:
-    sandbox.app.script.append(_fault("/opsgenie/v2/schedules", b'{"data": ["' + b"x" * 3_000_000 + b'"]}'))
+    sandbox.script("/opsgenie/v2/schedules", 200, body=b'{"data": ["' + b"x" * 3_000_000 + b'"]}')
     with (
         ApiClient(
             system="OpsGenie",
