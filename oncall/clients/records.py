@@ -22,10 +22,12 @@ SHAPE_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, At
 
 
 class _GcPauses:
-    """How many `gc_paused` blocks are open, across threads, and whether the collector ran before."""
+    """How many `gc_paused` and `records_held` blocks are open, across threads, and whether the
+    collector ran before."""
 
     lock = threading.Lock()
     open = 0
+    held = 0
     was_enabled = False
 
 
@@ -105,7 +107,8 @@ def gc_paused() -> Iterator[None]:
     Parsed records hold no reference cycles, so reference counting frees all they drop; the
     collector would only walk the growing heap again and again: about a second of full
     passes, with every thread stopped, over a 50,000-alert week. Pauses nest and overlap
-    across threads; the collector comes back when the last one ends.
+    across threads; the collector comes back when the last one ends (inside `records_held`,
+    with what exists then frozen out of its sight).
     """
     with _GcPauses.lock:
         if _GcPauses.open == 0:
@@ -117,8 +120,32 @@ def gc_paused() -> Iterator[None]:
     finally:
         with _GcPauses.lock:
             _GcPauses.open -= 1
-            if _GcPauses.open == 0 and _GcPauses.was_enabled:
-                gc.enable()
+            if _GcPauses.open == 0:
+                if _GcPauses.held:
+                    gc.freeze()
+                if _GcPauses.was_enabled:
+                    gc.enable()
+
+
+@contextmanager
+def records_held() -> Iterator[None]:
+    """For a flow that keeps the records its reads built until it ends.
+
+    Back on after a read, the collector would walk the week's alerts three times over (young,
+    middle, then full generation: half a second) only to find them all alive. Within this
+    block each read's end freezes what exists (`gc.freeze`), so the collector skips it; the
+    block's end hands it all back, and whatever became garbage meanwhile is collected as usual.
+    Blocks nest and overlap across threads; the last one to end unfreezes.
+    """
+    with _GcPauses.lock:
+        _GcPauses.held += 1
+    try:
+        yield
+    finally:
+        with _GcPauses.lock:
+            _GcPauses.held -= 1
+            if _GcPauses.held == 0:
+                gc.unfreeze()
 
 
 @contextmanager

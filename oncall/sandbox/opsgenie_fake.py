@@ -57,12 +57,15 @@ class OpsGenieState:
     timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     turns: dict[str, list[Turn]] = field(default_factory=dict)  # schedule id -> turns
+    listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> what a list answer shows
     _keys: list[tuple[int, str]] = field(default_factory=list)
     _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def set_alerts(self, alerts: list[dict[str, Any]]) -> None:
         self.alerts = sorted(alerts, key=lambda a: (_ms(a["createdAt"]), a["id"]))
         self._keys = [(_ms(a["createdAt"]), a["id"]) for a in self.alerts]
+        # computed once: a 50,000-alert week is paged often
+        self.listed = {a["id"]: {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in self.alerts}
         self._cache.clear()
 
     def matching(self, query: str | None) -> list[dict[str, Any]]:
@@ -77,7 +80,7 @@ class OpsGenieState:
             if q.created_until is not None
             else len(self._keys)
         )
-        found = [a for a in self.alerts[lo:hi] if q.matches(a)]
+        found = self.alerts[lo:hi] if q.rest is None else [a for a in self.alerts[lo:hi] if q.rest(a)]
         if len(self._cache) > 64:
             self._cache.clear()
         self._cache[key] = found
@@ -139,14 +142,12 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             found = sorted(found, key=lambda a: str(a.get(sort, "")))
         if request.query_params.get("order", "desc") == "desc":
             found = found[::-1]
-        page = [
-            {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in found[offset : offset + limit]
-        ]
-        base = f"{public_base(request)}/v2/alerts?"
-        params = {k: v for k, v in request.query_params.items() if k not in ("offset", "limit")}
-        paging = {"first": base + urlencode({**params, "offset": 0, "limit": limit})}
+        page = [state.listed[a["id"]] for a in found[offset : offset + limit]]
+        params = urlencode([(k, v) for k, v in request.query_params.items() if k not in ("offset", "limit")])
+        base = f"{public_base(request)}/v2/alerts?{params}{'&' if params else ''}"
+        paging = {"first": f"{base}offset=0&limit={limit}"}
         if offset + limit < len(found) and offset + 2 * limit < OFFSET_CAP:
-            paging["next"] = base + urlencode({**params, "offset": offset + limit, "limit": limit})
+            paging["next"] = f"{base}offset={offset + limit}&limit={limit}"
         return JSONResponse(_envelope(page, started, paging=paging))
 
     async def count_alerts(request: Request) -> JSONResponse:

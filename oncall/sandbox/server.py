@@ -106,7 +106,9 @@ class Sandbox:
     def __init__(self, state: SandboxState | None = None, *, port: int = 0, seed: int = 0) -> None:
         self.state = state or SandboxState()
         self.app = build_app(self.state, seed)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets that name it, and
+        # with Nagle on every small answer waited 40 ms for the client's delayed ACK.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
         self.port: int = self._sock.getsockname()[1]

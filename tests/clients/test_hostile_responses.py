@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from oncall.clients.http import ApiClient, RetryPolicy
-from oncall.clients.records import gc_paused
+from oncall.clients.records import gc_paused, records_held
 from oncall.errors import MalformedError, UnavailableError
 from oncall.models import AlertQuery, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR
@@ -188,3 +188,20 @@ def test_the_collector_pause_ends_with_the_last_of_overlapping_pauses() -> None:
         assert not gc.isenabled()  # a collector someone else turned off stays off
     finally:
         gc.enable()
+
+
+def test_records_held_are_out_of_the_collectors_sight_until_the_flow_ends() -> None:
+    assert gc.get_freeze_count() == 0
+    with records_held():
+        with gc_paused():
+            records = [{"id": str(i)} for i in range(1000)]  # noqa: F841 - alive while held
+        frozen = gc.get_freeze_count()
+        assert frozen >= 1000 and gc.isenabled()
+        with records_held():  # a second flow in the same process ends first
+            pass
+        assert gc.get_freeze_count() == frozen
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # garbage made after the read is collected as usual
+    assert gc.get_freeze_count() == 0  # handed back: what became garbage can be collected
