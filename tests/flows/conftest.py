@@ -13,6 +13,7 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 from oncall.clients.google import INCIDENT_KEY
@@ -22,7 +23,12 @@ from tests.conftest import leaks
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
+    # Heartbeats off, as in Prefect's own suite (PrefectHQ/prefect#21062): the heartbeat
+    # thread sleeps in whole seconds, so each sync flow run waited up to one for it to stop.
+    with (
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        prefect_test_harness(server_startup_timeout=120),
+    ):
         yield
         _no_secret_in_prefect()
 
