@@ -147,3 +147,12 @@ def test_update_comment_lists_new_alerts_with_a_marker() -> None:
     [action] = plan_gap_actions(cov, existing, MATCHER, max_issues=5)
     text = update_comment(action, "UTC")
     assert "paged 1 more time" in text and read_markers(text)[0][0] is True
+
+
+def test_alerts_share_equal_responder_and_tag_tuples() -> None:
+    team = [{"type": "team", "id": "ops", "name": "Ops"}]
+    a, b = alert(responders=team, tags=["grafana"]), alert(responders=team, tags=["grafana"])
+    assert a.responders is b.responders and a.tags is b.tags  # one tuple, walked by nobody twice
+    other = alert(responders=[{"type": "team", "id": "db"}], tags=["grafana", "db"])
+    assert other.responders[0].id == "db" and other.tags == ("grafana", "db")
+    assert a.responders[0].name == "Ops" and a.tags == ("grafana",)
