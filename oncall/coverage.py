@@ -73,17 +73,20 @@ def significant_words(text: str) -> tuple[str, ...]:
     tokens = [t.strip(".-") for t in _SPLIT.split(body)]
     if len(text) >= TITLE_CAP and tokens:
         tokens = tokens[:-1]
-    out: list[str] = []
-    for token in tokens:
-        if not token or "/" in token or "@" in token or _IP.search(token) or _MIXED_ID.match(token):
-            continue
-        if "=" in token:
-            token = token.split("=", 1)[0]
-        lowered = token.lower()
-        if lowered in _STOP or _VARIABLE.match(lowered):
-            continue
-        out.append(lowered if not _PLACEHOLDER.search(token) else token)
-    return tuple(dict.fromkeys(out))
+    return tuple(dict.fromkeys(w for t in tokens if (w := _word(t)) is not None))
+
+
+@lru_cache(maxsize=65_536)
+def _word(token: str) -> str | None:
+    """A token as a significant word, or None. Titles share most tokens: each is judged once."""
+    if not token or "/" in token or "@" in token or _IP.search(token) or _MIXED_ID.match(token):
+        return None
+    if "=" in token:
+        token = token.split("=", 1)[0]
+    lowered = token.lower()
+    if lowered in _STOP or _VARIABLE.match(lowered):
+        return None
+    return lowered if not _PLACEHOLDER.search(token) else token
 
 
 def _pattern(word: str) -> re.Pattern[str] | None:

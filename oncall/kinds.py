@@ -10,6 +10,7 @@ Other titles keep their words, with the varying parts replaced by placeholders.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PREFIX = re.compile(r"^\s*(?:\[[^\]]{0,40}\]:?\s*)+")
 _FIRING = re.compile(r"\[(?:FIRING|RESOLVED)(?::\d+)?\]", re.IGNORECASE)
@@ -25,6 +26,7 @@ _SEVERITIES = {"warning", "critical", "info", "error", "page", "ticket", "none"}
 _TITLE_CAP = 130
 
 
+@lru_cache(maxsize=65_536)
 def _is_variable_label(value: str) -> bool:
     return (
         bool(_HOST.match(value) or _IP.search(value))
