@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -264,3 +265,15 @@ def test_fake_alert_logs_notes_and_errors_match_the_spec(source: OpsGenieSource,
     error = httpx.get(f"{sandbox.opsgenie_url}/v2/alerts/nope", headers={"Authorization": "GenieKey wrong"})
     assert error.status_code == 401
     _validate(error.json(), "ErrorResponse")
+
+
+def test_the_sandbox_sends_small_answers_at_once(sandbox: Sandbox) -> None:
+    """Nagle's algorithm is off on every connection the sandbox accepts. With it on, each small
+    answer waited 40 ms for the client's delayed ACK: a delay no vendor adds, in every test
+    and every benchmark baseline."""
+    with httpx.Client() as client:
+        client.get(f"{sandbox.url}/_sandbox/health")  # the connection stays open (keep-alive)
+        connections = sandbox._server.server_state.connections  # uvicorn keeps its open connections here
+        sockets = [c.transport.get_extra_info("socket") for c in connections]  # type: ignore[attr-defined]
+        assert sockets
+        assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
