@@ -26,7 +26,6 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -105,23 +104,20 @@ def _contender(flow: str, env: dict[str, str], sequential: bool, url: str, out: 
 
     warm_up()
     Variable.set(WATERMARK, (DEFAULT_ANCHOR - timedelta(days=7)).isoformat(), overwrite=True)
-    runs: dict[str, Callable[[], State[Any]]] = {
-        "shift-handoff": lambda: shift_handoff(
-            shift_end=DEFAULT_ANCHOR.isoformat(), deliver=["artifact", "slack"], return_state=True
+    end = DEFAULT_ANCHOR.isoformat()
+    runs: dict[str, tuple[Any, dict[str, Any]]] = {
+        "shift-handoff": (shift_handoff, {"shift_end": end, "deliver": ["artifact", "slack"]}),
+        "runbook-gaps": (
+            runbook_gaps,
+            {"window": "-7d", "window_end": end, "max_issues": 10, "deliver": ["artifact"]},
         ),
-        "runbook-gaps": lambda: runbook_gaps(
-            window="-7d",
-            window_end=DEFAULT_ANCHOR.isoformat(),
-            max_issues=10,
-            deliver=["artifact"],
-            return_state=True,
-        ),
-        "incident-watch": lambda: incident_watch(dry_run=True, return_state=True),
-        "coe-prep": lambda: coe_prep(incident_id="inc-load-0004", return_state=True),
+        "incident-watch": (incident_watch, {"dry_run": True}),
+        "coe-prep": (coe_prep, {"incident_id": "inc-load-0004"}),
     }
+    run_flow, params = runs[flow]
     before = len(httpx.get(f"{url}/_sandbox/requests", timeout=60).json())
     t0, cpu0 = time.perf_counter(), time.process_time()
-    state = runs[flow]()
+    state: State[Any] = run_flow(**params, return_state=True)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     after = len(httpx.get(f"{url}/_sandbox/requests", timeout=60).json())
     assert state.is_completed(), f"{flow} ended {state.type.value}: {state.message}"

@@ -57,16 +57,22 @@ class OpsGenieState:
     timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     turns: dict[str, list[Turn]] = field(default_factory=dict)  # schedule id -> turns
-    listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> what a list answer shows
     _keys: list[tuple[int, str]] = field(default_factory=list)
+    _listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> what a list answer shows
     _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def set_alerts(self, alerts: list[dict[str, Any]]) -> None:
         self.alerts = sorted(alerts, key=lambda a: (_ms(a["createdAt"]), a["id"]))
         self._keys = [(_ms(a["createdAt"]), a["id"]) for a in self.alerts]
         # computed once: a 50,000-alert week is paged often
-        self.listed = {a["id"]: {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in self.alerts}
+        self._listed = {
+            a["id"]: {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in self.alerts
+        }
         self._cache.clear()
+
+    def list_view(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The alerts as a list answer shows them (without description, details, actions, entity)."""
+        return [self._listed[a["id"]] for a in alerts]
 
     def matching(self, query: str | None) -> list[dict[str, Any]]:
         """Alerts matching `query`, oldest first; memoised per query string for paging."""
@@ -142,7 +148,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             found = sorted(found, key=lambda a: str(a.get(sort, "")))
         if request.query_params.get("order", "desc") == "desc":
             found = found[::-1]
-        page = [state.listed[a["id"]] for a in found[offset : offset + limit]]
+        page = state.list_view(found[offset : offset + limit])
         params = urlencode([(k, v) for k, v in request.query_params.items() if k not in ("offset", "limit")])
         base = f"{public_base(request)}/v2/alerts?{params}{'&' if params else ''}"
         paging = {"first": f"{base}offset=0&limit={limit}"}

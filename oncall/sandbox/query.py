@@ -95,9 +95,9 @@ def _term(text: str) -> Predicate:
 class Query:
     """A compiled query: the predicate, plus createdAt bounds so a fake can bisect first.
 
-    `rest` is the predicate without the terms the bounds express: a fake that bisected need
-    not parse every record's timestamp again (a 50,000-alert count would take half a second,
-    which no real OpsGenie does).
+    `rest` is the predicate without the terms the bounds express, so a fake that bisected
+    need not parse every record's timestamp again (0.37 s of the fake's one thread per
+    50,000-alert fetch, which no real OpsGenie spends).
     """
 
     matches: Predicate
@@ -116,22 +116,21 @@ def compile_query(query: str | None) -> Query:
         return Query(_all([]), None)
     if _split_top(query, " OR ") != [query.strip()]:
         raise QueryError("Invalid query: top-level OR is not supported by the sandbox")
-    terms = _split_top(query, " AND ")
-    preds = [_term(t) for t in terms]
+    preds: list[Predicate] = []
     rest: list[Predicate] = []
     lo: int | None = None
     hi: int | None = None
-    for t, pred in zip(terms, preds, strict=True):
-        m = _TERM.match(t)
-        op = m.group("op") if m and m.group("field") == "createdAt" else ""
-        if op in (">=", ">", "<", "<="):
-            v = int(m.group("value").strip('"')) if m else 0
-            if op in (">=", ">"):
-                v += op == ">"
-                lo = v if lo is None else max(lo, v)
-            else:
-                v += op == "<="
-                hi = v if hi is None else min(hi, v)
-        else:
+    for term in _split_top(query, " AND "):
+        preds.append(pred := _term(term))
+        m = _TERM.match(term)
+        assert m is not None  # _term accepted it
+        op = m.group("op")
+        if m.group("field") != "createdAt" or op not in (">=", ">", "<", "<="):
             rest.append(pred)
+            continue
+        bound = int(m.group("value").strip('"')) + (op in (">", "<="))  # as [inclusive, exclusive)
+        if op in (">=", ">"):
+            lo = bound if lo is None else max(lo, bound)
+        else:
+            hi = bound if hi is None else min(hi, bound)
     return Query(_all(preds), _all(rest) if rest else None, lo, hi)
