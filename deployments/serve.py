@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", help="postgresql+asyncpg://... for a PostgreSQL-backed server (default: SQLite)"
     )
     args = parser.parse_args(argv)
+    # Ctrl-C is how this stops. A shell starts background jobs with SIGINT ignored, and Python
+    # keeps an ignored SIGINT ignored; take it back so Ctrl-C (or kill -INT) always stops us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     source = os.environ.get("ONCALL_SOURCE") or "opsgenie"
     # The source's credential set means "use the real services"; the sandbox otherwise.
     credential = f"ONCALL_{SOURCE_CREDENTIAL.get(source, SOURCE_CREDENTIAL['opsgenie']).upper()}"

@@ -29,38 +29,47 @@ def clean_env() -> dict[str, str]:
 @contextmanager
 def serving(home: Path, *extra: str, ready_within: float = 240) -> Iterator[str]:
     """`make serve` in a child process; yields the server URL once it says it is ready.
-    On exit, Ctrl-C (SIGINT) must stop it cleanly."""
+    On exit, Ctrl-C (SIGINT) must stop it cleanly.
+
+    Its output goes to `home/serve.log`, not a pipe: nobody would read a pipe once the server
+    is ready, and a full one blocks the writer. It runs in a session of its own, so a serve
+    that ignores Ctrl-C can be killed with its server and worker."""
     port, sandbox_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "deployments.serve",
-            "--port",
-            str(port),
-            "--sandbox-port",
-            str(sandbox_port),
-            "--home",
-            str(home),
-            *extra,
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "deployments.serve",
+                "--port",
+                str(port),
+                "--sandbox-port",
+                str(sandbox_port),
+                "--home",
+                str(home),
+                *extra,
+            ],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        lines: list[str] = []
         deadline = time.monotonic() + ready_within
-        while "Ctrl-C stops it." not in "".join(lines):
+        while "Ctrl-C stops it." not in log.read_text():
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise AssertionError("make serve did not get ready:\n" + "".join(lines))
-            lines.append(proc.stdout.readline())
+                raise AssertionError("make serve did not get ready:\n" + log.read_text())
+            time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=60)
-        proc.stdout.close()
-    assert code == 0, "make serve did not stop cleanly on Ctrl-C"
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # serve, its server and its worker
+            proc.wait()
+            raise
+    assert code == 0, "make serve did not stop cleanly on Ctrl-C:\n" + log.read_text()[-4000:]
