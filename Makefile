@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test chaos test-browser test-postgres lint fmt bench template clean
+.PHONY: demo test chaos test-server test-browser test-postgres lint fmt bench template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
@@ -17,12 +17,15 @@ $(STAMP): uv.lock pyproject.toml
 demo: $(STAMP)  ## run every flow against the seeded sandbox; outputs under out/demo/
 	$(VENV)/bin/oncall demo --out out/demo
 
-test: $(STAMP)  ## the whole test suite (chaos, browser and PostgreSQL tests have their own targets)
-	$(VENV)/bin/python -m pytest -q --ignore=tests/browser --ignore=tests/postgres --ignore=tests/flows/test_chaos.py
+test: $(STAMP)  ## the whole test suite (chaos, real-server, browser and PostgreSQL tests have their own targets)
+	$(VENV)/bin/python -m pytest -q --ignore=tests/browser --ignore=tests/postgres --ignore=tests/server --ignore=tests/flows/test_chaos.py
 
 CHAOS_RUNS ?= 50
 chaos: $(STAMP)  ## every flow, CHAOS_RUNS seeded runs (default 50) each, under 20% faults on every API
 	CHAOS_RUNS=$(CHAOS_RUNS) $(VENV)/bin/python -m pytest -q -s -p no:logging --durations=0 tests/flows/test_chaos.py
+
+test-server: $(STAMP)  ## a run killed holding its lock, on a real `prefect server start`: the lock lapses (~90 s)
+	$(VENV)/bin/python -m pytest -q tests/server
 
 test-postgres: $(STAMP)  ## the Prefect server on PostgreSQL, a flow through a worker (needs Debian's postgresql)
 	$(VENV)/bin/python -m pytest -q tests/postgres

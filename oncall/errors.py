@@ -6,6 +6,7 @@ about it. Secrets never appear in a message: clients build messages from setting
     OncallError
     ├── ConfigError            a setting is missing or invalid; names the setting
     ├── InputError             a parameter or input file is unusable (bad window, bad runbook)
+    ├── LockedError            another run kept the flow's lock past the wait; names the lock
     └── OutsideError           an outside system failed; carries `system` and `status`
         ├── AuthError          401/403: names the credential setting to fix
         ├── NotFoundError      404: names the id and where it was looked up
@@ -29,6 +30,10 @@ class ConfigError(OncallError):
 
 class InputError(OncallError):
     """A parameter or input document cannot be used as given."""
+
+
+class LockedError(OncallError):
+    """Another run held the flow's lock for longer than this run would wait."""
 
 
 class OutsideError(OncallError):

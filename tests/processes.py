@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from oncall.sandbox.server import Sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,3 +75,27 @@ def serving(home: Path, *extra: str, ready_within: float = 240) -> Iterator[str]
             proc.wait()
             raise
     assert code == 0, "make serve did not stop cleanly on Ctrl-C:\n" + log.read_text()[-4000:]
+
+
+def kill_after_writes(code: str, sandbox: Sandbox, system: str, writes: int, env: dict[str, str]) -> int:
+    """Run `code` in a new process; SIGKILL it once the fake has served `writes` POSTs to `system`."""
+
+    def posts() -> int:  # writes the fake has answered; the OAuth token exchange is a POST too
+        return sum(
+            1
+            for s in list(sandbox.app.served)
+            if s.system == system and s.method == "POST" and s.status and not s.path.endswith("/token")
+        )
+
+    before = posts()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 90
+    while proc.poll() is None and time.monotonic() < deadline:
+        if posts() - before >= writes:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    proc.wait(timeout=30)
+    return proc.returncode

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,34 +22,15 @@ from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from tasks.delivery import artifact_key
 from tests.flows.conftest import LONG, coes, rows
+from tests.processes import kill_after_writes
 
 ROOT = Path(__file__).resolve().parents[2]
 END = DEFAULT_ANCHOR.isoformat()
 
 
-def _kill_after_writes(code: str, sandbox: Sandbox, system: str, writes: int) -> int:
-    """Run `code` in a new process; SIGKILL it once the fake has served `writes` POSTs to `system`."""
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-
-    def posts() -> int:  # writes the fake has answered; the OAuth token exchange is a POST too
-        return sum(
-            1
-            for s in list(sandbox.app.served)
-            if s.system == system and s.method == "POST" and s.status and not s.path.endswith("/token")
-        )
-
-    before = posts()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 90
-    while proc.poll() is None and time.monotonic() < deadline:
-        if posts() - before >= writes:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.002)
-    proc.wait(timeout=30)
-    return proc.returncode
+def _env() -> dict[str, str]:
+    """This process's settings, and its test server, for a flow run in a child process."""
+    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
 
 
 def _heal_lock(*parts: str) -> None:
@@ -71,7 +49,7 @@ def test_runbook_gaps_killed_after_a_write_finishes_on_the_rerun(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
     code = f"from flows.runbook_gaps import runbook_gaps; runbook_gaps(window='-7d', window_end={END!r}, max_issues=50)"
-    assert _kill_after_writes(code, sandbox, "github", writes) == -signal.SIGKILL
+    assert kill_after_writes(code, sandbox, "github", writes, _env()) == -signal.SIGKILL
     issues = sandbox.state.github.repos[repo].issues
     assert writes <= len(issues) < 40  # the kill landed mid-run
     _heal_lock("runbook-gaps", repo)
@@ -88,7 +66,7 @@ def test_coe_prep_killed_after_a_write_finishes_on_the_rerun(
     writes: int,
 ) -> None:
     code = f"from flows.coe_prep import coe_prep; coe_prep(incident_id={LONG!r})"
-    assert _kill_after_writes(code, google, "google", writes) == -signal.SIGKILL
+    assert kill_after_writes(code, google, "google", writes, _env()) == -signal.SIGKILL
     assert len(coes(google, LONG)) == 1  # the copy happened before the kill
     _heal_lock("coe-prep", LONG)
 
