@@ -55,6 +55,17 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
                     proc.kill()
 
 
+@contextmanager
+def prefect_server(port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`prefect server start` on 127.0.0.1:`port` (with its services, the lease repossessor
+    among them), yielded once it answers; stopped with Ctrl-C on exit."""
+    with _process(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log
+    ) as server:
+        _wait_healthy(f"http://127.0.0.1:{port}/api", server)
+        yield server
+
+
 def _run(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)  # noqa: S603
     if check and done.returncode != 0:
@@ -82,15 +93,8 @@ def serve(
     if database_url:  # PostgreSQL 14.9+ with pg_trgm; SQLite under PREFECT_HOME otherwise
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     with ExitStack() as stack:
-        server = stack.enter_context(
-            _process(
-                [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                env,
-                home / "server.log",
-            )
-        )
         print(f"serve: starting the Prefect server (log: {home / 'server.log'})", flush=True)
-        _wait_healthy(api, server)
+        server = stack.enter_context(prefect_server(port, env, home / "server.log"))
         if use_sandbox:
             from oncall.clock import now
             from oncall.sandbox.seed import last_handoff

@@ -12,20 +12,19 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from deployments.serve import prefect_server
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from tasks.delivery import artifact_key
 from tests.processes import ROOT, clean_env, free_port, kill_after_writes
 
-BIN = Path(sys.executable).parent
 REPO = "acme/lease"
 LOCK = artifact_key("oncall-lock", "runbook-gaps", REPO)
 
@@ -35,30 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("server")
     port = free_port()
     env = {**clean_env(), "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    with (home / "server.log").open("w") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 120
-        while not _healthy(api):
-            assert proc.poll() is None and time.monotonic() < deadline, (home / "server.log").read_text()
-            time.sleep(0.5)
-        yield api
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-
-
-def _healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with prefect_server(port, env, home / "server.log"):
+        yield f"http://127.0.0.1:{port}/api"
 
 
 def _holders(api: str) -> int:
