@@ -20,9 +20,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
+from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
 
 BODY_LIMIT = 65_536

@@ -15,10 +15,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
 from oncall.sandbox.query import QueryError, compile_query
+from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
 
 _LIST_ONLY_DROP = ("description", "details", "actions", "entity")

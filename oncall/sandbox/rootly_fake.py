@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
 from oncall.sandbox.opsgenie_fake import Turn, on_call_turns
+from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
 
 MEDIA = "application/vnd.api+json"

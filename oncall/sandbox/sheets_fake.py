@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
 from oncall.sandbox.google_fake import GoogleState, _error
+from oncall.sandbox.responses import JSONResponse
 
 _A1 = re.compile(r"^(?:'((?:[^']|'')+)'|([^!']+))(?:!([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?)?$")
 
