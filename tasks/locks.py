@@ -27,6 +27,11 @@ from tasks.delivery import artifact_key
 LEASE_SECONDS = 60
 
 
+def lock_name(*parts: str) -> str:
+    """The global concurrency limit that `exclusive(*parts)` holds."""
+    return artifact_key("oncall-lock", *parts)
+
+
 def _ensure_limit(name: str) -> None:
     with get_client(sync_client=True) as client:
         try:
@@ -54,7 +59,7 @@ def exclusive(*parts: str, timeout_seconds: float = 600) -> Iterator[None]:
     after `timeout_seconds` it fails with LockedError, which says how to free a lock whose
     holder died where no repossessor runs (a temporary Prefect server has none).
     """
-    name = artifact_key("oncall-lock", *parts)
+    name = lock_name(*parts)
     _ensure_limit(name)
 
     with ExitStack() as held:

@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from oncall.sandbox.server import Sandbox
+if TYPE_CHECKING:
+    from oncall.sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 

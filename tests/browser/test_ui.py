@@ -106,7 +106,8 @@ def _custom_run(driver: WebDriver, deployment: str, shift_start: str) -> str:
     The form is tried twice. In CI the UI once stayed on the form after Submit, with an "Oops.
     Something went wrong" toast and no run created (not reproduced in a dozen runs by hand,
     alone or beside the chaos suite); a person would press Submit again, and so does this. The
-    first attempt's page, console and requests are kept in out/test/ui-retry.*.
+    page, console and requests of each attempt the UI did not take are kept in
+    out/test/ui-submit-<attempt>.*.
     """
     for attempt in (1, 2):
         driver.get(deployment)
@@ -127,14 +128,12 @@ def _custom_run(driver: WebDriver, deployment: str, shift_start: str) -> str:
             WebDriverWait(driver, 30).until(ec.url_changes(form))
             return run_name
         except TimeoutException:
-            if attempt == 2:
-                raise AssertionError("the UI did not take the custom run, twice") from None
-            _save(driver, "ui-retry")
+            _save(driver, f"ui-submit-{attempt}")
             print(
-                "the UI did not take the custom run; trying again (see out/test/ui-retry.*)",
+                f"the UI did not take the custom run (attempt {attempt}; see out/test/ui-submit-{attempt}.*)",
                 file=sys.__stderr__,
             )
-    raise AssertionError("unreachable")
+    raise AssertionError("the UI did not take the custom run, twice")
 
 
 def test_run_shift_handoff_from_the_ui_and_read_its_artifact(

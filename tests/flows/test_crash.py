@@ -20,7 +20,7 @@ from flows.runbook_gaps import runbook_gaps
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
-from tasks.delivery import artifact_key
+from tasks.locks import lock_name
 from tests.flows.conftest import LONG, coes, rows
 from tests.processes import kill_after_writes
 
@@ -36,7 +36,7 @@ def _env() -> dict[str, str]:
 def _heal_lock(*parts: str) -> None:
     """What the lock's lease expiry does a minute after its holder died, done at once."""
     with get_client(sync_client=True) as client:
-        client.delete_global_concurrency_limit_by_name(artifact_key("oncall-lock", *parts))
+        client.delete_global_concurrency_limit_by_name(lock_name(*parts))
 
 
 @pytest.mark.parametrize("writes", [1, 4, 9])

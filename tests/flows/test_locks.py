@@ -15,12 +15,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
 from oncall.errors import LockedError
-from tasks.delivery import artifact_key
-from tasks.locks import _ensure_limit, exclusive
+from tasks.locks import _ensure_limit, exclusive, lock_name
 
 
 def _occupy(parts: tuple[str, ...], slots: int) -> str:
-    name = artifact_key("oncall-lock", *parts)
+    name = lock_name(*parts)
     _ensure_limit(name)
     with get_client(sync_client=True) as client:
         client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active_slots=slots))

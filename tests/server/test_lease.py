@@ -22,11 +22,11 @@ from deployments.serve import prefect_server
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
-from tasks.delivery import artifact_key
+from tasks.locks import lock_name
 from tests.processes import ROOT, clean_env, free_port, kill_after_writes
 
 REPO = "acme/lease"
-LOCK = artifact_key("oncall-lock", "runbook-gaps", REPO)
+LOCK = lock_name("runbook-gaps", REPO)
 
 
 @pytest.fixture(scope="module")
