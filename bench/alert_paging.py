@@ -96,8 +96,8 @@ def run() -> list[dict[str, Any]]:
     try:
         contenders = (
             ("sequential offset paging (baseline)", _sequential, 1),
-            ("oncall OpsGenieSource, concurrency 8 (default)", _ours, 8),
-            ("oncall OpsGenieSource, concurrency 16", _ours, 16),
+            ("oncall OpsGenieSource, concurrency 8", _ours, 8),
+            ("oncall OpsGenieSource, concurrency 16 (default)", _ours, 16),
         )
         for name, target, concurrency in contenders:
             _reset(url)

@@ -2,7 +2,8 @@
 
 Contenders, each in a fresh process with its own ephemeral Prefect server (started before
 the clock starts):
-- ours: the flow as deployed (ONCALL_MAX_CONCURRENCY=8, Prefect's thread-pool task runner);
+- ours: the flow as deployed (ONCALL_MAX_CONCURRENCY at its default, 16, and Prefect's
+  thread-pool task runner);
 - sequential baseline: the same flow doing the same requests one at a time
   (ONCALL_MAX_CONCURRENCY=1 and a one-thread task runner).
 
@@ -83,11 +84,13 @@ def _contender(flow: str, env: dict[str, str], sequential: bool, url: str, out: 
             "ONCALL_USE_PREFECT_CONFIG": "0",
             "ONCALL_GITHUB_WRITE_INTERVAL": "0",
             "ONCALL_OUT_DIR": home,
-            "ONCALL_MAX_CONCURRENCY": "1" if sequential else "8",
         }
     )
     if sequential:
+        os.environ["ONCALL_MAX_CONCURRENCY"] = "1"
         os.environ["PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS"] = "1"
+    else:
+        os.environ.pop("ONCALL_MAX_CONCURRENCY", None)
     from prefect import flow as prefect_flow
     from prefect.client.orchestration import get_client
     from prefect.variables import Variable

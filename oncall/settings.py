@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oncall.clients.base import DEFAULT_CONCURRENCY
 from oncall.clients.http import RetryPolicy
 from oncall.errors import ConfigError
 
@@ -92,7 +93,9 @@ class Settings(BaseSettings):
     http_backoff_seconds: float = Field(
         0.5, ge=0, le=30, description="First backoff after a failed request; it doubles per try"
     )
-    max_concurrency: int = Field(8, ge=1, le=64, description="Parallel requests per outside API")
+    max_concurrency: int = Field(
+        DEFAULT_CONCURRENCY, ge=1, le=64, description="Parallel requests per outside API"
+    )
     out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
 
     @field_validator(

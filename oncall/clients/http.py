@@ -4,6 +4,10 @@ Stages, in order: `_send_with_retries` (429 honouring Retry-After, 5xx, timeouts
 connections, bounded in attempts and in total sleep) then `_raise_for_status` (one error class
 per failure, naming the credential *setting*, never its value).
 
+A 429 holds the whole client, not just the request that got it: requests started while the
+vendor's wait runs wait for it too. So many threads on one client never add up to more
+throttled requests than one thread would make, whatever `ONCALL_MAX_CONCURRENCY` is.
+
 httpx logs full URLs at INFO, and a Slack webhook URL is itself a secret, so its loggers are
 held at WARNING here.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,6 +103,8 @@ class ApiClient:
         self.sleep = sleep or time.sleep
         self._retry_hint = retry_hint
         self._rng = random.Random()
+        self._held_until = 0.0  # time.monotonic() before which no new request starts (after a 429)
+        self._hold_lock = threading.Lock()
         self.http = httpx.Client(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -160,6 +167,7 @@ class ApiClient:
     ) -> httpx.Response:
         slept = 0.0
         last_problem = ""
+        self._wait_out_hold()
         for attempt in range(1, self.retry.attempts + 1):
             hint: float | None = None
             response: httpx.Response | None
@@ -192,6 +200,8 @@ class ApiClient:
                 if response is not None:
                     return response
                 break
+            if response is not None and response.status_code == 429:
+                self._hold(delay)
             log.info("%s: %s on %s, retry %d in %.1fs", self.system, last_problem, what, attempt, delay)
             self.sleep(delay)
             slept += delay
@@ -200,6 +210,18 @@ class ApiClient:
             f"{what}: {last_problem} on each of {attempt} tries; "
             "the service is down or unreachable, try again later",
         )
+
+    def _hold(self, seconds: float) -> None:
+        """No new request on this client for `seconds`: the vendor asked for a pause, not one thread."""
+        with self._hold_lock:
+            self._held_until = max(self._held_until, time.monotonic() + seconds)
+
+    def _wait_out_hold(self) -> None:
+        """A new request waits out a pause another thread's 429 began (its own retries back off anyway)."""
+        wait = self._held_until - time.monotonic()
+        if wait > 0:
+            log.info("%s: rate limited, holding new requests %.1fs", self.system, wait)
+            self.sleep(wait)
 
     def _receive(self, request: httpx.Request, what: str) -> httpx.Response:
         """Send, then read the answer within a size cap and an overall deadline.

@@ -93,6 +93,19 @@ def test_429_with_retry_after_is_honoured(
     assert fake_sleep.calls[:2] == [7.0, 7.0]
 
 
+def test_a_429_holds_the_requests_that_start_after_it(
+    source: OpsGenieSource, sandbox: Sandbox, fake_sleep: FakeSleep
+) -> None:
+    """The vendor's pause covers the whole client: other threads' new requests wait it out."""
+    source.list_schedules()
+    assert fake_sleep.calls == []  # no 429, no hold
+    sandbox.script("/opsgenie/v2/schedules", 429, times=1, headers={"Retry-After": "7"})
+    source.list_schedules()  # 429, its own backoff of 7 s (the fake sleep does not pass time), 200
+    source.list_schedules()  # a new request, started inside the 7 s
+    assert fake_sleep.calls[0] == 7.0
+    assert len(fake_sleep.calls) == 2 and 6.0 < fake_sleep.calls[1] <= 7.0
+
+
 def test_5xx_then_success_backs_off(source: OpsGenieSource, sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
     sandbox.script("/opsgenie/v2/schedules", 503, times=2)
     assert source.get_schedule("Primary On Call Schedule").name == "Primary On Call Schedule"
