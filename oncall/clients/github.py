@@ -28,6 +28,7 @@ from github.GithubException import (
 )
 from pydantic import BaseModel, ConfigDict
 
+from oncall.clients.base import DEFAULT_CONCURRENCY
 from oncall.clients.records import answer_shape
 from oncall.errors import (
     AuthError,
@@ -108,7 +109,7 @@ class GitHubClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 120.0,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._concurrency = concurrency
         self._sleep = sleep
