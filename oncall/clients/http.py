@@ -5,8 +5,8 @@ connections, bounded in attempts and in total sleep) then `_raise_for_status` (o
 per failure, naming the credential *setting*, never its value).
 
 A 429 holds the whole client, not just the request that got it: requests started while the
-vendor's wait runs wait for it too. So many threads on one client never add up to more
-throttled requests than one thread would make, whatever `ONCALL_MAX_CONCURRENCY` is.
+vendor's wait runs wait for it too. So a throttled vendor sees only the requests already in
+flight, not a fresh one from every thread, whatever `ONCALL_MAX_CONCURRENCY` is.
 
 httpx logs full URLs at INFO, and a Slack webhook URL is itself a secret, so its loggers are
 held at WARNING here.
