@@ -201,7 +201,7 @@ class ApiClient:
                     return response
                 break
             if response is not None and response.status_code == 429:
-                self._hold(delay)
+                self._hold(delay)  # logged once here, not by every thread that waits
             log.info("%s: %s on %s, retry %d in %.1fs", self.system, last_problem, what, attempt, delay)
             self.sleep(delay)
             slept += delay
@@ -220,7 +220,7 @@ class ApiClient:
         """A new request waits out a pause another thread's 429 began (its own retries back off anyway)."""
         wait = self._held_until - time.monotonic()
         if wait > 0:
-            log.info("%s: rate limited, holding new requests %.1fs", self.system, wait)
+            log.debug("%s: waiting %.1fs, the pause a 429 asked for", self.system, wait)
             self.sleep(wait)
 
     def _receive(self, request: httpx.Request, what: str) -> httpx.Response:
