@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from oncall.clients.base import DEFAULT_CONCURRENCY
+
 ALERTS = 50_000
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
 END = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -94,11 +96,10 @@ def run() -> list[dict[str, Any]]:
     base, key = f"{url}/opsgenie", "sandbox-opsgenie-key"
     rows = []
     try:
-        contenders = (
-            ("sequential offset paging (baseline)", _sequential, 1),
-            ("oncall OpsGenieSource, concurrency 8", _ours, 8),
-            ("oncall OpsGenieSource, concurrency 16 (default)", _ours, 16),
-        )
+        contenders = [("sequential offset paging (baseline)", _sequential, 1)]
+        for n in sorted({8, DEFAULT_CONCURRENCY}):
+            default = " (default)" if n == DEFAULT_CONCURRENCY else ""
+            contenders.append((f"oncall OpsGenieSource, concurrency {n}{default}", _ours, n))
         for name, target, concurrency in contenders:
             _reset(url)
             out = ctx.Queue()
@@ -125,7 +126,7 @@ def run() -> list[dict[str, Any]]:
 
 
 def report(rows: list[dict[str, Any]]) -> str:
-    base, ours = rows[0], rows[1]
+    base = rows[0]
     lines = [
         f"## OpsGenie paging: {ALERTS:,} alerts, {LATENCY_MS:.0f} ms per request",
         "",

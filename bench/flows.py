@@ -2,8 +2,8 @@
 
 Contenders, each in a fresh process with its own ephemeral Prefect server (started before
 the clock starts):
-- ours: the flow as deployed (ONCALL_MAX_CONCURRENCY at its default, 16, and Prefect's
-  thread-pool task runner);
+- ours: the flow as deployed (ONCALL_MAX_CONCURRENCY at its default, and Prefect's thread-pool
+  task runner);
 - sequential baseline: the same flow doing the same requests one at a time
   (ONCALL_MAX_CONCURRENCY=1 and a one-thread task runner).
 
