@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 from oncall.clock import BusinessHours
 from oncall.handoff import ShiftContext
 from oncall.models import Alert, Incident, OnCall, Person, TimeWindow
+
+FIXTURES = Path(__file__).with_name("fixtures")  # vendor specs and real inputs; see its README
 
 START = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Tue 10:00 New York
 END = START + timedelta(days=7)

@@ -6,7 +6,6 @@ import json
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +27,9 @@ from oncall.sandbox.opsgenie_fake import OpsGenieState
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_alerts
 from oncall.sandbox.server import Sandbox, SandboxState
 from tests.conftest import FakeSleep
+from tests.factories import FIXTURES
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "specs" / "opsgenie-swagger.json"
+SPEC = FIXTURES / "specs" / "opsgenie-swagger.json"
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
 
 

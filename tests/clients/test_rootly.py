@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +17,9 @@ from oncall.models import AlertQuery, Priority, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_state
 from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
+from tests.factories import FIXTURES
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "specs" / "rootly-openapi.json"
+SPEC = FIXTURES / "specs" / "rootly-openapi.json"
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
 SCHEDULE = "Primary On Call Schedule"
 

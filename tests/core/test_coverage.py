@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from oncall.coverage import Matcher, likely_product, significant_words
 from oncall.runbook import parse_runbook
+from tests.factories import FIXTURES
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real" / "mitodl-oncall-runbook.md"
+REAL = FIXTURES / "real" / "mitodl-oncall-runbook.md"
 EXTRA = """
 # Products
 ## Payments

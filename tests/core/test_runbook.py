@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from oncall.errors import InputError
 from oncall.runbook import RunbookSource, github_anchor, parse_runbook
+from tests.factories import FIXTURES
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real" / "mitodl-oncall-runbook.md"
+REAL = FIXTURES / "real" / "mitodl-oncall-runbook.md"
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,9 @@ def test_runbook_source_strings() -> None:
     assert RunbookSource.parse("file:oncall.md").path == "oncall.md"
     with pytest.raises(InputError):
         RunbookSource.parse("  ")
+
+
+def test_the_sandbox_serves_the_real_runbook_byte_for_byte() -> None:
+    from oncall.sandbox.seed import RUNBOOK
+
+    assert RUNBOOK.read_bytes() == REAL.read_bytes()
