@@ -12,6 +12,7 @@ about it. Secrets never appear in a message: clients build messages from setting
         ├── NotFoundError      404: names the id and where it was looked up
         ├── RateLimitedError   429 still returned after the retry budget ran out
         ├── UnavailableError   5xx, timeouts, connection errors after the retry budget
+        │   └── UncertainError a write was sent and its answer lost: it may have happened
         ├── RejectedError      other 4xx: the vendor's own message is kept
         ├── NotAvailableError  the source does not offer this (plan, product or setting)
         └── MalformedError     a response or record did not have the vendor's shape
@@ -61,6 +62,14 @@ class RateLimitedError(OutsideError):
 
 class UnavailableError(OutsideError):
     """Server errors, timeouts or dropped connections on every attempt."""
+
+
+class UncertainError(UnavailableError):
+    """A write reached the vendor and its answer was lost (a timeout, a dropped connection, a 5xx).
+
+    The write may or may not have happened, so it is not retried; its caller decides how to
+    find out (a marker to look up) or how to avoid a second one (Slack: see tasks/delivery.py).
+    """
 
 
 class RejectedError(OutsideError):

@@ -32,6 +32,7 @@ from oncall.errors import (
     RateLimitedError,
     RejectedError,
     UnavailableError,
+    UncertainError,
 )
 
 for _name in ("httpx", "httpcore"):
@@ -179,7 +180,7 @@ class ApiClient:
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 last_problem = f"{type(exc).__name__} (no response)"
                 if not idempotent and not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-                    raise UnavailableError(
+                    raise UncertainError(
                         self.system,
                         f"{what}: {last_problem}; not retried, the write may or may not have happened",
                     ) from None
@@ -275,7 +276,8 @@ class ApiClient:
                 if idempotent
                 else "not retried, the write may or may not have happened"
             )
-            raise UnavailableError(self.system, f"{what}: HTTP {status} ({vendor}); {tried}", status=status)
+            error = UnavailableError if idempotent else UncertainError
+            raise error(self.system, f"{what}: HTTP {status} ({vendor}); {tried}", status=status)
         raise RejectedError(self.system, f"{what}: HTTP {status}: {vendor}", status=status)
 
 
