@@ -1,4 +1,9 @@
-"""Slack incoming webhooks. The webhook URL is itself a secret: it never appears in an error or a log."""
+"""Slack incoming webhooks. The webhook URL is itself a secret: it never appears in an error or a log.
+
+A webhook answers a post with 200 and the body `ok`, and a refusal with an error word (400
+`invalid_blocks`, 404 `no_service`, ...). Anything else on a 200, such as a proxy's HTML page,
+is not Slack's answer: the message did not reach the channel.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 import httpx
 
 from oncall.clients.http import ApiClient, RetryPolicy
-from oncall.errors import RejectedError
+from oncall.errors import MalformedError, RejectedError
 
 SETTING = "ONCALL_SLACK_WEBHOOK_URL (Secret block 'oncall-slack-webhook-url')"
 
@@ -47,14 +52,33 @@ class SlackWebhook:
         self.close()
 
     def post(self, payload: dict[str, Any]) -> None:
-        self.api.request("POST", self._url, json=payload, what=f"Slack webhook ({SETTING})", idempotent=False)
+        """Post one message. Raises UncertainError when Slack may have posted it and its answer was
+        lost; any other error means it was certainly not posted."""
+        what = f"Slack webhook ({SETTING})"
+        response = self.api.request("POST", self._url, json=payload, what=what, idempotent=False)
+        if response.text.strip() != "ok":
+            # The page is not quoted: a proxy's error page may echo the webhook's secret path.
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise MalformedError(
+                "Slack",
+                f"{what} answered HTTP {response.status_code} without Slack's `ok` ({kind}, "
+                f"{len(response.content)} bytes): not Slack's answer, so the message was not posted; "
+                "is a proxy or captive portal between this worker and hooks.slack.com?",
+                status=response.status_code,
+            )
 
     def check(self) -> str:
         """An empty payload is refused with `no_text` by a live webhook and posts nothing."""
+        what = f"Slack webhook ({SETTING})"
         try:
-            self.api.request("POST", self._url, json={}, what=f"Slack webhook ({SETTING})", idempotent=False)
+            response = self.api.request("POST", self._url, json={}, what=what, idempotent=False)
         except RejectedError as exc:
             if exc.status == 400:
                 return "Slack webhook: reachable and accepted (empty test payload refused as expected)"
             raise
-        return "Slack webhook: reachable"
+        raise MalformedError(
+            "Slack",
+            f"{what} took an empty payload with HTTP {response.status_code}, which Slack refuses: "
+            "the answer is not Slack's; is a proxy or captive portal in between?",
+            status=response.status_code,
+        )
