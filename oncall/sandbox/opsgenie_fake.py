@@ -7,6 +7,7 @@ responses against its definitions. Records are stored as raw vendor JSON.
 from __future__ import annotations
 
 import bisect
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.routing import Route, Router
 
+from oncall.sandbox.opsgenie_create import create_alert, create_errors
 from oncall.sandbox.query import QueryError, compile_query
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
@@ -57,6 +59,7 @@ class OpsGenieState:
     timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     turns: dict[str, list[Turn]] = field(default_factory=dict)  # schedule id -> turns
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> its status
     _keys: list[tuple[int, str]] = field(default_factory=list)
     _listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> what a list answer shows
     _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -102,8 +105,22 @@ def _envelope(data: Any, started: float, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"message": message, "took": 0.0, "requestId": str(uuid.uuid4())}, status_code=status)
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    body = {"message": message, **extra, "took": 0.0, "requestId": str(uuid.uuid4())}
+    return JSONResponse(body, status_code=status)
+
+
+def _paging(request: Request, path: str, offset: int, limit: int, total: int) -> dict[str, str]:
+    """`first`, `last` and (while one is left under the cap) `next`, each with every query parameter."""
+    params = urlencode([(k, v) for k, v in request.query_params.items() if k not in ("offset", "limit")])
+    base = f"{public_base(request)}{path}?{params}{'&' if params else ''}"
+    paging = {
+        "first": f"{base}offset=0&limit={limit}",
+        "last": f"{base}offset={max(total - 1, 0) // limit * limit}&limit={limit}",
+    }
+    if offset + limit < total and offset + 2 * limit < OFFSET_CAP:
+        paging["next"] = f"{base}offset={offset + limit}&limit={limit}"
+    return paging
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -129,6 +146,39 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         key = {"id": "id", "tiny": "tinyId", "alias": "alias"}.get(id_type, "id")
         return next((a for a in items if str(a.get(key)) == ident), None)
 
+    async def alerts(request: Request) -> JSONResponse:
+        if request.method == "POST":
+            return await post_alert(request)
+        return await list_alerts(request)
+
+    async def post_alert(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "Invalid JSON body")
+        if not isinstance(body, dict):
+            return _error(400, "Invalid JSON body")
+        if errors := create_errors(body):
+            return _error(422, "Request body is not processable. Please check the errors.", errors=errors)
+        host = request.client.host if request.client else "127.0.0.1"
+        request_id = create_alert(state, body, now=datetime.now(UTC), source=host)
+        took = round(time.perf_counter() - started, 3)
+        return JSONResponse(
+            {"result": "Request will be processed", "took": took, "requestId": request_id}, status_code=202
+        )
+
+    async def request_status(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if (denied := authed(request)) is not None:
+            return denied
+        found = state.requests.get(request.path_params["request_id"])
+        if found is None:
+            return _error(404, "Request does not exist")
+        return JSONResponse(_envelope(found, started))
+
     async def list_alerts(request: Request) -> JSONResponse:
         started = time.perf_counter()
         if (denied := authed(request)) is not None:
@@ -149,11 +199,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         if request.query_params.get("order", "desc") == "desc":
             found = found[::-1]
         page = state.list_view(found[offset : offset + limit])
-        params = urlencode([(k, v) for k, v in request.query_params.items() if k not in ("offset", "limit")])
-        base = f"{public_base(request)}/v2/alerts?{params}{'&' if params else ''}"
-        paging = {"first": f"{base}offset=0&limit={limit}"}
-        if offset + limit < len(found) and offset + 2 * limit < OFFSET_CAP:
-            paging["next"] = f"{base}offset={offset + limit}&limit={limit}"
+        paging = _paging(request, "/v2/alerts", offset, limit, len(found))
         return JSONResponse(_envelope(page, started, paging=paging))
 
     async def count_alerts(request: Request) -> JSONResponse:
@@ -219,14 +265,14 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             return _error(422, str(exc))
         if not 1 <= limit <= 100:
             return _error(422, "Limit should be between 1 and 100")
+        if offset < 0 or offset + limit >= OFFSET_CAP:
+            return _error(422, f"Sum of offset and limit should be lower than {OFFSET_CAP}")
         found = sorted(
             (i for i in state.incidents if q.matches(i)), key=lambda i: (_ms(i["createdAt"]), i["id"])
         )
         if request.query_params.get("order", "desc") == "desc":
             found = found[::-1]
-        paging = {"first": f"{public_base(request)}/v1/incidents?offset=0&limit={limit}"}
-        if offset + limit < len(found):
-            paging["next"] = f"{public_base(request)}/v1/incidents?offset={offset + limit}&limit={limit}"
+        paging = _paging(request, "/v1/incidents", offset, limit, len(found))
         return JSONResponse(_envelope(found[offset : offset + limit], started, paging=paging))
 
     async def get_incident(request: Request) -> JSONResponse:
@@ -337,8 +383,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
 
     return Router(
         routes=[
-            Route("/v2/alerts", list_alerts),
+            Route("/v2/alerts", alerts, methods=["GET", "POST"]),
             Route("/v2/alerts/count", count_alerts),
+            Route("/v2/alerts/requests/{request_id}", request_status),
             Route("/v2/alerts/{ident}", get_alert),
             Route("/v2/alerts/{ident}/logs", cursor_list(state.alert_logs)),
             Route("/v2/alerts/{ident}/notes", cursor_list(state.alert_notes)),
