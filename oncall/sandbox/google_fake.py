@@ -1,10 +1,18 @@
-"""Fake Google APIs: OAuth token exchange, Drive v3 (copy, list, get, delete), Docs v1 (get,
-batchUpdate with replaceAllText).
+"""Fake Google APIs: OAuth token exchange, Drive v3 (generateIds, copy, list, get, delete), Docs v1
+(get, batchUpdate with replaceAllText).
 
 Errors have Google's shape, `{"error": {"code", "message", "errors": [{domain, reason}], "status"}}`,
 including the 403 a service account gets when it copies into a My Drive folder (no storage
 quota of its own) and the 403 for a folder it cannot write. Tests run google-api-python-client
 against these routes, so the shapes follow the published discovery documents.
+
+Drive as it behaves, not as one would like it to:
+- Search (`files.list` with `q`) may not see a file made moments ago; `search_lag_seconds` keeps a
+  new file out of search results for that long (`files.get` by id sees it at once).
+- A copy may carry an id from `files.generateIds` in its body. A second copy with that id gets 409
+  `duplicate`; an id Drive did not generate gets 400 `fileIdNotUsable`; and a Google Docs Editors
+  file (a Doc, Sheet, Slides deck, Drawing or Form) refuses any generated id with 403, as Drive
+  answered a live create ("Generated IDs are not supported for Docs Editors formats").
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,11 +35,20 @@ from oncall.sandbox.responses import JSONResponse
 
 DOC_MIME = "application/vnd.google-apps.document"
 FOLDER_MIME = "application/vnd.google-apps.folder"
+# The Google Docs Editors formats: Drive gives them ids of its own and refuses a generated one.
+DOCS_EDITORS = {
+    DOC_MIME,
+    "application/vnd.google-apps.spreadsheet",
+    "application/vnd.google-apps.presentation",
+    "application/vnd.google-apps.drawing",
+    "application/vnd.google-apps.form",
+}
 _STATUS = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
     429: "RESOURCE_EXHAUSTED",
 }
 
@@ -49,6 +67,9 @@ class GoogleState:
     docs: dict[str, list[Paragraph]] = field(default_factory=dict)
     revisions: dict[str, int] = field(default_factory=dict)
     unwritable: set[str] = field(default_factory=set)  # folder ids the service account cannot write
+    search_lag_seconds: float = 0.0  # how long a new file stays out of Drive search results
+    generated_ids: set[str] = field(default_factory=set)  # from files.generateIds, not used yet
+    made_at: dict[str, float] = field(default_factory=dict)  # file id -> time.monotonic() it was made
 
     def add_folder(self, folder_id: str, name: str, shared_drive: str | None = "drive-ops") -> None:
         self.files[folder_id] = {
@@ -149,6 +170,50 @@ def build_google_app(state: GoogleState) -> Router:
             out["webViewLink"] = f"https://docs.google.com/document/d/{f['id']}/edit"
         return out
 
+    async def generate_ids(request: Request) -> JSONResponse:
+        if (denied := authed(request)) is not None:
+            return denied
+        params = request.query_params
+        try:
+            count = int(params.get("count", "10"))
+        except ValueError:
+            return _error(
+                400,
+                f"Invalid value '{params['count']}'. Values must match the following regular expression: '-?\\d+'",
+                "invalidParameter",
+            )
+        if not 1 <= count <= 1000:
+            return _error(
+                400,
+                f"Invalid value '{count}'. Values must be within the range: [1, 1000]",
+                "invalidParameter",
+            )
+        space = params.get("space", "drive")
+        if space not in ("drive", "appDataFolder"):
+            return _error(400, f"Invalid Value: space={space}", "invalid")
+        if params.get("type", "files") not in ("files", "shortcuts"):
+            return _error(400, f"Invalid Value: type={params['type']}", "invalid")
+        ids = ["1" + secrets.token_urlsafe(24) for _ in range(count)]
+        state.generated_ids.update(ids)
+        return JSONResponse({"kind": "drive#generatedIds", "space": space, "ids": ids})
+
+    def claimed_id(body: dict[str, Any], mime: str) -> str | JSONResponse | None:
+        """The id the request body asks for, or Drive's refusal of it."""
+        wanted = body.get("id")
+        if wanted is None:
+            return None
+        if wanted in state.files:
+            return _error(409, "A file already exists with the provided ID.", "duplicate")
+        if wanted not in state.generated_ids:
+            return _error(400, "The provided file ID is not usable.", "fileIdNotUsable")
+        if mime in DOCS_EDITORS:
+            return _error(
+                403,
+                "Generated IDs are not supported for Docs Editors formats.",
+                "insufficientFilePermissions",
+            )
+        return str(wanted)
+
     async def copy(request: Request) -> JSONResponse:
         if (denied := authed(request)) is not None:
             return denied
@@ -177,7 +242,12 @@ def build_google_app(state: GoogleState) -> Router:
                 "storageQuotaExceeded",
                 "usageLimits",
             )
-        new_id = f"doc-{uuid.uuid4().hex[:20]}"
+        claimed = claimed_id(body, source["mimeType"])
+        if isinstance(claimed, JSONResponse):
+            return claimed
+        new_id = claimed or f"doc-{uuid.uuid4().hex[:20]}"
+        state.generated_ids.discard(new_id)
+        state.made_at[new_id] = time.monotonic()
         state.files[new_id] = {
             **source,
             "id": new_id,
@@ -199,11 +269,13 @@ def build_google_app(state: GoogleState) -> Router:
         wanted = dict(re.findall(r"appProperties has \{\s*key='([^']+)' and value='([^']*)'\s*\}", q))
         if q and not wanted and "trashed" not in q:
             return _error(400, "Invalid Value", "invalid")
+        indexed_before = time.monotonic() - state.search_lag_seconds
         found = [
             f
             for f in state.files.values()
             if all(f["appProperties"].get(k) == v for k, v in wanted.items())
             and ("trashed = false" not in q or not f["trashed"])
+            and state.made_at.get(f["id"], 0.0) <= indexed_before
         ]
         return JSONResponse(
             {"kind": "drive#fileList", "incompleteSearch": False, "files": [file_json(f) for f in found]}
@@ -218,6 +290,7 @@ def build_google_app(state: GoogleState) -> Router:
         if request.method == "DELETE":
             del state.files[f["id"]]
             state.docs.pop(f["id"], None)
+            state.made_at.pop(f["id"], None)
             return Response(status_code=204)
         return JSONResponse(file_json(f))
 
@@ -304,6 +377,7 @@ def build_google_app(state: GoogleState) -> Router:
         routes=[
             Route("/token", token, methods=["POST"]),
             Route("/drive/v3/files", list_files),
+            Route("/drive/v3/files/generateIds", generate_ids),
             Route("/drive/v3/files/{file_id}/copy", copy, methods=["POST"]),
             Route("/drive/v3/files/{file_id}", one_file, methods=["GET", "DELETE"]),
             Route("/docs/v1/documents/{doc_id}:batchUpdate", batch_update, methods=["POST"]),

@@ -1,6 +1,9 @@
 """A fake Sheets v4 API for what gspread calls: spreadsheet metadata, values get, update, append.
 
 Shares tokens with the other Google fakes. Values are stored as strings, as `RAW` input keeps them.
+As the real `values.get` does, answers leave out empty trailing cells of each row (or column) and
+empty trailing rows (or columns), and honour `majorDimension` (`ROWS` or `COLUMNS`), in reads and
+in the bodies of writes.
 """
 
 from __future__ import annotations
@@ -31,6 +34,31 @@ def _letters(n: int) -> str:
         n, r = divmod(n - 1, 26)
         out = chr(65 + r) + out
     return out
+
+
+def _trimmed(lines: list[list[str]]) -> list[list[str]]:
+    """What the API sends: no empty cell at the end of a line, no empty line at the end."""
+    out = []
+    for line in lines:
+        end = len(line)
+        while end and line[end - 1] == "":
+            end -= 1
+        out.append(line[:end])
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _dimension(value: str | None) -> str | None:
+    return value if value in ("ROWS", "COLUMNS") else None
+
+
+def _bad_dimension(value: object) -> JSONResponse:
+    return _error(
+        400,
+        f"Invalid value at 'major_dimension' (type.googleapis.com/google.apps.sheets.v4.Dimension), \"{value}\"",
+        "badRequest",
+    )
 
 
 def build_sheets_app(state: GoogleState, sheets: dict[str, dict[str, list[list[str]]]]) -> Router:
@@ -95,29 +123,44 @@ def build_sheets_app(state: GoogleState, sheets: dict[str, dict[str, list[list[s
         tab, c1, r1, c2, r2 = where
         rows = book[tab]
         if request.method == "GET":
+            major = _dimension(request.query_params.get("majorDimension", "ROWS"))
+            if major is None:
+                return _bad_dimension(request.query_params.get("majorDimension"))
             last = len(rows) if r2 is None else min(r2, len(rows))
-            chosen = [row[c1 - 1 : c2] for row in rows[r1 - 1 : last]]
-            while chosen and not any(chosen[-1]):
-                chosen.pop()
+            grid = [[str(v) for v in (row + [""] * c2)[c1 - 1 : c2]] for row in rows[r1 - 1 : last]]
+            if major == "COLUMNS":
+                grid = [list(column) for column in zip(*grid, strict=True)]
+            chosen = _trimmed(grid)
             body: dict[str, Any] = {
                 "range": f"'{tab}'!{_letters(c1)}{r1}:{_letters(c2)}{max(last, r1)}",
-                "majorDimension": "ROWS",
+                "majorDimension": major,
             }
             if chosen:
-                body["values"] = [[str(v) for v in row] for row in chosen]
+                body["values"] = chosen
             return JSONResponse(body)
         if request.query_params.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
             return _error(400, "Invalid valueInputOption", "badRequest")
-        new = [
-            [("" if v is None else str(v)) for v in row] for row in (await request.json()).get("values", [])
+        payload = await request.json()
+        written = _dimension(payload.get("majorDimension", "ROWS"))
+        if written is None:
+            return _bad_dimension(payload.get("majorDimension"))
+        # None is a cell to leave as it is ("null values will be skipped"), as in the API.
+        new: list[list[str | None]] = [
+            [None if v is None else str(v) for v in row] for row in payload.get("values", [])
         ]
+        if written == "COLUMNS" and new:
+            height = max(len(column) for column in new)
+            padded = [column + [None] * (height - len(column)) for column in new]
+            new = [list(row) for row in zip(*padded, strict=True)]
         start = len(rows) + 1 if append else r1
         for i, row in enumerate(new):
             index = start - 1 + i
             while len(rows) <= index:
                 rows.append([])
             line = rows[index] + [""] * max(0, c1 - 1 + len(row) - len(rows[index]))
-            line[c1 - 1 : c1 - 1 + len(row)] = row
+            for j, value in enumerate(row):
+                if value is not None:
+                    line[c1 - 1 + j] = value
             rows[index] = line
         width = max((len(r) for r in new), default=0)
         updated = f"'{tab}'!{_letters(c1)}{start}:{_letters(c1 + width - 1)}{start + len(new) - 1}"
@@ -126,7 +169,7 @@ def build_sheets_app(state: GoogleState, sheets: dict[str, dict[str, list[list[s
             "updatedRange": updated,
             "updatedRows": len(new),
             "updatedColumns": width,
-            "updatedCells": sum(len(r) for r in new),
+            "updatedCells": sum(v is not None for r in new for v in r),
         }
         if append:
             return JSONResponse(

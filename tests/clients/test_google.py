@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import gspread
 import pytest
+from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
 
 from oncall.clients.google import INCIDENT_KEY, GoogleWorkspace, _sheets_client, load_key
 from oncall.errors import (
@@ -67,16 +71,74 @@ def test_a_template_that_is_not_a_doc_leaves_no_copy(gw: GoogleWorkspace, sandbo
     assert gw.find_coe("inc-g3") is None
 
 
-def test_tracker_rows_find_append_update(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
+def test_tracker_rows_find_append_and_write_one_cell(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
     sheet = sandbox.state.coe_sheet
     assert gw.find_row(sheet, "COE tracker", "inc-g4") == (None, [])
     gw.append_row(sheet, "COE tracker", ["inc-g4", '=HYPERLINK("http://evil")', "x"])
     number, row = gw.find_row(sheet, "COE tracker", "inc-g4")
     assert number is not None and row[1].startswith("=HYPERLINK")  # stored RAW: never a formula
-    gw.update_row(sheet, "COE tracker", number, ["inc-g4", "fixed"])
-    assert gw.find_row(sheet, "COE tracker", "inc-g4")[1][:2] == ["inc-g4", "fixed"]
+    gw.write_cell(sheet, "COE tracker", number, 5, "=1+1")
+    assert gw.find_row(sheet, "COE tracker", "inc-g4")[1][:6] == ["inc-g4", row[1], "x", "", "", "=1+1"]
     with pytest.raises(NotFoundError, match="ONCALL_COE_SHEET_ID"):
         gw.find_row("no-such-sheet", "COE tracker", "x")
+
+
+def test_a_row_whose_last_cells_are_empty_reads_back_whole(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
+    """Sheets leaves empty trailing cells out of its answer; the client gives every column back."""
+    sheet = sandbox.state.coe_sheet
+    gw.append_row(sheet, "COE tracker", ["inc-g5", "title", "", "", "", "", "", "", ""])
+    assert gw.find_row(sheet, "COE tracker", "inc-g5")[1] == ["inc-g5", "title"] + [""] * 7
+
+
+def _sheets_api(sandbox: Sandbox) -> Any:
+    return build(
+        "sheets",
+        "v4",
+        credentials=_official_credentials(sandbox),
+        client_options={"api_endpoint": f"{sandbox.google_url}/sheets/"},
+        static_discovery=True,
+    )
+
+
+def test_the_sheets_fake_drops_empty_trailing_cells_and_honours_major_dimension(sandbox: Sandbox) -> None:
+    """As sheets.v4 documents for ValueRange: "empty trailing rows and columns will not be included"."""
+    sheets = _sheets_api(sandbox)
+    values = sheets.spreadsheets().values()
+    sid, tab = sandbox.state.coe_sheet, "'Trailing'"
+    sandbox.state.sheets[sid]["Trailing"] = []
+    values.update(
+        spreadsheetId=sid,
+        range=f"{tab}!A1",
+        valueInputOption="RAW",
+        body={"values": [["a", "", "c", "", ""], ["", "", "", ""], ["d"], ["", ""]]},
+    ).execute()
+    rows = values.get(spreadsheetId=sid, range=f"{tab}!A1:E10").execute()
+    assert rows["majorDimension"] == "ROWS" and rows["values"] == [["a", "", "c"], [], ["d"]]
+    columns = values.get(spreadsheetId=sid, range=f"{tab}!A1:E10", majorDimension="COLUMNS").execute()
+    assert columns["majorDimension"] == "COLUMNS" and columns["values"] == [["a", "", "d"], [], ["c"]]
+    # A write in COLUMNS fills down; a null leaves its cell as it was.
+    values.update(
+        spreadsheetId=sid,
+        range=f"{tab}!B1",
+        valueInputOption="RAW",
+        body={"majorDimension": "COLUMNS", "values": [[None, "b2", "b3"]]},
+    ).execute()
+    assert values.get(spreadsheetId=sid, range=f"{tab}!A1:C3").execute()["values"] == [
+        ["a", "", "c"],
+        ["", "b2"],
+        ["d", "b3"],
+    ]
+    empty = values.get(spreadsheetId=sid, range=f"{tab}!A20:E30").execute()
+    assert "values" not in empty
+    # The official client refuses an unknown dimension itself; the API answers 400 INVALID_ARGUMENT.
+    with AuthorizedSession(_official_credentials(sandbox)) as session:
+        refused = session.get(
+            f"{sandbox.google_url}/sheets/v4/spreadsheets/{sid}/values/{tab}!A1:E10",
+            params={"majorDimension": "DIAGONAL"},
+        )
+    assert refused.status_code == 400 and refused.json()["error"]["status"] == "INVALID_ARGUMENT"
+    del sandbox.state.sheets[sid]["Trailing"]
+    sheets.close()
 
 
 def test_bad_keys_are_config_errors_and_rejected_keys_name_the_setting(sandbox: Sandbox) -> None:
@@ -210,3 +272,53 @@ def test_a_broken_google_answer_is_a_clear_error(
     assert "Google" in str(raised.value)
     if error is UnavailableError:
         assert "may have happened" in str(raised.value)
+
+
+def test_drive_fake_generated_ids_copy_once_and_docs_refuse_them(sandbox: Sandbox) -> None:
+    """files.generateIds and a copy that names its id, through the official client: a second copy
+    with the id is 409 `duplicate`, an id Drive never gave is 400, and a Google Doc refuses any
+    generated id (Drive: "Generated IDs are not supported for Docs Editors formats")."""
+    drive = build(
+        "drive",
+        "v3",
+        credentials=_official_credentials(sandbox),
+        client_options={"api_endpoint": f"{sandbox.google_url}/drive/v3/"},
+        static_discovery=True,
+    )
+    google = sandbox.state.google
+    google.files["pdf-runbook"] = {
+        **google.files[sandbox.state.coe_template],
+        "id": "pdf-runbook",
+        "mimeType": "application/pdf",
+    }
+    generated = drive.files().generateIds(count=2, space="drive", type="files").execute()
+    assert generated["kind"] == "drive#generatedIds" and generated["space"] == "drive"
+    first, second = generated["ids"]
+    body = {"id": first, "name": "runbook copy", "parents": [sandbox.state.coe_folder]}
+    made = drive.files().copy(fileId="pdf-runbook", supportsAllDrives=True, body=body).execute()
+    assert made["id"] == first and made["mimeType"] == "application/pdf"
+
+    def refusal(file_id: str, copy_body: dict[str, Any]) -> tuple[int, str]:
+        with pytest.raises(HttpError) as refused:
+            drive.files().copy(fileId=file_id, supportsAllDrives=True, body=copy_body).execute()
+        return refused.value.resp.status, refused.value.error_details[0]["reason"]
+
+    assert refusal("pdf-runbook", body) == (409, "duplicate")
+    assert refusal("pdf-runbook", {**body, "id": "1madeUpByTheCaller"}) == (400, "fileIdNotUsable")
+    assert refusal(sandbox.state.coe_template, {**body, "id": second}) == (403, "insufficientFilePermissions")
+    assert [f for f in google.files.values() if f["name"] == "runbook copy"] == [google.files[first]]
+    drive.files().delete(fileId=first, supportsAllDrives=True).execute()
+    del google.files["pdf-runbook"]
+    drive.close()
+
+
+def test_drive_fake_search_lags_behind_a_new_file(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
+    """Search may miss a file made moments ago; a read by id sees it at once."""
+    sandbox.state.google.search_lag_seconds = 0.5
+    try:
+        doc = gw.copy_template(sandbox.state.coe_template, sandbox.state.coe_folder, "x", "inc-lag")
+        assert gw.find_coe("inc-lag") is None and gw.get_file(doc.id).id == doc.id
+        time.sleep(0.6)
+        assert gw.find_coe("inc-lag") == doc
+    finally:
+        sandbox.state.google.search_lag_seconds = 0.0
