@@ -10,10 +10,10 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 from prefect.variables import Variable
 
-from oncall.clock import now, parse_instant
+from oncall.clock import now
 from oncall.errors import InputError
 from oncall.models import AlertQuery, Priority, TimeWindow
-from oncall.watch import EVENT, coe_candidates
+from oncall.watch import EVENT, coe_candidates, watch_start
 from tasks.alerts import fetch_alerts, fetch_resolved_incidents
 from tasks.config import resolve_settings
 
@@ -30,10 +30,12 @@ def incident_watch(
     """Find incidents (and P1/P2 alerts) closed since the last successful run that lasted long
     enough for a COE, and emit one `oncall.incident.closed` event each; the coe-prep deployment
     is triggered by it. The watermark moves only after every event went out, so a missed or
-    failed run is caught up by the next.
+    failed run is caught up by the next. A watermark that is unreadable or not in the past (a
+    clock that jumped, a hand edit) is logged and not used: the run looks back 7 days (or
+    lookback_minutes, if longer) and rewrites it when it succeeds.
 
     Args:
-        lookback_minutes: How far back the first run looks (later runs start at the watermark)
+        lookback_minutes: How far back the first run looks (later runs start at the watermark, or look back at least 7 days when it cannot be trusted)
         threshold_minutes: COE threshold; default ONCALL_COE_THRESHOLD_MINUTES (10)
         include_alerts: Also closed P1/P2 alerts outside any incident (teams that page without incidents)
         dry_run: Log the events it would emit; emit nothing and keep the watermark
@@ -45,9 +47,23 @@ def incident_watch(
     threshold = timedelta(
         minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
     )
+    if lookback_minutes <= 0:
+        raise InputError(f"lookback_minutes {lookback_minutes} is not positive")
     until = now()
-    stored = Variable.get(WATERMARK, default=None)
-    since = parse_instant(str(stored), "UTC") if stored else until - timedelta(minutes=lookback_minutes)
+    start = watch_start(Variable.get(WATERMARK, default=None), until, timedelta(minutes=lookback_minutes))
+    since = start.since
+    if start.problem:
+        log.warning(
+            "The %s Variable is not used: %s. Looking back %g days, to %s, so that nothing which "
+            "closed meanwhile is missed (an event already sent repeats with the same id); %s.",
+            WATERMARK,
+            start.problem,
+            (until - since) / timedelta(days=1),
+            since.isoformat(),
+            "a dry run keeps the watermark"
+            if dry_run
+            else "the watermark is rewritten when this run succeeds",
+        )
     window = TimeWindow(start=since, end=until)
 
     incidents = fetch_resolved_incidents.submit(settings, window)
@@ -82,5 +98,6 @@ def incident_watch(
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),
+        "watermark_problem": start.problem,
         "events": [c.incident_id for c in candidates],
     }

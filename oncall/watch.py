@@ -4,20 +4,64 @@ Pure. An incident qualifies when it lasted at least the threshold; a closed P1/P
 qualifies the same way unless it belongs to a qualifying incident (so a team with incidents
 gets one COE, not one per alert). Event ids are derived from the incident id, so two watch
 runs that see the same incident emit the same event.
+
+The window starts at the watermark only while the watermark lies in the past; see
+`watch_start` for what a run does with one it cannot trust.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from oncall.clock import parse_instant
 from oncall.coe import incident_from_alert, related_alerts
+from oncall.errors import InputError
 from oncall.models import Alert, Incident, Priority, priority_label
 
 EVENT = "oncall.incident.closed"
 _NAMESPACE = uuid.UUID("8f5b8f0e-3c1a-4c7e-9a57-0c0ffee0c0e5")
+# How far back a run looks when the watermark cannot be trusted. The last good run's time is
+# then unknown; a week covers a clock fault over a long weekend, and looking back too far is
+# harmless: the same incident gives the same event id, and coe-prep makes one COE per incident.
+RECOVERY_LOOKBACK = timedelta(days=7)
+
+
+class WatchStart(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    since: datetime
+    problem: str | None = None  # why the stored watermark was not used; None when it was
+
+
+def watch_start(
+    stored: object, until: datetime, lookback: timedelta, recovery: timedelta = RECOVERY_LOOKBACK
+) -> WatchStart:
+    """Where a watch run's window starts, from the stored watermark and the run's own end.
+
+    No watermark (the first run): `lookback` before `until`. A watermark in the past: the
+    watermark. One that is unreadable, or not before `until` (a clock that jumped ahead and
+    came back, a hand edit), names no instant this run can trust, and a window from it would
+    be empty or inverted; the incidents that closed since the last good run must still be
+    found, so the run looks back the longer of `lookback` and `recovery`, and says why.
+    """
+    if stored is None or stored == "":
+        return WatchStart(since=until - lookback)
+    shown = str(stored)[:80]
+    try:
+        mark = parse_instant(str(stored), "UTC")
+    except InputError:
+        problem = f"watermark {shown!r} is not an ISO-8601 time"
+    else:
+        if mark < until:
+            return WatchStart(since=mark)
+        problem = (
+            f"watermark {mark.isoformat()} is not before now ({until.isoformat()}): "
+            "a clock that jumped ahead, or a hand edit"
+        )
+    return WatchStart(since=until - max(lookback, recovery), problem=problem)
 
 
 class CoeCandidate(BaseModel):
