@@ -1,20 +1,28 @@
-"""GitHub through PyGithub: read the runbook, list gap issues by label, and write issues.
+"""GitHub through PyGithub: read the runbook, list gap issues, and write issues.
 
 PyGithub's default retry repeats 5xx answers to POSTs up to ten times, which files
 duplicates when GitHub created the issue and then failed to answer. Here only GET/HEAD are
 retried by PyGithub; a write that fails without a clear answer raises `UnavailableError`,
-and the caller looks for its marker before writing again. Secondary rate limits (403/429
-with Retry-After) mean GitHub did nothing, so those writes are retried after the wait.
+and the caller looks for its marker before writing again. Rate limits mean GitHub did
+nothing, so every request is retried after the wait, by one loop here (PyGithub's own
+would sleep outside the caller's clock): a primary limit (403, `X-RateLimit-Remaining: 0`)
+until its `X-RateLimit-Reset`, a secondary one for its Retry-After or a minute.
+
+Writes are spaced by `write_interval` per account and API, across every client in the
+process: a flow builds a client per task, and GitHub counts content-creating requests per
+account, so a spacer per client would not space anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,6 +54,50 @@ T = TypeVar("T")
 PER_PAGE = 100
 
 
+class _RateLimitsToCaller(GithubRetry):
+    """PyGithub's retry without its rate-limit waits: a 403 or 429 reaches the caller's loop."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        return status_code not in (403, 429) and super().is_retry(method, status_code, has_retry_after)
+
+
+class _WriteSpacer:
+    """One write at a time per account, each starting `interval` after the last one ended
+    (so they also arrive at least that far apart); shared by every client of the account."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+
+    @contextmanager
+    def slot(self, interval: float, sleep: Callable[[float], None]) -> Iterator[None]:
+        if interval <= 0:
+            yield
+            return
+        with self._lock:
+            wait = self._last + interval - time.monotonic()
+            if wait > 0:
+                sleep(wait)
+            try:
+                yield
+            finally:
+                self._last = time.monotonic()
+
+
+_SPACERS: dict[str, _WriteSpacer] = {}
+_SPACERS_LOCK = threading.Lock()
+
+
+def _spacer(base_url: str, token: str) -> _WriteSpacer:
+    key = hashlib.sha256(f"{base_url}\0{token}".encode()).hexdigest()
+    with _SPACERS_LOCK:
+        return _SPACERS.setdefault(key, _WriteSpacer())
+
+
+def _labels(raw: Any) -> tuple[str, ...]:
+    return tuple(lb["name"] if isinstance(lb, dict) else str(lb) for lb in raw or ())
+
+
 class IssueRef(BaseModel):
     """An issue as plain data, so planning code never touches PyGithub objects."""
 
@@ -59,6 +111,7 @@ class IssueRef(BaseModel):
     html_url: str
     closed_at: datetime | None = None
     is_pull_request: bool = False
+    labels: tuple[str, ...] = ()
 
 
 def _ref(issue: Any) -> IssueRef:
@@ -71,12 +124,18 @@ def _ref(issue: Any) -> IssueRef:
         html_url=issue.html_url,
         closed_at=issue.closed_at,
         is_pull_request="/pull/" in issue.html_url,  # reading .pull_request would fetch each issue again
+        labels=tuple(label.name for label in issue.labels),
     )
 
 
 def _raw_ref(raw: dict[str, Any]) -> IssueRef:
     return IssueRef.model_validate(
-        {**raw, "body": raw.get("body") or "", "is_pull_request": "pull_request" in raw}
+        {
+            **raw,
+            "body": raw.get("body") or "",
+            "is_pull_request": "pull_request" in raw,
+            "labels": _labels(raw.get("labels")),
+        }
     )
 
 
@@ -88,6 +147,18 @@ def _last_page(headers: dict[str, Any]) -> int:
         return 1
     pages = parse_qs(urlsplit(found.group(1)).query).get("page", ["1"])
     return int(pages[0])
+
+
+def _field_errors(data: Any) -> str:
+    """GitHub's 422 names each refused field: ' (title: title is too long (maximum is 256 characters))'."""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    said = [
+        f"{e.get('field', '?')}: {e.get('message') or e.get('code', '?')}" if isinstance(e, dict) else str(e)
+        for e in errors
+    ]
+    return f" ({'; '.join(said)})" if said else ""
 
 
 def split_repo(full_name: str) -> str:
@@ -108,15 +179,19 @@ class GitHubClient:
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
         max_wait: float = 120.0,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._concurrency = concurrency
         self._sleep = sleep
+        self._clock = clock
+        self._write_interval = write_interval
+        self._spacer = _spacer(base_url.rstrip("/"), token)
         self._max_wait = max_wait
         self._attempts = attempts
         self._backoff = backoff
-        retry = GithubRetry(
+        retry = _RateLimitsToCaller(
             total=attempts,
             backoff_factor=backoff,
             allowed_methods=frozenset({"GET", "HEAD"}),
@@ -131,7 +206,7 @@ class GitHubClient:
             pool_size=concurrency,
             retry=retry,
             seconds_between_requests=0,
-            seconds_between_writes=write_interval,
+            seconds_between_writes=0,  # spaced by self._spacer, per account rather than per client
             lazy=True,
         )
 
@@ -163,12 +238,7 @@ class GitHubClient:
         except GithubException as exc:
             message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
             if isinstance(exc, RateLimitExceededException) or exc.status == 429:
-                limited = RateLimitedError(
-                    SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
-                )
-                after = (exc.headers or {}).get("retry-after", "")
-                limited.retry_after = float(after) if after.isdigit() else None
-                raise limited from None
+                raise self._rate_limited(what, exc) from None
             if exc.status == 403:
                 raise AuthError(
                     SYSTEM,
@@ -180,10 +250,33 @@ class GitHubClient:
                 raise UnavailableError(
                     SYSTEM, f"{what}: HTTP {exc.status}{tail}", status=exc.status
                 ) from None
-            raise RejectedError(SYSTEM, f"{what}: HTTP {exc.status}: {message}", status=exc.status) from None
+            raise RejectedError(
+                SYSTEM, f"{what}: HTTP {exc.status}: {message}{_field_errors(exc.data)}", status=exc.status
+            ) from None
         except requests.RequestException as exc:
             tail = "; the write may have happened, a rerun looks for it first" if write else ""
             raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}{tail}") from None
+
+    def _rate_limited(self, what: str, exc: GithubException) -> RateLimitedError:
+        """A secondary limit waits its Retry-After (else a minute, `retry_after` None); a primary
+        one (`X-RateLimit-Remaining: 0`) waits until `X-RateLimit-Reset`, a second past it."""
+        headers = exc.headers or {}
+        after, reset = headers.get("retry-after", ""), headers.get("x-ratelimit-reset", "")
+        if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+            at = datetime.fromtimestamp(int(reset), UTC)
+            limited = RateLimitedError(
+                SYSTEM,
+                f"{what}: the hourly rate limit of {SETTING} is spent (HTTP {exc.status}); "
+                f"it resets at {at:%H:%M:%S} UTC, run again after",
+                status=exc.status,
+            )
+            limited.retry_after = max(0.0, int(reset) - self._clock()) + 1
+            return limited
+        limited = RateLimitedError(
+            SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
+        )
+        limited.retry_after = float(after) if after.isdigit() else None
+        return limited
 
     def _write(self, what: str, call: Callable[[], T]) -> T:
         """A write, retried only after a rate limit, when GitHub has certainly not acted."""
@@ -200,7 +293,10 @@ class GitHubClient:
         while True:
             attempt += 1
             try:
-                with self._errors(what, write=write):
+                with (
+                    self._errors(what, write=write),
+                    self._spacer.slot(self._write_interval if write else 0, self._sleep),
+                ):
                     return call()
             except RateLimitedError as exc:
                 # GitHub: Retry-After when given, else wait at least a minute (secondary limits).
@@ -224,20 +320,23 @@ class GitHubClient:
             raise InputError(f"{what} is a directory, not a markdown file")
         return content.decoded_content.decode("utf-8", errors="replace")
 
-    def list_issues(self, repo: str, label: str) -> list[IssueRef]:
-        """Every issue (open and closed) with `label`: the first page tells how many follow,
-        and those are read at once, each retried on its own.
+    def list_issues(
+        self, repo: str, label: str | None = None, *, creator: str | None = None
+    ) -> list[IssueRef]:
+        """Every issue (open and closed) with `label`, or opened by `creator`: the first page
+        tells how many follow, and those are read at once, each retried on its own.
 
         Oldest first, so an issue filed while the pages are read lands past the last one
         instead of shifting an older one off the end (newest first would lose that one, and
         its kind would be filed again). Pages go through PyGithub's requester straight to
         refs: building 5,000 PyGithub objects costs more CPU than the requests themselves.
         """
-        what = f"issues labelled {label!r} in {repo}"
+        what = f"issues {f'labelled {label!r}' if label else f'opened by {creator}'} in {repo}"
         url = f"/repos/{split_repo(repo)}/issues"
-        params = {
+        params: dict[str, Any] = {
             "state": "all",
-            "labels": label,
+            **({"labels": label} if label else {}),
+            **({"creator": creator} if creator else {}),
             "sort": "created",
             "direction": "asc",
             "per_page": PER_PAGE,
@@ -262,6 +361,37 @@ class GitHubClient:
         return _ref(
             self._write(f"new issue in {repo}", lambda: r.create_issue(title=title, body=body, labels=labels))
         )
+
+    def add_labels(self, repo: str, number: int, labels: list[str]) -> tuple[str, ...]:
+        """Labels added after the fact: GitHub drops them from a new issue without push access,
+        and Triage access may add them here. Returns the issue's labels as GitHub answers them."""
+        issue = self.gh.get_repo(split_repo(repo)).get_issue(number)
+        what = f"labels {labels} on {repo}#{number}"
+        try:
+            self._write(what, lambda: issue.add_to_labels(*labels))
+        except AuthError as exc:
+            raise AuthError(
+                SYSTEM,
+                f"{what}: refused (HTTP 403); the account behind {SETTING} needs Triage (or Write) access "
+                f"to {repo} to label issues",
+                status=exc.status,
+            ) from None
+        return self.issue(repo, number).labels
+
+    def issue(self, repo: str, number: int) -> IssueRef:
+        """The issue as GitHub holds it now (a person may have edited it since it was listed)."""
+        return self._read(
+            f"{repo}#{number}", lambda: _ref(self.gh.get_repo(split_repo(repo)).get_issue(number))
+        )
+
+    def login(self) -> str | None:
+        """The token's account, or None for a GitHub App's token (GitHub refuses it `/user`)."""
+        try:
+            return self._read("the token's account", lambda: self.gh.get_user().login)
+        except AuthError as exc:
+            if exc.status == 403:
+                return None
+            raise
 
     def comments(self, repo: str, number: int) -> list[str]:
         return self._read(

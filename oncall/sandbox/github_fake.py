@@ -1,10 +1,20 @@
 """A fake GitHub REST API serving what PyGithub calls for runbook-gaps.
 
-Contents, issues (list with label/state filters and Link paging, create, get, edit) and
-comments (list, create). Objects carry `url` fields on the fake's own base URL, as PyGithub
-follows them. Errors use GitHub's bodies: 401 "Bad credentials", 404 "Not Found", 422
-"Validation Failed" (e.g. body over 65,536 characters), and 403 secondary rate limits with
-Retry-After once too many writes arrive within a minute.
+Contents, the authenticated user, issues (list with label/state/creator filters and Link
+paging, create, get, edit, add labels), comments (list, create) and repository labels (list,
+get, create). Objects carry `url` fields on the fake's own base URL, as PyGithub follows them.
+
+What GitHub does and the fake does too:
+- Each token acts as an account with a role on the repositories (`add_account`). Without push
+  access (roles `read` and `triage`) labels, assignees and milestone on a new issue are silently
+  dropped (GitHub's create-an-issue docs); `triage` may add labels afterwards, `read` gets 403
+  "Must have admin rights to Repository." (as api.github.com answers it).
+- Errors use GitHub's bodies: 401 "Bad credentials", 404 "Not Found", 422 "Validation Failed"
+  naming the field (a title over 256 characters, a body over 65,536), 403 secondary rate limits
+  with Retry-After once too many writes arrive within a minute, and 403 primary rate limits with
+  `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` once an account's hourly quota is spent.
+- `per_page` over 100 is served as 100; zero, negative or not a number as the default 30; a
+  `page` that is not a positive number as page 1. GitHub answers those with 200, not an error.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.routing import Route, Router
@@ -26,7 +36,24 @@ from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
 
 BODY_LIMIT = 65_536
+TITLE_LIMIT = 256
 DOCS = "https://docs.github.com/rest"
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+DEFAULT_PER_PAGE, MAX_PER_PAGE = 30, 100
+ROLES = ("read", "triage", "write", "maintain", "admin")
+PUSH_ROLES = frozenset({"write", "maintain", "admin"})
+NO_RIGHTS = "Must have admin rights to Repository."
+
+
+@dataclass(frozen=True)
+class GitHubAccount:
+    login: str
+    ident: int
+    role: str  # on every repository of the fake
+
+    @property
+    def push(self) -> bool:
+        return self.role in PUSH_ROLES
 
 
 @dataclass
@@ -43,34 +70,63 @@ class GitHubState:
     login: str = "oncall-bot"
     repos: dict[str, GitHubRepo] = field(default_factory=dict)
     writes_per_minute: int = 80
+    requests_per_hour: int = 5_000  # GitHub's primary limit for a token
+    accounts: dict[str, GitHubAccount] = field(default_factory=dict)  # token -> account, beside `token`
+    writes_at: list[float] = field(default_factory=list)  # monotonic arrival of each accepted write (tests)
     _writes: list[float] = field(default_factory=list)
+    _used: dict[str, int] = field(default_factory=dict)  # login -> requests in this hour
+    _reset: float = 0.0  # epoch seconds when the hour's quota refills
     _ids: int = 1000
 
     def repo(self, full_name: str) -> GitHubRepo:
         return self.repos.setdefault(full_name, GitHubRepo())
 
+    def account(self, token: str) -> GitHubAccount | None:
+        if token == self.token:
+            return GitHubAccount(self.login, 1, "admin")
+        return self.accounts.get(token)
+
+    def add_account(self, token: str, login: str, role: str) -> GitHubAccount:
+        """Another token, acting as `login` with `role` (read, triage, write, maintain, admin)."""
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} is none of {ROLES}")
+        self.accounts[token] = GitHubAccount(login, 2 + len(self.accounts), role)
+        return self.accounts[token]
+
     def forget_writes(self) -> None:
-        """Start a fresh secondary-rate-limit minute (tests)."""
+        """Start a fresh secondary-rate-limit minute and primary-rate-limit hour (tests)."""
         self._writes.clear()
+        self.writes_at.clear()
+        self._used.clear()
+        self._reset = 0.0
+
+    def spend_quota(self, login: str, reset_in: float) -> None:
+        """Use up `login`'s hourly quota, refilling `reset_in` seconds from now (tests)."""
+        self._used[login] = self.requests_per_hour
+        self._reset = time.time() + reset_in
 
     def next_id(self) -> int:
         self._ids += 1
         return self._ids
 
-    def label(self, repo: GitHubRepo, name: str) -> dict[str, Any]:
+    def label(
+        self, repo: GitHubRepo, name: str, color: str = "ededed", description: str | None = None
+    ) -> dict[str, Any]:
         if name not in repo.labels:
             ident = self.next_id()
             repo.labels[name] = {
                 "id": ident,
                 "node_id": f"LA_{ident}",
                 "name": name,
-                "color": "ededed",
+                "color": color,
                 "default": False,
-                "description": None,
+                "description": description,
             }
         return repo.labels[name]
 
-    def new_issue(self, repo_name: str, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+    def new_issue(
+        self, repo_name: str, title: str, body: str, labels: list[str], creator: str | None = None
+    ) -> dict[str, Any]:
         """Store an issue as GitHub would on POST; tests use it to preload many at once."""
         repo = self.repo(repo_name)
         ident = self.next_id()
@@ -93,6 +149,7 @@ class GitHubState:
             "closed_at": None,
             "author_association": "NONE",
             "active_lock_reason": None,
+            "_creator": creator or self.login,  # not served: the answer's `user`
         }
         repo.issues.append(issue)
         return issue
@@ -104,11 +161,38 @@ def _now() -> str:
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     headers = extra.pop("headers", None)
+    docs = extra.pop("docs", DOCS)
     return JSONResponse(
-        {"message": message, "documentation_url": DOCS, "status": str(status), **extra},
+        {"message": message, "documentation_url": docs, "status": str(status), **extra},
         status_code=status,
         headers=headers,
     )
+
+
+def _invalid(resource: str, name: str, message: str) -> JSONResponse:
+    """GitHub's 422 for one field, e.g. {"resource": "Issue", "code": "custom", "field": "title", ...}."""
+    return _error(
+        422,
+        "Validation Failed",
+        errors=[{"resource": resource, "code": "custom", "field": name, "message": message}],
+    )
+
+
+def _too_long(resource: str, payload: dict[str, Any]) -> JSONResponse | None:
+    for name, limit in (("title", TITLE_LIMIT), ("body", BODY_LIMIT)):
+        if len(payload.get(name) or "") > limit:
+            return _invalid(resource, name, f"{name} is too long (maximum is {limit} characters)")
+    return None
+
+
+def _positive(raw: str | None, default: int) -> int:
+    """GitHub serves a paging value it cannot use (0, -1, 1.5, abc) as its default, never an error."""
+    return int(raw) if raw is not None and raw.isdigit() and int(raw) > 0 else default
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    per_page = min(MAX_PER_PAGE, _positive(request.query_params.get("per_page"), DEFAULT_PER_PAGE))
+    return per_page, _positive(request.query_params.get("page"), 1)
 
 
 # The orders GitHub's issue listing offers (`sort`), by what each compares.
@@ -122,39 +206,65 @@ SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
 def build_github_app(state: GitHubState) -> Router:
     base = public_base
 
-    def check(request: Request, write: bool = False) -> JSONResponse | None:
-        auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() not in ("token", "bearer") or token != state.token:
+    def check(request: Request, write: bool = False) -> GitHubAccount | JSONResponse:
+        """The account behind the token, or GitHub's refusal: bad credentials, then the rate limits."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        who = state.account(token) if scheme.lower() in ("token", "bearer") else None
+        if who is None:
             return _error(401, "Bad credentials")
+        now = time.time()
+        if now >= state._reset:
+            state._used.clear()
+            state._reset = now + 3600
+        used = state._used.get(who.login, 0)
+        if used >= state.requests_per_hour:
+            return _error(
+                403,
+                f"API rate limit exceeded for user ID {who.ident}.",
+                docs=RATE_DOCS,
+                headers={
+                    "X-RateLimit-Limit": str(state.requests_per_hour),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Used": str(used),
+                    "X-RateLimit-Reset": str(int(state._reset)),
+                    "X-RateLimit-Resource": "core",
+                },
+            )
+        state._used[who.login] = used + 1
         if write:
-            now = time.monotonic()
-            state._writes[:] = [t for t in state._writes if now - t < 60]
+            tick = time.monotonic()
+            state._writes[:] = [t for t in state._writes if tick - t < 60]
             if len(state._writes) >= state.writes_per_minute:
                 return _error(
                     403,
                     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
                     headers={"Retry-After": "60"},
                 )
-            state._writes.append(now)
-        return None
+            state._writes.append(tick)
+            state.writes_at.append(tick)
+        return who
 
     def repo_of(request: Request) -> tuple[str, GitHubRepo] | None:
         name = f"{request.path_params['owner']}/{request.path_params['repo']}"
         return (name, state.repos[name]) if name in state.repos else None
 
-    def user(request: Request) -> dict[str, Any]:
-        api = f"{base(request)}/users/{state.login}"
+    def user(request: Request, login: str) -> dict[str, Any]:
+        api = f"{base(request)}/users/{login}"
+        ident = (
+            1
+            if login == state.login
+            else next((a.ident for a in state.accounts.values() if a.login == login), 1)
+        )
         return {
-            "login": state.login,
-            "id": 1,
-            "node_id": "U_1",
+            "login": login,
+            "id": ident,
+            "node_id": f"U_{ident}",
             "type": "Bot",
             "site_admin": False,
-            "avatar_url": "https://avatars.githubusercontent.com/u/1",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{ident}",
             "gravatar_id": "",
             "url": api,
-            "html_url": f"https://github.com/{state.login}",
+            "html_url": f"https://github.com/{login}",
             "followers_url": f"{api}/followers",
             "following_url": f"{api}/following{{/other_user}}",
             "gists_url": f"{api}/gists{{/gist_id}}",
@@ -166,15 +276,15 @@ def build_github_app(state: GitHubState) -> Router:
             "received_events_url": f"{api}/received_events",
         }
 
+    def label_json(request: Request, repo_name: str, label: dict[str, Any]) -> dict[str, Any]:
+        return {**label, "url": f"{base(request)}/repos/{repo_name}/labels/{quote(label['name'], safe='')}"}
+
     def decorate(request: Request, repo_name: str, issue: dict[str, Any]) -> dict[str, Any]:
         api = f"{base(request)}/repos/{repo_name}/issues/{issue['number']}"
-        labels = [
-            {**lb, "url": f"{base(request)}/repos/{repo_name}/labels/{lb['name']}"} for lb in issue["labels"]
-        ]
         return {
-            **issue,
-            "labels": labels,
-            "user": user(request),
+            **{k: v for k, v in issue.items() if not k.startswith("_")},
+            "labels": [label_json(request, repo_name, lb) for lb in issue["labels"]],
+            "user": user(request, issue.get("_creator", state.login)),
             "url": api,
             "repository_url": f"{base(request)}/repos/{repo_name}",
             "labels_url": f"{api}/labels{{/name}}",
@@ -183,9 +293,31 @@ def build_github_app(state: GitHubState) -> Router:
             "html_url": f"https://github.com/{repo_name}/issues/{issue['number']}",
         }
 
+    def paged(
+        request: Request, path: str, items: list[dict[str, Any]], render: Callable[[dict[str, Any]], Any]
+    ) -> JSONResponse:
+        """One page of `items`, rendered, with GitHub's Link header (the caller's own parameters kept)."""
+        per_page, page = _paging(request)
+        chunk = [render(i) for i in items[(page - 1) * per_page : page * per_page]]
+        last = max(1, -(-len(items) // per_page))
+        params = {k: v for k, v in request.query_params.items() if k != "page"}
+
+        def link(to: int, rel: str) -> str:
+            return f'<{base(request)}{path}?{urlencode({**params, "page": to})}>; rel="{rel}"'
+
+        links = [link(page - 1, "prev"), link(1, "first")] if page > 1 else []
+        if page < last:
+            links = [link(page + 1, "next"), link(last, "last"), *links]
+        return JSONResponse(chunk, headers={"Link": ", ".join(links)} if links else {})
+
+    async def authenticated_user(request: Request) -> JSONResponse:
+        if isinstance(who := check(request), JSONResponse):
+            return who
+        return JSONResponse(user(request, who.login))
+
     async def contents(request: Request) -> JSONResponse:
-        if (denied := check(request)) is not None:
-            return denied
+        if isinstance(who := check(request), JSONResponse):
+            return who
         found = repo_of(request)
         path = request.path_params["path"]
         ref = request.query_params.get("ref", "main")
@@ -214,8 +346,8 @@ def build_github_app(state: GitHubState) -> Router:
 
     async def issues(request: Request) -> JSONResponse:
         write = request.method == "POST"
-        if (denied := check(request, write)) is not None:
-            return denied
+        if isinstance(who := check(request, write), JSONResponse):
+            return who
         found = repo_of(request)
         if found is None:
             return _error(404, "Not Found")
@@ -229,31 +361,21 @@ def build_github_app(state: GitHubState) -> Router:
                     "Validation Failed",
                     errors=[{"resource": "Issue", "code": "missing_field", "field": "title"}],
                 )
-            if len(body) > BODY_LIMIT:
-                return _error(
-                    422,
-                    "Validation Failed",
-                    errors=[
-                        {
-                            "resource": "Issue",
-                            "code": "custom",
-                            "field": "body",
-                            "message": f"body is too long (maximum is {BODY_LIMIT} characters)",
-                        }
-                    ],
-                )
-            labels = [str(lb) for lb in payload.get("labels") or []]
-            issue = state.new_issue(name, title, body, labels)
+            if (refused := _too_long("Issue", payload)) is not None:
+                return refused
+            # Without push access GitHub keeps the issue and silently drops labels (and assignees, milestone).
+            labels = [str(lb) for lb in payload.get("labels") or []] if who.push else []
+            issue = state.new_issue(name, title, body, labels, creator=who.login)
             return JSONResponse(decorate(request, name, issue), status_code=201)
         wanted_state = request.query_params.get("state", "open")
         labels = [lb for lb in (request.query_params.get("labels") or "").split(",") if lb]
-        per_page = min(100, int(request.query_params.get("per_page", "30")))
-        page = max(1, int(request.query_params.get("page", "1")))
+        creator = request.query_params.get("creator")
         matching = [
             i
             for i in repo.issues
             if (wanted_state == "all" or i["state"] == wanted_state)
             and all(lb in {x["name"] for x in i["labels"]} for lb in labels)
+            and (creator is None or i["_creator"].lower() == creator.lower())
         ]
         sort = request.query_params.get("sort", "created")
         direction = request.query_params.get("direction", "desc")
@@ -261,18 +383,7 @@ def build_github_app(state: GitHubState) -> Router:
             return _error(422, "Validation Failed")
         # Issue numbers rise with creation time, so they break ties the way GitHub does.
         matching.sort(key=lambda i: (SORTS[sort](i), i["number"]), reverse=direction == "desc")
-        chunk = matching[(page - 1) * per_page : page * per_page]
-        last = max(1, -(-len(matching) // per_page))
-        params = {k: v for k, v in request.query_params.items() if k != "page"}
-
-        def link(to: int, rel: str) -> str:
-            return f'<{base(request)}/repos/{name}/issues?{urlencode({**params, "page": to})}>; rel="{rel}"'
-
-        links = [link(page - 1, "prev"), link(1, "first")] if page > 1 else []
-        if page < last:
-            links = [link(page + 1, "next"), link(last, "last"), *links]
-        headers = {"Link": ", ".join(links)} if links else {}
-        return JSONResponse([decorate(request, name, i) for i in chunk], headers=headers)
+        return paged(request, f"/repos/{name}/issues", matching, lambda i: decorate(request, name, i))
 
     def find_issue(request: Request) -> tuple[str, GitHubRepo, dict[str, Any]] | None:
         found = repo_of(request)
@@ -284,16 +395,22 @@ def build_github_app(state: GitHubState) -> Router:
 
     async def issue(request: Request) -> JSONResponse:
         write = request.method == "PATCH"
-        if (denied := check(request, write)) is not None:
-            return denied
+        if isinstance(who := check(request, write), JSONResponse):
+            return who
         found = find_issue(request)
         if found is None:
             return _error(404, "Not Found")
         name, repo, item = found
         if write:
             payload = await request.json()
-            if "body" in payload and len(payload["body"] or "") > BODY_LIMIT:
-                return _error(422, "Validation Failed")
+            if "title" in payload and not payload["title"]:
+                return _error(
+                    422,
+                    "Validation Failed",
+                    errors=[{"resource": "Issue", "code": "missing_field", "field": "title"}],
+                )
+            if (refused := _too_long("Issue", payload)) is not None:
+                return refused
             for key in ("title", "body"):
                 if key in payload:
                     item[key] = payload[key]
@@ -303,15 +420,77 @@ def build_github_app(state: GitHubState) -> Router:
                 item["state_reason"] = payload.get("state_reason") or (
                     "completed" if payload["state"] == "closed" else "reopened"
                 )
-            if "labels" in payload:
+            if "labels" in payload and who.push:  # dropped without push access, as on create
                 item["labels"] = [state.label(repo, str(lb)) for lb in payload["labels"]]
             item["updated_at"] = _now()
         return JSONResponse(decorate(request, name, item))
 
+    async def issue_labels(request: Request) -> JSONResponse:
+        """POST adds labels (PyGithub's add_to_labels sends a bare list): triage access is enough."""
+        write = request.method == "POST"
+        if isinstance(who := check(request, write), JSONResponse):
+            return who
+        found = find_issue(request)
+        if found is None:
+            return _error(404, "Not Found")
+        name, repo, item = found
+        if write:
+            if who.role == "read":
+                return _error(403, NO_RIGHTS)
+            payload = await request.json()
+            names = payload.get("labels", []) if isinstance(payload, dict) else payload
+            have = {lb["name"] for lb in item["labels"]}
+            item["labels"] += [state.label(repo, str(n)) for n in names if str(n) not in have]
+            item["updated_at"] = _now()
+        return JSONResponse([label_json(request, name, lb) for lb in item["labels"]])
+
+    async def repo_labels(request: Request) -> JSONResponse:
+        write = request.method == "POST"
+        if isinstance(who := check(request, write), JSONResponse):
+            return who
+        found = repo_of(request)
+        if found is None:
+            return _error(404, "Not Found")
+        name, repo = found
+        if not write:
+            return paged(
+                request,
+                f"/repos/{name}/labels",
+                list(repo.labels.values()),
+                lambda lb: label_json(request, name, lb),
+            )
+        if not who.push:
+            return _error(403, NO_RIGHTS)
+        payload = await request.json()
+        label = str(payload.get("name") or "")
+        if not label:
+            return _error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Label", "code": "missing_field", "field": "name"}],
+            )
+        if label in repo.labels:
+            return _error(
+                422,
+                "Validation Failed",
+                errors=[{"resource": "Label", "code": "already_exists", "field": "name"}],
+            )
+        made = state.label(repo, label, str(payload.get("color") or "ededed"), payload.get("description"))
+        return JSONResponse(label_json(request, name, made), status_code=201)
+
+    async def repo_label(request: Request) -> JSONResponse:
+        if isinstance(who := check(request), JSONResponse):
+            return who
+        found = repo_of(request)
+        wanted = request.path_params["name"]
+        if found is None or wanted not in found[1].labels:
+            return _error(404, "Not Found")
+        return JSONResponse(label_json(request, found[0], found[1].labels[wanted]))
+
     async def comments(request: Request) -> JSONResponse:
         write = request.method == "POST"
-        if (denied := check(request, write)) is not None:
-            return denied
+        if isinstance(who := check(request, write), JSONResponse):
+            return who
         found = find_issue(request)
         if found is None:
             return _error(404, "Not Found")
@@ -319,14 +498,20 @@ def build_github_app(state: GitHubState) -> Router:
         listing = repo.comments.setdefault(item["number"], [])
         if write:
             body = (await request.json()).get("body") or ""
-            if not body or len(body) > BODY_LIMIT:
-                return _error(422, "Validation Failed")
+            if not body:
+                return _error(
+                    422,
+                    "Validation Failed",
+                    errors=[{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
+                )
+            if (refused := _too_long("IssueComment", {"body": body})) is not None:
+                return refused
             ident = state.next_id()
             comment = {
                 "id": ident,
                 "node_id": f"IC_{ident}",
                 "body": body,
-                "user": user(request),
+                "user": user(request, who.login),
                 "created_at": _now(),
                 "updated_at": _now(),
                 "author_association": "NONE",
@@ -340,12 +525,13 @@ def build_github_app(state: GitHubState) -> Router:
         return JSONResponse(listing)
 
     async def repository(request: Request) -> JSONResponse:
-        if (denied := check(request)) is not None:
-            return denied
+        if isinstance(who := check(request), JSONResponse):
+            return who
         found = repo_of(request)
         if found is None:
             return _error(404, "Not Found")
         name = found[0]
+        rank = ROLES.index(who.role)
         return JSONResponse(
             {
                 "id": zlib.crc32(name.encode()),
@@ -353,20 +539,32 @@ def build_github_app(state: GitHubState) -> Router:
                 "name": name.split("/")[1],
                 "full_name": name,
                 "private": False,
-                "owner": user(request),
+                "owner": user(request, state.login),
                 "html_url": f"https://github.com/{name}",
                 "url": f"{base(request)}/repos/{name}",
                 "default_branch": "main",
                 "has_issues": True,
+                # The caller's own access, as GitHub reports it to an authenticated request.
+                "permissions": {
+                    "admin": rank >= ROLES.index("admin"),
+                    "maintain": rank >= ROLES.index("maintain"),
+                    "push": who.push,
+                    "triage": rank >= ROLES.index("triage"),
+                    "pull": True,
+                },
             }
         )
 
     return Router(
         routes=[
+            Route("/user", authenticated_user),
             Route("/repos/{owner}/{repo}", repository),
             Route("/repos/{owner}/{repo}/contents/{path:path}", contents),
+            Route("/repos/{owner}/{repo}/labels", repo_labels, methods=["GET", "POST"]),
+            Route("/repos/{owner}/{repo}/labels/{name}", repo_label),
             Route("/repos/{owner}/{repo}/issues", issues, methods=["GET", "POST"]),
             Route("/repos/{owner}/{repo}/issues/{number:int}", issue, methods=["GET", "PATCH"]),
+            Route("/repos/{owner}/{repo}/issues/{number:int}/labels", issue_labels, methods=["GET", "POST"]),
             Route("/repos/{owner}/{repo}/issues/{number:int}/comments", comments, methods=["GET", "POST"]),
         ]
     )

@@ -7,10 +7,18 @@ from itertools import count
 
 import httpx
 import pytest
+from github.GithubException import GithubException, UnknownObjectException
 from githubkit_schemas.v2022_11_28.models import ContentFile, Issue, IssueComment
 
 from oncall.clients.github import GitHubClient
-from oncall.errors import AuthError, MalformedError, NotFoundError, RejectedError, UnavailableError
+from oncall.errors import (
+    AuthError,
+    MalformedError,
+    NotFoundError,
+    RateLimitedError,
+    RejectedError,
+    UnavailableError,
+)
 from oncall.sandbox.seed import RUNBOOK
 from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
@@ -157,3 +165,136 @@ def test_a_broken_issue_listing_is_a_clear_error(
     sandbox.script(f"/github/repos/{repo}/issues", 200, method="GET", query="per_page=100", body=body)
     with pytest.raises(MalformedError, match=rf"issues labelled 'runbook-gap' in {repo}"):
         gh.list_issues(repo, "runbook-gap")
+
+
+# What GitHub does beyond the happy path: labels dropped without push access, the title limit,
+# the primary rate limit, and writes spaced across every client of one account.
+
+
+@pytest.fixture
+def reader(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GitHubClient]:
+    """A token whose account may open issues but has no push access (GitHub's Read role)."""
+    token = "sandbox-github-read-only-token"
+    sandbox.state.github.add_account(token, "oncall-reader", "read")
+    with GitHubClient(token, base_url=sandbox.github_url, write_interval=0, sleep=fake_sleep) as client:
+        yield client
+
+
+def test_labels_are_dropped_for_an_account_without_push_access(
+    gh: GitHubClient, reader: GitHubClient, sandbox: Sandbox, repo: str
+) -> None:
+    made = reader.create_issue(repo, "Runbook gap: X", "body", ["runbook-gap"])
+    assert made.labels == ()  # GitHub kept the issue and dropped the label, with a 201
+    assert sandbox.state.github.repos[repo].issues[0]["labels"] == []
+    assert gh.list_issues(repo, "runbook-gap") == []  # so a listing by label cannot find it
+    assert [i.number for i in gh.list_issues(repo, creator="oncall-reader")] == [made.number]
+    assert reader.login() == "oncall-reader"
+    with pytest.raises(AuthError, match="Triage"):
+        reader.add_labels(repo, made.number, ["runbook-gap"])
+    assert gh.create_issue(repo, "Runbook gap: Y", "body", ["runbook-gap"]).labels == ("runbook-gap",)
+
+
+def test_triage_access_adds_the_labels_that_create_dropped(sandbox: Sandbox, repo: str) -> None:
+    sandbox.state.github.add_account("sandbox-github-triage-token", "oncall-triager", "triage")
+    with GitHubClient(
+        "sandbox-github-triage-token", base_url=sandbox.github_url, write_interval=0
+    ) as triager:
+        made = triager.create_issue(repo, "Runbook gap: X", "body", ["runbook-gap"])
+        assert made.labels == ()
+        assert triager.add_labels(repo, made.number, ["runbook-gap"]) == ("runbook-gap",)
+        assert [i.labels for i in triager.list_issues(repo, "runbook-gap")] == [("runbook-gap",)]
+
+
+def test_repository_labels_through_pygithub(gh: GitHubClient, reader: GitHubClient, repo: str) -> None:
+    r = gh.gh.get_repo(repo)
+    made = r.create_label("runbook-gap", "d73a4a", "alert kinds without a runbook entry")
+    assert (made.name, made.color) == ("runbook-gap", "d73a4a")
+    assert r.get_label("runbook-gap").description == "alert kinds without a runbook entry"
+    assert [lb.name for lb in r.get_labels()] == ["runbook-gap"]
+    with pytest.raises(GithubException) as exists:
+        r.create_label("runbook-gap", "ededed")
+    assert exists.value.status == 422 and exists.value.data["errors"][0]["code"] == "already_exists"
+    with pytest.raises(UnknownObjectException):
+        r.get_label("nope").color  # lazy: reading it fetches it
+    with pytest.raises(GithubException) as denied:
+        reader.gh.get_repo(repo).create_label("other", "ededed")
+    assert denied.value.status == 403
+
+
+def test_a_title_over_githubs_limit_is_refused_naming_the_field(gh: GitHubClient, repo: str) -> None:
+    gh.create_issue(repo, "t" * 256, "b", [])
+    with pytest.raises(RejectedError, match=r"title is too long \(maximum is 256 characters\)"):
+        gh.create_issue(repo, "t" * 257, "b", [])
+    with pytest.raises(GithubException) as refused:
+        gh.gh.get_repo(repo).create_issue(title="t" * 257)
+    assert refused.value.data["errors"] == [
+        {
+            "resource": "Issue",
+            "code": "custom",
+            "field": "title",
+            "message": "title is too long (maximum is 256 characters)",
+        }
+    ]
+
+
+@pytest.mark.parametrize(("per_page", "served"), [("0", 30), ("500", 100), ("abc", 30), ("-1", 30), ("7", 7)])
+def test_a_per_page_github_cannot_use_is_served_not_refused(
+    sandbox: Sandbox, repo: str, per_page: str, served: int
+) -> None:
+    for i in range(120):
+        sandbox.state.github.new_issue(repo, f"t{i}", "b", [])
+    answer = httpx.get(
+        f"{sandbox.github_url}/repos/{repo}/issues",
+        params={"per_page": per_page, "page": "x"},
+        headers={"Authorization": f"token {sandbox.state.github.token}"},
+    )
+    assert answer.status_code == 200 and len(answer.json()) == served
+
+
+class RefillingSleep(FakeSleep):
+    """Waits out the fake's primary-rate-limit hour: after the sleep the quota is back."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+
+    def __call__(self, seconds: float) -> None:
+        super().__call__(seconds)
+        self.sandbox.state.github.forget_writes()
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_primary_rate_limit_waits_until_its_reset(sandbox: Sandbox, repo: str, write: bool) -> None:
+    sleep = RefillingSleep(sandbox)
+    with GitHubClient(
+        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, sleep=sleep
+    ) as gh:
+        sandbox.state.github.spend_quota(sandbox.state.github.login, reset_in=30)
+        if write:
+            gh.create_issue(repo, "t", "b", [])
+        else:
+            gh.list_issues(repo, "runbook-gap")
+    assert len(sleep.calls) == 1 and 29 <= sleep.calls[0] <= 32  # until X-RateLimit-Reset, not a blind minute
+    assert len(sandbox.state.github.repos[repo].issues) == int(write)
+
+
+def test_a_primary_rate_limit_past_the_wait_budget_says_when_it_resets(
+    gh: GitHubClient, sandbox: Sandbox, repo: str, fake_sleep: FakeSleep
+) -> None:
+    sandbox.state.github.spend_quota(sandbox.state.github.login, reset_in=1800)
+    with pytest.raises(RateLimitedError, match="rate limit.*resets at") as limited:
+        gh.list_issues(repo, "runbook-gap")
+    assert not isinstance(limited.value, AuthError) and fake_sleep.calls == []
+
+
+def test_writes_are_spaced_across_every_client_of_one_account(sandbox: Sandbox, repo: str) -> None:
+    """Each task builds its own client: the interval holds between them, as GitHub counts per account."""
+    interval = 0.2
+    for n in range(3):
+        with GitHubClient(
+            sandbox.state.github.token, base_url=sandbox.github_url, write_interval=interval
+        ) as gh:
+            gh.create_issue(repo, f"t{n}", "b", [])
+    times = sandbox.state.github.writes_at
+    assert len(times) == 3, times
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= interval * 0.95
