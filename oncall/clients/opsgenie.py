@@ -8,10 +8,11 @@ are fetched concurrently within a bounded pool. OpsGenie's API stops on 2027-04-
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Unpack
+from urllib.parse import parse_qs, urlsplit
 
 from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect
 from oncall.clients.http import ApiClient
@@ -21,7 +22,7 @@ from oncall.clients.opsgenie_records import (
     on_call_people,
     schedule_from_raw,
 )
-from oncall.clients.paging import split_window, whole_window
+from oncall.clients.paging import EPOCH, fetch_by_offset, whole_window
 from oncall.clients.records import attempt, iso, keep_good, parse_record, parse_records, require_list
 from oncall.clock import epoch_ms
 from oncall.errors import InputError, MalformedError
@@ -99,35 +100,17 @@ class OpsGenieSource(SourceClient):
             raise MalformedError(SYSTEM, "alert count: response has no data.count") from None
 
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
-        chunks = self._plan_chunks(query)
-        pages = [(w, off, total) for w, total in chunks for off in range(0, max(total, 1), PAGE)]
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="opsgenie") as pool:
-            results = list(pool.map(lambda p: self._page(query, p[0], p[1]), pages))
-        by_id: dict[str, Alert] = {}
-        for (window, offset, total), page in zip(pages, results, strict=True):
-            for alert in page:
-                by_id[alert.id] = alert
-            # Counts go stale while alerts keep arriving: keep paging past a full last page.
-            is_last = offset + PAGE >= total
-            while is_last and len(page) == PAGE and offset + 2 * PAGE <= OFFSET_CAP:
-                offset += PAGE
-                page = self._page(query, window, offset)
-                by_id.update((a.id, a) for a in page)
-        return sorted(by_id.values(), key=lambda a: (a.created_at, a.id))
-
-    def _plan_chunks(self, query: AlertQuery) -> Sequence[tuple[TimeWindow | None, int]]:
-        """Sub-windows each holding at most the offset cap, with their counts."""
-        total = self.count_alerts(build_query(query))
-        if total + PAGE <= OFFSET_CAP:
-            return [(None, total)]
-        return split_window(
+        alerts = fetch_by_offset(
             lambda w: self.count_alerts(build_query(query, w)),
-            whole_window(query),
-            total,
-            cap=OFFSET_CAP - PAGE,
+            lambda w, offset: self._page(query, w, offset),
+            lambda: whole_window(query),
+            lambda a: a.id,
+            cap=OFFSET_CAP,
+            size=PAGE,
             concurrency=self.concurrency,
             system=SYSTEM,
         )
+        return sorted(alerts, key=lambda a: (a.created_at, a.id))
 
     def _page(self, query: AlertQuery, window: TimeWindow | None, offset: int) -> list[Alert]:
         params = {
@@ -201,34 +184,54 @@ class OpsGenieSource(SourceClient):
     # -- incidents --------------------------------------------------------------------------
 
     def fetch_incidents(self, window: TimeWindow) -> list[Incident]:
-        return self._incidents(f"createdAt>={epoch_ms(window.start)} AND createdAt<{epoch_ms(window.end)}")
+        return self._incidents("", window)
 
     def fetch_resolved_incidents(self, window: TimeWindow) -> list[Incident]:
         query = f"status:(resolved OR closed) AND updatedAt>={epoch_ms(window.start)} AND updatedAt<{epoch_ms(window.end)}"
-        return [i for i in self._incidents(query) if i.resolved_at is None or i.resolved_at < window.end]
+        found = self._incidents(query, TimeWindow(start=EPOCH, end=window.end))
+        return [i for i in found if i.resolved_at is None or i.resolved_at < window.end]
 
-    def _incidents(self, query: str) -> list[Incident]:
-        raws: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            params = {
-                "query": query,
-                "offset": offset,
-                "limit": PAGE,
-                "sort": "createdAt",
-                "order": "asc",
-            }
-            what = f"incidents page offset={offset}"
-            page = require_list(
-                SYSTEM, self.api.get_json("/v1/incidents/", params=params, what=what), "data", what
-            )
-            raws += page
-            if len(page) < PAGE:
-                break
-            offset += PAGE
+    def _incidents(self, query: str, created: TimeWindow) -> list[Incident]:
+        """Incidents matching `query` created in `created`, split by creation time past the offset cap."""
+
+        def restricted(window: TimeWindow | None) -> str:
+            w = window or created
+            bounds = f"createdAt>={epoch_ms(w.start)} AND createdAt<{epoch_ms(w.end)}"
+            return f"{query} AND {bounds}" if query else bounds
+
+        raws = fetch_by_offset(
+            lambda w: self._count_incidents(restricted(w)),
+            lambda w, offset: self._incident_page(restricted(w), offset),
+            lambda: created,
+            lambda r: str(r.get("id")),
+            cap=OFFSET_CAP,
+            size=PAGE,
+            concurrency=self.concurrency,
+            system=SYSTEM,
+        )
+        raws.sort(key=lambda r: (str(r.get("createdAt")), str(r.get("id"))))
         with ThreadPoolExecutor(self.concurrency) as pool:
             done = list(pool.map(lambda r: attempt(self._complete_incident, r), raws))
         return keep_good(SYSTEM, "incident", done)
+
+    def _incident_page(self, query: str, offset: int, limit: int = PAGE) -> list[dict[str, Any]]:
+        params = {"query": query, "offset": offset, "limit": limit, "sort": "createdAt", "order": "asc"}
+        what = f"incidents page offset={offset}"
+        body = self.api.get_json("/v1/incidents/", params=params, what=what)
+        return [r for r in require_list(SYSTEM, body, "data", what) if isinstance(r, dict)]
+
+    def _count_incidents(self, query: str) -> int:
+        """OpsGenie counts no incidents; a one-item page's `paging.last` link holds the last offset."""
+        params = {"query": query, "offset": 0, "limit": 1, "sort": "createdAt", "order": "asc"}
+        body = self.api.get_json("/v1/incidents/", params=params, what="incident count")
+        data = require_list(SYSTEM, body, "data", "incident count")
+        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+        offsets = parse_qs(urlsplit(str(paging.get("last") or "")).query).get("offset") or []
+        if offsets and offsets[0].isdigit():
+            return int(offsets[0]) + 1
+        if not paging.get("next"):
+            return len(data)  # no page after this one
+        raise MalformedError(SYSTEM, "incident count: paging has a next link but no last link with an offset")
 
     def _complete_incident(self, raw: dict[str, Any]) -> Incident:
         """OpsGenie has no resolve time on the incident; it is read off the timeline."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from oncall.errors import MalformedError
 from oncall.models import AlertQuery, TimeWindow
 
+T = TypeVar("T")
 EPOCH = datetime(2010, 1, 1, tzinfo=UTC)  # before any alert a source still keeps
 
 
@@ -72,3 +74,41 @@ def remaining_pages(
         return [(None, i) for i in range(1, math.ceil(total / size))]
     chunks = split_window(count, whole_window(query), total, cap=cap, concurrency=concurrency, system=system)
     return [(w, i) for w, n in chunks for i in range(math.ceil(n / size))]
+
+
+def fetch_by_offset(
+    count: Callable[[TimeWindow | None], int],
+    page: Callable[[TimeWindow | None, int], list[T]],
+    whole: Callable[[], TimeWindow],
+    key: Callable[[T], str],
+    *,
+    cap: int,
+    size: int,
+    concurrency: int,
+    system: str,
+) -> list[T]:
+    """Every item of a listing paged by offset under `cap`, split by creation time when it holds more.
+
+    `count(window)` and `page(window, offset)` read the listing restricted to a creation-time
+    sub-window (None: the listing as asked). Pages of every sub-window are read concurrently.
+    Counts go stale while items keep arriving, so a full last page is followed by more pages.
+    Items are returned once each (by `key`), in no particular order.
+    """
+    total = count(None)
+    chunks: Sequence[tuple[TimeWindow | None, int]] = (
+        [(None, total)]
+        if total + size <= cap
+        else split_window(count, whole(), total, cap=cap - size, concurrency=concurrency, system=system)
+    )
+    pages = [(w, off, n) for w, n in chunks for off in range(0, max(n, 1), size)]
+    with ThreadPoolExecutor(concurrency, thread_name_prefix=system.lower()) as pool:
+        results = list(pool.map(lambda p: page(p[0], p[1]), pages))
+    by_key: dict[str, T] = {}
+    for (window, offset, n), items in zip(pages, results, strict=True):
+        by_key.update((key(i), i) for i in items)
+        is_last = offset + size >= n
+        while is_last and len(items) == size and offset + 2 * size <= cap:
+            offset += size
+            items = page(window, offset)
+            by_key.update((key(i), i) for i in items)
+    return list(by_key.values())

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.routing import Route, Router
 
 from oncall.sandbox.opsgenie_create import create_alert, create_errors
-from oncall.sandbox.query import QueryError, compile_query
+from oncall.sandbox.query import Query, QueryError, compile_query
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
 
@@ -63,6 +63,7 @@ class OpsGenieState:
     _keys: list[tuple[int, str]] = field(default_factory=list)
     _listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> what a list answer shows
     _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _incident_index: tuple[int, int, list[tuple[int, str]], list[dict[str, Any]]] | None = None
 
     def set_alerts(self, alerts: list[dict[str, Any]]) -> None:
         self.alerts = sorted(alerts, key=lambda a: (_ms(a["createdAt"]), a["id"]))
@@ -94,6 +95,17 @@ class OpsGenieState:
             self._cache.clear()
         self._cache[key] = found
         return found
+
+    def matching_incidents(self, q: Query) -> list[dict[str, Any]]:
+        """Incidents matching `q`, oldest first; bisected on createdAt as alerts are."""
+        stamp = (id(self.incidents), len(self.incidents))
+        if self._incident_index is None or self._incident_index[:2] != stamp:
+            ordered = sorted(self.incidents, key=lambda i: (_ms(i["createdAt"]), i["id"]))
+            self._incident_index = (*stamp, [(_ms(i["createdAt"]), i["id"]) for i in ordered], ordered)
+        keys, ordered = self._incident_index[2], self._incident_index[3]
+        lo = bisect.bisect_left(keys, (q.created_from, "")) if q.created_from is not None else 0
+        hi = bisect.bisect_left(keys, (q.created_until, "")) if q.created_until is not None else len(keys)
+        return ordered[lo:hi] if q.rest is None else [i for i in ordered[lo:hi] if q.rest(i)]
 
 
 def _envelope(data: Any, started: float, **extra: Any) -> dict[str, Any]:
@@ -267,9 +279,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             return _error(422, "Limit should be between 1 and 100")
         if offset < 0 or offset + limit >= OFFSET_CAP:
             return _error(422, f"Sum of offset and limit should be lower than {OFFSET_CAP}")
-        found = sorted(
-            (i for i in state.incidents if q.matches(i)), key=lambda i: (_ms(i["createdAt"]), i["id"])
-        )
+        found = state.matching_incidents(q)
         if request.query_params.get("order", "desc") == "desc":
             found = found[::-1]
         paging = _paging(request, "/v1/incidents", offset, limit, len(found))

@@ -290,3 +290,38 @@ def test_the_sandbox_sends_small_answers_at_once(sandbox: Sandbox) -> None:
         sockets = [c.transport.get_extra_info("socket") for c in connections]  # type: ignore[attr-defined]
         assert sockets
         assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in sockets)
+
+
+@pytest.fixture(scope="module")
+def many_incidents() -> Iterator[Sandbox]:
+    """20,500 open incidents in one week: more than OpsGenie's offset cap on the incident list."""
+    step = (WEEK.end - WEEK.start) / 20_500
+    incidents = [
+        {
+            "id": f"inc-{i:05d}",
+            "tinyId": str(i),
+            "message": f"incident {i}",
+            "status": "open",
+            "priority": "P3",
+            "tags": [],
+            "createdAt": (WEEK.start + step * i).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "updatedAt": (WEEK.start + step * i).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "impactedServices": [],
+        }
+        for i in range(20_500)
+    ]
+    with Sandbox(SandboxState(opsgenie=OpsGenieState(incidents=incidents))) as sb:
+        yield sb
+
+
+def test_incident_windows_past_the_offset_cap_are_split_as_alert_windows_are(many_incidents: Sandbox) -> None:
+    with OpsGenieSource(
+        many_incidents.state.opsgenie.api_key, base_url=many_incidents.opsgenie_url, concurrency=8
+    ) as src:
+        incidents = src.fetch_incidents(WEEK)
+    assert len(incidents) == 20_500 == len({i.id for i in incidents})
+    assert [i.id for i in incidents] == sorted(i.id for i in incidents)
+    # Every page stayed under the cap (the fake answers 422 past it), and few requests were spent.
+    assert all(s.status == 200 for s in many_incidents.app.served)
+    pages = many_incidents.app.count(path_prefix="/opsgenie/v1/incidents")
+    assert 205 <= pages <= 225
