@@ -205,12 +205,12 @@ class JsmSource(SourceClient):
         people = self.people(self._account_ids([raw]))
         return parse_record(SYSTEM, "alert", raw, lambda r: self._named_alert(r, people))
 
-    def _linked(self, path: str, what: str) -> Iterator[dict[str, Any]]:
-        """Follow `links.next` (a path on the Operations API) until it is absent."""
-        params: dict[str, Any] | None = {"size": PAGE}
+    def _linked(self, path: str, what: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Follow `links.next` (a path on the Operations API, carrying the parameters) until it is absent."""
+        query: dict[str, Any] | None = {**(params or {}), "size": PAGE}
         seen: set[str] = set()
         while True:
-            body = self.ops.get_json(path, params=params, what=what)
+            body = self.ops.get_json(path, params=query, what=what)
             yield from require_list(SYSTEM, body, "values", what)
             nxt = (body.get("links") or {}).get("next")
             if not nxt:
@@ -220,7 +220,7 @@ class JsmSource(SourceClient):
             if nxt in seen:
                 raise MalformedError(SYSTEM, f"{what}: links.next {str(nxt)[:80]!r} came back again; stopped")
             seen.add(str(nxt))
-            path, params = str(nxt), None
+            path, query = str(nxt), None
 
     def alert_timeline(self, alert_id: str) -> list[TimelineEntry]:
         logs = list(self._linked(f"/v1/alerts/{alert_id}/logs", f"logs of alert {alert_id}"))
@@ -392,10 +392,7 @@ class JsmSource(SourceClient):
     def _schedules(self) -> list[dict[str, Any]]:
         """The schedules with their rotations, read once per source: a hand-off asks three times."""
         if self._schedule_list is None:
-            body = self.ops.get_json(
-                "/v1/schedules", params={"expand": "rotation", "size": PAGE}, what="schedules"
-            )
-            raws = require_list(SYSTEM, body, "values", "schedules")
+            raws = self._linked("/v1/schedules", "schedules", {"expand": "rotation"})
             self._schedule_list = [r for r in raws if isinstance(r, dict)]
         return self._schedule_list
 

@@ -126,9 +126,22 @@ def build_jsm_app(state: JsmState) -> Router:
         return handler
 
     def list_schedules(request: Request) -> JSONResponse:
+        """Paged as JSM pages it: `offset`/`size` (default 20), the next page's path in `links.next`."""
+        offset, size = _int(request, "offset", 0), _int(request, "size", 20)
+        if not 1 <= size <= 100 or offset < 0:
+            return _message(400, "size should be between 1 and 100")
         expand = "rotation" in (request.query_params.get("expand") or "")
-        values = [s if expand else {k: v for k, v in s.items() if k != "rotations"} for s in ops.schedules]
-        return JSONResponse({"values": values, "links": {}})
+        values = [
+            s if expand else {k: v for k, v in s.items() if k != "rotations"}
+            for s in ops.schedules[offset : offset + size]
+        ]
+        links: dict[str, str] = {}
+        if offset + size < len(ops.schedules):
+            rest = "".join(
+                f"&{k}={v}" for k, v in request.query_params.items() if k not in ("offset", "size")
+            )
+            links["next"] = f"/v1/schedules?offset={offset + size}&size={size}{rest}"
+        return JSONResponse({"values": values, "links": links})
 
     def who(kind: str) -> Callable[[Request], JSONResponse]:
         def handler(request: Request) -> JSONResponse:

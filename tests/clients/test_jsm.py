@@ -148,3 +148,22 @@ def test_fetches_past_the_offset_cap_by_splitting_the_window(big: Sandbox) -> No
     assert len({a.id for a in alerts}) == 25_000
     pages = big.app.count("atlassian", path_prefix="/atlassian/jsm/ops/api/sandbox-cloud-0001/v1/alerts")
     assert 250 <= pages <= 260
+
+
+def test_schedules_are_paged_and_every_page_is_read(fake_sleep: FakeSleep) -> None:
+    """JSM pages the schedule list (`offset`/`size`, `links.next`); a schedule past page 1 is found."""
+    with Sandbox.seeded(DEFAULT_ANCHOR) as sb:
+        ops = sb.state.jsm.ops
+        extra = [
+            {**ops.schedules[0], "id": f"sch-extra-{i:03d}", "name": f"Extra {i:03d}"} for i in range(130)
+        ]
+        ops.schedules[:0] = extra  # the team's schedule is now the 131st
+        first = httpx.get(
+            f"{sb.url}/atlassian/jsm/ops/api/{sb.state.jsm.cloud_id}/v1/schedules",
+            auth=(sb.state.jsm.email, sb.state.jsm.api_token),
+        ).json()
+        assert len(first["values"]) == 20 and first["links"]["next"].startswith("/v1/schedules?")
+        with _source(sb, sleep=fake_sleep) as src:
+            assert len(src.list_schedules()) == len(ops.schedules)
+            assert src.get_schedule(SCHEDULE).name == SCHEDULE
+            assert src.on_call(SCHEDULE, DEFAULT_ANCHOR - timedelta(days=1)).people
