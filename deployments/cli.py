@@ -70,11 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     handoff = sub.add_parser(
         "handoff",
         help="run shift-handoff now, by hand",
-        description="Run the shift-handoff flow for the shift ending at --end (default now) and deliver it.",
+        description="Run the shift-handoff flow for the last finished shift (or the one ending at --end) and deliver it.",
         epilog=EPILOG,
     )
     handoff.add_argument("--schedule", help="schedule name (default: ONCALL_SCHEDULE)")
-    handoff.add_argument("--end", default="now", help="shift end: ISO time in the team's zone, or 'now'")
+    handoff.add_argument(
+        "--end",
+        default="now",
+        help="shift end: a past ISO time in the team's zone, or 'now' (default): the last hand-off that has passed",
+    )
     handoff.add_argument("--start", help="shift start (default: the schedule's previous hand-off)")
     handoff.add_argument("--timezone", help="team time zone (default: ONCALL_TEAM_TIMEZONE)")
     handoff.add_argument(

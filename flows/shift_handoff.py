@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from prefect import flow
+from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
 from oncall.clients.records import records_held
@@ -24,6 +25,16 @@ from tasks.github import read_runbook
 from tasks.locks import exclusive
 
 Delivery = Literal["artifact", "slack", "file"]
+
+
+def _fired_at() -> datetime | None:
+    """When the deployment's schedule fired this run (`prefect.runtime.flow_run.scheduled_start_time`),
+    or None for a run started by hand. A retry or a second worker gets the same flow run, and so
+    the same time; a run by hand has no such time of its own."""
+    run = ctx.flow_run if (ctx := FlowRunContext.get()) else None
+    if run is None or not run.auto_scheduled or run.expected_start_time is None:
+        return None
+    return datetime.fromtimestamp(run.expected_start_time.timestamp(), UTC)
 
 
 @flow(name="shift-handoff", log_prints=False)
@@ -45,7 +56,7 @@ def shift_handoff(
 
     Args:
         schedule: On-call schedule name; default: ONCALL_SCHEDULE
-        shift_end: End of the shift: ISO-8601 time in the team's zone, or 'now'
+        shift_end: End of the shift: ISO-8601 time in the team's zone (not in the future), or 'now': a scheduled run's fire time, by hand the last hand-off that has passed
         shift_start: Start of the shift: ISO time or a span back from the end like '-24h'; default: the schedule's previous hand-off
         timezone: Team time zone (IANA); default: ONCALL_TEAM_TIMEZONE
         business_hours: Working hours, e.g. 'Mon-Fri 09:00-17:00'; pages outside count as after hours
@@ -62,7 +73,7 @@ def shift_handoff(
 
     # Gather
     sched = fetch_schedule(settings, name)
-    window = resolve_shift_window(sched, shift_end, shift_start, tz)
+    window = resolve_shift_window(sched, shift_end, shift_start, tz, _fired_at())
     with records_held():  # the alerts are kept until the summary is made
         shift_alerts = fetch_alerts.submit(settings, AlertQuery(created=window))
         open_alerts = fetch_alerts.submit(settings, AlertQuery(status="open", created_before=window.start))

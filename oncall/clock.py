@@ -130,6 +130,15 @@ def previous_boundary(rotations: tuple[Rotation, ...], before: datetime, tz: str
     return best
 
 
+def last_boundary(rotations: tuple[Rotation, ...], at: datetime, tz: str) -> datetime | None:
+    """The latest hand-off at or before `at`: where the last shift that has finished ended.
+
+    A hand-off report run by hand ends here, so every run during a shift names the same shift
+    (and never an empty one still in progress). None when no rotation had started yet.
+    """
+    return previous_boundary(rotations, at + timedelta(microseconds=1), tz)
+
+
 class BusinessHours(BaseModel):
     """Working days and hours in the team's zone, e.g. `Mon-Fri 09:00-17:00`."""
 

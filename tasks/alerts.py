@@ -32,10 +32,38 @@ def fetch_schedule(settings: Settings, name: str) -> Schedule:
 
 @task(cache_policy=NO_CACHE)
 def resolve_shift_window(
-    schedule: Schedule, shift_end: str, shift_start: str | None, timezone: str
+    schedule: Schedule,
+    shift_end: str,
+    shift_start: str | None,
+    timezone: str,
+    fired_at: datetime | None = None,
 ) -> TimeWindow:
-    """The shift to report on: ends at `shift_end`, starts at `shift_start` or the previous hand-off."""
-    end = clock.parse_instant(shift_end, timezone)
+    """The shift to report on: ends at `shift_end`, starts at `shift_start` or the previous hand-off.
+
+    `now` (the default) names a shift, never the instant a run started, so every run for one
+    shift gets the same window, and Slack's once-per-shift record the same key. A scheduled
+    run ends at its fire time (`fired_at`, the same for every retry and worker); a run by hand
+    ends at the last hand-off that has passed. An explicit end must not be in the future.
+    """
+    current = clock.now()
+    if shift_end.strip().lower() != "now":
+        end = clock.parse_instant(shift_end, timezone)
+        if end > current:
+            raise InputError(
+                f"shift_end {clock.fmt_local(end, timezone)} is in the future (it is "
+                f"{clock.fmt_local(current, timezone)}); a hand-off reports a shift that has ended: "
+                "pass a time that has passed, or 'now' for the last finished shift"
+            )
+    elif fired_at is not None:
+        end = fired_at
+    else:
+        last = clock.last_boundary(schedule.rotations, current, schedule.timezone)
+        if last is None:
+            raise InputError(
+                f"schedule {schedule.name!r} has had no hand-off yet, so no shift has ended; "
+                "pass shift_end and shift_start explicitly"
+            )
+        end = last
     if shift_start:
         start = clock.parse_start(shift_start, end, timezone)
     else:

@@ -4,7 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from oncall.clock import BusinessHours, fmt_duration, fmt_local, parse_instant, parse_start, previous_boundary
+from oncall.clock import (
+    BusinessHours,
+    fmt_duration,
+    fmt_local,
+    last_boundary,
+    parse_instant,
+    parse_start,
+    previous_boundary,
+)
 from oncall.errors import InputError
 from oncall.models import Rotation
 
@@ -97,3 +105,12 @@ def test_parse_start_accepts_spans_back_from_the_end() -> None:
     assert parse_start("2026-11-23T09:00", end, NY) == end - timedelta(days=1)
     with pytest.raises(InputError):
         parse_start("-24x", end, NY)
+
+
+def test_last_boundary_is_the_end_of_the_last_finished_shift() -> None:
+    rot = weekly("2026-09-01T10:00")
+    handoff = parse_instant("2026-11-24T10:00", NY)
+    assert last_boundary((rot,), handoff, NY) == handoff  # a shift ending now has finished
+    assert last_boundary((rot,), handoff + timedelta(microseconds=1), NY) == handoff
+    assert last_boundary((rot,), handoff - timedelta(microseconds=1), NY) == handoff - timedelta(weeks=1)
+    assert last_boundary((weekly("2027-01-05T10:00"),), handoff, NY) is None

@@ -6,15 +6,32 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.actions import DeploymentScheduleCreate
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    DeploymentFilter,
+    DeploymentFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.client.schemas.schedules import CronSchedule
+from prefect.flow_engine import run_flow
 from prefect.logging.handlers import APILogHandler
+from prefect.states import Scheduled
+from prefect.variables import Variable
 
 from flows.shift_handoff import shift_handoff
+from oncall import clock
+from oncall.errors import InputError
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 
@@ -145,3 +162,111 @@ def test_bad_parameters_fail_with_a_named_reason(env: Sandbox) -> None:
     state = shift_handoff(shift_end="2026-11-24T10:00", timezone="Mars/Base", return_state=True)
     with pytest.raises(Exception, match="IANA"):
         state.result()
+
+
+NY = "America/New_York"
+SLACK_RECORD = "oncall-slack-posted-primary-on-call-schedule"
+
+
+@pytest.fixture
+def fresh_record(env: Sandbox) -> Iterator[Sandbox]:
+    """No hand-off recorded as posted for the schedule, before and after the test."""
+    Variable.unset(SLACK_RECORD)
+    yield env
+    Variable.unset(SLACK_RECORD)
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, local_time: str) -> None:
+    """The flows' clock reads `local_time` in New York (Prefect's own clock is left alone)."""
+    instant = clock.parse_instant(local_time, NY)
+    monkeypatch.setattr(clock, "now", lambda: instant)
+
+
+def _concurrently(n: int, **params: Any) -> list[str]:
+    results: list[str] = []
+    runs = [threading.Thread(target=lambda: results.append(shift_handoff(**params))) for _ in range(n)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=180)
+    return results
+
+
+@pytest.mark.parametrize("runs", [2, 3])
+def test_runs_at_once_with_the_default_end_post_one_message(
+    fresh_record: Sandbox, monkeypatch: pytest.MonkeyPatch, runs: int
+) -> None:
+    """The default names the shift by the schedule's hand-off, not by the instant a run started."""
+    _at(monkeypatch, "2026-11-24T13:00")
+    fresh_record.faults("slack", latency_ms=300)  # later runs reach Slack while the first is in flight
+    try:
+        results = _concurrently(runs, deliver=["slack"])
+    finally:
+        fresh_record.app.rates.pop("slack")
+    assert len(results) == runs and len(set(results)) == 1
+    assert len(fresh_record.state.slack.messages) == 1
+    _at(monkeypatch, "2026-11-24T16:30")  # a later click in the same shift: the same hand-off
+    shift_handoff(deliver=["slack"])
+    assert len(fresh_record.state.slack.messages) == 1
+
+
+def test_a_run_by_hand_reports_the_last_finished_shift(env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    _at(monkeypatch, "2026-11-24T13:00")
+    assert "Tue 2026-11-17 10:00 EST → Tue 2026-11-24 10:00 EST" in shift_handoff(deliver=["artifact"])
+    _at(monkeypatch, "2026-11-24T09:59")  # the shift that ends at 10:00 today is still going
+    assert "Tue 2026-11-10 10:00 EST → Tue 2026-11-17 10:00 EST" in shift_handoff(deliver=["artifact"])
+    _at(monkeypatch, "2026-11-24T13:00")  # a span back counts from the same end
+    daily = shift_handoff(shift_start="-24h", deliver=["artifact"])
+    assert "Mon 2026-11-23 10:00 EST → Tue 2026-11-24 10:00 EST" in daily
+
+
+def test_a_shift_end_in_the_future_is_refused(env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    _at(monkeypatch, "2026-11-24T13:00")
+    state = shift_handoff(shift_end="2026-11-24T14:00", deliver=["slack"], return_state=True)
+    assert state.is_failed()
+    with pytest.raises(InputError, match=r"^shift_end Tue 2026-11-24 14:00 EST is in the future"):
+        state.result()
+    assert env.state.slack.messages == []
+
+
+def _scheduled_run(fire_local: str, parameters: dict[str, Any]) -> FlowRun:
+    """A run made by a deployment's schedule (auto-scheduled, as the server's scheduler makes
+    them), fetched as a worker would pick it up."""
+    fire = clock.parse_instant(fire_local, NY)
+    with get_client(sync_client=True) as client:
+        deployment = client.create_deployment(
+            flow_id=client.create_flow_from_name("shift-handoff"),
+            name=f"scheduled-test-{fire_local}",
+            schedules=[DeploymentScheduleCreate(schedule=CronSchedule(cron="0 9 * * 1-5", timezone=NY))],
+            parameters=parameters,
+        )
+        window = {"start_time": (fire - timedelta(minutes=1)).isoformat(), "max_runs": 1}
+        client.request("POST", "/deployments/{id}/schedule", path_params={"id": deployment}, json=window)
+        [run] = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
+        )
+    assert run.auto_scheduled and run.expected_start_time == fire
+    return run
+
+
+def _run_again(run: FlowRun) -> State:
+    """The same flow run once more, as after a retry or on a second worker."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Scheduled(), force=True)
+        again = client.read_flow_run(run.id)
+    return run_flow(shift_handoff, flow_run=again, parameters=again.parameters, return_type="state")  # type: ignore[arg-type, return-value]
+
+
+def test_a_scheduled_run_ends_at_its_fire_time_on_every_try(
+    fresh_record: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The business-day summary fired at 09:00 covers the 24 hours before 09:00, however late it
+    starts and however often it is tried."""
+    _at(monkeypatch, "2026-11-24T11:47")  # picked up late
+    run = _scheduled_run("2026-11-24T09:00", {"shift_start": "-24h", "deliver": ["artifact", "slack"]})
+    first = run_flow(shift_handoff, flow_run=run, parameters=run.parameters, return_type="state")
+    _at(monkeypatch, "2026-11-24T12:30")
+    second = _run_again(run)
+    for state in (first, second):
+        assert "Mon 2026-11-23 09:00 EST → Tue 2026-11-24 09:00 EST" in state.result()  # type: ignore[union-attr]
+    assert len(fresh_record.state.slack.messages) == 1
