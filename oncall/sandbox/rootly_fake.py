@@ -74,6 +74,19 @@ def _doc(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, media_type=MEDIA)
 
 
+def _as_served(event: dict[str, Any]) -> dict[str, Any]:
+    """An alert event as Rootly serves it: one no person made has no `user` key.
+
+    The spec lets `user` be absent (it is not in `required`) or null (`nullable`); the official
+    SDK, generated from that spec, reads only its absence and fails on null, so the vendor's
+    answers omit it. The client reads both (`rootly_records`).
+    """
+    attrs = event["attributes"]
+    if "user" in attrs and attrs["user"] is None:
+        return {**event, "attributes": {k: v for k, v in attrs.items() if k != "user"}}
+    return event
+
+
 def _filters(request: Request, allowed: set[str]) -> list[Callable[[dict[str, Any]], bool]]:
     """Predicates on a resource's attributes for every `filter[...]` parameter."""
     preds: list[Callable[[dict[str, Any]], bool]] = []
@@ -198,7 +211,12 @@ def build_rootly_app(state: RootlyState) -> Router:
             return _errors(404, "Record not found")
         preds = _filters(request, {"kind", "action"})
         return _paged(
-            request, [e for e in state.alert_events.get(ident, []) if all(p(e["attributes"]) for p in preds)]
+            request,
+            [
+                _as_served(e)
+                for e in state.alert_events.get(ident, [])
+                if all(p(e["attributes"]) for p in preds)
+            ],
         )
 
     def event_feed(request: Request) -> JSONResponse:
@@ -212,7 +230,7 @@ def build_rootly_app(state: RootlyState) -> Router:
         found = [e for e in state.feed() if all(p(e["attributes"]) for p in preds)]
         if request.query_params.get("sort", "created_at") == "-created_at":
             found.reverse()
-        page = found[after : after + size]
+        page = [_as_served(e) for e in found[after : after + size]]
         more = after + size < len(found)
         return _doc(
             {
