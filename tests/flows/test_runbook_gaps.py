@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from itertools import count
+from datetime import datetime
+from itertools import count, pairwise
 from pathlib import Path
 
 import pytest
 
 from flows.runbook_gaps import runbook_gaps
+from oncall.clients.github import GitHubClient
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
@@ -146,3 +148,84 @@ def test_a_missing_runbook_names_it(sandbox: Sandbox, repo: str) -> None:
     with pytest.raises(Exception, match=r"docs/nope.md .* was not found"):
         state.result()
     assert _issues(sandbox, repo) == []
+
+
+def test_a_token_without_push_access_stops_and_never_files_twice(
+    sandbox: Sandbox, repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub drops the label of a new issue without push access: each run stops with an error
+    naming the access to grant, and the next run finds the unlabelled issue by its marker."""
+    sandbox.state.github.add_account("sandbox-github-reader-token", "oncall-reader", "read")
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "sandbox-github-reader-token")
+    for _ in range(3):
+        state = runbook_gaps(window="-7d", window_end=END, max_issues=50, return_state=True)
+        assert state.is_failed()
+        with pytest.raises(Exception, match=r"dropped its label .*needs Triage \(or Write\) access"):
+            state.result()
+    assert max(_fingerprints(sandbox, repo).values()) == 1
+    assert len(_issues(sandbox, repo)) <= 3  # at most one per run, and each of another kind
+
+
+def test_triage_access_labels_what_create_dropped_and_a_rerun_files_nothing(
+    sandbox: Sandbox, repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.state.github.add_account("sandbox-github-triager-token", "oncall-triager", "triage")
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "sandbox-github-triager-token")
+    first = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    assert all(i["labels"] and i["labels"][0]["name"] == "runbook-gap" for i in _issues(sandbox, repo))
+    assert runbook_gaps(window="-7d", window_end=END, max_issues=50)["create"] == 0
+    assert len(_issues(sandbox, repo)) == first["create"]
+
+
+def test_an_issue_whose_label_a_person_removed_is_still_found(sandbox: Sandbox, repo: str) -> None:
+    first = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    for issue in _issues(sandbox, repo):
+        issue["labels"] = []
+    assert runbook_gaps(window="-7d", window_end=END, max_issues=50)["create"] == 0
+    assert len(_issues(sandbox, repo)) == first["create"]
+
+
+def test_an_edit_made_during_the_run_is_kept(
+    sandbox: Sandbox, repo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person edits the issue after the run listed it: the run moves only its marker forward."""
+    runbook_gaps(window="-7d", window_end="2026-11-21T10:00", max_issues=50)
+    original = GitHubClient.comment
+
+    def comment_then_a_person_edits(self: GitHubClient, repo_name: str, number: int, body: str) -> None:
+        original(self, repo_name, number, body)
+        issue = next(i for i in _issues(sandbox, repo_name) if i["number"] == number)
+        issue["body"] += "\n\nOwner: @alice, see the dashboard."
+
+    monkeypatch.setattr(GitHubClient, "comment", comment_then_a_person_edits)
+    later = runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    edited = [i for i in _issues(sandbox, repo) if "Owner: @alice" in i["body"]]
+    assert later["comment"] > 0 and len(edited) == later["comment"]
+    for issue in edited:
+        marker = read_markers(issue["body"])[0][1]
+        assert marker.last > datetime.fromisoformat("2026-11-21T10:00-05:00")  # moved forward too
+    assert runbook_gaps(window="-7d", window_end=END, max_issues=50)["comment"] == 0
+
+
+def test_writes_are_spaced_within_a_run(sandbox: Sandbox, repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every action builds its own client; ONCALL_GITHUB_WRITE_INTERVAL still spaces them all."""
+    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0.2")
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=5)
+    times = sandbox.state.github.writes_at
+    assert result["create"] == 5 and len(times) == 5
+    assert min(b - a for a, b in pairwise(times)) >= 0.2
+
+
+def test_a_long_hostile_title_files_its_issue(sandbox: Sandbox, repo: str) -> None:
+    """300 characters that escaping grows (mentions, braces): the title still fits GitHub's 256."""
+    title = ("@ops{{" * 60)[:300]
+    alerts = sandbox.state.opsgenie.alerts
+    hostile = {**alerts[-1], "id": "hostile-title", "tinyId": "99999", "alias": "hostile", "message": title}
+    sandbox.state.opsgenie.set_alerts([*alerts, hostile])
+    try:
+        runbook_gaps(window="-7d", window_end=END, max_issues=50)
+    finally:
+        sandbox.state.opsgenie.set_alerts(alerts)
+    filed = [i for i in _issues(sandbox, repo) if "@\u200bops" in i["title"]]
+    assert len(filed) == 1 and len(filed[0]["title"]) <= 256
+    assert "@ops" not in filed[0]["title"]  # no live mention survived the cut
