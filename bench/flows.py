@@ -62,8 +62,9 @@ def minimum() -> dict[str, int]:
         # alert pages, open-before-shift page, incident pages, one timeline per resolved incident
         # (OpsGenie keeps resolve times there), schedule, on-call twice, runbook, Slack
         "shift-handoff": pages + 1 + week_incidents + INCIDENTS + 1 + 2 + 1 + 1,
-        # alert pages, runbook, gap-issue pages, the 10 new issues (the cap)
-        "runbook-gaps": pages + 1 + math.ceil(EXISTING_ISSUES / 100) + 10,
+        # alert pages, runbook, the token's login, gap-issue pages by label and by the token's
+        # account (the label alone cannot be trusted), the 10 new issues (the cap)
+        "runbook-gaps": pages + 1 + 1 + 2 * math.ceil(EXISTING_ISSUES / 100) + 10,
         # resolved-incident pages and their timelines
         "incident-watch": week_incidents + INCIDENTS,
         # incident, its timeline, the alert page around it, on-call; logs and notes of the 20
