@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     coe_sheet_id: str | None = Field(None, description="Google Sheet id of the COE tracker")
     coe_sheet_tab: str = Field("COE tracker", description="Tab of the COE tracker sheet")
     coe_threshold_minutes: int = Field(10, ge=0, description="Incidents at least this long get a COE")
+    coe_copy_settle_seconds: float = Field(
+        600, ge=0, description="After a lost answer to the COE copy, how long Drive search may still miss it"
+    )
     relay_secret: SecretStr | None = Field(
         None, description="Shared secret OpsGenie's webhook sends to the relay"
     )

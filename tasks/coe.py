@@ -1,26 +1,38 @@
 """Tasks for coe-prep: gather the incident's story, write the document once, track it once.
 
-The document is found by the incident id stored in its Drive `appProperties` before any copy,
-the sheet row by the id in column A before any append; with the per-incident lock in the flow,
-retries, reruns and concurrent triggers end with one document and one row.
+The document is known by its id once an answer named it (kept in a Prefect Variable per
+incident), and otherwise found by the incident id stored in its Drive `appProperties`; the sheet
+row by the id in column A before any append. With the per-incident lock in the flow, retries,
+reruns and concurrent triggers end with one document and one row.
+
+Drive search can lag behind a new file, and a copy of a Google Doc cannot carry an id of our own
+(Drive refuses generated ids for Docs Editors formats), so a copy whose answer was lost cannot be
+settled at once. The attempt is recorded before the copy is sent; until
+ONCALL_COE_COPY_SETTLE_SECONDS have passed, a rerun that cannot find the copy fails instead of
+copying again, and after that a copy search still cannot see was never made.
 """
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from datetime import datetime, timedelta
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
-from pydantic import BaseModel, ConfigDict
+from prefect.variables import Variable
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from oncall.clients.google import GoogleWorkspace, load_key
+from oncall.clients.google import DriveFile, GoogleWorkspace, load_key
+from oncall.clock import now
 from oncall.coe import PLACEHOLDER, check_template, incident_from_alert
-from oncall.errors import ConfigError, InputError, OutsideError, UnavailableError
+from oncall.errors import ConfigError, InputError, NotFoundError, OutsideError, UncertainError
 from oncall.models import Incident, TimelineEntry
 from oncall.settings import Settings
 from oncall.sources import build_source
+from tasks.delivery import artifact_key
 from tasks.retry import outage_only
 
 MAX_ALERT_TIMELINES = 20
@@ -90,6 +102,73 @@ def _fill_known(gw: GoogleWorkspace, doc_id: str, text: str, values: dict[str, s
     return filled, unknown
 
 
+class CopyRecord(BaseModel):
+    """What is known of an incident's COE copy beyond what Drive search shows right now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident: str
+    doc: str | None = None  # the copy's id, once an answer named it
+    copy_sent_at: datetime | None = None  # a copy was sent and no answer has named it yet
+
+
+def copy_record_name(incident_id: str) -> str:
+    """The Prefect Variable holding the record; the digest keeps ids that differ in case apart."""
+    digest = hashlib.sha256(incident_id.encode()).hexdigest()[:10]
+    return f"{artifact_key('oncall-coe-doc', incident_id)[:80]}-{digest}"
+
+
+def _read_record(incident_id: str) -> CopyRecord:
+    try:
+        record = CopyRecord.model_validate(Variable.get(copy_record_name(incident_id), default=None))
+    except ValidationError:
+        return CopyRecord(incident=incident_id)
+    return record if record.incident == incident_id else CopyRecord(incident=incident_id)
+
+
+def _write_record(record: CopyRecord) -> None:
+    Variable.set(copy_record_name(record.incident), record.model_dump(mode="json"), overwrite=True)
+
+
+def _known_copy(gw: GoogleWorkspace, record: CopyRecord) -> DriveFile | None:
+    """The recorded copy, read by id (a read sees a file at once), unless it is gone or in the trash."""
+    if record.doc is None:
+        return None
+    try:
+        found = gw.get_file(record.doc)
+    except NotFoundError:
+        return None
+    return None if found.trashed else found
+
+
+def _copy_once(
+    gw: GoogleWorkspace, record: CopyRecord, settle: timedelta, copy: tuple[str, str, str]
+) -> tuple[DriveFile, bool]:
+    """Copy the template unless an earlier copy may still be hidden from search; (file, made now)."""
+    incident_id = record.incident
+    if record.copy_sent_at is not None and now() < record.copy_sent_at + settle:
+        raise UncertainError(
+            "Google",
+            f"a copy of the COE template for {incident_id} was sent at {record.copy_sent_at:%Y-%m-%d %H:%M:%S} "
+            "UTC and its answer was lost; Drive search does not show it yet, and coe-prep copies again "
+            f"only after {record.copy_sent_at + settle:%H:%M:%S} UTC (ONCALL_COE_COPY_SETTLE_SECONDS); "
+            "rerun then",
+        )
+    _write_record(CopyRecord(incident=incident_id, copy_sent_at=now()))  # before the copy is sent
+    template_id, folder_id, name = copy
+    try:
+        return gw.copy_template(template_id, folder_id, name, incident_id), True
+    except UncertainError:
+        # Drive may have made the copy before the answer was lost: look for it by the incident id.
+        found = gw.find_coe(incident_id)
+        if found is None:
+            raise
+        return found, False
+    except OutsideError:
+        _write_record(CopyRecord(incident=incident_id))  # refused: nothing was made
+        raise
+
+
 @task(cache_policy=NO_CACHE)
 def prepare_coe_document(
     settings: Settings, incident_id: str, name: str, values: dict[str, str], template_id: str, folder_id: str
@@ -97,19 +176,14 @@ def prepare_coe_document(
     """Find the incident's COE or copy the template; fill every placeholder; say what could not be filled."""
     log = get_run_logger()
     with workspace(settings) as gw:
-        found = gw.find_coe(incident_id)
-        created = found is None
-        if found is None:
-            try:
-                doc = gw.copy_template(template_id, folder_id, name, incident_id)
-            except UnavailableError:
-                # Drive may have made the copy before the answer was lost: look for it by the incident id.
-                found = gw.find_coe(incident_id)
-                if found is None:
-                    raise
-                created, doc = False, found
-        else:
-            doc = found
+        record = _read_record(incident_id)
+        doc = _known_copy(gw, record) or gw.find_coe(incident_id)
+        created = False
+        if doc is None:
+            settle = timedelta(seconds=settings.coe_copy_settle_seconds)
+            doc, created = _copy_once(gw, record, settle, (template_id, folder_id, name))
+        if record.doc != doc.id or record.copy_sent_at is not None:
+            _write_record(CopyRecord(incident=incident_id, doc=doc.id))
         text = gw.document_text(doc.id)
         if created:
             check = check_template(text)
@@ -134,24 +208,31 @@ def find_tracker_row(settings: Settings, incident_id: str) -> tuple[int | None, 
         return gw.find_row(sheet, settings.coe_sheet_tab, incident_id)
 
 
-OWNED = 7  # columns A-G are the flow's; status and review date belong to people once written
+DOC_COLUMN = 5  # F: the document's link
 
 
 @task(cache_policy=NO_CACHE)
 def track_coe(settings: Settings, row: list[str], found: tuple[int | None, list[str]]) -> str:
-    """Append the incident's row, or refresh the flow's own columns of the row that exists."""
+    """Append the incident's row once. An existing row belongs to people: the flow writes only its
+    document link, and only into an empty cell (a row someone added by hand)."""
     assert settings.coe_sheet_id
     number, current = found
     with workspace(settings) as gw:
         if number is None:
             gw.append_row(settings.coe_sheet_id, settings.coe_sheet_tab, row)
             outcome = "added"
-        elif current[:OWNED] != row[:OWNED]:
-            kept = (current + [""] * len(row))[OWNED : len(row)]
-            gw.update_row(settings.coe_sheet_id, settings.coe_sheet_tab, number, row[:OWNED] + kept)
-            outcome = "updated"
+        elif not current[DOC_COLUMN].strip():
+            gw.write_cell(settings.coe_sheet_id, settings.coe_sheet_tab, number, DOC_COLUMN, row[DOC_COLUMN])
+            outcome = "linked"
         else:
             outcome = "unchanged"
+            if current[DOC_COLUMN] != row[DOC_COLUMN]:
+                get_run_logger().info(
+                    "COE tracker row %d links %s, not %s; left as people set it",
+                    number,
+                    current[DOC_COLUMN],
+                    row[DOC_COLUMN],
+                )
     get_run_logger().info("COE tracker row for %s: %s", row[0], outcome)
     return outcome
 

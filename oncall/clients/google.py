@@ -5,6 +5,11 @@ configurable so tests reach the sandbox. Drive and Docs go through httpx with th
 retry stage; the tracking sheet goes through gspread's HTTP client (its URLs are constants,
 so a subclass rewrites the host for the sandbox). Calls are chosen for the request budget:
 a new COE costs 6 API requests, an existing one 3.
+
+Drive search can lag behind a file made moments ago; `get_file` by id never does, which is why
+the flow keeps the copy's id once it knows it. The copy cannot carry an id of our own choosing:
+Drive refuses generated ids for Google Docs ("Generated IDs are not supported for Docs Editors
+formats").
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ SCOPES = [
 ]
 INCIDENT_KEY = "oncallIncidentId"
 DOC_MIME = "application/vnd.google-apps.document"
+TRACKER_COLUMNS = 9  # A-I: id, title, start, duration, priority, document, on-call, status, review
+FILE_FIELDS = "id,name,mimeType,webViewLink,appProperties,trashed"
 
 
 class DriveFile(BaseModel):
@@ -46,6 +53,7 @@ class DriveFile(BaseModel):
     mimeType: str = ""
     webViewLink: str | None = None
     appProperties: dict[str, str] = {}
+    trashed: bool = False
 
     @property
     def link(self) -> str:
@@ -163,7 +171,7 @@ class GoogleWorkspace:
             "supportsAllDrives": "true",
             "includeItemsFromAllDrives": "true",
             "corpora": "allDrives",
-            "fields": "files(id,name,mimeType,webViewLink,appProperties)",
+            "fields": f"files({FILE_FIELDS})",
         }
         body = self.api.get_json(
             f"{self.drive}/files", params=params, what=f"Drive search for the COE of {incident_id}"
@@ -173,8 +181,9 @@ class GoogleWorkspace:
         return min(files, key=lambda f: f.id) if files else None
 
     def copy_template(self, template_id: str, folder_id: str, name: str, incident_id: str) -> DriveFile:
-        """One copy of the template, tagged with the incident id. A lost answer is found by `find_coe`."""
-        params = {"supportsAllDrives": "true", "fields": "id,name,mimeType,webViewLink,appProperties"}
+        """One copy of the template, tagged with the incident id. A lost answer is found by `find_coe`
+        (once Drive search sees the copy)."""
+        params = {"supportsAllDrives": "true", "fields": FILE_FIELDS}
         payload = {"name": name, "parents": [folder_id], "appProperties": {INCIDENT_KEY: incident_id}}
         try:
             response = self.api.request(
@@ -223,7 +232,8 @@ class GoogleWorkspace:
         return copy
 
     def get_file(self, file_id: str) -> DriveFile:
-        params = {"supportsAllDrives": "true", "fields": "id,name,mimeType,webViewLink,appProperties"}
+        """The file by its id: unlike search, this sees a file the moment it is made."""
+        params = {"supportsAllDrives": "true", "fields": FILE_FIELDS}
         body = self.api.get_json(f"{self.drive}/files/{file_id}", params=params, what=f"file {file_id}")
         with answer_shape(SYSTEM, f"file {file_id}"):
             return DriveFile.model_validate(body)
@@ -300,7 +310,11 @@ class GoogleWorkspace:
             raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}") from None
 
     def find_row(self, sheet_id: str, tab: str, incident_id: str) -> tuple[int | None, list[str]]:
-        """The 1-based row holding `incident_id` in column A, and its values."""
+        """The 1-based row holding `incident_id` in column A, and its values in every column A-I.
+
+        Sheets leaves a row's empty trailing cells out of its answer, so the row is padded back to
+        its full width: an empty cell reads as "" wherever it is.
+        """
         rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A:I"
         body = self._retrying(
             lambda: self._sheet_call(
@@ -310,7 +324,8 @@ class GoogleWorkspace:
         with answer_shape(SYSTEM, "reading the COE tracker"):
             for number, row in enumerate(body.get("values", []), 1):
                 if row and row[0] == incident_id:
-                    return number, [str(v) for v in row]
+                    cells = [str(v) for v in row][:TRACKER_COLUMNS]
+                    return number, cells + [""] * (TRACKER_COLUMNS - len(cells))
         return None, []
 
     def append_row(self, sheet_id: str, tab: str, row: list[str]) -> None:
@@ -326,19 +341,21 @@ class GoogleWorkspace:
             write=True,
         )
 
-    def update_row(self, sheet_id: str, tab: str, number: int, row: list[str]) -> None:
-        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A{number}:I{number}"
+    def write_cell(self, sheet_id: str, tab: str, number: int, column: int, value: str) -> None:
+        """One cell (`column` 0-based) of row `number`, and nothing around it."""
+        cell = f"{chr(ord('A') + column)}{number}"
+        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!{cell}"
         self._retrying(
             lambda: self._sheet_call(
                 "updating the COE tracker",
                 lambda: self._sheets.values_update(
-                    sheet_id, rng, {"valueInputOption": "RAW"}, {"values": [row]}
+                    sheet_id, rng, {"valueInputOption": "RAW"}, {"values": [[value]]}
                 ),
             )
         )
 
     def _retrying(self, call: Callable[[], Any]) -> Any:
-        """Reads and full-row overwrites are safe to repeat."""
+        """Reads and writes of a given cell are safe to repeat."""
         for attempt in range(self.api.retry.attempts):
             try:
                 return call()

@@ -165,7 +165,7 @@ def build_google_app(state: GoogleState) -> Router:
         return None
 
     def file_json(f: dict[str, Any]) -> dict[str, Any]:
-        out = {"kind": "drive#file", **{k: v for k, v in f.items() if k != "trashed" and v is not None}}
+        out = {"kind": "drive#file", **{k: v for k, v in f.items() if v is not None}}
         if f["mimeType"] == DOC_MIME:
             out["webViewLink"] = f"https://docs.google.com/document/d/{f['id']}/edit"
         return out

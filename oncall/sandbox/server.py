@@ -179,6 +179,7 @@ class Sandbox:
             "ONCALL_COE_TEMPLATE_ID": self.state.coe_template,
             "ONCALL_COE_FOLDER_ID": self.state.coe_folder,
             "ONCALL_COE_SHEET_ID": self.state.coe_sheet,
+            "ONCALL_COE_COPY_SETTLE_SECONDS": f"{self.state.google.search_lag_seconds:g}",
         }
 
     @property

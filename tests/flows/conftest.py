@@ -97,9 +97,14 @@ def google(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbo
 
 
 def forget_coes(sandbox: Sandbox) -> None:
-    """Remove every COE document and tracker row the flows made."""
+    """Remove every COE document, the flows' record of each, and every tracker row they made."""
+    from prefect.variables import Variable
+
+    from tasks.coe import copy_record_name
+
     state = sandbox.state.google
     for file_id in [f for f, meta in state.files.items() if meta["appProperties"]]:
+        Variable.unset(copy_record_name(state.files[file_id]["appProperties"][INCIDENT_KEY]))
         del state.files[file_id]
         state.docs.pop(file_id, None)
     del sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"][1:]

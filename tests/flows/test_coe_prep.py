@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,7 @@ from flows.coe_prep import coe_prep
 from flows.incident_watch import WATERMARK, incident_watch
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from tasks.coe import copy_record_name
 from tests.flows.conftest import LONG, coes, rows, wait_for_runs
 
 SHORT = "inc-7f3a-0002"  # 6 minutes
@@ -170,3 +172,80 @@ def test_two_watches_at_once_end_as_one(google: Sandbox, coe_deployment: UUID) -
     for flow_run in triggered:  # what workers would do with them, one after the other or not
         coe_prep(**flow_run.parameters)
     assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1
+
+
+def _tracker_row(sandbox: Sandbox, incident: str) -> list[str]:
+    [row] = rows(sandbox, incident)
+    return row
+
+
+def test_a_rerun_keeps_what_people_wrote_in_the_tracker_row(google: Sandbox) -> None:
+    """People retitle, reprioritise, name the on-call and clear the status; reruns keep all of it.
+    The cleared cells are the row's last ones, which Sheets leaves out of its answer."""
+    coe_prep(incident_id=LONG)
+    row = _tracker_row(google, LONG)
+    row[1], row[4] = "Checkout: RDS full (edited)", "P2"
+    row[6:] = ["", "", ""]
+    for _ in range(2):
+        assert coe_prep(incident_id=LONG)["tracked"] == "unchanged"
+        assert _tracker_row(google, LONG)[:9] + [""] * (9 - len(_tracker_row(google, LONG))) == row[:9]
+
+
+def test_a_row_made_by_hand_gets_only_the_document_link(google: Sandbox) -> None:
+    google.state.sheets[google.state.coe_sheet]["COE tracker"].append([LONG, "Added by hand"])
+    first = coe_prep(incident_id=LONG)
+    assert first["tracked"] == "linked"
+    assert _tracker_row(google, LONG) == [LONG, "Added by hand", "", "", "", first["document"]]
+    assert coe_prep(incident_id=LONG)["tracked"] == "unchanged"
+
+
+def test_a_lost_copy_answer_with_lagging_search_makes_one_document(
+    google: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drive made the copy, the answer was lost, and Drive search does not show the copy yet:
+    reruns in that time copy nothing, and the first rerun after it finds the one copy."""
+    monkeypatch.setenv("ONCALL_COE_COPY_SETTLE_SECONDS", "30")
+    google.state.google.search_lag_seconds = 3600.0
+    try:
+        google.script(
+            f"/google/drive/v3/files/{google.state.coe_template}/copy", 502, method="POST", after=True
+        )
+        assert coe_prep(incident_id=LONG, return_state=True).is_failed()
+        rerun = coe_prep(incident_id=LONG, return_state=True)
+        assert rerun.is_failed() and "copies again only after" in str(rerun.message)
+        assert len(coes(google, LONG)) == 1
+        google.state.google.search_lag_seconds = 0.0  # search has caught up
+        assert coe_prep(incident_id=LONG)["status"] == "exists"
+        assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1
+    finally:
+        google.state.google.search_lag_seconds = 0.0
+
+
+def test_a_copy_that_never_happened_is_made_once_the_wait_is_over(
+    google: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 to the copy may or may not hide a copy; when the wait passes and search still shows
+    none, there is none, and the rerun copies."""
+    monkeypatch.setenv("ONCALL_COE_COPY_SETTLE_SECONDS", "600")
+    google.script(f"/google/drive/v3/files/{google.state.coe_template}/copy", 503, method="POST", times=1)
+    assert coe_prep(incident_id=LONG, return_state=True).is_failed() and coes(google, LONG) == []
+    blocked = coe_prep(incident_id=LONG, return_state=True)
+    assert blocked.is_failed() and "copies again only after" in str(blocked.message)
+    assert coes(google, LONG) == []
+    # Ten minutes later, as far as the record is concerned:
+    record = Variable.get(copy_record_name(LONG))
+    sent = datetime.fromisoformat(record["copy_sent_at"]) - timedelta(seconds=601)
+    Variable.set(copy_record_name(LONG), {**record, "copy_sent_at": sent.isoformat()}, overwrite=True)
+    assert coe_prep(incident_id=LONG)["status"] == "created" and len(coes(google, LONG)) == 1
+
+
+def test_a_known_copy_is_read_by_its_id_not_searched(google: Sandbox) -> None:
+    """Once a run knows its copy's id, later runs read the file by id: search may lag, reads do not."""
+    coe_prep(incident_id=LONG)
+    google.state.google.search_lag_seconds = 3600.0  # search would see nothing for an hour
+    try:
+        mark = len(google.app.served)
+        assert coe_prep(incident_id=LONG)["status"] == "exists" and len(coes(google, LONG)) == 1
+        assert not any(s.path.endswith("/drive/v3/files") for s in google.app.served[mark:])
+    finally:
+        google.state.google.search_lag_seconds = 0.0
