@@ -169,5 +169,5 @@ def post_to_slack_if_configured(settings: Settings, key: str, name: str, link: s
     )
     # Once per document: a rerun after the post but before the row finds the post recorded.
     payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
-    if posted := post_once(settings, payload, f"coe-prep {key}", link):
-        get_run_logger().info("The team was told about %s at %s; not posting again", link, posted)
+    if (posted := post_once(settings, payload, f"coe-prep {key}", link)) and posted.confirmed:
+        get_run_logger().info("The team was told about %s: %s; not posting again", link, posted)

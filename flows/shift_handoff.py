@@ -144,7 +144,8 @@ def shift_handoff(
         # happen under one lock, and the post is recorded before the lock is let go.
         shift = f"{window.start.isoformat()}/{window.end.isoformat()}"
         with exclusive("shift-handoff", name):
-            posted = post_once(settings, payload, name, shift, repost=repost)
-        if posted:
-            log.info("This shift's hand-off was posted to Slack at %s; not posting it again", posted)
+            hint = "to post it anyway, run again with repost=true (oncall handoff --repost)"
+            earlier = post_once(settings, payload, name, shift, repost=repost, repost_hint=hint)
+        if earlier is not None and earlier.confirmed:
+            log.info("This shift's hand-off was %s; not posting it again", earlier)
     return markdown

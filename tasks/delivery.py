@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.variables import Variable
 
+from oncall import escape
 from oncall.clients.slack import SlackWebhook
+from oncall.errors import OncallError, UncertainError
 from oncall.settings import Settings
 
 
@@ -48,26 +51,113 @@ def post_to_slack(settings: Settings, payload: dict[str, Any]) -> None:
     get_run_logger().info("Posted to Slack: %d blocks", len(payload.get("blocks", [])))
 
 
-def post_once(
-    settings: Settings, payload: dict[str, Any], topic: str, key: str, *, repost: bool = False
-) -> str | None:
-    """Post the Slack message `key` about `topic` (a schedule's hand-offs, one incident's COE)
-    unless it was posted before; returns when it was, or None when it is posted now.
+@dataclass(frozen=True)
+class SlackRecord:
+    """What our record says of one message: posted (Slack answered `ok`) at `at`, or only
+    attempted then (the answer was lost, or the run died mid-post): it may be in the channel."""
 
-    Slack's webhooks take no idempotency key, so the record is ours: a Prefect Variable per
-    topic holding its newest 20 posts, read once and written after the post. The caller holds
-    its lock for the topic around this. A crash between the post and the record can still post
-    twice.
+    at: str
+    confirmed: bool
+
+    def __str__(self) -> str:
+        if self.confirmed:
+            return f"posted at {self.at}"
+        return f"attempted at {self.at} with no clear answer from Slack; it may or may not be in the channel"
+
+
+def post_once(
+    settings: Settings,
+    payload: dict[str, Any],
+    topic: str,
+    key: str,
+    *,
+    repost: bool = False,
+    repost_hint: str | None = None,
+) -> SlackRecord | None:
+    """Post the Slack message `key` about `topic` (a schedule's hand-offs, one incident's COE)
+    unless it was posted or attempted before; returns that earlier record, or None when the
+    message is posted now. The caller holds its lock for the topic around this.
+
+    Slack's webhooks take no idempotency key and cannot be asked what they posted, so the
+    record is ours (a Prefect Variable per topic, its newest 20 messages), and the rule is
+    at most once: the attempt is recorded before the post, and marked posted on Slack's `ok`.
+    A certain failure (a refusal, no connection, a page that is not Slack's) forgets the
+    attempt, so a rerun posts. A lost answer (UncertainError), or a run that died mid-post,
+    leaves the attempt: no later run posts it again unless `repost`, and each says so in its
+    log and in the artifact `slack-<topic>`. A message can then be missing, never doubled.
     """
     name = artifact_key("oncall-slack-posted", topic)
-    record = Variable.get(name, default=None)
-    posts: dict[str, Any] = dict(record) if isinstance(record, dict) else {}
-    if posts.get(key) and not repost:
-        return str(posts[key])
-    post_to_slack(settings, payload)
-    posts[key] = datetime.now(UTC).isoformat(timespec="seconds")
-    Variable.set(name, dict(sorted(posts.items(), key=lambda kv: str(kv[1]))[-20:]), overwrite=True)
+    hint = repost_hint or f"to post it anyway, delete {key!r} from the Prefect Variable {name!r}"
+    posts = _read_posts(name)
+    earlier = _record(posts.get(key))
+    if earlier is not None and not repost:
+        if not earlier.confirmed:
+            _say_unconfirmed(topic, key, earlier, hint)
+        return earlier
+    attempt = datetime.now(UTC).isoformat(timespec="seconds")
+    posts[key] = {"attempted": attempt}
+    _write_posts(name, posts)
+    try:
+        post_to_slack(settings, payload)
+    except UncertainError as exc:
+        _say_unconfirmed(topic, key, SlackRecord(attempt, confirmed=False), hint)
+        raise UncertainError(
+            exc.system,
+            f"{str(exc).removeprefix(f'{exc.system}: ')}. It is recorded as attempted, so no run will "
+            f"post it again by itself; check the channel ({hint})",
+            status=exc.status,
+        ) from exc
+    except OncallError:
+        # Certainly not posted: a rerun may post (and an earlier confirmed post stays recorded).
+        if earlier is None:
+            del posts[key]
+        else:
+            posts[key] = earlier.at if earlier.confirmed else {"attempted": earlier.at}
+        _write_posts(name, posts)
+        raise
+    posts[key] = attempt
+    _write_posts(name, posts)
     return None
+
+
+def _record(entry: Any) -> SlackRecord | None:
+    """A record entry: a posted time (a string, as records have always held), or an attempt."""
+    if isinstance(entry, str) and entry:
+        return SlackRecord(entry, confirmed=True)
+    if isinstance(entry, dict) and isinstance(entry.get("attempted"), str):
+        return SlackRecord(entry["attempted"], confirmed=False)
+    return None
+
+
+def _read_posts(name: str) -> dict[str, Any]:
+    record = Variable.get(name, default=None)
+    return dict(record) if isinstance(record, dict) else {}
+
+
+def _write_posts(name: str, posts: dict[str, Any]) -> None:
+    """The newest 20 entries, posted or attempted."""
+
+    def when(entry: Any) -> str:
+        found = _record(entry)
+        return found.at if found else ""
+
+    newest = sorted(posts.items(), key=lambda kv: when(kv[1]))[-20:]
+    Variable.set(name, dict(newest), overwrite=True)
+
+
+def _say_unconfirmed(topic: str, key: str, record: SlackRecord, hint: str) -> None:
+    """The log line and the run's artifact that say a message may be missing, and how to repost."""
+    get_run_logger().warning(
+        "Slack message %r about %s was %s; not posting it again by itself (%s)", key, topic, record, hint
+    )
+    publish_markdown(
+        f"# Slack message not confirmed\n\n"
+        f"The message about {escape.md(topic, 200)} (`{escape.md(key, 300)}`) was {escape.md(str(record))}. "
+        "Slack's webhooks cannot be asked what they posted, so it is not posted again by itself: "
+        f"a message may be missing, never doubled. Check the channel; {hint}.\n",
+        artifact_key("slack", topic),
+        f"Slack message about {topic} not confirmed",
+    )
 
 
 @task(cache_policy=NO_CACHE)

@@ -31,7 +31,7 @@ from prefect.variables import Variable
 
 from flows.shift_handoff import shift_handoff
 from oncall import clock
-from oncall.errors import InputError
+from oncall.errors import InputError, MalformedError, UncertainError
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 
@@ -269,4 +269,49 @@ def test_a_scheduled_run_ends_at_its_fire_time_on_every_try(
     second = _run_again(run)
     for state in (first, second):
         assert "Mon 2026-11-23 09:00 EST → Tue 2026-11-24 09:00 EST" in state.result()  # type: ignore[union-attr]
+    assert len(fresh_record.state.slack.messages) == 1
+
+
+DAY = {"shift_end": "2026-11-24T10:00", "shift_start": "2026-11-23T10:00", "deliver": ["artifact", "slack"]}
+
+
+def test_a_lost_slack_answer_is_not_posted_again_without_repost(fresh_record: Sandbox) -> None:
+    """Slack posted and its answer was lost (a 502 here; a timeout raises the same UncertainError,
+    tests/clients/test_slack.py): the run fails, and no rerun posts again unless told to."""
+    messages = fresh_record.state.slack.messages
+    fresh_record.script("/slack/", 502, after=True)
+    state = shift_handoff(**DAY, return_state=True)
+    assert len(messages) == 1
+    assert state.is_failed()
+    with pytest.raises(UncertainError, match=r"may or may not .* no run will post it again"):
+        state.result()
+    rerun = shift_handoff(**DAY, return_state=True)
+    assert rerun.is_completed() and len(messages) == 1
+    APILogHandler().flush()
+    assert "no clear answer from Slack" in _logs(rerun.state_details.flow_run_id)  # type: ignore[arg-type]
+    note = _artifact("slack-primary-on-call-schedule")
+    assert "may or may not be in the channel" in note and "repost" in note
+    shift_handoff(**DAY, repost=True)
+    assert len(messages) == 2
+    shift_handoff(**DAY)  # the repost was answered: recorded as posted
+    assert len(messages) == 2
+
+
+def test_a_proxy_page_is_not_recorded_as_posted(fresh_record: Sandbox) -> None:
+    fresh_record.script("/slack/", 200, body=b"<html><h1>Blocked by proxy</h1></html>")
+    state = shift_handoff(**DAY, return_state=True)
+    assert state.is_failed() and fresh_record.state.slack.messages == []
+    with pytest.raises(MalformedError, match="not Slack's answer"):
+        state.result()
+    shift_handoff(**DAY)  # the proxy let it through this time
+    assert len(fresh_record.state.slack.messages) == 1
+
+
+def test_a_refused_post_is_forgotten_so_the_rerun_posts(fresh_record: Sandbox) -> None:
+    fresh_record.state.slack.archived = True
+    try:
+        assert shift_handoff(**DAY, return_state=True).is_failed()
+    finally:
+        fresh_record.state.slack.archived = False
+    shift_handoff(**DAY)
     assert len(fresh_record.state.slack.messages) == 1
