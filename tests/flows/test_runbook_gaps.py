@@ -155,8 +155,8 @@ def test_a_token_without_push_access_stops_and_never_files_twice(
 ) -> None:
     """GitHub drops the label of a new issue without push access: each run stops with an error
     naming the access to grant, and the next run finds the unlabelled issue by its marker."""
-    sandbox.state.github.add_account("sandbox-github-reader-token", "oncall-reader", "read")
-    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "sandbox-github-reader-token")
+    sandbox.state.github.add_account("sandbox-github-token-reader", "oncall-reader", "read")
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "sandbox-github-token-reader")
     for _ in range(3):
         state = runbook_gaps(window="-7d", window_end=END, max_issues=50, return_state=True)
         assert state.is_failed()
@@ -169,8 +169,8 @@ def test_a_token_without_push_access_stops_and_never_files_twice(
 def test_triage_access_labels_what_create_dropped_and_a_rerun_files_nothing(
     sandbox: Sandbox, repo: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sandbox.state.github.add_account("sandbox-github-triager-token", "oncall-triager", "triage")
-    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "sandbox-github-triager-token")
+    sandbox.state.github.add_account("sandbox-github-token-triager", "oncall-triager", "triage")
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "sandbox-github-token-triager")
     first = runbook_gaps(window="-7d", window_end=END, max_issues=50)
     assert all(i["labels"] and i["labels"][0]["name"] == "runbook-gap" for i in _issues(sandbox, repo))
     assert runbook_gaps(window="-7d", window_end=END, max_issues=50)["create"] == 0
