@@ -9,6 +9,7 @@ did: compact separators, UTF-8 rather than \\u escapes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -17,4 +18,7 @@ from starlette.responses import JSONResponse as _StarletteJSON
 
 class JSONResponse(_StarletteJSON):
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:  # a lone surrogate: written as its `\\ud800` escape, as Python-built vendors do
+            return json.dumps(content, separators=(",", ":")).encode()

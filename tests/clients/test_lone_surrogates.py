@@ -1,0 +1,207 @@
+"""A lone surrogate in vendor JSON (`"\\ud800"`, valid JSON that some vendors' encoders write)
+becomes U+FFFD where the answer is decoded, so no model, artifact, fingerprint or document
+ever holds text that is not valid UTF-8."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from oncall.clients.http import ApiClient
+from oncall.coe import CoeFacts, coe_values
+from oncall.gaps import fingerprint
+from oncall.handoff import summarize_shift
+from oncall.handoff_render import render_markdown, render_slack
+from oncall.kinds import alert_kind
+from oncall.models import Alert, AlertQuery, TimeWindow
+from oncall.sandbox.seed import DEFAULT_ANCHOR
+from oncall.sandbox.server import Sandbox
+from oncall.settings import Settings
+from oncall.sources import AlertSource, build_source
+from tests.conftest import FakeSleep
+from tests.factories import alert, context, incident, on_call
+
+LONE = "\ud800"
+WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
+
+
+def _valid(text: str | None) -> bool:
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _source(sandbox: Sandbox, name: str, sleep: FakeSleep) -> AlertSource:
+    env = sandbox.source_env(name)
+    settings = Settings(**{k.removeprefix("ONCALL_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    return build_source(settings, sleep=sleep)
+
+
+def _poison_alert(sandbox: Sandbox, name: str) -> tuple[str, Any]:
+    """Gives the week's last alert a title and description holding a lone surrogate; returns
+    its id and a function that puts the fake back as it was."""
+    if name == "rootly":
+        state: Any = sandbox.state.rootly
+        alerts = state.alerts
+        target = copy.deepcopy(alerts[-1])
+        target["attributes"]["summary"] = f"Disk full {LONE} on db-1"
+        target["attributes"]["description"] = f"see {LONE}runbook"
+    else:
+        state = sandbox.state.opsgenie if name == "opsgenie" else sandbox.state.jsm.ops
+        alerts = state.alerts
+        target = copy.deepcopy(alerts[-1])
+        target["message"] = f"Disk full {LONE} on db-1"
+        target["description"] = f"see {LONE}runbook"
+    original = list(alerts)
+    state.set_alerts([*original[:-1], target])
+    return target["id"], lambda: state.set_alerts(original)
+
+
+def _poison_incident(sandbox: Sandbox, name: str) -> tuple[str, Any]:
+    key: tuple[str, ...]
+    if name == "rootly":
+        items = sandbox.state.rootly.incidents
+        key = ("attributes", "title")
+    elif name == "jsm":
+        items = sandbox.state.jsm.issues
+        key = ("fields", "summary")
+    else:
+        items = sandbox.state.opsgenie.incidents
+        key = ("message",)
+    index = len(items) - 1
+    saved = items[index]
+    poisoned = copy.deepcopy(saved)
+    holder = poisoned
+    for part in key[:-1]:
+        holder = holder[part]
+    holder[key[-1]] = f"Checkout down {LONE}"
+    items[index] = poisoned
+
+    def restore() -> None:
+        items[index] = saved
+
+    return str(poisoned.get("id")), restore
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox of this module's own: the poisoned records never meet another test."""
+    with Sandbox.seeded(DEFAULT_ANCHOR) as sb:
+        yield sb
+
+
+@pytest.fixture(params=["opsgenie", "jsm", "rootly"])
+def source_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_a_lone_surrogate_in_an_alert_reaches_models_as_fffd(
+    sandbox: Sandbox, source_name: str, fake_sleep: FakeSleep
+) -> None:
+    alert_id, restore = _poison_alert(sandbox, source_name)
+    try:
+        with closing(_source(sandbox, source_name, fake_sleep)) as src:
+            listed = [a for a in src.fetch_alerts(AlertQuery(created=WEEK)) if a.id == alert_id]
+            one = src.get_alert(alert_id)
+    finally:
+        restore()
+    assert len(listed) == 1
+    for got in (listed[0], one):
+        assert got.message == "Disk full \ufffd on db-1"
+        assert _valid(got.description)
+    assert one.description == "see \ufffdrunbook"
+
+
+def test_a_lone_surrogate_in_an_incident_title_reaches_models_as_fffd(
+    sandbox: Sandbox, source_name: str, fake_sleep: FakeSleep
+) -> None:
+    incident_id, restore = _poison_incident(sandbox, source_name)
+    try:
+        with closing(_source(sandbox, source_name, fake_sleep)) as src:
+            found = [
+                i
+                for i in src.fetch_incidents(TimeWindow(start=WEEK.start - timedelta(days=60), end=WEEK.end))
+            ]
+    finally:
+        restore()
+    titles = [i.message for i in found if "Checkout down" in i.message]
+    assert titles == ["Checkout down \ufffd"], (incident_id, [i.message for i in found][-3:])
+
+
+def _decoded(body: bytes) -> Any:
+    """What the shared HTTP stage decodes from `body` (a MockTransport answer)."""
+    client = ApiClient(
+        system="Test",
+        base_url="http://vendor.test",
+        credential_setting="TEST_KEY",
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=body)),
+    )
+    with client:
+        return client.get_json("/x", what="a page")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"m": "a\\ud800b"}', {"m": "a\ufffdb"}),
+        (b'{"m": "a\\uDFFFb"}', {"m": "a\ufffdb"}),
+        (b'{"m": "\\ud83d\\ude00"}', {"m": "\U0001f600"}),  # a pair stays the character it is
+        (b'{"m": "x\\\\ud800"}', {"m": "x\\ud800"}),  # an escaped backslash, no surrogate
+        (b'{"\\ud800": ["\\udc00", {"k": "\\ud800"}]}', {"\ufffd": ["\ufffd", {"k": "\ufffd"}]}),
+        ('{"m": "raw \ud800 bytes"}'.encode("utf-8", "surrogatepass"), {"m": "raw \ufffd bytes"}),
+    ],
+    ids=["high", "low-upper-case", "pair", "escaped-backslash", "keys-and-nesting", "raw-cesu-bytes"],
+)
+def test_the_http_stage_decodes_every_lone_surrogate_to_fffd(body: bytes, expected: Any) -> None:
+    assert _decoded(body) == expected
+
+
+def _alert_from_vendor(title: str, description: str) -> Alert:
+    """An OpsGenie alert as the shared stage decodes it from a vendor's escaped JSON."""
+    from oncall.clients.opsgenie_records import alert_from_raw
+
+    raw = {
+        "id": "a-1",
+        "tinyId": "7",
+        "message": title,
+        "description": description,
+        "status": "open",
+        "priority": "P1",
+        "createdAt": "2026-11-20T10:00:00Z",
+        "count": 3,
+    }
+    return alert_from_raw(_decoded(json.dumps({"data": raw}).encode())["data"])
+
+
+def test_renderers_meet_only_valid_text_from_a_hostile_alert() -> None:
+    hostile = _alert_from_vendor(f"Queue {LONE} stuck", f"desc {LONE}")
+    title = _decoded(json.dumps({"t": f"Checkout {LONE} down"}).encode())["t"]
+    inc = incident(message=title)
+    summary = summarize_shift(context(), [hostile, alert()], [], [inc], on_call("dana"), on_call("alice"))
+    markdown = render_markdown(summary)  # a Prefect artifact is sent as UTF-8 JSON
+    json.dumps({"markdown": markdown}, ensure_ascii=False).encode("utf-8")
+    json.dumps(render_slack(summary), ensure_ascii=False).encode("utf-8")
+    assert "Queue \ufffd stuck" in markdown
+    assert len(fingerprint(alert_kind(hostile.message))) > 0  # hashes the kind's UTF-8 bytes
+    values = coe_values(
+        CoeFacts(
+            incident=inc,
+            related=[hostile],
+            timeline=[],
+            on_call=None,
+            timezone="UTC",
+            source="opsgenie",
+            prepared_at=datetime(2026, 11, 21, tzinfo=UTC),
+        )
+    )
+    json.dumps({"requests": list(values.values())}, ensure_ascii=False).encode("utf-8")  # the Docs body
+    assert values["incident.title"] == "Checkout \ufffd down"
