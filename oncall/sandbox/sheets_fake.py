@@ -141,7 +141,7 @@ def build_sheets_app(state: GoogleState, sheets: dict[str, dict[str, list[list[s
         if request.query_params.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
             return _error(400, "Invalid valueInputOption", "badRequest")
         payload = await request.json()
-        written = _dimension(payload.get("majorDimension", "ROWS"))
+        written = _dimension(payload.get("majorDimension") or "ROWS")  # null is the default
         if written is None:
             return _bad_dimension(payload.get("majorDimension"))
         # None is a cell to leave as it is ("null values will be skipped"), as in the API.

@@ -202,6 +202,8 @@ def test_google_api_python_client_runs_against_the_drive_and_docs_fakes(sandbox:
         .execute()
     )
     assert [f["id"] for f in found["files"]] == [copy["id"]]
+    got = drive.files().get(fileId=copy["id"], supportsAllDrives=True, fields="id,trashed").execute()
+    assert got["id"] == copy["id"] and got["trashed"] is False
     reply = (
         docs.documents()
         .batchUpdate(
@@ -241,6 +243,12 @@ def test_gspread_runs_against_the_sheets_fake(sandbox: Sandbox) -> None:
         r for r in records if r["Incident ID"] == "inc-gspread"
     ).items()
     assert sheet.find("inc-gspread").row == len(sheet.get_all_values())
+    number = sheet.find("inc-gspread").row
+    sheet.update([["https://docs.example/d"]], f"F{number}", value_input_option="RAW")
+    assert sheet.row_values(number) == ["inc-gspread", "via gspread", "", "", "", "https://docs.example/d"]
+    assert sheet.get_values(f"A{number}:I{number}", major_dimension="COLUMNS")[-1] == [
+        "https://docs.example/d"
+    ]
     client.http_client.session.close()
 
 
