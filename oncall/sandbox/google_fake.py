@@ -11,8 +11,9 @@ Drive as it behaves, not as one would like it to:
   new file out of search results for that long (`files.get` by id sees it at once).
 - A copy may carry an id from `files.generateIds` in its body. A second copy with that id gets 409
   `duplicate`; an id Drive did not generate gets 400 `fileIdNotUsable`; and a Google Docs Editors
-  file (a Doc, Sheet, Slides deck, Drawing or Form) refuses any generated id with 403, as Drive
-  answered a live create ("Generated IDs are not supported for Docs Editors formats").
+  file (a Doc, Sheet, Slides deck, Drawing or Form) refuses any generated id with 403
+  `generatedIdNotSupported` ("Generated IDs are not supported for Docs Editors formats"), as Drive
+  answered a live create, and a files.copy of a Slides deck (googleapis/google-api-go-client#2334).
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def build_google_app(state: GoogleState) -> Router:
             return _error(
                 403,
                 "Generated IDs are not supported for Docs Editors formats.",
-                "insufficientFilePermissions",
+                "generatedIdNotSupported",
             )
         return str(wanted)
 

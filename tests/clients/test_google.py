@@ -313,7 +313,7 @@ def test_drive_fake_generated_ids_copy_once_and_docs_refuse_them(sandbox: Sandbo
 
     assert refusal("pdf-runbook", body) == (409, "duplicate")
     assert refusal("pdf-runbook", {**body, "id": "1madeUpByTheCaller"}) == (400, "fileIdNotUsable")
-    assert refusal(sandbox.state.coe_template, {**body, "id": second}) == (403, "insufficientFilePermissions")
+    assert refusal(sandbox.state.coe_template, {**body, "id": second}) == (403, "generatedIdNotSupported")
     assert [f for f in google.files.values() if f["name"] == "runbook copy"] == [google.files[first]]
     drive.files().delete(fileId=first, supportsAllDrives=True).execute()
     del google.files["pdf-runbook"]
