@@ -62,7 +62,7 @@ def shift_handoff(
         business_hours: Working hours, e.g. 'Mon-Fri 09:00-17:00'; pages outside count as after hours
         deliver: Where to send it: artifact, slack, file (under ONCALL_OUT_DIR)
         dry_run: Compute and show the hand-off; send nothing to Slack
-        repost: Post to Slack even if this shift's hand-off was posted already
+        repost: Post to Slack even if this shift's hand-off was posted, or attempted with no clear answer, already
     """
     log = get_run_logger()
     settings = resolve_settings()
@@ -140,8 +140,8 @@ def shift_handoff(
         if dry_run:
             log.info("Dry run: not posting to Slack (%d blocks ready)", len(payload["blocks"]))
             return markdown
-        # One message per shift, however many runs start for it: the check and the post
-        # happen under one lock, and the post is recorded before the lock is let go.
+        # At most one message per shift, however many runs start for it: the check, the
+        # recorded attempt and the post happen under one lock (the rule: tasks/delivery.py).
         shift = f"{window.start.isoformat()}/{window.end.isoformat()}"
         with exclusive("shift-handoff", name):
             hint = "to post it anyway, run again with repost=true (oncall handoff --repost)"
