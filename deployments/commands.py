@@ -166,9 +166,8 @@ def cmd_coe_check(args: argparse.Namespace) -> int:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from deployments.relay import build_relay
+    from deployments.relay_server import relay_config, serve_relay
     from oncall.settings import load_settings
 
     settings = load_settings()
@@ -185,8 +184,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
         threshold_minutes=settings.coe_threshold_minutes,
         api_key=os.environ.get("PREFECT_API_KEY"),
     )
-    print(f"relay: POST http://{args.host}:{args.port}/opsgenie (secret in X-Oncall-Relay-Secret or ?token=)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    print(f"relay: POST http://{args.host}:{args.port}/opsgenie (secret in the X-Oncall-Relay-Secret header)")
+    serve_relay(relay_config(app, args.host, args.port))
     return 0
 
 

@@ -1,39 +1,107 @@
 """The webhook relay: OpsGenie's outgoing webhook in, the `oncall.incident.closed` event out.
 
 Prefect OSS has no webhooks, so this small ASGI app stands between OpsGenie and the Prefect
-server. It checks a shared secret (header `X-Oncall-Relay-Secret` or `?token=`, compared in
-constant time), refuses oversize and malformed bodies, and for a closed incident or a closed
-P1/P2 alert posts the same event incident-watch emits, with the same event id, to the
+server. It checks a shared secret (header `X-Oncall-Relay-Secret` only, compared in constant
+time; a secret in the URL is refused, since URLs are written to access logs), reads at most
+64 KiB of body within a deadline, refuses what is not plain JSON, and for a closed incident or
+a closed P1/P2 alert posts the same event incident-watch emits, with the same event id, to the
 server's events API. Everything refused is logged with its reason and never forwarded.
+`deployments/relay_server.py` serves it with connection limits and timeouts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oncall.watch import EVENT, CoeCandidate
 
 log = logging.getLogger("oncall.relay")
 MAX_BODY = 64 * 1024
+MAX_DEPTH = 32  # OpsGenie's webhook nests 3 deep
+BODY_TIMEOUT = 10.0  # seconds for the whole body, once the headers are in
+AUTH_HEADER = "X-Oncall-Relay-Secret"
 CLOSING = {"Close", "Delete", "IncidentClose", "IncidentResolve", "Resolve", "close", "resolve"}
+
+
+class BadBody(ValueError):
+    """A body the relay refuses with 400; the message says why, without echoing the body."""
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise BadBody(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as infinity
+        raise BadBody(f"the number {text[:20]} is out of range")
+    return value
+
+
+# Python's json accepts NaN, Infinity and numbers that overflow to infinity; JSON does not.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The webhook's JSON object, or BadBody. Strict where Python's json is lenient: no NaN
+    or infinities, no nesting past MAX_DEPTH, and no lone surrogate (valid JSON as `\\ud800`,
+    but not text: it cannot be encoded again, so it would fail the event post)."""
+    try:
+        body = _DECODER.decode(raw.decode("utf-8"))
+    except RecursionError:
+        raise BadBody("body is nested too deeply") from None
+    except BadBody:
+        raise
+    except ValueError:  # not UTF-8, not JSON, an integer past Python's digit limit
+        raise BadBody("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadBody("body is not a JSON object")
+    _check_tree(body)
+    return body
+
+
+def _check_tree(body: dict[str, Any]) -> None:
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadBody(f"body is nested deeper than {MAX_DEPTH}")
+        if isinstance(value, dict):
+            stack.extend((k, depth) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadBody("body holds a lone surrogate (\\ud800-\\udfff), which is not text") from None
 
 
 def _ms(value: Any) -> int | None:
     """OpsGenie sends createdAt in ms and updatedAt in ns; normalise to ms."""
-    if not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     number = int(value)
+    if number < 0:
+        return None
     while number > 10**14:  # larger than any ms timestamp this century: ns or µs
         number //= 1000
     return number
@@ -74,11 +142,67 @@ def event_body(c: CoeCandidate, now: datetime) -> list[dict[str, Any]]:
             "id": str(c.event_id),
             "occurred": now.isoformat(),
             "event": EVENT,
-            "resource": {"prefect.resource.id": c.resource_id, "prefect.resource.name": c.title[:100]},
+            "resource": c.resource,
             "payload": c.model_dump(),
             "related": [],
         }
     ]
+
+
+class BodyTooLarge(Exception):
+    """The body passed MAX_BODY; reading stopped there."""
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, read chunk by chunk: a chunked upload has no Content-Length to refuse up
+    front, so reading stops at `limit` (BodyTooLarge), and at `timeout` (TimeoutError) for a
+    sender that stalls."""
+    chunks: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, error: str) -> JSONResponse:
+    # Connection: close, so the server stops reading whatever the sender still sends.
+    return JSONResponse({"error": error}, status_code=status, headers={"Connection": "close"})
+
+
+class AccessLog:
+    """One line per request: method, path, status and client, never the query string (a
+    secret someone put in the URL stays out of the log). Replaces uvicorn's access log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            client = scope.get("client")
+            log.info(
+                "relay: %s %s %d from %s",
+                scope["method"],
+                scope["path"],
+                status,
+                client[0] if client else "-",
+            )
 
 
 def build_relay(
@@ -89,6 +213,7 @@ def build_relay(
     api_key: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
     if not secret:
         raise ValueError("the relay needs a shared secret (ONCALL_RELAY_SECRET)")
@@ -101,25 +226,29 @@ def build_relay(
         )
 
     async def opsgenie(request: Request) -> Response:
-        given = request.headers.get("x-oncall-relay-secret") or request.query_params.get("token") or ""
+        sender = request.client.host if request.client else "-"
+        if "token" in request.query_params:
+            log.warning("relay: refused a webhook from %s with a secret in its URL", sender)
+            return _refuse(401, f"send the secret in the {AUTH_HEADER} header; URLs are logged")
+        given = request.headers.get(AUTH_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
-            log.warning("relay: refused a webhook with a wrong or missing secret from %s", request.client)
-            return JSONResponse({"error": "forbidden"}, status_code=401)
+            log.warning("relay: refused a webhook with a wrong or missing secret from %s", sender)
+            return _refuse(401, "forbidden")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
             log.warning("relay: refused a %s-byte body", declared)
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            log.warning("relay: refused a %d-byte body", len(raw))
-            return JSONResponse({"error": "body too large"}, status_code=413)
+            return _refuse(413, "body too large")
         try:
-            body = json.loads(raw)
-        except ValueError:
-            log.warning("relay: refused a body that is not JSON")
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        if not isinstance(body, dict):
-            return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
+            body = parse_body(await _read_body(request, MAX_BODY, body_timeout))
+        except BodyTooLarge:
+            log.warning("relay: refused a body past %d bytes (stopped reading there)", MAX_BODY)
+            return _refuse(413, "body too large")
+        except TimeoutError:
+            log.warning("relay: refused a body not received within %g s from %s", body_timeout, sender)
+            return _refuse(408, "body not received in time")
+        except BadBody as exc:
+            log.warning("relay: refused a webhook: %s", exc)
+            return _refuse(400, str(exc))
         candidate, reason = candidate_from_webhook(body, threshold_minutes)
         if candidate is None:
             log.info("relay: ignored webhook: %s", reason)
@@ -140,4 +269,6 @@ def build_relay(
         log.info("relay: emitted %s for %s", EVENT, candidate.incident_id)
         return JSONResponse({"emitted": candidate.incident_id}, status_code=202)
 
-    return Starlette(routes=[Route("/opsgenie", opsgenie, methods=["POST"])])
+    return Starlette(
+        routes=[Route("/opsgenie", opsgenie, methods=["POST"])], middleware=[Middleware(AccessLog)]
+    )

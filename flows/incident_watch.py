@@ -88,7 +88,7 @@ def incident_watch(
             continue
         emit_event(
             event=EVENT,
-            resource={"prefect.resource.id": c.resource_id, "prefect.resource.name": c.title[:100]},
+            resource=c.resource,
             payload=c.model_dump(),
             id=c.event_id,
         )

@@ -22,6 +22,7 @@ from oncall.errors import InputError
 from oncall.models import Alert, Incident, Priority, priority_label
 
 EVENT = "oncall.incident.closed"
+ID_LABEL = "oncall.incident.id"
 _NAMESPACE = uuid.UUID("8f5b8f0e-3c1a-4c7e-9a57-0c0ffee0c0e5")
 # How far back a run looks when the watermark cannot be trusted. The last good run's time is
 # then unknown; a week covers a clock fault over a long weekend, and looking back too far is
@@ -76,6 +77,17 @@ class CoeCandidate(BaseModel):
     @property
     def resource_id(self) -> str:
         return f"oncall.incident.{self.incident_id}"
+
+    @property
+    def resource(self) -> dict[str, str]:
+        """The event's resource, for both emitters (incident-watch and the relay). The id rides
+        whole in its own label: an id may hold dots, so it cannot be cut back out of the
+        resource id. prefect.yaml templates coe-prep's `incident_id` from that label."""
+        return {
+            "prefect.resource.id": self.resource_id,
+            "prefect.resource.name": self.title[:100],
+            ID_LABEL: self.incident_id,
+        }
 
     @property
     def event_id(self) -> uuid.UUID:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -81,8 +82,9 @@ def test_forwards_a_long_close_as_the_watch_event(relay) -> None:  # type: ignor
     assert event["resource"] == {
         "prefect.resource.id": "oncall.incident.alert-a-1",
         "prefect.resource.name": "DB down",
+        "oncall.incident.id": "alert-a-1",
     }
-    again = client.post("/opsgenie?token=s3cret-relay", json=webhook())
+    again = client.post("/opsgenie", json=webhook(), headers={"X-Oncall-Relay-Secret": "s3cret-relay"})
     assert again.status_code == 202 and sent[1]["id"] == event["id"]  # same incident, same event id
 
 
@@ -102,3 +104,101 @@ def test_refusals_are_4xx_and_never_forwarded(relay, headers, body, status) -> N
     r = client.post("/opsgenie", content=body, headers={"Content-Type": "application/json", **headers})
     assert r.status_code == status
     assert sent == []
+
+
+HOSTILE_JSON = {
+    "a huge exponent": json.dumps(webhook()).replace(str(CREATED), "1e999"),
+    "NaN": json.dumps(webhook()).replace(str(CREATED), "NaN"),
+    "Infinity": json.dumps(webhook()).replace(str(CREATED), "Infinity"),
+    "-Infinity": json.dumps(webhook()).replace(str(CREATED), "-Infinity"),
+    "deep nesting": '{"action": "Close", "alert": ' + "[" * 30_000 + "]" * 30_000 + "}",
+    "a lone surrogate": json.dumps(webhook()).replace("DB down", "DB \\ud800 down"),
+    "a lone surrogate in a key": json.dumps(webhook()).replace('"source"', '"\\udfff"'),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_JSON.values(), ids=HOSTILE_JSON.keys())
+def test_hostile_json_is_a_400_without_a_traceback(relay, body, caplog) -> None:  # type: ignore[no-untyped-def]
+    client, sent = relay
+    assert len(body.encode()) <= MAX_BODY
+    r = client.post(
+        "/opsgenie",
+        content=body.encode(),
+        headers={"Content-Type": "application/json", "X-Oncall-Relay-Secret": "s3cret-relay"},
+    )
+    assert r.status_code == 400, r.text
+    assert sent == []
+    assert not [rec for rec in caplog.records if rec.exc_info], "a traceback was logged"
+
+
+def test_a_timestamp_out_of_range_is_ignored_not_a_crash(relay, caplog) -> None:  # type: ignore[no-untyped-def]
+    client, sent = relay
+    for stamp in ("-" + "9" * 400, "9" * 400, "true"):
+        body = json.dumps(webhook()).replace(str(CREATED), stamp)
+        r = client.post("/opsgenie", content=body, headers={"X-Oncall-Relay-Secret": "s3cret-relay"})
+        assert r.status_code == 202 and "ignored" in r.json(), (stamp[:5], r.text)
+    assert sent == [] and not [rec for rec in caplog.records if rec.exc_info]
+
+
+def test_a_chunked_body_is_read_only_up_to_the_limit(relay) -> None:  # type: ignore[no-untyped-def]
+    """No Content-Length to refuse up front: the relay stops reading at 64 KiB, not at the end."""
+    client, sent = relay
+    pulled: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4_800):  # 300 MiB in 64 KiB chunks, if it were all read
+            pulled.append(1)
+            yield b" " * 65_536
+
+    r = client.post("/opsgenie", content=chunks(), headers={"X-Oncall-Relay-Secret": "s3cret-relay"})
+    assert r.status_code == 413 and sent == []
+    assert len(pulled) <= 3, f"read {len(pulled)} chunks of 64 KiB"
+
+
+def test_a_body_that_stalls_is_a_408() -> None:
+    app = build_relay("s3cret-relay", "http://prefect.test/api", body_timeout=0.2)
+
+    async def stalls() -> AsyncIterator[bytes]:
+        yield b'{"action": '
+        await asyncio.sleep(30)
+        yield b'"Close"}'
+
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://relay.test"
+        ) as c:
+            return await asyncio.wait_for(
+                c.post("/opsgenie", content=stalls(), headers={"X-Oncall-Relay-Secret": "s3cret-relay"}), 5
+            )
+
+    assert asyncio.run(go()).status_code == 408
+
+
+def test_the_secret_in_the_url_is_refused(relay, caplog) -> None:  # type: ignore[no-untyped-def]
+    """URLs end up in access logs (ours, a proxy's, a load balancer's): only the header counts."""
+    client, sent = relay
+    r = client.post("/opsgenie?token=s3cret-relay", json=webhook())
+    assert r.status_code == 401 and "X-Oncall-Relay-Secret" in r.json()["error"]
+    both = client.post(
+        "/opsgenie?token=s3cret-relay", json=webhook(), headers={"X-Oncall-Relay-Secret": "s3cret-relay"}
+    )
+    assert both.status_code == 401 and sent == []
+    assert not [rec for rec in caplog.records if "s3cret-relay" in rec.getMessage()]
+
+
+def test_an_id_with_dots_is_carried_whole_in_the_event(relay) -> None:  # type: ignore[no-untyped-def]
+    client, sent = relay
+    dotted = {
+        "action": "IncidentResolve",
+        "incident": {
+            "id": "inc.7f3a.01",
+            "message": "x",
+            "createdAt": CREATED,
+            "updatedAt": CREATED + 30 * 60_000,
+        },
+    }
+    r = client.post("/opsgenie", json=dotted, headers={"X-Oncall-Relay-Secret": "s3cret-relay"})
+    assert r.status_code == 202
+    [event] = sent
+    assert event["resource"]["oncall.incident.id"] == "inc.7f3a.01"
+    assert event["payload"]["incident_id"] == "inc.7f3a.01"

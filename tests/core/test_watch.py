@@ -40,3 +40,18 @@ def test_a_watermark_not_in_the_past_is_refused_and_the_recovery_span_covers_the
     assert start.since == UNTIL - RECOVERY_LOOKBACK
     # A longer first-run span is a longer recovery too (by hand: lookback_minutes=...).
     assert watch_start(stored, UNTIL, timedelta(days=30)).since == UNTIL - timedelta(days=30)
+
+
+def test_both_emitters_carry_an_id_with_dots_whole() -> None:
+    """incident-watch emits `c.resource`; the relay posts `event_body(c)`: one resource."""
+    from deployments.relay import event_body
+    from oncall.watch import ID_LABEL, CoeCandidate
+
+    c = CoeCandidate(
+        incident_id="inc.7f3a.01", kind="incident", title="x", priority="P1", duration_minutes=47
+    )
+    assert c.resource[ID_LABEL] == "inc.7f3a.01" and c.resource["prefect.resource.id"].endswith(
+        ".inc.7f3a.01"
+    )
+    [posted] = event_body(c, UNTIL)
+    assert posted["resource"] == c.resource and posted["payload"]["incident_id"] == "inc.7f3a.01"

@@ -120,4 +120,4 @@ with get_client(sync_client=True) as c:
     assert found["coe-prep"]["schedules"] == []
     [[_, expect, match, params]] = found["_automations"]
     assert expect == ["oncall.incident.closed"] and match == {"prefect.resource.id": "oncall.incident.*"}
-    assert params == [{"incident_id": "{{ event.resource.id.split('.')[-1] }}"}]
+    assert params == [{"incident_id": "{{ event.resource['oncall.incident.id'] }}"}]

@@ -6,18 +6,27 @@ import asyncio
 from uuid import UUID
 
 import httpx
+import pytest
 from prefect.settings import PREFECT_API_URL
 
 from deployments.relay import build_relay
 from tests.flows.conftest import wait_for_runs
 
 
-def test_a_webhook_post_starts_coe_prep_with_the_incident_id(coe_deployment: UUID) -> None:
+@pytest.mark.parametrize(
+    "incident_id",
+    [
+        "inc-relay-1",
+        "inc.relay.7f3a.2",  # split('.')[-1] made this "2", another incident
+        "1203",  # an all-digit id stays a string through the template's JSON round trip
+    ],
+)
+def test_a_webhook_post_starts_coe_prep_with_the_incident_id(coe_deployment: UUID, incident_id: str) -> None:
     app = build_relay("relay-secret", str(PREFECT_API_URL.value()))
     webhook = {
         "action": "IncidentResolve",
         "incident": {
-            "id": "inc-relay-1",
+            "id": incident_id,
             "message": "Payments down",
             "createdAt": 1_763_740_000_000,
             "updatedAt": 1_763_740_000_000 + 25 * 60_000,
@@ -34,5 +43,5 @@ def test_a_webhook_post_starts_coe_prep_with_the_incident_id(coe_deployment: UUI
 
     response = asyncio.run(post())
     assert response.status_code == 202, response.text
-    [run] = wait_for_runs(coe_deployment, "inc-relay-1")
-    assert run.parameters == {"incident_id": "inc-relay-1"}
+    [run] = wait_for_runs(coe_deployment, incident_id)
+    assert run.parameters == {"incident_id": incident_id}
