@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +32,7 @@ from oncall.watch import EVENT, CoeCandidate
 
 log = logging.getLogger("oncall.relay")
 MAX_BODY = 64 * 1024
-MAX_DEPTH = 32  # OpsGenie's webhook nests 3 deep
+MAX_DEPTH = 32  # OpsGenie's webhook nests a few levels deep
 BODY_TIMEOUT = 10.0  # seconds for the whole body, once the headers are in
 AUTH_HEADER = "X-Oncall-Relay-Secret"
 CLOSING = {"Close", "Delete", "IncidentClose", "IncidentResolve", "Resolve", "close", "resolve"}
@@ -49,7 +49,7 @@ def _no_constant(name: str) -> NoReturn:
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e999 parses as infinity
-        raise BadBody(f"the number {text[:20]} is out of range")
+        raise BadBody("a number is out of range")
     return value
 
 
@@ -246,6 +246,9 @@ def build_relay(
         except TimeoutError:
             log.warning("relay: refused a body not received within %g s from %s", body_timeout, sender)
             return _refuse(408, "body not received in time")
+        except ClientDisconnect:
+            log.info("relay: %s hung up before its body was in", sender)
+            return _refuse(400, "client disconnected")
         except BadBody as exc:
             log.warning("relay: refused a webhook: %s", exc)
             return _refuse(400, str(exc))

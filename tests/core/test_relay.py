@@ -202,3 +202,35 @@ def test_an_id_with_dots_is_carried_whole_in_the_event(relay) -> None:  # type: 
     [event] = sent
     assert event["resource"]["oncall.incident.id"] == "inc.7f3a.01"
     assert event["payload"]["incident_id"] == "inc.7f3a.01"
+
+
+def test_a_sender_that_hangs_up_mid_body_is_no_crash(caplog) -> None:  # type: ignore[no-untyped-def]
+    app = build_relay("s3cret-relay", "http://prefect.test/api")
+    sent: list[dict[str, object]] = []
+    messages = [
+        {"type": "http.request", "body": b'{"action": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/opsgenie",
+        "raw_path": b"/opsgenie",
+        "query_string": b"",
+        "headers": [(b"x-oncall-relay-secret", b"s3cret-relay"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("relay.test", 80),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+    }
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 400
+    assert not [rec for rec in caplog.records if rec.exc_info]
