@@ -123,17 +123,8 @@ def related_alerts(
 
 
 def _safe(text: str, limit: int = 2_000) -> str:
-    """Plain text that cannot form `{{...}}` with itself or with the template text around it."""
-    out = (
-        escape.plain(text, limit)
-        if "\n" not in text
-        else "\n".join(escape.plain(ln, limit) for ln in text.split("\n"))
-    )
-    if out.endswith("{"):
-        out += escape.ZWSP
-    if out.startswith("}"):
-        out = escape.ZWSP + out
-    return escape.cut(out, limit)
+    """Docs text that cannot form `{{...}}` with itself or with the template text around it."""
+    return escape.doc(text, limit)
 
 
 def _when(dt: datetime | None, tz: str) -> str:

@@ -1,50 +1,178 @@
 """Untrusted alert text made safe where it lands, and cut to the destination's limits.
 
-Alert titles come from anything that can fire an alert. Where they land they must not ping
-people (`@team`, `<!channel>`), open HTML, break out of markdown structure (links, tables,
-headings), or form a `{{placeholder}}` that a later fill would expand.
+Alert titles come from anything that can fire an alert. Each destination gets the escaping its
+renderer needs, and no more:
+
+| function      | destination                      | what it stops                                       |
+|---------------|----------------------------------|-----------------------------------------------------|
+| `md`          | GitHub markdown (issue bodies)   | HTML, markdown structure, @-mentions, issue refs    |
+| `plain`       | GitHub plain text (issue titles) | @-mentions, issue refs                              |
+| `artifact_md` | Prefect UI markdown artifacts    | HTML, markdown structure (the UI pings nobody)      |
+| `slack`       | Slack mrkdwn                     | `<!channel>`, links, @here, formatting and code     |
+| `slack_plain` | Slack plain_text (headers)       | @here                                               |
+| `doc`         | Google Docs text (COE values)    | a `{{placeholder}}` forming; markdown means nothing |
+
+Mentions follow GitHub's rule (html-pipeline's MentionFilter: `(?:^|\\W)@[a-z0-9]`, where
+Ruby's `\\W` is ASCII): an `@` before an ASCII letter or digit pings unless an ASCII letter or
+digit stands right before it, so `Zoë@team` pings and `ops@example.com` does not. Slack's own
+rule is narrower (after a space, `(`, `>`, `*`, `_` or the start), so the same rule covers it.
+GitHub links `#123`, `owner/repo#123` and `GH-123` even after a backslash, so a ZWSP goes
+between the `#` (or `GH-`) and the number, as it goes after a mention's `@`.
+
+Every function escapes first and cuts after: `limit` bounds the escaped result, marker
+included, and the cut never splits an entity, a backslash escape or a ZWSP pair.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 ZWSP = "\u200b"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
-_MENTION = re.compile(r"(?<!\w)@(?=\w)")  # an email address is no mention
-_BRACES = re.compile(r"([{}])(?=[{}])")
+MARKER = "…"
+
+_MENTION = r"(?P<mention>(?<![A-Za-z0-9])@(?=[A-Za-z0-9]))"
+_ISSUE_REF = r"(?P<ref>#(?=[0-9]))"
+_GH_REF = r"(?P<gh>(?<![A-Za-z0-9])[Gg][Hh]-(?=[0-9]))"
+_HTML = r"(?P<html>[&<>])"
+_MD_SPECIAL = r"(?P<md>[\\`*_{}\[\]()#!|~])"
+_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_SLACK_CHARS = {"`": "'", "*": "∗", "~": "∼"}
+_LOOKAHEAD = 8  # the most characters any rule looks past the one it changes
 
 
-def cut(text: str, limit: int, marker: str = "…") -> str:
-    """At most `limit` characters, marking the cut."""
+class _Escaper:
+    """One destination's escaping: a regex of what must change and, per match, its replacement.
+
+    Each replacement is an atomic piece: a cut keeps it whole or drops it, and never keeps
+    half of `&amp;`, a backslash without its character, or an `@` without its ZWSP.
+    """
+
+    def __init__(self, pattern: str, replace: Callable[[re.Match[str]], str], *, lines: bool = False) -> None:
+        self._pattern = re.compile(pattern)
+        self._replace = replace
+        self._lines = lines
+
+    def __call__(self, text: str, limit: int, marker: str = MARKER) -> str:
+        text = _keep_lines(text) if self._lines else _one_line(text)
+        # Escaping never shortens, so nothing past `limit` (and what the rules look ahead at) fits.
+        head = text[: limit + _LOOKAHEAD]
+        escaped = self._pattern.sub(self._replace, head)
+        if len(head) == len(text) and len(escaped) <= limit:
+            return escaped
+        if limit < len(marker):
+            marker = ""
+        room = limit - len(marker)
+        out: list[str] = []
+        pos = 0
+        for m in self._pattern.finditer(head):
+            plain = head[pos : m.start()]
+            if len(plain) >= room:
+                out.append(plain[:room])
+                return "".join(out) + marker
+            out.append(plain)
+            room -= len(plain)
+            piece = self._replace(m)
+            if len(piece) > room:
+                return "".join(out) + marker
+            out.append(piece)
+            room -= len(piece)
+            pos = m.end()
+        out.append(head[pos:][:room])
+        return "".join(out) + marker
+
+
+def cut(text: str, limit: int, marker: str = MARKER) -> str:
+    """At most `limit` characters, the marker included, for text that needs no escaping."""
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - len(marker))] + marker
+    if limit < len(marker):
+        return text[:limit]
+    return text[: limit - len(marker)] + marker
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _keep_lines(text: str) -> str:
+    return "\n".join(_one_line(line) for line in text.split("\n"))
+
+
+def _github(m: re.Match[str]) -> str:
+    kind, char = m.lastgroup, m.group()
+    if kind == "mention" or kind == "gh":
+        return char + ZWSP
+    if kind == "ref":
+        return "\\#" + ZWSP
+    if kind == "html":
+        return _ENTITY[char]
+    return "\\" + char
+
+
+def _artifact(m: re.Match[str]) -> str:
+    char = m.group()
+    return _ENTITY[char] if m.lastgroup == "html" else "\\" + char
+
+
+def _slack(m: re.Match[str]) -> str:
+    kind, char = m.lastgroup, m.group()
+    if kind == "mention":
+        return char + ZWSP
+    if kind == "html":
+        return _ENTITY[char]
+    if kind == "underscore":
+        return "＿"
+    return _SLACK_CHARS[char]
+
+
+def _zwsp_after(m: re.Match[str]) -> str:
+    return m.group() + ZWSP
+
+
+def _doc(m: re.Match[str]) -> str:
+    return ZWSP + "}" if m.lastgroup == "head" else m.group() + ZWSP
+
+
+_md = _Escaper("|".join((_MENTION, _ISSUE_REF, _GH_REF, _HTML, _MD_SPECIAL)), _github)
+_plain = _Escaper("|".join((_MENTION, _ISSUE_REF, _GH_REF)), _zwsp_after)
+_artifact_md = _Escaper("|".join((_HTML, _MD_SPECIAL)), _artifact)
+_slack_mrkdwn = _Escaper(
+    "|".join((_MENTION, _HTML, r"(?P<underscore>(?<!\w)_|_(?!\w))", r"(?P<char>[`*~])")), _slack
+)
+_slack_plain = _Escaper(_MENTION, _zwsp_after)
+# A value must not form `{{` or `}}` with itself, nor with the template text around it: so
+# no brace before a brace, no `{` at its end and no `}` at its start.
+_doc_text = _Escaper(r"(?P<brace>[{}](?=[{}])|\{\Z)|(?P<head>\A\})", _doc, lines=True)
+
+
 def md(text: str, limit: int = 500) -> str:
-    """Inline markdown (GitHub, Prefect artifacts): literal text, no mention, no HTML."""
-    text = cut(_one_line(text), limit)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return _MENTION.sub("@" + ZWSP, text)
+    """GitHub markdown, inline (issue bodies, comments): literal text that pings and links nothing."""
+    return _md(text, limit)
+
+
+def plain(text: str, limit: int = 500) -> str:
+    """GitHub plain text (issue titles): no mention pings, no link to another issue."""
+    return _plain(text, limit)
+
+
+def artifact_md(text: str, limit: int = 500) -> str:
+    """Inline markdown for the Prefect UI's artifacts (and the same report as a file): no HTML,
+    no link, no table or heading breakout. Nobody is notified there, so mentions stay as typed."""
+    return _artifact_md(text, limit)
 
 
 def slack(text: str, limit: int = 500) -> str:
     """Slack mrkdwn: Slack's own &<> escaping (kills `<!channel>` and links), no pings, no code breakout."""
-    text = cut(_one_line(text), limit)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("`", "'").replace("*", "∗").replace("~", "∼")
-    text = re.sub(r"(?<!\w)_|_(?!\w)", "＿", text)
-    return _MENTION.sub("@" + ZWSP, text)
+    return _slack_mrkdwn(text, limit)
 
 
-def plain(text: str, limit: int = 500) -> str:
-    """Plain text (documents, Slack plain_text): no placeholder can form, no mention pings."""
-    text = cut(_one_line(text), limit)
-    text = _BRACES.sub(lambda m: m.group(1) + ZWSP, text)
-    return _MENTION.sub("@" + ZWSP, text)
+def slack_plain(text: str, limit: int = 150) -> str:
+    """Slack plain_text (a header): shown as typed, but no @here that could be read as a ping."""
+    return _slack_plain(text, limit)
+
+
+def doc(text: str, limit: int = 2_000) -> str:
+    """Google Docs text (a COE placeholder's value): lines kept, no markdown escaping (Docs shows
+    it literally, and does not ping), and no `{{placeholder}}` can form for a later fill."""
+    return _doc_text(text, limit)

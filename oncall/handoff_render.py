@@ -1,7 +1,9 @@
 """The hand-off as a markdown report (Prefect artifact, out/ file) and as Slack blocks.
 
-Every alert-derived string goes through `oncall.escape`. Lists are cut to fit, and the cut
-says "and N more", so a noisy week never produces a payload Slack rejects.
+Every alert-derived string goes through `oncall.escape`, for where it lands: the markdown
+report is a Prefect artifact (`artifact_md`), the Slack payload is mrkdwn and plain_text. Each
+string's limit bounds it after escaping. Lists are cut to fit, and the cut says "and N more",
+so a noisy week never produces a payload Slack rejects.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _link(text: str, url: str | None) -> str:
 
 
 def _ref(a: Alert) -> str:
-    return _link(escape.md(f"#{a.tiny_id or a.id}", 40), a.url)
+    return _link(escape.artifact_md(f"#{a.tiny_id or a.id}", 40), a.url)
 
 
 def _table(header: list[str], rows: list[list[str]], total: int, noun: str) -> str:
@@ -48,17 +50,17 @@ def render_markdown(s: HandoffSummary) -> str:
         pri = f"priority not available from {c.source}"
     repeats = "" if "dedup count" in c.missing else f" ({s.occurrences} occurrences with repeats)"
     out = [
-        f"# On-call hand-off: {escape.md(c.schedule, 150)}",
+        f"# On-call hand-off: {escape.artifact_md(c.schedule, 150)}",
         "",
         f"**Shift:** {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)} ({fmt_duration(c.window.length)})"
         f" · source: {c.source}",
         *[
-            f"\n_Not available from {c.source}: {what} ({escape.md(why, 300)})._"
+            f"\n_Not available from {c.source}: {what} ({escape.artifact_md(why, 300)})._"
             for what, why in c.missing.items()
         ],
         "",
-        f"- **Outgoing:** {escape.md(s.outgoing.names)}",
-        f"- **Incoming:** {escape.md(s.incoming.names)}",
+        f"- **Outgoing:** {escape.artifact_md(s.outgoing.names)}",
+        f"- **Incoming:** {escape.artifact_md(s.incoming.names)}",
         "",
         "## Summary",
         "",
@@ -80,7 +82,7 @@ def render_markdown(s: HandoffSummary) -> str:
         rows = [
             [
                 str(i),
-                escape.md(k.kind, 120),
+                escape.artifact_md(k.kind, 120),
                 str(k.alerts),
                 str(k.occurrences),
                 priority_label(k.top_priority),
@@ -93,7 +95,9 @@ def render_markdown(s: HandoffSummary) -> str:
         if s.runbook_coverage is not None:
             header.append("runbook")
             for row, k in zip(rows, s.kinds, strict=False):
-                row.append(_link(escape.md(k.entry, 60), k.entry_link) if k.entry else "**no runbook**")
+                row.append(
+                    _link(escape.artifact_md(k.entry, 60), k.entry_link) if k.entry else "**no runbook**"
+                )
         out.append(_table(header, rows, len(s.kinds), "kinds"))
     else:
         out.append("Nothing paged during this shift.")
@@ -103,9 +107,9 @@ def render_markdown(s: HandoffSummary) -> str:
             [
                 priority_label(a.priority),
                 _ref(a),
-                escape.md(a.message, 100),
+                escape.artifact_md(a.message, 100),
                 fmt_duration(end - a.created_at),
-                escape.md(a.owner or "unowned", 60),
+                escape.artifact_md(a.owner or "unowned", 60),
                 "yes" if a.acknowledged else "**no**",
             ]
             for a in s.still_open[:MD_ROWS]
@@ -126,9 +130,9 @@ def render_markdown(s: HandoffSummary) -> str:
             [
                 priority_label(a.priority),
                 _ref(a),
-                escape.md(a.message, 100),
+                escape.artifact_md(a.message, 100),
                 fmt_duration(a.ack_after) if a.ack_after else "never",
-                escape.md(a.acknowledged_by or "nobody", 60),
+                escape.artifact_md(a.acknowledged_by or "nobody", 60),
             ]
             for a in s.escalated[:MD_ROWS]
         ]
@@ -144,13 +148,15 @@ def render_markdown(s: HandoffSummary) -> str:
         out.append(f"Every alert was acknowledged within {fmt_duration(c.escalation_after)}.")
     out += ["", f"## Incidents ({len(s.incidents)})", ""]
     if "incidents" in c.missing:
-        out.append(f"Incidents are not available from {c.source}: {escape.md(c.missing['incidents'], 300)}")
+        out.append(
+            f"Incidents are not available from {c.source}: {escape.artifact_md(c.missing['incidents'], 300)}"
+        )
     elif s.incidents:
         rows = [
             [
                 priority_label(i.priority),
-                _link(escape.md(f"#{i.tiny_id or i.id}", 40), i.url),
-                escape.md(i.message, 100),
+                _link(escape.artifact_md(f"#{i.tiny_id or i.id}", 40), i.url),
+                escape.artifact_md(i.message, 100),
                 i.status,
                 fmt_local(i.created_at, tz),
                 fmt_duration(i.duration) if i.duration else "ongoing",
@@ -194,7 +200,6 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
     c = s.context
     tz = c.timezone
     end = c.window.end
-    header = escape.cut(f"On-call hand-off: {' '.join(c.schedule.split())}", SLACK_HEADER)
     fallback = (
         f"On-call hand-off for {escape.slack(c.schedule, 100)}: {s.alerts} alerts, "
         f"{len(s.still_open)} open, {len(s.incidents)} incidents"
@@ -204,7 +209,13 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         pri = f"not available from {c.source}"
     repeats = "" if "dedup count" in c.missing else f" ({s.occurrences} occurrences)"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": escape.plain(header, SLACK_HEADER)}},
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": escape.slack_plain(f"On-call hand-off: {c.schedule}", SLACK_HEADER),
+            },
+        },
         _section(
             f"*Shift* {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)}\n"
             f"*Outgoing* {escape.slack(s.outgoing.names)}\n*Incoming* {escape.slack(s.incoming.names)}"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from oncall import escape
@@ -21,8 +23,8 @@ def test_slack_escapes_control_sequences() -> None:
     assert "<" not in out and ">" not in out and "`" not in out and "&amp;" in out
 
 
-def test_plain_breaks_placeholders() -> None:
-    assert "{{" not in escape.plain("{{incident.title}}") and "}}" not in escape.plain("{{x}}")
+def test_docs_text_breaks_placeholders() -> None:
+    assert "{{" not in escape.doc("{{incident.title}}") and "}}" not in escape.doc("{{x}}")
 
 
 @pytest.mark.parametrize(
@@ -70,3 +72,87 @@ def test_kinds_differ_by_application() -> None:
         "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher filesystem /dev/root ext4 ip-10-7-0-1 warning)"
     )
     assert a != b
+
+
+# -- each destination's limit bounds the escaped text -------------------------------------------
+
+LIMITED = ["md", "plain", "artifact_md", "slack", "slack_plain", "doc"]
+
+
+@pytest.mark.parametrize("name", LIMITED)
+@pytest.mark.parametrize("text", ["&" * 300, "{" * 300, "@a " * 100, "#1 " * 100, "*_`|" * 80])
+def test_the_limit_bounds_the_escaped_text(name: str, text: str) -> None:
+    out = getattr(escape, name)(text, 256)
+    assert len(out) <= 256
+    assert out.endswith("…")
+
+
+def _split_piece(body: str) -> bool:
+    """Whether `body` ends inside an escape: half an entity, a backslash without its
+    character, or an `@`/`#`/`{` whose ZWSP was cut off (the inputs below hold none of
+    these characters unescaped)."""
+    return bool(re.search(r"&(a|am|amp|l|lt|g|gt)?$|\\$|@$|#$|\{$", body))
+
+
+def test_a_cut_never_splits_an_entity_an_escape_or_a_zwsp_pair() -> None:
+    for pad in range(0, 12):
+        for name, tail in (
+            ("md", "&<>@b#1[]("),
+            ("slack", "&&& @here"),
+            ("plain", " @a #1"),
+            ("doc", "{{{{"),
+        ):
+            out = getattr(escape, name)("a" * (240 + pad) + tail * 4, 256)
+            assert len(out) <= 256 and out.endswith("…")
+            assert not _split_piece(out.removesuffix("…")), (name, pad, out[-16:])
+
+
+def test_the_cut_marker_counts_and_a_tiny_limit_still_holds() -> None:
+    assert escape.cut("abcdef", 1) == "…" and escape.cut("abcdef", 0) == ""
+    assert escape.md("abcdef", 3) == "ab…" and escape.md("&&", 1) == "…" and escape.md("&&", 0) == ""
+
+
+# -- mentions, by GitHub's rule -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("before", ["Zoë", "٣", "é", "-", "(", "_", "&", "\u200b", ""])
+def test_a_mention_after_any_non_ascii_or_non_alphanumeric_character_is_neutralised(before: str) -> None:
+    for name in ("md", "plain", "slack", "slack_plain"):
+        out = getattr(escape, name)(f"{before}@ops-team ping", 100)
+        assert "@\u200bops-team" in out, (name, out)
+
+
+@pytest.mark.parametrize("name", ["md", "plain", "slack"])
+def test_an_email_address_is_no_mention_and_stays_as_typed(name: str) -> None:
+    assert "oncall-bot@example.edu" in getattr(escape, name)("mail oncall-bot@example.edu", 100)
+
+
+# -- issue references on GitHub -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["md", "plain"])
+def test_github_text_cannot_reference_another_issue(name: str) -> None:
+    out = getattr(escape, name)("see #123, acme/payments#45 and GH-7, gh-8", 200)
+    assert not re.search(r"#\d|(?i:gh-\d)", out), out
+    assert "123" in out and "acme/payments" in out and "45" in out
+
+
+# -- each destination gets what its renderer needs, and no more ------------------------------
+
+
+def test_the_prefect_ui_gets_markdown_escaping_but_no_zwsp() -> None:
+    out = escape.artifact_md("Zoë@ops #12 <b>[x](y)", 100)
+    assert out == "Zoë@ops \\#12 &lt;b&gt;\\[x\\]\\(y\\)"
+
+
+def test_docs_text_keeps_lines_and_markdown_characters_and_gets_no_zwsp_after_at() -> None:
+    out = escape.doc("Zoë@ops *bold* [x](y) #12\nline two {{incident.title}}", 200)
+    assert out == "Zoë@ops *bold* [x](y) #12\nline two {\u200b{incident.title}\u200b}"
+
+
+def test_docs_text_cannot_join_the_template_around_it() -> None:
+    assert escape.doc("}x{", 20) == "\u200b}x{\u200b"
+
+
+def test_slack_plain_text_is_shown_as_typed() -> None:
+    assert escape.slack_plain("Deploy <b> *x* {{y}}", 150) == "Deploy <b> *x* {{y}}"

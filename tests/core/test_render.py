@@ -44,9 +44,9 @@ def test_markdown_has_every_section_with_numbers() -> None:
 
 def test_hostile_alert_text_cannot_ping_or_break_out() -> None:
     s = summary([alert(HOSTILE, status="open")])
-    md = render_markdown(s)
+    md = render_markdown(s)  # the Prefect UI's markdown: it pings nobody, so @here stays as typed
     assert "<!channel>" not in md and "<img" not in md and "](http://evil" not in md
-    assert "@here" not in md and "@alice" not in md
+    assert "@here" in md and "\u200b" not in md
     assert "{{" not in md
     payload = json.dumps(render_slack(s))
     assert "<!channel>" not in payload and "@here" not in payload and "<http" not in payload
@@ -91,3 +91,46 @@ def test_runbook_column_and_coverage_when_a_runbook_is_known() -> None:
     slack = json.dumps(render_slack(s))
     assert "runbook coverage 50%" in slack and "no runbook" in slack
     assert "| runbook |" not in render_markdown(summary(alerts))
+
+
+def test_slack_header_fits_its_limit_after_escaping() -> None:
+    s = summarize_shift(context(schedule="@here {{x}} " * 40), [], [], [], on_call("d"), on_call("a"))
+    payload = render_slack(s)
+    header = payload["blocks"][0]["text"]["text"]
+    assert len(header) <= 150 and "@\u200bhere" in header
+    assert blocks_problem(payload["blocks"]) is None
+
+
+def test_markdown_cells_and_slack_lines_fit_their_limits_after_escaping() -> None:
+    s = summary([alert("&<>" * 200, status="open", owner="&" * 200)])
+    rows = [ln for ln in render_markdown(s).splitlines() if "&amp;" in ln]
+    cells = [c for ln in rows for c in ln.strip("|").split(" | ")]
+    assert rows and max(len(c.strip()) for c in cells) <= 120  # kinds 120, titles 100, owners 60
+    still = next(
+        b["text"]["text"]
+        for b in render_slack(s)["blocks"]
+        if "Still open" in b.get("text", {}).get("text", "")
+    )
+    line = still.splitlines()[1]
+    title, _, rest = line.partition(" · ")
+    owner = rest.split(" · ")[1]
+    assert len(title) <= 3 + 120 and len(owner) <= 60 and not title.removesuffix("…").endswith("&amp")
+
+
+def test_coe_values_are_docs_text_without_markdown_escapes_or_zwsp() -> None:
+    from datetime import UTC, datetime
+
+    from oncall.coe import CoeFacts, coe_values
+
+    facts = CoeFacts(
+        incident=incident(message="Paged @ops: *checkout* #12 down {{x}}"),
+        related=[],
+        timeline=[],
+        on_call=None,
+        timezone="UTC",
+        source="opsgenie",
+        prepared_at=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+    assert coe_values(facts)["incident.title"] == "Paged @ops: *checkout* #12 down {\u200b{x}\u200b}"
+    long = coe_values(facts.model_copy(update={"incident": incident(message="{" * 5000)}))
+    assert len(long["incident.title"]) <= 2000

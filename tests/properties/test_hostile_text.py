@@ -41,6 +41,12 @@ NASTY = st.sampled_from(
         "&",
         "](",
         "\u200b",
+        "Zoë@ops",
+        "٣@x",
+        "#1",
+        "a/b#2",
+        "GH-3",
+        "\ufffd",
     ]
 )
 TEXT = st.lists(st.one_of(st.text(max_size=20), NASTY), max_size=30).map("".join)
@@ -69,12 +75,29 @@ def test_runbook_parser_raises_only_input_errors(text: str) -> None:
     assert all(e.anchor == e.anchor.lower() and " " not in e.anchor for e in book.entries)
 
 
+# GitHub's mention rule (html-pipeline's MentionFilter, whose \\W is ASCII), and its references.
+GITHUB_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+GITHUB_REF = re.compile(r"#[0-9]|(?<![A-Za-z0-9])[Gg][Hh]-[0-9]")
+
+
+@SETTINGS
+@given(
+    TEXT,
+    st.integers(min_value=0, max_value=400),
+    st.sampled_from(["md", "plain", "artifact_md", "slack", "slack_plain", "doc"]),
+)
+def test_every_escape_fits_its_limit_for_any_text(text: str, limit: int, name: str) -> None:
+    out = getattr(escape, name)(text, limit)
+    assert len(out) <= limit
+
+
 @SETTINGS
 @given(TEXT, st.integers(min_value=1, max_value=400))
 def test_markdown_escaping_lets_nothing_through(text: str, limit: int) -> None:
     out = escape.md(text, limit)
-    assert len(out) <= 8 * limit  # escapes lengthen it; the cut happens first
-    assert not re.search(r"(?<!\w)@(?=\w)", out)  # no mention can ping
+    assert len(out) <= limit  # cut after escaping
+    assert not GITHUB_MENTION.search(out)  # no mention can ping
+    assert not GITHUB_REF.search(out)  # no link to, or notice on, another issue
     assert "<" not in out and ">" not in out  # no HTML
     assert not re.search(r"(?<!\\)\]\(", out)  # no link breakout
     assert "\n" not in out
@@ -82,10 +105,19 @@ def test_markdown_escaping_lets_nothing_through(text: str, limit: int) -> None:
 
 @SETTINGS
 @given(TEXT, st.integers(min_value=1, max_value=400))
+def test_github_titles_neither_ping_nor_reference(text: str, limit: int) -> None:
+    out = escape.plain(text, limit)
+    assert len(out) <= limit
+    assert not GITHUB_MENTION.search(out) and not GITHUB_REF.search(out)
+
+
+@SETTINGS
+@given(TEXT, st.integers(min_value=1, max_value=400))
 def test_slack_escaping_lets_nothing_through(text: str, limit: int) -> None:
     out = escape.slack(text, limit)
+    assert len(out) <= limit
     assert "<" not in out and ">" not in out  # no <!channel>, no <@U123>, no links
-    assert not re.search(r"(?<!\w)@(?=\w)", out) and "`" not in out
+    assert not GITHUB_MENTION.search(out) and "`" not in out
 
 
 @SETTINGS
@@ -110,7 +142,7 @@ def test_coe_values_never_form_or_reexpand_a_placeholder(title: str, around: str
             prepared_at=datetime(2026, 1, 2, tzinfo=UTC),
         )
     )
-    template = f"{escape.plain(around, 200)}{{{{incident.title}}}}{escape.plain(around, 200)}"
+    template = f"{escape.doc(around, 200)}{{{{incident.title}}}}{escape.doc(around, 200)}"
     filled = fill(template, values)
     assert PLACEHOLDER.findall(filled) == []
     assert fill(filled, values) == filled
