@@ -30,7 +30,7 @@ log = logging.getLogger("oncall.relay")
 HEADER_TIMEOUT = 10.0  # seconds to send the request line and headers
 KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open
 MAX_CONNECTIONS = 256
-MAX_HEADER_BYTES = 8 * 1024  # request line and headers; OpsGenie sends well under 2 KiB
+MAX_HEADER_BYTES = 8 * 1024  # what h11 buffers of a request line and headers not yet complete
 # The event loop accepts up to BACKLOG connections at a time before any of them can be turned
 # away, and a closed one frees its descriptor a loop turn later: the cap leaves room for two
 # such batches, besides the listening socket, logs and the post to Prefect.

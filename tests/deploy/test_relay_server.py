@@ -97,6 +97,10 @@ def test_the_secret_reaches_no_log_line(tmp_path: Path) -> None:
             assert (
                 client.post(url, json=ACK, headers={"X-Oncall-Relay-Secret": SECRET[:-1]}).status_code == 401
             )
+        # Headers that keep coming: h11 holds 8 KiB of an unfinished request, then refuses it.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"POST /opsgenie HTTP/1.1\r\nHost: relay\r\nX-Padding: " + b"a" * 20_000)
+            assert s.recv(100).startswith(b"HTTP/1.1 400 ")
     text = log.read_text()
     assert "Traceback" not in text, text  # nor from Ctrl-C
     assert "POST /opsgenie 401" in text and "POST /opsgenie 202" in text  # the access lines are there
