@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         "relay",
         help="serve the webhook relay: OpsGenie webhooks in, Prefect events out",
         description="Accept OpsGenie's outgoing webhook (with the shared secret "
-        "ONCALL_RELAY_SECRET) and post oncall.incident.closed to PREFECT_API_URL for "
+        "ONCALL_RELAY_SECRET in the X-Oncall-Relay-Secret header; a secret in the URL is "
+        "refused) and post oncall.incident.closed to PREFECT_API_URL for "
         "every incident or P1/P2 alert that closed after lasting past the COE threshold.",
         epilog=EPILOG,
     )
