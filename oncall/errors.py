@@ -1,7 +1,10 @@
 """One exception tree for the whole product.
 
 Every message names the thing that failed (alert id, schedule, setting) and what to do
-about it. Secrets never appear in a message: clients build messages from setting *names*.
+about it. Secrets never appear in a message: clients build messages from setting *names*, and
+vendor text (an error page may echo the request path, such as a Slack webhook's) passes
+through `scrub`, which removes every secret a client or the settings registered with
+`remember_secret`, in each form it can be echoed in.
 
     OncallError
     ├── ConfigError            a setting is missing or invalid; names the setting
@@ -19,6 +22,68 @@ about it. Secrets never appear in a message: clients build messages from setting
 """
 
 from __future__ import annotations
+
+import base64
+import html
+import re
+import threading
+from urllib.parse import quote, urlsplit
+
+REDACTED = "[redacted]"
+_SHORTEST = 8  # no credential is shorter; scrubbing shorter strings would blank ordinary words
+_SEGMENT = 16  # a URL path segment this long is a secret on its own (Slack's last one is 24)
+
+
+class _Secrets:
+    lock = threading.Lock()
+    forms: frozenset[str] = frozenset()
+    pattern: re.Pattern[str] | None = None
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways `secret` can come back in an error: as is, percent-encoded, JSON- or
+    HTML-escaped, line by line (a key file), and for a URL its path and long path segments."""
+    parts = {secret, *re.split(r"\n|\\n", secret)}
+    url = urlsplit(secret) if "://" in secret else None
+    if url and url.path.strip("/"):
+        parts |= {
+            url.path,
+            url.path.strip("/"),
+            *(seg for seg in url.path.split("/") if len(seg) >= _SEGMENT),
+        }
+        if url.query:
+            parts.add(f"{url.path}?{url.query}")
+    out: set[str] = set()
+    for part in parts:
+        part = part.strip()
+        if len(part) < _SHORTEST:
+            continue
+        out |= {part, quote(part, safe=""), quote(part), part.replace("/", "\\/"), html.escape(part)}
+    return out
+
+
+def remember_secret(secret: str, *, user: str | None = None) -> None:
+    """Register a secret (with `user`, also its Basic credential) for `scrub`. Idempotent;
+    safe from any thread."""
+    found = _forms(secret)
+    if user is not None:
+        pair = f"{user}:{secret}"
+        found |= _forms(pair) | _forms(base64.b64encode(pair.encode()).decode())
+    with _Secrets.lock:
+        if found <= _Secrets.forms:
+            return
+        forms = _Secrets.forms | found
+        # Longest first, so a URL goes before its own path; case-insensitive for %2f and %2F.
+        alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        _Secrets.pattern = re.compile(alternatives, re.IGNORECASE)
+        _Secrets.forms = forms
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by `[redacted]`. Call it on vendor text
+    before cutting it short, or a cut could keep a secret's beginning."""
+    pattern = _Secrets.pattern
+    return text if pattern is None else pattern.sub(REDACTED, text)
 
 
 class OncallError(Exception):

@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oncall.clients.base import DEFAULT_CONCURRENCY
 from oncall.clients.http import RetryPolicy
-from oncall.errors import ConfigError
+from oncall.errors import ConfigError, remember_secret
 
 # Secret setting -> the Prefect Secret block deployments read it from.
 SECRET_BLOCKS = {
@@ -128,7 +128,10 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"setting ONCALL_{name.upper()} is not set; set the environment variable{where}"
             )
-        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if isinstance(value, SecretStr):
+            remember_secret(value.get_secret_value())  # scrubbed from any vendor text from now on
+            return value.get_secret_value()
+        return str(value)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -46,6 +46,7 @@ from oncall.errors import (
     RateLimitedError,
     RejectedError,
     UnavailableError,
+    scrub,
 )
 
 SYSTEM = "GitHub"
@@ -236,7 +237,7 @@ class GitHubClient:
                 status=exc.status,
             ) from None
         except GithubException as exc:
-            message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
+            message = scrub(str(exc.data.get("message") if isinstance(exc.data, dict) else exc.data))
             if isinstance(exc, RateLimitExceededException) or exc.status == 429:
                 raise self._rate_limited(what, exc) from None
             if exc.status == 403:
@@ -251,7 +252,9 @@ class GitHubClient:
                     SYSTEM, f"{what}: HTTP {exc.status}{tail}", status=exc.status
                 ) from None
             raise RejectedError(
-                SYSTEM, f"{what}: HTTP {exc.status}: {message}{_field_errors(exc.data)}", status=exc.status
+                SYSTEM,
+                f"{what}: HTTP {exc.status}: {message}{scrub(_field_errors(exc.data))}",
+                status=exc.status,
             ) from None
         except requests.RequestException as exc:
             tail = "; the write may have happened, a rerun looks for it first" if write else ""

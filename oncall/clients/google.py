@@ -30,7 +30,15 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.records import answer_shape
-from oncall.errors import AuthError, ConfigError, NotFoundError, OutsideError, RejectedError, UnavailableError
+from oncall.errors import (
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    OutsideError,
+    RejectedError,
+    UnavailableError,
+    scrub,
+)
 
 SYSTEM = "Google"
 SETTING = "ONCALL_GOOGLE_SERVICE_ACCOUNT (Secret block 'oncall-google-service-account')"
@@ -305,7 +313,7 @@ class GoogleWorkspace:
                     f"{what}: HTTP {code}" + ("; a rerun finds the row first" if write else ""),
                     status=code,
                 ) from None
-            raise RejectedError(SYSTEM, f"{what}: HTTP {code}: {exc}", status=code) from None
+            raise RejectedError(SYSTEM, f"{what}: HTTP {code}: {scrub(str(exc))}", status=code) from None
         except requests.RequestException as exc:
             raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}") from None
 

@@ -18,6 +18,7 @@ renderer, a hash or a JSON body could not encode as UTF-8.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json as jsonlib
 import logging
@@ -25,7 +26,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ from oncall.errors import (
     RejectedError,
     UnavailableError,
     UncertainError,
+    remember_secret,
+    scrub,
 )
 
 for _name in ("httpx", "httpcore"):
@@ -108,7 +111,9 @@ class ApiClient:
         max_connections: int = 16,
         retry_hint: Callable[[httpx.Response], float | None] | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        secrets: Iterable[str] = (),
     ) -> None:
+        _remember_credentials(headers or {}, auth, secrets)
         self.system = system
         self.max_response_bytes = max_response_bytes
         self.deadline = max(30.0, timeout * 3)  # a whole answer, however slowly it drips
@@ -314,23 +319,47 @@ def _valid_text(value: Any) -> Any:
     return value
 
 
+def _remember_credentials(
+    headers: Mapping[str, str], auth: httpx.Auth | None, secrets: Iterable[str]
+) -> None:
+    """Everything this client sends that is secret, for `scrub`: its own `secrets` (a webhook
+    URL), the credential in an Authorization header, and a Basic credential with its parts."""
+    for secret in secrets:
+        remember_secret(secret)
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            remember_secret(value)
+            remember_secret(value.split(" ", 1)[-1])
+    if isinstance(auth, httpx.BasicAuth):
+        sent = next(auth.sync_auth_flow(httpx.Request("GET", "http://credential.invalid")))
+        encoded = sent.headers["Authorization"].split(" ", 1)[-1]
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+        remember_secret(password, user=user)
+
+
 def _vendor_message(response: httpx.Response) -> str:
-    """The vendor's own error text, cut short; covers OpsGenie, JSM, Rootly, GitHub, Google, Slack."""
+    """The vendor's own error text, scrubbed of every secret and then cut short (in that order,
+    or a cut could keep a secret's beginning); covers OpsGenie, JSM, Rootly, GitHub, Google, Slack."""
+    text, limit = _vendor_text(response)
+    return scrub(text[: limit + 4096])[:limit].strip() or response.reason_phrase
+
+
+def _vendor_text(response: httpx.Response) -> tuple[str, int]:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200].strip() or response.reason_phrase
+        return response.text, 200
     if isinstance(body, dict):
         if isinstance(body.get("message"), str):
-            return str(body["message"])[:300]
+            return str(body["message"]), 300
         if isinstance(body.get("error"), dict) and isinstance(body["error"].get("message"), str):
-            return str(body["error"]["message"])[:300]
+            return str(body["error"]["message"]), 300
         if isinstance(body.get("error"), str):
-            return str(body["error"])[:300]
+            return str(body["error"]), 300
         if isinstance(body.get("errorMessages"), list) and body["errorMessages"]:  # Jira
-            return str(body["errorMessages"][0])[:300]
+            return str(body["errorMessages"][0]), 300
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
-            return str(first.get("detail") or first.get("title") or first)[:300]
-    return str(body)[:200]
+            return str(first.get("detail") or first.get("title") or first), 300
+    return str(body), 200

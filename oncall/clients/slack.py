@@ -36,6 +36,7 @@ class SlackWebhook:
             system="Slack",
             base_url="",
             credential_setting=SETTING,
+            secrets=(url,),  # error pages may echo the request path, which is the secret
             transport=transport,
             timeout=timeout,
             retry=retry,

@@ -1,0 +1,81 @@
+"""An error page that echoes the request path (Apache, nginx, Express behind a proxy) must not
+carry a secret out of a client: the Slack webhook path, a token, a Basic credential."""
+
+from __future__ import annotations
+
+import base64
+import traceback
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from oncall.clients.http import ApiClient
+from oncall.clients.slack import SlackWebhook
+from oncall.errors import NotFoundError, OutsideError
+from oncall.sandbox.server import Sandbox
+from tests.conftest import FakeSleep, leaks
+
+APACHE_404 = (
+    '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>404 Not Found</title>\n'
+    "</head><body>\n<h1>Not Found</h1>\n<p>The requested URL {path} was not found on this server.</p>\n"
+    "</body></html>\n"
+)
+
+
+def echo_pages(path: str) -> dict[str, bytes]:
+    """The request path as error pages echo it: as is, percent-encoded, and JSON-escaped."""
+    return {
+        "apache": APACHE_404.format(path=path).encode(),
+        "percent-encoded": f"<h1>404</h1> no such page: {quote(path, safe='')}".encode(),
+        "lower-case-percent": f"no such page: {quote(path, safe='').lower()}".encode(),
+        "express": f"Cannot POST {path}".encode(),
+        "json-escaped": ('{"detail": "no route", "path": "' + path.replace("/", "\\/") + '"}').encode(),
+    }
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) + "".join(traceback.format_exception(exc))
+
+
+@pytest.mark.parametrize("page", list(echo_pages("/x")))
+def test_a_404_page_echoing_the_webhook_path_leaks_nothing(sandbox: Sandbox, page: str) -> None:
+    path = "/slack" + sandbox.state.slack.webhook_path
+    sandbox.script("/slack/services", 404, body=echo_pages(path)[page])
+    with SlackWebhook(sandbox.slack_webhook_url) as hook, pytest.raises(NotFoundError) as caught:
+        hook.post({"text": "hand-off"})
+    assert leaks(_error_text(caught.value)) == []
+    assert "[redacted]" in str(caught.value)
+
+
+def test_tokens_and_the_basic_credential_are_scrubbed_from_vendor_text(fake_sleep: FakeSleep) -> None:
+    token = "canary-opsgenie-key-7f1e2d"
+    basic = httpx.BasicAuth("oncall-bot@example.edu", "sandbox-jsm-token")
+    header = basic._auth_header  # what the proxy saw
+    echoed = f"bad header Authorization: GenieKey {token}; {header}; {quote(token)}"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=echoed)
+
+    clients = [
+        ApiClient(
+            system="Vendor",
+            base_url="http://vendor.test",
+            credential_setting="ONCALL_X",
+            transport=httpx.MockTransport(answer),
+            sleep=fake_sleep,
+            **options,  # type: ignore[arg-type]
+        )
+        for options in ({"headers": {"Authorization": f"GenieKey {token}"}}, {"auth": basic})
+    ]
+    for client in clients:  # an error names no secret that any client of the process sends
+        with client, pytest.raises(OutsideError) as caught:
+            client.request("GET", "/alerts", what="alerts")
+        assert leaks(_error_text(caught.value)) == []
+    assert base64.b64decode(header.split()[1]).decode().endswith(":sandbox-jsm-token")
+
+
+def test_scrub_leaves_ordinary_text_alone() -> None:
+    from oncall.errors import scrub
+
+    assert scrub("HTTP 404 on /v2/alerts: no such alert") == "HTTP 404 on /v2/alerts: no such alert"
