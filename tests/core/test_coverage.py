@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from oncall.coverage import Matcher, likely_product, significant_words
