@@ -1,7 +1,9 @@
 """Text that runbook-gaps writes: issue bodies, update comments, and the coverage report.
 
-Alert text is untrusted: it lands escaped (no @-mention pings, no HTML, no markdown
-breakout) and everything is cut to GitHub's 65,536-character body limit.
+Alert text is untrusted: in GitHub text it lands escaped (no @-mention pings, no issue
+references, no HTML, no markdown breakout) and everything is cut to GitHub's 65,536-character
+body limit. The coverage report is a Prefect artifact (and coverage.md), so it gets the Prefect
+UI's escaping: no HTML or markdown breakout, and mentions as typed, since nobody is notified.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def coverage_markdown(
     out = [
         "# Runbook coverage",
         "",
-        f"Runbook: {escape.md(runbook.source, 200)} ({len(runbook.entries)} entries). "
+        f"Runbook: {escape.artifact_md(runbook.source, 200)} ({len(runbook.entries)} entries). "
         f"Kinds that paged: **{len(coverage)}**, covered: **{covered}** ({pct:.0f}%).",
         "",
         "Actions: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"),
@@ -160,20 +162,21 @@ def coverage_markdown(
         entry = kc.match.entry if kc.match else None
         link = runbook.link(entry) if entry else None
         entry_md = (
-            f"[{escape.md(entry.title, 80)}]({link})"
+            f"[{escape.artifact_md(entry.title, 80)}]({link})"
             if entry and link
-            else escape.md(entry.title, 80)
+            else escape.artifact_md(entry.title, 80)
             if entry
             else "—"
         )
         issue = links.get(kc.fingerprint, "")
         out.append(
-            f"| {escape.md(kc.kind, 120)} | {len(kc.alerts)} | {kc.occurrences} | {kc.status} | {entry_md} | {issue} |"
+            f"| {escape.artifact_md(kc.kind, 120)} | {len(kc.alerts)} | {kc.occurrences} | {kc.status} | {entry_md} | {issue} |"
         )
     held = [a for a in actions if a.act is Act.HOLD]
     if held:
         out += [
             "",
-            f"Held back by the per-run cap ({len(held)}): " + ", ".join(escape.md(a.kind, 80) for a in held),
+            f"Held back by the per-run cap ({len(held)}): "
+            + ", ".join(escape.artifact_md(a.kind, 80) for a in held),
         ]
     return "\n".join(out) + "\n"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
-from oncall.gap_render import issue_body, update_comment
+from oncall.gap_render import coverage_markdown, issue_body, update_comment
 from oncall.gaps import (
     Act,
     GapMarker,
@@ -139,6 +139,15 @@ def test_issue_body_escapes_alert_text_and_fits_githubs_limit() -> None:
     )  # skeleton in the runbook's style
     fence_lines = [ln for ln in body.splitlines() if ln.startswith("````")]
     assert len(fence_lines) == 2  # a fence longer than the ``` inside the alert text
+
+
+def test_the_coverage_report_gets_the_prefect_uis_escaping_not_githubs() -> None:
+    """The report is a Prefect artifact (and coverage.md): nobody is notified there, so no ZWSP."""
+    cov = coverage("Zoë@ops #x <img src=x> [x](http://evil) | DiskBroken")
+    report = coverage_markdown(cov, BOOK, {}, plan_gap_actions(cov, {}, MATCHER, max_issues=0))
+    assert "\u200b" not in report and "Zoë@ops \\#x" in report
+    assert "<img" not in report and "](http://evil" not in report
+    assert all(line.count(" | ") == 5 for line in report.splitlines() if line.startswith("| Zoë"))
 
 
 def test_update_comment_lists_new_alerts_with_a_marker() -> None:
