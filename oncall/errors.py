@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 REDACTED = "[redacted]"
 _SHORTEST = 8  # no credential is shorter; scrubbing shorter strings would blank ordinary words
 _SEGMENT = 16  # a URL path segment this long is a secret on its own (Slack's last one is 24)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")  # a whole secret that is one URL, not a key file
 
 
 class _Secrets:
@@ -44,7 +45,7 @@ def _forms(secret: str) -> set[str]:
     """The ways `secret` can come back in an error: as is, percent-encoded, JSON- or
     HTML-escaped, line by line (a key file), and for a URL its path and long path segments."""
     parts = {secret, *re.split(r"\n|\\n", secret)}
-    url = urlsplit(secret) if "://" in secret else None
+    url = urlsplit(secret.strip()) if _URL.fullmatch(secret.strip()) else None
     if url and url.path.strip("/"):
         parts |= {
             url.path,

@@ -79,3 +79,25 @@ def test_scrub_leaves_ordinary_text_alone() -> None:
     from oncall.errors import scrub
 
     assert scrub("HTTP 404 on /v2/alerts: no such alert") == "HTTP 404 on /v2/alerts: no such alert"
+
+
+def test_a_key_file_is_scrubbed_line_by_line_but_the_hosts_it_names_are_no_secret() -> None:
+    """A service-account key is JSON that holds URLs, not a URL: its hosts stay readable."""
+    import json
+
+    from oncall.errors import remember_secret, scrub
+    from oncall.sandbox.seed import sandbox_service_account
+
+    key = {
+        **sandbox_service_account(),
+        "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+    }
+    remember_secret(json.dumps(key, indent=2))
+    line = key["private_key"].splitlines()[5]
+    said = scrub(
+        f"Drive: HTTP 404 on https://www.googleapis.com/drive/v3/files/x via oauth2.googleapis.com; {line}"
+    )
+    assert (
+        said
+        == "Drive: HTTP 404 on https://www.googleapis.com/drive/v3/files/x via oauth2.googleapis.com; [redacted]"
+    )
