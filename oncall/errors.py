@@ -27,16 +27,23 @@ import base64
 import html
 import re
 import threading
+from collections import OrderedDict
+from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 REDACTED = "[redacted]"
-_SHORTEST = 8  # no credential is shorter; scrubbing shorter strings would blank ordinary words
+# A shorter secret (or part of one, such as a URL's path) is not scrubbed: replacing it would
+# blank ordinary words, and an empty one would match everywhere. Every credential a client sends
+# (API keys, tokens, webhook URLs, key files) is longer.
+_SHORTEST = 8
+_MOST = 256  # secrets kept, the longest unused dropped first: a process meeting ever new ones stays small
 _SEGMENT = 16  # a URL path segment this long is a secret on its own (Slack's last one is 24)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")  # a whole secret that is one URL, not a key file
 
 
 class _Secrets:
     lock = threading.Lock()
+    known: ClassVar[OrderedDict[tuple[str, str | None], frozenset[str]]] = OrderedDict()  # least recent first
     forms: frozenset[str] = frozenset()
     pattern: re.Pattern[str] | None = None
 
@@ -64,19 +71,27 @@ def _forms(secret: str) -> set[str]:
 
 
 def remember_secret(secret: str, *, user: str | None = None) -> None:
-    """Register a secret (with `user`, also its Basic credential) for `scrub`. Idempotent;
-    safe from any thread."""
+    """Register a secret (with `user`, also its Basic credential) for `scrub`. Idempotent and
+    cheap when repeated, as every client and `Settings.require` call it; safe from any thread."""
+    key = (secret, user)
+    with _Secrets.lock:
+        if key in _Secrets.known:
+            _Secrets.known.move_to_end(key)
+            return
     found = _forms(secret)
     if user is not None:
         pair = f"{user}:{secret}"
         found |= _forms(pair) | _forms(base64.b64encode(pair.encode()).decode())
     with _Secrets.lock:
-        if found <= _Secrets.forms:
+        _Secrets.known[key] = frozenset(found)
+        while len(_Secrets.known) > _MOST:
+            _Secrets.known.popitem(last=False)
+        forms = frozenset().union(*_Secrets.known.values())
+        if forms == _Secrets.forms:
             return
-        forms = _Secrets.forms | found
         # Longest first, so a URL goes before its own path; case-insensitive for %2f and %2F.
         alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-        _Secrets.pattern = re.compile(alternatives, re.IGNORECASE)
+        _Secrets.pattern = re.compile(alternatives, re.IGNORECASE) if forms else None
         _Secrets.forms = forms
 
 

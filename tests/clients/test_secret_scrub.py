@@ -101,3 +101,26 @@ def test_a_key_file_is_scrubbed_line_by_line_but_the_hosts_it_names_are_no_secre
         said
         == "Drive: HTTP 404 on https://www.googleapis.com/drive/v3/files/x via oauth2.googleapis.com; [redacted]"
     )
+
+
+def test_the_registry_stays_bounded_and_keeps_the_secrets_still_in_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every client and `Settings.require` register their secrets again, so the ones in use stay
+    recent; a process that meets ever new ones (rotated tokens) drops the longest unused."""
+    from collections import OrderedDict
+
+    from oncall import errors
+
+    monkeypatch.setattr(errors._Secrets, "known", OrderedDict())
+    monkeypatch.setattr(errors._Secrets, "forms", frozenset())
+    monkeypatch.setattr(errors._Secrets, "pattern", None)
+    monkeypatch.setattr(errors, "_MOST", 4)
+    for n in range(10):
+        errors.remember_secret("in-use-secret-0000")
+        errors.remember_secret(f"rotated-token-{n:04d}")
+    assert len(errors._Secrets.known) == 4
+    said = errors.scrub("in-use-secret-0000 rotated-token-0000 rotated-token-0009")
+    assert said == "[redacted] rotated-token-0000 [redacted]"
+    errors.remember_secret("short")  # would blank ordinary words: not scrubbed
+    assert errors.scrub("a short word") == "a short word"
