@@ -46,6 +46,7 @@ from oncall.errors import (
     RateLimitedError,
     RejectedError,
     UnavailableError,
+    remember_secret,
     scrub,
 )
 
@@ -184,6 +185,7 @@ class GitHubClient:
         max_wait: float = 120.0,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
+        remember_secret(token)  # scrubbed from GitHub's error text, as the HTTP stage does its own
         self._concurrency = concurrency
         self._sleep = sleep
         self._clock = clock

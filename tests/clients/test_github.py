@@ -299,3 +299,19 @@ def test_writes_are_spaced_across_every_client_of_one_account(sandbox: Sandbox, 
     times = sandbox.state.github.writes_at
     assert len(times) == 3, times
     assert min(b - a for a, b in pairwise(times)) >= interval * 0.95
+
+
+def test_an_error_echoing_the_token_names_no_secret(
+    sandbox: Sandbox, repo: str, fake_sleep: FakeSleep
+) -> None:
+    """The client registers its own token for the scrub, however it was built."""
+    token = "sandbox-github-token-echoed"  # holds the canary, so the suite's leak scan covers it
+    sandbox.state.github.add_account(token, "oncall-echo", "admin")
+    echo = f'{{"message": "bad header: token {token}", "errors": [{{"field": "{token}", "code": "x"}}]}}'
+    sandbox.script(f"/github/repos/{repo}/issues", 400, method="POST", body=echo.encode())
+    with (
+        GitHubClient(token, base_url=sandbox.github_url, write_interval=0, sleep=fake_sleep) as client,
+        pytest.raises(RejectedError) as refused,
+    ):
+        client.create_issue(repo, "t", "b", [])
+    assert token not in str(refused.value) and str(refused.value).count("[redacted]") == 2
