@@ -169,19 +169,16 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     )
 
 
-def _invalid(resource: str, name: str, message: str) -> JSONResponse:
-    """GitHub's 422 for one field, e.g. {"resource": "Issue", "code": "custom", "field": "title", ...}."""
-    return _error(
-        422,
-        "Validation Failed",
-        errors=[{"resource": resource, "code": "custom", "field": name, "message": message}],
-    )
+def _invalid(resource: str, name: str, code: str, message: str | None = None) -> JSONResponse:
+    """GitHub's 422 naming one field, e.g. {"resource": "Issue", "code": "missing_field", "field": "title"}."""
+    error = {"resource": resource, "code": code, "field": name}
+    return _error(422, "Validation Failed", errors=[{**error, "message": message} if message else error])
 
 
 def _too_long(resource: str, payload: dict[str, Any]) -> JSONResponse | None:
     for name, limit in (("title", TITLE_LIMIT), ("body", BODY_LIMIT)):
         if len(payload.get(name) or "") > limit:
-            return _invalid(resource, name, f"{name} is too long (maximum is {limit} characters)")
+            return _invalid(resource, name, "custom", f"{name} is too long (maximum is {limit} characters)")
     return None
 
 
@@ -356,11 +353,7 @@ def build_github_app(state: GitHubState) -> Router:
             payload = await request.json()
             title, body = payload.get("title"), payload.get("body") or ""
             if not title:
-                return _error(
-                    422,
-                    "Validation Failed",
-                    errors=[{"resource": "Issue", "code": "missing_field", "field": "title"}],
-                )
+                return _invalid("Issue", "title", "missing_field")
             if (refused := _too_long("Issue", payload)) is not None:
                 return refused
             # Without push access GitHub keeps the issue and silently drops labels (and assignees, milestone).
@@ -385,30 +378,26 @@ def build_github_app(state: GitHubState) -> Router:
         matching.sort(key=lambda i: (SORTS[sort](i), i["number"]), reverse=direction == "desc")
         return paged(request, f"/repos/{name}/issues", matching, lambda i: decorate(request, name, i))
 
-    def find_issue(request: Request) -> tuple[str, GitHubRepo, dict[str, Any]] | None:
+    def issue_of(
+        request: Request, write: bool
+    ) -> tuple[GitHubAccount, str, GitHubRepo, dict[str, Any]] | JSONResponse:
+        """The caller and the issue its path names, or GitHub's refusal (as `check`, or 404)."""
+        if isinstance(who := check(request, write), JSONResponse):
+            return who
         found = repo_of(request)
-        if found is None:
-            return None
         number = int(request.path_params["number"])
-        issue = next((i for i in found[1].issues if i["number"] == number), None)
-        return (found[0], found[1], issue) if issue else None
+        issue = next((i for i in found[1].issues if i["number"] == number), None) if found else None
+        return (who, found[0], found[1], issue) if found and issue else _error(404, "Not Found")
 
     async def issue(request: Request) -> JSONResponse:
         write = request.method == "PATCH"
-        if isinstance(who := check(request, write), JSONResponse):
-            return who
-        found = find_issue(request)
-        if found is None:
-            return _error(404, "Not Found")
-        name, repo, item = found
+        if isinstance(found := issue_of(request, write), JSONResponse):
+            return found
+        who, name, repo, item = found
         if write:
             payload = await request.json()
             if "title" in payload and not payload["title"]:
-                return _error(
-                    422,
-                    "Validation Failed",
-                    errors=[{"resource": "Issue", "code": "missing_field", "field": "title"}],
-                )
+                return _invalid("Issue", "title", "missing_field")
             if (refused := _too_long("Issue", payload)) is not None:
                 return refused
             for key in ("title", "body"):
@@ -428,12 +417,9 @@ def build_github_app(state: GitHubState) -> Router:
     async def issue_labels(request: Request) -> JSONResponse:
         """POST adds labels (PyGithub's add_to_labels sends a bare list): triage access is enough."""
         write = request.method == "POST"
-        if isinstance(who := check(request, write), JSONResponse):
-            return who
-        found = find_issue(request)
-        if found is None:
-            return _error(404, "Not Found")
-        name, repo, item = found
+        if isinstance(found := issue_of(request, write), JSONResponse):
+            return found
+        who, name, repo, item = found
         if write:
             if who.role == "read":
                 return _error(403, NO_RIGHTS)
@@ -464,17 +450,9 @@ def build_github_app(state: GitHubState) -> Router:
         payload = await request.json()
         label = str(payload.get("name") or "")
         if not label:
-            return _error(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "Label", "code": "missing_field", "field": "name"}],
-            )
+            return _invalid("Label", "name", "missing_field")
         if label in repo.labels:
-            return _error(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "Label", "code": "already_exists", "field": "name"}],
-            )
+            return _invalid("Label", "name", "already_exists")
         made = state.label(repo, label, str(payload.get("color") or "ededed"), payload.get("description"))
         return JSONResponse(label_json(request, name, made), status_code=201)
 
@@ -489,21 +467,14 @@ def build_github_app(state: GitHubState) -> Router:
 
     async def comments(request: Request) -> JSONResponse:
         write = request.method == "POST"
-        if isinstance(who := check(request, write), JSONResponse):
-            return who
-        found = find_issue(request)
-        if found is None:
-            return _error(404, "Not Found")
-        name, repo, item = found
+        if isinstance(found := issue_of(request, write), JSONResponse):
+            return found
+        who, name, repo, item = found
         listing = repo.comments.setdefault(item["number"], [])
         if write:
             body = (await request.json()).get("body") or ""
             if not body:
-                return _error(
-                    422,
-                    "Validation Failed",
-                    errors=[{"resource": "IssueComment", "code": "missing_field", "field": "body"}],
-                )
+                return _invalid("IssueComment", "body", "missing_field")
             if (refused := _too_long("IssueComment", {"body": body})) is not None:
                 return refused
             ident = state.next_id()
