@@ -181,14 +181,12 @@ class GitHubClient:
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
         max_wait: float = 120.0,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         remember_secret(token)  # scrubbed from GitHub's error text, as the HTTP stage does its own
         self._concurrency = concurrency
         self._sleep = sleep
-        self._clock = clock
         self._write_interval = write_interval
         self._spacer = _spacer(base_url.rstrip("/"), token)
         self._max_wait = max_wait
@@ -275,7 +273,7 @@ class GitHubClient:
                 f"it resets at {at:%H:%M:%S} UTC, run again after",
                 status=exc.status,
             )
-            limited.retry_after = max(0.0, int(reset) - self._clock()) + 1
+            limited.retry_after = max(0.0, int(reset) - time.time()) + 1
             return limited
         limited = RateLimitedError(
             SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
