@@ -19,7 +19,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from oncall.clients.github import GitHubClient, IssueRef
+from oncall.clients.github import SETTING, GitHubClient, IssueRef
 from oncall.errors import AuthError, InputError, UnavailableError
 from oncall.gap_render import CLOSE_MARKER, close_comment, issue_body, issue_title, update_comment
 from oncall.gaps import Act, GapAction, GapMarker, index_gap_issues, last_reported, read_markers, with_marker
@@ -98,7 +98,7 @@ def _labelled(gh: GitHubClient, repo: str, label: str, issue: IssueRef) -> Issue
         return issue
     problem = (
         f"GitHub filed {issue.html_url} but dropped its label {label!r}: the account behind "
-        f"ONCALL_GITHUB_TOKEN (Secret block 'oncall-github-token') needs Triage (or Write) access to {repo} "
+        f"{SETTING} needs Triage (or Write) access to {repo} "
         "to label issues. Grant it and run again; the issue is found again by its marker, not filed twice"
     )
     try:
