@@ -57,29 +57,32 @@ def resolve_shift_window(
     elif fired_at is not None:
         end = fired_at
     else:
-        last = clock.last_boundary(schedule.rotations, current, schedule.timezone)
-        if last is None:
-            raise InputError(
-                f"schedule {schedule.name!r} has had no hand-off yet, so no shift has ended; "
-                "pass shift_end and shift_start explicitly"
-            )
-        end = last
+        end = _hand_off(
+            clock.last_boundary(schedule.rotations, current, schedule.timezone),
+            f"schedule {schedule.name!r} has had no hand-off yet, so no shift has ended; "
+            "pass shift_end and shift_start explicitly",
+        )
     if shift_start:
         start = clock.parse_start(shift_start, end, timezone)
     else:
-        boundary = clock.previous_boundary(schedule.rotations, end, schedule.timezone)
-        if boundary is None:
-            raise InputError(
-                f"schedule {schedule.name!r} has no rotation that started before {end.isoformat()}; "
-                "pass shift_start explicitly"
-            )
-        start = boundary
+        start = _hand_off(
+            clock.previous_boundary(schedule.rotations, end, schedule.timezone),
+            f"schedule {schedule.name!r} has no rotation that started before {end.isoformat()}; "
+            "pass shift_start explicitly",
+        )
     if start >= end:
         raise InputError(f"shift_start {start.isoformat()} is not before shift_end {end.isoformat()}")
     get_run_logger().info(
         "Shift window %s → %s", clock.fmt_local(start, timezone), clock.fmt_local(end, timezone)
     )
     return TimeWindow(start=start, end=end)
+
+
+def _hand_off(boundary: datetime | None, problem: str) -> datetime:
+    """A hand-off the window needs, or the InputError saying which one is missing."""
+    if boundary is None:
+        raise InputError(problem)
+    return boundary
 
 
 @dataclass(frozen=True)
