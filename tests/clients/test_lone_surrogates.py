@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,9 +46,10 @@ def _source(sandbox: Sandbox, name: str, sleep: FakeSleep) -> AlertSource:
     return build_source(settings, sleep=sleep)
 
 
-def _poison_alert(sandbox: Sandbox, name: str) -> tuple[str, Any]:
-    """Gives the week's last alert a title and description holding a lone surrogate; returns
-    its id and a function that puts the fake back as it was."""
+@contextmanager
+def _poisoned_alert(sandbox: Sandbox, name: str) -> Iterator[str]:
+    """Gives the week's last alert a title and description holding a lone surrogate, and yields
+    its id; the fake is put back as it was afterwards."""
     if name == "rootly":
         state: Any = sandbox.state.rootly
         alerts = state.alerts
@@ -63,10 +64,15 @@ def _poison_alert(sandbox: Sandbox, name: str) -> tuple[str, Any]:
         target["description"] = f"see {LONE}runbook"
     original = list(alerts)
     state.set_alerts([*original[:-1], target])
-    return target["id"], lambda: state.set_alerts(original)
+    try:
+        yield target["id"]
+    finally:
+        state.set_alerts(original)
 
 
-def _poison_incident(sandbox: Sandbox, name: str) -> tuple[str, Any]:
+@contextmanager
+def _poisoned_incident(sandbox: Sandbox, name: str) -> Iterator[str]:
+    """Gives the last incident a title holding a lone surrogate; put back afterwards."""
     key: tuple[str, ...]
     if name == "rootly":
         items = sandbox.state.rootly.incidents
@@ -85,11 +91,10 @@ def _poison_incident(sandbox: Sandbox, name: str) -> tuple[str, Any]:
         holder = holder[part]
     holder[key[-1]] = f"Checkout down {LONE}"
     items[index] = poisoned
-
-    def restore() -> None:
+    try:
+        yield str(poisoned.get("id"))
+    finally:
         items[index] = saved
-
-    return str(poisoned.get("id")), restore
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +112,12 @@ def source_name(request: pytest.FixtureRequest) -> str:
 def test_a_lone_surrogate_in_an_alert_reaches_models_as_fffd(
     sandbox: Sandbox, source_name: str, fake_sleep: FakeSleep
 ) -> None:
-    alert_id, restore = _poison_alert(sandbox, source_name)
-    try:
-        with closing(_source(sandbox, source_name, fake_sleep)) as src:
-            listed = [a for a in src.fetch_alerts(AlertQuery(created=WEEK)) if a.id == alert_id]
-            one = src.get_alert(alert_id)
-    finally:
-        restore()
+    with (
+        _poisoned_alert(sandbox, source_name) as alert_id,
+        closing(_source(sandbox, source_name, fake_sleep)) as src,
+    ):
+        listed = [a for a in src.fetch_alerts(AlertQuery(created=WEEK)) if a.id == alert_id]
+        one = src.get_alert(alert_id)
     assert len(listed) == 1
     for got in (listed[0], one):
         assert got.message == "Disk full \ufffd on db-1"
@@ -124,15 +128,11 @@ def test_a_lone_surrogate_in_an_alert_reaches_models_as_fffd(
 def test_a_lone_surrogate_in_an_incident_title_reaches_models_as_fffd(
     sandbox: Sandbox, source_name: str, fake_sleep: FakeSleep
 ) -> None:
-    incident_id, restore = _poison_incident(sandbox, source_name)
-    try:
-        with closing(_source(sandbox, source_name, fake_sleep)) as src:
-            found = [
-                i
-                for i in src.fetch_incidents(TimeWindow(start=WEEK.start - timedelta(days=60), end=WEEK.end))
-            ]
-    finally:
-        restore()
+    with (
+        _poisoned_incident(sandbox, source_name) as incident_id,
+        closing(_source(sandbox, source_name, fake_sleep)) as src,
+    ):
+        found = src.fetch_incidents(TimeWindow(start=WEEK.start - timedelta(days=60), end=WEEK.end))
     titles = [i.message for i in found if "Checkout down" in i.message]
     assert titles == ["Checkout down \ufffd"], (incident_id, [i.message for i in found][-3:])
 
