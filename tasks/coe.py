@@ -28,7 +28,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from oncall.clients.google import DriveFile, GoogleWorkspace, load_key
 from oncall.clock import now
 from oncall.coe import PLACEHOLDER, check_template, incident_from_alert
-from oncall.errors import ConfigError, InputError, NotFoundError, OutsideError, UncertainError
+from oncall.errors import (
+    ConfigError,
+    InputError,
+    NotFoundError,
+    OutsideError,
+    UnavailableError,
+    UncertainError,
+)
 from oncall.models import Incident, TimelineEntry
 from oncall.settings import Settings
 from oncall.sources import build_source
@@ -158,8 +165,9 @@ def _copy_once(
     template_id, folder_id, name = copy
     try:
         return gw.copy_template(template_id, folder_id, name, incident_id), True
-    except UncertainError:
-        # Drive may have made the copy before the answer was lost: look for it by the incident id.
+    except UnavailableError:
+        # Drive may have made the copy: its answer was lost, or came back in no shape Drive
+        # sends. Look for it by the incident id; unseen, the attempt stays recorded.
         found = gw.find_coe(incident_id)
         if found is None:
             raise

@@ -2,8 +2,8 @@
 
 Faults come two ways: random rates (seeded, so a run repeats) and a script of exact faults
 ("the next 2 requests to /opsgenie/v2/alerts answer 503"). A scripted fault with
-`after=True` lets the request reach the fake and then drops its answer, the case that makes
-naive retries create duplicates.
+`after=True` lets the request reach the fake and then drops its answer (or, with `body`, answers
+those bytes instead), the case that makes naive retries create duplicates.
 """
 
 from __future__ import annotations
@@ -222,16 +222,20 @@ class FaultInjector:
 
         injected: int | None = None
         extra_headers: dict[str, str] = {}
-        if scripted and scripted.body is not None:
+
+        async def send_scripted_body(fault: ScriptedFault, body: bytes) -> None:
             await send(
                 {
                     "type": "http.response.start",
-                    "status": scripted.status,
-                    "headers": [(b"content-type", b"application/json"), *_encoded(scripted.headers)],
+                    "status": fault.status,
+                    "headers": [(b"content-type", b"application/json"), *_encoded(fault.headers)],
                 }
             )
-            await send({"type": "http.response.body", "body": scripted.body})
-            record.status = scripted.status
+            await send({"type": "http.response.body", "body": body})
+            record.status = fault.status
+
+        if scripted and scripted.body is not None and not scripted.after:
+            await send_scripted_body(scripted, scripted.body)
             return
         if scripted and not scripted.after:
             injected, extra_headers = scripted.status, scripted.headers
@@ -261,6 +265,9 @@ class FaultInjector:
 
         if injected is None:
             await self.app(scope, recording_receive, dropping_send if scripted else recording_send)
+            if scripted and scripted.body is not None:  # the fake acted; the caller gets these bytes
+                await send_scripted_body(scripted, scripted.body)
+                return
             if scripted:  # the fake acted on it; the caller sees only a failure
                 injected, extra_headers = scripted.status, scripted.headers
         if injected is not None:

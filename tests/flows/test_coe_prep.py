@@ -221,6 +221,30 @@ def test_a_lost_copy_answer_with_lagging_search_makes_one_document(
         google.state.google.search_lag_seconds = 0.0
 
 
+def test_a_copy_answer_in_no_shape_drive_sends_keeps_the_attempt(
+    google: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drive made the copy and a proxy answered 200 with its own page: the copy may exist, so
+    reruns wait for search instead of copying again."""
+    monkeypatch.setenv("ONCALL_COE_COPY_SETTLE_SECONDS", "30")
+    google.state.google.search_lag_seconds = 3600.0
+    try:
+        google.script(
+            f"/google/drive/v3/files/{google.state.coe_template}/copy",
+            200,
+            method="POST",
+            after=True,
+            body=b"<html>Proxy says hello</html>",
+        )
+        assert coe_prep(incident_id=LONG, return_state=True).is_failed()
+        assert Variable.get(copy_record_name(LONG))["copy_sent_at"] is not None
+        rerun = coe_prep(incident_id=LONG, return_state=True)
+        assert rerun.is_failed() and "copies again only after" in str(rerun.message)
+        assert len(coes(google, LONG)) == 1
+    finally:
+        google.state.google.search_lag_seconds = 0.0
+
+
 def test_a_copy_that_never_happened_is_made_once_the_wait_is_over(
     google: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
