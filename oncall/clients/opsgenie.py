@@ -214,8 +214,8 @@ class OpsGenieSource(SourceClient):
             done = list(pool.map(lambda r: attempt(self._complete_incident, r), raws))
         return keep_good(SYSTEM, "incident", done)
 
-    def _incident_page(self, query: str, offset: int, limit: int = PAGE) -> list[dict[str, Any]]:
-        params = {"query": query, "offset": offset, "limit": limit, "sort": "createdAt", "order": "asc"}
+    def _incident_page(self, query: str, offset: int) -> list[dict[str, Any]]:
+        params = {"query": query, "offset": offset, "limit": PAGE, "sort": "createdAt", "order": "asc"}
         what = f"incidents page offset={offset}"
         body = self.api.get_json("/v1/incidents/", params=params, what=what)
         return [r for r in require_list(SYSTEM, body, "data", what) if isinstance(r, dict)]
