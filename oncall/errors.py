@@ -45,7 +45,8 @@ class _Secrets:
     lock = threading.Lock()
     known: ClassVar[OrderedDict[tuple[str, str | None], frozenset[str]]] = OrderedDict()  # least recent first
     forms: frozenset[str] = frozenset()
-    pattern: re.Pattern[str] | None = None
+    lowered: tuple[str, ...] = ()  # the forms lower-cased, for scrub's quick look
+    pattern: re.Pattern[str] | None = None  # built on the first scrub that needs it
 
 
 def _forms(secret: str) -> set[str]:
@@ -87,19 +88,35 @@ def remember_secret(secret: str, *, user: str | None = None) -> None:
         while len(_Secrets.known) > _MOST:
             _Secrets.known.popitem(last=False)
         forms = frozenset().union(*_Secrets.known.values())
-        if forms == _Secrets.forms:
-            return
-        # Longest first, so a URL goes before its own path; case-insensitive for %2f and %2F.
-        alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-        _Secrets.pattern = re.compile(alternatives, re.IGNORECASE) if forms else None
-        _Secrets.forms = forms
+        if forms != _Secrets.forms:
+            _Secrets.forms, _Secrets.pattern = forms, None
+            _Secrets.lowered = tuple({f.lower() for f in forms})
+
+
+def _pattern() -> re.Pattern[str]:
+    with _Secrets.lock:
+        if _Secrets.pattern is None:
+            # Longest first, so a URL goes before its own path; case-insensitive for %2f and %2F.
+            forms = sorted(_Secrets.forms, key=len, reverse=True)
+            _Secrets.pattern = re.compile("|".join(map(re.escape, forms)), re.IGNORECASE)
+        return _Secrets.pattern
 
 
 def scrub(text: str) -> str:
     """`text` with every registered secret replaced by `[redacted]`. Call it on vendor text
-    before cutting it short, or a cut could keep a secret's beginning."""
-    pattern = _Secrets.pattern
-    return text if pattern is None else pattern.sub(REDACTED, text)
+    before cutting it short, or a cut could keep a secret's beginning.
+
+    Cheap when there is nothing to scrub (most error text): ASCII text that holds no form, in
+    any case, is returned after a substring look per form. A case-insensitive regex over many
+    alternatives costs milliseconds per page, so it is built and run only when one may match."""
+    lowered = _Secrets.lowered
+    if not lowered:
+        return text
+    if text.isascii():
+        low = text.lower()
+        if not any(form in low for form in lowered):
+            return text
+    return _pattern().sub(REDACTED, text)
 
 
 class OncallError(Exception):

@@ -114,6 +114,7 @@ def test_the_registry_stays_bounded_and_keeps_the_secrets_still_in_use(
 
     monkeypatch.setattr(errors._Secrets, "known", OrderedDict())
     monkeypatch.setattr(errors._Secrets, "forms", frozenset())
+    monkeypatch.setattr(errors._Secrets, "lowered", ())
     monkeypatch.setattr(errors._Secrets, "pattern", None)
     monkeypatch.setattr(errors, "_MOST", 4)
     for n in range(10):
@@ -122,5 +123,7 @@ def test_the_registry_stays_bounded_and_keeps_the_secrets_still_in_use(
     assert len(errors._Secrets.known) == 4
     said = errors.scrub("in-use-secret-0000 rotated-token-0000 rotated-token-0009")
     assert said == "[redacted] rotated-token-0000 [redacted]"
+    # The quick look for ASCII text and the regex for the rest agree, in any letter case.
+    assert errors.scrub("IN-USE-SECRET-0000") == errors.scrub("é In-Use-Secret-0000")[2:] == "[redacted]"
     errors.remember_secret("short")  # would blank ordinary words: not scrubbed
     assert errors.scrub("a short word") == "a short word"
