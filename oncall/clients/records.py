@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from oncall.errors import MalformedError, UnavailableError
+from oncall.errors import MalformedError, UncertainError
 
 T = TypeVar("T")
 log = logging.getLogger("oncall.records")
 # What reading a record or an answer of the wrong shape raises (pydantic's ValidationError
 # is a ValueError).
-SHAPE_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError)
+SHAPE_ERRORS: tuple[type[Exception], ...] = (LookupError, TypeError, ValueError, AttributeError)
 
 
 class _GcPauses:
@@ -154,14 +154,14 @@ def answer_shape(
 ) -> Iterator[None]:
     """Reading a vendor's answer field by field: a wrong shape (a proxy's HTML page, a list for
     an object, a missing field) becomes a MalformedError that names what was being read. After
-    a write it is an UnavailableError instead: the write may well have happened."""
+    a write it is an UncertainError instead: the write may well have happened."""
     caught = (*SHAPE_ERRORS, *also)
     try:
         yield
     except caught as exc:
         problem = f"{what}: the answer is not in the shape {system} sends ({type(exc).__name__})"
         if write:
-            raise UnavailableError(
+            raise UncertainError(
                 system, f"{problem}; the write may have happened, a rerun looks for it first"
             ) from None
         raise MalformedError(system, problem) from None
