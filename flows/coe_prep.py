@@ -114,7 +114,8 @@ def coe_prep(
         log.info("COE %r: %d related alerts, %d timeline entries", name, len(related), len(timeline))
         if dry_run:
             text = fill(TEMPLATE.read_text(encoding="utf-8"), values)
-            publish_markdown(text, artifact_key("coe-prep", key, "dry-run"), f"COE for {key} (dry run)")
+            preview = escape.literal_block(text)  # the values are escaped for Docs, not for the UI
+            publish_markdown(preview, artifact_key("coe-prep", key, "dry-run"), f"COE for {key} (dry run)")
             return {"incident": key, "status": "dry-run", "name": name, "text": text}
 
         # Apply

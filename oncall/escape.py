@@ -176,3 +176,12 @@ def doc(text: str, limit: int = 2_000) -> str:
     """Google Docs text (a COE placeholder's value): lines kept, no markdown escaping (Docs shows
     it literally, and does not ping), and no `{{placeholder}}` can form for a later fill."""
     return _doc_text(text, limit)
+
+
+def literal_block(text: str) -> str:
+    """Markdown that shows a whole document as it is, lines kept (coe-prep's dry-run preview in
+    the Prefect UI): a fenced code block whose fence is longer than any run of backticks in the
+    text, so no line of it can close the block, and nothing in it renders as HTML or a link."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}\n"

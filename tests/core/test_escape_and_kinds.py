@@ -156,3 +156,16 @@ def test_docs_text_cannot_join_the_template_around_it() -> None:
 
 def test_slack_plain_text_is_shown_as_typed() -> None:
     assert escape.slack_plain("Deploy <b> *x* {{y}}", 150) == "Deploy <b> *x* {{y}}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "```\n<img src=x onerror=alert(1)>\n```", "````` five\n```` four", "[x](https://evil.example)"],
+)
+def test_a_literal_block_cannot_be_closed_by_its_text(text: str) -> None:
+    block = escape.literal_block(text)
+    fence = block.split("text\n", 1)[0]
+    inner = block.removeprefix(fence + "text\n").removesuffix("\n" + fence + "\n")
+    assert inner == text  # shown as it is, every line kept
+    assert set(fence) == {"`"} and len(fence) >= 3
+    assert not any(line.lstrip().startswith(fence) for line in inner.splitlines())

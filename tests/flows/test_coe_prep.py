@@ -9,10 +9,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.variables import Variable
 
 from flows.coe_prep import coe_prep
 from flows.incident_watch import WATERMARK, incident_watch
+from oncall import escape
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from tasks.coe import copy_record_name
@@ -131,6 +134,13 @@ def test_dry_run_writes_nothing(google: Sandbox) -> None:
         result["status"] == "dry-run" and "{{" not in result["text"] and "xPro unavailable" in result["text"]
     )
     assert _google_api_calls(google, mark) == 0
+    # The preview in the UI shows the filled text literally: alert text renders no HTML or link.
+    with get_client(sync_client=True) as client:
+        [preview] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"coe-prep-{LONG}-dry-run"])),
+            limit=1,
+        )
+    assert str(preview.data) == escape.literal_block(result["text"])
 
 
 def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(
