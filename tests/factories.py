@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from oncall.clock import BusinessHours
+from oncall.coe import CoeFacts
 from oncall.handoff import ShiftContext
 from oncall.models import Alert, Incident, OnCall, Person, TimeWindow
 
@@ -60,3 +61,18 @@ def incident(**kw: Any) -> Incident:
     }
     fields.update(kw)
     return Incident(**fields)
+
+
+def coe_facts(incident: Incident, **kw: Any) -> CoeFacts:
+    """The facts coe-prep gathers, with nothing beyond the incident unless a test adds it."""
+    fields: dict[str, Any] = {
+        "incident": incident,
+        "related": [],
+        "timeline": [],
+        "on_call": None,
+        "timezone": "UTC",
+        "source": "opsgenie",
+        "prepared_at": incident.created_at + timedelta(days=1),
+    }
+    fields.update(kw)
+    return CoeFacts(**fields)

@@ -8,14 +8,14 @@ import copy
 import json
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from oncall.clients.http import ApiClient
-from oncall.coe import CoeFacts, coe_values
+from oncall.coe import coe_values
 from oncall.gaps import fingerprint
 from oncall.handoff import summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
@@ -26,7 +26,7 @@ from oncall.sandbox.server import Sandbox
 from oncall.settings import Settings
 from oncall.sources import AlertSource, build_source
 from tests.conftest import FakeSleep
-from tests.factories import alert, context, incident, on_call
+from tests.factories import alert, coe_facts, context, incident, on_call
 
 LONE = "\ud800"
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
@@ -192,16 +192,6 @@ def test_renderers_meet_only_valid_text_from_a_hostile_alert() -> None:
     json.dumps(render_slack(summary), ensure_ascii=False).encode("utf-8")
     assert "Queue \ufffd stuck" in markdown
     assert len(fingerprint(alert_kind(hostile.message))) > 0  # hashes the kind's UTF-8 bytes
-    values = coe_values(
-        CoeFacts(
-            incident=inc,
-            related=[hostile],
-            timeline=[],
-            on_call=None,
-            timezone="UTC",
-            source="opsgenie",
-            prepared_at=datetime(2026, 11, 21, tzinfo=UTC),
-        )
-    )
+    values = coe_values(coe_facts(inc, related=[hostile]))
     json.dumps({"requests": list(values.values())}, ensure_ascii=False).encode("utf-8")  # the Docs body
     assert values["incident.title"] == "Checkout \ufffd down"

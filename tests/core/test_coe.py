@@ -18,7 +18,7 @@ from oncall.coe import (
 )
 from oncall.models import Priority, TimelineEntry
 from oncall.watch import coe_candidates
-from tests.factories import START, alert, incident, on_call
+from tests.factories import START, alert, coe_facts, incident, on_call
 
 T0 = START + timedelta(days=2)
 NY = "America/New_York"
@@ -93,15 +93,7 @@ def test_untagged_incidents_take_urgent_alerts_around_them() -> None:
 
 def test_alert_text_cannot_form_or_reexpand_a_placeholder() -> None:
     hostile = _incident(message="{{incident.title}} {{timeline}} }}{{ @here {")
-    facts = CoeFacts(
-        incident=hostile,
-        related=[],
-        timeline=[],
-        on_call=None,
-        timezone=NY,
-        source="opsgenie",
-        prepared_at=T0,
-    )
+    facts = coe_facts(hostile, timezone=NY, prepared_at=T0)
     values = coe_values(facts)
     filled = fill("Title: {{incident.title}}{x}} and {{incident.title}}", values)
     assert leftover_placeholders(filled) == []

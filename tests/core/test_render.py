@@ -118,19 +118,10 @@ def test_markdown_cells_and_slack_lines_fit_their_limits_after_escaping() -> Non
 
 
 def test_coe_values_are_docs_text_without_markdown_escapes_or_zwsp() -> None:
-    from datetime import UTC, datetime
+    from oncall.coe import coe_values
+    from tests.factories import coe_facts
 
-    from oncall.coe import CoeFacts, coe_values
-
-    facts = CoeFacts(
-        incident=incident(message="Paged @ops: *checkout* #12 down {{x}}"),
-        related=[],
-        timeline=[],
-        on_call=None,
-        timezone="UTC",
-        source="opsgenie",
-        prepared_at=datetime(2026, 11, 25, tzinfo=UTC),
-    )
+    facts = coe_facts(incident(message="Paged @ops: *checkout* #12 down {{x}}"))
     assert coe_values(facts)["incident.title"] == "Paged @ops: *checkout* #12 down {\u200b{x}\u200b}"
     long = coe_values(facts.model_copy(update={"incident": incident(message="{" * 5000)}))
     assert len(long["incident.title"]) <= 2000

@@ -125,23 +125,14 @@ def test_slack_escaping_lets_nothing_through(text: str, limit: int) -> None:
 def test_coe_values_never_form_or_reexpand_a_placeholder(title: str, around: str) -> None:
     from datetime import UTC, datetime
 
-    from oncall.coe import CoeFacts, coe_values
+    from oncall.coe import coe_values
     from oncall.models import Incident
+    from tests.factories import coe_facts
 
     incident = Incident(
         id="i", message=title or "x", status="closed", created_at=datetime(2026, 1, 1, tzinfo=UTC)
     )
-    values = coe_values(
-        CoeFacts(
-            incident=incident,
-            related=[],
-            timeline=[],
-            on_call=None,
-            timezone="UTC",
-            source="opsgenie",
-            prepared_at=datetime(2026, 1, 2, tzinfo=UTC),
-        )
-    )
+    values = coe_values(coe_facts(incident))
     template = f"{escape.doc(around, 200)}{{{{incident.title}}}}{escape.doc(around, 200)}"
     filled = fill(template, values)
     assert PLACEHOLDER.findall(filled) == []
