@@ -81,6 +81,8 @@ def _contender(flow: str, env: dict[str, str], sequential: bool, url: str, out: 
         {
             "PREFECT_HOME": home,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # as in tests/conftest.py: on 2 busy cores the ephemeral server can take over 20 s
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "ONCALL_USE_PREFECT_CONFIG": "0",
             "ONCALL_GITHUB_WRITE_INTERVAL": "0",
