@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,16 +28,38 @@ _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
+class Layout(StrEnum):
+    """How a runbook keeps its entries; gap issues and pull requests write new ones the same way."""
+
+    HEADINGS = "headings"  # one file, one heading per alert
+    FILES = "files"  # a folder, one file per alert (`<product>/<AlertName>.md`)
+    TABLE = "table"  # rows of a table whose column is headed Alert, Alertname or Name
+
+
+class EntryForm(StrEnum):
+    HEADING = "heading"
+    FILE = "file"
+    ROW = "row"
+
+
 class RunbookEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    title: str
+    title: str  # as written: the heading, the file's H1 or the table cell
     product: str | None
     line: int
-    anchor: str
+    anchor: str  # GitHub's id of the heading; "" for a whole file
+    name: str = ""  # the alert name without decoration (`Alert: `, quotes, tags); "" means `title`
+    path: str = ""  # the file, relative to the runbook's root; "" for a one-file runbook
+    form: EntryForm = EntryForm.HEADING
     has_diagnosis: bool
     has_mitigation: bool
     stub: bool
+
+    @property
+    def key(self) -> str:
+        """What matching reads: the alert name when the layout gave one, else the title."""
+        return self.name or self.title
 
     @property
     def flags(self) -> list[str]:
@@ -54,14 +77,23 @@ class Runbook(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source: str
-    url: str | None = None  # where the rendered file lives; anchors are appended
+    url: str | None = None  # the rendered file, or the folder: entries' paths and anchors are appended
     entries: tuple[RunbookEntry, ...]
     products: tuple[str, ...]
+    layout: Layout = Layout.HEADINGS
     entry_level: int = 3
-    section_marker: str = "_{}_"  # how this runbook writes its section titles
+    section_marker: str = "_{}_"  # how this runbook writes its section titles: "_{}_" lines or "## {}"
+    sections: tuple[str, ...] = ("Diagnosis", "Mitigation")  # the section template entries follow
+    anchors: dict[str, frozenset[str]] = {}  # every heading anchor of every file read, by path
+    repo: str | None = None  # owner/name on GitHub, when read from there (links into it are checked)
+    ref: str | None = None
+    root: str = ""  # the file or folder inside `repo`
 
     def link(self, entry: RunbookEntry) -> str | None:
-        return f"{self.url}#{entry.anchor}" if self.url else None
+        if not self.url:
+            return None
+        base = f"{self.url}/{entry.path}" if entry.path else self.url
+        return f"{base}#{entry.anchor}" if entry.anchor else base
 
 
 def github_anchor(heading: str, seen: Counter[str]) -> str:
