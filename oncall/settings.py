@@ -68,13 +68,18 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Seconds between GitHub writes (secondary limits)"
     )
     runbook: str | None = Field(
-        None, description="The runbook: 'owner/repo:path@ref' on GitHub, or a local file path"
+        None,
+        description="The runbook, a markdown file or a folder of them: 'owner/repo:path@ref' on GitHub "
+        "(path a file or a folder), or a local file or folder path",
     )
     gap_label: str = Field(
         "runbook-gap", description="Label on runbook-gap issues; how existing ones are found"
     )
     max_issues: int = Field(
         10, ge=0, description="Most new or reopened gap issues per run; the rest are held back"
+    )
+    open_pr: bool = Field(
+        False, description="Open a draft pull request with the entry skeleton for each new gap"
     )
     google_service_account: SecretStr | None = Field(
         None, description="Google service-account key file (JSON)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deployments.cli import build_parser, main
+from oncall.errors import ConfigError
 from oncall.sandbox.server import Sandbox
 
 COMMANDS = [
@@ -73,3 +74,15 @@ def test_bad_settings_exit_2_with_the_setting_named(
     monkeypatch.setenv("ONCALL_OPSGENIE_REGION", "mars")
     assert main(["coe", "check-template", "doc-1"]) == 2
     assert "ONCALL_OPSGENIE_REGION" in capsys.readouterr().err
+
+
+def test_open_pr_is_off_unless_oncall_open_pr_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall.settings import load_settings
+
+    monkeypatch.delenv("ONCALL_OPEN_PR", raising=False)
+    assert load_settings().open_pr is False
+    monkeypatch.setenv("ONCALL_OPEN_PR", "true")
+    assert load_settings().open_pr is True
+    monkeypatch.setenv("ONCALL_OPEN_PR", "maybe")
+    with pytest.raises(ConfigError, match="ONCALL_OPEN_PR"):
+        load_settings()
