@@ -1,8 +1,8 @@
 """A fake GitHub REST API serving what PyGithub calls for runbook-gaps.
 
-Contents, the authenticated user, issues (list with label/state/creator filters and Link
-paging, create, get, edit, add labels), comments (list, create) and repository labels (list,
-get, create). Objects carry `url` fields on the fake's own base URL, as PyGithub follows them.
+The authenticated user, issues (list with label/state/creator filters and Link paging,
+create, get, edit, add labels), comments (list, create) and repository labels (list, get,
+create); trees, refs, contents and pull requests live in `github_git`. Objects carry `url` fields on the fake's own base URL, as PyGithub follows them.
 
 What GitHub does and the fake does too:
 - Each token acts as an account with a role on the repositories (`add_account`). Without push
@@ -19,10 +19,7 @@ What GitHub does and the fake does too:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +59,8 @@ class GitHubRepo:
     issues: list[dict[str, Any]] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_branch: str = "main"
+    branches: set[str] = field(default_factory=set)  # made by POST git/refs; others are named by `files`
 
 
 @dataclass
@@ -72,6 +71,10 @@ class GitHubState:
     writes_per_minute: int = 80
     requests_per_hour: int = 5_000  # GitHub's primary limit for a token
     accounts: dict[str, GitHubAccount] = field(default_factory=dict)  # token -> account, beside `token`
+    tree_limit: int = 100_000  # entries in a recursive tree listing before GitHub cuts it (`truncated`)
+    contents_latency: float = 0.0  # seconds each contents read takes, so tests can see reads overlap
+    contents_in_flight: int = 0
+    contents_peak: int = 0  # the most contents reads served at once (tests)
     writes_at: list[float] = field(default_factory=list)  # monotonic arrival of each accepted write (tests)
     _writes: list[float] = field(default_factory=list)
     _used: dict[str, int] = field(default_factory=dict)  # login -> requests in this hour
@@ -278,6 +281,18 @@ def build_github_app(state: GitHubState) -> Router:
 
     def decorate(request: Request, repo_name: str, issue: dict[str, Any]) -> dict[str, Any]:
         api = f"{base(request)}/repos/{repo_name}/issues/{issue['number']}"
+        html = f"https://github.com/{repo_name}/pull/{issue['number']}"
+        pr = (
+            {
+                "url": f"{base(request)}/repos/{repo_name}/pulls/{issue['number']}",
+                "html_url": html,
+                "diff_url": f"{html}.diff",
+                "patch_url": f"{html}.patch",
+                "merged_at": None,
+            }
+            if "_pr" in issue
+            else None
+        )
         return {
             **{k: v for k, v in issue.items() if not k.startswith("_")},
             "labels": [label_json(request, repo_name, lb) for lb in issue["labels"]],
@@ -287,7 +302,8 @@ def build_github_app(state: GitHubState) -> Router:
             "labels_url": f"{api}/labels{{/name}}",
             "comments_url": f"{api}/comments",
             "events_url": f"{api}/events",
-            "html_url": f"https://github.com/{repo_name}/issues/{issue['number']}",
+            "html_url": f"https://github.com/{repo_name}/{'pull' if pr else 'issues'}/{issue['number']}",
+            **({"pull_request": pr} if pr else {}),
         }
 
     def paged(
@@ -311,35 +327,6 @@ def build_github_app(state: GitHubState) -> Router:
         if isinstance(who := check(request), JSONResponse):
             return who
         return JSONResponse(user(request, who.login))
-
-    async def contents(request: Request) -> JSONResponse:
-        if isinstance(who := check(request), JSONResponse):
-            return who
-        found = repo_of(request)
-        path = request.path_params["path"]
-        ref = request.query_params.get("ref", "main")
-        if found is None or f"{path}@{ref}" not in found[1].files:
-            return _error(404, "Not Found")
-        name, repo = found
-        raw = repo.files[f"{path}@{ref}"].encode()
-        encoded = base64.encodebytes(raw).decode()
-        url = f"{base(request)}/repos/{name}/contents/{path}?ref={ref}"
-        return JSONResponse(
-            {
-                "type": "file",
-                "encoding": "base64",
-                "size": len(raw),
-                "name": path.rsplit("/", 1)[-1],
-                "path": path,
-                "content": encoded,
-                "sha": hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest(),
-                "url": url,
-                "git_url": url,
-                "html_url": f"https://github.com/{name}/blob/{ref}/{path}",
-                "download_url": None,
-                "_links": {"self": url, "git": url, "html": f"https://github.com/{name}/blob/{ref}/{path}"},
-            }
-        )
 
     async def issues(request: Request) -> JSONResponse:
         write = request.method == "POST"
@@ -495,42 +482,33 @@ def build_github_app(state: GitHubState) -> Router:
             return JSONResponse(comment, status_code=201)
         return JSONResponse(listing)
 
+    from oncall.sandbox.github_git import FakeEdge, git_routes, repository_builder
+
+    edge = FakeEdge(check, repo_of, user, base, paged, decorate)
+    repository_json = repository_builder(state, edge)
+
     async def repository(request: Request) -> JSONResponse:
         if isinstance(who := check(request), JSONResponse):
             return who
         found = repo_of(request)
         if found is None:
             return _error(404, "Not Found")
-        name = found[0]
         rank = ROLES.index(who.role)
-        return JSONResponse(
-            {
-                "id": zlib.crc32(name.encode()),
-                "node_id": f"R_{name}",
-                "name": name.split("/")[1],
-                "full_name": name,
-                "private": False,
-                "owner": user(request, state.login),
-                "html_url": f"https://github.com/{name}",
-                "url": f"{base(request)}/repos/{name}",
-                "default_branch": "main",
-                "has_issues": True,
-                # The caller's own access, as GitHub reports it to an authenticated request.
-                "permissions": {
-                    "admin": rank >= ROLES.index("admin"),
-                    "maintain": rank >= ROLES.index("maintain"),
-                    "push": who.push,
-                    "triage": rank >= ROLES.index("triage"),
-                    "pull": True,
-                },
-            }
-        )
+        # The caller's own access, as GitHub reports it to an authenticated request.
+        permissions = {
+            "admin": rank >= ROLES.index("admin"),
+            "maintain": rank >= ROLES.index("maintain"),
+            "push": who.push,
+            "triage": rank >= ROLES.index("triage"),
+            "pull": True,
+        }
+        return JSONResponse(repository_json(request, found[0], permissions))
 
     return Router(
         routes=[
             Route("/user", authenticated_user),
             Route("/repos/{owner}/{repo}", repository),
-            Route("/repos/{owner}/{repo}/contents/{path:path}", contents),
+            *git_routes(state, edge),
             Route("/repos/{owner}/{repo}/labels", repo_labels, methods=["GET", "POST"]),
             Route("/repos/{owner}/{repo}/labels/{name}", repo_label),
             Route("/repos/{owner}/{repo}/issues", issues, methods=["GET", "POST"]),
