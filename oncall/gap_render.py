@@ -8,24 +8,42 @@ UI's escaping: no HTML or markdown breakout, and mentions as typed, since nobody
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from oncall import escape
 from oncall.clock import fmt_local
 from oncall.coverage import likely_product
-from oncall.gaps import Act, GapAction, GapMarker, KindCoverage
+from oncall.gaps import Act, GapAction, GapMarker, KindCoverage, link_fingerprint
 from oncall.models import Alert, priority_label
-from oncall.runbook import Runbook
+from oncall.runbook import Layout, Runbook, RunbookEntry
+
+try:
+    from oncall.kinds import alert_name  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - until oncall/kinds.py has it (issue 16)
+    _NAME = re.compile(r"(?:\[[^\]]{0,40}\]:?\s*)*(?:\[(?:FIRING|RESOLVED)(?::\d+)?\]\s*)(\S+)", re.I)
+
+    def alert_name(title: str) -> str | None:
+        m = _NAME.match(title.strip())
+        if m:
+            return m.group(1)
+        lone = title.strip()
+        return lone if re.fullmatch(r"[A-Za-z][\w.:-]*", lone) else None
+
 
 BODY_LIMIT = 65_536
 TITLE_LIMIT = 256
 LINKS = 20
 
 
-def issue_title(kind: str) -> str:
-    return escape.plain(f"Runbook gap: {kind}", TITLE_LIMIT)
+def issue_title(kind: str, coverage: KindCoverage | None = None) -> str:
+    what = (
+        "Broken runbook link" if coverage is not None and coverage.status == "broken-link" else "Runbook gap"
+    )
+    return escape.plain(f"{what}: {kind}", TITLE_LIMIT)
 
 
 def _alert_line(a: Alert, tz: str) -> str:
@@ -40,55 +58,149 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def entry_skeleton(kc: KindCoverage, runbook: Runbook) -> str:
-    """A ready-to-paste entry in the runbook's own heading level and section style."""
-    sample = escape.plain(kc.sample.message, 300).replace('"', "'")
-    marker = runbook.section_marker
-    return (
-        f"{'#' * runbook.entry_level} {escape.plain(kc.kind, 200)}\n\n"
-        f"{marker.format('Diagnosis')}\n\n"
-        f'You get an alert like "{sample}".\n\n'
-        "TODO: how to tell what is wrong: dashboards, logs, commands.\n\n"
-        f"{marker.format('Mitigation')}\n\n"
-        "TODO: what fixed it, step by step.\n"
-    )
+Escape = Callable[[str, int], str]
+NOTES_SHOWN, NOTE_LIMIT = 5, 300
+_PROMPTS = {
+    "summary": "TODO: what this alert means, in a sentence.",
+    "impact": "TODO: who or what is affected while it fires.",
+    "diagnosis": "TODO: how to tell what is wrong: dashboards, logs, commands.",
+    "mitigation": "TODO: what fixed it, step by step.",
+}
 
 
-def issue_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
-    marker = GapMarker(
-        fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=kc.alerts[-1].created_at
-    )
-    priorities = Counter(priority_label(a.priority) for a in kc.alerts)
+def entry_name(kc: KindCoverage) -> str:
+    """What a new entry is called: the alert's name when the title has one, else its kind."""
+    return alert_name(kc.sample.message) or kc.kind
+
+
+def file_name(name: str) -> str:
+    """A file name GitHub and every site generator accept, from an alert name."""
+    return (re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:100] or "alert") + ".md"
+
+
+def entry_place(kc: KindCoverage, runbook: Runbook) -> tuple[str | None, str]:
+    """Where a new entry goes: the product guessed, and the file relative to the runbook's root
+    ("" for a one-file runbook). A folder layout gets a new file in the product's folder; a folder
+    of heading-style files gets the product's file."""
     product = likely_product(runbook, kc.sample.message)
-    skeleton = entry_skeleton(kc, runbook)
-    fence = _fence(skeleton)
-    description = kc.sample.description or ""
-    parts = [
-        marker.encode(),
-        f"Alerts of this kind paged **{len(kc.alerts)}** time(s) ({kc.occurrences} occurrences) with no entry "
-        f"in the runbook ({escape.md(runbook.source, 200)}).",
-        "",
+    siblings = [e for e in runbook.entries if e.product == product and e.path] if product else []
+    if runbook.layout is Layout.FILES:
+        folder = posixpath.dirname(siblings[0].path) if siblings else ""
+        return product, posixpath.join(folder, file_name(entry_name(kc)))
+    if siblings:
+        return product, siblings[-1].path
+    first = next((e.path for e in runbook.entries if e.path), "")
+    return product, first
+
+
+def _section_lines(section: str, kc: KindCoverage, notes: Sequence[str], esc: Escape) -> list[str]:
+    key = section.lower()
+    lines: list[str] = []
+    if key == "diagnosis":
+        sample = esc(kc.sample.message, 300).replace('"', "'")
+        lines += [f'You get an alert like "{sample}".', ""]
+    if notes and key == "diagnosis":
+        lines += ["What responders wrote on these alerts, a starting point:", ""]
+        lines += [f"- {esc(n, NOTE_LIMIT)}" for n in notes[:NOTES_SHOWN]] + [""]
+    return [*lines, _PROMPTS.get(key, "TODO.")]
+
+
+def _sections(runbook: Runbook) -> tuple[str, ...]:
+    return runbook.sections or ("Diagnosis", "Mitigation")
+
+
+def entry_skeleton(
+    kc: KindCoverage,
+    runbook: Runbook,
+    notes: Sequence[str] = (),
+    *,
+    marker: str = "",
+    esc: Escape = escape.plain,
+) -> str:
+    """A ready-to-paste entry in the runbook's own layout: a heading with its section style, a
+    whole file with the sections its siblings use, or a table row. `notes` (what responders wrote)
+    prefill Diagnosis; `marker` (an HTML comment) lets a pull request find its own entry again;
+    `esc` is the escaping where it lands (plain inside the issue's code fence, GitHub markdown in a file)."""
+    sections = _sections(runbook)
+    if notes and not any(s.lower() == "diagnosis" for s in sections):
+        sections = ("Diagnosis", *sections)
+    if runbook.layout is Layout.TABLE:
+        cells = [esc(entry_name(kc), 200).replace("|", "\\|")]
+        for section in sections:
+            text = " ".join(ln for ln in _section_lines(section, kc, notes, esc) if ln)
+            cells.append(text.replace("|", "\\|"))
+        cells[-1] += f" {marker}" if marker else ""
+        return "| " + " | ".join(cells) + " |\n"
+    if runbook.layout is Layout.FILES:
+        head, style = f"# {esc(entry_name(kc), 200)}", runbook.section_marker
+        style = style if style.lstrip().startswith("#") else "## {}"
+    else:
+        head, style = f"{'#' * runbook.entry_level} {esc(kc.kind, 200)}", runbook.section_marker
+    parts = [head, ""] + ([marker, ""] if marker else [])
+    for section in sections:
+        parts += [style.format(section), "", *_section_lines(section, kc, notes, esc), ""]
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def _paste_hint(kc: KindCoverage, runbook: Runbook) -> str:
+    product, path = entry_place(kc, runbook)
+    where = escape.md(product) if product else None
+    if runbook.layout is Layout.FILES:
+        return f"Add `{escape.cut(path, 200)}` (under **{where or 'the runbook folder'}**) with:"
+    if runbook.layout is Layout.TABLE:
+        return f"Add this row to the table under **{where or 'its product heading'}**:"
+    return f"Paste under **{where or 'its product heading'}** and fill in what fixed it:"
+
+
+def _facts(kc: KindCoverage, tz: str) -> list[str]:
+    priorities = Counter(priority_label(a.priority) for a in kc.alerts)
+    return [
         f"- **Kind:** {escape.md(kc.kind, 300)}",
         f"- **First seen:** {fmt_local(kc.alerts[0].created_at, tz)}",
         f"- **Last seen:** {fmt_local(kc.alerts[-1].created_at, tz)}",
         f"- **Priorities:** {', '.join(f'{p} ×{n}' for p, n in sorted(priorities.items()))}",
-        f"- **Likely product heading:** {escape.md(product) if product else 'none matched; pick one'}",
-        "",
-        "### Sample alert",
-        "",
-        f"> {escape.md(kc.sample.message, 500)}",
     ]
+
+
+def _alerts(kc: KindCoverage, tz: str) -> list[str]:
+    description = kc.sample.description or ""
+    parts = ["### Sample alert", "", f"> {escape.md(kc.sample.message, 500)}"]
     if description:
         parts += [">", f"> {escape.md(description, 1500)}"]
     parts += ["", f"### Alerts ({len(kc.alerts)})", ""]
     parts += [_alert_line(a, tz) for a in kc.alerts[-LINKS:]]
     if len(kc.alerts) > LINKS:
         parts.append(f"- …and {len(kc.alerts) - LINKS} earlier")
-    parts += [
+    return parts
+
+
+def _fit(parts: list[str]) -> str:
+    return escape.cut("\n".join(parts), BODY_LIMIT - 100, "\n\n…(cut to GitHub's limit)")
+
+
+def issue_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
+    """A gap issue, or for a kind whose runbook link does not resolve, a broken-link issue."""
+    if kc.status == "broken-link":
+        return broken_link_body(kc, runbook, tz)
+    marker = GapMarker(
+        fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=kc.alerts[-1].created_at
+    )
+    product = likely_product(runbook, kc.sample.message)
+    skeleton = entry_skeleton(kc, runbook)
+    fence = _fence(skeleton)
+    parts = [
+        marker.encode(),
+        f"Alerts of this kind paged **{len(kc.alerts)}** time(s) ({kc.occurrences} occurrences) with no entry "
+        f"in the runbook ({escape.md(runbook.source, 200)}).",
+        "",
+        *_facts(kc, tz),
+        f"- **Likely product heading:** {escape.md(product) if product else 'none matched; pick one'}",
+        "",
+        *_alerts(kc, tz),
         "",
         "### Entry skeleton",
         "",
-        f"Paste under **{escape.md(product) if product else 'its product heading'}** and fill in what fixed it:",
+        _paste_hint(kc, runbook),
         "",
         f"{fence}markdown",
         skeleton.rstrip("\n"),
@@ -96,16 +208,49 @@ def issue_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
         "",
         "_Filed by oncall-flows runbook-gaps. Closing it as not planned stops it from being reopened._",
     ]
-    return escape.cut("\n".join(parts), BODY_LIMIT - 100, "\n\n…(cut to GitHub's limit)")
+    return _fit(parts)
+
+
+def broken_link_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
+    """The alert says where its runbook is, and that place does not exist: fix the link or the page."""
+    assert kc.link is not None
+    url = kc.link.url
+    marker = GapMarker(
+        fp=link_fingerprint(kc.kind),
+        kind=kc.kind,
+        sample=kc.sample.message,
+        last=kc.alerts[-1].created_at,
+        link=url,
+    )
+    parts = [
+        marker.encode(),
+        f"The alert links to {escape.md(url, 600)}, which does not exist ({escape.md(kc.link.reason, 300)}). "
+        f"It paged **{len(kc.alerts)}** time(s) ({kc.occurrences} occurrences) sending responders there.",
+        "",
+        *_facts(kc, tz),
+        f"- **Runbook:** {escape.md(runbook.source, 200)}",
+        "",
+        "Fix the alert's `runbook_url` annotation to point at its entry, or add the page or heading it names.",
+        "",
+        *_alerts(kc, tz),
+        "",
+        "_Filed by oncall-flows runbook-gaps. Closing it as not planned stops it from being reopened._",
+    ]
+    return _fit(parts)
 
 
 def update_comment(action: GapAction, tz: str) -> str:
     assert action.coverage is not None
     kc = action.coverage
     marker = GapMarker(
-        fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=action.new_alerts[-1].created_at
+        fp=action.fingerprint,
+        kind=kc.kind,
+        sample=kc.sample.message,
+        last=action.new_alerts[-1].created_at,
+        link=kc.link.url if action.fingerprint == link_fingerprint(kc.kind) and kc.link else None,
     )
-    verb = "Reopened: still no runbook entry, and it" if action.act is Act.REOPEN else "It"
+    still = "a broken runbook link" if kc.status == "broken-link" else "no runbook entry"
+    verb = f"Reopened: still {still}, and it" if action.act is Act.REOPEN else "It"
     lines = [marker.encode(update=True), f"{verb} paged {len(action.new_alerts)} more time(s):", ""]
     lines += [_alert_line(a, tz) for a in action.new_alerts[-LINKS:]]
     if len(action.new_alerts) > LINKS:
@@ -117,7 +262,20 @@ CLOSE_MARKER = "<!-- oncall-flows:runbook-gap-close -->"
 
 
 def close_comment(action: GapAction) -> str:
+    if action.fingerprint == link_fingerprint(action.kind):
+        return f"{CLOSE_MARKER}\nClosing: {escape.md(action.reason, 600)}."
     return f"{CLOSE_MARKER}\nClosing: the runbook now has an entry for this kind ({escape.md(action.reason, 300)})."
+
+
+def _flags(entry: RunbookEntry | None) -> str:
+    return ", ".join(entry.flags) if entry else ""
+
+
+def _entry_link(kc: KindCoverage, runbook: Runbook) -> str:
+    entry = kc.entry
+    if entry is not None:
+        return runbook.link(entry) or ""
+    return kc.link.url if kc.link is not None and kc.status == "covered" else ""
 
 
 def coverage_rows(
@@ -126,7 +284,7 @@ def coverage_rows(
     """One row per kind for the table artifact and coverage.md."""
     rows = []
     for kc in coverage:
-        entry = kc.match.entry if kc.match else None
+        entry = kc.entry
         rows.append(
             {
                 "kind": kc.kind,
@@ -134,23 +292,61 @@ def coverage_rows(
                 "occurrences": str(kc.occurrences),
                 "status": kc.status,
                 "entry": entry.title if entry else "",
-                "entry link": (runbook.link(entry) or "") if entry else "",
-                "issue": links.get(kc.fingerprint, ""),
+                "entry link": _entry_link(kc, runbook),
+                "flags": _flags(entry),
+                "runbook link": kc.link.url if kc.link else "",
+                "issue": links.get(kc.issue_fingerprint, ""),
             }
         )
     return rows
 
 
+QUALITY_SHOWN = 50
+
+
+def _entry_md(entry: RunbookEntry, runbook: Runbook, limit: int = 80) -> str:
+    link = runbook.link(entry)
+    title = escape.artifact_md(entry.title, limit)
+    return f"[{title}]({link})" if link else title
+
+
+def quality_markdown(coverage: list[KindCoverage], runbook: Runbook) -> list[str]:
+    """Entries flagged no Diagnosis, no Mitigation or stub: those that paged this window first."""
+    flagged = [e for e in runbook.entries if e.flags]
+    if not flagged:
+        return ["## Entry quality", "", f"All {len(runbook.entries)} entries have Diagnosis and Mitigation."]
+    paged_keys = {(e.path, e.line) for kc in coverage if (e := kc.entry) is not None}
+    flagged.sort(key=lambda e: ((e.path, e.line) not in paged_keys, e.path, e.line))
+    out = [
+        "## Entry quality",
+        "",
+        f"{len(flagged)} of {len(runbook.entries)} entries are flagged "
+        f"({sum((e.path, e.line) in paged_keys for e in flagged)} of them paged in this window):",
+        "",
+    ]
+    for entry in flagged[:QUALITY_SHOWN]:
+        seen = " · paged" if (entry.path, entry.line) in paged_keys else ""
+        out.append(f"- {_entry_md(entry, runbook)}: {', '.join(entry.flags)}{seen}")
+    if len(flagged) > QUALITY_SHOWN:
+        out.append(f"- …and {len(flagged) - QUALITY_SHOWN} more")
+    return out
+
+
 def coverage_markdown(
-    coverage: list[KindCoverage], runbook: Runbook, links: dict[str, str], actions: list[GapAction]
+    coverage: list[KindCoverage],
+    runbook: Runbook,
+    links: dict[str, str],
+    actions: list[GapAction],
+    pulls: Sequence[str] = (),
 ) -> str:
-    covered = sum(kc.status != "gap" for kc in coverage)
+    covered = sum(kc.status in ("covered", "partial") for kc in coverage)
     pct = 100 * covered / len(coverage) if coverage else 100.0
     counts = Counter(a.act.value for a in actions)
     out = [
         "# Runbook coverage",
         "",
-        f"Runbook: {escape.artifact_md(runbook.source, 200)} ({len(runbook.entries)} entries). "
+        f"Runbook: {escape.artifact_md(runbook.source, 200)} ({len(runbook.entries)} entries, "
+        f"layout {runbook.layout.value}). "
         f"Kinds that paged: **{len(coverage)}**, covered: **{covered}** ({pct:.0f}%).",
         "",
         "Actions: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"),
@@ -159,16 +355,15 @@ def coverage_markdown(
         "|---|---|---|---|---|---|",
     ]
     for kc in coverage:
-        entry = kc.match.entry if kc.match else None
-        link = runbook.link(entry) if entry else None
-        entry_md = (
-            f"[{escape.artifact_md(entry.title, 80)}]({link})"
-            if entry and link
-            else escape.artifact_md(entry.title, 80)
-            if entry
-            else "—"
-        )
-        issue = links.get(kc.fingerprint, "")
+        entry = kc.entry
+        if entry is not None:
+            flags = f" ({escape.artifact_md(_flags(entry), 60)})" if entry.flags else ""
+            entry_md = _entry_md(entry, runbook) + flags
+        elif kc.link is not None:
+            entry_md = escape.artifact_md(kc.link.url, 120)
+        else:
+            entry_md = "—"
+        issue = links.get(kc.issue_fingerprint, "")
         out.append(
             f"| {escape.artifact_md(kc.kind, 120)} | {len(kc.alerts)} | {kc.occurrences} | {kc.status} | {entry_md} | {issue} |"
         )
@@ -179,4 +374,7 @@ def coverage_markdown(
             f"Held back by the per-run cap ({len(held)}): "
             + ", ".join(escape.artifact_md(a.kind, 80) for a in held),
         ]
+    if pulls:
+        out += ["", f"Draft pull requests ({len(pulls)}):", "", *(f"- {p}" for p in pulls)]
+    out += ["", *quality_markdown(coverage, runbook)]
     return "\n".join(out) + "\n"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -21,8 +22,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from oncall.clients.github import IssueRef
 from oncall.coverage import Match, Matcher
+from oncall.errors import InputError
 from oncall.kinds import alert_kind
+from oncall.links import LinkCheck, LinkStatus
 from oncall.models import Alert, Priority, priority_rank
+from oncall.runbook import Runbook, RunbookEntry
 
 MARKER = "oncall-flows:runbook-gap"
 _MARKER_RE = re.compile(r"<!-- " + re.escape(MARKER) + r"(?P<update>-update)? (?P<data>[A-Za-z0-9_=-]+) -->")
@@ -37,6 +41,11 @@ def fingerprint(kind: str) -> str:
     return hashlib.sha256(kind.encode("utf-8")).hexdigest()[:16]
 
 
+def link_fingerprint(kind: str) -> str:
+    """The id of a kind's broken-link issue: its own space, so it never meets the kind's gap issue."""
+    return fingerprint(f"broken-link\0{kind}")
+
+
 class GapMarker(_Frozen):
     """What a gap issue remembers, hidden in its body: the kind, a sample title, the newest alert reported."""
 
@@ -44,14 +53,20 @@ class GapMarker(_Frozen):
     kind: str
     sample: str
     last: datetime
+    link: str | None = None  # set on a broken-link issue: the URL that did not resolve
 
     @field_validator("kind", "sample")
     @classmethod
     def _short(cls, v: str) -> str:
         return v[:500]  # the marker must stay small whatever the alert text
 
+    @field_validator("link")
+    @classmethod
+    def _short_link(cls, v: str | None) -> str | None:
+        return v[:500] if v else v
+
     def encode(self, update: bool = False) -> str:
-        data = base64.urlsafe_b64encode(self.model_dump_json().encode()).decode()
+        data = base64.urlsafe_b64encode(self.model_dump_json(exclude_none=True).encode()).decode()
         return f"<!-- {MARKER}{'-update' if update else ''} {data} -->"
 
 
@@ -86,12 +101,33 @@ class KindCoverage(_Frozen):
     alerts: list[Alert]  # oldest first
     match: Match | None  # the entry covering most of them
     covered: int  # alerts covered
+    link: LinkCheck | None = None  # the sample's runbook link, checked; when present it decides
 
     @property
     def status(self) -> str:
+        """covered | partial | gap | broken-link (filed) | unverified-link (shown, never filed)."""
+        if self.link is not None:
+            return {
+                LinkStatus.OK: "covered",
+                LinkStatus.BROKEN: "broken-link",
+                LinkStatus.UNVERIFIED: "unverified-link",
+            }[self.link.status]
         if self.covered == len(self.alerts):
             return "covered"
         return "partial" if self.covered else "gap"
+
+    @property
+    def entry(self) -> RunbookEntry | None:
+        """The entry that covers the kind: the link's when a link decided, else the heading match's.
+        A link to a page outside the runbook covers with no entry."""
+        if self.link is not None:
+            return self.link.entry if self.link.status is LinkStatus.OK else None
+        return self.match.entry if self.match else None
+
+    @property
+    def issue_fingerprint(self) -> str:
+        """The fingerprint of the issue this kind's status files: a broken link's, or the gap's."""
+        return link_fingerprint(self.kind) if self.status == "broken-link" else self.fingerprint
 
     @property
     def occurrences(self) -> int:
@@ -125,6 +161,20 @@ def assess_coverage(alerts: list[Alert], matcher: Matcher) -> list[KindCoverage]
             )
         )
     out.sort(key=lambda k: (priority_rank(k.top_priority), -k.occurrences, k.kind))
+    return out
+
+
+def attach_links(
+    coverage: list[KindCoverage], urls: Mapping[str, str], checks: Mapping[str, LinkCheck]
+) -> list[KindCoverage]:
+    """Coverage with each kind's runbook link: `urls` maps a sample alert's id to the link it
+    carries, `checks` a link to what checking it found. A kind whose sample has none, or whose
+    link went unchecked, keeps heading matching."""
+    out = []
+    for kc in coverage:
+        url = urls.get(kc.sample.id)
+        check = checks.get(url) if url else None
+        out.append(kc.model_copy(update={"link": check}) if check else kc)
     return out
 
 
@@ -162,6 +212,18 @@ def index_gap_issues(issues: list[IssueRef]) -> dict[str, ExistingGap]:
     return found
 
 
+def _close(kc: KindCoverage, fp: str, gap: ExistingGap, reason: str) -> GapAction:
+    return GapAction(act=Act.CLOSE, kind=kc.kind, fingerprint=fp, issue=gap.issue, coverage=kc, reason=reason)
+
+
+def _covered_reason(kc: KindCoverage) -> str:
+    if kc.link is not None:
+        where = f"'{kc.link.entry.title}'" if kc.link.entry else kc.link.url
+        return f"the alert's runbook link resolves to {where}"
+    assert kc.match is not None
+    return f"covered by '{kc.match.entry.title}'"
+
+
 def plan_gap_actions(
     coverage: list[KindCoverage],
     existing: dict[str, ExistingGap],
@@ -170,41 +232,38 @@ def plan_gap_actions(
     max_issues: int,
     close_covered: bool = False,
 ) -> list[GapAction]:
-    """The writes to make: create, comment, reopen or close, never more than `max_issues` new or reopened."""
+    """The writes to make: create, comment, reopen or close, never more than `max_issues` new or reopened.
+
+    A gap and a broken runbook link are filed alike, each under its own fingerprint; an
+    unverified link is shown and never filed. A kind covered again closes (when asked) both."""
     actions: list[GapAction] = []
     budget = max_issues
     seen: set[str] = set()
     for kc in coverage:
-        seen.add(kc.fingerprint)
-        gap = existing.get(kc.fingerprint)
-        if kc.status != "gap":
-            if gap and gap.issue.state == "open" and close_covered and kc.match:
-                actions.append(
-                    GapAction(
-                        act=Act.CLOSE,
-                        kind=kc.kind,
-                        fingerprint=kc.fingerprint,
-                        issue=gap.issue,
-                        coverage=kc,
-                        reason=f"covered by '{kc.match.entry.title}'",
-                    )
-                )
+        seen |= {kc.fingerprint, link_fingerprint(kc.kind)}
+        status = kc.status
+        if status not in ("gap", "broken-link"):
+            covered = status == "covered" if kc.link is not None else kc.match is not None
+            if close_covered and covered:
+                # A link that resolves fixes a broken-link issue too; a heading match alone does not.
+                fps = [kc.fingerprint, link_fingerprint(kc.kind)] if kc.link else [kc.fingerprint]
+                for fp in fps:
+                    gap = existing.get(fp)
+                    if gap and gap.issue.state == "open":
+                        actions.append(_close(kc, fp, gap, _covered_reason(kc)))
             continue
+        fp = kc.issue_fingerprint
+        gap = existing.get(fp)
         if gap is None:
             act, reason = (
-                (Act.CREATE, "no entry and no issue")
+                (Act.CREATE, "no entry and no issue" if status == "gap" else "broken link and no issue")
                 if budget > 0
                 else (Act.HOLD, f"over the cap of {max_issues}")
             )
             budget -= act is Act.CREATE
             actions.append(
                 GapAction(
-                    act=act,
-                    kind=kc.kind,
-                    fingerprint=kc.fingerprint,
-                    coverage=kc,
-                    new_alerts=kc.alerts,
-                    reason=reason,
+                    act=act, kind=kc.kind, fingerprint=fp, coverage=kc, new_alerts=kc.alerts, reason=reason
                 )
             )
             continue
@@ -215,7 +274,7 @@ def plan_gap_actions(
                     GapAction(
                         act=Act.COMMENT,
                         kind=kc.kind,
-                        fingerprint=kc.fingerprint,
+                        fingerprint=fp,
                         issue=gap.issue,
                         coverage=kc,
                         new_alerts=new,
@@ -227,7 +286,7 @@ def plan_gap_actions(
                 GapAction(
                     act=Act.LEAVE,
                     kind=kc.kind,
-                    fingerprint=kc.fingerprint,
+                    fingerprint=fp,
                     issue=gap.issue,
                     coverage=kc,
                     reason="closed as not planned",
@@ -235,7 +294,10 @@ def plan_gap_actions(
             )
         elif new:
             act, reason = (
-                (Act.REOPEN, "closed, still no entry, paged again")
+                (
+                    Act.REOPEN,
+                    f"closed, still {'no entry' if status == 'gap' else 'a broken link'}, paged again",
+                )
                 if budget > 0
                 else (Act.HOLD, f"over the cap of {max_issues}")
             )
@@ -244,7 +306,7 @@ def plan_gap_actions(
                 GapAction(
                     act=act,
                     kind=kc.kind,
-                    fingerprint=kc.fingerprint,
+                    fingerprint=fp,
                     issue=gap.issue,
                     coverage=kc,
                     new_alerts=new,
@@ -252,9 +314,10 @@ def plan_gap_actions(
                 )
             )
     if close_covered:
-        # Open gap issues whose kind did not page this time: check their sample against today's runbook.
+        # Open gap issues whose kind did not page this time: check their sample against today's
+        # runbook. A broken-link issue needs its alert's link checked, so it waits for a page.
         for fp, gap in existing.items():
-            if fp in seen or gap.issue.state != "open":
+            if fp in seen or gap.issue.state != "open" or gap.marker.link is not None:
                 continue
             match = matcher.match(gap.marker.sample)
             if match is not None:
@@ -268,3 +331,26 @@ def plan_gap_actions(
                     )
                 )
     return actions
+
+
+MISREAD_SHARE, MISREAD_KINDS, MISREAD_ENTRIES = 0.9, 10, 20
+
+
+def check_misread(coverage: list[KindCoverage], runbook: Runbook, *, force: bool = False) -> None:
+    """Stop before filing when nearly every kind is a gap against a sizeable runbook.
+
+    A runbook of 20 entries that covers under a tenth of 10 or more kinds was far more likely
+    read in the wrong layout than left that empty, and the run would file an issue per kind."""
+    gaps = sum(kc.status == "gap" for kc in coverage)
+    if force or len(coverage) < MISREAD_KINDS or len(runbook.entries) < MISREAD_ENTRIES:
+        return
+    if gaps < MISREAD_SHARE * len(coverage):
+        return
+    raise InputError(
+        f"runbook {runbook.source} was read as layout {runbook.layout.value!r} with "
+        f"{len(runbook.entries)} entries, yet {gaps} of {len(coverage)} alert kinds match none of them, "
+        "so it was probably misread and nothing was filed: check that the runbook setting "
+        "(ONCALL_RUNBOOK or the runbook parameter) names the right file or folder and that its layout "
+        "is the one found (`oncall runbook check RUNBOOK` lists the entries read); "
+        "run with force=True to file anyway"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from oncall import escape
 from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
 from oncall.gap_render import coverage_markdown, issue_body, update_comment
@@ -165,3 +166,188 @@ def test_alerts_share_equal_responder_and_tag_tuples() -> None:
     other = alert(responders=[{"type": "team", "id": "db"}], tags=["grafana", "db"])
     assert other.responders[0].id == "db" and other.tags == ("grafana", "db")
     assert a.responders[0].name == "Ops" and a.tags == ("grafana",)
+
+
+# Runbook links, the misread guard, skeletons by layout and entry quality (issue 16)
+
+from oncall.errors import InputError  # noqa: E402
+from oncall.gap_render import entry_place, entry_skeleton, issue_title  # noqa: E402
+from oncall.gaps import attach_links, check_misread, link_fingerprint  # noqa: E402
+from oncall.links import LinkCheck, LinkStatus  # noqa: E402
+from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry  # noqa: E402
+
+LINK = "https://github.com/o/rb/blob/main/runbook.md#nope"
+
+
+def _linked(status: LinkStatus, *titles: str, entry: RunbookEntry | None = None):  # type: ignore[no-untyped-def]
+    cov = coverage(*titles)
+    check = LinkCheck(url=LINK, status=status, reason="no heading #nope in runbook.md", entry=entry)
+    return attach_links(cov, {kc.sample.id: LINK for kc in cov}, {LINK: check})
+
+
+def test_a_broken_link_is_filed_under_its_own_fingerprint_with_its_own_text() -> None:
+    [kc] = _linked(LinkStatus.BROKEN, XQ.format(1))  # the heading matches, the link decides
+    assert kc.status == "broken-link" and kc.entry is None
+    [action] = plan_gap_actions([kc], {}, MATCHER, max_issues=5)
+    assert action.act is Act.CREATE and action.fingerprint == link_fingerprint(kc.kind) != kc.fingerprint
+    body = issue_body(kc, BOOK, "UTC")
+    assert "The alert links to" in body and "which does not exist" in body
+    assert read_markers(body)[0][1].fp == action.fingerprint and read_markers(body)[0][1].link == LINK
+    assert issue_title(kc.kind, kc).startswith("Broken runbook link: ")
+    assert issue_title(kc.kind).startswith("Runbook gap: ")
+
+
+def test_a_gap_issue_and_a_broken_link_issue_of_one_kind_never_meet() -> None:
+    gap = coverage(EDX.format(1))[0]
+    existing = index_gap_issues([_issue(4, gap)])  # the kind's gap issue, filed before it had a link
+    [kc] = _linked(LinkStatus.BROKEN, EDX.format(1))
+    [action] = plan_gap_actions([kc], existing, MATCHER, max_issues=5)
+    assert action.act is Act.CREATE and action.issue is None
+
+
+def test_an_unverified_link_is_shown_and_never_filed() -> None:
+    [kc] = _linked(LinkStatus.UNVERIFIED, EDX.format(1))
+    assert kc.status == "unverified-link"
+    assert plan_gap_actions([kc], {}, MATCHER, max_issues=5) == []
+    report = coverage_markdown([kc], BOOK, {}, [])
+    assert "| unverified-link |" in report
+
+
+def test_a_link_that_resolves_covers_and_a_fix_closes_the_broken_link_issue() -> None:
+    entry = BOOK.entries[0]
+    [ok] = _linked(LinkStatus.OK, EDX.format(1), entry=entry)  # no heading match, the link covers
+    assert ok.status == "covered" and ok.entry == entry
+    [outside] = _linked(LinkStatus.OK, EDX.format(2))  # a page outside the runbook
+    assert outside.status == "covered" and outside.entry is None
+    [broken] = _linked(LinkStatus.BROKEN, EDX.format(1))
+    [filed] = plan_gap_actions([broken], {}, MATCHER, max_issues=5)
+    issue = IssueRef(
+        number=5, title="t", body=issue_body(broken, BOOK, "UTC"), state="open", html_url="https://x/5"
+    )
+    existing = index_gap_issues([issue])
+    assert plan_gap_actions([ok], existing, MATCHER, max_issues=5) == []
+    [close] = plan_gap_actions([ok], existing, MATCHER, max_issues=5, close_covered=True)
+    assert close.act is Act.CLOSE and close.fingerprint == filed.fingerprint and close.issue == issue
+    # Not paging this window, the broken-link issue waits: a heading match does not fix a link.
+    assert plan_gap_actions([], existing, MATCHER, max_issues=5, close_covered=True) == []
+
+
+def _book(n: int, layout: Layout = Layout.HEADINGS) -> Runbook:
+    entries = tuple(
+        RunbookEntry(
+            title=f"Widget{chr(65 + i % 26)}{chr(65 + i // 26)}Down",
+            product="Widgets",
+            line=i + 2,
+            anchor=f"w{i}",
+            has_diagnosis=True,
+            has_mitigation=True,
+            stub=False,
+        )
+        for i in range(n)
+    )
+    return Runbook(source="rb.md", entries=entries, products=("Widgets",), layout=layout)
+
+
+def _kinds(gaps: int, covered: int):  # type: ignore[no-untyped-def]
+    titles = [f"Gadget{chr(65 + i)}Broken" for i in range(gaps)] + ["WidgetAADown"] * covered
+    book = _book(20)
+    return assess_coverage([alert(t) for t in titles], Matcher(book)), book
+
+
+def test_the_misread_guard_stops_when_nearly_every_kind_is_a_gap() -> None:
+    cov, book = _kinds(9, 1)  # 9 of 10 kinds, 20 entries
+    assert sum(kc.status == "gap" for kc in cov) == 9 and len(cov) == 10
+    try:
+        check_misread(cov, book)
+        raise AssertionError("no stop")
+    except InputError as exc:
+        text = str(exc)
+    assert "\n" not in text and "'headings'" in text and "ONCALL_RUNBOOK" in text and "force" in text
+    check_misread(cov, book, force=True)
+    check_misread(cov, book.model_copy(update={"entries": book.entries[:19]}))  # a small runbook
+    check_misread(cov[1:], book)  # 9 kinds
+    fewer, _ = _kinds(8, 2)  # 80%
+    check_misread(fewer, book)
+
+
+def test_a_heading_skeleton_uses_the_runbooks_level_and_section_headings() -> None:
+    book = _book(1).model_copy(update={"entry_level": 2, "section_marker": "### {}"})
+    [kc] = coverage(EDX.format(1))
+    text = entry_skeleton(kc, book, ["restarted @ops <b>edxapp</b>"], marker="<!-- m -->", esc=escape.md)
+    lines = text.splitlines()
+    assert lines[0] == "## DiskUsageWarning edxapp" and "### Diagnosis" in lines and "### Mitigation" in lines
+    assert "<!-- m -->" in lines and "<b>" not in text and "@ops" not in text and "restarted" in text
+
+
+def _files_book() -> Runbook:
+    def entry(path: str, product: str | None) -> RunbookEntry:
+        name = path.rsplit("/", 1)[-1].removesuffix(".md")
+        return RunbookEntry(
+            title=name,
+            name=name,
+            product=product,
+            line=1,
+            anchor="",
+            path=path,
+            form=EntryForm.FILE,
+            has_diagnosis=True,
+            has_mitigation=True,
+            stub=False,
+        )
+
+    return Runbook(
+        source="o/rb:runbooks@main",
+        entries=(
+            entry("alerts/disk/DiskUsageWarning.md", "disk"),
+            entry("alerts/vault/VaultSealed.md", "vault"),
+        ),
+        products=("disk", "vault"),
+        layout=Layout.FILES,
+        section_marker="## {}",
+        sections=("Summary", "Impact", "Diagnosis", "Mitigation"),
+    )
+
+
+def test_a_files_skeleton_is_a_new_file_in_the_guessed_folder_with_the_siblings_sections() -> None:
+    book = _files_book()
+    [kc] = assess_coverage([alert("[FIRING:1] VaultAbsent operations-qa (vault critical)")], Matcher(book))
+    product, path = entry_place(kc, book)
+    assert (product, path) == ("vault", "alerts/vault/VaultAbsent.md")
+    text = entry_skeleton(kc, book)
+    lines = text.splitlines()
+    assert lines[0] == "# VaultAbsent"
+    assert [ln for ln in lines if ln.startswith("## ")] == [
+        "## Summary",
+        "## Impact",
+        "## Diagnosis",
+        "## Mitigation",
+    ]
+    body = issue_body(kc, book, "UTC")
+    assert "Add `alerts/vault/VaultAbsent.md`" in body
+
+
+def test_a_table_skeleton_is_one_row() -> None:
+    book = _book(1, Layout.TABLE).model_copy(update={"sections": ("Diagnosis", "Mitigation")})
+    [kc] = coverage("[FIRING:1] Pipe|Alert prod (x)")
+    row = entry_skeleton(kc, book, marker="<!-- m -->")
+    assert row.count("\n") == 1 and row.startswith("| Pipe\\|Alert |")
+    assert row.count(" | ") == 2 and row.rstrip().endswith("<!-- m --> |")
+
+
+def test_the_summary_shows_entry_flags_and_a_quality_section() -> None:
+    book = parse_runbook(
+        "# P\n## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\nx\n"
+        "### VaultAbsent\n_Mitigation_\ny\n### Healthy\n_Diagnosis_\nx\n_Mitigation_\ny\n",
+        url="https://gh/rb.md",
+    )
+    cov = assess_coverage([alert(XQ.format(1))], Matcher(book))
+    report = coverage_markdown(cov, book, {}, [])
+    row = next(ln for ln in report.splitlines() if ln.startswith("| DiskUsageWarning"))
+    assert "(no Mitigation)" in row and row.count(" | ") == 5
+    quality = report.split("## Entry quality", 1)[1]
+    assert (
+        "[DiskUsageWarning xqwatcher](https://gh/rb.md#diskusagewarning-xqwatcher): no Mitigation · paged"
+        in quality
+    )
+    assert "[VaultAbsent](https://gh/rb.md#vaultabsent): no Diagnosis" in quality
+    assert "Healthy" not in quality
