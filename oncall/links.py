@@ -3,16 +3,28 @@
 Alerts routed from Prometheus carry a `runbook_url` annotation. When an alert has one, the
 link decides coverage instead of heading matching: a link into the runbook's own repository
 is checked against the files and heading anchors read from it; any other link is checked
-over the network (tasks/links.py), where only a 404 or 410 makes it broken.
+over the network (oncall/clients/links.py), where only a 404 or 410 makes it broken.
+
+Where the link sits depends on the source. Alertmanager's OpsGenie notifier sends the common
+labels as `details` (annotations only when the receiver maps them there) and, by default, a
+description listing each alert's annotations as ` - runbook_url = https://…` lines
+(template/default.tmpl, `opsgenie.default.description`). JSM keeps OpsGenie's fields. Rootly
+keeps the sender's payload in `data` (flattened to dotted keys by rootly_records) and its
+labels, which read as `key:value` tags.
 """
 
 from __future__ import annotations
 
+import posixpath
+import re
 from enum import StrEnum
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from oncall.runbook import RunbookEntry
+from oncall.errors import scrub
+from oncall.models import Alert
+from oncall.runbook import Layout, Runbook, RunbookEntry
 
 
 class LinkStatus(StrEnum):
@@ -24,7 +36,251 @@ class LinkStatus(StrEnum):
 class LinkCheck(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    url: str
+    url: str  # as shown to people: credentials and secret-looking query values redacted, cut
     status: LinkStatus
     reason: str  # one line for people: what was found, or what does not exist
     entry: RunbookEntry | None = None  # the runbook entry the link points at, when it is one
+
+
+MAX_URL = 2048  # longer is no runbook link anyone wrote; browsers and proxies cut there too
+SHOWN = 200
+# Annotation names teams use for the link, strongest first (compared without case or `_`/`-`).
+_KEYS = ("runbookurl", "runbooklink", "runbook")
+_LINE = re.compile(r"^[ \t]*(?:[-*•][ \t]*)?(runbook[ _-]?(?:url|link)?)[ \t]*[=:][ \t]*(\S+)", re.I | re.M)
+_MD_LINK = re.compile(r"\[[^\]]*\brunbook\b[^\]]*\]\((\S+?)\)", re.I)
+_TRAILING = ".,;:!?'\"`>]}*"
+_SECRET_PARAM = re.compile(
+    r"token|secret|passw|pwd|key|sig|signature|auth|credential|session|code|jwt|sas", re.I
+)
+_LINE_ANCHOR = re.compile(r"^l\d+(?:c\d+)?(?:-l\d+(?:c\d+)?)?$")
+_MARKDOWN = (".md", ".markdown")
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.rsplit(".", 1)[-1].lower())
+
+
+def clean_url(value: str) -> str | None:
+    """An http(s) URL as written in an annotation, or None: other schemes, relative paths,
+    spaces, control characters and absurd lengths are no link to follow."""
+    text = value.strip().strip("<>\"'`").strip()
+    while text and text[-1] in _TRAILING:
+        text = text[:-1]
+    while text.endswith(")") and text.count("(") < text.count(")"):
+        text = text[:-1]
+    if not text or len(text) > MAX_URL or re.search(r"[\s\x00-\x1f\x7f]", text):
+        return None
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    return f"{scheme.lower()}://{rest}" if host else None
+
+
+def runbook_url(alert: Alert) -> str | None:
+    """The runbook link the alert carries: details first, then the description, then tags."""
+    details = alert.details or {}
+    for want in _KEYS:
+        for name, value in details.items():
+            if _key(name) == want and (url := clean_url(value)):
+                return url
+    if alert.description:
+        found = {_key(m.group(1)): m.group(2) for m in reversed(list(_LINE.finditer(alert.description)))}
+        for want in _KEYS:
+            if want in found and (url := clean_url(found[want])):
+                return url
+        for m in _MD_LINK.finditer(alert.description):
+            if url := clean_url(m.group(1)):
+                return url
+    for tag in alert.tags:
+        name, sep, value = tag.partition(":")
+        if sep and _key(name) in _KEYS and (url := clean_url(value)):
+            return url
+    return None
+
+
+def redact(url: str) -> str:
+    """The link as it may be shown: no userinfo, no secret-looking query values, cut short."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+        if "@" in parts.netloc:
+            netloc = f"[redacted]@{netloc}"
+        query = urlencode(
+            [
+                (k, "[redacted]" if _SECRET_PARAM.search(k) else v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="[]",
+        )
+        shown = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        shown = url
+    shown = scrub(shown)
+    return shown if len(shown) <= SHOWN else shown[: SHOWN - 1] + "…"
+
+
+# -- links into the runbook's repository ------------------------------------------------------
+
+
+def _web_host(book: Runbook) -> str:
+    if book.url:
+        host = urlsplit(book.url).hostname
+        if host:
+            return host.lower()
+    return "github.com"
+
+
+def _repo(book: Runbook) -> str | None:
+    if book.repo:
+        return book.repo.lower()
+    if book.url:
+        parts = [p for p in urlsplit(book.url).path.split("/") if p]
+        if len(parts) >= 2:
+            return f"{parts[0]}/{parts[1]}".lower()
+    return None
+
+
+def _one_file(book: Runbook) -> bool:
+    return "" in book.anchors or book.root.lower().endswith(_MARKDOWN)
+
+
+def _normal(path: str) -> str | None:
+    """A repo path with `.`/`..` resolved; None when it climbs out of the repository."""
+    path = posixpath.normpath(unquote(path).lstrip("/") or ".")
+    return None if path == ".." or path.startswith("../") else ("" if path == "." else path)
+
+
+def _strip_ref(rest: list[str], ref: str | None) -> list[str]:
+    """The path after the ref; a ref with slashes is recognised when it is the runbook's."""
+    if rest[:2] == ["refs", "heads"]:
+        rest = rest[2:]
+    for known in (ref, "HEAD"):
+        if known:
+            parts = known.split("/")
+            if rest[: len(parts)] == parts:
+                return rest[len(parts) :]
+    return rest[1:]
+
+
+def repo_target(url: str, runbook: Runbook) -> tuple[str, str] | None:
+    """(path in the repository, anchor) when `url` points into the runbook's repository
+    (github.com or the runbook's GitHub Enterprise host, blob/tree/raw forms, or a link
+    relative to the runbook), else None. Paths and anchors come URL-decoded."""
+    text = url.strip()
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text) and not text.startswith("//"):
+        return _relative(text, runbook)
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return None
+    repo = _repo(runbook)
+    if parts.scheme.lower() not in ("http", "https") or repo is None or "@" in parts.netloc:
+        return None
+    web = _web_host(runbook)
+    segs = [s for s in parts.path.split("/") if s]
+    if host == web != "github.com" and len(segs) >= 2 and segs[0] == "raw":
+        segs, kind = segs[1:], "raw"  # GitHub Enterprise without subdomain isolation
+    elif host in (web, "www." + web):
+        kind = segs[2] if len(segs) >= 3 else ("tree" if len(segs) == 2 else "")
+        segs = segs[:2] + segs[3:]
+    elif host == ("raw.githubusercontent.com" if web == "github.com" else "raw." + web):
+        kind = "raw"
+    else:
+        return None
+    if len(segs) < 2 or f"{segs[0]}/{segs[1]}".lower() != repo:
+        return None
+    if kind not in ("blob", "tree", "raw", "blame", "edit"):
+        return None
+    rest = segs[2:]
+    path = _normal("/".join(_strip_ref(rest, runbook.ref))) if rest else ""
+    if path is None:
+        return None
+    return path, unquote(parts.fragment)
+
+
+def _relative(text: str, book: Runbook) -> tuple[str, str] | None:
+    path_part, _, fragment = text.partition("#")
+    root = book.root.strip("/")
+    if not path_part:
+        return (root, unquote(fragment)) if _one_file(book) else None
+    base = posixpath.dirname(root) if _one_file(book) else root
+    path = _normal(posixpath.join(base, path_part.split("?")[0]))
+    return None if path is None else (path, unquote(fragment))
+
+
+def _in_root(path: str, book: Runbook) -> str | None:
+    """The key of `path` in Runbook.anchors, when it is inside the runbook."""
+    root = book.root.strip("/")
+    if _one_file(book):
+        return "" if path == root else None
+    if not root:
+        return path
+    if path == root:
+        return ""
+    return path[len(root) + 1 :] if path.startswith(root + "/") else None
+
+
+def _anchor(text: str) -> str:
+    low = unquote(text).strip().lower()
+    return low.removeprefix("user-content-")
+
+
+def _entry(book: Runbook, key: str, anchor: str) -> RunbookEntry | None:
+    if book.layout is Layout.FILES:
+        found = [e for e in book.entries if e.path == key]
+    else:
+        found = [e for e in book.entries if e.path == key and e.anchor.lower() == anchor]
+    return found[0] if len(found) == 1 else None
+
+
+def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]) -> LinkCheck:
+    """Whether a link into the runbook's repository lands on a file and heading that exist.
+
+    `anchors` holds heading anchors by path: the runbook's own files keyed as in
+    Runbook.anchors (which is read too), other repository files by their path in the repo."""
+    shown = redact(url)
+    target = repo_target(url, runbook)
+    if target is None:
+        return LinkCheck(
+            url=shown, status=LinkStatus.UNVERIFIED, reason=f"{shown} is not a link into the runbook"
+        )
+    path, raw_anchor = target
+    anchor = _anchor(raw_anchor)
+    key = _in_root(path, runbook)
+    known: frozenset[str] | None = None
+    if key is not None:
+        known = anchors.get(key, runbook.anchors.get(key))
+    if known is None:
+        known = anchors.get(path)
+    where = (
+        f"{runbook.repo}@{runbook.ref}" if runbook.repo and runbook.ref else (runbook.repo or "the runbook")
+    )
+    missing = f"the alert links to {shown}, which does not exist"
+    if known is None:
+        prefixes = {f"{k}/" for k in (path, key) if k is not None}
+        every = list(anchors) + list(runbook.anchors)
+        if path == "" or key == "" or any(p.startswith(pre) for p in every for pre in prefixes):
+            return LinkCheck(
+                url=shown, status=LinkStatus.OK, reason=f"the folder {path or '/'} exists in {where}"
+            )
+        return LinkCheck(
+            url=shown, status=LinkStatus.BROKEN, reason=f"{missing}: there is no file {path} in {where}"
+        )
+    entry = _entry(runbook, key, anchor) if key is not None else None
+    markdown = path.lower().endswith(_MARKDOWN) or key == ""
+    if not anchor or (not markdown and _LINE_ANCHOR.match(anchor)) or not markdown:
+        return LinkCheck(url=shown, status=LinkStatus.OK, reason=f"the file {path} exists", entry=entry)
+    if anchor not in {a.lower() for a in known}:
+        return LinkCheck(
+            url=shown,
+            status=LinkStatus.BROKEN,
+            reason=f"{missing}: the file {path or runbook.source} has no heading #{raw_anchor[:80]}",
+        )
+    return LinkCheck(
+        url=shown, status=LinkStatus.OK, reason=f"the heading #{anchor} exists in {path}", entry=entry
+    )

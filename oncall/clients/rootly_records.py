@@ -17,6 +17,7 @@ from oncall.models import Alert, Incident, Priority, Rotation, Schedule, Timelin
 SEVERITY = {"critical": Priority.P1, "high": Priority.P2, "medium": Priority.P3, "low": Priority.P4}
 OPEN_STATUSES = ("open", "triggered", "acknowledged", "deferred")
 INCIDENT_DONE = {"resolved": "resolved", "closed": "closed", "cancelled": "closed"}
+_DATA_KEYS, _DATA_DEPTH, _DATA_ITEMS, _DATA_VALUE = 200, 6, 20, 4096
 ROTATION_UNITS = {
     "ScheduleDailyRotation": ("daily", 1),
     "ScheduleWeeklyRotation": ("weekly", 1),
@@ -38,6 +39,28 @@ def _names(items: Any) -> tuple[str, ...]:
         if attrs.get("name"):
             out.append(str(attrs["name"]))
     return tuple(out)
+
+
+def flat_data(data: dict[str, Any]) -> dict[str, str]:
+    """The alert's `data` (whatever the sender posted, nested for Alertmanager's webhook body:
+    `commonAnnotations`, `alerts[].annotations`) as dotted keys with text values, so a runbook
+    link inside it is found. Bounded: a sender's huge payload must not bloat a week of alerts."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if len(out) >= _DATA_KEYS:
+            return
+        if isinstance(value, dict) and depth < _DATA_DEPTH:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
+        elif isinstance(value, list) and depth < _DATA_DEPTH:
+            for n, v in enumerate(value[:_DATA_ITEMS]):
+                walk(f"{prefix}.{n}" if prefix else str(n), v, depth + 1)
+        elif value is not None and len(text := str(value)) <= _DATA_VALUE:
+            out[prefix] = text
+
+    walk("", data, 0)
+    return out
 
 
 def alert_from_resource(res: dict[str, Any], ack: tuple[datetime, str | None] | None = None) -> Alert:
@@ -67,7 +90,7 @@ def alert_from_resource(res: dict[str, Any], ack: tuple[datetime, str | None] | 
         integration=a.get("source"),
         url=a.get("url") or a.get("external_url"),
         description=a.get("description"),
-        details={str(k): str(v) for k, v in data.items()} if data else None,
+        details=flat_data(data) if data else None,
     )
 
 

@@ -1,0 +1,307 @@
+"""Runbook links on alerts: reading them off every source's fields, and checking links into the repo."""
+
+from __future__ import annotations
+
+import pytest
+
+from oncall.clients.opsgenie_records import alert_from_raw
+from oncall.clients.rootly_records import alert_from_resource
+from oncall.links import LinkStatus, check_in_repo, redact, repo_target, runbook_url
+from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
+from tests.factories import alert
+
+DOCS = "https://runbooks.example.org/db/DiskFull.md"
+
+# Alertmanager's default OpsGenie description (template/default.tmpl, `opsgenie.default.description`):
+# the common annotations' values joined by spaces, then per alert its labels, its annotations
+# (` - name = value`, sorted by name) and `Source: <generator URL>`.
+AM_DESCRIPTION = (
+    "The disk is full https://runbooks.example.org/db/DiskFull.md\n"
+    "Alerts Firing:\n"
+    "Labels:\n"
+    " - alertname = DiskFull\n"
+    " - instance = db-1:9100\n"
+    "Annotations:\n"
+    " - runbook_url = https://runbooks.example.org/db/DiskFull.md\n"
+    " - summary = The disk is full\n"
+    "Source: http://prometheus:9090/graph?g0.expr=node_filesystem_avail_bytes\n"
+)
+
+
+def test_the_runbook_url_from_opsgenie_details_in_each_spelling() -> None:
+    for key in ("runbook_url", "runbookUrl", "RUNBOOK_URL", "runbook", "runbook_link", "Runbook-URL"):
+        assert runbook_url(alert(details={"severity": "page", key: f"  {DOCS}  "})) == DOCS, key
+    assert runbook_url(alert(details={"severity": "page"})) is None
+    assert runbook_url(alert()) is None
+
+
+def test_runbook_url_beats_the_looser_names() -> None:
+    details = {"runbook": "https://wiki.example.org/old", "runbook_url": DOCS}
+    assert runbook_url(alert(details=details)) == DOCS
+
+
+def test_the_runbook_url_from_alertmanagers_default_description() -> None:
+    assert runbook_url(alert(description=AM_DESCRIPTION)) == DOCS
+
+
+def test_the_generator_url_and_bare_values_are_never_taken_for_the_runbook() -> None:
+    text = AM_DESCRIPTION.replace(" - runbook_url = https://runbooks.example.org/db/DiskFull.md\n", "")
+    assert runbook_url(alert(description=text)) is None
+
+
+def test_only_http_links_and_trailing_punctuation_dropped() -> None:
+    for bad in (
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://files.example.org/runbook",
+        "//runbooks.example.org/x",
+        "db/DiskFull.md",
+        "https://",
+        "https://runbooks.example.org/" + "a" * 5000,
+        "https://runbooks.example.org/a b",
+    ):
+        assert runbook_url(alert(details={"runbook_url": bad})) is None, bad
+    assert runbook_url(alert(details={"runbook_url": f"<{DOCS}>."})) == DOCS
+    assert runbook_url(alert(details={"runbook_url": f"{DOCS}),"})) == DOCS
+    wiki = "https://en.wikipedia.org/wiki/Disk_(computing)"
+    assert runbook_url(alert(details={"runbook_url": wiki})) == wiki
+    assert runbook_url(alert(details={"runbook_url": "HTTPS://Runbooks.example.org/x"})) == (
+        "https://Runbooks.example.org/x"
+    )
+
+
+def test_a_description_line_in_other_common_forms() -> None:
+    assert runbook_url(alert(description=f"Disk full\nRunbook: {DOCS}.")) == DOCS
+    assert runbook_url(alert(description=f"See the [runbook]({DOCS}) first")) == DOCS
+
+
+def test_opsgenie_and_jsm_records_carry_details_and_description() -> None:
+    raw = {
+        "id": "x1",
+        "message": "[FIRING:1] DiskFull",
+        "status": "open",
+        "createdAt": "2026-11-20T10:00:00Z",
+        "description": AM_DESCRIPTION,
+        "details": {"alertname": "DiskFull"},
+    }
+    assert runbook_url(alert_from_raw(raw)) == DOCS
+
+
+def test_rootly_alert_data_as_alertmanager_sends_it_and_labels() -> None:
+    """Rootly keeps the sender's payload in `data`: for Alertmanager, the webhook body with
+    `commonAnnotations` and each alert's `annotations`. Nested, so it is flattened to keys."""
+
+    def resource(**attrs: object) -> dict[str, object]:
+        base = {"summary": "DiskFull", "status": "triggered", "created_at": "2026-11-20T10:00:00Z"}
+        return {"id": "r1", "type": "alerts", "attributes": {**base, **attrs}}
+
+    payload = {
+        "status": "firing",
+        "alerts": [{"labels": {"alertname": "DiskFull"}, "annotations": {"runbook_url": DOCS}}],
+        "commonAnnotations": {"summary": "The disk is full"},
+    }
+    got = alert_from_resource(resource(data=payload))
+    assert got.details is not None and got.details["alerts.0.annotations.runbook_url"] == DOCS
+    assert runbook_url(got) == DOCS
+    labelled = alert_from_resource(resource(labels=[{"key": "runbook_url", "value": DOCS}]))
+    assert runbook_url(labelled) == DOCS
+
+
+def _entry(
+    title: str, *, path: str = "", anchor: str = "", form: EntryForm = EntryForm.HEADING
+) -> RunbookEntry:
+    return RunbookEntry(
+        title=title,
+        product=None,
+        line=1,
+        anchor=anchor,
+        path=path,
+        form=form,
+        has_diagnosis=True,
+        has_mitigation=True,
+        stub=False,
+    )
+
+
+FOLDER = Runbook(
+    source="acme/runbooks:alerts@main",
+    url="https://github.com/acme/runbooks/tree/main/alerts",
+    entries=(
+        _entry("DiskFull", path="db/DiskFull.md", form=EntryForm.FILE),
+        _entry("QueueDepthHigh", path="queue/QueueDepthHigh.md", form=EntryForm.FILE),
+    ),
+    products=("db", "queue"),
+    layout=Layout.FILES,
+    anchors={
+        "db/DiskFull.md": frozenset({"diskfull", "mitigation", "summary"}),
+        "queue/QueueDepthHigh.md": frozenset({"queuedepthhigh", "mitigation"}),
+        "README.md": frozenset({"alerts"}),
+    },
+    repo="acme/runbooks",
+    ref="main",
+    root="alerts",
+)
+
+ONE_FILE = Runbook(
+    source="acme/ops:docs/oncall.md",
+    url="https://github.com/acme/ops/blob/HEAD/docs/oncall.md",
+    entries=(
+        _entry("DiskFull", anchor="diskfull"),
+        _entry("High error rate", anchor="high-error-rate"),
+    ),
+    products=(),
+    anchors={"": frozenset({"diskfull", "high-error-rate", "mitigation", "mitigation-1"})},
+    repo="acme/ops",
+    root="docs/oncall.md",
+)
+
+
+def test_repo_targets_in_every_github_url_form() -> None:
+    cases = {
+        "https://github.com/acme/runbooks/blob/main/alerts/db/DiskFull.md#mitigation": (
+            "alerts/db/DiskFull.md",
+            "mitigation",
+        ),
+        "https://github.com/Acme/Runbooks/blob/main/alerts/db/DiskFull.md": ("alerts/db/DiskFull.md", ""),
+        "https://github.com/acme/runbooks/tree/main/alerts/db": ("alerts/db", ""),
+        "https://raw.githubusercontent.com/acme/runbooks/main/alerts/db/DiskFull.md": (
+            "alerts/db/DiskFull.md",
+            "",
+        ),
+        "https://raw.githubusercontent.com/acme/runbooks/refs/heads/main/alerts/x.md": ("alerts/x.md", ""),
+        "https://github.com/acme/runbooks/blob/main/alerts/db/Disk%20Full.md#Mitig%61tion": (
+            "alerts/db/Disk Full.md",
+            "Mitigation",
+        ),
+        "https://github.com/acme/runbooks/blob/main/alerts/./db/../db/DiskFull.md": (
+            "alerts/db/DiskFull.md",
+            "",
+        ),
+    }
+    for url, want in cases.items():
+        assert repo_target(url, FOLDER) == want, url
+    for other in (
+        "https://github.com/acme/other/blob/main/alerts/db/DiskFull.md",
+        "https://github.com@evil.example/acme/runbooks/blob/main/x.md",
+        "https://gïthub.com/acme/runbooks/blob/main/x.md",
+        "https://github.com/acme/runbooks/wiki/DiskFull",
+        "https://github.com/acme/runbooks/blob/main/../../etc/passwd",
+        "javascript:alert(1)",
+        "https://runbooks.example.org/db/DiskFull.md",
+    ):
+        assert repo_target(other, FOLDER) is None, other
+
+
+def test_a_branch_with_a_slash_is_read_as_the_runbooks_ref() -> None:
+    book = FOLDER.model_copy(update={"ref": "release/2026"})
+    url = "https://github.com/acme/runbooks/blob/release/2026/alerts/db/DiskFull.md"
+    assert repo_target(url, book) == ("alerts/db/DiskFull.md", "")
+
+
+def test_github_enterprise_hosts_from_the_runbooks_url() -> None:
+    ghe = FOLDER.model_copy(update={"url": "https://git.acme.internal/acme/runbooks/tree/main/alerts"})
+    assert repo_target("https://git.acme.internal/acme/runbooks/blob/main/alerts/db/DiskFull.md", ghe) == (
+        "alerts/db/DiskFull.md",
+        "",
+    )
+    assert repo_target("https://git.acme.internal/raw/acme/runbooks/main/alerts/a.md", ghe) == (
+        "alerts/a.md",
+        "",
+    )
+    assert repo_target("https://raw.git.acme.internal/acme/runbooks/main/alerts/a.md", ghe) == (
+        "alerts/a.md",
+        "",
+    )
+    assert repo_target("https://github.com/acme/runbooks/blob/main/alerts/db/DiskFull.md", ghe) is None
+
+
+def test_relative_links_resolve_against_the_runbook() -> None:
+    assert repo_target("db/DiskFull.md#mitigation", FOLDER) == ("alerts/db/DiskFull.md", "mitigation")
+    assert repo_target("#diskfull", ONE_FILE) == ("docs/oncall.md", "diskfull")
+    assert repo_target("./other.md", ONE_FILE) == ("docs/other.md", "")
+    local = ONE_FILE.model_copy(update={"repo": None, "url": None, "root": ""})
+    assert repo_target("#diskfull", local) == ("", "diskfull")
+
+
+def test_a_link_to_an_entry_file_covers_and_names_the_entry() -> None:
+    url = "https://github.com/acme/runbooks/blob/main/alerts/db/DiskFull.md#Mitigation"
+    check = check_in_repo(url, FOLDER, dict(FOLDER.anchors))
+    assert check.status is LinkStatus.OK
+    assert check.entry is not None and check.entry.path == "db/DiskFull.md"
+
+
+def test_a_missing_file_or_anchor_is_broken_and_says_which() -> None:
+    gone = "https://github.com/acme/runbooks/blob/main/alerts/db/DiskGone.md"
+    check = check_in_repo(gone, FOLDER, dict(FOLDER.anchors))
+    assert check.status is LinkStatus.BROKEN and check.entry is None
+    assert check.reason.startswith(f"the alert links to {gone}, which does not exist")
+    assert "file alerts/db/DiskGone.md" in check.reason and "heading" not in check.reason
+    bad_anchor = "https://github.com/acme/runbooks/blob/main/alerts/db/DiskFull.md#recovery"
+    check = check_in_repo(bad_anchor, FOLDER, dict(FOLDER.anchors))
+    assert check.status is LinkStatus.BROKEN
+    assert "no heading #recovery" in check.reason and "alerts/db/DiskFull.md" in check.reason
+
+
+def test_heading_anchors_in_a_one_file_runbook() -> None:
+    base = "https://github.com/acme/ops/blob/main/docs/oncall.md"
+    ok = check_in_repo(f"{base}#High-Error-Rate", ONE_FILE, dict(ONE_FILE.anchors))
+    assert ok.status is LinkStatus.OK and ok.entry is not None and ok.entry.title == "High error rate"
+    prefixed = check_in_repo(f"{base}#user-content-diskfull", ONE_FILE, dict(ONE_FILE.anchors))
+    assert prefixed.status is LinkStatus.OK and prefixed.entry is not None
+    section = check_in_repo(f"{base}#mitigation-1", ONE_FILE, dict(ONE_FILE.anchors))
+    assert section.status is LinkStatus.OK and section.entry is None  # a heading, but not an entry
+    assert check_in_repo(f"{base}#nope", ONE_FILE, dict(ONE_FILE.anchors)).status is LinkStatus.BROKEN
+
+
+def test_table_rows_share_an_anchor_so_no_one_row_is_named() -> None:
+    table = ONE_FILE.model_copy(
+        update={
+            "layout": Layout.TABLE,
+            "entries": (
+                _entry("DiskFull", anchor="alerts", form=EntryForm.ROW),
+                _entry("QueueDepthHigh", anchor="alerts", form=EntryForm.ROW),
+            ),
+            "anchors": {"": frozenset({"alerts"})},
+        }
+    )
+    check = check_in_repo("https://github.com/acme/ops/blob/main/docs/oncall.md#alerts", table, table.anchors)
+    assert check.status is LinkStatus.OK and check.entry is None
+
+
+def test_other_repository_files_come_from_the_anchors_given() -> None:
+    url = "https://github.com/acme/runbooks/blob/main/docs/shared.md#restart"
+    assert check_in_repo(url, FOLDER, dict(FOLDER.anchors)).status is LinkStatus.BROKEN
+    read = {**FOLDER.anchors, "docs/shared.md": frozenset({"restart"})}
+    assert check_in_repo(url, FOLDER, read).status is LinkStatus.OK
+    script = {"scripts/fix.sh": frozenset[str]()}
+    line = "https://github.com/acme/runbooks/blob/main/scripts/fix.sh#L10-L20"
+    assert check_in_repo(line, FOLDER, script).status is LinkStatus.OK
+
+
+def test_folders_exist_when_a_file_is_under_them() -> None:
+    ok = check_in_repo("https://github.com/acme/runbooks/tree/main/alerts/db", FOLDER, dict(FOLDER.anchors))
+    assert ok.status is LinkStatus.OK
+    gone = check_in_repo("https://github.com/acme/runbooks/tree/main/alerts/cache", FOLDER, {})
+    assert gone.status is LinkStatus.BROKEN
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden"),
+    [
+        ("https://ops:hunter2secret@wiki.example.org/rb", "hunter2secret"),
+        ("https://wiki.example.org/rb?token=abcdef123456&page=2", "abcdef123456"),
+        ("https://wiki.example.org/rb?X-Amz-Signature=deadbeef99&a=1", "deadbeef99"),
+        ("https://wiki.example.org/rb?api_key=k3y-v4lue", "k3y-v4lue"),
+    ],
+)
+def test_secrets_in_links_are_redacted_wherever_shown(url: str, hidden: str) -> None:
+    shown = redact(url)
+    assert hidden not in shown and "wiki.example.org/rb" in shown
+    book = FOLDER.model_copy(update={"url": None, "repo": None})
+    assert hidden not in check_in_repo(url, book, {}).reason
+
+
+def test_a_very_long_link_is_cut_where_shown() -> None:
+    url = "https://wiki.example.org/" + "x" * 5000
+    assert len(redact(url)) <= 210
