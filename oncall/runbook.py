@@ -3,29 +3,109 @@
 The handbook's style guide: products are headings, each alert entry is a lower heading
 holding the alert "boiled down to the most relevant searchable text", with _Diagnosis_ and
 _Mitigation_ sections. Real runbooks drift from it: full alert titles cut mid-word, `<ENV>`
-placeholders, two headings sharing one body, entries missing a section, stubs. Parsing
-therefore finds the entry level from where the sections are, not from a fixed depth.
+placeholders, two headings sharing one body, entries missing a section, stubs. Other teams keep
+one file per alert, or a table of alerts. Parsing therefore reads the markdown as GitHub does
+(CommonMark, so a ```` ```bash ```` line inside a fence stays code) and finds the entry level
+from where the sections are, not from a fixed depth.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict
 
 from oncall.errors import InputError
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_SECTION = re.compile(
-    r"^\s*(?:_{1,2}|\*{1,2})?\s*(diagnosis|mitigation)\s*:?\s*(?:_{1,2}|\*{1,2})?\s*:?\s*$", re.I
+RUNBOOK_SUFFIXES = (".md", ".markdown")
+
+# Block structure only: inline content is parsed on demand (headings, table cells), which keeps
+# a 600 KB runbook well under the time budget.
+_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
+_INLINE = MarkdownIt("commonmark").enable("table")
+
+_DIAGNOSIS = frozenset(
+    {"diagnosis", "diagnose", "diagnostics", "investigation", "investigate", "triage", "troubleshooting"}
 )
-_SECTION_HEADING = re.compile(r"^(diagnosis|mitigation)\s*:?$", re.I)
+_MITIGATION = frozenset(
+    {"mitigation", "mitigate", "mitigations", "resolution", "remediation", "resolve", "fix", "how to fix"}
+)
+_OTHER_SECTIONS = frozenset(
+    {
+        "summary",
+        "impact",
+        "notes",
+        "note",
+        "symptoms",
+        "steps",
+        "escalation",
+        "escalate",
+        "dashboards",
+        "dashboard",
+        "description",
+        "overview",
+        "meaning",
+        "context",
+        "background",
+        "cause",
+        "causes",
+        "possible causes",
+        "root cause",
+        "severity",
+        "owner",
+        "owners",
+        "contacts",
+        "links",
+        "references",
+        "see also",
+        "related alerts",
+        "verification",
+        "rollback",
+        "alert details",
+        "queries",
+        "actions",
+        "solution",
+        "workaround",
+        "recovery",
+    }
+)
+_SECTION_WORDS = _DIAGNOSIS | _MITIGATION | _OTHER_SECTIONS
+_MARK_WORDS = "|".join(sorted((re.escape(w) for w in _DIAGNOSIS | _MITIGATION), key=len, reverse=True))
+# A marker line: `_Diagnosis_`, `**Mitigation:**`, `Diagnosis:` alone, or leading a paragraph's text.
+_SECTION = re.compile(
+    rf"^\s*(?:_{{1,2}}|\*{{1,2}})?\s*({_MARK_WORDS})\s*:?\s*(?:_{{1,2}}|\*{{1,2}})?\s*:?\s*$", re.I
+)
+_SECTION_LEAD = re.compile(
+    rf"^\s*(?:_{{1,2}}|\*{{1,2}})\s*({_MARK_WORDS})\s*:?\s*(?:_{{1,2}}|\*{{1,2}})\s*:?\s", re.I
+)
 _STUB = re.compile(r"\b(stub|todo|tbd|needs love|fixme)\b", re.I)
+_SHORT_BODY = 300  # characters of text under which a TODO anywhere makes the entry a stub
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
+_LABEL = re.compile(r"^\s*(?:alert[ _-]?name|alert)\s*[:=]\s*", re.I)
+_TAG = re.compile(r"\s*(?:\[[^\[\]]{1,24}\]|\([^()]{1,24}\))\s*$")
+_QUOTES = "\"'`“”‘’"
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.:-]*")
+_ALERT_COLUMNS = ("alert", "alertname", "alert name", "alerts", "name")
+_DIAGNOSIS_COLUMNS = frozenset(
+    {"description", "diagnosis", "summary", "meaning", "symptoms", "cause", "details"}
+)
+_MITIGATION_COLUMNS = frozenset(
+    {"action", "actions", "runbook", "mitigation", "resolution", "remediation", "fix", "steps", "response"}
+)
+_NOT_BODY_COLUMNS = frozenset({"severity", "priority", "level", "team", "owner", "service", "component"})
+_INDEX_PAGES = frozenset(
+    {"readme", "_index", "index", "summary", "contributing", "changelog", "license", "template"}
+)
+_ALERT_STEM = re.compile(r"[A-Z][A-Za-z0-9]*[a-z0-9][A-Z][A-Za-z0-9]*|[A-Za-z]+(?:_[A-Za-z0-9]+)+")
+_REPEATS = 3  # a sub-heading title seen under this many entries is a section, never an entry
 
 
 class Layout(StrEnum):
@@ -82,7 +162,9 @@ class Runbook(BaseModel):
     products: tuple[str, ...]
     layout: Layout = Layout.HEADINGS
     entry_level: int = 3
-    section_marker: str = "_{}_"  # how this runbook writes its section titles: "_{}_" lines or "## {}"
+    # How this runbook writes its section titles: "_{}_" lines, "**{}**" lines or "## {}" headings.
+    # For a table it is "| {} |": `sections` are then the alert table's column headers.
+    section_marker: str = "_{}_"
     sections: tuple[str, ...] = ("Diagnosis", "Mitigation")  # the section template entries follow
     anchors: dict[str, frozenset[str]] = {}  # every heading anchor of every file read, by path
     repo: str | None = None  # owner/name on GitHub, when read from there (links into it are checked)
@@ -96,143 +178,584 @@ class Runbook(BaseModel):
         return f"{base}#{entry.anchor}" if entry.anchor else base
 
 
-def github_anchor(heading: str, seen: Counter[str]) -> str:
-    """GitHub's heading id: rendered text lowercased, punctuation dropped, spaces to hyphens, -N for repeats."""
-    text = _LINK.sub(r"\1", heading)
-    text = _HTML_TAG.sub("", text)  # GitHub renders `<ENV>` as a tag and strips it
-    text = text.replace("`", "")
+# --- reading markdown ------------------------------------------------------------------------
+
+
+def _plain(children: Sequence[Token]) -> str:
+    """The text GitHub renders: code spans keep their text, links their text, tags and markers go."""
+    out: list[str] = []
+    for t in children:
+        if t.type in ("text", "code_inline"):
+            out.append(t.content)
+        elif t.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif t.children and t.type != "image":  # an image's alt text is not in the page's text
+            out.append(_plain(t.children))
+    return "".join(out)
+
+
+def _render_plain(raw: str, env: dict[str, Any] | None = None) -> str:
+    tokens = _INLINE.parseInline(raw, dict(env or {}))
+    return _plain(tokens[0].children or []) if tokens else ""
+
+
+def _slug(text: str, seen: Counter[str]) -> str:
     slug = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
     count = seen[slug]
     seen[slug] += 1
     return slug if count == 0 else f"{slug}-{count}"
 
 
-class _Heading(BaseModel):
+def github_anchor(heading: str, seen: Counter[str]) -> str:
+    """GitHub's heading id: rendered text lowercased, punctuation dropped, spaces to hyphens, -N for repeats."""
+    return _slug(_render_plain(heading.strip()), seen)
+
+
+def _without_front_matter(text: str) -> str:
+    """Front matter (`---` at line 1) is metadata, not a rule and a heading: blank it, keeping line numbers."""
+    if not text.startswith("---"):
+        return text
+    first_end = text.find("\n")
+    if first_end < 0 or text[:first_end].strip() != "---":
+        return text
+    m = _FRONT_MATTER_END.search(text, first_end + 1)
+    if not m:
+        return text
+    block = text[: m.end()]
+    return "\n" * block.count("\n") + text[m.end() :]
+
+
+def _front_matter_title(text: str) -> str | None:
+    if not text.startswith("---"):
+        return None
+    m = _FRONT_MATTER_END.search(text, 4)
+    if not m:
+        return None
+    t = re.search(r"^title:[ \t]*(.+?)[ \t]*$", text[: m.start()], re.M)
+    return t.group(1).strip("\"' ") if t else None
+
+
+@dataclass
+class _Heading:
+    index: int
     level: int
-    text: str
-    line: int
-    body: list[str]
+    raw: str  # the inline markdown as written
+    text: str  # as rendered
+    line: int  # 1-based
+    end: int  # 0-based line after the heading
     anchor: str
+    section: bool = False
+    marks: set[str] = field(default_factory=set)  # diagnosis / mitigation found in its own text
 
 
-def _headings(text: str) -> list[_Heading]:
-    out: list[_Heading] = []
+@dataclass
+class _Table:
+    heading: int | None  # index of the heading above it
+    header: list[str]  # rendered
+    rows: list[tuple[int, list[str]]]  # (1-based line, raw cells)
+
+
+@dataclass
+class _Doc:
+    lines: list[str]
+    headings: list[_Heading]
+    tables: list[_Table]
+    marker_styles: list[str]  # how marker lines write a section, in order of appearance
+    env: dict[str, Any]
+
+
+def _section_key(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().strip("_*:").strip().rstrip(":").strip()).lower()
+
+
+def _read(text: str) -> _Doc:
+    text = _without_front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
+    env: dict[str, Any] = {}
+    tokens = _BLOCKS.parse(text, env)
+    lines = text.split("\n")
+    headings: list[_Heading] = []
+    tables: list[_Table] = []
+    styles: list[str] = []
     seen: Counter[str] = Counter()
-    fence: str | None = None
-    for number, line in enumerate(text.splitlines(), 1):
-        m = _FENCE.match(line)
-        if m:
-            marker = m.group(1)
-            if fence is None:
-                fence = marker[0] * len(marker)
-            elif marker.startswith(fence):
-                fence = None
-        h = None if fence is not None or m else _HEADING.match(line)
-        if h:
-            title = h.group(2).strip()
-            out.append(
+    i = 0
+    in_table: _Table | None = None
+    in_head = False
+    row: list[str] | None = None
+    row_line = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.type == "heading_open" and t.map:
+            raw = tokens[i + 1].content
+            rendered = _render_plain(raw, env)
+            headings.append(
                 _Heading(
-                    level=len(h.group(1)), text=title, line=number, body=[], anchor=github_anchor(title, seen)
+                    index=len(headings),
+                    level=int(t.tag[1]),
+                    raw=raw,
+                    text=rendered,
+                    line=t.map[0] + 1,
+                    end=t.map[1],
+                    anchor=_slug(rendered, seen),
                 )
             )
-        elif out:
-            out[-1].body.append(line)
+            i += 3
+            continue
+        if t.type == "paragraph_open" and headings:
+            for ln in tokens[i + 1].content.split("\n"):
+                m = _SECTION.match(ln) or _SECTION_LEAD.match(ln)
+                if m:
+                    headings[-1].marks.add(_mark(m.group(1)))
+                    if _SECTION.match(ln):
+                        styles.append(re.sub(re.escape(m.group(1)), "{}", ln.strip(), count=1))
+        elif t.type == "table_open":
+            in_table = _Table(heading=headings[-1].index if headings else None, header=[], rows=[])
+        elif t.type == "thead_open":
+            in_head = True
+        elif t.type == "thead_close":
+            in_head = False
+        elif t.type == "tr_open":
+            row, row_line = [], (t.map[0] + 1 if t.map else 0)
+        elif t.type == "inline" and row is not None:
+            row.append(t.content)
+        elif t.type == "tr_close" and in_table is not None and row is not None:
+            if in_head:
+                in_table.header = [_render_plain(c, env) for c in row]
+            else:
+                in_table.rows.append((row_line, row))
+            row = None
+        elif t.type == "table_close" and in_table is not None:
+            tables.append(in_table)
+            in_table = None
+        i += 1
+    return _Doc(lines=lines, headings=headings, tables=tables, marker_styles=styles, env=env)
+
+
+def _mark(word: str) -> str:
+    return "diagnosis" if word.lower() in _DIAGNOSIS else "mitigation"
+
+
+def heading_anchors(text: str) -> frozenset[str]:
+    """Every GitHub heading anchor of a markdown text (links into a runbook are checked against these)."""
+    return frozenset(h.anchor for h in _read(text).headings)
+
+
+# --- one file --------------------------------------------------------------------------------
+
+
+def _alert_name(rendered: str, title: str) -> str:
+    """The alert name inside a decorated heading, or "" when the heading is not one decorated name."""
+    text = rendered.strip()
+    if text.startswith("["):  # a pasted `[Prometheus]: [FIRING:1] ...` title: matching reads it whole
+        return ""
+    text = _LABEL.sub("", text).strip().strip(_QUOTES).strip()
+    while True:
+        cut = _TAG.sub("", text)
+        if cut == text or not cut:
+            break
+        text = cut.strip().strip(_QUOTES).strip()
+    text = _LABEL.sub("", text).strip(_QUOTES).strip()
+    if not _IDENTIFIER.fullmatch(text) or text == title:
+        return ""
+    return text
+
+
+def _mark_sections(doc: _Doc) -> dict[int, int]:
+    """Mark section headings and give each the heading it belongs to: the nearest higher non-section one."""
+    heads = doc.headings
+    for h in heads:
+        h.section = _section_key(h.text) in _SECTION_WORDS
+    owners = _owners(heads)
+    # A title repeated under many different entries (those with known sections) is a section too.
+    with_sections = {o for i, o in owners.items() if heads[i].section}
+    repeated: Counter[str] = Counter()
+    parents: dict[str, set[int]] = {}
+    for i, o in owners.items():
+        if not heads[i].section and o in with_sections:
+            k = _section_key(heads[i].text)
+            repeated[k] += 1
+            parents.setdefault(k, set()).add(o)
+    extra = {k for k, n in repeated.items() if n >= _REPEATS and len(parents[k]) >= _REPEATS}
+    if extra:
+        for h in heads:
+            if _section_key(h.text) in extra and owners.get(h.index) in with_sections:
+                h.section = True
+        owners = _owners(heads)
+    return {i: o for i, o in owners.items() if heads[i].section}
+
+
+def _owners(heads: list[_Heading]) -> dict[int, int]:
+    """Each heading's nearest higher non-section heading above it."""
+    out: dict[int, int] = {}
+    stack: list[_Heading] = []
+    for h in heads:
+        while stack and stack[-1].level >= h.level:
+            stack.pop()
+        if stack:
+            out[h.index] = stack[-1].index
+        if not h.section:
+            stack.append(h)
     return out
 
 
-def _is_section(h: _Heading) -> bool:
-    return bool(_SECTION_HEADING.match(h.text.strip("_* ")))
+def _body(doc: _Doc, start: int, stop: int) -> str:
+    return "\n".join(doc.lines[start:stop])
 
 
-def parse_runbook(text: str, source: str = "runbook", url: str | None = None) -> Runbook:
-    """Entries of a markdown runbook. Raises InputError for input that is not a usable runbook."""
+def _is_stub(title: str, body: str, marks: set[str]) -> bool:
+    text = " ".join(body.split())
+    if _STUB.search(title) or (not text and not marks) or _STUB.search(body[:200]):
+        return True
+    return len(text) < _SHORT_BODY and bool(re.search(r"\bTODO\b", text, re.I))
+
+
+@dataclass
+class _Found:
+    entries: list[RunbookEntry]
+    level: int
+    marker: str
+    sections: tuple[str, ...]
+    only_sections: bool
+
+
+def _heading_entries(doc: _Doc, path: str, skip: set[int]) -> _Found:
+    heads = doc.headings
+    section_owner = _mark_sections(doc)
+    marks: dict[int, set[str]] = {h.index: set(h.marks) for h in heads}
+    subsections: dict[int, list[str]] = {}
+    for i, o in section_owner.items():
+        key = _section_key(heads[i].text)
+        marks[o] |= marks[i]
+        if key in _DIAGNOSIS or key in _MITIGATION:
+            marks[o].add(_mark(key))
+        subsections.setdefault(o, []).append(heads[i].text.strip().strip("_*:").strip())
+    plain = [h for h in heads if not h.section and h.index not in skip]
+    if not plain:
+        return _Found([], 3, "_{}_", (), only_sections=bool(heads) and all(h.section for h in heads))
+    marked = Counter(h.level for h in plain if marks[h.index])
+    counts = marked or Counter(h.level for h in plain)
+    level = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    top = min(h.level for h in heads)
+    first = heads[0]
+    title_index = first.index if first.level == top and sum(h.level == top for h in heads) == 1 else -1
+
+    entries: list[RunbookEntry] = []
+    stack: list[_Heading] = []  # plain headings above the entry level: the product is the nearest
+    pending: list[_Heading] = []  # entry headings with no body yet: they share the next body
+
+    def product() -> str | None:
+        for h in reversed(stack):
+            if h.index != title_index:
+                return h.raw
+        return None
+
+    def extent(h: _Heading) -> tuple[int, set[str]]:
+        found = set(marks[h.index])
+        j = h.index + 1
+        while j < len(heads) and (heads[j].section or heads[j].level > level) and j not in skip:
+            found |= marks[j]
+            j += 1
+        stop = heads[j].line - 1 if j < len(heads) else len(doc.lines)
+        return stop, found
+
+    def flush(owner: _Heading, stop: int, found: set[str]) -> None:
+        body = _body(doc, owner.end, stop)
+        current = product()
+        for h in pending:
+            entries.append(
+                RunbookEntry(
+                    title=h.raw,
+                    product=current,
+                    line=h.line,
+                    anchor=h.anchor,
+                    name=_alert_name(h.text, h.raw),
+                    path=path,
+                    has_diagnosis="diagnosis" in found,
+                    has_mitigation="mitigation" in found,
+                    stub=_is_stub(h.raw, body, found),
+                )
+            )
+        pending.clear()
+
+    last: tuple[_Heading, int, set[str]] | None = None
+    for h in plain:
+        if h.level < level:
+            if pending and last:
+                flush(*last)
+            while stack and stack[-1].level >= h.level:
+                stack.pop()
+            stack.append(h)
+            continue
+        if h.level > level:
+            continue
+        pending.append(h)
+        stop, found = extent(h)
+        last = (h, stop, found)
+        if _body(doc, h.end, stop).strip() or found:
+            flush(h, stop, found)
+    if pending and last:
+        flush(*last)
+
+    styles = Counter(doc.marker_styles)
+    orders = Counter(tuple(v) for k, v in subsections.items() if heads[k].level == level)
+    if orders and (not styles or sum(orders.values()) >= len(doc.marker_styles) // 2):
+        marker = "#" * (level + 1) + " {}"
+        sections = orders.most_common(1)[0][0]
+    else:
+        marker = styles.most_common(1)[0][0] if styles else "_{}_"
+        sections = ("Diagnosis", "Mitigation")
+    return _Found(entries, level, marker, sections, only_sections=False)
+
+
+def _column(header: list[str]) -> int | None:
+    keys = [_section_key(c) for c in header]
+    for name in _ALERT_COLUMNS:
+        if name in keys:
+            return keys.index(name)
+    return None
+
+
+def _column_kinds(key: str) -> set[str]:
+    parts = {p.strip() for p in re.split(r"[/&,]| and ", key)}
+    return parts
+
+
+def _table_entries(doc: _Doc, path: str) -> tuple[list[RunbookEntry], set[int], tuple[str, ...]]:
+    """Rows of alert tables; also the headings that hold them, with their ancestors (not entries)."""
+    heads = doc.headings
+    entries: list[RunbookEntry] = []
+    holders: set[int] = set()
+    headers: Counter[tuple[str, ...]] = Counter()
+    top = min((h.level for h in heads), default=1)
+    only_top = sum(h.level == top for h in heads) == 1
+    for table in doc.tables:
+        col = _column(table.header)
+        if col is None:
+            continue
+        names = [cells[col] for _, cells in table.rows if col < len(cells) and cells[col].strip()]
+        if not names or sum(bool(re.match(r"\s*\[[^\]]*\]\(#", n)) for n in names) * 2 > len(names):
+            continue  # an index linking to headings, not a table of entries
+        keys = [_section_key(c) for c in table.header]
+        diag = [j for j, k in enumerate(keys) if _column_kinds(k) & _DIAGNOSIS_COLUMNS and j != col]
+        mit = [j for j, k in enumerate(keys) if _column_kinds(k) & _MITIGATION_COLUMNS and j != col]
+        body_cols = [j for j, k in enumerate(keys) if j != col and k not in _NOT_BODY_COLUMNS]
+        holder = heads[table.heading] if table.heading is not None else None
+        product = None
+        anchor = ""
+        if holder is not None:
+            anchor = holder.anchor
+            if not (holder.index == 0 and holder.level == top and only_top):
+                product = holder.raw
+            holders.add(holder.index)
+            level = holder.level
+            for h in reversed(heads[: holder.index]):
+                if h.level < level:
+                    holders.add(h.index)
+                    level = h.level
+        headers[tuple(table.header)] += 1
+        for line, cells in table.rows:
+            if col >= len(cells) or not cells[col].strip():
+                continue
+
+            def filled(cols: list[int], cells: list[str] = cells) -> bool:
+                return any(j < len(cells) and cells[j].strip() for j in cols)
+
+            body = " | ".join(cells[j] for j in body_cols if j < len(cells) and cells[j].strip())
+            title = cells[col].strip()
+            entries.append(
+                RunbookEntry(
+                    title=title,
+                    product=product,
+                    line=line,
+                    anchor=anchor,
+                    name=_alert_name(_render_plain(title, doc.env), title),
+                    path=path,
+                    form=EntryForm.ROW,
+                    has_diagnosis=filled(diag) if diag else bool(body),
+                    has_mitigation=filled(mit) if mit else bool(body),
+                    stub=not body or _is_stub(title, body, {"body"}),
+                )
+            )
+    template = headers.most_common(1)[0][0] if headers else ()
+    return entries, holders, template
+
+
+def _check_text(text: str, source: str) -> None:
     if not text.strip():
         raise InputError(f"runbook {source} is empty")
     head = text.lstrip()[:200].lower()
     if "\x00" in text or (head.startswith(("<!doctype", "<html", "{", "[")) and not head.startswith("[!")):
         raise InputError(f"runbook {source} does not look like markdown (is it HTML, JSON or binary?)")
-    headings = _headings(text)
-    if not headings:
+
+
+def _parse_one(text: str, source: str, path: str = "") -> tuple[_Doc, _Found, Layout, tuple[str, ...]]:
+    _check_text(text, source)
+    doc = _read(text)
+    if not doc.headings:
         raise InputError(f"runbook {source} has no markdown headings, so it has no entries")
+    rows, holders, template = _table_entries(doc, path)
+    found = _heading_entries(doc, path, holders)
+    if found.only_sections and not rows:
+        raise InputError(
+            f"runbook {source} has only section headings (Summary, Diagnosis, ...) and no entries above them"
+        )
+    layout = Layout.HEADINGS
+    if rows and len(rows) >= len(found.entries):
+        layout = Layout.TABLE
+        found.entries = sorted(rows + found.entries, key=lambda e: e.line)
+    return doc, found, layout, template
 
-    # Section markers (lines or sub-headings) attach to the nearest non-section heading above.
-    marks: dict[int, set[str]] = {}
-    owner: _Heading | None = None
-    for h in headings:
-        if _is_section(h) and owner is not None:
-            marks.setdefault(owner.line, set()).add(h.text.strip("_*: ").lower())
-            continue
-        owner = h
-        for line in h.body:
-            m = _SECTION.match(line)
-            if m:
-                marks.setdefault(h.line, set()).add(m.group(1).lower())
-    plain = [h for h in headings if not _is_section(h)]
-    marker_lines = [ln for h in headings for ln in h.body if _SECTION.match(ln)]
-    style = "_{}_"
-    if marker_lines:
-        sample = marker_lines[0].strip()
-        style = re.sub(r"(?i)diagnosis|mitigation", "{}", sample, count=1)
-    with_sections = Counter(h.level for h in plain if h.line in marks)
-    if with_sections:
-        level = max(with_sections.items(), key=lambda kv: (kv[1], kv[0]))[0]
-    else:
-        counts = Counter(h.level for h in plain)
-        level = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
-    entries: list[RunbookEntry] = []
-    product: str | None = None
-    pending: list[_Heading] = []  # entry headings with no body yet: they share the next body
-
-    def flush(body_owner: _Heading) -> None:
-        found = marks.get(body_owner.line, set())
-        body_text = "\n".join(body_owner.body)
-        for h in pending:
-            entries.append(
-                RunbookEntry(
-                    title=h.text,
-                    product=product,
-                    line=h.line,
-                    anchor=h.anchor,
-                    has_diagnosis="diagnosis" in found,
-                    has_mitigation="mitigation" in found,
-                    stub=bool(
-                        _STUB.search(h.text)
-                        or (not body_text.strip() and not found)
-                        or _STUB.search(body_text[:200])
-                    ),
-                )
-            )
-        pending.clear()
-
-    for h in plain:
-        if h.level < level:
-            if pending:
-                flush(pending[-1])
-            product = h.text if h.level == level - 1 else None
-            continue
-        if h.level > level:
-            continue
-        pending.append(h)
-        if any(line.strip() for line in h.body) or h.line in marks:
-            flush(h)
-    if pending:
-        flush(pending[-1])
-    if not entries:
+def parse_runbook(text: str, source: str = "runbook", url: str | None = None) -> Runbook:
+    """Entries of a one-file markdown runbook. Raises InputError for input that is not a usable runbook."""
+    doc, found, layout, template = _parse_one(text, source)
+    if not found.entries:
         raise InputError(f"runbook {source} has headings but no entries under them")
+    products = list(dict.fromkeys(e.product for e in found.entries if e.product))
+    level, marker, sections = found.level, found.marker, found.sections
+    if layout is Layout.TABLE:
+        holder_levels = Counter(
+            h.level
+            for t in doc.tables
+            if t.heading is not None and _column(t.header) is not None
+            for h in [doc.headings[t.heading]]
+        )
+        level = holder_levels.most_common(1)[0][0] if holder_levels else level
+        marker, sections = "| {} |", template
+    return Runbook(
+        source=source,
+        url=url,
+        entries=tuple(found.entries),
+        products=tuple(products),
+        layout=layout,
+        entry_level=level,
+        section_marker=marker,
+        sections=sections,
+        anchors={"": frozenset(h.anchor for h in doc.headings)},
+    )
+
+
+# --- a folder --------------------------------------------------------------------------------
+
+
+def _stem(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    for suffix in RUNBOOK_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _file_entry(path: str, text: str, doc: _Doc) -> tuple[RunbookEntry, tuple[str, ...]] | None:
+    """The file as one alert's entry, when it is one: named after an alert, or built of sections."""
+    stem = _stem(path)
+    heads = doc.headings
+    h1 = next((h for h in heads if h.level == 1), None)
+    subs = [h for h in heads if h is not h1]
+    known = [h for h in subs if _section_key(h.text) in _SECTION_WORDS]
+    named = bool(_ALERT_STEM.fullmatch(stem)) and (
+        h1 is None
+        or _squash(h1.text) == _squash(stem)
+        or _squash(_front_matter_title(text) or "") == _squash(stem)
+    )
+    if not known and not named:
+        return None
+    if not named and len(known) * 2 < len(subs):
+        return None  # a page of its own topics that happens to have a Notes heading
+    marks: set[str] = set()
+    for h in heads:
+        marks |= h.marks
+        key = _section_key(h.text)
+        if key in _DIAGNOSIS or key in _MITIGATION:
+            marks.add(_mark(key))
+    first = h1.end if h1 else 0
+    body = _body(doc, first, len(doc.lines))
+    body = "\n".join(ln for ln in body.split("\n") if not re.match(r"^\s*#{1,6}\s", ln))
+    folder = path.rsplit("/", 1)[0] if "/" in path else None
+    level = min((h.level for h in subs), default=2)
+    order = tuple(h.text.strip() for h in subs if h.level == level)
+    entry = RunbookEntry(
+        title=h1.raw if h1 else (_front_matter_title(text) or stem),
+        product=folder,
+        line=h1.line if h1 else 1,
+        anchor="",
+        name=stem,
+        path=path,
+        form=EntryForm.FILE,
+        has_diagnosis="diagnosis" in marks,
+        has_mitigation="mitigation" in marks,
+        stub=_is_stub(h1.raw if h1 else stem, body, marks),
+    )
+    return entry, order
+
+
+def parse_runbook_files(files: Mapping[str, str], source: str, url: str | None = None) -> Runbook:
+    """Entries of a folder of markdown (relative path -> text): one file per alert, or several runbooks."""
+    pages = {p: t for p, t in sorted(files.items()) if p.lower().endswith(RUNBOOK_SUFFIXES)}
+    if not pages:
+        raise InputError(f"runbook folder {source} has no markdown files ({', '.join(RUNBOOK_SUFFIXES)})")
+    anchors: dict[str, frozenset[str]] = {}
+    per_file: list[RunbookEntry] = []
+    orders: Counter[tuple[str, ...]] = Counter()
+    headed: list[RunbookEntry] = []
+    levels: Counter[int] = Counter()
+    markers: Counter[str] = Counter()
+    for path, text in pages.items():
+        where = f"{source}/{path}"
+        if not text.strip():
+            anchors[path] = frozenset()
+            continue
+        _check_text(text, where)
+        doc = _read(text)
+        anchors[path] = frozenset(h.anchor for h in doc.headings)
+        if _stem(path).lower() in _INDEX_PAGES or not doc.headings:
+            continue
+        got = _file_entry(path, text, doc)
+        if got:
+            per_file.append(got[0])
+            orders[got[1]] += 1
+            continue
+        found = _heading_entries(doc, path, set())
+        if any(e.has_diagnosis or e.has_mitigation for e in found.entries):
+            title = doc.headings[0].raw if doc.headings[0].level == 1 else None
+            fallback = title or (path.rsplit("/", 1)[0] if "/" in path else None)
+            headed += [e if e.product else e.model_copy(update={"product": fallback}) for e in found.entries]
+            levels[found.level] += len(found.entries)
+            markers[found.marker] += len(found.entries)
+    if not per_file and not headed:
+        raise InputError(
+            f"runbook folder {source} has markdown but no entries: no file is named after an alert or "
+            "holds Diagnosis/Mitigation sections"
+        )
+    if len(per_file) >= len(headed):
+        entries = per_file + headed
+        layout = Layout.FILES
+        sections = orders.most_common(1)[0][0] if orders else ("Diagnosis", "Mitigation")
+        marker, level = "## {}", 1
+    else:
+        entries, layout = headed + per_file, Layout.HEADINGS
+        level = levels.most_common(1)[0][0]
+        marker = markers.most_common(1)[0][0]
+        sections = ("Diagnosis", "Mitigation")
     products = list(dict.fromkeys(e.product for e in entries if e.product))
     return Runbook(
         source=source,
         url=url,
         entries=tuple(entries),
         products=tuple(products),
+        layout=layout,
         entry_level=level,
-        section_marker=style,
+        section_marker=marker,
+        sections=sections,
+        anchors=anchors,
     )
 
 
 class RunbookSource(BaseModel):
-    """Where the runbook lives: `owner/repo:path@ref` on GitHub, or a local file."""
+    """Where the runbook lives: `owner/repo:path@ref` on GitHub, or a local file; `path` may be a folder."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -255,7 +778,9 @@ class RunbookSource(BaseModel):
     def __str__(self) -> str:
         return f"{self.repo}:{self.path}" + (f"@{self.ref}" if self.ref else "") if self.repo else self.path
 
-    def web_url(self, web_base: str = "https://github.com") -> str | None:
+    def web_url(self, web_base: str = "https://github.com", folder: bool = False) -> str | None:
+        """GitHub shows a folder under /tree/ and a file under /blob/."""
         if not self.repo:
             return None
-        return f"{web_base}/{self.repo}/blob/{self.ref or 'HEAD'}/{self.path}"
+        kind = "tree" if folder else "blob"
+        return f"{web_base}/{self.repo}/{kind}/{self.ref or 'HEAD'}/{self.path.strip('/')}"

@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from oncall.errors import InputError
-from oncall.runbook import RunbookSource, github_anchor, parse_runbook
+from oncall.runbook import (
+    EntryForm,
+    Layout,
+    RunbookSource,
+    github_anchor,
+    heading_anchors,
+    parse_runbook,
+    parse_runbook_files,
+)
 from tests.factories import FIXTURES
 
 REAL = FIXTURES / "real" / "mitodl-oncall-runbook.md"
@@ -131,3 +142,287 @@ def test_the_sandbox_serves_the_real_runbook_byte_for_byte() -> None:
     from oncall.sandbox.seed import RUNBOOK
 
     assert RUNBOOK.read_bytes() == REAL.read_bytes()
+
+
+# --- the layouts of issue 16, on fixtures written for them -------------------------------------
+
+RUNBOOKS = FIXTURES / "runbooks"
+
+
+def _documented(layout: str) -> list[str]:
+    return (RUNBOOKS / layout / "alerts.txt").read_text().split()
+
+
+def _layout(layout: str):  # type: ignore[no-untyped-def]
+    return parse_runbook((RUNBOOKS / layout / "runbook.md").read_text(), source=f"{layout}/runbook.md")
+
+
+def _folder(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_real_runbook_gives_exactly_todays_entries() -> None:
+    golden = json.loads((FIXTURES / "golden" / "mitodl-answers-153231f.json").read_text())["entries"]
+    book = parse_runbook(REAL.read_text(), source="mitodl")
+    ours = [
+        {"title": e.title, "product": e.product, "line": e.line, "anchor": e.anchor, "flags": e.flags}
+        for e in book.entries
+    ]
+    assert ours == golden
+    assert book.layout is Layout.HEADINGS and book.anchors.keys() == {""}
+
+
+def test_headings_layout_every_documented_alert_is_an_entry() -> None:
+    book = _layout("headings")
+    keys = [e.key for e in book.entries]
+    for name in _documented("headings"):
+        assert sum(name in k.split() or name == k for k in keys) == 1, name
+    assert book.layout is Layout.HEADINGS and book.entry_level == 3 and book.section_marker == "_{}_"
+    pasted = next(e for e in book.entries if "CheckoutLatencyHigh" in e.title)
+    assert pasted.title == "[Prometheus]: [FIRING:1] CheckoutLatencyHigh production (checkout-api critical)"
+    assert pasted.name == "" and pasted.key == pasted.title  # matching reads a pasted title whole
+
+
+def test_a_bash_fence_line_inside_an_open_fence_stays_code() -> None:
+    book = _layout("headings")
+    titles = {e.title: e for e in book.entries}
+    assert not any("route" in t for t in titles)  # the shell comments are not headings
+    first = titles["HighErrorRate"]
+    assert first.has_diagnosis and first.has_mitigation and first.product == "Checkout"
+    # Everything after the fence is still text: the next entry keeps its heading and its sections.
+    assert titles["PaymentProviderTimeout"].line == 50
+
+
+def test_products_sit_one_or_two_levels_up_and_the_document_title_is_none() -> None:
+    book = _layout("headings")
+    product = {e.key: e.product for e in book.entries}
+    assert product["NodeNotReachable"] == "Infrastructure"  # an H1 above an H3 entry
+    assert product["DiskFull"] == "Storage"
+    assert "Platform On-Call Runbook" not in book.products
+    one_title = parse_runbook("# Team runbook\n\n### DiskFull\n\n_Diagnosis_\n\ndf -h\n")
+    assert one_title.entries[0].product is None
+
+
+def test_headings_layout_flags_shared_bodies_stubs_and_missing_mitigation() -> None:
+    book = _layout("headings")
+    entry = {e.key: e for e in book.entries}
+    for shared in ("PaymentProviderTimeout", "PaymentProviderUnreachable"):
+        assert entry[shared].flags == []
+    assert entry["SearchClusterRed"].stub
+    assert entry["IndexLagHigh"].flags == ["no Mitigation"]
+    bold = next(e for e in book.entries if "SearchQueryRejections" in e.title)
+    assert bold.has_diagnosis and bold.has_mitigation  # **Diagnosis** lines count as markers
+
+
+def test_decorated_headings_give_the_bare_alert_name() -> None:
+    book = _layout("decorated")
+    assert [e.name for e in book.entries] == _documented("decorated")
+    assert [e.key for e in book.entries] == _documented("decorated")
+    titles = [e.title for e in book.entries]
+    assert "Alert: `WafBlockSpike` [warning]" in titles and '"RateLimitRejectionsHigh"' in titles
+    assert all(e.has_diagnosis and e.has_mitigation for e in book.entries)  # `**Diagnosis:** text`
+
+
+def test_table_rows_are_entries_linking_to_their_section() -> None:
+    book = _layout("table")
+    text = (RUNBOOKS / "table" / "runbook.md").read_text().split("\n")
+    assert book.layout is Layout.TABLE
+    assert [e.key for e in book.entries] == _documented("table")
+    assert {e.form for e in book.entries} == {EntryForm.ROW}
+    assert book.products == ("Ingestion alerts", "Warehouse alerts", "Scheduler")
+    for e in book.entries:
+        assert e.key in text[e.line - 1] and text[e.line - 1].startswith("|")
+        assert e.anchor == {
+            "Ingestion alerts": "ingestion-alerts",
+            "Warehouse alerts": "warehouse-alerts",
+        }.get(e.product or "", "scheduler")
+    entry = {e.key: e for e in book.entries}
+    assert entry["SchemaRegistryDown"].title == "`SchemaRegistryDown`"
+    assert entry["IngestDeadLetterGrowing"].stub  # a row with an empty body
+    assert entry["KafkaBrokerOffline"].flags == [] and entry["WarehouseLoadFailed"].flags == []
+    assert entry["WarehouseStorageNearQuota"].stub  # a TODO in a short body
+    assert book.sections == ("Alert", "Severity", "Description", "Action")
+    assert book.link(entry["DagRunFailed"]) is None
+
+
+def test_a_table_of_contents_linking_to_headings_is_not_a_table_of_entries() -> None:
+    text = """# Runbook
+
+## Index
+
+| Alert | Team |
+|-------|------|
+| [DiskFull](#diskfull) | infra |
+| [QueueDepthHigh](#queuedepthhigh) | infra |
+
+## Infra
+
+### DiskFull
+
+_Diagnosis_ df -h
+
+### QueueDepthHigh
+
+_Mitigation_
+
+Scale consumers.
+"""
+    book = parse_runbook(text)
+    assert book.layout is Layout.HEADINGS
+    assert [(e.title, e.form, e.product) for e in book.entries] == [
+        ("DiskFull", EntryForm.HEADING, "Infra"),
+        ("QueueDepthHigh", EntryForm.HEADING, "Infra"),
+    ]
+
+
+def test_section_sub_headings_belong_to_their_entry() -> None:
+    book = _layout("sections")
+    assert [e.key for e in book.entries] == _documented("sections")
+    assert book.sections == ("Summary", "Impact", "Diagnosis", "Mitigation", "Who to wake", "Notes")
+    assert book.section_marker == "#### {}" and book.entry_level == 3
+    entry = {e.key: e for e in book.entries}
+    # Diagnosis comes after Impact, at the same level: it is the entry's, not Impact's.
+    assert all(e.has_diagnosis for e in book.entries)
+    assert entry["TokenSigningKeyRotationOverdue"].flags == ["no Mitigation"]
+    assert not entry["LedgerMismatch"].stub  # a TODO in a long body is not a stub
+    assert book.products == ("Identity", "Billing", "Messaging")
+
+
+def test_a_title_repeated_under_many_products_is_still_an_entry() -> None:
+    text = "".join(f"## {p}\n\n### HighErrorRate\n\n_Diagnosis_\n\nlook\n\n" for p in ("A", "B", "C", "D"))
+    book = parse_runbook(text)
+    assert [(e.title, e.product) for e in book.entries] == [("HighErrorRate", p) for p in "ABCD"]
+    assert len({e.anchor for e in book.entries}) == 4
+
+
+def test_a_todo_anywhere_in_a_short_body_is_a_stub() -> None:
+    text = (
+        "## P\n\n### DiskFull\n\n_Diagnosis_\n\n"
+        + "Check the disk usage dashboard for the host. " * 4
+        + "TODO: link it.\n\n_Mitigation_\n\nrotate logs\n"
+    )
+    entry = parse_runbook(text).entries[0]
+    assert entry.stub and entry.has_diagnosis and entry.has_mitigation
+
+
+def test_files_layout_one_entry_per_alert_file() -> None:
+    root = RUNBOOKS / "files"
+    book = parse_runbook_files(_folder(root), source="files", url="https://github.com/o/r/tree/main/runbooks")
+    assert book.layout is Layout.FILES
+    assert sorted(e.name for e in book.entries) == sorted(_documented("files"))
+    assert len(book.entries) >= 20 and {e.form for e in book.entries} == {EntryForm.FILE}
+    for e in book.entries:
+        assert e.path == f"{e.product}/{e.name}.md" and e.anchor == ""
+    assert book.products == ("etcd", "kubernetes", "node", "prometheus")
+    assert book.sections == ("Summary", "Impact", "Diagnosis", "Mitigation", "Notes")
+    assert book.section_marker == "## {}"
+    entry = {e.name: e for e in book.entries}
+    assert entry["KubeHpaMaxedOut"].flags == ["no Mitigation"]
+    assert entry["KubeNodeNotReady"].title == "Kube Node Not Ready" and entry["KubeNodeNotReady"].line == 6
+    assert entry["KubePodCrashLooping"].flags == []
+    assert book.link(entry["KubePodCrashLooping"]) == (
+        "https://github.com/o/r/tree/main/runbooks/kubernetes/KubePodCrashLooping.md"
+    )
+    # Index pages and helper pages are not entries, but their anchors are known.
+    assert set(book.anchors) == set(_folder(root)) - {"alerts.txt", "near-misses.txt"}
+    assert "getting-a-shell-on-a-node" in book.anchors["general/useful-commands.md"]
+    assert "diagnosis" in book.anchors["node/NodeFilesystemSpaceFillingUp.md"]
+
+
+def test_front_matter_is_not_a_heading() -> None:
+    text = (RUNBOOKS / "files" / "kubernetes" / "KubeNodeNotReady.md").read_text()
+    assert text.startswith("---\ntitle:")
+    anchors = heading_anchors(text)
+    assert "kube-node-not-ready" in anchors
+    assert not any(a.startswith("title") or a.startswith("weight") for a in anchors)
+
+
+def test_a_folder_of_heading_runbooks_gives_heading_entries_with_paths() -> None:
+    files = {
+        "teams/payments.md": "# Payments\n\n### CardDeclineSpike\n\n_Diagnosis_\n\nlook\n\n_Mitigation_\n\nfix\n",
+        "teams/search.md": "# Search\n\n## Cluster\n\n### SearchClusterRed\n\n_Diagnosis_\n\nlook\n",
+        "README.md": "# Runbooks\n\nOne file per team.\n",
+    }
+    book = parse_runbook_files(files, source="docs")
+    assert book.layout is Layout.HEADINGS
+    got = [(e.title, e.path, e.product, e.form, e.anchor) for e in book.entries]
+    assert got == [
+        ("CardDeclineSpike", "teams/payments.md", "Payments", EntryForm.HEADING, "carddeclinespike"),
+        ("SearchClusterRed", "teams/search.md", "Cluster", EntryForm.HEADING, "searchclusterred"),
+    ]
+
+
+def test_anchors_come_from_the_rendered_heading_like_githubs() -> None:
+    text = "# Use `kubectl` *now* <b>x</b> [docs](http://x) ![img](i.png)\n\n## C# & F#\n\n## C# & F#\n"
+    assert heading_anchors(text) == {"use-kubectl-now-x-docs-", "c--f", "c--f-1"}
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("bad/sections-only.md", "only section headings"),
+        ("bad/saved-page.md", "does not look like markdown"),
+        ("bad/runbook.json", "does not look like markdown"),
+    ],
+)
+def test_bad_runbook_files_are_refused_naming_the_path(path: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as err:
+        parse_runbook((RUNBOOKS / path).read_text(), source=path)
+    assert path in str(err.value)
+
+
+def test_bad_folders_are_refused_naming_the_path(tmp_path: Path) -> None:
+    empty = tmp_path / "runbooks"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no markdown") as err:
+        parse_runbook_files(_folder(empty), source=str(empty))
+    assert str(empty) in str(err.value)
+    with pytest.raises(InputError, match="no markdown"):
+        parse_runbook_files({"rules.yaml": "groups: []\n", "runbook.json": "{}"}, source="rb")
+    with pytest.raises(InputError, match=r"rb/x/saved-page\.md does not look like markdown"):
+        parse_runbook_files(
+            {"x/saved-page.md": (RUNBOOKS / "bad" / "saved-page.md").read_text()}, source="rb"
+        )
+    with pytest.raises(InputError, match="no entries"):
+        parse_runbook_files(
+            {"README.md": "# Runbooks\n\nSoon.\n", "notes.md": "# Notes\n\nhi\n"}, source="rb"
+        )
+
+
+def test_a_600_kb_runbook_parses_well_under_half_a_second() -> None:
+    parts = ["# Runbook", ""]
+    for p in range(60):
+        parts += [f"## Product {p}", ""]
+        for e in range(24):
+            parts += [
+                f"### [Prometheus]: [FIRING:1] Alert{p}x{e}Name production (app-{e} critical)",
+                "",
+                "_Diagnosis_",
+                "",
+                "Check the `dashboard` and **the logs** " * 4,
+                "```bash",
+                "kubectl get pods -n ns | grep thing  # comment",
+                "```",
+                "_Mitigation_",
+                "",
+                "Roll back [the deploy](https://example.com/x). " * 3,
+                "",
+            ]
+    text = "\n".join(parts)
+    assert 550_000 < len(text) < 700_000 and text.count("\n#") >= 1_500
+    best = min(_timed(text) for _ in range(3))
+    assert best < 0.5, best
+
+
+def _timed(text: str) -> float:
+    start = time.perf_counter()
+    book = parse_runbook(text)
+    took = time.perf_counter() - start
+    assert len(book.entries) == 1_440
+    return took
+
+
+def test_web_url_of_a_folder_uses_tree() -> None:
+    src = RunbookSource.parse("o/r:docs/runbooks@main")
+    assert src.web_url(folder=True) == "https://github.com/o/r/tree/main/docs/runbooks"
+    assert src.web_url() == "https://github.com/o/r/blob/main/docs/runbooks"
