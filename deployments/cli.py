@@ -9,8 +9,11 @@ from collections.abc import Sequence
 
 from deployments import commands
 from oncall.errors import OncallError
-from oncall.sources import SOURCES
 
+# The registry's names (oncall.sources.SOURCES, which a test keeps equal to these): importing
+# the registry loads every client, and `oncall runbook check` in a team's CI must start fast.
+SOURCES = ("opsgenie", "jsm", "rootly")
+ACTIONS = ("coe_command", "setup_command", "runbook_command")
 EPILOG = "Settings come from ONCALL_* environment variables; see README.md#configuration."
 
 
@@ -121,6 +124,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gaps.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
     gaps.set_defaults(func=commands.cmd_gaps)
+
+    runbook = sub.add_parser(
+        "runbook",
+        help="check a runbook: the entries it has, the alerts it lacks, the links that are broken",
+        description="Work with a runbook without a Prefect server: for a person, and for the "
+        "runbook repository's own CI.",
+        epilog=EPILOG,
+    )
+    runbook_sub = runbook.add_subparsers(dest="runbook_command", required=True, metavar="ACTION")
+    check_runbook = runbook_sub.add_parser(
+        "check",
+        help="list a runbook's entries, or check alert titles and Prometheus rules against it",
+        description="Read RUNBOOK as runbook-gaps reads it. With no other argument, list the "
+        "entries found (layout, count, products, quality flags). With --titles or --rules, match "
+        "each alert as runbook-gaps would, and check every rule's runbook_url. Exit 0 when nothing "
+        "is a gap or a broken link, 1 when something is, 2 on bad input. No Prefect server is needed.",
+        epilog="examples:\n"
+        "  oncall runbook check docs/runbook.md                  # what did it find?\n"
+        "  oncall runbook check docs/runbooks --rules alerts/*.yaml\n"
+        "  oncall runbook check acme/ops:runbooks@main --titles titles.txt --format json\n\n"
+        "A GitHub runbook (owner/repo:path@ref) is read with ONCALL_GITHUB_TOKEN. "
+        "See docs/runbook-check.md.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check_runbook.add_argument(
+        "runbook",
+        metavar="RUNBOOK",
+        help="a local markdown file, a local folder of them, or owner/repo:path@ref on GitHub",
+    )
+    check_runbook.add_argument(
+        "--titles", metavar="FILE", help="alert titles, one per line, each matched as runbook-gaps would"
+    )
+    check_runbook.add_argument(
+        "--rules",
+        metavar="FILE",
+        nargs="+",
+        action="extend",
+        help="Prometheus rule files (groups[].rules[].alert, annotations.runbook_url): each alert "
+        "needs an entry, and its runbook_url must resolve. Several files, or a shell glob, may follow",
+    )
+    check_runbook.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text for people (default), or json: one object per line, for scripts",
+    )
+    check_runbook.set_defaults(func=commands.cmd_runbook_check)
 
     coe = sub.add_parser(
         "coe",
@@ -234,7 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except OncallError as exc:
-        print(f"oncall {args.command}: {exc}", file=sys.stderr)
+        action = next((getattr(args, a) for a in ACTIONS if getattr(args, a, None)), None)
+        command = f"{args.command} {action}" if action else args.command
+        print(f"oncall {command}: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, for CI logs
         return 2
 
 

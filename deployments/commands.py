@@ -165,6 +165,16 @@ def cmd_coe_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runbook_check(args: argparse.Namespace) -> int:
+    from deployments.runbook_check import run_check
+
+    try:
+        return run_check(args.runbook, titles=args.titles, rules=args.rules or (), fmt=args.format)
+    except BrokenPipeError:  # `oncall runbook check ... | head` stopped reading: not an error
+        sys.stderr.close()
+        return 0
+
+
 def cmd_relay(args: argparse.Namespace) -> int:
     from deployments.relay import build_relay
     from deployments.relay_server import relay_config, serve_relay

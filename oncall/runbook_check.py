@@ -191,6 +191,7 @@ def check_rules(
     matcher: Matcher, alerts: Iterable[RuleAlert], links: Mapping[str, LinkCheck]
 ) -> list[CheckResult]:
     """Each alert by its link when the link was checked and answered; else by its name's words.
+    `links` is keyed by the link as written; results show it as the check shows it (redacted).
 
     A broken link fails the alert even when an entry matches its name: the page links there,
     so the responder lands on nothing. An unverified link (an auth wall, a timeout) decides
@@ -208,14 +209,14 @@ def check_rules(
         if url and _TEMPLATED in url:
             out.append(words.model_copy(update={"note": f"link {url} is templated; not checked"}))
         elif check is None or check.status is LinkStatus.UNVERIFIED:
-            note = f"link {url} unverified: {check.reason}" if check else ""
+            note = f"link {check.url} unverified: {check.reason}" if check else ""
             out.append(words.model_copy(update={"note": note}))
         elif check.status is LinkStatus.BROKEN:
             out.append(
                 words.model_copy(
                     update={
                         "status": CheckStatus.BROKEN_LINK,
-                        "why": [url],
+                        "why": [check.url],
                         "by_link": True,
                         "note": check.reason,
                     }
@@ -225,7 +226,12 @@ def check_rules(
             entry = EntryRef.of(check.entry) if check.entry else words.entry
             out.append(
                 words.model_copy(
-                    update={"status": CheckStatus.COVERED, "entry": entry, "why": [url], "by_link": True}
+                    update={
+                        "status": CheckStatus.COVERED,
+                        "entry": entry,
+                        "why": [check.url],
+                        "by_link": True,
+                    }
                 )
             )
     return out

@@ -162,6 +162,14 @@ def test_an_unverified_or_templated_link_leaves_the_decision_to_the_words(runboo
     assert plain.status is CheckStatus.GAP
 
 
+def test_a_link_is_shown_as_the_check_shows_it_never_as_written(runbook: Runbook) -> None:
+    written = "https://wiki.example.com/gone?token=s3cr3t-canary"
+    shown = "https://wiki.example.com/gone?token=[redacted]"
+    links = {written: LinkCheck(url=shown, status=LinkStatus.BROKEN, reason="404")}
+    (result,) = check_rules(Matcher(runbook), [_rule("Gone", written)], links)
+    assert result.why == [shown] and "s3cr3t" not in render_results([result])
+
+
 def test_an_alert_repeated_at_several_severities_is_checked_once(runbook: Runbook) -> None:
     results = check_rules(
         Matcher(runbook), [_rule("DiskFull"), _rule("DiskFull"), _rule("DiskFull", "x")], {}

@@ -1,0 +1,169 @@
+"""`oncall runbook check`: read the runbook, the titles and the rule files, check the links, print.
+
+It runs in a team's CI, with no Prefect server, so it imports no Prefect and loads PyGithub
+and the settings only when the runbook is on GitHub or a rule links somewhere. The local
+inputs (titles, rule files) are read before the runbook, so a typo fails in a moment and
+before any network call. Decisions live in `oncall.runbook_check`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from oncall.errors import InputError
+from oncall.runbook import Runbook, RunbookSource
+from oncall.runbook_check import (
+    CheckResult,
+    check_rules,
+    check_titles,
+    exit_code,
+    links_to_check,
+    list_entries,
+    parse_rules,
+    render_listing,
+    render_results,
+)
+
+if TYPE_CHECKING:
+    from oncall.clients.github import GitHubClient
+    from oncall.links import LinkCheck
+    from oncall.settings import Settings
+
+
+def run_check(
+    runbook: str,
+    *,
+    titles: str | None = None,
+    rules: Sequence[str] = (),
+    fmt: str = "text",
+    out: TextIO | None = None,
+) -> int:
+    """0 when nothing is a gap or a broken link, 1 when something is; bad input raises InputError."""
+    out = out or sys.stdout
+    source = RunbookSource.parse(runbook)
+    title_list = read_titles(titles) if titles else []
+    alerts = [a for path in rules for a in parse_rules(read_text(path, "rules file"), path)]
+    with ExitStack() as stack:
+        github = _GitHub(stack)
+        book = read_book(source, github)
+        if titles is None and not rules:
+            entries = list_entries(book)
+            if fmt == "json":
+                _write_lines(out, [e.model_dump() for e in entries])
+            else:
+                out.write(render_listing(book, entries) + "\n")
+            return 0
+        from oncall.coverage import Matcher
+
+        matcher = Matcher(book)
+        urls = links_to_check(alerts)
+        links = check_links(urls, book, github.file_reader(book)) if urls else {}
+        results: list[CheckResult] = check_titles(matcher, title_list) + check_rules(matcher, alerts, links)
+    if fmt == "json":
+        _write_lines(out, [r.json_line() for r in results])
+    else:
+        out.write(f"Runbook {book.source}: {len(book.entries)} entries\n\n" + render_results(results) + "\n")
+    return exit_code(results)
+
+
+def _write_lines(out: TextIO, objects: list[dict[str, object]]) -> None:
+    # ASCII JSON: a control character in runbook text is `\u001b` here, never a terminal escape.
+    out.write("".join(json.dumps(o) + "\n" for o in objects))
+
+
+def read_text(path: str, what: str) -> str:
+    """A local text file, or an InputError naming it and what is wrong with it."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{what} {path} is a folder, not a file")
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} {path} is not UTF-8 text") from None
+    if "\x00" in text:
+        raise InputError(f"{what} {path} is not text (it holds NUL bytes)")
+    return text
+
+
+def read_titles(path: str) -> list[str]:
+    """One alert title per line; blank lines are skipped."""
+    return [line.strip() for line in read_text(path, "titles file").splitlines() if line.strip()]
+
+
+class _GitHub:
+    """One GitHub client for the whole check, made on first need (a local runbook with no
+    in-repo links never loads PyGithub or the settings), closed with the check."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._client: GitHubClient | None = None
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from oncall.settings import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    def client(self) -> GitHubClient:
+        if self._client is None:
+            from oncall.clients.github import GitHubClient
+
+            s = self.settings
+            self._client = self._stack.enter_context(
+                GitHubClient(
+                    s.require("github_token"),
+                    base_url=s.github_base_url,
+                    timeout=s.http_timeout_seconds,
+                    write_interval=s.github_write_interval,
+                    backoff=s.http_backoff_seconds,
+                    concurrency=s.max_concurrency,
+                )
+            )
+        return self._client
+
+    def web_base(self) -> str:
+        """github.com for the public API; the host itself for GitHub Enterprise (`https://HOST/api/v3`)."""
+        api = self.settings.github_base_url
+        return "https://github.com" if "api.github.com" in api else api.rstrip("/").removesuffix("/api/v3")
+
+    def file_reader(self, book: Runbook) -> Callable[[str], str | None] | None:
+        """Reads other files of the runbook's repository, for links that point outside what was read."""
+        if not book.repo:
+            return None
+        repo, ref = book.repo, book.ref
+
+        def read(path: str) -> str | None:
+            found = self.client().file(repo, path, ref)
+            return found[0] if found else None
+
+        return read
+
+
+def read_book(source: RunbookSource, github: _GitHub) -> Runbook:
+    from oncall.clients.runbook_files import read_runbook
+
+    if source.repo:
+        return read_runbook(source, github=github.client, web_base=github.web_base())
+    return read_runbook(source)
+
+
+def check_links(
+    urls: list[str], book: Runbook, read_repo_file: Callable[[str], str | None] | None
+) -> dict[str, LinkCheck]:
+    from oncall.clients.links import LinkChecker
+
+    return LinkChecker().check(urls, book, read_repo_file)
