@@ -1,4 +1,5 @@
-"""GitHub through PyGithub: read the runbook, list gap issues, and write issues.
+"""GitHub through PyGithub: read the runbook, list gap issues, write issues, and open the
+draft pull requests that add runbook entries (branch, commit, pull request).
 
 PyGithub's default retry repeats 5xx answers to POSTs up to ten times, which files
 duplicates when GitHub created the issue and then failed to answer. Here only GET/HEAD are
@@ -7,6 +8,10 @@ and the caller looks for its marker before writing again. Rate limits mean GitHu
 nothing, so every request is retried after the wait, by one loop here (PyGithub's own
 would sleep outside the caller's clock): a primary limit (403, `X-RateLimit-Remaining: 0`)
 until its `X-RateLimit-Reset`, a secondary one for its Retry-After or a minute.
+
+A branch, a commit or a pull request whose answer was lost is looked for before it is written
+again (the branch by name, the file by its text, the pull request by its head), so a lost answer
+never makes a second one.
 
 Writes are spaced by `write_interval` per account and API, across every client in the
 process: a flow builds a client per task, and GitHub counts content-creating requests per
@@ -114,6 +119,24 @@ class IssueRef(BaseModel):
     closed_at: datetime | None = None
     is_pull_request: bool = False
     labels: tuple[str, ...] = ()
+
+
+class PullRef(BaseModel):
+    """A pull request as plain data: found again by its head branch, open or closed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    html_url: str
+    state: str
+    head: str  # the head branch's name, without its owner
+    draft: bool = False
+
+
+def _pull(pr: Any) -> PullRef:
+    return PullRef(
+        number=pr.number, html_url=pr.html_url, state=pr.state, head=pr.head.ref, draft=bool(pr.draft)
+    )
 
 
 def _ref(issue: Any) -> IssueRef:
@@ -420,3 +443,148 @@ class GitHubClient:
 
         name, ident = self._read(f"repository {repo}", seen)
         return f"GitHub: token accepted, repository {name} visible (id {ident})"
+
+    # The git side: the runbook folder's tree, and the branch, commit and draft pull request
+    # that add an entry. Each write that lost its answer is looked for before it is sent again.
+
+    def tree(self, repo: str, ref: str) -> list[str]:
+        """Every file (blob) path at `ref`, in one recursive tree listing."""
+        what = f"the file tree of {repo}@{ref}"
+        truncated, paths = self._read(
+            what,
+            lambda: _blobs(self.gh.get_repo(split_repo(repo)).get_git_tree(ref, recursive=True)),
+        )
+        if truncated:
+            raise InputError(
+                f"{what} is over GitHub's 100,000 entries, so its listing is cut; "
+                "keep the runbook in a smaller repository or name its files one by one"
+            )
+        return paths
+
+    def default_branch(self, repo: str) -> str:
+        return self._read(
+            f"default branch of {repo}", lambda: str(self.gh.get_repo(split_repo(repo)).default_branch)
+        )
+
+    def branch_sha(self, repo: str, branch: str) -> str | None:
+        """The commit `branch` points at, or None when there is no such branch."""
+        r = self.gh.get_repo(split_repo(repo))
+        try:
+            return self._read(
+                f"branch {branch} of {repo}", lambda: str(r.get_git_ref(f"heads/{branch}").object.sha)
+            )
+        except NotFoundError:
+            return None
+
+    def create_branch(self, repo: str, branch: str, sha: str) -> None:
+        """A branch at `sha`; one that exists already counts as made (a rerun reuses it)."""
+        r = self.gh.get_repo(split_repo(repo))
+        what = f"new branch {branch} in {repo}"
+
+        def write() -> None:
+            try:
+                self._push(what, repo, lambda: r.create_git_ref(f"refs/heads/{branch}", sha))
+            except RejectedError as exc:
+                if exc.status != 422 or "Reference already exists" not in str(exc):
+                    raise
+
+        try:
+            write()
+        except UnavailableError:
+            if self.branch_sha(repo, branch) is None:  # the lost write did not happen: once more
+                write()
+
+    def file(self, repo: str, path: str, ref: str | None = None) -> tuple[str, str] | None:
+        """A file's text and blob sha (an update must name it), or None when it does not exist."""
+        what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")
+        try:
+            content = self._read(
+                what,
+                lambda: _text_and_sha(
+                    self.gh.get_repo(split_repo(repo)).get_contents(path, **({"ref": ref} if ref else {}))
+                ),
+            )
+        except NotFoundError:
+            return None
+        if content is None:
+            raise InputError(f"{what} is a folder, not a markdown file")
+        return content
+
+    def put_file(self, repo: str, path: str, branch: str, message: str, text: str, sha: str | None) -> None:
+        """One commit writing `text` to `path` on `branch`: created when `sha` is None, else
+        updated from that blob. After a lost answer the file is read again: holding `text`, the
+        commit happened; otherwise it is written once more from the sha read."""
+        r = self.gh.get_repo(split_repo(repo))
+        what = f"commit of {path} to {repo}@{branch}"
+
+        def write(current: str | None) -> None:
+            if current is None:
+                self._push(what, repo, lambda: r.create_file(path, message, text, branch=branch))
+            else:
+                self._push(what, repo, lambda: r.update_file(path, message, text, current, branch=branch))
+
+        try:
+            write(sha)
+        except UnavailableError:
+            now = self.file(repo, path, branch)
+            if now is not None and now[0] == text:
+                return
+            write(now[1] if now is not None else None)
+
+    def find_pull(self, repo: str, branch: str) -> PullRef | None:
+        """The pull request from `branch` (open or closed, newest first), or None."""
+        r = self.gh.get_repo(split_repo(repo))
+        owner = split_repo(repo).split("/")[0]
+
+        def newest() -> PullRef | None:
+            for pr in r.get_pulls(state="all", head=f"{owner}:{branch}"):
+                return _pull(pr)
+            return None
+
+        return self._read(f"pull requests from {branch} in {repo}", newest)
+
+    def create_pull(
+        self, repo: str, title: str, body: str, head: str, base: str, draft: bool = True
+    ) -> PullRef:
+        """A pull request from `head` into `base`; an open one from `head` is reused, and a lost
+        answer is looked for by its head before a second is sent."""
+        r = self.gh.get_repo(split_repo(repo))
+        what = f"new pull request from {head} in {repo}"
+
+        def send() -> PullRef:
+            return _pull(r.create_pull(base=base, head=head, title=title, body=body, draft=draft))
+
+        try:
+            return self._write(what, send)
+        except RejectedError as exc:
+            found = self.find_pull(repo, head) if "A pull request already exists" in str(exc) else None
+            if found is None:
+                raise
+            return found
+        except UnavailableError:
+            found = self.find_pull(repo, head)
+            if found is not None:
+                return found
+            return self._write(what, send)
+
+    def _push(self, what: str, repo: str, call: Callable[[], object]) -> None:
+        """A write that needs push access: GitHub hides the repository from a token without it (404)."""
+        try:
+            self._write(what, call)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                SYSTEM,
+                f"{what} was not found (HTTP 404): GitHub answers so when the account behind {SETTING} "
+                f"lacks Write access to {repo}, or the repository or branch does not exist",
+                status=exc.status,
+            ) from None
+
+
+def _blobs(tree: Any) -> tuple[bool, list[str]]:
+    return bool(tree.raw_data.get("truncated")), [e.path for e in tree.tree if e.type == "blob"]
+
+
+def _text_and_sha(content: Any) -> tuple[str, str] | None:
+    if isinstance(content, list):
+        return None
+    return content.decoded_content.decode("utf-8", errors="replace"), str(content.sha)

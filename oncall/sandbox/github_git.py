@@ -267,7 +267,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
                 "protected": False,
                 "protection": {
                     "enabled": False,
-                    "required_status_checks": {"enforcement_level": "off", "contexts": []},
+                    "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
                 },
                 "protection_url": f"{api(request, name)}/branches/{wanted}/protection",
             }
@@ -586,8 +586,15 @@ def repository_builder(state: GitHubState, edge: FakeEdge) -> Callable[..., dict
             "created_at": "2020-01-01T00:00:00Z",
             "updated_at": _now(),
         }
-        if permissions is not None:
-            out["permissions"] = permissions
+        if permissions is not None:  # the full repository, as `GET /repos/o/r` serves it
+            out |= {
+                "permissions": permissions,
+                "has_projects": False,
+                "has_wiki": False,
+                "has_discussions": False,
+                "subscribers_count": 0,
+                "network_count": 0,
+            }
         return out
 
     return build

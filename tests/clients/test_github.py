@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
 from itertools import count, pairwise
+from typing import Any
 
 import httpx
 import pytest
 from github.GithubException import GithubException, UnknownObjectException
-from githubkit_schemas.v2022_11_28.models import ContentFile, Issue, IssueComment
+from githubkit_schemas.v2022_11_28.models import (
+    BranchWithProtection,
+    ContentDirectoryItems,
+    ContentFile,
+    FileCommit,
+    FullRepository,
+    GitRef,
+    GitTree,
+    Issue,
+    IssueComment,
+    PullRequest,
+)
 
 from oncall.clients.github import GitHubClient
 from oncall.errors import (
     AuthError,
+    InputError,
     MalformedError,
     NotFoundError,
     RateLimitedError,
@@ -315,3 +330,271 @@ def test_an_error_echoing_the_token_names_no_secret(
     ):
         client.create_issue(repo, "t", "b", [])
     assert token not in str(refused.value) and str(refused.value).count("[redacted]") == 2
+
+
+# The git side: trees, branches, contents PUT and draft pull requests, as PyGithub calls them.
+
+FOLDER = {
+    "docs/runbooks/README.md": "# Runbooks\n",
+    "docs/runbooks/api/HighErrorRate.md": "# HighErrorRate\n\n## Mitigation\n\nRoll back.\n",
+    "docs/runbooks/db/DiskFull.md": "# DiskFull\n\n## Mitigation\n\nGrow the volume.\n",
+    "src/app.py": "print('hi')\n",
+}
+
+
+@pytest.fixture
+def git_repo(sandbox: Sandbox, repo: str) -> str:
+    files = sandbox.state.github.repos[repo].files
+    for path, text in FOLDER.items():
+        files[f"{path}@main"] = text
+    return repo
+
+
+def test_the_tree_lists_every_blob_of_a_ref_in_one_request(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    before = sandbox.app.count("github", "GET")
+    assert sorted(gh.tree(git_repo, "main")) == sorted(FOLDER)
+    assert sandbox.app.count("github", "GET") - before == 1
+    raw = gh.gh.get_repo(git_repo).get_git_tree("main", recursive=True)
+    folders = {e.path for e in raw.tree if e.type == "tree"}
+    assert folders == {"docs", "docs/runbooks", "docs/runbooks/api", "docs/runbooks/db", "src"}
+    assert {e.mode for e in raw.tree} == {"100644", "040000"}
+    top = gh.gh.get_repo(git_repo).get_git_tree("main")
+    assert sorted(e.path for e in top.tree) == ["docs", "src"]
+    with pytest.raises(NotFoundError):
+        gh.tree(git_repo, "no-such-branch")
+
+
+def test_a_tree_over_githubs_limit_is_cut_and_refused(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    sandbox.state.github.tree_limit = 3
+    try:
+        raw = gh.gh.get_repo(git_repo).get_git_tree("main", recursive=True)
+        assert raw.raw_data["truncated"] is True and len(raw.tree) == 3
+        with pytest.raises(InputError, match="100,000 entries"):
+            gh.tree(git_repo, "main")
+    finally:
+        sandbox.state.github.tree_limit = 100_000
+
+
+def test_a_folder_reads_as_its_entries_and_a_file_with_its_blob_sha(gh: GitHubClient, git_repo: str) -> None:
+    listing = gh.gh.get_repo(git_repo).get_contents("docs/runbooks", ref="main")
+    assert isinstance(listing, list)
+    assert [(c.type, c.path) for c in listing] == [
+        ("file", "docs/runbooks/README.md"),
+        ("dir", "docs/runbooks/api"),
+        ("dir", "docs/runbooks/db"),
+    ]
+    text, sha = gh.file(git_repo, "docs/runbooks/db/DiskFull.md", "main") or ("", "")
+    raw = FOLDER["docs/runbooks/db/DiskFull.md"].encode()
+    assert (
+        text == raw.decode()
+        and sha == hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+    )
+    assert gh.file(git_repo, "docs/runbooks/nope.md", "main") is None
+    with pytest.raises(InputError, match="is a folder"):
+        gh.file(git_repo, "docs/runbooks", "main")
+    with pytest.raises(GithubException) as no_ref:
+        gh.gh.get_repo(git_repo).get_contents("docs/runbooks/README.md", ref="gone")
+    assert no_ref.value.status == 404 and no_ref.value.data["message"] == "No commit found for the ref gone"
+
+
+def test_a_branch_is_made_once_and_found_by_name(gh: GitHubClient, sandbox: Sandbox, git_repo: str) -> None:
+    assert gh.default_branch(git_repo) == "main"
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None and gh.branch_sha(git_repo, "runbook/x") is None
+    gh.create_branch(git_repo, "runbook/x", main)
+    assert gh.branch_sha(git_repo, "runbook/x") == main
+    assert gh.gh.get_repo(git_repo).get_branch("runbook/x").commit.sha == main
+    with pytest.raises(GithubException) as exists:
+        gh.gh.get_repo(git_repo).create_git_ref("refs/heads/runbook/x", main)
+    assert (exists.value.status, exists.value.data["message"]) == (422, "Reference already exists")
+    gh.create_branch(git_repo, "runbook/x", main)  # a rerun: the 422 counts as made
+    with pytest.raises(GithubException) as unknown:
+        gh.gh.get_repo(git_repo).create_git_ref("refs/heads/y", "0" * 40)
+    assert (unknown.value.status, unknown.value.data["message"]) == (422, "Object does not exist")
+    with pytest.raises(GithubException) as missing:
+        gh.gh.get_repo(git_repo).get_branch("nope")
+    assert (missing.value.status, missing.value.data["message"]) == (404, "Branch not found")
+
+
+def test_a_file_is_created_without_a_sha_and_updated_only_with_the_current_one(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    gh.create_branch(git_repo, "runbook/y", main)
+    path = "docs/runbooks/api/LatencyHigh.md"
+    gh.put_file(git_repo, path, "runbook/y", "Add LatencyHigh", "# LatencyHigh\n", None)
+    files = sandbox.state.github.repos[git_repo].files
+    assert files[f"{path}@runbook/y"] == "# LatencyHigh\n" and f"{path}@main" not in files
+    assert gh.branch_sha(git_repo, "runbook/y") != main  # the commit moved the branch
+    r = gh.gh.get_repo(git_repo)
+    with pytest.raises(GithubException) as no_sha:
+        r.create_file(path, "again", "x", branch="runbook/y")
+    assert no_sha.value.status == 422 and '"sha" wasn\'t supplied' in no_sha.value.data["message"]
+    with pytest.raises(GithubException) as stale:
+        r.update_file(path, "again", "x", "f" * 40, branch="runbook/y")
+    assert (stale.value.status, stale.value.data["message"]) == (409, f"{path} does not match {'f' * 40}")
+    with pytest.raises(RejectedError, match="409"):
+        gh.put_file(git_repo, path, "runbook/y", "again", "x", "f" * 40)
+    _, sha = gh.file(git_repo, path, "runbook/y") or ("", "")
+    gh.put_file(git_repo, path, "runbook/y", "Fill LatencyHigh", "# LatencyHigh\n\nMore.\n", sha)
+    assert files[f"{path}@runbook/y"] == "# LatencyHigh\n\nMore.\n"
+    with pytest.raises(GithubException) as no_branch:
+        r.create_file("x.md", "m", "x", branch="gone")
+    assert no_branch.value.status == 404
+
+
+def test_a_draft_pull_request_is_opened_once_and_found_by_its_head(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    gh.create_branch(git_repo, "runbook/z", main)
+    r = gh.gh.get_repo(git_repo)
+    with pytest.raises(GithubException) as nothing:
+        r.create_pull(base="main", head="runbook/z", title="t", body="b")
+    assert nothing.value.data["errors"][0]["message"] == "No commits between main and runbook/z"
+    gh.put_file(git_repo, "docs/runbooks/db/Z.md", "runbook/z", "Add Z", "# Z\n", None)
+    assert gh.find_pull(git_repo, "runbook/z") is None
+    made = gh.create_pull(git_repo, "Runbook: add Z", "Closes #1", "runbook/z", "main")
+    assert (made.state, made.head, made.draft) == ("open", "runbook/z", True)
+    assert made.html_url.endswith(f"/pull/{made.number}")
+    assert gh.find_pull(git_repo, "runbook/z") == made
+    owner = git_repo.split("/")[0]
+    with pytest.raises(GithubException) as exists:
+        r.create_pull(base="main", head=f"{owner}:runbook/z", title="t", body="b")
+    assert exists.value.status == 422
+    assert exists.value.data["errors"] == [
+        {
+            "resource": "PullRequest",
+            "code": "custom",
+            "message": f"A pull request already exists for {owner}:runbook/z.",
+        }
+    ]
+    assert gh.create_pull(git_repo, "again", "b", "runbook/z", "main") == made  # reused, not a second
+    with pytest.raises(GithubException) as no_head:
+        r.create_pull(base="main", head="gone", title="t", body="b")
+    assert no_head.value.data["errors"] == [{"resource": "PullRequest", "code": "invalid", "field": "head"}]
+    # A pull request is an issue to GitHub: it shares the numbers, and the issue listing marks it.
+    issue = gh.create_issue(git_repo, "t", "b", [])
+    assert issue.number == made.number + 1
+    assert gh.list_issues(git_repo, creator=sandbox.state.github.login) == [issue]
+
+
+def test_writing_refs_and_contents_needs_push_access_and_a_pull_request_does_not(
+    gh: GitHubClient, reader: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    main = reader.branch_sha(git_repo, "main")
+    assert main is not None and reader.tree(git_repo, "main")  # reading needs only read access
+    with pytest.raises(NotFoundError, match="Write access"):
+        reader.create_branch(git_repo, "runbook/r", main)
+    assert gh.branch_sha(git_repo, "runbook/r") is None
+    gh.create_branch(git_repo, "runbook/r", main)
+    with pytest.raises(NotFoundError, match="Write access"):
+        reader.put_file(git_repo, "docs/runbooks/R.md", "runbook/r", "Add R", "# R\n", None)
+    assert "docs/runbooks/R.md@runbook/r" not in sandbox.state.github.repos[git_repo].files
+    gh.put_file(git_repo, "docs/runbooks/R.md", "runbook/r", "Add R", "# R\n", None)
+    made = reader.create_pull(git_repo, "Runbook: add R", "b", "runbook/r", "main")
+    assert made.head == "runbook/r"  # GitHub: read access is enough to open a pull request
+
+
+# A write whose answer is lost is looked for before it is sent again: never a second branch,
+# commit or pull request.
+
+
+def test_a_lost_branch_answer_is_found_not_made_twice(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    sandbox.script(f"/github/repos/{git_repo}/git/refs", 502, method="POST", after=True)
+    gh.create_branch(git_repo, "runbook/lost", main)
+    assert gh.branch_sha(git_repo, "runbook/lost") == main
+    assert sandbox.app.count("github", "POST", f"/github/repos/{git_repo}/git/refs") == 1
+
+
+def test_a_branch_whose_write_never_arrived_is_sent_once_more(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    sandbox.script(f"/github/repos/{git_repo}/git/refs", 503, method="POST")  # refused before acting
+    gh.create_branch(git_repo, "runbook/again", main)
+    assert gh.branch_sha(git_repo, "runbook/again") == main
+    assert sandbox.app.count("github", "POST", f"/github/repos/{git_repo}/git/refs") == 2
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_a_lost_commit_answer_never_makes_a_second_commit(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str, update: bool
+) -> None:
+    path = "docs/runbooks/api/HighErrorRate.md" if update else "docs/runbooks/api/New.md"
+    sha = (gh.file(git_repo, path, "main") or ("", None))[1]
+    sandbox.script(f"/github/repos/{git_repo}/contents/{path}", 502, method="PUT", after=True)
+    before = gh.branch_sha(git_repo, "main")
+    gh.put_file(git_repo, path, "main", "Write", "# New text\n", sha)
+    assert sandbox.state.github.repos[git_repo].files[f"{path}@main"] == "# New text\n"
+    assert sandbox.app.count("github", "PUT", f"/github/repos/{git_repo}/contents/{path}") == 1
+    assert gh.branch_sha(git_repo, "main") != before
+
+
+def test_a_commit_whose_write_never_arrived_is_sent_again_from_the_sha_read(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    path = "docs/runbooks/api/HighErrorRate.md"
+    sha = (gh.file(git_repo, path, "main") or ("", None))[1]
+    sandbox.script(f"/github/repos/{git_repo}/contents/{path}", 500, method="PUT")
+    gh.put_file(git_repo, path, "main", "Write", "# Rewritten\n", sha)
+    assert sandbox.state.github.repos[git_repo].files[f"{path}@main"] == "# Rewritten\n"
+    assert sandbox.app.count("github", "PUT", f"/github/repos/{git_repo}/contents/{path}") == 2
+
+
+@pytest.mark.parametrize(
+    "fault", [{"status": 502, "after": True}, {"status": 200, "after": True, "body": b"<html>"}]
+)
+def test_a_lost_pull_request_answer_never_opens_a_second(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str, fault: dict[str, Any]
+) -> None:
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    gh.create_branch(git_repo, "runbook/pr", main)
+    gh.put_file(git_repo, "docs/runbooks/P.md", "runbook/pr", "Add P", "# P\n", None)
+    sandbox.script(f"/github/repos/{git_repo}/pulls", method="POST", **fault)
+    made = gh.create_pull(git_repo, "Runbook: add P", "b", "runbook/pr", "main")
+    prs = [i for i in sandbox.state.github.repos[git_repo].issues if "_pr" in i]
+    assert [p["number"] for p in prs] == [made.number]
+    assert sandbox.app.count("github", "POST", f"/github/repos/{git_repo}/pulls") == 1
+
+
+def test_the_git_shapes_match_githubs_schema(gh: GitHubClient, sandbox: Sandbox, git_repo: str) -> None:
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    gh.create_branch(git_repo, "runbook/s", main)
+    headers = {"Authorization": f"token {sandbox.state.github.token}"}
+    api = f"{sandbox.github_url}/repos/{git_repo}"
+    GitTree.model_validate(httpx.get(f"{api}/git/trees/main?recursive=1", headers=headers).json())
+    GitRef.model_validate(httpx.get(f"{api}/git/ref/heads/runbook/s", headers=headers).json())
+    BranchWithProtection.model_validate(httpx.get(f"{api}/branches/main", headers=headers).json())
+    for item in httpx.get(f"{api}/contents/docs/runbooks?ref=main", headers=headers).json():
+        ContentDirectoryItems.model_validate(item)
+    put = httpx.put(
+        f"{api}/contents/docs/S.md",
+        headers=headers,
+        json={"message": "m", "content": base64.b64encode(b"# S\n").decode(), "branch": "runbook/s"},
+    )
+    assert put.status_code == 201
+    FileCommit.model_validate(put.json())
+    pr = httpx.post(
+        f"{api}/pulls",
+        headers=headers,
+        json={"title": "t", "head": "runbook/s", "base": "main", "draft": True},
+    )
+    assert pr.status_code == 201
+    PullRequest.model_validate(pr.json())
+    FullRepository.model_validate(httpx.get(api, headers=headers).json())
+    for item in httpx.get(f"{api}/pulls", params={"state": "all"}, headers=headers).json():
+        PullRequest.model_validate(item)
