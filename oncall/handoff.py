@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +44,7 @@ class KindStat(_Frozen):
     sample: Alert
     entry: str | None = None  # the runbook entry covering the latest alert of the kind
     entry_link: str | None = None
+    entry_flags: list[str] = []  # the entry's quality flags (no Diagnosis, no Mitigation, stub)
 
 
 class HandoffSummary(_Frozen):
@@ -101,13 +103,14 @@ def summarize_shift(
     def after_hours(a: Alert) -> bool:
         return not ctx.business_hours.contains(a.created_at, ctx.timezone)
 
-    def entry_of(sample: Alert) -> dict[str, str | None]:
+    def entry_of(sample: Alert) -> dict[str, Any]:
         match = matcher.match(sample.message) if matcher else None
         if match is None:
             return {}
         return {
             "entry": match.entry.title,
             "entry_link": matcher.runbook.link(match.entry) if matcher else None,
+            "entry_flags": match.entry.flags,
         }
 
     kinds = [

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local
-from oncall.handoff import HandoffSummary
+from oncall.handoff import HandoffSummary, KindStat
 from oncall.models import Alert, priority_label
 
 MD_ROWS = 25
@@ -30,6 +30,12 @@ def _link(text: str, url: str | None) -> str:
 
 def _ref(a: Alert) -> str:
     return _link(escape.artifact_md(f"#{a.tiny_id or a.id}", 40), a.url)
+
+
+def _runbook_cell(k: KindStat) -> str:
+    """The entry's link, then what the entry lacks: the responder knows before clicking."""
+    cell = _link(escape.artifact_md(k.entry or "", 60), k.entry_link)
+    return f"{cell} ({escape.artifact_md(', '.join(k.entry_flags), 60)})" if k.entry_flags else cell
 
 
 def _table(header: list[str], rows: list[list[str]], total: int, noun: str) -> str:
@@ -95,9 +101,7 @@ def render_markdown(s: HandoffSummary) -> str:
         if s.runbook_coverage is not None:
             header.append("runbook")
             for row, k in zip(rows, s.kinds, strict=False):
-                row.append(
-                    _link(escape.artifact_md(k.entry, 60), k.entry_link) if k.entry else "**no runbook**"
-                )
+                row.append(_runbook_cell(k) if k.entry else "**no runbook**")
         out.append(_table(header, rows, len(s.kinds), "kinds"))
     else:
         out.append("Nothing paged during this shift.")

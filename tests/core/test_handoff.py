@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
-from oncall.handoff import is_escalated, summarize_shift
-from oncall.models import Priority
+from oncall.handoff import HandoffSummary, is_escalated, summarize_shift
+from oncall.handoff_render import render_markdown
+from oncall.models import Alert, Incident, Priority
 from tests.factories import END, START, alert, context, incident, on_call
 
 DISK = "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher filesystem /dev/root ext4 ip-10-7-0-{} integrations/linux_host warning)"
 MEM = "[Prometheus]: [FIRING:1] MemoryUsageWarning operations-qa (memory ip-10-1-3-{} integrations/linux_host warning)"
 
 
-def summarize(alerts, open_alerts=(), incidents=(), **ctx):  # type: ignore[no-untyped-def]
+def summarize(
+    alerts: Iterable[Alert], open_alerts: Iterable[Alert] = (), incidents: Iterable[Incident] = (), **ctx: Any
+) -> HandoffSummary:
     return summarize_shift(
         context(**ctx), list(alerts), list(open_alerts), list(incidents), on_call("dana"), on_call("alice")
     )
@@ -80,3 +85,66 @@ def test_priorities_are_counted_and_incidents_filtered_to_the_shift() -> None:
     assert s.by_priority == {"P1": 2, "P2": 0, "P3": 0, "P4": 1, "P5": 0}
     assert [i.id for i in s.incidents] == ["in"]
     assert s.incidents[0].duration == timedelta(hours=1)
+
+
+RUNBOOK = """# Runbook
+
+## Disks
+
+### DiskUsageWarning xqwatcher
+
+_Diagnosis_
+
+Look at `df -h`.
+
+_Mitigation_
+
+Grow the volume.
+
+### MemoryUsageWarning
+
+_Diagnosis_
+
+TODO: write this
+
+### Queue <b>depth</b> | *high* [x](javascript:alert(1))
+
+Nothing yet.
+"""
+
+
+def _with_runbook(alerts: list[Alert]) -> HandoffSummary:
+    from oncall.coverage import Matcher
+    from oncall.runbook import parse_runbook
+
+    book = parse_runbook(RUNBOOK, url="https://github.com/acme/rb/blob/main/rb.md")
+    return summarize_shift(context(), alerts, [], [], on_call("dana"), on_call("alice"), Matcher(book))
+
+
+def test_the_runbook_column_carries_the_entry_s_quality_flags() -> None:
+    s = _with_runbook([alert(DISK.format(1)), alert(MEM.format(1))])
+    by_kind = {k.kind.split()[0]: k for k in s.kinds}
+    assert by_kind["DiskUsageWarning"].entry_flags == []
+    assert by_kind["MemoryUsageWarning"].entry_flags == ["no Mitigation", "stub"]
+    md = render_markdown(s)
+    mem_row = next(
+        line for line in md.splitlines() if line.startswith("|") and "MemoryUsageWarning memory" in line
+    )
+    assert mem_row.endswith(
+        "[MemoryUsageWarning](https://github.com/acme/rb/blob/main/rb.md#memoryusagewarning) (no Mitigation, stub) |"
+    )
+    disk_row = next(line for line in md.splitlines() if line.startswith("|") and "DiskUsageWarning" in line)
+    assert disk_row.endswith("#diskusagewarning-xqwatcher) |")
+
+
+def test_an_entry_title_in_the_column_is_escaped_with_its_flags() -> None:
+    s = _with_runbook([alert("Queue <b>depth</b> | *high* [x](javascript:alert(1))")])
+    (kind,) = s.kinds
+    assert kind.entry is not None and "<b>" in kind.entry
+    md = render_markdown(s)
+    row = next(line for line in md.splitlines() if line.startswith("| 1 |"))
+    cell = row.rstrip(" |").rsplit(" | ", 1)[1]
+    assert "<b>" not in cell and "&lt;b&gt;" in cell and "\\|" in cell and "](javascript" not in cell
+    assert cell.endswith(" (no Diagnosis, no Mitigation)") or cell.endswith(
+        " (no Diagnosis, no Mitigation, stub)"
+    )
