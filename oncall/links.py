@@ -213,7 +213,7 @@ def _relative(text: str, book: Runbook) -> tuple[str, str] | None:
     return None if path is None else (path, unquote(fragment))
 
 
-def _in_root(path: str, book: Runbook) -> str | None:
+def runbook_key(path: str, book: Runbook) -> str | None:
     """The key of `path` in Runbook.anchors, when it is inside the runbook."""
     root = book.root.strip("/")
     if _one_file(book):
@@ -251,7 +251,7 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
         )
     path, raw_anchor = target
     anchor = _anchor(raw_anchor)
-    key = _in_root(path, runbook)
+    key = runbook_key(path, runbook)
     known: frozenset[str] | None = None
     if key is not None:
         known = anchors.get(key, runbook.anchors.get(key))
