@@ -87,7 +87,8 @@ _SECTION_LEAD = re.compile(
 )
 _STUB = re.compile(r"\b(stub|todo|tbd|needs love|fixme)\b", re.I)
 _SHORT_BODY = 300  # characters of text under which a TODO anywhere makes the entry a stub
-_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+# Characters that can start inline markup; a bracket only with a link's `](` or `][`.
+_INLINE_SYNTAX = re.compile(r"[`*_<>&\\!~]|\]\(|\]\[|\n")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _LABEL = re.compile(r"^\s*(?:alert[ _-]?name|alert)\s*[:=]\s*", re.I)
 _TAG = re.compile(r"\s*(?:\[[^\[\]]{1,24}\]|\([^()]{1,24}\))\s*$")
@@ -195,6 +196,8 @@ def _plain(children: Sequence[Token]) -> str:
 
 
 def _render_plain(raw: str, env: dict[str, Any] | None = None) -> str:
+    if not _INLINE_SYNTAX.search(raw) and not (env or {}).get("references"):
+        return raw  # nothing to render: most headings, and a fast path for big runbooks
     tokens = _INLINE.parseInline(raw, dict(env or {}))
     return _plain(tokens[0].children or []) if tokens else ""
 
@@ -305,8 +308,7 @@ def _read(text: str) -> _Doc:
                 m = _SECTION.match(ln) or _SECTION_LEAD.match(ln)
                 if m:
                     headings[-1].marks.add(_mark(m.group(1)))
-                    if _SECTION.match(ln):
-                        styles.append(re.sub(re.escape(m.group(1)), "{}", ln.strip(), count=1))
+                    styles.append(re.sub(re.escape(m.group(1)), "{}", m.group(0).strip(), count=1))
         elif t.type == "table_open":
             in_table = _Table(heading=headings[-1].index if headings else None, header=[], rows=[])
         elif t.type == "thead_open":
@@ -529,11 +531,15 @@ def _table_entries(doc: _Doc, path: str) -> tuple[list[RunbookEntry], set[int], 
     only_top = sum(h.level == top for h in heads) == 1
     for table in doc.tables:
         col = _column(table.header)
-        if col is None:
-            continue
+        if col is None or (table.heading is not None and heads[table.heading].marks):
+            continue  # no alert column, or a table inside an entry that has its own Diagnosis/Mitigation
         names = [cells[col] for _, cells in table.rows if col < len(cells) and cells[col].strip()]
         if not names or sum(bool(re.match(r"\s*\[[^\]]*\]\(#", n)) for n in names) * 2 > len(names):
             continue  # an index linking to headings, not a table of entries
+        if _section_key(table.header[col]) == "name" and sum(
+            _is_alert_name(n, doc.env) for n in names
+        ) * 2 <= len(names):
+            continue  # a Name column of people or services, not of alerts
         keys = [_section_key(c) for c in table.header]
         diag = [j for j, k in enumerate(keys) if _column_kinds(k) & _DIAGNOSIS_COLUMNS and j != col]
         mit = [j for j, k in enumerate(keys) if _column_kinds(k) & _MITIGATION_COLUMNS and j != col]
@@ -579,6 +585,11 @@ def _table_entries(doc: _Doc, path: str) -> tuple[list[RunbookEntry], set[int], 
     return entries, holders, template
 
 
+def _is_alert_name(cell: str, env: dict[str, Any]) -> bool:
+    text = _render_plain(cell.strip(), env)
+    return bool(_IDENTIFIER.fullmatch(text) or _alert_name(text, ""))
+
+
 def _check_text(text: str, source: str) -> None:
     if not text.strip():
         raise InputError(f"runbook {source} is empty")
@@ -599,9 +610,14 @@ def _parse_one(text: str, source: str, path: str = "") -> tuple[_Doc, _Found, La
             f"runbook {source} has only section headings (Summary, Diagnosis, ...) and no entries above them"
         )
     layout = Layout.HEADINGS
-    if rows and len(rows) >= len(found.entries):
-        layout = Layout.TABLE
-        found.entries = sorted(rows + found.entries, key=lambda e: e.line)
+    if rows:
+        # The headings as entries, had the tables been mere content: whichever reading finds more wins.
+        everything = _heading_entries(doc, path, set())
+        if len(rows) >= len(everything.entries):
+            layout = Layout.TABLE
+            found.entries = sorted(rows + found.entries, key=lambda e: e.line)
+        else:
+            found = everything
     return doc, found, layout, template
 
 
@@ -645,6 +661,13 @@ def _stem(path: str) -> str:
     return name
 
 
+def _is_index(path: str) -> bool:
+    """Index pages, READMEs, templates and repository meta files (`.github/`) are never entries."""
+    stem = _stem(path)
+    hidden = any(part.startswith(".") for part in path.split("/"))
+    return hidden or stem.startswith("_") or stem.lower() in _INDEX_PAGES
+
+
 def _squash(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
@@ -663,6 +686,8 @@ def _file_entry(path: str, text: str, doc: _Doc) -> tuple[RunbookEntry, tuple[st
     )
     if not known and not named:
         return None
+    if h1 is not None and _section_key(h1.text) in _SECTION_WORDS and not named:
+        return None  # a page of section titles only: nothing names the alert
     if not named and len(known) * 2 < len(subs):
         return None  # a page of its own topics that happens to have a Notes heading
     marks: set[str] = set()
@@ -711,7 +736,7 @@ def parse_runbook_files(files: Mapping[str, str], source: str, url: str | None =
         _check_text(text, where)
         doc = _read(text)
         anchors[path] = frozenset(h.anchor for h in doc.headings)
-        if _stem(path).lower() in _INDEX_PAGES or not doc.headings:
+        if _is_index(path) or not doc.headings:
             continue
         got = _file_entry(path, text, doc)
         if got:

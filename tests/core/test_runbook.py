@@ -410,7 +410,7 @@ def test_a_600_kb_runbook_parses_well_under_half_a_second() -> None:
             ]
     text = "\n".join(parts)
     assert 550_000 < len(text) < 700_000 and text.count("\n#") >= 1_500
-    best = min(_timed(text) for _ in range(3))
+    best = min(_timed(text) for _ in range(5))  # best of 5: other work shares the machine
     assert best < 0.5, best
 
 
@@ -426,3 +426,62 @@ def test_web_url_of_a_folder_uses_tree() -> None:
     src = RunbookSource.parse("o/r:docs/runbooks@main")
     assert src.web_url(folder=True) == "https://github.com/o/r/tree/main/docs/runbooks"
     assert src.web_url() == "https://github.com/o/r/blob/main/docs/runbooks"
+
+
+def test_a_contacts_table_in_a_heading_runbook_gives_no_entries() -> None:
+    text = """# Runbook
+
+## Contacts
+
+| Name | Phone |
+|------|-------|
+| Alice Smith | 555-0100 |
+
+## Infra
+
+### DiskFull
+
+_Diagnosis_
+
+| Alert | Threshold |
+|-------|-----------|
+| DiskFull | 95% |
+
+_Mitigation_
+
+rotate logs
+
+### QueueDepthHigh
+
+_Diagnosis_
+
+look
+"""
+    book = parse_runbook(text)
+    assert book.layout is Layout.HEADINGS
+    assert [(e.title, e.form, e.product) for e in book.entries] == [
+        ("DiskFull", EntryForm.HEADING, "Infra"),
+        ("QueueDepthHigh", EntryForm.HEADING, "Infra"),
+    ]
+    assert book.entries[0].has_mitigation
+
+
+def test_the_runbooks_own_marker_style_is_kept() -> None:
+    assert _layout("decorated").section_marker == "**{}:**"
+    bold = parse_runbook("## P\n\n### DiskFull\n\n**Diagnosis**\n\ndf -h\n\n**Mitigation**\n\nrotate\n")
+    assert bold.section_marker == "**{}**"
+
+
+def test_templates_and_dot_folders_are_not_entries() -> None:
+    page = "# Kube Pod Crash Looping\n\n## Diagnosis\n\nlook\n\n## Mitigation\n\nfix\n"
+    files = {
+        "kubernetes/KubePodCrashLooping.md": page,
+        "_template.md": "# AlertName\n\n## Diagnosis\n\n## Mitigation\n",
+        ".github/PULL_REQUEST_TEMPLATE.md": "## Summary\n\n## Notes\n",
+        "general/sections-only.md": (RUNBOOKS / "bad" / "sections-only.md").read_text(),
+    }
+    book = parse_runbook_files(files, source="rb")
+    assert [e.path for e in book.entries] == ["kubernetes/KubePodCrashLooping.md"]
+    assert set(book.anchors) == set(files)
+    with pytest.raises(InputError, match="rb has markdown but no entries"):
+        parse_runbook_files({"general/sections-only.md": files["general/sections-only.md"]}, source="rb")
