@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is a gap or a broken link, 1 when something is, 2 on bad input. No Prefect server is needed.",
         epilog="examples:\n"
         "  oncall runbook check docs/runbook.md                  # what did it find?\n"
-        "  oncall runbook check docs/runbooks --rules alerts/*.yaml\n"
+        "  oncall runbook check docs/runbooks --rules alerts/*.yaml --repo acme/runbooks\n"
         "  oncall runbook check acme/ops:runbooks@main --titles titles.txt --format json\n\n"
         "A GitHub runbook (owner/repo:path@ref) is read with ONCALL_GITHUB_TOKEN. "
         "See docs/runbook-check.md.",
@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["text", "json"],
         default="text",
         help="text for people (default), or json: one object per line, for scripts",
+    )
+    check_runbook.add_argument(
+        "--repo",
+        metavar="OWNER/NAME",
+        help="the GitHub repository whose checkout holds RUNBOOK, run from its root (in GitHub "
+        "Actions: $GITHUB_REPOSITORY): links into it are checked against the local files",
     )
     check_runbook.set_defaults(func=commands.cmd_runbook_check)
 

@@ -169,7 +169,9 @@ def cmd_runbook_check(args: argparse.Namespace) -> int:
     from deployments.runbook_check import run_check
 
     try:
-        return run_check(args.runbook, titles=args.titles, rules=args.rules or (), fmt=args.format)
+        return run_check(
+            args.runbook, titles=args.titles, rules=args.rules or (), fmt=args.format, repo=args.repo
+        )
     except BrokenPipeError:  # `oncall runbook check ... | head` stopped reading: not an error
         sys.stderr.close()
         return 0

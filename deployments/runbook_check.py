@@ -9,6 +9,7 @@ before any network call. Decisions live in `oncall.runbook_check`.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -41,6 +42,7 @@ def run_check(
     titles: str | None = None,
     rules: Sequence[str] = (),
     fmt: str = "text",
+    repo: str | None = None,
     out: TextIO | None = None,
 ) -> int:
     """0 when nothing is a gap or a broken link, 1 when something is; bad input raises InputError."""
@@ -51,6 +53,8 @@ def run_check(
     with ExitStack() as stack:
         github = _GitHub(stack)
         book = read_book(source, github)
+        if repo:
+            book = as_checkout(book, source, repo, github.web_base())
         if titles is None and not rules:
             entries = list_entries(book)
             if fmt == "json":
@@ -62,7 +66,8 @@ def run_check(
 
         matcher = Matcher(book)
         urls = links_to_check(alerts)
-        links = check_links(urls, book, github.file_reader(book)) if urls else {}
+        reader = checkout_reader(Path.cwd()) if repo else github.file_reader(book)
+        links = check_links(urls, book, reader) if urls else {}
         results: list[CheckResult] = check_titles(matcher, title_list) + check_rules(matcher, alerts, links)
     if fmt == "json":
         _write_lines(out, [r.json_line() for r in results])
@@ -151,6 +156,37 @@ class _GitHub:
             return found[0] if found else None
 
         return read
+
+
+def as_checkout(book: Runbook, source: RunbookSource, repo: str, web_base: str) -> Runbook:
+    """A local runbook known as the folder of a checkout of `repo`, run from the checkout's root:
+    links into `repo` are then checked against these files (the change under review), never
+    against GitHub's default branch, which a private repository hides behind a 404."""
+    if source.repo:
+        raise InputError(f"--repo is for a local checkout; runbook {source} is read from GitHub already")
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
+        raise InputError(f"--repo {repo} is not owner/name")
+    top, where = Path.cwd().resolve(), Path(source.path).resolve()
+    if where != top and top not in where.parents:
+        raise InputError(
+            f"runbook {source} is outside {top}; with --repo, run the check from the checkout's root"
+        )
+    root = where.relative_to(top).as_posix() if where != top else ""
+    url = RunbookSource(repo=repo, path=root).web_url(web_base, folder=where.is_dir())
+    return book.model_copy(update={"repo": repo, "root": root, "url": url})
+
+
+def checkout_reader(top: Path) -> Callable[[str], str | None]:
+    """Other files of the checkout, for links that point outside the runbook; None when absent."""
+    top = top.resolve()
+
+    def read(path: str) -> str | None:
+        target = (top / path).resolve()
+        if top not in target.parents or not target.is_file():
+            return None
+        return target.read_text(encoding="utf-8", errors="replace")
+
+    return read
 
 
 def read_book(source: RunbookSource, github: _GitHub) -> Runbook:

@@ -320,3 +320,133 @@ def test_the_check_imports_no_prefect_and_no_pygithub_for_a_local_runbook(book: 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "LOADED [] 0"
+
+
+ENTRY = "# {name}\n\n## Summary\n\nIt fires.\n\n## Diagnosis\n\nLook.\n\n## Mitigation\n\n{mitigation}\n"
+
+
+def _write_folder(root: Path) -> None:
+    for product, name, mitigation in [
+        ("storage", "DiskFull", "Grow the volume."),
+        ("storage", "DiskLatencyHigh", "Move the volume."),
+        ("node", "NodeDown", "Reboot."),
+    ]:
+        (root / product).mkdir(parents=True, exist_ok=True)
+        (root / product / f"{name}.md").write_text(ENTRY.format(name=name, mitigation=mitigation))
+    (root / "README.md").write_text("# Runbooks\n\nOne file per alert.\n")
+
+
+def test_a_folder_lists_one_entry_per_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_folder(tmp_path / "runbooks")
+    code, out, _ = check(str(tmp_path / "runbooks"), "--format", "json", capsys=capsys)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert sorted((r["path"], r["product"], r["form"]) for r in rows) == [
+        ("node/NodeDown.md", "node", "file"),
+        ("storage/DiskFull.md", "storage", "file"),
+        ("storage/DiskLatencyHigh.md", "storage", "file"),
+    ]
+
+
+LINKED_RULES = """groups:
+  - name: storage
+    rules:
+      - alert: DiskFull
+        annotations: {{runbook_url: "{base}/storage/DiskFull.md"}}
+      - alert: DiskLatencyHigh
+        annotations: {{runbook_url: "{base}/storage/DiskLatency.md"}}
+      - alert: NodeDown
+        annotations: {{runbook_url: "{base}/node/NodeDown.md#mitigation"}}
+      - alert: NodeFlapping
+        annotations: {{runbook_url: "{base}/node/NodeDown.md#rollback"}}
+"""
+
+
+def _linked(rows: list[dict[str, object]]) -> dict[object, tuple[object, object]]:
+    return {r["title"]: (r["status"], r["why"]) for r in rows}
+
+
+def test_a_github_runbook_s_broken_repo_links_exit_1(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = tmp_path / "checkout" / "runbooks"
+    _write_folder(local)
+    repo = sandbox.state.github.repo("acme/cli-runbooks")
+    for path in local.rglob("*.md"):
+        repo.files[f"runbooks/{path.relative_to(local).as_posix()}@main"] = path.read_text()
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    # Links relative to the runbook's folder: the sandbox's web pages sit under a path (/github),
+    # which absolute in-repo links cannot name yet (the --repo test below uses github.com links).
+    base = "."
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(LINKED_RULES.format(base=base))
+    code, out, err = check(
+        "acme/cli-runbooks:runbooks@main", "--rules", str(rules), "--format", "json", capsys=capsys
+    )
+    assert code == 1, err
+    assert _linked([json.loads(line) for line in out.splitlines()]) == {
+        "DiskFull": ("covered", [f"{base}/storage/DiskFull.md"]),
+        "DiskLatencyHigh": ("broken-link", [f"{base}/storage/DiskLatency.md"]),
+        "NodeDown": ("covered", [f"{base}/node/NodeDown.md#mitigation"]),
+        "NodeFlapping": ("broken-link", [f"{base}/node/NodeDown.md#rollback"]),
+    }
+    code, out, _ = check("acme/cli-runbooks:runbooks@main", "--rules", str(rules), capsys=capsys)
+    assert code == 1 and out.splitlines()[-1] == "4 checked: 2 covered, 0 gaps, 2 broken links"
+    assert sandbox.state.github.token not in out
+
+
+def test_a_local_checkout_checks_links_into_its_repo_against_its_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    top = tmp_path / "checkout"
+    _write_folder(top / "docs" / "runbooks")
+    (top / "docs" / "other.md").write_text("# Other\n\n## Escalation\n")
+    monkeypatch.chdir(top)
+    base = "https://github.com/acme/runbooks/blob/main/docs/runbooks"
+    rules = top / "alerts.yaml"
+    rules.write_text(
+        LINKED_RULES.format(base=base)
+        + '      - alert: Escalate\n        annotations: {runbook_url: "https://github.com/acme/runbooks/blob/main/docs/other.md#escalation"}\n'
+    )
+
+    def no_network(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a link into the checkout's repository went to the network")
+
+    monkeypatch.setattr("socket.getaddrinfo", no_network)
+    code, out, err = check(
+        "docs/runbooks",
+        "--rules",
+        "alerts.yaml",
+        "--repo",
+        "acme/runbooks",
+        "--format",
+        "json",
+        capsys=capsys,
+    )
+    assert code == 1, err
+    statuses = {t: s for t, (s, _) in _linked([json.loads(line) for line in out.splitlines()]).items()}
+    assert statuses == {
+        "DiskFull": "covered",
+        "DiskLatencyHigh": "broken-link",
+        "NodeDown": "covered",
+        "NodeFlapping": "broken-link",
+        "Escalate": "covered",
+    }
+
+
+def test_repo_wants_a_runbook_inside_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_folder(tmp_path / "runbooks")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, _, err = check(
+        str(tmp_path / "runbooks"), "--rules", "x.yaml", "--repo", "acme/runbooks", capsys=capsys
+    )
+    assert code == 2 and "x.yaml does not exist" in err
+    (tmp_path / "elsewhere" / "x.yaml").write_text("groups: []\n")
+    code, _, err = check(
+        str(tmp_path / "runbooks"), "--rules", "x.yaml", "--repo", "acme/runbooks", capsys=capsys
+    )
+    assert code == 2 and "is outside" in err and err.count("\n") == 1
