@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from oncall import escape
-from oncall.clients.github import IssueRef
 from oncall.gap_render import TITLE_LIMIT, entry_place, entry_skeleton
 from oncall.gaps import ExistingGap, KindCoverage
 from oncall.runbook import Layout, Runbook
@@ -63,25 +62,50 @@ class PullPlan(BaseModel):
     body: str
     commit_message: str
     issue_repo: str
-    issue: IssueRef
+    issue: GapIssue
+
+
+class GapIssue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    html_url: str
+
+
+class PullOutcome(BaseModel):
+    """What one pull request task found or did; `opened` counts against the per-run cap."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    html_url: str | None  # None: the file already exists without our entry, nothing to propose
+    opened: bool
+
+
+def _issue_of(url: str) -> GapIssue | None:
+    m = re.search(r"/issues/(\d+)$", url)
+    return GapIssue(number=int(m.group(1)), html_url=url) if m else None
 
 
 def pull_candidates(
-    coverage: Sequence[KindCoverage], existing: Mapping[str, ExistingGap], filed: Mapping[str, IssueRef]
-) -> list[tuple[KindCoverage, IssueRef]]:
-    """The new gaps: kinds without an entry whose gap issue is open, filed by this run or earlier.
-    Held and not-planned kinds get none; whether a pull request exists is GitHub's to say."""
-    out = []
+    coverage: Sequence[KindCoverage], existing: Mapping[str, ExistingGap], filed: Mapping[str, str]
+) -> list[tuple[KindCoverage, GapIssue]]:
+    """The new gaps: kinds without an entry whose gap issue is open, filed by this run (`filed`:
+    fingerprint to issue URL) first, then earlier ones. Held and not-planned kinds get none;
+    whether a pull request exists already is GitHub's to say."""
+    now: list[tuple[KindCoverage, GapIssue]] = []
+    before: list[tuple[KindCoverage, GapIssue]] = []
     for kc in coverage:
         if kc.status != "gap":
             continue
-        issue = filed.get(kc.fingerprint)
-        if issue is None:
-            gap = existing.get(kc.fingerprint)
-            issue = gap.issue if gap and gap.issue.state == "open" else None
-        if issue is not None:
-            out.append((kc, issue))
-    return out
+        gap = existing.get(kc.fingerprint)
+        if kc.fingerprint in filed:  # filed or reopened by this run
+            issue = _issue_of(filed[kc.fingerprint])
+            if issue is not None:
+                now.append((kc, issue))
+        elif gap is not None and gap.issue.state == "open":
+            before.append((kc, GapIssue(number=gap.issue.number, html_url=gap.issue.html_url)))
+    return now + before
 
 
 def notes_wanted(kc: KindCoverage) -> list[str]:
@@ -89,12 +113,12 @@ def notes_wanted(kc: KindCoverage) -> list[str]:
     return [a.id for a in kc.alerts[-NOTES_PER_KIND:]]
 
 
-def _closes(issue: IssueRef, issue_repo: str, repo: str) -> str:
+def _closes(issue: GapIssue, issue_repo: str, repo: str) -> str:
     return f"Closes #{issue.number}" if issue_repo == repo else f"Closes {issue_repo}#{issue.number}"
 
 
 def plan_pull(
-    kc: KindCoverage, issue: IssueRef, issue_repo: str, runbook: Runbook, notes: Sequence[str] = ()
+    kc: KindCoverage, issue: GapIssue, issue_repo: str, runbook: Runbook, notes: Sequence[str] = ()
 ) -> PullPlan:
     """The pull request for one gap; the runbook must have been read from GitHub."""
     assert runbook.repo is not None

@@ -11,6 +11,7 @@ from oncall.gaps import Act, assess_coverage, fingerprint, index_gap_issues, pla
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry, parse_runbook
 from oncall.runbook_pr import (
     NOTES_PER_KIND,
+    GapIssue,
     branch_name,
     entry_marker,
     has_entry,
@@ -56,6 +57,10 @@ BOOK = parse_runbook(TEXT, source="o/rb:docs/oncall.md@main").model_copy(
 EDX = "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (edxapp ip-10-1-1-1)"
 
 
+def _gap(n: int) -> GapIssue:
+    return GapIssue(number=n, html_url=f"https://github.com/o/gaps/issues/{n}")
+
+
 def _issue(n: int, body: str = "", state: str = "open") -> IssueRef:
     return IssueRef(
         number=n, title="t", body=body, state=state, html_url=f"https://github.com/o/gaps/issues/{n}"
@@ -85,9 +90,10 @@ def test_candidates_are_open_gap_issues_filed_now_or_before() -> None:
             _issue(4, issue_body(quiet, BOOK, "UTC"), state="closed"),
         ]
     )
-    filed = {edx.fingerprint: _issue(9)}
+    filed = {edx.fingerprint: _issue(9).html_url, vault.fingerprint: _issue(3).html_url}
     found = pull_candidates(cov, existing, filed)
-    assert sorted((kc.kind, i.number) for kc, i in found) == sorted([(edx.kind, 9), (vault.kind, 3)])
+    # This run's first, then the open one filed before (its URL came back from an update).
+    assert [(kc.kind, i.number) for kc, i in found] == [(edx.kind, 9), (vault.kind, 3)]
     # A kind held back by the cap has no issue yet, so no pull request either.
     held = [a for a in plan_gap_actions(cov, {}, Matcher(BOOK), max_issues=0) if a.act is Act.HOLD]
     assert held and pull_candidates(cov, {}, {}) == []
@@ -95,9 +101,9 @@ def test_candidates_are_open_gap_issues_filed_now_or_before() -> None:
 
 def test_the_plan_closes_the_gap_issue_in_either_repository() -> None:
     kc = _kc()
-    same = plan_pull(kc, _issue(7), "o/rb", BOOK)
+    same = plan_pull(kc, _gap(7), "o/rb", BOOK)
     assert same.body.startswith("Closes #7\n") and same.repo == "o/rb" and same.base == "main"
-    other = plan_pull(kc, _issue(7), "o/gaps", BOOK)
+    other = plan_pull(kc, _gap(7), "o/gaps", BOOK)
     assert other.body.startswith("Closes o/gaps#7\n")
     assert other.path == "docs/oncall.md" and other.product == "Disks"
     assert entry_marker(kc.fingerprint) in other.entry and other.branch == branch_name(kc.fingerprint)
@@ -105,7 +111,7 @@ def test_the_plan_closes_the_gap_issue_in_either_repository() -> None:
 
 def test_the_entry_goes_at_the_end_of_its_product_section() -> None:
     kc = _kc()
-    plan = plan_pull(kc, _issue(7), "o/gaps", BOOK)
+    plan = plan_pull(kc, _gap(7), "o/gaps", BOOK)
     out = insert_entry(TEXT, plan, BOOK.entry_level)
     assert has_entry(out, kc.fingerprint) and not has_entry(TEXT, kc.fingerprint)
     lines = out.splitlines()
@@ -120,7 +126,7 @@ def test_the_entry_goes_at_the_end_of_its_product_section() -> None:
 
 def test_an_unmatched_product_appends_the_entry_at_the_end() -> None:
     kc = _kc("Something odd happened")
-    plan = plan_pull(kc, _issue(7), "o/rb", BOOK)
+    plan = plan_pull(kc, _gap(7), "o/rb", BOOK)
     assert plan.product is None and "no product heading matched" in plan.body
     out = insert_entry(TEXT, plan, BOOK.entry_level)
     assert out.startswith(TEXT.rstrip("\n")) and out.rstrip("\n").endswith(plan.entry.rstrip("\n"))
@@ -129,7 +135,7 @@ def test_an_unmatched_product_appends_the_entry_at_the_end() -> None:
 def test_notes_prefill_diagnosis_escaped_and_cut() -> None:
     kc = _kc()
     hostile = "@here ran <script>x</script> #12 " + "y" * 1000
-    plan = plan_pull(kc, _issue(7), "o/rb", BOOK, [hostile, "restarted edxapp"])
+    plan = plan_pull(kc, _gap(7), "o/rb", BOOK, [hostile, "restarted edxapp"])
     assert "restarted edxapp" in plan.entry and "<script" not in plan.entry and "@here" not in plan.entry
     assert max(len(line) for line in plan.entry.splitlines()) < 400
     assert len(notes_wanted(_kc())) <= NOTES_PER_KIND
@@ -168,7 +174,7 @@ def test_a_table_gets_a_row_after_its_products_last_row() -> None:
         root="t.md",
     )
     kc = _kc("[FIRING:1] DiskAbsent prod (disks)", book)
-    plan = plan_pull(kc, _issue(2), "o/rb", book)
+    plan = plan_pull(kc, _gap(2), "o/rb", book)
     lines = insert_entry(text, plan, book.entry_level).splitlines()
     assert lines[lines.index("| DiskFull | df | grow |") + 1].startswith("| DiskAbsent |")
 
@@ -197,6 +203,6 @@ def test_a_files_layout_adds_the_file_under_the_root() -> None:
         ref="main",
         root="runbooks",
     )
-    plan = plan_pull(_kc("[FIRING:1] VaultAbsent qa (vault)", book), _issue(2), "o/rb", book)
+    plan = plan_pull(_kc("[FIRING:1] VaultAbsent qa (vault)", book), _gap(2), "o/rb", book)
     assert plan.path == "runbooks/vault/VaultAbsent.md" and plan.entry.startswith("# VaultAbsent\n")
     assert "adds `runbooks/vault/VaultAbsent.md`" in plan.body
