@@ -164,7 +164,7 @@ class Runbook(BaseModel):
     layout: Layout = Layout.HEADINGS
     entry_level: int = 3
     # How this runbook writes its section titles: "_{}_" lines, "**{}**" lines or "## {}" headings.
-    # For a table it is "| {} |": `sections` are then the alert table's column headers.
+    # For a table it is "| {} |": `sections` are then the alert table's other columns, in order.
     section_marker: str = "_{}_"
     sections: tuple[str, ...] = ("Diagnosis", "Mitigation")  # the section template entries follow
     anchors: dict[str, frozenset[str]] = {}  # every heading anchor of every file read, by path
@@ -557,7 +557,7 @@ def _table_entries(doc: _Doc, path: str) -> tuple[list[RunbookEntry], set[int], 
                 if h.level < level:
                     holders.add(h.index)
                     level = h.level
-        headers[tuple(table.header)] += 1
+        headers[tuple(c for j, c in enumerate(table.header) if j != col)] += 1  # a new row's other cells
         for line, cells in table.rows:
             if col >= len(cells) or not cells[col].strip():
                 continue

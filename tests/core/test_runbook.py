@@ -9,6 +9,7 @@ import pytest
 
 from oncall.errors import InputError
 from oncall.runbook import (
+    RUNBOOK_SUFFIXES,
     EntryForm,
     Layout,
     RunbookSource,
@@ -241,7 +242,7 @@ def test_table_rows_are_entries_linking_to_their_section() -> None:
     assert entry["IngestDeadLetterGrowing"].stub  # a row with an empty body
     assert entry["KafkaBrokerOffline"].flags == [] and entry["WarehouseLoadFailed"].flags == []
     assert entry["WarehouseStorageNearQuota"].stub  # a TODO in a short body
-    assert book.sections == ("Alert", "Severity", "Description", "Action")
+    assert book.sections == ("Severity", "Description", "Action")  # a new row's cells after the name
     assert book.link(entry["DagRunFailed"]) is None
 
 
@@ -485,3 +486,45 @@ def test_templates_and_dot_folders_are_not_entries() -> None:
     assert set(book.anchors) == set(files)
     with pytest.raises(InputError, match="rb has markdown but no entries"):
         parse_runbook_files({"general/sections-only.md": files["general/sections-only.md"]}, source="rb")
+
+
+def test_a_diagnosis_nested_under_impact_still_belongs_to_the_entry() -> None:
+    text = """# Runbook
+
+## Billing
+
+### InvoiceRunDelayed
+
+#### Impact
+
+Invoices are late.
+
+##### Diagnosis
+
+Look at the queue.
+
+#### Mitigation
+
+Re-run the batch.
+
+### LedgerMismatch
+
+#### Impact
+
+Reports are wrong.
+"""
+    book = parse_runbook(text)
+    assert [(e.title, e.flags) for e in book.entries] == [
+        ("InvoiceRunDelayed", []),
+        ("LedgerMismatch", ["no Diagnosis", "no Mitigation"]),
+    ]
+    assert book.section_marker == "#### {}"
+
+
+def test_markdown_suffixes_are_both_read() -> None:
+    page = "# Disk Full\n\n## Diagnosis\n\ndf -h\n\n## Mitigation\n\nrotate logs\n"
+    book = parse_runbook_files({"node/DiskFull.markdown": page, "node/DiskFull.txt": page}, source="rb")
+    assert [e.path for e in book.entries] == ["node/DiskFull.markdown"] and book.anchors.keys() == {
+        "node/DiskFull.markdown"
+    }
+    assert ".markdown" in RUNBOOK_SUFFIXES
