@@ -1,3 +1,5 @@
+"""Escaping for each destination (the kinds tests live in tests/core/test_kinds.py)."""
+
 from __future__ import annotations
 
 import re
@@ -5,7 +7,6 @@ import re
 import pytest
 
 from oncall import escape
-from oncall.kinds import alert_kind
 
 
 def test_cut_marks_the_cut() -> None:
@@ -25,53 +26,6 @@ def test_slack_escapes_control_sequences() -> None:
 
 def test_docs_text_breaks_placeholders() -> None:
     assert "{{" not in escape.doc("{{incident.title}}") and "}}" not in escape.doc("{{x}}")
-
-
-@pytest.mark.parametrize(
-    ("title", "kind"),
-    [
-        (
-            "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher filesystem /dev/root ext4 ip-10-7-0-78 integrations/linux_hos",
-            "DiskUsageWarning xqwatcher filesystem ext4",
-        ),
-        (
-            "[Prometheus]: [FIRING:3] DiskUsageWarning mitxonline-production (xqwatcher filesystem /dev/root ext4 ip-10-2-1-9 integrations/linux_host warning)",
-            "DiskUsageWarning xqwatcher filesystem ext4",
-        ),
-        (
-            "[Prometheus]: [FIRING:1] MemoryUsageWarning operations-qa (memory ip-10-1-3-33 integrations/linux_host warning)",
-            "MemoryUsageWarning memory",
-        ),
-        (
-            "[Prometheus]: [FIRING:1] InvalidAccessKeyProduction apps-production (odl-video-service critical)",
-            "InvalidAccessKeyProduction odl-video-service",
-        ),
-        (
-            "Task handler raised error: \"OperationalError(1045, \"Access denied for user 'v-edxa-fmT0KbL5X'@'10.7.0.237' (using password: YES)",
-            "Task handler raised error: \"OperationalError(<n>, \"Access denied for user '<id>'@'<ip>' (using password: YES)",
-        ),
-        (
-            "[Pingdom] Open Discussions production home page has an alert",
-            "[Pingdom] Open Discussions production home page has an alert",
-        ),
-        (
-            "simple-rds-mitxonline-production-app-db-CPUUtilization",
-            "simple-rds-mitxonline-production-app-db-CPUUtilization",
-        ),
-    ],
-)
-def test_alert_kind(title: str, kind: str) -> None:
-    assert alert_kind(title) == kind
-
-
-def test_kinds_differ_by_application() -> None:
-    a = alert_kind(
-        "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (edxapp filesystem /dev/root ext4 ip-10-7-0-1 warning)"
-    )
-    b = alert_kind(
-        "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher filesystem /dev/root ext4 ip-10-7-0-1 warning)"
-    )
-    assert a != b
 
 
 # -- each destination's limit bounds the escaped text -------------------------------------------
