@@ -81,6 +81,7 @@ class CheckResult(_Frozen):
     entry: EntryRef | None
     why: list[str]  # the words that tied title and entry, or the link that decided
     by_link: bool = False  # the rule's runbook_url decided, not the words
+    flags: list[str] = []  # the entry's quality flags, for people (not in the JSON line)
     note: str = ""  # for people: what the link check found, when it did not decide
 
     def json_line(self) -> dict[str, Any]:
@@ -179,6 +180,7 @@ def _by_words(matcher: Matcher, title: str) -> CheckResult:
         status=CheckStatus.COVERED,
         entry=EntryRef.of(match.entry),
         why=list(match.words),
+        flags=match.entry.flags,
     )
 
 
@@ -231,6 +233,7 @@ def check_rules(
                         "entry": entry,
                         "why": [check.url],
                         "by_link": True,
+                        "flags": check.entry.flags if check.entry else words.flags,
                     }
                 )
             )
@@ -289,13 +292,15 @@ def render_results(results: list[CheckResult]) -> str:
     for r in sorted(results, key=lambda r: order[r.status]):
         head = f"{_LABEL[r.status]:<7}{terminal(r.title)}"
         if r.status is CheckStatus.BROKEN_LINK:
-            head += f": links to {terminal(r.why[0])}, {terminal(r.note) or 'which does not exist'}"
+            # The check's reason names the link and what is missing; without one, say so here.
+            head += f": {terminal(r.note, 300) or f'links to {terminal(r.why[0])}, which does not exist'}"
             if r.entry:
                 head += f" (an entry matches the name: {terminal(r.entry.title, 80)} at {_where(r.entry)})"
         elif r.status is CheckStatus.GAP:
             head += ": no runbook entry"
         elif r.entry:
             head += f" -> {terminal(r.entry.title, 80)} at {_where(r.entry)}"
+            head += f" [{', '.join(r.flags)}]" if r.flags else ""
             head += f" (by {'link' if r.by_link else 'words'}: {terminal(' '.join(r.why), 120)})"
         else:
             head += f" -> {terminal(r.why[0])}"

@@ -129,7 +129,10 @@ def test_a_broken_link_fails_the_alert_even_when_its_name_matches(runbook: Runbo
     assert result.status is CheckStatus.BROKEN_LINK and result.why == [url]
     assert result.entry is not None and result.entry.title == "DiskFull"  # the fix: point the link there
     text = render_results([result])
-    assert f"links to {url}, runbook.md has no heading #diskful" in text
+    assert (
+        text.splitlines()[0]
+        == "BROKEN DiskFull: runbook.md has no heading #diskful (an entry matches the name: DiskFull at line 5)"
+    )
     assert exit_code([result]) == 1
 
 
@@ -266,7 +269,23 @@ def test_results_text_puts_problems_first_and_counts_them(runbook: Runbook) -> N
     results: list[CheckResult] = check_titles(Matcher(runbook), ["HighErrorRate", "NodeDown"])
     results += check_rules(Matcher(runbook), [_rule("Gone", url)], links)
     lines = render_results(results).splitlines()
-    assert lines[0].startswith("BROKEN Gone: links to https://example.com/gone, 404 Not Found")
+    assert lines[0] == "BROKEN Gone: 404 Not Found"
     assert lines[1] == "GAP    NodeDown: no runbook entry"
     assert lines[2].startswith("ok     HighErrorRate -> HighErrorRate at line")
     assert lines[-1] == "3 checked: 1 covered, 1 gap, 1 broken link"
+
+
+def test_a_covered_line_shows_what_its_entry_lacks(runbook: Runbook) -> None:
+    (queue,) = check_titles(Matcher(runbook), ["QueueDepthHigh"])
+    assert queue.flags == ["no Mitigation", "stub"] and "flags" not in queue.json_line()
+    line = render_results([queue]).splitlines()[0]
+    assert line.startswith("ok     QueueDepthHigh -> QueueDepthHigh at line ")
+    assert line.endswith(" [no Mitigation, stub] (by words: queuedepthhigh)")
+
+
+def test_a_broken_link_with_no_reason_still_names_the_link(runbook: Runbook) -> None:
+    url = "https://example.com/gone"
+    (gone,) = check_rules(
+        Matcher(runbook), [_rule("Gone", url)], {url: LinkCheck(url=url, status=LinkStatus.BROKEN, reason="")}
+    )
+    assert render_results([gone]).splitlines()[0] == f"BROKEN Gone: links to {url}, which does not exist"
