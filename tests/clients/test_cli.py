@@ -150,28 +150,6 @@ RULES = """groups:
 """
 
 
-@pytest.fixture(autouse=True)
-def _stand_in_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TEMPORARY until G's oncall.clients.runbook_files lands: a local-file reader."""
-    import importlib.util
-
-    if importlib.util.find_spec("oncall.clients.runbook_files") is not None:
-        return
-    from deployments import runbook_check
-    from oncall.errors import InputError
-    from oncall.runbook import parse_runbook
-
-    def read_book(source: object, github: object) -> object:
-        path = Path(str(source))
-        if path.is_dir():
-            raise InputError(f"runbook folder {path} has no markdown files")
-        if not path.is_file():
-            raise InputError(f"runbook file {path} does not exist")
-        return parse_runbook(path.read_text(encoding="utf-8"), source=str(path))
-
-    monkeypatch.setattr(runbook_check, "read_book", read_book)
-
-
 def check(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(["runbook", "check", *argv])
     out, err = capsys.readouterr()
