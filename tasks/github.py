@@ -13,17 +13,18 @@ before moving it, and writes everything else as comments.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from contextlib import ExitStack
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from oncall.clients import runbook_files
 from oncall.clients.github import SETTING, GitHubClient, IssueRef
 from oncall.errors import AuthError, InputError, UnavailableError
 from oncall.gap_render import CLOSE_MARKER, close_comment, issue_body, issue_title, update_comment
 from oncall.gaps import Act, GapAction, GapMarker, index_gap_issues, last_reported, read_markers, with_marker
-from oncall.runbook import Runbook, RunbookSource, parse_runbook
+from oncall.runbook import Runbook, RunbookSource
 from oncall.settings import Settings
 from tasks.retry import outage_only
 
@@ -48,23 +49,26 @@ def web_base(api_base: str) -> str:
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def read_runbook(settings: Settings, source: str) -> Runbook:
-    """The runbook's entries; a missing, empty or entry-less runbook fails here, before any write."""
+    """The runbook's entries (a file, or a folder of one file per alert); a missing, empty or
+    entry-less runbook fails here, before any write."""
     where = RunbookSource.parse(source)
-    if where.repo:
-        with github_client(settings) as gh:
-            text = gh.read_file(where.repo, where.path, where.ref)
-        url = where.web_url(web_base(settings.github_base_url))
-    else:
-        path = Path(where.path)
-        if not path.is_file():
-            raise InputError(
-                f"runbook file {path} does not exist; set ONCALL_RUNBOOK or the runbook parameter"
-            )
-        text = path.read_text(encoding="utf-8", errors="replace")
-        url = None
-    runbook = parse_runbook(text, source=str(where), url=url)
+    with ExitStack() as stack:
+
+        def client() -> GitHubClient:
+            return stack.enter_context(github_client(settings))
+
+        runbook = runbook_files.read_runbook(
+            where,
+            github=client,
+            web_base=web_base(settings.github_base_url),
+            max_in_flight=settings.max_concurrency,
+        )
     get_run_logger().info(
-        "Runbook %s: %d entries under %d products", where, len(runbook.entries), len(runbook.products)
+        "Runbook %s: %d entries under %d products (%s layout)",
+        where,
+        len(runbook.entries),
+        len(runbook.products),
+        runbook.layout.value,
     )
     return runbook
 

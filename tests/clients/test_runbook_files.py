@@ -174,3 +174,36 @@ def test_the_reader_imports_neither_prefect_nor_pygithub() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_task_reads_a_repository_folder_through_one_client(
+    sandbox: Sandbox, repo: str, tmp_path: Path
+) -> None:
+    """The Prefect task is this reader with the settings' client, which it closes afterwards."""
+    from prefect.logging import disable_run_logger
+
+    from oncall.settings import Settings
+    from tasks import github as github_tasks
+
+    env = {k.removeprefix("ONCALL_").lower(): v for k, v in sandbox.env().items()}
+    settings = Settings(**env, max_concurrency=2)  # type: ignore[arg-type]
+    closed: list[GitHubClient] = []
+    original = github_tasks.github_client
+
+    def counted(s: Settings) -> GitHubClient:
+        client = original(s)
+        real_close = client.close
+
+        def close() -> None:
+            closed.append(client)
+            real_close()
+
+        client.close = close  # type: ignore[method-assign]
+        return client
+
+    with pytest.MonkeyPatch.context() as mp, disable_run_logger():
+        mp.setattr(github_tasks, "github_client", counted)
+        book = github_tasks.read_runbook.fn(settings, f"{repo}:docs/runbooks@main")
+        assert len(closed) == 1 and book.layout is Layout.FILES and book.repo == repo
+        local = github_tasks.read_runbook.fn(settings, str(FOLDER))  # a local folder needs no client
+        assert local.entries == book.entries and len(closed) == 1
