@@ -136,10 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     check_runbook = runbook_sub.add_parser(
         "check",
         help="list a runbook's entries, or check alert titles and Prometheus rules against it",
-        description="Read RUNBOOK as runbook-gaps reads it. With no other argument, list the "
-        "entries found (layout, count, products, quality flags). With --titles or --rules, match "
-        "each alert as runbook-gaps would, and check every rule's runbook_url. Exit 0 when nothing "
-        "is a gap or a broken link, 1 when something is, 2 on bad input. No Prefect server is needed.",
+        description="Read RUNBOOK as runbook-gaps reads it. With no other argument, list the\n"
+        "entries found (layout, count, products, quality flags). With --titles or --rules,\n"
+        "match each alert as runbook-gaps would, and check every rule's runbook_url.\n\n"
+        "Exit 0 when nothing is a gap or a broken link, 1 when something is, 2 on bad input.\n"
+        "No Prefect server is needed.",
         epilog="examples:\n"
         "  oncall runbook check docs/runbook.md                  # what did it find?\n"
         "  oncall runbook check docs/runbooks --rules alerts/*.yaml --repo acme/runbooks\n"
