@@ -6,9 +6,12 @@ slow: they cover a source that was down for a minute, not a flaky request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -16,11 +19,16 @@ from prefect.logging import get_run_logger
 
 from oncall import clock
 from oncall.clients.records import gc_paused
-from oncall.errors import InputError
+from oncall.errors import InputError, OncallError
+from oncall.links import runbook_url
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimeWindow
 from oncall.settings import Settings
-from oncall.sources import build_source
+from oncall.sources import AlertSource, build_source
 from tasks.retry import outage_only
+
+T = TypeVar("T")
+NOTES_PER_ALERT = 20  # the oldest notes; a pull request's starting point needs no more
+NOTE_CHARS = 2000
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
@@ -128,3 +136,91 @@ def fetch_resolved_incidents(settings: Settings, window: TimeWindow) -> list[Inc
         incidents = source.fetch_resolved_incidents(window)
     get_run_logger().info("Read %d incidents resolved in the window from %s", len(incidents), source.name)
     return incidents
+
+
+# -- what responders need beyond the list: runbook links and notes -------------------------------
+
+
+def _warn_once(what: str, failures: list[tuple[str, OncallError]], total: int) -> None:
+    """One warning for every failed read: a detail that could not be read degrades, it never fails."""
+    if failures:
+        first_id, first = failures[0]
+        get_run_logger().warning(
+            "Could not read %s of %d of %d alert(s) (first: alert %s, %s: %s); carrying on without",
+            what,
+            len(failures),
+            total,
+            first_id,
+            type(first).__name__,
+            first,
+        )
+
+
+def _each(
+    source: AlertSource, ids: list[str], read: Callable[[AlertSource, str], T], what: str, in_flight: int
+) -> dict[str, T]:
+    """`read` once per id, a bounded number in flight, each failure kept out of the answer."""
+    if not ids:
+        return {}
+    got: dict[str, T] = {}
+    failures: list[tuple[str, OncallError]] = []
+    with ThreadPoolExecutor(min(in_flight, len(ids)), thread_name_prefix="detail") as pool:
+
+        def one(alert_id: str) -> tuple[str, T | OncallError]:
+            try:
+                return alert_id, read(source, alert_id)
+            except OncallError as exc:
+                return alert_id, exc
+
+        for alert_id, result in pool.map(one, ids):
+            if isinstance(result, OncallError):
+                failures.append((alert_id, result))
+            else:
+                got[alert_id] = result
+    _warn_once(what, failures, len(ids))
+    return got
+
+
+@task(cache_policy=NO_CACHE)
+def fetch_runbook_links(settings: Settings, samples: list[Alert]) -> dict[str, str]:
+    """The runbook link each sample alert carries (alert id -> URL), for alerts that have one.
+
+    The list answer is read first; a sample whose list data lacks the detail fields (OpsGenie
+    and JSM leave out description and details there) costs one alert read, and only that one:
+    the caller passes one sample per kind, so this stays within one request per kind."""
+    links: dict[str, str] = {}
+    need: list[str] = []
+    for alert in samples:
+        url = runbook_url(alert)
+        if url:
+            links[alert.id] = url
+        elif alert.details is None and alert.description is None and alert.id not in need:
+            need.append(alert.id)
+    if need:
+        with closing(build_source(settings)) as source:
+            if not getattr(source, "lists_carry_details", False):
+                read = _each(
+                    source, need, lambda s, i: s.get_alert(i), "the details", settings.max_concurrency
+                )
+                links.update({i: url for i, full in read.items() if (url := runbook_url(full))})
+    get_run_logger().info("%d of %d sample alert(s) carry a runbook link", len(links), len(samples))
+    return links
+
+
+@task(cache_policy=NO_CACHE)
+def fetch_alert_notes(settings: Settings, alert_ids: list[str]) -> dict[str, list[str]]:
+    """What responders wrote on each alert (OpsGenie and JSM alert notes, Rootly note events),
+    oldest first, as a starting point for a new runbook entry. Untrusted text: escape it where
+    it lands. An alert whose notes could not be read gets none."""
+    ids = list(dict.fromkeys(alert_ids))
+
+    def notes(source: AlertSource, alert_id: str) -> list[str]:
+        entries = source.alert_timeline(alert_id)
+        texts = [e.text.strip()[:NOTE_CHARS] for e in entries if e.origin == "alert-note" and e.text.strip()]
+        return texts[:NOTES_PER_ALERT]
+
+    if not ids:
+        return {}
+    with closing(build_source(settings)) as source:
+        got = _each(source, ids, notes, "the notes", settings.max_concurrency)
+    return {alert_id: got.get(alert_id, []) for alert_id in ids}

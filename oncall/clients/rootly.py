@@ -84,6 +84,7 @@ class RootlySource(SourceClient):
     """AlertSource over Rootly. `base_url` points it at a proxy or the sandbox."""
 
     name = "rootly"
+    lists_carry_details = True  # an alert list holds `data` and `description`: no alert read adds them
 
     def __init__(
         self,

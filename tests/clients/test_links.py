@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from oncall.clients.links import LinkChecker, public_address
 from oncall.links import LinkStatus
+from oncall.models import Alert, AlertQuery
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
+from oncall.sandbox.server import Sandbox
+from oncall.settings import Settings
+from oncall.sources import build_source
+from tasks.alerts import fetch_alert_notes, fetch_runbook_links
+from tasks.links import check_runbook_links
 
 
 class _Httpd(ThreadingHTTPServer):
@@ -356,3 +364,184 @@ def test_a_404_from_github_for_another_repository_is_unverified(server: _Server)
     url = f"http://github.com:{server.port}/missing"
     found = _checker(resolve=resolve).check([url], BOOK, None)[url]
     assert found.status is LinkStatus.UNVERIFIED and "private repository" in found.reason
+
+
+# -- the tasks that read links and notes off the alert source ---------------------------------
+
+AM_LINK = "https://runbooks.example.org/db/DiskFull.md"
+AM_DESCRIPTION = (
+    "The disk is full\nAlerts Firing:\nLabels:\n - alertname = DiskFull\nAnnotations:\n"
+    f" - runbook_url = {AM_LINK}\n - summary = The disk is full\nSource: http://prometheus:9090/graph\n"
+)
+DETAIL_LINK = "https://wiki.example.org/QueueDepthHigh"
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def info(self, msg: str, *args: object) -> None:
+        pass
+
+    def warning(self, msg: str, *args: object) -> None:
+        self.warnings.append(msg % args)
+
+
+@pytest.fixture
+def task_log(monkeypatch: pytest.MonkeyPatch) -> _Log:
+    import tasks.alerts
+
+    log = _Log()
+    monkeypatch.setattr(tasks.alerts, "get_run_logger", lambda: log)
+    return log
+
+
+@pytest.fixture(scope="module")
+def linked() -> Iterator[Sandbox]:
+    """The seeded week, with runbook links where each vendor keeps them on three alerts, and notes."""
+    sb = Sandbox.seeded()
+    og = sb.state.opsgenie
+    for ops in (og, sb.state.jsm.ops):
+        a, b = ops.alerts[0], ops.alerts[1]
+        a["description"] = AM_DESCRIPTION
+        b["details"] = {**b["details"], "runbook_url": DETAIL_LINK}
+        ops.set_alerts(list(ops.alerts))  # the list view is computed once; details stay out of it
+        ops.alert_notes[a["id"]] = [
+            {"note": "Freed space with the log rotation job", "owner": a["owner"] or "System",
+             "createdAt": a["createdAt"], "offset": "n1"},
+            {"note": "  ", "owner": "System", "createdAt": a["createdAt"], "offset": "n2"},
+        ]  # fmt: skip
+    rootly = sb.state.rootly
+    r0, r1, r2 = rootly.alerts[0], rootly.alerts[1], rootly.alerts[2]
+    r2["attributes"].update(data=None, description=None)  # what the list shows is all there is
+    r0["attributes"]["data"] = {"alerts": [{"annotations": {"runbook_url": AM_LINK}}], "status": "firing"}
+    r1["attributes"]["labels"] = [*r1["attributes"]["labels"], {"key": "runbook_url", "value": DETAIL_LINK}]
+    rootly.alert_events[r0["id"]] = [
+        *rootly.alert_events.get(r0["id"], []),
+        {"id": f"{r0['id']}-note", "type": "alert_events",
+         "attributes": {"alert_id": r0["id"], "kind": "note", "action": "added", "source": "web",
+                        "details": "Restarted the exporter", "created_at": r0["attributes"]["created_at"],
+                        "updated_at": r0["attributes"]["created_at"]}},
+    ]  # fmt: skip
+    with sb:
+        yield sb
+
+
+def _settings(sb: Sandbox, source: str) -> Settings:
+    env = {k.removeprefix("ONCALL_").lower(): v for k, v in sb.source_env(source).items()}
+    return Settings(**env, http_attempts=1, http_backoff_seconds=0, max_concurrency=2)  # type: ignore[arg-type]
+
+
+def _samples(sb: Sandbox, source: str, n: int = 3) -> list[Alert]:
+    with closing(build_source(_settings(sb, source))) as src:
+        listed = {a.id: a for a in src.fetch_alerts(AlertQuery())}
+    ids = (
+        [a["id"] for a in sb.state.rootly.alerts[:n]]
+        if source == "rootly"
+        else [a["id"] for a in (sb.state.opsgenie if source == "opsgenie" else sb.state.jsm.ops).alerts[:n]]
+    )
+    return [listed[i] for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("source", "detail_path"), [("opsgenie", "/opsgenie/v2/alerts/"), ("jsm", "/atlassian/jsm/ops/api/")]
+)
+def test_links_need_one_alert_read_per_sample_where_lists_lack_details(
+    linked: Sandbox, task_log: _Log, source: str, detail_path: str
+) -> None:
+    samples = _samples(linked, source)
+    assert all(s.details is None and s.description is None for s in samples)  # the list leaves them out
+    mark = len(linked.app.served)
+    links = fetch_runbook_links.fn(_settings(linked, source), samples + samples[:1])
+    assert links == {samples[0].id: AM_LINK, samples[1].id: DETAIL_LINK}
+    reads = [
+        s for s in linked.app.served[mark:] if s.method == "GET" and re.search(r"/alerts/[^/]+$", s.path)
+    ]
+    assert sorted(r.path.rsplit("/", 1)[1] for r in reads) == sorted(s.id for s in samples)
+    assert task_log.warnings == []
+
+
+def test_rootly_lists_carry_the_data_so_no_alert_is_read(linked: Sandbox, task_log: _Log) -> None:
+    samples = _samples(linked, "rootly")
+    mark = len(linked.app.served)
+    links = fetch_runbook_links.fn(_settings(linked, "rootly"), samples)
+    assert links == {samples[0].id: AM_LINK, samples[1].id: DETAIL_LINK}
+    assert linked.app.served[mark:] == []
+
+
+def test_a_failed_detail_read_is_no_link_and_one_warning(linked: Sandbox, task_log: _Log) -> None:
+    samples = _samples(linked, "opsgenie")
+    for s in samples[:2]:
+        linked.script(f"/opsgenie/v2/alerts/{s.id}", 503, times=5)
+    try:
+        links = fetch_runbook_links.fn(_settings(linked, "opsgenie"), samples)
+    finally:
+        linked.app.script.clear()
+    assert links == {}
+    assert len(task_log.warnings) == 1 and "2 of 3" in task_log.warnings[0]
+    assert all(secret not in task_log.warnings[0] for secret in (linked.state.opsgenie.api_key,))
+
+
+def test_samples_with_details_already_cost_nothing(linked: Sandbox, task_log: _Log) -> None:
+    from tests.factories import alert
+
+    samples = [
+        alert(details={"runbook_url": AM_LINK}),
+        alert(details={"severity": "page"}),
+        alert(description="x"),
+    ]
+    mark = len(linked.app.served)
+    assert fetch_runbook_links.fn(_settings(linked, "opsgenie"), samples) == {samples[0].id: AM_LINK}
+    assert linked.app.served[mark:] == []
+
+
+@pytest.mark.parametrize("source", ["opsgenie", "jsm", "rootly"])
+def test_notes_are_what_responders_wrote_never_the_log(linked: Sandbox, task_log: _Log, source: str) -> None:
+    samples = _samples(linked, source, 2)
+    notes = fetch_alert_notes.fn(_settings(linked, source), [s.id for s in samples])
+    want = "Restarted the exporter" if source == "rootly" else "Freed space with the log rotation job"
+    assert notes == {samples[0].id: [want], samples[1].id: []}
+
+
+def test_notes_that_cannot_be_read_are_none_with_one_warning(linked: Sandbox, task_log: _Log) -> None:
+    samples = _samples(linked, "opsgenie", 2)
+    linked.script("/opsgenie/v2/alerts/", 404, times=20)
+    try:
+        notes = fetch_alert_notes.fn(_settings(linked, "opsgenie"), [s.id for s in samples])
+    finally:
+        linked.app.script.clear()
+    assert notes == {samples[0].id: [], samples[1].id: []} and len(task_log.warnings) == 1
+
+
+def test_the_task_reads_other_repo_files_through_the_github_api(
+    linked: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.links
+
+    monkeypatch.setattr(tasks.links, "get_run_logger", lambda: _Log())
+    repo = linked.state.runbook_repo
+    linked.state.github.repo(repo).files["docs/runbooks/shared.md@main"] = "# Shared\n\n## Restart\n"
+    book = Runbook(
+        source=f"{repo}:docs/runbooks/oncall.md@main",
+        url=f"https://github.com/{repo}/blob/main/docs/runbooks/oncall.md",
+        entries=BOOK.entries,
+        products=(),
+        anchors={"": frozenset({"diskfull"})},
+        repo=repo,
+        ref="main",
+        root="docs/runbooks/oncall.md",
+    )
+    env = {k.removeprefix("ONCALL_").lower(): v for k, v in linked.env().items()}
+    settings = Settings(**env, http_attempts=1, http_backoff_seconds=0)  # type: ignore[arg-type]
+    blob = f"https://github.com/{repo}/blob/main/docs/runbooks"
+    urls = [f"{blob}/oncall.md#diskfull", f"{blob}/shared.md#restart", f"{blob}/gone.md", "#nope"]
+    mark = len(linked.app.served)
+    found = check_runbook_links.fn(settings, urls, book)
+    assert [found[u].status for u in urls] == [
+        LinkStatus.OK,
+        LinkStatus.OK,
+        LinkStatus.BROKEN,
+        LinkStatus.BROKEN,
+    ]
+    contents = [s.path for s in linked.app.served[mark:] if "/contents/" in s.path]
+    assert sorted(p.rsplit("/", 1)[1] for p in contents) == ["gone.md", "shared.md"]
