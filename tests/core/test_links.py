@@ -305,3 +305,8 @@ def test_secrets_in_links_are_redacted_wherever_shown(url: str, hidden: str) -> 
 def test_a_very_long_link_is_cut_where_shown() -> None:
     url = "https://wiki.example.org/" + "x" * 5000
     assert len(redact(url)) <= 210
+
+
+def test_a_link_without_secrets_is_shown_as_written() -> None:
+    url = "https://wiki.example.org/rb?page=Disk%20Full&view=1#fix"
+    assert redact(url) == url
