@@ -168,13 +168,9 @@ def cmd_coe_check(args: argparse.Namespace) -> int:
 def cmd_runbook_check(args: argparse.Namespace) -> int:
     from deployments.runbook_check import run_check
 
-    try:
-        return run_check(
-            args.runbook, titles=args.titles, rules=args.rules or (), fmt=args.format, repo=args.repo
-        )
-    except BrokenPipeError:  # `oncall runbook check ... | head` stopped reading: not an error
-        sys.stderr.close()
-        return 0
+    return run_check(
+        args.runbook, titles=args.titles, rules=args.rules or (), fmt=args.format, repo=args.repo
+    )
 
 
 def cmd_relay(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ before any network call. Decisions live in `oncall.runbook_check`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from oncall.runbook_check import (
     parse_rules,
     render_listing,
     render_results,
+    terminal,
 )
 
 if TYPE_CHECKING:
@@ -58,9 +60,9 @@ def run_check(
         if titles is None and not rules:
             entries = list_entries(book)
             if fmt == "json":
-                _write_lines(out, [e.model_dump() for e in entries])
+                _emit(out, _json_lines([e.model_dump() for e in entries]))
             else:
-                out.write(render_listing(book, entries) + "\n")
+                _emit(out, render_listing(book, entries) + "\n")
             return 0
         from oncall.coverage import Matcher
 
@@ -70,15 +72,26 @@ def run_check(
         links = check_links(urls, book, reader) if urls else {}
         results: list[CheckResult] = check_titles(matcher, title_list) + check_rules(matcher, alerts, links)
     if fmt == "json":
-        _write_lines(out, [r.json_line() for r in results])
+        _emit(out, _json_lines([r.json_line() for r in results]))
     else:
-        out.write(f"Runbook {book.source}: {len(book.entries)} entries\n\n" + render_results(results) + "\n")
+        header = f"Runbook {terminal(book.source)}: {len(book.entries)} entries\n\n"
+        _emit(out, header + render_results(results) + "\n")
     return exit_code(results)
 
 
-def _write_lines(out: TextIO, objects: list[dict[str, object]]) -> None:
+def _json_lines(objects: list[dict[str, object]]) -> str:
     # ASCII JSON: a control character in runbook text is `\u001b` here, never a terminal escape.
-    out.write("".join(json.dumps(o) + "\n" for o in objects))
+    return "".join(json.dumps(o) + "\n" for o in objects)
+
+
+def _emit(out: TextIO, text: str) -> None:
+    """Write it all; a reader that stopped early (`| head`) changes nothing about the exit code."""
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def read_text(path: str, what: str) -> str:

@@ -428,3 +428,19 @@ def test_repo_wants_a_runbook_inside_the_checkout(
         str(tmp_path / "runbooks"), "--rules", "x.yaml", "--repo", "acme/runbooks", capsys=capsys
     )
     assert code == 2 and "is outside" in err and err.count("\n") == 1
+
+
+def test_a_reader_that_stops_early_keeps_the_exit_code_and_stderr_quiet(book: Path, tmp_path: Path) -> None:
+    titles = tmp_path / "titles.txt"
+    titles.write_text("".join(f"UnknownAlert{n:05d} has no runbook entry anywhere\n" for n in range(3000)))
+    with subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", "runbook", "check", str(book), "--titles", str(titles)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        first = child.stdout.readline()
+        child.stdout.close()  # as `| head -1` does, long before the 200 KB of output is written
+        err = child.stderr.read()
+        assert child.wait(timeout=60) == 1
+    assert first.startswith(b"Runbook ") and err == b""
