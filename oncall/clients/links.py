@@ -22,7 +22,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -71,6 +73,39 @@ def system_resolve(host: str, port: int) -> list[str]:
 
 class RefusedAddress(httpcore.ConnectError):
     """The host resolves to an address a link check never connects to."""
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection that gives up at a deadline: a server sending its headers a byte at a time
+    would otherwise hold a check for as long as each byte comes within the read timeout."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def _left(self, timeout: float | None) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("the check's time ran out")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._left(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._left(timeout))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -124,7 +159,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
         last: Exception = httpcore.ConnectError(f"could not connect to {host}")
         for address in addresses:
             try:
-                return self._inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+                stream = self._inner.connect_tcp(str(address), port, timeout, local_address, socket_options)
+                return _DeadlineStream(stream, time.monotonic() + 2 * self._timeout)
             except httpcore.ConnectError as exc:
                 last = exc
         raise last
@@ -182,6 +218,7 @@ class LinkChecker:
                     httpcore.ConnectionPool(
                         ssl_context=httpx.create_ssl_context(),
                         max_connections=self.max_in_flight,
+                        max_keepalive_connections=0,  # one connection per ask: its deadline is the ask's
                         network_backend=backend,
                     ) as pool,
                     ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="link") as threads,

@@ -51,6 +51,13 @@ class _Server:
                     outer.in_flight += 1
                     outer.most = max(outer.most, outer.in_flight)
                 try:
+                    if self.path == "/trickle":  # headers a byte at a time, each within the read timeout
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                        for _ in range(40):
+                            self.wfile.write(b"X")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                        return
                     status, headers = outer.route(self.command, self.path)
                     self.send_response(status)
                     for k, v in headers.items():
@@ -252,6 +259,14 @@ def test_a_slow_page_is_unverified_within_the_timeout(server: _Server) -> None:
     assert next(iter(found.values())).status is LinkStatus.UNVERIFIED
     assert "no answer within 0.3 s" in next(iter(found.values())).reason
     assert time.monotonic() - started < 1.2
+
+
+def test_a_trickling_server_is_given_up_on_at_the_deadline(server: _Server) -> None:
+    started = time.monotonic()
+    url = f"http://docs.test:{server.port}/trickle"
+    found = _checker(timeout=0.3).check([url], BOOK, None)[url]
+    assert found.status is LinkStatus.UNVERIFIED and "no answer within" in found.reason
+    assert time.monotonic() - started < 1.5
 
 
 def test_checks_in_flight_are_bounded_and_each_link_is_asked_once(server: _Server) -> None:
