@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from enum import StrEnum
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -55,6 +56,15 @@ _SECRET_PARAM = re.compile(
 _MARKDOWN = (".md", ".markdown")
 
 
+# Spaces, controls and format characters (bidi overrides, zero-width) have no place in a link
+# and would let a shown link read as another.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def _visible(text: str) -> str:
+    return "".join("?" if unicodedata.category(c) in _INVISIBLE and c != " " else c for c in text)
+
+
 def _key(name: str) -> str:
     return re.sub(r"[^a-z]", "", name.rsplit(".", 1)[-1].lower())
 
@@ -67,7 +77,7 @@ def clean_url(value: str) -> str | None:
         text = text[:-1]
     while text.endswith(")") and text.count("(") < text.count(")"):
         text = text[:-1]
-    if not text or len(text) > MAX_URL or re.search(r"[\s\x00-\x1f\x7f]", text):
+    if not text or len(text) > MAX_URL or any(unicodedata.category(c) in _INVISIBLE for c in text):
         return None
     scheme, sep, rest = text.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
@@ -117,7 +127,7 @@ def redact(url: str) -> str:
         shown = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         shown = url
-    shown = scrub(shown)
+    shown = _visible(scrub(shown))
     return shown if len(shown) <= SHOWN else shown[: SHOWN - 1] + "…"
 
 

@@ -60,6 +60,9 @@ def test_only_http_links_and_trailing_punctuation_dropped() -> None:
         "https://",
         "https://runbooks.example.org/" + "a" * 5000,
         "https://runbooks.example.org/a b",
+        "https://runbooks.example.org/\u202eevil.exe",
+        "https://runbooks.example.org/a\u200bb",
+        "https://runbooks.example.org/a\x00b",
     ):
         assert runbook_url(alert(details={"runbook_url": bad})) is None, bad
     assert runbook_url(alert(details={"runbook_url": f"<{DOCS}>."})) == DOCS
@@ -305,6 +308,10 @@ def test_secrets_in_links_are_redacted_wherever_shown(url: str, hidden: str) -> 
 def test_a_very_long_link_is_cut_where_shown() -> None:
     url = "https://wiki.example.org/" + "x" * 5000
     assert len(redact(url)) <= 210
+
+
+def test_a_shown_link_cannot_reverse_or_hide_its_text() -> None:
+    assert redact("https://wiki.example.org/\u202egpj.exe\u200b") == "https://wiki.example.org/?gpj.exe?"
 
 
 def test_a_link_without_secrets_is_shown_as_written() -> None:
