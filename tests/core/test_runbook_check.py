@@ -289,3 +289,23 @@ def test_a_broken_link_with_no_reason_still_names_the_link(runbook: Runbook) -> 
         Matcher(runbook), [_rule("Gone", url)], {url: LinkCheck(url=url, status=LinkStatus.BROKEN, reason="")}
     )
     assert render_results([gone]).splitlines()[0] == f"BROKEN Gone: links to {url}, which does not exist"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("groups: [\n  - name: x\n", "is not YAML at line"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: !!python/object:os.system x\n", "is not YAML"),
+    ],
+)
+def test_without_libyaml_the_pure_python_safe_loader_refuses_the_same(
+    monkeypatch: pytest.MonkeyPatch, text: str, says: str
+) -> None:
+    import yaml
+
+    from oncall import runbook_check
+
+    monkeypatch.setattr(runbook_check, "_SAFE_LOADER", yaml.SafeLoader)
+    with pytest.raises(InputError, match=says):
+        parse_rules(text, "alerts/bad.yaml")
+    assert [r.alert for r in parse_rules(RULES, "ok.yaml")] == ["DiskFull", "NodeDown"]
