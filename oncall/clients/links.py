@@ -33,6 +33,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from oncall.errors import OncallError
 from oncall.links import LinkCheck, LinkStatus, check_in_repo, redact, repo_target, runbook_key
 from oncall.runbook import RUNBOOK_SUFFIXES, Runbook, heading_anchors
 
@@ -248,7 +249,7 @@ class LinkChecker:
             def read(path: str) -> None:
                 try:
                     text = read_repo_file(path)
-                except Exception as exc:
+                except (OncallError, OSError, ValueError) as exc:  # unread is unverified, never a failed run
                     with lock:
                         failed[path] = type(exc).__name__
                     return
