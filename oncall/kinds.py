@@ -18,15 +18,14 @@ segments (`APISIXEdge5xxRateFast` is APISIX, Edge, 5xx, Rate, Fast).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 TITLE_CAP = 130  # OpsGenie cuts a message here; the last word of a title this long is partial
 
 _PREFIX = re.compile(r"^\s*(?:\[[^\]]{0,40}\]:?\s*)+")
 _FIRING = re.compile(r"\[(?:FIRING|RESOLVED)(?::\d+)?\]", re.IGNORECASE)
-_ALERTMANAGER = re.compile(r"^(?P<name>\S+)(?:\s+(?P<env>[^\s(]+))?\s*(?:\((?P<labels>.*?)\)?)?\s*$")
 _COPIED = re.compile(r"^(?P<name>\S+)\s+(?P<env>[^\s()\[\]]+)\s+\((?P<labels>.*?)\)?\s*$")
 _BRACKETED = re.compile(r"^(?P<name>[^\s()\[\]]+)\s*(?:\[(?P<sq>.*?)\]?|\((?P<par>.*?)\)?)\s*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z][\w.:-]*[A-Za-z0-9]$|^[A-Za-z]$")
@@ -97,8 +96,7 @@ class Shape(StrEnum):
     TEXT = "text"  # free text
 
 
-@dataclass(frozen=True)
-class TitleParts:
+class TitleParts(NamedTuple):
     text: str  # whitespace collapsed
     body: str  # `text` without source prefixes such as `[Prometheus]: [FIRING:1]`
     cut: bool  # OpsGenie cut it: its last word is partial
@@ -141,6 +139,7 @@ def is_id(token: str) -> bool:
     return not (words >= 4 and words >= acronyms and longest >= 4 and vowels >= 0.2 * words)
 
 
+@lru_cache(maxsize=65_536)
 def _names_it(token: str) -> bool:
     """Whether a lone token can be an alert name: identifier-shaped, with nothing varying in it."""
     return bool(_IDENTIFIER.match(token)) and _placeholders(token) == token and not _HOST.match(token)
@@ -151,26 +150,23 @@ def title_parts(title: str) -> TitleParts:
     """The one reading of a title's shape, for kinds and for matching."""
     text = " ".join(title.split())
     cut = len(title) >= TITLE_CAP
-    body = _PREFIX.sub("", text)
-    firing = bool(_FIRING.search(text[:60]))
-    m = _ALERTMANAGER.match(body) if firing else None
-    shape = Shape.ALERTMANAGER
-    if m is None:
-        m = _COPIED.match(body)
-        shape = Shape.COPIED
-        if m is not None and not _NAMED.search(m.group("name")):
-            m = None
-    if m is not None:
-        labels = tuple((m.group("labels") or "").split())
-        if cut and labels:
-            labels = labels[:-1]
-        return TitleParts(text, body, cut, shape, m.group("name"), m.group("env"), labels)
-    b = _BRACKETED.match(body)
+    body = _PREFIX.sub("", text) if text.startswith("[") else text
+    firing = "[" in text[:60] and bool(_FIRING.search(text[:60]))
+    if firing:  # Name [env] [(labels...)], the labels' closing parenthesis gone when cut
+        head, _, rest = body.partition("(")
+        words = head.split()
+        if 1 <= len(words) <= 2:
+            labels = tuple(rest.removesuffix(")").split()[: -1 if cut else None])
+            env = words[1] if len(words) == 2 else None
+            return TitleParts(text, body, cut, Shape.ALERTMANAGER, words[0], env, labels)
+    m = _COPIED.match(body) if "(" in body else None
+    if m is not None and _NAMED.search(m.group("name")):
+        labels = tuple(m.group("labels").split()[: -1 if cut else None])
+        return TitleParts(text, body, cut, Shape.COPIED, m.group("name"), m.group("env"), labels)
+    b = _BRACKETED.match(body) if "(" in body or "[" in body else None
     if b is not None and _names_it(b.group("name")):
         inner = b.group("sq") if b.group("sq") is not None else b.group("par") or ""
-        labels = tuple(v for v in re.split(r"[\s,;]+", inner) if v)
-        if cut and labels:
-            labels = labels[:-1]
+        labels = tuple(v for v in re.split(r"[\s,;]+", inner) if v)[: -1 if cut else None]
         return TitleParts(text, body, cut, Shape.BRACKETED, b.group("name"), None, labels)
     if " " not in body and body and _names_it(body) and not cut:
         return TitleParts(text, body, cut, Shape.BARE, body, None, ())
@@ -187,6 +183,8 @@ def alert_name(title: str) -> str | None:
 def workload(value: str) -> str:
     """A pod, job or instance name without what Kubernetes or a port adds to it: the
     ReplicaSet hash and pod suffix, a StatefulSet ordinal, `:9100`."""
+    if "-" not in value and ":" not in value:
+        return value
     value = _PORT.sub("", value)
     for pattern in (_REPLICASET, _ORDINAL):
         m = pattern.match(value)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from bench.runbook_matching import LAYOUT_NAMES, documented, layout_figures, layout_runbook, near_misses
+from oncall import coverage, kinds
 from oncall.coverage import Matcher, likely_product, significant_words
+from oncall.kinds import alert_kind
 from oncall.runbook import parse_runbook
 from tests.factories import FIXTURES
 
@@ -151,7 +156,11 @@ def test_match_reports_the_words_that_tied_them(real: Matcher) -> None:
             "[Prometheus]: [FIRING:1] KeycloakInternalError production (keycloak critical)",
             "KeycloakInternalError production (keycloak critical)",
         ),
-        ("[Prometheus]: [FIRING:1] KeycloakInternalError qa (keycloak warning)", None),
+        (  # the environment slot of a copied title varies, as in kinds (issue 16)
+            "[Prometheus]: [FIRING:1] KeycloakInternalError qa (keycloak warning)",
+            "KeycloakInternalError production (keycloak critical)",
+        ),
+        ("[Prometheus]: [FIRING:1] KeycloakInternalError qa (forum warning)", None),
     ],
 )
 def test_placeholders_generic_entries_and_specificity(
@@ -188,3 +197,165 @@ def test_likely_product() -> None:
         book, "[Prometheus]: [FIRING:1] InvalidAccessKeyNonProd rc (odl-open-discussions warning)"
     ) == ("ODL Open Discussions")
     assert likely_product(book, "zzz qqq") is None
+
+
+# -- issue 16: names, whole identifiers, environment slots, labels ----------------------------
+
+
+def _book(*keys: str) -> Matcher:
+    """One heading per key, each a complete entry."""
+    text = "# Runbook\n## Team\n" + "".join(f"### {k}\n_Diagnosis_\nlook\n_Mitigation_\nfix\n" for k in keys)
+    return Matcher(parse_runbook(text))
+
+
+def _covers(matcher: Matcher, title: str) -> str | None:
+    match = matcher.match(title)
+    return match.entry.key if match else None
+
+
+PROM = "[Prometheus]: [FIRING:1]"
+DIGIT_NAMES = [
+    "APISIXEdge5xxRateFast",
+    "MitxOnline500Errors",
+    "Http5xxErrorsHigh",
+    "DiskUsageAbove90Percent",
+    "IPv6RouteMissing",
+    "OCWStudio3PlayErrorDetectedProd",
+]
+
+
+@pytest.mark.parametrize("name", DIGIT_NAMES)
+def test_a_name_with_digits_covers_its_alert_in_every_form(name: str) -> None:
+    book = _book(*DIGIT_NAMES)
+    assert name.lower() in significant_words(name)
+    for title in (
+        name,
+        name.lower(),
+        f"{PROM} {name} production (edge-gateway warning)",
+        f"{name} [namespace=edge, severity=critical]",
+        f"Alert {name} fired on edge-gateway",
+    ):
+        assert _covers(book, title) == name, title
+
+
+def test_real_ids_still_vary_in_matching() -> None:
+    assert "v-edxa-fmt0kbl5x" not in significant_words("denied for 'v-edxa-fmT0KbL5X'@'10.7.0.237'")
+    assert significant_words("login failed for v-edxa-Q9zzTTr2a") == ("login", "failed")
+
+
+@pytest.mark.parametrize(
+    ("entry", "near_miss"),
+    [
+        ("DiskFull", "DiskFullSoon"),
+        ("QueueDepthHigh", "QueueLatencyHigh"),
+        ("HighErrorRate", "HighErrorRateBudgetBurn"),
+        ("KubePodCrashLooping", "KubePodCrashLoopingSoon"),
+        ("NodeNotReachable", "NodeNotReachableSoon"),
+    ],
+)
+def test_whole_identifiers_match_whole_identifiers(entry: str, near_miss: str) -> None:
+    book = _book(entry)
+    for title in (
+        near_miss,
+        near_miss.lower(),
+        f"{PROM} {near_miss} production (app-1 warning)",
+        f"{near_miss} [severity=critical]",
+        " ".join(re.findall("[A-Z][a-z]*", near_miss)),  # spelled out: `Disk Full Soon`
+    ):
+        assert _covers(book, title) is None, title
+    assert _covers(book, entry.lower()) == entry
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Kube Pod Crash Looping",
+        "Kube Pod Crash Looping on checkout-api-7d9f8b6c5d-x2k4p",
+        "[Grafana] Kube Pod Crash Looping: 3 pods",
+        "kube pod crash looping",
+    ],
+)
+def test_an_alert_name_covers_titles_that_spell_it_out(title: str) -> None:
+    assert _covers(_book("KubePodCrashLooping"), title) == "KubePodCrashLooping"
+
+
+def test_a_heading_that_spells_a_name_out_covers_the_alert() -> None:
+    book = _book("Kube Pod Crash Looping")
+    assert _covers(book, f"{PROM} KubePodCrashLooping production (api warning)") == "Kube Pod Crash Looping"
+    assert _covers(book, "KubePodCrashLoopingSoon") is None
+
+
+def test_a_copied_heading_covers_the_same_alert_from_another_environment() -> None:
+    book = Matcher(parse_runbook(REAL.read_text()))
+    for env in ("rc", "qa", "production"):
+        title = f"{PROM} InvalidAccessKeyNonProd {env} (odl-open-discussions warning)"
+        match = book.match(title)
+        assert (
+            match is not None
+            and match.entry.title == "InvalidAccessKeyNonProd qa (odl-open-discussions warning)"
+        )
+    assert book.match(f"{PROM} InvalidAccessKeyNonProd rc (odl-video-service warning)") is None  # another app
+
+
+def test_a_placeholder_in_the_environment_slot_still_constrains() -> None:
+    book = Matcher(parse_runbook(REAL.read_text()))
+    assert book.match(f"{PROM} MemoryUsageWarning operations-rc (memory ip-10-1-3-33 warning)") is not None
+    assert book.match(f"{PROM} MemoryUsageWarning mitx-production (memory ip-10-1-3-33 warning)") is None
+
+
+def test_pods_and_ordinals_in_a_copied_heading_cover_the_other_pods() -> None:
+    book = _book(
+        f"{PROM} BrokerMemoryAlarm production (rabbitmq-0 critical)",
+        f"{PROM} PodOOMKilled production (checkout-api-7d9f8b6c5d-x2k4p)",
+    )
+    assert _covers(book, f"{PROM} BrokerMemoryAlarm production (rabbitmq-2 critical)") is not None
+    assert _covers(book, f"{PROM} PodOOMKilled rc (checkout-api-5c4b8f7d9q-m8n2z warning)") is not None
+    assert _covers(book, f"{PROM} PodOOMKilled rc (search-api-5c4b8f7d9q-m8n2z warning)") is None
+
+
+def test_rootly_labels_are_read_by_their_values() -> None:
+    book = _book(f"{PROM} CheckoutLatencyHigh production (checkout-api critical)")
+    assert _covers(book, "CheckoutLatencyHigh [application=checkout-api, pod=checkout-api-7d9f8b6c5d-x2k4p]")
+    assert _covers(book, "CheckoutLatencyHigh [application=search-api]") is None
+
+
+def test_a_bare_name_is_covered_by_the_one_entry_that_names_it_and_by_none_when_several_do() -> None:
+    one = _book(f"{PROM} CheckoutLatencyHigh production (checkout-api critical)")
+    assert _covers(one, "CheckoutLatencyHigh") is not None
+    assert _covers(one, "checkoutlatencyhigh") is not None
+    two = _book(f"{PROM} DiskUsageWarning production (reddit ext4)", "DiskUsageWarning xqwatcher")
+    assert _covers(two, "DiskUsageWarning") is None  # which application? the title does not say
+    generic = _book("DiskUsageWarning", "DiskUsageWarning xqwatcher")
+    assert _covers(generic, "DiskUsageWarning") == "DiskUsageWarning"
+
+
+def test_matching_reads_the_entry_key() -> None:
+    decorated = parse_runbook(
+        "# R\n## T\n### Alert: `WafBlockSpike` [warning]\n_Diagnosis_\nx\n_Mitigation_\ny\n"
+    )
+    assert decorated.entries[0].key == "WafBlockSpike"
+    match = Matcher(decorated).match(f"{PROM} WafBlockSpike production (edge warning)")
+    assert match is not None and match.words == ("wafblockspike",)
+
+
+def test_one_cut_length_for_kinds_and_matching() -> None:
+    assert coverage.TITLE_CAP is kinds.TITLE_CAP == 130
+    head = f"{PROM} DiskUsageWarning mitx-production (xqwatcher "
+    whole = head + "a" * (kinds.TITLE_CAP - 1 - len(head) - 5) + " edge"
+    assert len(whole) == 129  # not cut: its last word counts, in both
+    assert significant_words(whole)[-1] == "edge" and alert_kind(whole).endswith(" edge")
+    cut = whole + "x"
+    assert len(cut) == 130  # cut mid-word by OpsGenie: the partial word counts in neither
+    assert "edgex" not in significant_words(cut) and not alert_kind(cut).endswith("edgex")
+
+
+# -- the layout fixtures: every documented alert in every title form, no near miss --------------
+
+
+@pytest.mark.parametrize("layout", LAYOUT_NAMES)
+def test_layout_targets(layout: str) -> None:
+    matcher = Matcher(layout_runbook(layout))
+    figures = layout_figures(layout, matcher.match, lambda e: e.key)
+    assert figures["false"] == []
+    assert all(share >= 0.95 for share in figures["share"].values()), figures["missed"]
+    assert len(documented(layout)) >= 8 and len(near_misses(layout)) >= 7
