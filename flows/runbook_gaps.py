@@ -258,15 +258,15 @@ def _open_pulls(
     found = _links_tasks()
     notes: dict[str, list[str]] = found[2](settings, wanted) if found else {}
     urls: list[str] = []
-    opened = 0
-    for n, (kc, issue) in enumerate(candidates):
-        if opened >= cap:
-            log.info("Not opening %d more pull request(s), over the cap of %d", len(candidates) - n, cap)
-            break
+    opened = held = 0
+    for kc, issue in candidates:
         said = [note for a in reversed(kc.alerts[-len(notes_wanted(kc)) :]) for note in notes.get(a.id, [])]
         plan = plan_pull(kc, issue, repo, book, said)
-        outcome = open_gap_pull_request(settings, quote(plan), book.entry_level)  # type: ignore[call-overload]
+        outcome = open_gap_pull_request(settings, quote(plan), book.entry_level, opened < cap)  # type: ignore[call-overload]
         opened += outcome.opened
+        held += outcome.held
         if outcome.html_url:
             urls.append(outcome.html_url)
+    if held:
+        log.info("Not opening %d pull request(s), over the cap of %d; a later run opens them", held, cap)
     return urls

@@ -78,8 +78,9 @@ class PullOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: str
-    html_url: str | None  # None: the file already exists without our entry, nothing to propose
+    html_url: str | None  # None: held, or the file already exists without our entry
     opened: bool
+    held: bool = False  # none exists, and the run's cap is spent
 
 
 def _issue_of(url: str) -> GapIssue | None:
@@ -90,9 +91,10 @@ def _issue_of(url: str) -> GapIssue | None:
 def pull_candidates(
     coverage: Sequence[KindCoverage], existing: Mapping[str, ExistingGap], filed: Mapping[str, str]
 ) -> list[tuple[KindCoverage, GapIssue]]:
-    """The new gaps: kinds without an entry whose gap issue is open, filed by this run (`filed`:
-    fingerprint to issue URL) first, then earlier ones. Held and not-planned kinds get none;
-    whether a pull request exists already is GitHub's to say."""
+    """The new gaps: kinds without an entry whose gap issue is open, filed earlier first (one a
+    crash left half done is finished before any other starts), then those this run filed or
+    reopened (`filed`: fingerprint to issue URL). Held and not-planned kinds get none; whether
+    a pull request exists already is GitHub's to say."""
     now: list[tuple[KindCoverage, GapIssue]] = []
     before: list[tuple[KindCoverage, GapIssue]] = []
     for kc in coverage:
@@ -105,7 +107,7 @@ def pull_candidates(
                 now.append((kc, issue))
         elif gap is not None and gap.issue.state == "open":
             before.append((kc, GapIssue(number=gap.issue.number, html_url=gap.issue.html_url)))
-    return now + before
+    return before + now
 
 
 def notes_wanted(kc: KindCoverage) -> list[str]:

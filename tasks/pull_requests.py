@@ -81,13 +81,18 @@ def _link(gh: GitHubClient, plan: PullPlan, pull: PullRef) -> None:
 
 
 @task(cache_policy=NO_CACHE)
-def open_gap_pull_request(settings: Settings, plan: PullPlan, entry_level: int) -> PullOutcome:
+def open_gap_pull_request(
+    settings: Settings, plan: PullPlan, entry_level: int, may_open: bool = True
+) -> PullOutcome:
     """Open (or find) the draft pull request that adds one gap's entry, and link it from the gap
-    issue. Nothing is proposed when the file already exists without the entry it would add."""
+    issue. Nothing is proposed when the file already exists without the entry it would add;
+    without `may_open` (the run's cap is spent) one that exists is still found and linked."""
     log = get_run_logger()
     opened = False
     with github_client(settings) as gh:
         pull = gh.find_pull(plan.repo, plan.branch)
+        if pull is None and not may_open:
+            return PullOutcome(kind=plan.kind, html_url=None, opened=False, held=True)
         if pull is None:
             base, sha = _base(gh, plan)
             _branch(gh, plan, sha)

@@ -1,0 +1,175 @@
+"""runbook-gaps' draft pull requests end to end: PyGithub against the GitHub fake, faults injected."""
+
+from __future__ import annotations
+
+import re
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.runbook_gaps import runbook_gaps
+from oncall.runbook_pr import BRANCH_PREFIX, ENTRY_MARKER, LINK_MARKER
+from oncall.sandbox.seed import DEFAULT_ANCHOR, RUNBOOK
+from oncall.sandbox.server import Sandbox
+
+END = DEFAULT_ANCHOR.isoformat()
+PATH = "docs/runbooks/oncall.md"
+_repos = count(1)
+
+
+@pytest.fixture
+def repos(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, str]:
+    """(gap issue repository, runbook repository), both new for each test."""
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    n = next(_repos)
+    gaps, book = f"acme/pr-gaps-{n}", f"acme/pr-runbook-{n}"
+    sandbox.state.github.repo(gaps)
+    sandbox.state.github.repo(book).files[f"{PATH}@main"] = RUNBOOK.read_text(encoding="utf-8")
+    monkeypatch.setenv("ONCALL_GITHUB_REPO", gaps)
+    monkeypatch.setenv("ONCALL_RUNBOOK", f"{book}:{PATH}@main")
+    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
+    _runbook_read_from_github(monkeypatch)
+    return gaps, book
+
+
+def _runbook_read_from_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand-in until tasks/github.py's read_runbook says where it read the runbook (issue 16)."""
+    from prefect import task
+
+    import flows.runbook_gaps as module
+    from oncall.runbook import Runbook, RunbookSource
+    from oncall.settings import Settings
+    from tasks.github import read_runbook
+
+    @task
+    def read_with_place(settings: Settings, source: str) -> Runbook:
+        book = read_runbook.fn(settings, source)
+        where = RunbookSource.parse(source)
+        if where.repo is None or book.repo is not None:
+            return book
+        return book.model_copy(update={"repo": where.repo, "ref": where.ref, "root": where.path})
+
+    monkeypatch.setattr(module, "read_runbook", read_with_place)
+
+
+def _pulls(sandbox: Sandbox, repo: str) -> list[dict[str, Any]]:
+    return [i for i in sandbox.state.github.repos[repo].issues if "_pr" in i]
+
+
+def _issues(sandbox: Sandbox, repo: str) -> list[dict[str, Any]]:
+    return [i for i in sandbox.state.github.repos[repo].issues if "_pr" not in i]
+
+
+def _branch_texts(sandbox: Sandbox, repo: str) -> dict[str, str]:
+    files = sandbox.state.github.repos[repo].files
+    return {
+        key.rsplit("@", 1)[1]: text
+        for key, text in files.items()
+        if key.startswith(f"{PATH}@{BRANCH_PREFIX}")
+    }
+
+
+def _link_comments(sandbox: Sandbox, repo: str) -> dict[int, int]:
+    comments = sandbox.state.github.repos[repo].comments
+    return {n: sum(LINK_MARKER in c["body"] for c in cs) for n, cs in comments.items()}
+
+
+def _assert_once_each(sandbox: Sandbox, gaps: str, book: str, expected: int) -> None:
+    """One branch, one commit (one entry marker in its file), one draft PR and one link per gap."""
+    pulls, texts = _pulls(sandbox, book), _branch_texts(sandbox, book)
+    assert len(pulls) == expected and len(texts) == expected
+    assert {p["_pr"]["head"] for p in pulls} == set(texts)
+    assert all(text.count(ENTRY_MARKER) == 1 for text in texts.values())
+    assert all(p["_pr"]["draft"] and p["_pr"]["base"] == "main" for p in pulls)
+    issue_numbers = {i["number"] for i in _issues(sandbox, gaps)}
+    closes = {int(m) for p in pulls for m in re.findall(rf"Closes {gaps}#(\d+)", p["body"])}
+    assert closes <= issue_numbers and len(closes) == expected
+    links = _link_comments(sandbox, gaps)
+    assert sorted(n for n, k in links.items() if k) == sorted(closes) and set(links.values()) <= {0, 1}
+
+
+def test_each_new_gap_gets_one_draft_pull_request_and_a_rerun_writes_nothing(
+    sandbox: Sandbox, repos: tuple[str, str]
+) -> None:
+    gaps, book = repos
+    first = runbook_gaps(window="-7d", window_end=END, max_issues=3, open_pr=True)
+    assert first["create"] == 3 and first["pulls"] == 3
+    _assert_once_each(sandbox, gaps, book, 3)
+    original = RUNBOOK.read_text(encoding="utf-8")
+    for text in _branch_texts(sandbox, book).values():
+        assert len(text) > len(original) and text.count("\n### ") == original.count("\n### ") + 1
+    assert sandbox.state.github.repos[book].files[f"{PATH}@main"] == original  # main untouched
+
+    again = runbook_gaps(window="-7d", window_end=END, max_issues=3, open_pr=True)
+    assert again["create"] == 3 and again["pulls"] == 6  # three more gaps filed, each with its PR
+    _assert_once_each(sandbox, gaps, book, 6)
+    writes = sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH"))
+    runbook_gaps(window="-7d", window_end=END, max_issues=0, open_pr=True)
+    assert sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH")) == writes
+
+
+def test_lost_answers_make_no_second_branch_commit_pull_or_link(
+    sandbox: Sandbox, repos: tuple[str, str]
+) -> None:
+    """GitHub acts, then the answer is lost (502), once at every step."""
+    gaps, book = repos
+    for path, method in (
+        (f"/github/repos/{book}/git/refs", "POST"),
+        (f"/github/repos/{book}/contents/", "PUT"),
+        (f"/github/repos/{book}/pulls", "POST"),
+        (f"/github/repos/{gaps}/issues/", "POST"),
+    ):
+        sandbox.script(path, 502, method=method, after=True, times=1)
+    state = runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True, return_state=True)
+    if state.is_failed():  # a lost answer the client could not settle: the rerun finishes it
+        runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True)
+    _assert_once_each(sandbox, gaps, book, 2)
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [("git/refs", "POST"), ("contents/", "PUT"), ("pulls", "POST"), ("comments", "POST")],
+)
+def test_a_crash_between_branch_commit_and_pull_is_finished_by_a_rerun(
+    sandbox: Sandbox, repos: tuple[str, str], path: str, method: str
+) -> None:
+    """A step keeps failing before GitHub acts: the run stops there, and the next one finishes."""
+    gaps, book = repos
+    where = f"/github/repos/{gaps}/issues/" if path == "comments" else f"/github/repos/{book}/{path}"
+    sandbox.script(where, 500, method=method, times=50)
+    state = runbook_gaps(window="-7d", window_end=END, max_issues=1, open_pr=True, return_state=True)
+    assert state.is_failed()
+    sandbox.app.script.clear()
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=1, open_pr=True)
+    # The half-done one is finished first; unless its pull request was already open (only its
+    # link was missing), that spends the cap and the gap this rerun filed waits.
+    assert result["create"] == 1 and result["pulls"] == (2 if path == "comments" else 1)
+    _assert_once_each(sandbox, gaps, book, result["pulls"])
+    assert re.search(rf"Closes {gaps}#1\n", _pulls(sandbox, book)[0]["body"])
+
+
+def test_dry_run_shows_the_pull_requests_and_writes_nothing(sandbox: Sandbox, repos: tuple[str, str]) -> None:
+    writes = sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH"))
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True, dry_run=True)
+    assert result["create"] == 2 and result["pulls"] == 2
+    assert sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH")) == writes
+
+
+def test_a_local_runbook_opens_no_pull_request(
+    sandbox: Sandbox, repos: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gaps, book = repos
+    local = tmp_path / "oncall.md"
+    local.write_text(RUNBOOK.read_text(encoding="utf-8"), encoding="utf-8")
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True, runbook=str(local))
+    assert result["create"] == 2 and result["pulls"] == 0 and _pulls(sandbox, book) == []
+
+
+def test_open_pr_is_off_by_default(sandbox: Sandbox, repos: tuple[str, str]) -> None:
+    _gaps, book = repos
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=2)
+    assert result["create"] == 2 and result["pulls"] == 0 and _pulls(sandbox, book) == []
