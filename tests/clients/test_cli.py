@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -283,21 +284,45 @@ def test_bad_input_exits_2_with_one_line_naming_the_path(
     assert err.count("\n") == 1 and says in err, err
 
 
-def test_the_check_imports_no_prefect_and_no_pygithub_for_a_local_runbook(book: Path, tmp_path: Path) -> None:
-    rules = tmp_path / "alerts.yaml"
-    rules.write_text(RULES, encoding="utf-8")
+def _loaded_in_child(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Runs the check in a fresh interpreter; answers its exit code and which of Prefect and
+    PyGithub it imported (`sys.modules` of the child, which no earlier test has filled)."""
     child = (
         "import sys\n"
         "from deployments.cli import main\n"
-        f"code = main(['runbook', 'check', {str(book)!r}, '--rules', {str(rules)!r}])\n"
+        f"code = main(['runbook', 'check', *{argv!r}])\n"
         "loaded = sorted(m for m in ('prefect', 'github') if m in sys.modules)\n"
         "print('LOADED', loaded, code)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", child], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), **(env or {})},
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "LOADED [] 0"
+    return done.stdout.splitlines()[-1]
+
+
+def test_the_check_imports_no_prefect_and_no_pygithub_for_a_local_runbook(book: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    assert _loaded_in_child([str(book), "--rules", str(rules)]) == "LOADED [] 0"
+    linked = tmp_path / "linked.yaml"
+    linked.write_text(LINKED_RULES.format(base="https://github.com/acme/runbooks/blob/main/runbooks"))
+    _write_folder(tmp_path / "runbooks")
+    assert _loaded_in_child(
+        ["runbooks", "--rules", str(linked), "--repo", "acme/runbooks"], cwd=tmp_path
+    ) == ("LOADED [] 1")
+
+
+def test_a_github_runbook_loads_pygithub_and_still_no_prefect(sandbox: Sandbox, tmp_path: Path) -> None:
+    repo = sandbox.state.github.repo("acme/cli-imports")
+    repo.files["runbook.md@main"] = RUNBOOK
+    assert _loaded_in_child(["acme/cli-imports:runbook.md@main"], env=sandbox.env()) == "LOADED ['github'] 0"
 
 
 ENTRY = "# {name}\n\n## Summary\n\nIt fires.\n\n## Diagnosis\n\nLook.\n\n## Mitigation\n\n{mitigation}\n"
