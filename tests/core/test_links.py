@@ -317,3 +317,19 @@ def test_a_shown_link_cannot_reverse_or_hide_its_text() -> None:
 def test_a_link_without_secrets_is_shown_as_written() -> None:
     url = "https://wiki.example.org/rb?page=Disk%20Full&view=1#fix"
     assert redact(url) == url
+
+
+def test_rootly_data_is_flattened_within_bounds() -> None:
+    from oncall.clients.rootly_records import flat_data
+
+    huge = {
+        "alerts": [{"annotations": {f"k{n}": "v" for n in range(50)}} for _ in range(30)],
+        "blob": "x" * 10_000,
+    }
+    flat = flat_data(huge)
+    assert len(flat) == 200 and "blob" not in flat
+    assert flat_data({"a": {"b": [1, True, None, {"c": "d"}]}}) == {
+        "a.b.0": "1",
+        "a.b.1": "True",
+        "a.b.3.c": "d",
+    }
