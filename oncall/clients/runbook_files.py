@@ -95,7 +95,7 @@ def _on_github(source: RunbookSource, gh: GitHubClient, web_base: str, max_in_fl
         if _is_markdown(root):  # a file: one read, no listing
             found = gh.file(repo, root, ref)
             if found is None:
-                raise InputError(f"runbook {where} does not exist: {repo} has no file {root} at {ref}")
+                raise InputError(f"runbook file {root} in {repo}@{ref} was not found; check {SETTING}")
             book = parse_runbook(found[0], source=where)
             return _placed(book, placed, web_base, folder=False)
         paths = gh.tree(repo, ref)
