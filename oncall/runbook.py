@@ -594,7 +594,8 @@ def _check_text(text: str, source: str) -> None:
     if not text.strip():
         raise InputError(f"runbook {source} is empty")
     head = text.lstrip()[:200].lower()
-    if "\x00" in text or (head.startswith(("<!doctype", "<html", "{", "[")) and not head.startswith("[!")):
+    json_list = re.match(r"\[\s*(?:[\[{\"\d\]]|true|false|null)", head)  # `[Back](README.md)` is markdown
+    if "\x00" in text or head.startswith(("<!doctype", "<html", "{")) or json_list:
         raise InputError(f"runbook {source} does not look like markdown (is it HTML, JSON or binary?)")
 
 

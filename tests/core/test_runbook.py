@@ -416,9 +416,9 @@ def test_a_600_kb_runbook_parses_well_under_half_a_second() -> None:
 
 
 def _timed(text: str) -> float:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other work on a loaded machine does not count against us
     book = parse_runbook(text)
-    took = time.perf_counter() - start
+    took = time.process_time() - start
     assert len(book.entries) == 1_440
     return took
 
@@ -528,3 +528,12 @@ def test_markdown_suffixes_are_both_read() -> None:
         "node/DiskFull.markdown"
     }
     assert ".markdown" in RUNBOOK_SUFFIXES
+
+
+def test_a_runbook_opening_with_a_link_is_markdown_but_a_json_list_is_not() -> None:
+    book = parse_runbook(
+        "[Back to the index](README.md)\n\n## Infra\n\n### DiskFull\n\n_Diagnosis_\n\ndf -h\n"
+    )
+    assert [e.title for e in book.entries] == ["DiskFull"]
+    with pytest.raises(InputError, match="x.md does not look like markdown"):
+        parse_runbook('[{"title": "DiskFull"}]', source="x.md")
