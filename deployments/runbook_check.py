@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from oncall.errors import InputError
+from oncall.errors import ConfigError, InputError
 from oncall.runbook import Runbook, RunbookSource
 from oncall.runbook_check import (
     CheckResult,
@@ -141,6 +141,11 @@ class _GitHub:
             from oncall.clients.github import GitHubClient
 
             s = self.settings
+            if s.github_token is None or not s.github_token.get_secret_value():
+                # Not the settings' own message: this command never reads Prefect's Secret blocks.
+                raise ConfigError(
+                    "this runbook is on GitHub: set ONCALL_GITHUB_TOKEN to a token that can read it"
+                )
             self._client = self._stack.enter_context(
                 GitHubClient(
                     s.require("github_token"),

@@ -469,3 +469,15 @@ def test_a_reader_that_stops_early_keeps_the_exit_code_and_stderr_quiet(book: Pa
         err = child.stderr.read()
         assert child.wait(timeout=60) == 1
     assert first.startswith(b"Runbook ") and err == b""
+
+
+def test_a_github_runbook_without_a_token_exits_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ONCALL_GITHUB_TOKEN", raising=False)
+    code, out, err = check("acme/runbooks:docs/runbooks@main", capsys=capsys)
+    assert code == 2 and out == ""
+    assert (
+        err
+        == "oncall runbook check: this runbook is on GitHub: set ONCALL_GITHUB_TOKEN to a token that can read it\n"
+    )
