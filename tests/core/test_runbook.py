@@ -535,5 +535,5 @@ def test_a_runbook_opening_with_a_link_is_markdown_but_a_json_list_is_not() -> N
         "[Back to the index](README.md)\n\n## Infra\n\n### DiskFull\n\n_Diagnosis_\n\ndf -h\n"
     )
     assert [e.title for e in book.entries] == ["DiskFull"]
-    with pytest.raises(InputError, match="x.md does not look like markdown"):
+    with pytest.raises(InputError, match=r"x\.md does not look like markdown"):
         parse_runbook('[{"title": "DiskFull"}]', source="x.md")
