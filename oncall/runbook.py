@@ -377,12 +377,39 @@ def _mark_sections(doc: _Doc) -> dict[int, int]:
             repeated[k] += 1
             parents.setdefault(k, set()).add(o)
     extra = {k for k, n in repeated.items() if n >= _REPEATS and len(parents[k]) >= _REPEATS}
-    if extra:
+    template = _template_titles(heads, owners)
+    if extra or template:
         for h in heads:
-            if _section_key(h.text) in extra and owners.get(h.index) in with_sections:
+            key, parent = _section_key(h.text), owners.get(h.index)
+            if (key in extra and parent in with_sections) or (
+                key in template and parent is not None and not h.marks
+            ):
                 h.section = True
         owners = _owners(heads)
     return {i: o for i, o in owners.items() if heads[i].section}
+
+
+def _template_titles(heads: list[_Heading], owners: dict[int, int]) -> set[str]:
+    """Sub-heading titles of a template no vocabulary knows ("What to do", "Who to call"): several of
+    them repeat together under many parents, and none holds Diagnosis/Mitigation markers or looks like
+    an alert name, as the same alerts listed under every product would."""
+    under: dict[int, set[str]] = {}
+    seen: Counter[str] = Counter()
+    for i, o in owners.items():
+        h = heads[i]
+        if h.section or h.level <= heads[o].level:
+            continue
+        k = _section_key(h.text)
+        if h.marks or re.search(r"[a-z][A-Z]|_|\d", h.text) or k in under.get(o, set()):
+            continue
+        under.setdefault(o, set()).add(k)
+        seen[k] += 1
+    common = {k for k, n in seen.items() if n >= _REPEATS}
+    holders = [ks & common for ks in under.values() if len(ks & common) >= 2]
+    if len(holders) < _REPEATS:
+        return set()
+    together: Counter[str] = Counter(k for ks in holders for k in ks)
+    return {k for k, n in together.items() if n >= _REPEATS}
 
 
 def _owners(heads: list[_Heading]) -> dict[int, int]:

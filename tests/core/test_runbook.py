@@ -537,3 +537,28 @@ def test_a_runbook_opening_with_a_link_is_markdown_but_a_json_list_is_not() -> N
     assert [e.title for e in book.entries] == ["DiskFull"]
     with pytest.raises(InputError, match=r"x\.md does not look like markdown"):
         parse_runbook('[{"title": "DiskFull"}]', source="x.md")
+
+
+def test_a_sub_heading_template_of_unknown_titles_is_still_sections() -> None:
+    text = "# Runbook\n\n## Payments\n\n" + "".join(
+        f"### {name}\n\n#### What it means\n\nx\n\n#### What to do\n\ny\n\n#### Who to call\n\nz\n\n"
+        for name in ("CardDeclineSpike", "RefundQueueStuck", "PayoutDelayed")
+    )
+    book = parse_runbook(text)
+    assert [(e.title, e.product) for e in book.entries] == [
+        ("CardDeclineSpike", "Payments"),
+        ("RefundQueueStuck", "Payments"),
+        ("PayoutDelayed", "Payments"),
+    ]
+    assert book.sections == ("What it means", "What to do", "Who to call")
+
+
+def test_the_same_alerts_under_every_product_are_entries_not_a_template() -> None:
+    text = "# Runbook\n\n" + "".join(
+        f"## {p}\n\n### HighErrorRate\n\nCheck the {p} dashboard.\n\n### HighLatency\n\nCheck p99.\n\n"
+        for p in ("Checkout", "Search", "Billing")
+    )
+    book = parse_runbook(text)
+    assert [(e.title, e.product) for e in book.entries] == [
+        (t, p) for p in ("Checkout", "Search", "Billing") for t in ("HighErrorRate", "HighLatency")
+    ]
