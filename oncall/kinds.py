@@ -41,6 +41,7 @@ _GENERATED = (
 )
 _POD = re.compile(rf"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-{_GENERATED}\b")
 _REPLICASET = re.compile(rf"^([a-z][a-z0-9-]*?[a-z0-9])-{_GENERATED}$")
+_CRONJOB = re.compile(r"^([a-z][a-z0-9-]*?[a-z0-9])-\d{8,10}(?:-[a-z0-9]{5})?$")  # a CronJob's job and pod
 _ORDINAL = re.compile(r"^([a-z][a-z0-9-]*?[a-z])-\d{1,3}$")
 _PORT = re.compile(r":\d{2,5}$")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
@@ -182,11 +183,11 @@ def alert_name(title: str) -> str | None:
 @lru_cache(maxsize=65_536)
 def workload(value: str) -> str:
     """A pod, job or instance name without what Kubernetes or a port adds to it: the
-    ReplicaSet hash and pod suffix, a StatefulSet ordinal, `:9100`."""
+    ReplicaSet hash and pod suffix, a CronJob's schedule time, a StatefulSet ordinal, `:9100`."""
     if "-" not in value and ":" not in value:
         return value
     value = _PORT.sub("", value)
-    for pattern in (_REPLICASET, _ORDINAL):
+    for pattern in (_REPLICASET, _CRONJOB, _ORDINAL):
         m = pattern.match(value)
         if m:
             return m.group(1)

@@ -313,6 +313,24 @@ def test_pods_and_ordinals_in_a_copied_heading_cover_the_other_pods() -> None:
     assert _covers(book, f"{PROM} PodOOMKilled rc (search-api-5c4b8f7d9q-m8n2z warning)") is None
 
 
+@pytest.mark.parametrize(
+    ("label", "workload"),
+    [
+        ("checkout-api-7d9f8b6c5d-x2k4p", "checkout-api"),
+        ("checkout-api-5c4b8f7d9q-m8n2z", "checkout-api"),
+        ("node-exporter-x2k4p", "node-exporter"),
+        ("rabbitmq-2", "rabbitmq"),
+        ("nightly-backup-28391234", "nightly-backup"),
+        ("nightly-backup-28391234-x2k4p", "nightly-backup"),
+        ("web-1:9100", "web"),
+        ("odl-video-service", "odl-video-service"),
+        ("mitx-production", "mitx-production"),
+    ],
+)
+def test_pod_job_and_instance_labels_are_read_as_their_workload(label: str, workload: str) -> None:
+    assert significant_words(f"{PROM} KubeJobFailed production ({label} warning)")[-1] == workload
+
+
 def test_rootly_labels_are_read_by_their_values() -> None:
     book = _book(f"{PROM} CheckoutLatencyHigh production (checkout-api critical)")
     assert _covers(book, "CheckoutLatencyHigh [application=checkout-api, pod=checkout-api-7d9f8b6c5d-x2k4p]")
