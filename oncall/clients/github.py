@@ -20,6 +20,7 @@ account, so a spacer per client would not space anything.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import threading
@@ -497,12 +498,10 @@ class GitHubClient:
     def file(self, repo: str, path: str, ref: str | None = None) -> tuple[str, str] | None:
         """A file's text and blob sha (an update must name it), or None when it does not exist."""
         what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")
+        r = self.gh.get_repo(split_repo(repo))
         try:
             content = self._read(
-                what,
-                lambda: _text_and_sha(
-                    self.gh.get_repo(split_repo(repo)).get_contents(path, **({"ref": ref} if ref else {}))
-                ),
+                what, lambda: _text_and_sha(r, r.get_contents(path, **({"ref": ref} if ref else {})))
             )
         except NotFoundError:
             return None
@@ -528,8 +527,10 @@ class GitHubClient:
         except UnavailableError:
             now = self.file(repo, path, branch)
             if now is not None and now[0] == text:
-                return
-            write(now[1] if now is not None else None)
+                return  # the lost write happened
+            if (now[1] if now is not None else None) != sha:
+                raise  # someone else wrote the file meanwhile: not ours to overwrite
+            write(sha)
 
     def find_pull(self, repo: str, branch: str) -> PullRef | None:
         """The pull request from `branch` (open or closed, newest first), or None."""
@@ -584,7 +585,14 @@ def _blobs(tree: Any) -> tuple[bool, list[str]]:
     return bool(tree.raw_data.get("truncated")), [e.path for e in tree.tree if e.type == "blob"]
 
 
-def _text_and_sha(content: Any) -> tuple[str, str] | None:
+def _text_and_sha(repo: Any, content: Any) -> tuple[str, str] | None:
+    """A file's text and blob sha; None for a folder. A file over 1 MB comes without its content
+    (`encoding` "none"): its blob has it, in one more request."""
     if isinstance(content, list):
         return None
-    return content.decoded_content.decode("utf-8", errors="replace"), str(content.sha)
+    raw = (
+        base64.b64decode(repo.get_git_blob(content.sha).content)
+        if content.encoding == "none"
+        else content.decoded_content
+    )
+    return raw.decode("utf-8", errors="replace"), str(content.sha)

@@ -9,7 +9,9 @@ What runbook reading and runbook pull requests call through PyGithub 2.10, serve
   `recursive` (any value, as GitHub reads it) lists every blob and tree under the root, and past
   `tree_limit` entries the listing is cut with `"truncated": true` (GitHub's 100,000).
 - `GET contents/{path}`: a file with its blob `sha`; a folder as a list of its entries; a
-  missing ref is 404 "No commit found for the ref X". `PUT contents/{path}` creates without a
+  missing ref is 404 "No commit found for the ref X". A file over 1 MB comes with `"encoding":
+  "none"` and no content (its blob, `GET git/blobs/{sha}`, has it); a folder lists at most 1,000
+  entries. `PUT contents/{path}` creates without a
   sha (201) and updates only with the current blob sha (200): none is 422 `"sha" wasn't
   supplied.`, a stale one 409 "<path> does not match <sha>"; an unknown branch 404.
 - `POST git/refs`: 201, or 422 "Reference already exists" / "Object does not exist".
@@ -46,7 +48,8 @@ from oncall.sandbox.github_fake import (
 )
 from oncall.sandbox.responses import JSONResponse
 
-TREE_LIMIT = 100_000
+CONTENTS_LIMIT = 1024 * 1024  # bytes: a larger file's contents answer carries no content
+FOLDER_LIMIT = 1_000  # entries of a folder the contents API lists; the tree has them all
 FILE_MODE, TREE_MODE = "100644", "040000"
 
 
@@ -323,6 +326,8 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
         files = branch_files(repo, branch)
         if path in files:
             item = content_json(request, name, path, ref, files[path])
+            if item["size"] > CONTENTS_LIMIT:  # only the raw media type or the blob carries it
+                return JSONResponse({**item, "encoding": "none", "content": ""})
             return JSONResponse(
                 {**item, "encoding": "base64", "content": base64.encodebytes(files[path].encode()).decode()}
             )
@@ -331,7 +336,28 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
             return _error(404, "Not Found")
         depth = path.count("/") + 1 if path else 0
         children = sorted({"/".join(p.split("/")[: depth + 1]) for p in inside})
-        return JSONResponse([content_json(request, name, c, ref, files.get(c)) for c in children])
+        listed = children[:FOLDER_LIMIT]
+        return JSONResponse([content_json(request, name, c, ref, files.get(c)) for c in listed])
+
+    async def blob(request: Request) -> JSONResponse:
+        if isinstance(found := reader(request), JSONResponse):
+            return found
+        _, name, repo = found
+        sha = request.path_params["sha"]
+        text = next((t for t in repo.files.values() if blob_sha(t) == sha), None)
+        if text is None:
+            return _error(404, "Not Found")
+        raw = text.encode()
+        return JSONResponse(
+            {
+                "sha": sha,
+                "node_id": f"B_{sha[:12]}",
+                "size": len(raw),
+                "url": f"{api(request, name)}/git/blobs/{sha}",
+                "content": base64.encodebytes(raw).decode(),
+                "encoding": "base64",
+            }
+        )
 
     async def put_contents(request: Request) -> JSONResponse:
         if isinstance(found := reader(request, write=True, push=True), JSONResponse):
@@ -489,6 +515,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
 
     return [
         Route("/repos/{owner}/{repo}/git/trees/{sha:path}", tree),
+        Route("/repos/{owner}/{repo}/git/blobs/{sha}", blob),
         Route("/repos/{owner}/{repo}/git/ref/{ref:path}", get_ref),
         Route("/repos/{owner}/{repo}/git/refs", create_ref, methods=["POST"]),
         Route("/repos/{owner}/{repo}/branches/{branch:path}", branch),

@@ -598,3 +598,40 @@ def test_the_git_shapes_match_githubs_schema(gh: GitHubClient, sandbox: Sandbox,
     FullRepository.model_validate(httpx.get(api, headers=headers).json())
     for item in httpx.get(f"{api}/pulls", params={"state": "all"}, headers=headers).json():
         PullRequest.model_validate(item)
+
+
+def test_a_lost_commit_never_overwrites_a_change_made_meanwhile(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    path = "docs/runbooks/api/HighErrorRate.md"
+    _, seen = gh.file(git_repo, path, "main") or ("", "")
+    files = sandbox.state.github.repos[git_repo].files
+    files[f"{path}@main"] = "# A person's edit\n"  # after our read, before our write
+    sandbox.script(f"/github/repos/{git_repo}/contents/{path}", 503, method="PUT")
+    with pytest.raises(UnavailableError):
+        gh.put_file(git_repo, path, "main", "Write", "# Ours\n", seen)
+    assert files[f"{path}@main"] == "# A person's edit\n"
+    assert sandbox.app.count("github", "PUT", f"/github/repos/{git_repo}/contents/{path}") == 1
+
+
+def test_a_file_over_a_megabyte_is_read_from_its_blob(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    big = "# Big\n\n" + "x" * (1024 * 1024)
+    sandbox.state.github.repos[git_repo].files["docs/big.md@main"] = big
+    raw = gh.gh.get_repo(git_repo).get_contents("docs/big.md", ref="main")
+    assert not isinstance(raw, list) and (raw.encoding, raw.content) == ("none", "")
+    before = sandbox.app.count("github", "GET")
+    assert (gh.file(git_repo, "docs/big.md", "main") or ("", ""))[0] == big
+    assert sandbox.app.count("github", "GET") - before == 2
+
+
+def test_a_folder_listing_stops_at_githubs_thousand_entries(
+    gh: GitHubClient, sandbox: Sandbox, repo: str
+) -> None:
+    files = sandbox.state.github.repos[repo].files
+    for n in range(1005):
+        files[f"many/Alert{n:04}.md@main"] = f"# Alert{n}\n"
+    listing = gh.gh.get_repo(repo).get_contents("many", ref="main")
+    assert isinstance(listing, list) and len(listing) == 1000
+    assert len(gh.tree(repo, "main")) == 1005  # the tree has them all
