@@ -43,6 +43,8 @@ _VARIABLE = re.compile(
     r"^(?:ip-\d+-\d+-\d+-\d+\S*|i-[0-9a-f]{8,}|[0-9a-f]{8,}|\d+(?:\.\d+)*%?|[0-9a-f-]{36}|firing|resolved)$"
 )
 _RUN = re.compile(r"(?<![\w.\-/])[A-Za-z][A-Za-z0-9]*(?: [A-Za-z][A-Za-z0-9]*)+(?![\w\-/])")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+_HUMP = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _SPELLED_KEY = re.compile(r"(?:[A-Z][A-Za-z0-9]*\s+){1,7}[A-Z][A-Za-z0-9]*")
 _FUNCTION_WORDS = frozenset(
     [
@@ -231,14 +233,25 @@ class Matcher:
         return c.literal <= have and all(any(p.match(w) for w in have) for p in c.patterns)
 
 
+@lru_cache(maxsize=65_536)
+def _topic_words(text: str) -> frozenset[str]:
+    """Significant words with the words inside alert names (`KubePodNotReady`: kube, pod, ...):
+    a near-miss name shares no whole word with its neighbours, but shares their topic."""
+    words = set(significant_words(text))
+    for token in _SPLIT.split(title_parts(text).body):
+        if token.lower() in words and _HUMP.search(token):
+            words.update(w.lower() for w in _CAMEL.findall(token) if len(w) >= 3 and w.lower() not in _STOP)
+    return frozenset(words)
+
+
 def likely_product(runbook: Runbook, title: str) -> str | None:
     """The product whose entries share the most words with `title`: where a new entry probably goes."""
-    words = set(significant_words(title))
+    words = _topic_words(title)
     scores: Counter[str] = Counter()
     for entry in runbook.entries:
         if entry.product:
-            scores[entry.product] += len(words & set(significant_words(entry.title)))
+            scores[entry.product] += len(words & _topic_words(entry.key))
     for product in runbook.products:
-        scores[product] += 2 * len(words & set(significant_words(product)))
+        scores[product] += 2 * len(words & _topic_words(product))
     best = scores.most_common(1)
     return best[0][0] if best and best[0][1] > 0 else None

@@ -377,3 +377,17 @@ def test_layout_targets(layout: str) -> None:
     assert figures["false"] == []
     assert all(share >= 0.95 for share in figures["share"].values()), figures["missed"]
     assert len(documented(layout)) >= 8 and len(near_misses(layout)) >= 7
+
+
+@pytest.mark.parametrize(
+    ("title", "product"),
+    [
+        ("KubePodCrashLoopingSoon", "kubernetes"),
+        (f"{PROM} KubeJobCompletion production (batch warning)", "kubernetes"),
+        ("NodeFilesystemSpaceFillingUpFast", "node"),
+        ("PrometheusRuleEvaluationSlow", "prometheus"),
+        ("EtcdHighCommitDurations", "etcd"),
+    ],
+)
+def test_likely_product_reads_the_words_inside_alert_names(title: str, product: str) -> None:
+    assert likely_product(layout_runbook("files"), title) == product
