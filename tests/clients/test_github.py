@@ -635,3 +635,43 @@ def test_a_folder_listing_stops_at_githubs_thousand_entries(
     listing = gh.gh.get_repo(repo).get_contents("many", ref="main")
     assert isinstance(listing, list) and len(listing) == 1000
     assert len(gh.tree(repo, "main")) == 1005  # the tree has them all
+
+
+@pytest.mark.parametrize("seed", [2, 4, 5, 6, 8, 10])
+def test_random_lost_answers_still_give_one_branch_one_commit_one_pull_request(
+    sandbox: Sandbox, git_repo: str, fake_sleep: FakeSleep, seed: int
+) -> None:
+    """Reruns of branch, commit and pull request under random faults (answers lost after the
+    fake acted, 5xx before it did): the end is one of each, however often a run stopped."""
+    text, path, branch = "# Chaos\n", "docs/runbooks/db/Chaos.md", "runbook/chaos"
+    sandbox.app.reset(seed)  # the faults repeat: each seed loses some writes' answers
+    sandbox.faults("github", rate_lost=0.25, rate_5xx=0.1)
+    with GitHubClient(
+        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, backoff=0, sleep=fake_sleep
+    ) as gh:
+        for _ in range(40):
+            try:
+                if gh.find_pull(git_repo, branch) is not None:
+                    break
+                main = gh.branch_sha(git_repo, "main")
+                assert main is not None
+                if gh.branch_sha(git_repo, branch) is None:
+                    gh.create_branch(git_repo, branch, main)
+                found = gh.file(git_repo, path, branch)
+                if found is None or found[0] != text:
+                    gh.put_file(git_repo, path, branch, "Add Chaos", text, found[1] if found else None)
+                gh.create_pull(git_repo, "Runbook: add Chaos", "b", branch, "main")
+            except UnavailableError:
+                continue  # a run that stopped: the next one finishes it
+    sandbox.app.rates.clear()
+    lost_writes = [
+        s
+        for s in sandbox.app.served
+        if s.method in ("POST", "PUT") and git_repo in s.path and s.status == 502
+    ]
+    assert lost_writes  # the seed lost at least one write's answer after the fake acted
+    repo = sandbox.state.github.repos[git_repo]
+    assert [i["_pr"]["head"] for i in repo.issues if "_pr" in i] == [branch]
+    assert repo.files[f"{path}@{branch}"] == text and f"{path}@main" not in repo.files
+    assert repo.branches == {branch}
+    assert sandbox.app.count("github", "POST", f"/github/repos/{git_repo}/pulls") >= 1
