@@ -3,10 +3,11 @@
 Matching reads each entry's `key`: the alert name when the layout gave one (a file's stem, a
 decorated heading's name, a table cell), else the heading as written.
 
-- An entry for an alert name (a lone identifier, or a title copied from a page) covers the
-  alerts with that alertname, case-insensitively, and titles that spell it out in words
-  (`Kube Pod Crash Looping`). Whole identifiers match whole identifiers: an entry for `DiskFull`
-  never covers `DiskFullSoon`. The rest of a copied title (its application labels) must occur
+- An entry for an alert name (a lone identifier, a heading that spells one out in capitalised
+  words, or a title copied from a page) covers the alerts with that alertname,
+  case-insensitively, and titles that spell it out (`Kube Pod Crash Looping on api-7d9f`).
+  Whole identifiers match whole identifiers: an entry for `DiskFull` never covers
+  `DiskFullSoon` nor `Disk Full Soon`. The rest of a copied title (its application labels) must occur
   in the alert too, except its environment slot, which varies as it does in kinds. A title that
   is only the name (Rootly, a bare alertname) carries nothing to contradict an entry: it is
   covered by the one entry that names it, and by none when several do.
@@ -168,10 +169,9 @@ def _compile(entry: RunbookEntry) -> list[_Compiled]:
     literal = frozenset(w for w in rest if _pattern(w) is None)
     if name is not None:
         return [_Compiled(entry, name, literal, patterns, 1 + len(rest))]
-    out = [_Compiled(entry, None, literal, patterns, len(words))] if words else []
-    if _SPELLED_KEY.fullmatch(key.strip()):  # `Kube Pod Crash Looping`: the name spelled out
-        out.append(_Compiled(entry, "".join(key.split()).lower(), frozenset(), (), len(words)))
-    return out
+    if _SPELLED_KEY.fullmatch(key.strip()):  # `Kube Pod Crash Looping`: a name spelled out, matched whole
+        return [_Compiled(entry, "".join(key.split()).lower(), frozenset(), (), len(words))]
+    return [_Compiled(entry, None, literal, patterns, len(words))] if words else []
 
 
 class Matcher:

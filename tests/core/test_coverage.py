@@ -282,7 +282,9 @@ def test_an_alert_name_covers_titles_that_spell_it_out(title: str) -> None:
 def test_a_heading_that_spells_a_name_out_covers_the_alert() -> None:
     book = _book("Kube Pod Crash Looping")
     assert _covers(book, f"{PROM} KubePodCrashLooping production (api warning)") == "Kube Pod Crash Looping"
+    assert _covers(book, "Kube Pod Crash Looping on checkout-api") == "Kube Pod Crash Looping"
     assert _covers(book, "KubePodCrashLoopingSoon") is None
+    assert _covers(book, "Kube Pod Crash Looping Soon") is None  # a spelled name is matched whole too
 
 
 def test_a_copied_heading_covers_the_same_alert_from_another_environment() -> None:
