@@ -209,3 +209,19 @@ def test_the_task_reads_a_repository_folder_through_one_client(
         assert len(closed) == 1 and book.layout is Layout.FILES and book.repo == repo
         local = github_tasks.read_runbook.fn(settings, str(FOLDER))  # a local folder needs no client
         assert local.entries == book.entries and len(closed) == 1
+
+
+def test_a_folder_read_through_faults_reads_every_file(
+    sandbox: Sandbox, repo: str, fake_sleep: FakeSleep
+) -> None:
+    """5xx answers and answers cut mid-body on the tree and the reads: each read is retried on its own."""
+    sandbox.app.reset(3)
+    sandbox.faults("github", rate_5xx=0.2, rate_drop=0.1)
+    with GitHubClient(
+        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, backoff=0, sleep=fake_sleep
+    ) as gh:
+        book = read_runbook(RunbookSource.parse(f"{repo}:docs/runbooks@main"), github=lambda: gh)
+    faulted = [s for s in sandbox.app.served if s.status != 200]
+    sandbox.app.rates.clear()
+    assert faulted  # the seed did fault some requests
+    assert book.entries == read_runbook(RunbookSource.parse(str(FOLDER))).entries
