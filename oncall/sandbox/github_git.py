@@ -118,7 +118,8 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
         url = f"{api(request, name)}/contents/{path}?ref={ref}"
         kind = "file" if text is not None else "dir"
         html = f"https://github.com/{name}/{'blob' if text is not None else 'tree'}/{ref}/{path}"
-        sha = blob_sha(text) if text is not None else tree_sha(branch_files(state.repo(name), ref), path)
+        branch = resolve(state.repo(name), ref) or ref  # `ref` may be a commit sha
+        sha = blob_sha(text) if text is not None else tree_sha(branch_files(state.repo(name), branch), path)
         git = f"{api(request, name)}/git/{'blobs' if text is not None else 'trees'}/{sha}"
         return {
             "type": kind,
