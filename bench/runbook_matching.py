@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ FORMS = (
     "Alertmanager cut at 130",
     "Rootly/JSM labels",
     "lower-case",
+    "spelled out",
 )
 POD = "7d9f8b6c5d-x2k4p"
 APPS = ["checkout-api", "search-cluster", "edxapp", "keycloak", "vault", "forum", "ocw-studio", "mitxonline"]
@@ -81,6 +83,7 @@ def title_forms(name: str, labels: Sequence[str] = ()) -> dict[str, str]:
         "Alertmanager cut at 130": long[:TITLE_CAP],
         "Rootly/JSM labels": f"{name} [{rootly}]",
         "lower-case": prom.lower(),
+        "spelled out": " ".join(re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+", name)) + f" on {app}",
     }
 
 
@@ -333,7 +336,7 @@ def report(rows: list[dict[str, Any]]) -> str:
     for r in cover:
         shares = " | ".join(f"{r['share'][f]:.0%}" for f in FORMS)
         lines.append(
-            f"| {r['layout']} | {r['reader']} | {shares} | {len(r['false'])} of {6 * r['near_misses']} |"
+            f"| {r['layout']} | {r['reader']} | {shares} | {len(r['false'])} of {len(FORMS) * r['near_misses']} |"
         )
     mine = [r for r in cover if r["reader"] == "ours"]
     met = all(min(r["share"].values()) >= 0.95 and not r["false"] for r in mine)

@@ -110,8 +110,8 @@ def _word(token: str) -> str | None:
 @lru_cache(maxsize=65_536)
 def _spelled(text: str) -> frozenset[str]:
     """The identifiers a title spells out in words: `Kube Pod Crash Looping on x` gives
-    `kubepodcrashlooping`. A run of words ends at punctuation, a function word, or a lower-case
-    word after capitalised ones, so `Disk Full Soon` spells `diskfullsoon`, never `diskfull`."""
+    `kubepodcrashlooping`. A run of words ends at punctuation, a lower-case function word, or a
+    lower-case word after capitalised ones, so `Disk Full Soon` spells `diskfullsoon`, never `diskfull`."""
     parts = title_parts(text)
     if parts.shape is not Shape.TEXT:  # its alert name is there whole
         return frozenset()
@@ -122,13 +122,13 @@ def _spelled(text: str) -> frozenset[str]:
         for word in [*found.group(0).split(" "), ""]:
             ends = (
                 not word
-                or word.lower() in _FUNCTION_WORDS
+                or word in _FUNCTION_WORDS  # `on`, `for`: not `Of` in `Almost Out Of Files`
                 or (run and run[-1][0].isupper() and word[0].islower())
             )
             if ends:
                 if len(run) >= 2:
                     out.add("".join(run).lower())
-                run = [] if not word or word.lower() in _FUNCTION_WORDS else [word]
+                run = [] if not word or word in _FUNCTION_WORDS else [word]
             else:
                 run.append(word)
     return frozenset(out)

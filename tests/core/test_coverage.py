@@ -279,6 +279,15 @@ def test_an_alert_name_covers_titles_that_spell_it_out(title: str) -> None:
     assert _covers(_book("KubePodCrashLooping"), title) == "KubePodCrashLooping"
 
 
+def test_a_capitalised_function_word_is_part_of_a_spelled_name() -> None:
+    book = _book("NodeFilesystemAlmostOutOfFiles")
+    assert (
+        _covers(book, "Node Filesystem Almost Out Of Files on node-exporter")
+        == "NodeFilesystemAlmostOutOfFiles"
+    )
+    assert _covers(book, "Node Filesystem Almost Out Of Files Soon") is None
+
+
 def test_a_heading_that_spells_a_name_out_covers_the_alert() -> None:
     book = _book("Kube Pod Crash Looping")
     assert _covers(book, f"{PROM} KubePodCrashLooping production (api warning)") == "Kube Pod Crash Looping"
