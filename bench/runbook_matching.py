@@ -324,7 +324,7 @@ def report(rows: list[dict[str, Any]]) -> str:
         "",
         f"- target under 1 s: wall {ours['wall_s']:.3f} s ({'met' if ours['wall_s'] < 1 else 'MISSED'}), "
         f"CPU {ours['cpu_s']:.3f} s ({'met' if ours['cpu_s'] < 1 else 'MISSED'}); load per CPU while measured: "
-        f"{load:.1f} (above 1, other work shares the CPUs and the wall time overstates ours)",
+        f"{load:.1f}" + (" (other work shared the CPUs: the wall time overstates ours)" if load > 1 else ""),
         "",
     ]
     lines += [
