@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from importlib import import_module
-from typing import Any, Literal
+from typing import Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
@@ -30,26 +29,13 @@ from oncall.models import AlertQuery, TimeWindow
 from oncall.runbook import Runbook
 from oncall.runbook_pr import notes_wanted, plan_pull, pull_candidates
 from oncall.settings import Settings
-from tasks.alerts import fetch_alerts
+from tasks.alerts import fetch_alert_notes, fetch_alerts, fetch_runbook_links
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, publish_markdown, publish_table, write_output
 from tasks.github import apply_gap_action, list_gap_issues, read_runbook
+from tasks.links import check_runbook_links
 from tasks.locks import exclusive
 from tasks.pull_requests import open_gap_pull_request
-
-
-def _links_tasks() -> tuple[Any, Any, Any] | None:
-    """L's link and notes tasks (fetch_runbook_links, check_runbook_links, fetch_alert_notes);
-    a stand-in until tasks/links.py lands (issue 16)."""
-    try:
-        alerts_tasks, links_tasks = import_module("tasks.alerts"), import_module("tasks.links")
-        return (
-            alerts_tasks.fetch_runbook_links,
-            links_tasks.check_runbook_links,
-            alerts_tasks.fetch_alert_notes,
-        )
-    except (ImportError, AttributeError):
-        return None
 
 
 @flow(name="runbook-gaps")
@@ -157,14 +143,12 @@ def runbook_gaps(
 
 def _with_links(settings: Settings, coverage: list[KindCoverage], book: Runbook) -> list[KindCoverage]:
     """Each kind's runbook link, read from one sample alert per kind and checked once per URL."""
-    found = _links_tasks()
-    if not coverage or found is None:
+    if not coverage:
         return coverage
-    fetch_runbook_links, check_runbook_links, _ = found
     urls = fetch_runbook_links(settings, [kc.sample for kc in coverage])
     if not urls:
         return coverage
-    checks = check_runbook_links(settings, sorted(set(urls.values())), quote(book))
+    checks = check_runbook_links(settings, sorted(set(urls.values())), quote(book))  # type: ignore[call-overload]
     return attach_links(coverage, urls, checks)
 
 
@@ -255,8 +239,7 @@ def _open_pulls(
     if not candidates:
         return []
     wanted = [i for kc, _ in candidates for i in notes_wanted(kc)]
-    found = _links_tasks()
-    notes: dict[str, list[str]] = found[2](settings, wanted) if found else {}
+    notes = fetch_alert_notes(settings, wanted)
     urls: list[str] = []
     opened = held = 0
     for kc, issue in candidates:

@@ -18,21 +18,9 @@ from oncall import escape
 from oncall.clock import fmt_local
 from oncall.coverage import likely_product
 from oncall.gaps import Act, GapAction, GapMarker, KindCoverage, link_fingerprint
+from oncall.kinds import alert_name
 from oncall.models import Alert, priority_label
 from oncall.runbook import Layout, Runbook, RunbookEntry
-
-try:
-    from oncall.kinds import alert_name  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until oncall/kinds.py has it (issue 16)
-    _NAME = re.compile(r"(?:\[[^\]]{0,40}\]:?\s*)*(?:\[(?:FIRING|RESOLVED)(?::\d+)?\]\s*)(\S+)", re.I)
-
-    def alert_name(title: str) -> str | None:
-        m = _NAME.match(title.strip())
-        if m:
-            return m.group(1)
-        lone = title.strip()
-        return lone if re.fullmatch(r"[A-Za-z][\w.:-]*", lone) else None
-
 
 BODY_LIMIT = 65_536
 TITLE_LIMIT = 256
@@ -211,6 +199,11 @@ def issue_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
     return _fit(parts)
 
 
+def _detail(reason: str) -> str:
+    """What is missing, without the link the sentence already names."""
+    return reason.partition("which does not exist: ")[2] or reason
+
+
 def broken_link_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
     """The alert says where its runbook is, and that place does not exist: fix the link or the page."""
     assert kc.link is not None
@@ -224,7 +217,7 @@ def broken_link_body(kc: KindCoverage, runbook: Runbook, tz: str) -> str:
     )
     parts = [
         marker.encode(),
-        f"The alert links to {escape.md(url, 600)}, which does not exist ({escape.md(kc.link.reason, 300)}). "
+        f"The alert links to {escape.md(url, 600)}, which does not exist ({escape.md(_detail(kc.link.reason), 300)}). "
         f"It paged **{len(kc.alerts)}** time(s) ({kc.occurrences} occurrences) sending responders there.",
         "",
         *_facts(kc, tz),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import count, pairwise
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from flows.runbook_gaps import runbook_gaps
 from oncall.clients.github import GitHubClient
+from oncall.errors import InputError
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
@@ -229,3 +232,122 @@ def test_a_long_hostile_title_files_its_issue(sandbox: Sandbox, repo: str) -> No
     filed = [i for i in _issues(sandbox, repo) if "@\u200bops" in i["title"]]
     assert len(filed) == 1 and len(filed[0]["title"]) <= 256
     assert "@ops" not in filed[0]["title"]  # no live mention survived the cut
+
+
+# Runbook links, the misread guard, bad input (issue 16)
+
+RUNBOOK_WEB = "https://github.com/mitodl/ol-infrastructure/blob/main/docs/runbooks/oncall.md"
+
+
+@pytest.fixture
+def read_from_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runbook's links as github.com's: the sandbox's web host carries a path prefix
+    (`http://127.0.0.1:PORT/github/...`) that no GitHub has, and alerts link to github.com."""
+    from prefect import task
+
+    import flows.runbook_gaps as module
+    from oncall.runbook import Runbook
+    from oncall.settings import Settings
+    from tasks.github import read_runbook
+
+    @task
+    def read_with_github_urls(settings: Settings, source: str) -> Runbook:
+        book = read_runbook.fn(settings, source)
+        assert book.repo is not None
+        return book.model_copy(update={"url": f"https://github.com/{book.repo}/blob/{book.ref}/{book.root}"})
+
+    monkeypatch.setattr(module, "read_runbook", read_with_github_urls)
+
+
+@contextmanager
+def _links(sandbox: Sandbox, kind_word: str, url: str) -> Iterator[None]:
+    """Every alert whose title names `kind_word` carries `url` as its runbook_url."""
+    og = sandbox.state.opsgenie
+    saved = [dict(a) for a in og.alerts]
+    for a in og.alerts:
+        if kind_word in a["message"]:
+            a["details"] = {**(a.get("details") or {}), "runbook_url": url}
+    og.set_alerts(list(og.alerts))
+    try:
+        yield
+    finally:
+        og.set_alerts(saved)
+
+
+def test_a_broken_runbook_link_gets_its_own_issue_and_a_fixed_one_closes_it(
+    sandbox: Sandbox, repo: str, read_from_github: None, tmp_path: Path
+) -> None:
+    with _links(sandbox, "VaultAbsent", f"{RUNBOOK_WEB}#vaultabsent-nowhere"):
+        first = runbook_gaps(window="-7d", window_end=END, max_issues=50, deliver=["file"])
+        assert first["broken_links"] == 1
+        broken = [i for i in _issues(sandbox, repo) if read_markers(i["body"])[0][1].link]
+        assert [read_markers(i["body"])[0][1].kind for i in broken] == ["VaultAbsent vault"]
+        assert "The alert links to" in broken[0]["body"] and "which does not exist" in broken[0]["body"]
+        assert "has no heading \\#vaultabsent-nowhere)" in broken[0]["body"]
+        kinds = [read_markers(i["body"])[0][1].kind for i in _issues(sandbox, repo)]
+        assert kinds.count("VaultAbsent vault") == 1  # no gap issue beside it
+        assert "| VaultAbsent vault |" in (tmp_path / "coverage.md").read_text()
+        assert runbook_gaps(window="-7d", window_end=END, max_issues=50)["create"] == 0
+    with _links(sandbox, "VaultAbsent", f"{RUNBOOK_WEB}#diskusagewarning-xqwatcher"):
+        fixed = runbook_gaps(window="-7d", window_end=END, max_issues=50, close_covered=True)
+    assert fixed["broken_links"] == 0 and fixed["close"] >= 1
+    assert broken[0]["state"] == "closed"
+
+
+def test_an_unverified_link_is_shown_and_never_filed(
+    sandbox: Sandbox, repo: str, read_from_github: None, tmp_path: Path
+) -> None:
+    with _links(sandbox, "VaultAbsent", "http://127.0.0.1:9/runbooks/vault"):  # never fetched
+        result = runbook_gaps(window="-7d", window_end=END, max_issues=50, deliver=["file"])
+    assert result["unverified_links"] == 1
+    assert not any("VaultAbsent" in i["title"] for i in _issues(sandbox, repo))
+    row = next(ln for ln in (tmp_path / "coverage.md").read_text().splitlines() if "| VaultAbsent" in ln)
+    assert "| unverified-link |" in row
+
+
+def _widgets(n: int) -> str:
+    body = "".join(
+        f"### Widget{chr(65 + i)}Down\n\n_Diagnosis_\n\nx\n\n_Mitigation_\n\ny\n\n" for i in range(n)
+    )
+    return f"# Runbook\n\n## Widgets\n\n{body}"
+
+
+def test_a_runbook_that_covers_almost_nothing_stops_before_filing_unless_forced(
+    sandbox: Sandbox, repo: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "widgets.md"
+    path.write_text(_widgets(25))
+    state = runbook_gaps(window="-7d", window_end=END, runbook=str(path), max_issues=50, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(InputError) as caught:
+        state.result()
+    text = str(caught.value)
+    assert "\n" not in text and "'headings'" in text and "25 entries" in text and "force" in text
+    assert _issues(sandbox, repo) == []
+    forced = runbook_gaps(window="-7d", window_end=END, runbook=str(path), max_issues=3, force=True)
+    assert forced["create"] == 3 and len(_issues(sandbox, repo)) == 3  # the cap still holds
+
+
+@pytest.mark.parametrize(
+    ("files", "target"),
+    [
+        ({"notes.txt": "not markdown\n"}, "."),  # a folder with no markdown
+        ({"runbook.md": "# Diagnosis\n\nx\n\n# Mitigation\n\ny\n"}, "runbook.md"),  # only section headings
+        ({"runbook.md": '{"entries": []}'}, "runbook.md"),  # not markdown
+        ({"runbook.md": "<!doctype html><html><body>x</body></html>"}, "runbook.md"),
+    ],
+)
+def test_bad_runbook_input_is_one_line_naming_the_path_and_nothing_is_filed(
+    sandbox: Sandbox, repo: str, tmp_path: Path, files: dict[str, str], target: str
+) -> None:
+    folder = tmp_path / "book"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    where = folder if target == "." else folder / target
+    state = runbook_gaps(window="-7d", window_end=END, runbook=str(where), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(InputError) as caught:
+        state.result()
+    assert "\n" not in str(caught.value) and str(where) in str(caught.value)
+    assert _issues(sandbox, repo) == []

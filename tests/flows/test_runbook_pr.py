@@ -32,28 +32,7 @@ def repos(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("ONCALL_RUNBOOK", f"{book}:{PATH}@main")
     monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
     monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
-    _runbook_read_from_github(monkeypatch)
     return gaps, book
-
-
-def _runbook_read_from_github(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand-in until tasks/github.py's read_runbook says where it read the runbook (issue 16)."""
-    from prefect import task
-
-    import flows.runbook_gaps as module
-    from oncall.runbook import Runbook, RunbookSource
-    from oncall.settings import Settings
-    from tasks.github import read_runbook
-
-    @task
-    def read_with_place(settings: Settings, source: str) -> Runbook:
-        book = read_runbook.fn(settings, source)
-        where = RunbookSource.parse(source)
-        if where.repo is None or book.repo is not None:
-            return book
-        return book.model_copy(update={"repo": where.repo, "ref": where.ref, "root": where.path})
-
-    monkeypatch.setattr(module, "read_runbook", read_with_place)
 
 
 def _pulls(sandbox: Sandbox, repo: str) -> list[dict[str, Any]]:
