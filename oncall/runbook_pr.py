@@ -232,7 +232,8 @@ def insert_entry(text: str, plan: PullPlan, entry_level: int) -> str:
         while lines and not lines[-1].strip():
             lines.pop()
         return "\n".join([*lines, "", *entry, ""])
-    return "\n".join([*lines[:end], "", *entry, *([""] if end < len(lines) else []), *lines[end:]])
+    gap = [""] if end < len(lines) and lines[end].strip() else []
+    return "\n".join([*lines[:end], "", *entry, *gap, *lines[end:]])
 
 
 def has_entry(text: str | None, fp: str) -> bool:

@@ -117,7 +117,7 @@ def test_the_entry_goes_at_the_end_of_its_product_section() -> None:
     lines = out.splitlines()
     at, vault = lines.index("### DiskUsageWarning edxapp"), lines.index("## Vault")
     assert lines.index("Grow the volume.") < at < vault
-    assert lines[at - 1] == "" and lines[vault - 1] == ""
+    assert lines[at - 1] == "" and lines[vault - 1] == "" and lines[vault - 2] != ""
     rest = re.sub(r"\n{3,}", "\n\n", out.replace(plan.entry.rstrip("\n"), ""))
     assert rest.strip() == TEXT.strip()  # nothing else changed
     reparsed = parse_runbook(out)

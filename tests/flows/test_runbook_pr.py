@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from flows.runbook_gaps import runbook_gaps
 from oncall.runbook_pr import BRANCH_PREFIX, ENTRY_MARKER, LINK_MARKER
 from oncall.sandbox.seed import DEFAULT_ANCHOR, RUNBOOK
 from oncall.sandbox.server import Sandbox
+from tests.factories import FIXTURES
 
 END = DEFAULT_ANCHOR.isoformat()
 PATH = "docs/runbooks/oncall.md"
@@ -152,3 +155,55 @@ def test_open_pr_is_off_by_default(sandbox: Sandbox, repos: tuple[str, str]) -> 
     _gaps, book = repos
     result = runbook_gaps(window="-7d", window_end=END, max_issues=2)
     assert result["create"] == 2 and result["pulls"] == 0 and _pulls(sandbox, book) == []
+
+
+FILES = FIXTURES / "runbooks" / "files"
+
+
+@contextmanager
+def _alerts(sandbox: Sandbox, titles: list[str], notes: dict[int, list[str]]) -> Iterator[None]:
+    """The week's alerts replaced by one per title (inside the window), with notes on some."""
+    og = sandbox.state.opsgenie
+    saved, saved_notes = list(og.alerts), dict(og.alert_notes)
+    template = og.alerts[-1]
+    made = [{**template, "id": f"files-{n}", "tinyId": str(90_000 + n), "alias": f"files-{n}", "message": t}
+            for n, t in enumerate(titles)]  # fmt: skip
+    for n, said in notes.items():
+        og.alert_notes[made[n]["id"]] = [
+            {"note": text, "owner": "dana", "createdAt": template["createdAt"], "offset": f"n{i}"}
+            for i, text in enumerate(said)
+        ]
+    og.set_alerts(made)
+    try:
+        yield
+    finally:
+        og.set_alerts(saved)
+        og.alert_notes.clear()
+        og.alert_notes.update(saved_notes)
+
+
+def test_a_folder_runbook_gets_a_new_file_in_the_guessed_folder_prefilled_with_notes(
+    sandbox: Sandbox, repos: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gaps, book = repos
+    files = sandbox.state.github.repos[book].files
+    for page in FILES.rglob("*.md"):
+        files[f"runbooks/{page.relative_to(FILES).as_posix()}@main"] = page.read_text(encoding="utf-8")
+    monkeypatch.setenv("ONCALL_RUNBOOK", f"{book}:runbooks@main")
+    titles = [
+        "[Prometheus]: [FIRING:1] KubeStatefulSetDown production (kubernetes db-0)",
+        "[Prometheus]: [FIRING:1] KubePodNotReady production (kubernetes api-7d9f8c6b5-x2x9z)",
+    ]
+    with _alerts(sandbox, titles, {0: ["Rolled back @dana's deploy <b>v2</b>", "Raised the memory limit"]}):
+        result = runbook_gaps(window="-7d", window_end=END, max_issues=5, open_pr=True)
+        assert result["gaps"] == 1 and result["create"] == 1 and result["pulls"] == 1
+        [pull] = _pulls(sandbox, book)
+        added = files[f"runbooks/kubernetes/KubeStatefulSetDown.md@{pull['_pr']['head']}"]
+        assert added.startswith("# KubeStatefulSetDown\n") and added.count(ENTRY_MARKER) == 1
+        sections = [line for line in added.splitlines() if line.startswith("## ")]
+        assert sections == ["## Summary", "## Impact", "## Diagnosis", "## Mitigation", "## Notes"]
+        assert "Raised the memory limit" in added and "<b>" not in added and "@dana" not in added
+        assert "runbooks/kubernetes/KubeStatefulSetDown.md@main" not in files  # main untouched
+        writes = sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH"))
+        assert runbook_gaps(window="-7d", window_end=END, max_issues=5, open_pr=True)["pulls"] == 1
+        assert sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH")) == writes
