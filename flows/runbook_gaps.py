@@ -27,7 +27,7 @@ from oncall.gaps import (
 )
 from oncall.models import AlertQuery, TimeWindow
 from oncall.runbook import Runbook
-from oncall.runbook_pr import notes_wanted, plan_pull, pull_candidates
+from oncall.runbook_pr import notes_of, notes_wanted, plan_pull, pull_candidates
 from oncall.settings import Settings
 from tasks.alerts import fetch_alert_notes, fetch_alerts, fetch_runbook_links
 from tasks.config import resolve_settings
@@ -228,13 +228,13 @@ def _open_pulls(
         for kc, issue in candidates:
             plan = plan_pull(kc, issue, repo, book)
             log.info(
-                "Dry run: would open a draft pull request in %s on %s, changing %s:\n%s",
+                "Dry run: would open (or reuse) a draft pull request in %s on %s, changing %s:\n%s",
                 plan.repo,
                 plan.branch,
                 plan.path,
                 plan.entry,
             )
-        return [f"would open {plan_pull(kc, i, repo, book).branch}" for kc, i in candidates]
+        return [f"would open or reuse {plan_pull(kc, i, repo, book).branch}" for kc, i in candidates]
     candidates = pull_candidates(coverage, existing, filed)
     if not candidates:
         return []
@@ -243,8 +243,7 @@ def _open_pulls(
     urls: list[str] = []
     opened = held = 0
     for kc, issue in candidates:
-        said = [note for a in reversed(kc.alerts[-len(notes_wanted(kc)) :]) for note in notes.get(a.id, [])]
-        plan = plan_pull(kc, issue, repo, book, said)
+        plan = plan_pull(kc, issue, repo, book, notes_of(kc, notes))
         outcome = open_gap_pull_request(settings, quote(plan), book.entry_level, opened < cap)  # type: ignore[call-overload]
         opened += outcome.opened
         held += outcome.held

@@ -115,6 +115,11 @@ def notes_wanted(kc: KindCoverage) -> list[str]:
     return [a.id for a in kc.alerts[-NOTES_PER_KIND:]]
 
 
+def notes_of(kc: KindCoverage, notes: Mapping[str, Sequence[str]]) -> list[str]:
+    """The notes read for `notes_wanted(kc)`, newest alert first, each alert's in its order."""
+    return [note for a in reversed(kc.alerts[-NOTES_PER_KIND:]) for note in notes.get(a.id, ())]
+
+
 def _closes(issue: GapIssue, issue_repo: str, repo: str) -> str:
     return f"Closes #{issue.number}" if issue_repo == repo else f"Closes {issue_repo}#{issue.number}"
 

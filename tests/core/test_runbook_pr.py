@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
@@ -16,11 +17,12 @@ from oncall.runbook_pr import (
     entry_marker,
     has_entry,
     insert_entry,
+    notes_of,
     notes_wanted,
     plan_pull,
     pull_candidates,
 )
-from tests.factories import alert
+from tests.factories import START, alert
 
 TEXT = """# Runbook
 
@@ -139,6 +141,11 @@ def test_notes_prefill_diagnosis_escaped_and_cut() -> None:
     assert "restarted edxapp" in plan.entry and "<script" not in plan.entry and "@here" not in plan.entry
     assert max(len(line) for line in plan.entry.splitlines()) < 400
     assert len(notes_wanted(_kc())) <= NOTES_PER_KIND
+    [kc] = assess_coverage([alert(EDX, at=START + timedelta(minutes=i)) for i in range(7)], Matcher(BOOK))
+    ids = notes_wanted(kc)
+    assert ids == [a.id for a in kc.alerts[-NOTES_PER_KIND:]]
+    said = {kc.alerts[0].id: ["too old"], ids[0]: ["older"], ids[-1]: ["newest", "then"]}
+    assert notes_of(kc, said) == ["newest", "then", "older"]
 
 
 def test_a_table_gets_a_row_after_its_products_last_row() -> None:
