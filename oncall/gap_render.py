@@ -109,16 +109,11 @@ def entry_skeleton(
     whole file with the sections its siblings use, or a table row. `notes` (what responders wrote)
     prefill Diagnosis; `marker` (an HTML comment) lets a pull request find its own entry again;
     `esc` is the escaping where it lands (plain inside the issue's code fence, GitHub markdown in a file)."""
+    if runbook.layout is Layout.TABLE:
+        return _table_row(kc, runbook, notes, marker, esc)
     sections = _sections(runbook)
     if notes and not any(s.lower() == "diagnosis" for s in sections):
         sections = ("Diagnosis", *sections)
-    if runbook.layout is Layout.TABLE:
-        cells = [esc(entry_name(kc), 200).replace("|", "\\|")]
-        for section in sections:
-            text = " ".join(ln for ln in _section_lines(section, kc, notes, esc) if ln)
-            cells.append(text.replace("|", "\\|"))
-        cells[-1] += f" {marker}" if marker else ""
-        return "| " + " | ".join(cells) + " |\n"
     if runbook.layout is Layout.FILES:
         head, style = f"# {esc(entry_name(kc), 200)}", runbook.section_marker
         style = style if style.lstrip().startswith("#") else "## {}"
@@ -128,6 +123,33 @@ def entry_skeleton(
     for section in sections:
         parts += [style.format(section), "", *_section_lines(section, kc, notes, esc), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
+
+
+_PIPE = re.compile(r"(?<!\\)\|")  # a pipe the escaping left bare would split the cell
+_DESCRIBE = frozenset({"diagnosis", "description", "summary", "details", "symptoms", "notes"})
+_ACT = frozenset({"mitigation", "action", "actions", "fix", "remedy", "resolution", "steps", "runbook"})
+
+
+def _table_row(kc: KindCoverage, runbook: Runbook, notes: Sequence[str], marker: str, esc: Escape) -> str:
+    """One row with a cell for each of the table's other columns (`Runbook.sections`): what to
+    check in the first describing column (with the notes), what fixed it in the acting one."""
+    columns = runbook.sections or ("Diagnosis", "Mitigation")
+    said = "; ".join(esc(n, NOTE_LIMIT) for n in notes[:NOTES_SHOWN])
+    cells = [esc(entry_name(kc), 200)]
+    described = False
+    for column in columns:
+        key = column.strip().lower()
+        if key in _DESCRIBE and not described:
+            described = True
+            cells.append("TODO: how to tell what is wrong." + (f" Responders wrote: {said}" if said else ""))
+        elif key in _ACT:
+            cells.append("TODO: what fixed it.")
+        else:
+            cells.append("TODO")
+    if said and not described:
+        cells[-1] += f" Responders wrote: {said}"
+    cells[-1] += f" {marker}" if marker else ""
+    return "| " + " | ".join(_PIPE.sub(r"\\|", c) for c in cells) + " |\n"
 
 
 def _paste_hint(kc: KindCoverage, runbook: Runbook) -> str:

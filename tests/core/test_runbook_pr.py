@@ -213,3 +213,28 @@ def test_a_files_layout_adds_the_file_under_the_root() -> None:
     plan = plan_pull(_kc("[FIRING:1] VaultAbsent qa (vault)", book), _gap(2), "o/rb", book)
     assert plan.path == "runbooks/vault/VaultAbsent.md" and plan.entry.startswith("# VaultAbsent\n")
     assert "adds `runbooks/vault/VaultAbsent.md`" in plan.body
+
+
+def test_a_table_row_has_one_cell_per_column_of_the_fixture_table() -> None:
+    from oncall.clients.runbook_files import read_runbook
+    from oncall.runbook import RunbookSource
+    from tests.factories import FIXTURES
+
+    path = FIXTURES / "runbooks" / "table" / "runbook.md"
+    book = read_runbook(RunbookSource.parse(str(path))).model_copy(
+        update={"repo": "o/r", "root": "runbook.md"}
+    )
+    kc = _kc("[FIRING:1] WarehouseDiskGone|Sdb prod (warehouse)", book)
+    plan = plan_pull(kc, _gap(3), "o/r", book, ["restarted | it"])
+    text = path.read_text(encoding="utf-8")
+    lines = insert_entry(text, plan, book.entry_level).splitlines()
+    [row] = [ln for ln in lines if ln.startswith("| WarehouseDiskGone")]
+    header = next(ln for ln in lines if ln.startswith("| Alert"))
+
+    def cells(line: str) -> int:
+        return len(re.split(r"(?<!\\)\|", line.strip().strip("|")))
+
+    assert cells(row) == cells(header) == 1 + len(book.sections)
+    assert "restarted" in row and plan.product is not None
+    before = lines[lines.index(row) - 1]
+    assert before.startswith("| Warehouse")  # right after the product's last row
