@@ -18,7 +18,10 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
+import weakref
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
@@ -62,6 +65,8 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 
 
 def _visible(text: str) -> str:
+    if text.isprintable():  # Python's non-printables are exactly these categories, less the space
+        return text
     return "".join("?" if unicodedata.category(c) in _INVISIBLE and c != " " else c for c in text)
 
 
@@ -238,11 +243,59 @@ def _anchor(text: str) -> str:
     return low.removeprefix("user-content-")
 
 
+@dataclass(frozen=True)
+class _Index:
+    """What every link check of one runbook reads, built once: a rule file links each of its
+    alerts into the same runbook, and scanning its entries and anchors per link is quadratic."""
+
+    anchors: dict[str, frozenset[str]]  # Runbook.anchors, lowercased (GitHub's anchors are)
+    folders: frozenset[str]  # every folder above a file of the runbook, by its Runbook.anchors key
+    entries: dict[tuple[str, str], list[RunbookEntry]]  # by (path, lowercased anchor; "" for a file)
+
+
+def _build_index(book: Runbook) -> _Index:
+    folders = {posixpath.dirname(k) for k in book.anchors}
+    for folder in list(folders):
+        while folder:
+            folder = posixpath.dirname(folder)
+            folders.add(folder)
+    entries: dict[tuple[str, str], list[RunbookEntry]] = {}
+    files = book.layout is Layout.FILES  # a file is its entry, whichever heading the link names
+    for e in book.entries:
+        entries.setdefault((e.path, "" if files else e.anchor.lower()), []).append(e)
+    return _Index(
+        anchors={k: _lowered(v) for k, v in book.anchors.items()},
+        folders=frozenset(folders - {""}),
+        entries=entries,
+    )
+
+
+# Runbooks are unhashable (their anchors are a dict), so the cache is keyed by id, with a weak
+# reference proving the id still names the same runbook, and dropped when the runbook goes.
+_INDEXES: dict[int, tuple[weakref.ref[Runbook], _Index]] = {}
+
+
+def _index(book: Runbook) -> _Index:
+    cached = _INDEXES.get(id(book))
+    if cached is not None and cached[0]() is book:
+        return cached[1]
+    index = _build_index(book)
+    key = id(book)
+
+    def forget(_: weakref.ref[Runbook]) -> None:
+        _INDEXES.pop(key, None)
+
+    _INDEXES[key] = (weakref.ref(book, forget), index)
+    return index
+
+
+@lru_cache(maxsize=4_096)
+def _lowered(anchors: frozenset[str]) -> frozenset[str]:
+    return frozenset(a.lower() for a in anchors)
+
+
 def _entry(book: Runbook, key: str, anchor: str) -> RunbookEntry | None:
-    if book.layout is Layout.FILES:
-        found = [e for e in book.entries if e.path == key]
-    else:
-        found = [e for e in book.entries if e.path == key and e.anchor.lower() == anchor]
+    found = _index(book).entries.get((key, "" if book.layout is Layout.FILES else anchor), [])
     return found[0] if len(found) == 1 else None
 
 
@@ -262,7 +315,7 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
     key = runbook_key(path, runbook)
     known: frozenset[str] | None = None
     if key is not None:
-        known = anchors.get(key, runbook.anchors.get(key))
+        known = anchors.get(key, _index(runbook).anchors.get(key))
     if known is None:
         known = anchors.get(path)
     where = (
@@ -270,9 +323,8 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
     )
     missing = f"the alert links to {shown}, which does not exist"
     if known is None:
-        prefixes = {f"{k}/" for k in (path, key) if k is not None}
-        every = list(anchors) + list(runbook.anchors)
-        if path == "" or key == "" or any(p.startswith(pre) for p in every for pre in prefixes):
+        folder = path == "" or key == "" or (key is not None and key in _index(runbook).folders)
+        if folder or any(p.startswith(f"{path}/") or (key and p.startswith(f"{key}/")) for p in anchors):
             return LinkCheck(
                 url=shown, status=LinkStatus.OK, reason=f"the folder {path or '/'} exists in {where}"
             )
@@ -283,7 +335,7 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
     markdown = path.lower().endswith(_MARKDOWN) or key == ""
     if not anchor or not markdown:  # GitHub gives heading anchors to markdown only (others: #L10 lines)
         return LinkCheck(url=shown, status=LinkStatus.OK, reason=f"the file {path} exists", entry=entry)
-    if anchor not in {a.lower() for a in known}:
+    if anchor not in _lowered(known):
         return LinkCheck(
             url=shown,
             status=LinkStatus.BROKEN,

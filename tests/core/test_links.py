@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from oncall.clients.opsgenie_records import alert_from_raw
@@ -334,3 +336,53 @@ def test_rootly_data_is_flattened_within_bounds() -> None:
         "a.b.1": "True",
         "a.b.3.c": "d",
     }
+
+
+def _big_folder(n: int) -> Runbook:
+    entries = tuple(
+        _entry(f"Alert{i}Down", path=f"team{i % 40}/Alert{i}Down.md", form=EntryForm.FILE) for i in range(n)
+    )
+    return FOLDER.model_copy(
+        update={
+            "entries": entries,
+            "anchors": {e.path: frozenset({e.title.lower(), "diagnosis", "mitigation"}) for e in entries},
+        }
+    )
+
+
+def _big_one_file(n: int) -> Runbook:
+    entries = tuple(_entry(f"Alert{i}Down", anchor=f"alert{i}down") for i in range(n))
+    anchors = frozenset({e.anchor for e in entries} | {f"mitigation-{i}" for i in range(n)})
+    return ONE_FILE.model_copy(update={"entries": entries, "anchors": {"": anchors}})
+
+
+def test_a_thousand_in_repo_links_check_in_linear_time() -> None:
+    folder, one_file = _big_folder(1_000), _big_one_file(1_000)
+    base = "https://github.com/acme/runbooks/blob/main/alerts"
+    folder_urls = [f"{base}/team{i % 40}/Alert{i}Down.md#Mitigation" for i in range(1_000)]
+    missing = [f"{base}/team{i % 40}/Gone{i}.md" for i in range(1_000)]
+    page = "https://github.com/acme/ops/blob/main/docs/oncall.md"
+    one_file_urls = [f"{page}#alert{i}down" for i in range(1_000)] + [f"{page}#gone{i}" for i in range(1_000)]
+    start = time.process_time()  # CPU time: other work on a loaded machine does not count against us
+    checks = [check_in_repo(u, folder, {}) for u in folder_urls + missing]
+    checks += [check_in_repo(u, one_file, {}) for u in one_file_urls]
+    took = time.process_time() - start
+    assert [c.status for c in checks] == [LinkStatus.OK] * 1_000 + [LinkStatus.BROKEN] * 1_000 + [
+        LinkStatus.OK
+    ] * 1_000 + [LinkStatus.BROKEN] * 1_000
+    assert all(
+        c.entry is not None and c.entry.path == f"team{i % 40}/Alert{i}Down.md"
+        for i, c in enumerate(checks[:1_000])
+    )
+    assert all(
+        c.entry is not None and c.entry.anchor == f"alert{i}down" for i, c in enumerate(checks[2_000:3_000])
+    )
+    assert took < 0.3, f"{took:.2f} s of CPU for 4,000 in-repo links"
+
+
+def test_the_index_follows_each_runbook_not_a_stale_one() -> None:
+    url = "https://github.com/acme/runbooks/blob/main/alerts/db/DiskFull.md"
+    assert check_in_repo(url, FOLDER, {}).status is LinkStatus.OK
+    moved = FOLDER.model_copy(update={"anchors": {"db/DiskFull2.md": frozenset()}, "entries": ()})
+    assert check_in_repo(url, moved, {}).status is LinkStatus.BROKEN
+    assert check_in_repo(url, FOLDER, {}).status is LinkStatus.OK
