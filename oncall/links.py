@@ -22,6 +22,7 @@ import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
@@ -139,22 +140,44 @@ def redact(url: str) -> str:
 # -- links into the runbook's repository ------------------------------------------------------
 
 
-def _web_host(book: Runbook) -> str:
-    if book.url:
-        host = urlsplit(book.url).hostname
-        if host:
-            return host.lower()
-    return "github.com"
+class _Web(NamedTuple):
+    """Where the runbook's repository is shown: its host and port, the path before /<owner>/<repo>/
+    (the sandbox's /github, or a GitHub Enterprise behind a path) and the repository."""
+
+    host: str
+    port: int | None
+    prefix: tuple[str, ...]
+    repo: str | None  # owner/name, lowercased
 
 
-def _repo(book: Runbook) -> str | None:
-    if book.repo:
-        return book.repo.lower()
-    if book.url:
-        parts = [p for p in urlsplit(book.url).path.split("/") if p]
-        if len(parts) >= 2:
-            return f"{parts[0]}/{parts[1]}".lower()
-    return None
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(scheme: str, port: int | None) -> int | None:
+    return port if port is not None else _DEFAULT_PORTS.get(scheme.lower())
+
+
+def _web(book: Runbook) -> _Web:
+    repo = book.repo.lower() if book.repo else None
+    if not book.url:
+        return _Web("github.com", 443, (), repo)
+    try:
+        parts = urlsplit(book.url)
+        port = _port(parts.scheme, parts.port)
+    except ValueError:
+        return _Web("github.com", 443, (), repo)
+    segs = [s for s in parts.path.split("/") if s]
+    low = [s.lower() for s in segs]
+    at = None
+    if repo is not None:
+        at = next((i for i in range(len(low) - 1) if f"{low[i]}/{low[i + 1]}" == repo), None)
+    else:  # the two segments before the first /blob/ or /tree/
+        at = next((i - 2 for i in range(2, len(low)) if low[i] in ("blob", "tree")), None)
+        if at is None and len(segs) >= 2:
+            at = 0
+        repo = f"{low[at]}/{low[at + 1]}" if at is not None else None
+    prefix = tuple(segs[:at]) if at else ()
+    return _Web((parts.hostname or "github.com").lower(), port, prefix, repo)
 
 
 def _one_file(book: Runbook) -> bool:
@@ -189,19 +212,25 @@ def repo_target(url: str, runbook: Runbook) -> tuple[str, str] | None:
     try:
         parts = urlsplit(text)
         host = (parts.hostname or "").lower()
+        port = _port(parts.scheme, parts.port)
     except ValueError:
         return None
-    repo = _repo(runbook)
+    web = _index(runbook).web
+    repo = web.repo
     if parts.scheme.lower() not in ("http", "https") or repo is None or "@" in parts.netloc:
         return None
-    web = _web_host(runbook)
     segs = [s for s in parts.path.split("/") if s]
-    if host == web != "github.com" and len(segs) >= 2 and segs[0] == "raw":
+    on_web = host in (web.host, "www." + web.host) and port == web.port
+    if on_web and web.prefix:
+        if tuple(segs[: len(web.prefix)]) != web.prefix:
+            return None
+        segs = segs[len(web.prefix) :]
+    if on_web and web.host != "github.com" and len(segs) >= 2 and segs[0] == "raw":
         segs, kind = segs[1:], "raw"  # GitHub Enterprise without subdomain isolation
-    elif host in (web, "www." + web):
+    elif on_web:
         kind = segs[2] if len(segs) >= 3 else ("tree" if len(segs) == 2 else "")
         segs = segs[:2] + segs[3:]
-    elif host == ("raw.githubusercontent.com" if web == "github.com" else "raw." + web):
+    elif host == ("raw.githubusercontent.com" if web.host == "github.com" else "raw." + web.host):
         kind = "raw"
     else:
         return None
@@ -251,6 +280,7 @@ class _Index:
     anchors: dict[str, frozenset[str]]  # Runbook.anchors, lowercased (GitHub's anchors are)
     folders: frozenset[str]  # every folder above a file of the runbook, by its Runbook.anchors key
     entries: dict[tuple[str, str], list[RunbookEntry]]  # by (path, lowercased anchor; "" for a file)
+    web: _Web
 
 
 def _build_index(book: Runbook) -> _Index:
@@ -267,6 +297,7 @@ def _build_index(book: Runbook) -> _Index:
         anchors={k: _lowered(v) for k, v in book.anchors.items()},
         folders=frozenset(folders - {""}),
         entries=entries,
+        web=_web(book),
     )
 
 

@@ -386,3 +386,34 @@ def test_the_index_follows_each_runbook_not_a_stale_one() -> None:
     moved = FOLDER.model_copy(update={"anchors": {"db/DiskFull2.md": frozenset()}, "entries": ()})
     assert check_in_repo(url, moved, {}).status is LinkStatus.BROKEN
     assert check_in_repo(url, FOLDER, {}).status is LinkStatus.OK
+
+
+def test_a_web_base_with_a_path_prefix_is_the_repositorys_host() -> None:
+    # The sandbox serves GitHub under /github/ (and GHE can sit behind a path): everything in
+    # the runbook's URL before /<owner>/<repo>/ is the prefix its links carry.
+    base = "http://127.0.0.1:8123/github"
+    sandbox = FOLDER.model_copy(update={"url": f"{base}/acme/runbooks/tree/main/alerts"})
+    assert repo_target(f"{base}/acme/runbooks/blob/main/alerts/db/DiskFull.md#mitigation", sandbox) == (
+        "alerts/db/DiskFull.md",
+        "mitigation",
+    )
+    assert repo_target(f"{base}/acme/runbooks/tree/main/alerts/db", sandbox) == ("alerts/db", "")
+    assert repo_target(f"{base}/raw/acme/runbooks/main/alerts/a.md", sandbox) == ("alerts/a.md", "")
+    check = check_in_repo(f"{base}/acme/runbooks/blob/main/alerts/db/DiskFull.md", sandbox, {})
+    assert check.status is LinkStatus.OK and check.entry is not None
+    for other in (
+        "http://127.0.0.1:8123/acme/runbooks/blob/main/alerts/db/DiskFull.md",  # no prefix
+        "http://127.0.0.1:8123/gitlab/acme/runbooks/blob/main/alerts/db/DiskFull.md",
+        "http://127.0.0.1:9999/github/acme/runbooks/blob/main/alerts/db/DiskFull.md",  # another port
+        f"{base}/acme/other/blob/main/alerts/db/DiskFull.md",
+        "https://github.com/acme/runbooks/blob/main/alerts/db/DiskFull.md",
+    ):
+        assert repo_target(other, sandbox) is None, other
+    # With no repo recorded, the repository is the two segments before /blob/ or /tree/.
+    unnamed = sandbox.model_copy(update={"repo": None})
+    assert repo_target(f"{base}/acme/runbooks/blob/main/alerts/x.md", unnamed) == ("alerts/x.md", "")
+    ghe = FOLDER.model_copy(update={"url": "https://git.acme.internal/ghe/acme/runbooks/blob/main/alerts"})
+    assert repo_target("https://git.acme.internal/ghe/acme/runbooks/blob/main/alerts/b.md", ghe) == (
+        "alerts/b.md",
+        "",
+    )
