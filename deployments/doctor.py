@@ -54,10 +54,10 @@ def run_doctor(say: Callable[[str], None]) -> int:
     if settings.github_token is None:
         say("- GitHub: ONCALL_GITHUB_TOKEN not set; runbook-gaps cannot read the runbook or file issues")
     else:
-        from oncall.clients.github import GitHubClient
+        from oncall.clients.github import github_client
         from oncall.runbook import RunbookSource
 
-        with GitHubClient(settings.require("github_token"), base_url=settings.github_base_url) as gh:
+        with github_client(settings) as gh:
             for repo in dict.fromkeys(
                 r
                 for r in (

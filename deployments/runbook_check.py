@@ -138,7 +138,7 @@ class _GitHub:
 
     def client(self) -> GitHubClient:
         if self._client is None:
-            from oncall.clients.github import GitHubClient
+            from oncall.clients.github import github_client
 
             s = self.settings
             if s.github_token is None or not s.github_token.get_secret_value():
@@ -146,22 +146,13 @@ class _GitHub:
                 raise ConfigError(
                     "this runbook is on GitHub: set ONCALL_GITHUB_TOKEN to a token that can read it"
                 )
-            self._client = self._stack.enter_context(
-                GitHubClient(
-                    s.require("github_token"),
-                    base_url=s.github_base_url,
-                    timeout=s.http_timeout_seconds,
-                    write_interval=s.github_write_interval,
-                    backoff=s.http_backoff_seconds,
-                    concurrency=s.max_concurrency,
-                )
-            )
+            self._client = self._stack.enter_context(github_client(s))
         return self._client
 
     def web_base(self) -> str:
-        """github.com for the public API; the host itself for GitHub Enterprise (`https://HOST/api/v3`)."""
-        api = self.settings.github_base_url
-        return "https://github.com" if "api.github.com" in api else api.rstrip("/").removesuffix("/api/v3")
+        from oncall.clients.runbook_files import web_base
+
+        return web_base(self.settings.github_base_url)
 
     def file_reader(self, book: Runbook) -> Callable[[str], str | None] | None:
         """Reads other files of the runbook's repository, for links that point outside what was read."""

@@ -20,31 +20,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from oncall.clients import runbook_files
-from oncall.clients.github import SETTING, GitHubClient, IssueRef
+from oncall.clients.github import SETTING, GitHubClient, IssueRef, github_client
 from oncall.errors import AuthError, InputError, UnavailableError
 from oncall.gap_render import CLOSE_MARKER, close_comment, issue_body, issue_title, update_comment
 from oncall.gaps import Act, GapAction, GapMarker, index_gap_issues, last_reported, read_markers, with_marker
 from oncall.runbook import Runbook, RunbookSource
 from oncall.settings import Settings
 from tasks.retry import outage_only
-
-
-def github_client(settings: Settings) -> GitHubClient:
-    return GitHubClient(
-        settings.require("github_token"),
-        base_url=settings.github_base_url,
-        timeout=settings.http_timeout_seconds,
-        write_interval=settings.github_write_interval,
-        backoff=settings.http_backoff_seconds,
-        concurrency=settings.max_concurrency,
-    )
-
-
-def web_base(api_base: str) -> str:
-    """github.com for the public API; the host itself for GitHub Enterprise (`https://HOST/api/v3`)."""
-    if "api.github.com" in api_base:
-        return "https://github.com"
-    return api_base.rstrip("/").removesuffix("/api/v3")
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
@@ -60,7 +42,7 @@ def read_runbook(settings: Settings, source: str) -> Runbook:
         runbook = runbook_files.read_runbook(
             where,
             github=client,
-            web_base=web_base(settings.github_base_url),
+            web_base=runbook_files.web_base(settings.github_base_url),
             max_in_flight=settings.max_concurrency,
         )
     get_run_logger().info(
@@ -118,7 +100,7 @@ def _create(
     gh: GitHubClient, repo: str, label: str, action: GapAction, runbook: Runbook, tz: str
 ) -> IssueRef:
     assert action.coverage is not None
-    title, body = issue_title(action.kind), issue_body(action.coverage, runbook, tz)
+    title, body = issue_title(action.kind, action.coverage), issue_body(action.coverage, runbook, tz)
     try:
         return _labelled(gh, repo, label, gh.create_issue(repo, title, body, [label]))
     except UnavailableError:

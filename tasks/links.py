@@ -15,11 +15,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from oncall.clients.github import github_client
 from oncall.clients.links import LinkChecker
 from oncall.links import LinkCheck, LinkStatus
 from oncall.runbook import Runbook
 from oncall.settings import Settings
-from tasks.github import github_client
 
 
 @task(cache_policy=NO_CACHE)

@@ -12,12 +12,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from oncall.clients.github import GitHubClient, PullRef
+from oncall.clients.github import GitHubClient, PullRef, github_client
 from oncall.errors import InputError, UnavailableError
 from oncall.runbook import Layout
 from oncall.runbook_pr import PullOutcome, PullPlan, has_entry, insert_entry, link_comment, link_marker
 from oncall.settings import Settings
-from tasks.github import github_client
 
 
 def _base(gh: GitHubClient, plan: PullPlan) -> tuple[str, str]:

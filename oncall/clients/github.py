@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -55,6 +55,9 @@ from oncall.errors import (
     remember_secret,
     scrub,
 )
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
 
 SYSTEM = "GitHub"
 SETTING = "ONCALL_GITHUB_TOKEN (Secret block 'oncall-github-token')"
@@ -579,6 +582,19 @@ class GitHubClient:
                 f"lacks Write access to {repo}, or the repository or branch does not exist",
                 status=exc.status,
             ) from None
+
+
+def github_client(settings: Settings) -> GitHubClient:
+    """The one way every flow task and command builds its client, so all of them take the same
+    timeouts, write spacing and pool size from the settings."""
+    return GitHubClient(
+        settings.require("github_token"),
+        base_url=settings.github_base_url,
+        timeout=settings.http_timeout_seconds,
+        write_interval=settings.github_write_interval,
+        backoff=settings.http_backoff_seconds,
+        concurrency=settings.max_concurrency,
+    )
 
 
 def _blobs(tree: Any) -> tuple[bool, list[str]]:

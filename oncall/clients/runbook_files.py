@@ -28,6 +28,15 @@ SKIPPED_FOLDERS = frozenset({"node_modules"})  # and every hidden folder
 SETTING = "ONCALL_RUNBOOK or the runbook parameter"
 
 
+def web_base(api_base: str) -> str:
+    """Where the runbook's pages are shown: github.com for the public API, the host itself for
+    GitHub Enterprise (`https://HOST/api/v3`). Here rather than beside the client, so a check
+    of a local checkout can name its pages without importing PyGithub."""
+    if "api.github.com" in api_base:
+        return "https://github.com"
+    return api_base.rstrip("/").removesuffix("/api/v3")
+
+
 def read_runbook(
     source: RunbookSource,
     *,

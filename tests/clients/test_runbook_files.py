@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from oncall.clients.github import GitHubClient
-from oncall.clients.runbook_files import read_runbook
+from oncall.clients.runbook_files import read_runbook, web_base
 from oncall.errors import InputError
 from oncall.runbook import Layout, RunbookSource
 from oncall.sandbox.seed import RUNBOOK
@@ -190,7 +190,7 @@ def test_the_task_reads_a_repository_folder_through_one_client(
     env = {k.removeprefix("ONCALL_").lower(): v for k, v in sandbox.env().items()}
     settings = Settings(**env, max_concurrency=2)  # type: ignore[arg-type]
     closed: list[GitHubClient] = []
-    original = github_tasks.github_client
+    from oncall.clients.github import github_client as original
 
     def counted(s: Settings) -> GitHubClient:
         client = original(s)
@@ -225,3 +225,9 @@ def test_a_folder_read_through_faults_reads_every_file(
     sandbox.app.rates.clear()
     assert faulted  # the seed did fault some requests
     assert book.entries == read_runbook(RunbookSource.parse(str(FOLDER))).entries
+
+
+def test_pages_are_shown_on_github_com_for_the_public_api_and_on_the_host_for_enterprise() -> None:
+    assert web_base("https://api.github.com") == "https://github.com"
+    assert web_base("https://ghe.example.com/api/v3/") == "https://ghe.example.com"
+    assert web_base("http://127.0.0.1:8080/github") == "http://127.0.0.1:8080/github"

@@ -282,6 +282,7 @@ def test_a_broken_runbook_link_gets_its_own_issue_and_a_fixed_one_closes_it(
         assert first["broken_links"] == 1
         broken = [i for i in _issues(sandbox, repo) if read_markers(i["body"])[0][1].link]
         assert [read_markers(i["body"])[0][1].kind for i in broken] == ["VaultAbsent vault"]
+        assert broken[0]["title"] == "Broken runbook link: VaultAbsent vault"
         assert "The alert links to" in broken[0]["body"] and "which does not exist" in broken[0]["body"]
         assert "has no heading \\#vaultabsent-nowhere)" in broken[0]["body"]
         kinds = [read_markers(i["body"])[0][1].kind for i in _issues(sandbox, repo)]
