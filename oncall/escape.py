@@ -11,6 +11,7 @@ renderer needs, and no more:
 | `slack`       | Slack mrkdwn                     | `<!channel>`, links, @here, formatting and code     |
 | `slack_plain` | Slack plain_text (headers)       | @here                                               |
 | `doc`         | Google Docs text (COE values)    | a `{{placeholder}}` forming; markdown means nothing |
+| `terminal`    | a terminal or CI log (one line)  | escape sequences, bidi reordering, line breaks      |
 
 Mentions follow GitHub's rule (html-pipeline's MentionFilter: `(?:^|\\W)@[a-z0-9]`, where
 Ruby's `\\W` is ASCII): an `@` before an ASCII letter or digit pings unless an ASCII letter or
@@ -39,6 +40,9 @@ _MD_SPECIAL = r"(?P<md>[\\`*_{}\[\]()#!|~])"
 _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SLACK_CHARS = {"`": "'", "*": "∗", "~": "∼"}
 _LOOKAHEAD = 8  # the most characters any rule looks past the one it changes
+# C0 and C1 controls and DEL (ESC and CSI start escape sequences; BEL ends an OSC 8 link), and
+# the bidirectional marks, embeddings, overrides and isolates that reorder the rest of a line.
+_TERMINAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class _Escaper:
@@ -176,6 +180,13 @@ def doc(text: str, limit: int = 2_000) -> str:
     """Google Docs text (a COE placeholder's value): lines kept, no markdown escaping (Docs shows
     it literally, and does not ping), and no `{{placeholder}}` can form for a later fill."""
     return _doc_text(text, limit)
+
+
+def terminal(text: str, limit: int = 200) -> str:
+    """One line for a terminal or a CI log: no character can recolour, hide, retitle or reorder
+    what follows (escape sequences, OSC links, bidi overrides become U+FFFD). No markup means
+    anything there, so nothing else changes."""
+    return cut(_TERMINAL.sub("\ufffd", _one_line(text)), limit)
 
 
 def literal_block(text: str) -> str:

@@ -9,7 +9,6 @@ link, never on a link nobody could verify (an auth wall, a timeout).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -20,11 +19,11 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.coverage import Matcher
 from oncall.errors import InputError
+from oncall.escape import terminal as terminal  # deployments/runbook_check.py shows text with it
 from oncall.kinds import alert_kind
 from oncall.links import LinkCheck, LinkStatus
 from oncall.runbook import Runbook, RunbookEntry
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # PyYAML's safe loader, in C when libyaml is there: a 1,000-rule file loads in 0.1 s, not 1 s.
 _SAFE_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TEMPLATED = "{{"  # a Prometheus template: the link differs per firing, so it is not checked
@@ -245,13 +244,6 @@ def check_rules(
 def exit_code(results: Iterable[CheckResult]) -> int:
     """0 when every title or alert is covered; 1 when one is a gap or has a broken link."""
     return 1 if any(r.status is not CheckStatus.COVERED for r in results) else 0
-
-
-def terminal(text: str, limit: int = 200) -> str:
-    """Runbook and rule text for a terminal or a CI log: control characters (escape sequences,
-    bidirectional overrides) cannot recolour, hide or reorder what follows."""
-    line = _CONTROL.sub("\ufffd", " ".join(text.split()))
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _where(e: EntryRef | EntryListing) -> str:

@@ -123,3 +123,21 @@ def test_a_literal_block_cannot_be_closed_by_its_text(text: str) -> None:
     assert inner == text  # shown as it is, every line kept
     assert set(fence) == {"`"} and len(fence) >= 3
     assert not any(line.lstrip().startswith(fence) for line in inner.splitlines())
+
+
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_terminal_text_cannot_carry_escape_sequences_or_reorder_a_line() -> None:
+    hostile = "Disk\x1b[2J\x1b]8;;http://evil\x07Full\u202eevil\nnext\x9b31m\x7f"
+    out = escape.terminal(hostile, 200)
+    assert out == "Disk\ufffd[2J\ufffd]8;;http://evil\ufffdFull\ufffdevil next\ufffd31m\ufffd"
+    for char in [*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), *_BIDI]:
+        assert escape.terminal(f"a{char}b", 10) in ("a\ufffdb", "a b"), repr(char)  # whitespace: a space
+    assert escape.terminal("Zoë — ok [x] `y` <z>", 50) == "Zoë — ok [x] `y` <z>"  # nothing else changes
+
+
+def test_terminal_text_is_cut_after_replacing() -> None:
+    assert escape.terminal("x" * 500, 50) == "x" * 49 + escape.MARKER
+    assert escape.terminal("\x1b" * 60, 50) == "\ufffd" * 49 + escape.MARKER
+    assert escape.terminal("a  b\t\tc", 50) == "a b c"
