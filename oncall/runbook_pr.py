@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from oncall import escape
-from oncall.gap_render import TITLE_LIMIT, entry_place, entry_skeleton
+from oncall.entry_skeleton import entry_place, entry_skeleton
+from oncall.gap_render import TITLE_LIMIT
 from oncall.gaps import ExistingGap, KindCoverage
 from oncall.runbook import Layout, Runbook
 

@@ -170,8 +170,9 @@ def test_alerts_share_equal_responder_and_tag_tuples() -> None:
 
 # Runbook links, the misread guard, skeletons by layout and entry quality (issue 16)
 
+from oncall.entry_skeleton import entry_place, entry_skeleton  # noqa: E402
 from oncall.errors import InputError  # noqa: E402
-from oncall.gap_render import entry_place, entry_skeleton, issue_title  # noqa: E402
+from oncall.gap_render import issue_title  # noqa: E402
 from oncall.gaps import attach_links, check_misread, link_fingerprint  # noqa: E402
 from oncall.links import LinkCheck, LinkStatus  # noqa: E402
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry  # noqa: E402
