@@ -113,16 +113,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--window", default="-24h", help="window start: a span back from its end like -24h, or ISO"
     )
     gaps.add_argument("--end", default="now", help="window end: ISO time in the team's zone, or 'now'")
-    gaps.add_argument("--runbook", help="'owner/repo:path@ref' or a local file (default: ONCALL_RUNBOOK)")
+    gaps.add_argument(
+        "--runbook",
+        help="'owner/repo:path@ref' or a local path, a file or a folder (default: ONCALL_RUNBOOK)",
+    )
     gaps.add_argument("--repo", help="owner/name that gets the issues (default: ONCALL_GITHUB_REPO)")
     gaps.add_argument("--label", help="label on gap issues (default: ONCALL_GAP_LABEL, runbook-gap)")
     gaps.add_argument(
-        "--max-issues", type=int, help="most issues filed or reopened (default: ONCALL_MAX_ISSUES, 10)"
+        "--max-issues",
+        type=int,
+        help="most issues (and pull requests) filed or reopened (default: ONCALL_MAX_ISSUES, 10)",
     )
     gaps.add_argument(
         "--close-covered", action="store_true", help="close gap issues whose kind now has an entry"
     )
-    gaps.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
+    gaps.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="log the issues and pull requests it would open; change nothing",
+    )
+    gaps.add_argument(
+        "--force",
+        action="store_true",
+        help="file even when nearly every kind is a gap (by default that stops the run: the runbook looks misread)",
+    )
+    gaps.add_argument(
+        "--open-pr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="open a draft pull request adding each new gap's entry to a GitHub runbook "
+        "(default: ONCALL_OPEN_PR, off)",
+    )
     gaps.set_defaults(func=commands.cmd_gaps)
 
     runbook = sub.add_parser(

@@ -97,6 +97,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         close_covered=args.close_covered,
         dry_run=args.dry_run,
         deliver=["artifact", "file"],
+        force=args.force,
+        open_pr=args.open_pr,
     )
     print(", ".join(f"{k}: {v}" for k, v in result.items()))
     return 0

@@ -76,3 +76,39 @@ def coe_facts(incident: Incident, **kw: Any) -> CoeFacts:
     }
     fields.update(kw)
     return CoeFacts(**fields)
+
+
+# A small heading runbook for `oncall runbook check`: two products, one complete entry each,
+# and QueueDepthHigh a stub without Mitigation (the listing and the flags have both kinds).
+CHECK_RUNBOOK = """# Runbook
+
+## Storage
+
+### DiskFull
+
+_Diagnosis_
+
+Look at `df -h`.
+
+_Mitigation_
+
+Grow the volume.
+
+### QueueDepthHigh
+
+_Diagnosis_
+
+TODO
+
+## API
+
+### HighErrorRate
+
+_Diagnosis_
+
+Dashboards.
+
+_Mitigation_
+
+Roll back.
+"""

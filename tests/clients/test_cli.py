@@ -14,6 +14,7 @@ import pytest
 from deployments.cli import build_parser, main
 from oncall.errors import ConfigError
 from oncall.sandbox.server import Sandbox
+from tests.factories import CHECK_RUNBOOK
 
 COMMANDS = [
     ["demo"],
@@ -104,40 +105,37 @@ def test_the_source_choices_are_the_registry_s() -> None:
     assert tuple(CLI_SOURCES) == tuple(SOURCES)
 
 
+@pytest.mark.parametrize(
+    ("flags", "force", "open_pr"),
+    [([], False, None), (["--force", "--open-pr"], True, True), (["--no-open-pr"], False, False)],
+)
+def test_gaps_passes_force_and_open_pr_to_the_flow(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    force: bool,
+    open_pr: bool | None,
+) -> None:
+    """No flag leaves open_pr to ONCALL_OPEN_PR (None); either flag overrides it."""
+    import flows.runbook_gaps
+    from deployments import commands
+
+    seen: dict[str, object] = {}
+
+    def flow(**kwargs: object) -> dict[str, int]:
+        seen.update(kwargs)
+        return {"kinds": 0}
+
+    monkeypatch.setattr(commands, "flow_env", lambda: None)
+    monkeypatch.setattr(flows.runbook_gaps, "runbook_gaps", flow)
+    assert main(["gaps", "--dry-run", *flags]) == 0
+    assert seen["force"] is force and seen["open_pr"] is open_pr and seen["dry_run"] is True
+    assert capsys.readouterr().out == "kinds: 0\n"
+
+
 # `oncall runbook check`, end to end through main(), on files written here.
 
-RUNBOOK = """# Runbook
-
-## Storage
-
-### DiskFull
-
-_Diagnosis_
-
-Look at `df -h`.
-
-_Mitigation_
-
-Grow the volume.
-
-### QueueDepthHigh
-
-_Diagnosis_
-
-TODO
-
-## API
-
-### HighErrorRate
-
-_Diagnosis_
-
-Dashboards.
-
-_Mitigation_
-
-Roll back.
-"""
+RUNBOOK = CHECK_RUNBOOK
 
 RULES = """groups:
   - name: storage
