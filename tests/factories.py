@@ -11,6 +11,7 @@ from oncall.clock import BusinessHours
 from oncall.coe import CoeFacts
 from oncall.handoff import ShiftContext
 from oncall.models import Alert, Incident, OnCall, Person, TimeWindow
+from oncall.runbook import RunbookEntry
 
 FIXTURES = Path(__file__).with_name("fixtures")  # vendor specs and real inputs; see its README
 
@@ -76,6 +77,21 @@ def coe_facts(incident: Incident, **kw: Any) -> CoeFacts:
     }
     fields.update(kw)
     return CoeFacts(**fields)
+
+
+def runbook_entry(title: str, product: str | None = None, **kw: Any) -> RunbookEntry:
+    """A runbook entry with Diagnosis and Mitigation and no stub, at line 1 with no anchor
+    unless told: what a test of placing or linking entries needs, without a parse."""
+    fields: dict[str, Any] = {
+        "title": title,
+        "product": product,
+        "line": 1,
+        "anchor": "",
+        "has_diagnosis": True,
+        "has_mitigation": True,
+        "stub": False,
+    }
+    return RunbookEntry(**{**fields, **kw})
 
 
 # A small heading runbook for `oncall runbook check`: two products, one complete entry each,

@@ -15,12 +15,13 @@ import pytest
 from oncall.clients.links import LinkChecker, public_address
 from oncall.links import LinkStatus
 from oncall.models import Alert, AlertQuery
-from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
+from oncall.runbook import EntryForm, Layout, Runbook
 from oncall.sandbox.server import Sandbox
 from oncall.settings import Settings
 from oncall.sources import build_source
 from tasks.alerts import fetch_alert_notes, fetch_runbook_links
 from tasks.links import check_runbook_links
+from tests.factories import runbook_entry
 
 
 class _Httpd(ThreadingHTTPServer):
@@ -154,19 +155,7 @@ def _checker(**kw: object) -> LinkChecker:
 BOOK = Runbook(
     source="acme/runbooks:alerts@main",
     url="https://github.com/acme/runbooks/tree/main/alerts",
-    entries=(
-        RunbookEntry(
-            title="DiskFull",
-            product="db",
-            line=1,
-            anchor="",
-            path="db/DiskFull.md",
-            form=EntryForm.FILE,
-            has_diagnosis=True,
-            has_mitigation=True,
-            stub=False,
-        ),
-    ),
+    entries=(runbook_entry("DiskFull", "db", path="db/DiskFull.md", form=EntryForm.FILE),),
     products=("db",),
     layout=Layout.FILES,
     anchors={"db/DiskFull.md": frozenset({"diskfull", "mitigation"})},

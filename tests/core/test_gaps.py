@@ -22,7 +22,7 @@ from oncall.gaps import (
 )
 from oncall.models import Priority
 from oncall.runbook import parse_runbook
-from tests.factories import START, alert
+from tests.factories import START, alert, runbook_entry
 
 BOOK = parse_runbook(
     "# Products\n## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\nx\n_Mitigation_\ny\n"
@@ -235,14 +235,11 @@ def test_a_link_that_resolves_covers_and_a_fix_closes_the_broken_link_issue() ->
 
 def _book(n: int, layout: Layout = Layout.HEADINGS) -> Runbook:
     entries = tuple(
-        RunbookEntry(
-            title=f"Widget{chr(65 + i % 26)}{chr(65 + i // 26)}Down",
-            product="Widgets",
+        runbook_entry(
+            f"Widget{chr(65 + i % 26)}{chr(65 + i // 26)}Down",
+            "Widgets",
             line=i + 2,
             anchor=f"w{i}",
-            has_diagnosis=True,
-            has_mitigation=True,
-            stub=False,
         )
         for i in range(n)
     )
@@ -283,18 +280,7 @@ def test_a_heading_skeleton_uses_the_runbooks_level_and_section_headings() -> No
 def _files_book() -> Runbook:
     def entry(path: str, product: str | None) -> RunbookEntry:
         name = path.rsplit("/", 1)[-1].removesuffix(".md")
-        return RunbookEntry(
-            title=name,
-            name=name,
-            product=product,
-            line=1,
-            anchor="",
-            path=path,
-            form=EntryForm.FILE,
-            has_diagnosis=True,
-            has_mitigation=True,
-            stub=False,
-        )
+        return runbook_entry(name, product, name=name, path=path, form=EntryForm.FILE)
 
     return Runbook(
         source="o/rb:runbooks@main",

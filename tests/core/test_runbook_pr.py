@@ -9,7 +9,7 @@ from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
 from oncall.gap_render import issue_body
 from oncall.gaps import Act, assess_coverage, fingerprint, index_gap_issues, plan_gap_actions
-from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry, parse_runbook
+from oncall.runbook import EntryForm, Layout, Runbook, parse_runbook
 from oncall.runbook_pr import (
     NOTES_PER_KIND,
     GapIssue,
@@ -22,7 +22,7 @@ from oncall.runbook_pr import (
     plan_pull,
     pull_candidates,
 )
-from tests.factories import START, alert
+from tests.factories import START, alert, runbook_entry
 
 TEXT = """# Runbook
 
@@ -151,26 +151,8 @@ def test_notes_prefill_diagnosis_escaped_and_cut() -> None:
 def test_a_table_gets_a_row_after_its_products_last_row() -> None:
     text = "# Alerts\n\n## Disks\n\n| Alert | Diagnosis | Mitigation |\n|---|---|---|\n| DiskFull | df | grow |\n\n## Vault\n\n| Alert | Diagnosis | Mitigation |\n|---|---|---|\n| VaultSealed | x | y |\n"
     entries = (
-        RunbookEntry(
-            title="DiskFull",
-            product="Disks",
-            line=7,
-            anchor="disks",
-            form=EntryForm.ROW,
-            has_diagnosis=True,
-            has_mitigation=True,
-            stub=False,
-        ),
-        RunbookEntry(
-            title="VaultSealed",
-            product="Vault",
-            line=13,
-            anchor="vault",
-            form=EntryForm.ROW,
-            has_diagnosis=True,
-            has_mitigation=True,
-            stub=False,
-        ),
+        runbook_entry("DiskFull", "Disks", line=7, anchor="disks", form=EntryForm.ROW),
+        runbook_entry("VaultSealed", "Vault", line=13, anchor="vault", form=EntryForm.ROW),
     )
     book = Runbook(
         source="o/rb:t.md",
@@ -187,17 +169,12 @@ def test_a_table_gets_a_row_after_its_products_last_row() -> None:
 
 
 def test_a_files_layout_adds_the_file_under_the_root() -> None:
-    entry = RunbookEntry(
-        title="VaultSealed",
+    entry = runbook_entry(
+        "VaultSealed",
+        "vault",
         name="VaultSealed",
-        product="vault",
-        line=1,
-        anchor="",
         path="vault/VaultSealed.md",
         form=EntryForm.FILE,
-        has_diagnosis=True,
-        has_mitigation=True,
-        stub=False,
     )
     book = Runbook(
         source="o/rb:runbooks@main",
