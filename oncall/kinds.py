@@ -28,6 +28,12 @@ _PREFIX = re.compile(r"^\s*(?:\[[^\]]{0,40}\]:?\s*)+")
 _FIRING = re.compile(r"\[(?:FIRING|RESOLVED)(?::\d+)?\]", re.IGNORECASE)
 _COPIED = re.compile(r"^(?P<name>\S+)\s+(?P<env>[^\s()\[\]]+)\s+\((?P<labels>.*?)\)?\s*$")
 _BRACKETED = re.compile(r"^(?P<name>[^\s()\[\]]+)\s*(?:\[(?P<sq>.*?)\]?|\((?P<par>.*?)\)?)\s*$")
+_ALERTNAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")  # Prometheus refuses other alert names
+_ENV = re.compile(
+    r"(?:^|[-_.])(?:prod|production|prd|staging|stage|stg|qa|rc|dev|development|test|testing|uat|"
+    r"preprod|nonprod|sandbox|ci|demo|perf|live)$",
+    re.IGNORECASE,
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z][\w.:-]*[A-Za-z0-9]$|^[A-Za-z]$")
 _NAMED = re.compile(r"[a-z0-9][A-Z]|_|[A-Z]{2,}[a-z]")  # CamelCase or snake_case: an identifier, not a word
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
@@ -146,24 +152,37 @@ def _names_it(token: str) -> bool:
     return bool(_IDENTIFIER.match(token)) and _placeholders(token) == token and not _HOST.match(token)
 
 
+def _firing(text: str) -> bool:
+    return "[" in text[:60] and bool(_FIRING.search(text[:60]))
+
+
 @lru_cache(maxsize=65_536)
 def title_parts(title: str) -> TitleParts:
     """The one reading of a title's shape, for kinds and for matching."""
     text = " ".join(title.split())
     cut = len(title) >= TITLE_CAP
     body = _PREFIX.sub("", text) if text.startswith("[") else text
-    firing = "[" in text[:60] and bool(_FIRING.search(text[:60]))
-    if firing:  # Name [env] [(labels...)], the labels' closing parenthesis gone when cut
-        head, _, rest = body.partition("(")
-        words = head.split()
+    firing = _firing(text)
+    head, paren, rest = body.partition("(")
+    words = head.split()
+    listed = tuple(rest.removesuffix(")").split()[: -1 if cut else None])  # its `)` gone when cut
+    named = len(words) > 2 and bool(_ALERTNAME.fullmatch(words[0]) and _NAMED.search(words[0]))
+    if firing:  # Name [group values...] [(labels...)]
         if 1 <= len(words) <= 2:
-            labels = tuple(rest.removesuffix(")").split()[: -1 if cut else None])
             env = words[1] if len(words) == 2 else None
-            return TitleParts(text, body, cut, Shape.ALERTMANAGER, words[0], env, labels)
-    m = _COPIED.match(body) if "(" in body else None
+            return TitleParts(text, body, cut, Shape.ALERTMANAGER, words[0], env, listed)
+        if not words and listed and _ALERTNAME.fullmatch(listed[0]):  # group_by []: all in the list
+            env, others = _grouped(listed[1:])
+            return TitleParts(text, body, cut, Shape.ALERTMANAGER, listed[0], env, others)
+        if named:
+            env, group = _grouped(tuple(words[1:-1] if cut and not paren else words[1:]))
+            return TitleParts(text, body, cut, Shape.ALERTMANAGER, words[0], env, group + listed)
+    m = _COPIED.match(body) if paren else None
     if m is not None and _NAMED.search(m.group("name")):
-        labels = tuple(m.group("labels").split()[: -1 if cut else None])
-        return TitleParts(text, body, cut, Shape.COPIED, m.group("name"), m.group("env"), labels)
+        return TitleParts(text, body, cut, Shape.COPIED, m.group("name"), m.group("env"), listed)
+    if paren and named:  # copied from a title grouped by more labels
+        env, group = _grouped(tuple(words[1:]))
+        return TitleParts(text, body, cut, Shape.COPIED, words[0], env, group + listed)
     b = _BRACKETED.match(body) if "(" in body or "[" in body else None
     if b is not None and _names_it(b.group("name")):
         inner = b.group("sq") if b.group("sq") is not None else b.group("par") or ""
@@ -172,6 +191,16 @@ def title_parts(title: str) -> TitleParts:
     if " " not in body and body and _names_it(body) and not cut:
         return TitleParts(text, body, cut, Shape.BARE, body, None, ())
     return TitleParts(text, body, cut, Shape.TEXT, None, None, ())
+
+
+def _grouped(values: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """The environment among a title's group label values, and the others. With more than one
+    value after the alertname, the environment is the value an environment word names
+    (`prod`, `apps-qa`); Alertmanager sorts the values by label name, so no position tells."""
+    at = next((i for i, v in enumerate(values) if _ENV.search(v)), None)
+    if at is None:
+        return None, values
+    return values[at], values[:at] + values[at + 1 :]
 
 
 def alert_name(title: str) -> str | None:
@@ -225,5 +254,7 @@ def alert_kind(title: str) -> str:
     if parts.shape is Shape.ALERTMANAGER and parts.name:
         kept = [_placeholders(v) for v in parts.labels if not _is_variable_label(v)]
         return " ".join([parts.name, *kept])
-    body = _placeholders(parts.text)
+    body = _placeholders(
+        parts.body if _firing(parts.text) else parts.text
+    )  # `[Pingdom]` names the check; keep it
     return body.strip() or title.strip() or "(empty title)"

@@ -430,3 +430,13 @@ def test_no_name_one_segment_away_from_a_documented_one_is_covered(layout: str) 
                 continue
             covered += [t for t in title_forms(miss).values() if matcher.match(t) is not None]
     assert covered == []
+
+
+def test_a_heading_copied_from_a_title_grouped_by_more_labels_varies_its_environment() -> None:
+    book = parse_runbook("# Apps\n\n## SyntheticAlert1998 service-58 qa (x)\n\n_Mitigation_\n\nRestart.\n")
+    matcher = Matcher(book)
+    for env in ("rc", "prod", "apps-production"):
+        match = matcher.match(f"[Prometheus]: [FIRING:1] SyntheticAlert1998 service-58 {env} (x)")
+        assert match is not None and match.entry.line == 3, env
+    assert matcher.match("[FIRING:1] SyntheticAlert1998 billing rc (x)") is None  # another service
+    assert matcher.match("[FIRING:1] SyntheticAlert1999 service-58 rc (x)") is None

@@ -191,3 +191,71 @@ def test_the_cut_is_opsgenies_130() -> None:
 )
 def test_alert_name(title: str, name: str | None) -> None:
     assert alert_name(title) == name
+
+
+# -- any group_by: the words before the label list ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prod", "rc"),
+    [
+        # group_by [alertname, service, env]: three words before the parentheses
+        (
+            f"{PROM} SyntheticAlert1998 service-58 prod (x ip-10-1-2-3 warning)",
+            f"{PROM.replace(':1', ':4')} SyntheticAlert1998 service-58 rc (x ip-10-9-9-9 critical)",
+        ),
+        # four words: cluster, env and service
+        (
+            "[FIRING:1] SyntheticAlert1998 eu-1 apps-production service-58 (x)",
+            "[FIRING:2] SyntheticAlert1998 eu-1 apps-qa service-58 (x)",
+        ),
+        # no label list at all
+        ("[FIRING:1] SyntheticAlert1998 service-58 prod", "[FIRING:3] SyntheticAlert1998 service-58 rc"),
+        # group_by [] (or `...`): every common label inside the parentheses, alertname first
+        (
+            "[FIRING:1]  (SyntheticAlert1998 prod service-58)",
+            "[FIRING:1]  (SyntheticAlert1998 rc service-58)",
+        ),
+        # resolved
+        (
+            "[RESOLVED] SyntheticAlert1998 service-58 prod (x)",
+            "[Prometheus]: [RESOLVED] SyntheticAlert1998 service-58 rc (x)",
+        ),
+    ],
+)
+def test_the_environment_varies_whatever_the_grouping(prod: str, rc: str) -> None:
+    kind = alert_kind(prod)
+    assert kind == alert_kind(rc)
+    assert kind.startswith("SyntheticAlert1998 ") and "service-<n>" in kind  # numbers vary, as in labels
+    assert "[" not in kind and "FIRING" not in kind and "RESOLVED" not in kind
+    assert "prod" not in kind and "rc" not in kind.split() and "ip-" not in kind
+    assert alert_name(prod) == alert_name(rc) == "SyntheticAlert1998"
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("[FIRING:1] SyntheticAlert1998 (x warning)", "SyntheticAlert1998 x"),  # group_by [alertname]
+        ("[FIRING:1] SyntheticAlert1998 prod (x)", "SyntheticAlert1998 x"),  # two words: the env slot
+        (f"{PROM} SyntheticAlert1998 service-58 prod (x)", "SyntheticAlert1998 service-<n> x"),
+        ("[FIRING:1] SyntheticAlert1998 service-58 prod", "SyntheticAlert1998 service-<n>"),
+        ("[FIRING:1] SyntheticAlert1998 eu-west api prod (x)", "SyntheticAlert1998 eu-west api x"),
+        ("[FIRING:1]  (SyntheticAlert1998 prod service-58)", "SyntheticAlert1998 service-<n>"),
+        ("[RESOLVED] SyntheticAlert1998", "SyntheticAlert1998"),
+        # free text after the prefix (a custom template) loses the prefix and keeps its words
+        ("[Prometheus]: [FIRING:1] Disk is almost full on 10.1.2.3", "Disk is almost full on <ip>"),
+        (
+            "[Pingdom] Open Discussions production home page has an alert",
+            "[Pingdom] Open Discussions production home page has an alert",
+        ),
+    ],
+)
+def test_kinds_for_each_grouping(title: str, kind: str) -> None:
+    assert alert_kind(title) == kind
+
+
+def test_a_cut_title_without_a_label_list_drops_its_partial_last_word() -> None:
+    head = "[FIRING:1] SyntheticAlert1998 api "
+    title = head + "p" * (TITLE_CAP - len(head) - 6) + " rc-pa"
+    assert len(title) == TITLE_CAP
+    assert alert_kind(title) == "SyntheticAlert1998 api " + "p" * (TITLE_CAP - len(head) - 6)
