@@ -166,7 +166,7 @@ def plan_pull(
         entry=entry,
         title=escape.plain(f"Runbook: add an entry for {kc.kind}", TITLE_LIMIT),
         body=escape.cut(body, BODY_LIMIT - 100),
-        commit_message=escape.cut(f"Runbook: entry skeleton for {' '.join(kc.kind.split())}", 200),
+        commit_message=escape.plain(f"Runbook: entry skeleton for {kc.kind}", 200),
         issue_repo=issue_repo,
         issue=issue,
     )

@@ -134,6 +134,16 @@ def test_an_unmatched_product_appends_the_entry_at_the_end() -> None:
     assert out.startswith(TEXT.rstrip("\n")) and out.rstrip("\n").endswith(plan.entry.rstrip("\n"))
 
 
+def test_alert_text_pings_nobody_in_any_part_of_the_pull_request() -> None:
+    """The kind is alert text, so it lands escaped in the title and the commit message (plain
+    text GitHub links mentions in) as in the body and the entry (markdown)."""
+    kc = _kc("WidgetDown for @ops <b>now</b>")
+    plan = plan_pull(kc, _gap(7), "o/rb", BOOK)
+    for text in (plan.title, plan.commit_message, plan.body, plan.entry):
+        assert "@ops" not in text and "WidgetDown" in text, text
+    assert "<b>" not in plan.body and "<b>" not in plan.entry and plan.body.startswith("Closes #7\n")
+
+
 def test_notes_prefill_diagnosis_escaped_and_cut() -> None:
     kc = _kc()
     hostile = "@here ran <script>x</script> #12 " + "y" * 1000
