@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict
 
+from oncall import markdown
 from oncall.errors import InputError
+from oncall.markdown import BOM, Heading, Table, front_matter_title, render_plain
+from oncall.markdown import github_anchor as github_anchor  # public here since before the split
+from oncall.markdown import heading_anchors as heading_anchors
 
 RUNBOOK_SUFFIXES = (".md", ".markdown")
-
-# Block structure only: inline content is parsed on demand (headings, table cells), which keeps
-# a 600 KB runbook well under the time budget.
-_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
-_INLINE = MarkdownIt("commonmark").enable("table")
 
 _DIAGNOSIS = frozenset(
     {"diagnosis", "diagnose", "diagnostics", "investigation", "investigate", "triage", "troubleshooting"}
@@ -87,9 +84,6 @@ _SECTION_LEAD = re.compile(
 )
 _STUB = re.compile(r"\b(stub|todo|tbd|needs love|fixme)\b", re.I)
 _SHORT_BODY = 300  # characters of text under which a TODO anywhere makes the entry a stub
-# Characters that can start inline markup; a bracket only with a link's `](` or `][`.
-_INLINE_SYNTAX = re.compile(r"[`*_<>&\\!~]|\]\(|\]\[|\n")
-_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _LABEL = re.compile(r"^\s*(?:alert[ _-]?name|alert)\s*[:=]\s*", re.I)
 _TAG = re.compile(r"\s*(?:\[[^\[\]]{1,24}\]|\([^()]{1,24}\))\s*$")
 _QUOTES = "\"'`“”‘’"
@@ -179,90 +173,20 @@ class Runbook(BaseModel):
         return f"{base}#{entry.anchor}" if entry.anchor else base
 
 
-# --- reading markdown ------------------------------------------------------------------------
-
-
-def _plain(children: Sequence[Token]) -> str:
-    """The text GitHub renders: code spans keep their text, links their text, tags and markers go."""
-    out: list[str] = []
-    for t in children:
-        if t.type in ("text", "code_inline"):
-            out.append(t.content)
-        elif t.type in ("softbreak", "hardbreak"):
-            out.append(" ")
-        elif t.children and t.type != "image":  # an image's alt text is not in the page's text
-            out.append(_plain(t.children))
-    return "".join(out)
-
-
-def _render_plain(raw: str, env: dict[str, Any] | None = None) -> str:
-    if not _INLINE_SYNTAX.search(raw) and not (env or {}).get("references"):
-        return raw  # nothing to render: most headings, and a fast path for big runbooks
-    tokens = _INLINE.parseInline(raw, dict(env or {}))
-    return _plain(tokens[0].children or []) if tokens else ""
-
-
-def _slug(text: str, seen: Counter[str]) -> str:
-    slug = re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
-    count = seen[slug]
-    seen[slug] += 1
-    return slug if count == 0 else f"{slug}-{count}"
-
-
-def github_anchor(heading: str, seen: Counter[str]) -> str:
-    """GitHub's heading id: rendered text lowercased, punctuation dropped, spaces to hyphens, -N for repeats."""
-    return _slug(_render_plain(heading.strip()), seen)
-
-
-def _without_front_matter(text: str) -> str:
-    """Front matter (`---` at line 1) is metadata, not a rule and a heading: blank it, keeping line numbers."""
-    if not text.startswith("---"):
-        return text
-    first_end = text.find("\n")
-    if first_end < 0 or text[:first_end].strip() != "---":
-        return text
-    m = _FRONT_MATTER_END.search(text, first_end + 1)
-    if not m:
-        return text
-    block = text[: m.end()]
-    return "\n" * block.count("\n") + text[m.end() :]
-
-
-def _front_matter_title(text: str) -> str | None:
-    if not text.startswith("---"):
-        return None
-    m = _FRONT_MATTER_END.search(text, 4)
-    if not m:
-        return None
-    t = re.search(r"^title:[ \t]*(.+?)[ \t]*$", text[: m.start()], re.M)
-    return t.group(1).strip("\"' ") if t else None
+# --- the markdown, as a runbook reads it -----------------------------------------------------
 
 
 @dataclass
-class _Heading:
-    index: int
-    level: int
-    raw: str  # the inline markdown as written
-    text: str  # as rendered
-    line: int  # 1-based
-    end: int  # 0-based line after the heading
-    anchor: str
-    section: bool = False
+class _Heading(Heading):
+    section: bool = False  # a part of the entry above it (Diagnosis, Summary, a repeated template title)
     marks: set[str] = field(default_factory=set)  # diagnosis / mitigation found in its own text
-
-
-@dataclass
-class _Table:
-    heading: int | None  # index of the heading above it
-    header: list[str]  # rendered
-    rows: list[tuple[int, list[str]]]  # (1-based line, raw cells)
 
 
 @dataclass
 class _Doc:
     lines: list[str]
     headings: list[_Heading]
-    tables: list[_Table]
+    tables: list[Table]
     marker_styles: list[str]  # how marker lines write a section, in order of appearance
     env: dict[str, Any]
 
@@ -272,73 +196,21 @@ def _section_key(text: str) -> str:
 
 
 def _read(text: str) -> _Doc:
-    text = _without_front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
-    env: dict[str, Any] = {}
-    tokens = _BLOCKS.parse(text, env)
-    lines = text.split("\n")
-    headings: list[_Heading] = []
-    tables: list[_Table] = []
+    """The markdown with each heading's own Diagnosis/Mitigation marker lines found."""
+    md = markdown.read(text)
+    headings = [_Heading(**vars(h)) for h in md.headings]
     styles: list[str] = []
-    seen: Counter[str] = Counter()
-    i = 0
-    in_table: _Table | None = None
-    in_head = False
-    row: list[str] | None = None
-    row_line = 0
-    while i < len(tokens):
-        t = tokens[i]
-        if t.type == "heading_open" and t.map:
-            raw = tokens[i + 1].content
-            rendered = _render_plain(raw, env)
-            headings.append(
-                _Heading(
-                    index=len(headings),
-                    level=int(t.tag[1]),
-                    raw=raw,
-                    text=rendered,
-                    line=t.map[0] + 1,
-                    end=t.map[1],
-                    anchor=_slug(rendered, seen),
-                )
-            )
-            i += 3
-            continue
-        if t.type == "paragraph_open" and headings:
-            for ln in tokens[i + 1].content.split("\n"):
-                m = _SECTION.match(ln) or _SECTION_LEAD.match(ln)
-                if m:
-                    headings[-1].marks.add(_mark(m.group(1)))
-                    styles.append(re.sub(re.escape(m.group(1)), "{}", m.group(0).strip(), count=1))
-        elif t.type == "table_open":
-            in_table = _Table(heading=headings[-1].index if headings else None, header=[], rows=[])
-        elif t.type == "thead_open":
-            in_head = True
-        elif t.type == "thead_close":
-            in_head = False
-        elif t.type == "tr_open":
-            row, row_line = [], (t.map[0] + 1 if t.map else 0)
-        elif t.type == "inline" and row is not None:
-            row.append(t.content)
-        elif t.type == "tr_close" and in_table is not None and row is not None:
-            if in_head:
-                in_table.header = [_render_plain(c, env) for c in row]
-            else:
-                in_table.rows.append((row_line, row))
-            row = None
-        elif t.type == "table_close" and in_table is not None:
-            tables.append(in_table)
-            in_table = None
-        i += 1
-    return _Doc(lines=lines, headings=headings, tables=tables, marker_styles=styles, env=env)
+    for index, paragraph in md.paragraphs:
+        for ln in paragraph.split("\n"):
+            m = _SECTION.match(ln) or _SECTION_LEAD.match(ln)
+            if m:
+                headings[index].marks.add(_mark(m.group(1)))
+                styles.append(re.sub(re.escape(m.group(1)), "{}", m.group(0).strip(), count=1))
+    return _Doc(lines=md.lines, headings=headings, tables=md.tables, marker_styles=styles, env=md.env)
 
 
 def _mark(word: str) -> str:
     return "diagnosis" if word.lower() in _DIAGNOSIS else "mitigation"
-
-
-def heading_anchors(text: str) -> frozenset[str]:
-    """Every GitHub heading anchor of a markdown text (links into a runbook are checked against these)."""
-    return frozenset(h.anchor for h in _read(text).headings)
 
 
 # --- one file --------------------------------------------------------------------------------
@@ -600,7 +472,7 @@ def _table_entries(doc: _Doc, path: str) -> tuple[list[RunbookEntry], set[int], 
                     product=product,
                     line=line,
                     anchor=anchor,
-                    name=_alert_name(_render_plain(title, doc.env), title),
+                    name=_alert_name(render_plain(title, doc.env), title),
                     path=path,
                     form=EntryForm.ROW,
                     has_diagnosis=filled(diag) if diag else bool(body),
@@ -613,11 +485,12 @@ def _table_entries(doc: _Doc, path: str) -> tuple[list[RunbookEntry], set[int], 
 
 
 def _is_alert_name(cell: str, env: dict[str, Any]) -> bool:
-    text = _render_plain(cell.strip(), env)
+    text = render_plain(cell.strip(), env)
     return bool(_IDENTIFIER.fullmatch(text) or _alert_name(text, ""))
 
 
 def _check_text(text: str, source: str) -> None:
+    text = text.removeprefix(BOM)
     if not text.strip():
         raise InputError(f"runbook {source} is empty")
     head = text.lstrip()[:200].lower()
@@ -630,7 +503,11 @@ def _parse_one(text: str, source: str, path: str = "") -> tuple[_Doc, _Found, La
     _check_text(text, source)
     doc = _read(text)
     if not doc.headings:
-        raise InputError(f"runbook {source} has no markdown headings, so it has no entries")
+        html = " (HTML <h1>-<h6> headings are not read as entries: write them as # headings)"
+        raise InputError(
+            f"runbook {source} has no markdown headings, so it has no entries"
+            + (html if markdown.has_html_headings(text) else "")
+        )
     rows, holders, template = _table_entries(doc, path)
     found = _heading_entries(doc, path, holders)
     if found.only_sections and not rows:
@@ -710,7 +587,7 @@ def _file_entry(path: str, text: str, doc: _Doc) -> tuple[RunbookEntry, tuple[st
     named = bool(_ALERT_STEM.fullmatch(stem)) and (
         h1 is None
         or _squash(h1.text) == _squash(stem)
-        or _squash(_front_matter_title(text) or "") == _squash(stem)
+        or _squash(front_matter_title(text) or "") == _squash(stem)
     )
     if not known and not named:
         return None
@@ -731,7 +608,7 @@ def _file_entry(path: str, text: str, doc: _Doc) -> tuple[RunbookEntry, tuple[st
     level = min((h.level for h in subs), default=2)
     order = tuple(h.text.strip() for h in subs if h.level == level)
     entry = RunbookEntry(
-        title=h1.raw if h1 else (_front_matter_title(text) or stem),
+        title=h1.raw if h1 else (front_matter_title(text) or stem),
         product=folder,
         line=h1.line if h1 else 1,
         anchor="",

@@ -562,3 +562,120 @@ def test_the_same_alerts_under_every_product_are_entries_not_a_template() -> Non
     assert [(e.title, e.product) for e in book.entries] == [
         (t, p) for p in ("Checkout", "Search", "Billing") for t in ("HighErrorRate", "HighLatency")
     ]
+
+
+# -- files as editors save them, and hostile input ----------------------------------------------
+
+_BODY = "_Diagnosis_\n\nLook.\n\n_Mitigation_\n\nFix.\n"
+_PLAIN = f"# Ops\n\n## Database\n\n### DiskFull\n\n{_BODY}\n### QueueDepthHigh\n\n{_BODY}"
+
+
+def _shape(text: str) -> list[tuple[str, str | None, int, str, list[str]]]:
+    return [(e.title, e.product, e.line, e.anchor, e.flags) for e in parse_runbook(text).entries]
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        _PLAIN.replace("\n", "\r\n"),  # Windows
+        _PLAIN.replace("\n", "\r"),  # classic Mac
+        "\ufeff" + _PLAIN,  # a byte order mark
+        "\ufeff" + _PLAIN.replace("\n", "\r\n"),
+        "\ufeff---\r\ntitle: Ops\r\nowner: dba\r\n---\r\n" + _PLAIN.replace("\n", "\r\n"),
+    ],
+)
+def test_crlf_and_a_byte_order_mark_read_as_a_plain_file(saved: str) -> None:
+    want = _shape(_PLAIN)
+    got = _shape(saved)
+    if saved.lstrip("\ufeff").startswith("---"):  # four lines of front matter: lines kept as GitHub counts
+        want = [(t, p, line + 4, a, f) for t, p, line, a, f in want]
+    assert got == want and len(got) == 2
+    assert heading_anchors(saved) >= {"diskfull", "queuedepthhigh", "database"}
+
+
+def test_setext_headings_are_headings() -> None:
+    text = f"Ops\n===\n\nDatabase\n--------\n\n### DiskFull\n\n{_BODY}\n### QueueDepthHigh\n\n{_BODY}"
+    book = parse_runbook(text)
+    assert [(e.title, e.product, e.line) for e in book.entries] == [
+        ("DiskFull", "Database", 7),
+        ("QueueDepthHigh", "Database", 17),
+    ]
+    setext_entries = (
+        "Ops\n===\n\nDiskFull\n--------\n\n" + _BODY + "\nQueueDepthHigh\n--------------\n\n" + _BODY
+    )
+    assert [e.title for e in parse_runbook(setext_entries).entries] == ["DiskFull", "QueueDepthHigh"]
+    assert heading_anchors(setext_entries) == {"ops", "diskfull", "queuedepthhigh"}
+
+
+def test_a_file_runbook_saved_with_a_bom_and_crlf_keeps_its_front_matter_title_and_template() -> None:
+    page = (
+        "\ufeff---\r\ntitle: Disk Full\r\n---\r\n\r\n## Summary\r\n\r\nThe disk is full.\r\n\r\n"
+        "## Diagnosis\r\n\r\nLook.\r\n\r\n## Mitigation\r\n\r\nFix.\r\n"
+    )
+    book = parse_runbook_files({"db/DiskFull.md": page, "db/README.md": "\ufeff# DB\r\n"}, source="f")
+    assert [(e.title, e.name, e.product, e.flags) for e in book.entries] == [
+        ("Disk Full", "DiskFull", "db", [])
+    ]
+    assert book.sections == ("Summary", "Diagnosis", "Mitigation")
+    spelled = "---\r\ntitle: 'Disk Full'\r\n---\r\n\r\n## Mitigation\r\n\r\nFix.\r\n"
+    named = parse_runbook_files({"db/disk-full.md": spelled, "db/DiskFull.md": page}, source="f")
+    assert [e.title for e in named.entries] == ["Disk Full", "Disk Full"]
+
+
+def test_html_headings_are_refused_saying_to_write_markdown_ones() -> None:
+    with pytest.raises(InputError) as err:
+        parse_runbook("<h1>Ops</h1>\n\n<h2>DiskFull</h2>\n\n" + _BODY, source="ops.md")
+    message = str(err.value)
+    assert "ops.md" in message and "HTML <h1>-<h6>" in message and "\n" not in message
+    mixed = parse_runbook("# Ops\n\n<h2>Old</h2>\n\n## DiskFull\n\n" + _BODY)
+    assert [e.title for e in mixed.entries] == ["DiskFull"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("\ufeff", "is empty"),
+        ("\ufeff\r\n\r\n", "is empty"),
+        ("\ufeff<!DOCTYPE html><html></html>", "does not look like markdown"),
+        ("\ufeff[1, 2]", "does not look like markdown"),
+        ("# Ops\n\n## Disk\x00Full\n", "does not look like markdown"),
+    ],
+)
+def test_a_bom_never_hides_what_a_file_is(text: str, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_runbook(text, source="x.md")
+    assert message in str(err.value) and "x.md" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_tabs_read_as_commonmark_reads_them() -> None:
+    book = parse_runbook(
+        "#\tOps\n\n##\tDiskFull\n\n_Diagnosis_\n\n\tindented code, not a marker\n\n_Mitigation_\n\nFix.\n"
+    )
+    assert [(e.title, e.anchor) for e in book.entries] == [("DiskFull", "diskfull")]
+
+
+def _cpu(text: str) -> tuple[float, int]:
+    start = time.process_time()  # CPU time: other work on a loaded machine does not count against us
+    book = parse_runbook(text)
+    return time.process_time() - start, len(book.entries)
+
+
+def test_hostile_shapes_parse_in_linear_time() -> None:
+    deep = "# Ops\n\n## DiskFull\n\n" + "> " * 5_000 + "x\n\n" + "[" * 50_000 + "\n\n" + _BODY
+    took, n = _cpu(deep)
+    assert n == 1 and took < 0.5, took
+    many = "# Ops\n\n" + "".join(
+        (f"## P{i // 10}\n\n" if i % 10 == 0 else "") + f"### Alert{i}Down\n\n{_BODY}\n"
+        for i in range(10_000)
+    )
+    took, n = _cpu(many)
+    assert n == 10_000 and took < 4, took  # ~1.5 s; the 600 KB budget test above is the tight one
+    columns = " | ".join(f"c{i}" for i in range(1_000))
+    wide = f"# Ops\n\n## Alerts\n\n| Alert | {columns} |\n|{'---|' * 1_001}\n" + "".join(
+        f"| A{r}Down | " + " | ".join("v" for _ in range(1_000)) + " |\n" for r in range(20)
+    )
+    took, n = _cpu(wide)
+    assert n == 20 and took < 1, took
+    emphasis = "# Ops\n\n## " + "*a_" * 20_000 + "\n\n" + _BODY
+    took, n = _cpu(emphasis)
+    assert n == 1 and took < 1, took
