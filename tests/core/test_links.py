@@ -10,7 +10,7 @@ from oncall.clients.opsgenie_records import alert_from_raw
 from oncall.clients.rootly_records import alert_from_resource
 from oncall.links import LinkStatus, check_in_repo, redact, repo_target, runbook_url
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
-from tests.factories import alert
+from tests.factories import alert, runbook_entry
 
 DOCS = "https://runbooks.example.org/db/DiskFull.md"
 
@@ -116,17 +116,7 @@ def test_rootly_alert_data_as_alertmanager_sends_it_and_labels() -> None:
 def _entry(
     title: str, *, path: str = "", anchor: str = "", form: EntryForm = EntryForm.HEADING
 ) -> RunbookEntry:
-    return RunbookEntry(
-        title=title,
-        product=None,
-        line=1,
-        anchor=anchor,
-        path=path,
-        form=form,
-        has_diagnosis=True,
-        has_mitigation=True,
-        stub=False,
-    )
+    return runbook_entry(title, path=path, anchor=anchor, form=form)
 
 
 FOLDER = Runbook(

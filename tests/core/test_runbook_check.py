@@ -24,39 +24,9 @@ from oncall.runbook_check import (
     render_listing,
     render_results,
 )
+from tests.factories import CHECK_RUNBOOK
 
-RUNBOOK = """# Runbook
-
-## Storage
-
-### DiskFull
-
-_Diagnosis_
-
-Look at `df -h`.
-
-_Mitigation_
-
-Grow the volume.
-
-### QueueDepthHigh
-
-_Diagnosis_
-
-TODO
-
-## API
-
-### HighErrorRate
-
-_Diagnosis_
-
-Dashboards.
-
-_Mitigation_
-
-Roll back.
-"""
+RUNBOOK = CHECK_RUNBOOK  # two products; QueueDepthHigh a stub without Mitigation
 
 
 @pytest.fixture
