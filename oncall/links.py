@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.errors import scrub
 from oncall.models import Alert
-from oncall.runbook import Layout, Runbook, RunbookEntry
+from oncall.runbook import RUNBOOK_SUFFIXES, Layout, Runbook, RunbookEntry
 
 
 class LinkStatus(StrEnum):
@@ -57,7 +57,6 @@ _TRAILING = ".,;:!?'\"`>]*"
 _SECRET_PARAM = re.compile(
     r"token|secret|passw|pwd|key|sig|signature|auth|credential|session|code|jwt|sas", re.I
 )
-_MARKDOWN = (".md", ".markdown")
 
 
 # Spaces, controls and format characters (bidi overrides, zero-width) have no place in a link
@@ -181,7 +180,7 @@ def _web(book: Runbook) -> _Web:
 
 
 def _one_file(book: Runbook) -> bool:
-    return "" in book.anchors or book.root.lower().endswith(_MARKDOWN)
+    return "" in book.anchors or book.root.lower().endswith(RUNBOOK_SUFFIXES)
 
 
 def _normal(path: str) -> str | None:
@@ -363,7 +362,7 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
             url=shown, status=LinkStatus.BROKEN, reason=f"{missing}: there is no file {path} in {where}"
         )
     entry = _entry(runbook, key, anchor) if key is not None else None
-    markdown = path.lower().endswith(_MARKDOWN) or key == ""
+    markdown = path.lower().endswith(RUNBOOK_SUFFIXES) or key == ""
     if not anchor or not markdown:  # GitHub gives heading anchors to markdown only (others: #L10 lines)
         return LinkCheck(url=shown, status=LinkStatus.OK, reason=f"the file {path} exists", entry=entry)
     if anchor not in _lowered(known):
