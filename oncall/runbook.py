@@ -329,7 +329,8 @@ def _heading_entries(doc: _Doc, path: str, skip: set[int]) -> _Found:
         if key in _DIAGNOSIS or key in _MITIGATION:
             marks[o].add(_mark(key))
         subsections.setdefault(o, []).append(heads[i].text.strip().strip("_*:").strip())
-    plain = [h for h in heads if not h.section and h.index not in skip]
+    # An empty heading names nothing to match: it ends the entry above it, and is none itself.
+    plain = [h for h in heads if not h.section and h.index not in skip and h.text.strip()]
     if not plain:
         return _Found([], 3, "_{}_", (), only_sections=bool(heads) and all(h.section for h in heads))
     marked = Counter(h.level for h in plain if marks[h.index])

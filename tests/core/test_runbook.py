@@ -679,3 +679,11 @@ def test_hostile_shapes_parse_in_linear_time() -> None:
     emphasis = "# Ops\n\n## " + "*a_" * 20_000 + "\n\n" + _BODY
     took, n = _cpu(emphasis)
     assert n == 1 and took < 1, took
+
+
+def test_an_empty_heading_is_no_entry() -> None:
+    book = parse_runbook(f"# Ops\n\n## Database\n\n###\n\n{_BODY}\n### \n\n{_BODY}\n### DiskFull\n\n{_BODY}")
+    assert [(e.title, e.product, e.line) for e in book.entries] == [("DiskFull", "Database", 25)]
+    with pytest.raises(InputError) as err:
+        parse_runbook(f"# \n\n##\n\n{_BODY}", source="blank.md")
+    assert "blank.md" in str(err.value)
