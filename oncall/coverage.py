@@ -1,7 +1,8 @@
 """Which runbook entry covers which alert, and why.
 
 Matching reads each entry's `key`: the alert name when the layout gave one (a file's stem, a
-decorated heading's name, a table cell), else the heading as written.
+decorated heading's name, a table cell), else the heading as written. A kebab-case file
+(`disk-full.md`) is the alert its words spell (DiskFull), matched whole like a spelled-out heading.
 
 - An entry for an alert name (a lone identifier, a heading that spells one out in capitalised
   words, or a title copied from a page) covers the alerts with that alertname,
@@ -34,7 +35,7 @@ from functools import lru_cache
 
 from oncall.kinds import TITLE_CAP as TITLE_CAP  # one cut length for kinds and matching
 from oncall.kinds import Shape, is_id, title_parts, workload
-from oncall.runbook import Runbook, RunbookEntry
+from oncall.runbook import EntryForm, Runbook, RunbookEntry
 
 _STUB_NOTE = re.compile(r"\((?:[^()]*\b(?:stub|todo|tbd|needs love)\b[^()]*)\)", re.I)
 _SPLIT = re.compile(r"[\s()\[\]\"',;:!?`|*]+")
@@ -46,6 +47,7 @@ _VARIABLE = re.compile(
 _RUN = re.compile(r"(?<![\w.\-/])[A-Za-z][A-Za-z0-9]*(?: [A-Za-z][A-Za-z0-9]*)+(?![\w\-/])")
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _HUMP = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
+_KEBAB = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)+")
 _SPELLED_KEY = re.compile(r"(?:[A-Z][A-Za-z0-9]*\s+){1,7}[A-Z][A-Za-z0-9]*")
 _FUNCTION_WORDS = frozenset(
     [
@@ -167,6 +169,8 @@ def _compile(entry: RunbookEntry) -> list[_Compiled]:
     rest = [w for w in words if w not in drop]
     patterns = tuple(p for w in rest if (p := _pattern(w)) is not None)
     literal = frozenset(w for w in rest if _pattern(w) is None)
+    if entry.form is EntryForm.FILE and _KEBAB.fullmatch(key):  # `disk-full.md` spells DiskFull
+        return [_Compiled(entry, key.replace("-", "").lower(), frozenset(), (), 1)]
     if name is not None:
         return [_Compiled(entry, name, literal, patterns, 1 + len(rest))]
     if _SPELLED_KEY.fullmatch(key.strip()):  # `Kube Pod Crash Looping`: a name spelled out, matched whole

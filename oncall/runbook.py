@@ -636,7 +636,7 @@ def parse_runbook_files(files: Mapping[str, str], source: str, url: str | None =
     markers: Counter[str] = Counter()
     for path, text in pages.items():
         where = f"{source}/{path}"
-        if not text.strip():
+        if not text.removeprefix(BOM).strip():
             anchors[path] = frozenset()
             continue
         _check_text(text, where)

@@ -17,7 +17,7 @@ from bench.runbook_matching import (
 from oncall import coverage, kinds
 from oncall.coverage import Matcher, likely_product, significant_words
 from oncall.kinds import alert_kind
-from oncall.runbook import parse_runbook
+from oncall.runbook import parse_runbook, parse_runbook_files
 from tests.factories import FIXTURES
 
 REAL = FIXTURES / "real" / "mitodl-oncall-runbook.md"
@@ -440,3 +440,20 @@ def test_a_heading_copied_from_a_title_grouped_by_more_labels_varies_its_environ
         assert match is not None and match.entry.line == 3, env
     assert matcher.match("[FIRING:1] SyntheticAlert1998 billing rc (x)") is None  # another service
     assert matcher.match("[FIRING:1] SyntheticAlert1999 service-58 rc (x)") is None
+
+
+def test_a_kebab_case_file_covers_the_alert_it_spells() -> None:
+    page = "# {}\n\n## Diagnosis\n\nLook.\n\n## Mitigation\n\nFix.\n"
+    book = parse_runbook_files(
+        {
+            "db/disk-full.md": page.format("Disk Full"),
+            "db/queue-depth-high.md": page.format("Queue depth high"),
+        },
+        source="runbooks",
+    )
+    matcher = Matcher(book)
+    for title in ("DiskFull", "[FIRING:1] DiskFull prod (db)", "Disk Full on db-1", "diskfull"):
+        assert _covers(matcher, title) == "disk-full", title
+    assert _covers(matcher, "QueueDepthHigh") == "queue-depth-high"
+    for near in ("DiskFullSoon", "[FIRING:1] DiskFullSoon prod (db)", "Disk Full Soon", "QueueDepthHighSoon"):
+        assert _covers(matcher, near) is None, near

@@ -687,3 +687,11 @@ def test_an_empty_heading_is_no_entry() -> None:
     with pytest.raises(InputError) as err:
         parse_runbook(f"# \n\n##\n\n{_BODY}", source="blank.md")
     assert "blank.md" in str(err.value)
+
+
+def test_an_empty_page_in_a_folder_is_skipped_with_or_without_a_bom() -> None:
+    page = "# QueueDepthHigh\n\n## Mitigation\n\nFix.\n"
+    for empty in ("", "\n\n", "\ufeff", "\ufeff\r\n"):
+        book = parse_runbook_files({"db/DiskFull.md": empty, "db/QueueDepthHigh.md": page}, source="f")
+        assert [e.name for e in book.entries] == ["QueueDepthHigh"], repr(empty)
+        assert book.anchors["db/DiskFull.md"] == frozenset()
