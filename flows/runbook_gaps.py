@@ -27,7 +27,7 @@ from oncall.gaps import (
 )
 from oncall.models import AlertQuery, TimeWindow
 from oncall.runbook import Runbook
-from oncall.runbook_pr import notes_of, notes_wanted, plan_pull, pull_candidates
+from oncall.runbook_pr import branch_name, notes_of, notes_wanted, plan_pull, pull_candidates
 from oncall.settings import Settings
 from tasks.alerts import fetch_alert_notes, fetch_alerts, fetch_runbook_links
 from tasks.config import resolve_settings
@@ -35,7 +35,7 @@ from tasks.delivery import artifact_key, publish_markdown, publish_table, write_
 from tasks.github import apply_gap_action, list_gap_issues, read_runbook
 from tasks.links import check_runbook_links
 from tasks.locks import exclusive
-from tasks.pull_requests import open_gap_pull_request
+from tasks.pull_requests import find_gap_pull_requests, open_gap_pull_request
 
 
 @flow(name="runbook-gaps")
@@ -238,13 +238,18 @@ def _open_pulls(
     candidates = pull_candidates(coverage, existing, filed)
     if not candidates:
         return []
-    wanted = [i for kc, _ in candidates for i in notes_wanted(kc)]
-    notes = fetch_alert_notes(settings, wanted)
+    # Every open gap is a candidate on every run: notes are read only for those with no pull
+    # request yet, so a gap whose pull request waits costs the alert source nothing.
+    found = find_gap_pull_requests(settings, book.repo, [branch_name(kc.fingerprint) for kc, _ in candidates])
+    wanted = [i for kc, _ in candidates if branch_name(kc.fingerprint) not in found for i in notes_wanted(kc)]
+    notes = fetch_alert_notes(settings, wanted) if wanted else {}
     urls: list[str] = []
     opened = held = 0
     for kc, issue in candidates:
         plan = plan_pull(kc, issue, repo, book, notes_of(kc, notes))
-        outcome = open_gap_pull_request(settings, quote(plan), book.entry_level, opened < cap)  # type: ignore[call-overload]
+        outcome = open_gap_pull_request(  # type: ignore[call-overload]
+            settings, quote(plan), book.entry_level, opened < cap, found.get(plan.branch)
+        )
         opened += outcome.opened
         held += outcome.held
         if outcome.html_url:

@@ -80,16 +80,31 @@ def _link(gh: GitHubClient, plan: PullPlan, pull: PullRef) -> None:
 
 
 @task(cache_policy=NO_CACHE)
+def find_gap_pull_requests(settings: Settings, repo: str, branches: list[str]) -> dict[str, PullRef]:
+    """The pull requests (open or closed) that exist already, by branch: a gap that has one needs
+    no responders' notes read for it, and the task that links it need not look it up again."""
+    if not branches:
+        return {}
+    with github_client(settings) as gh:
+        found = {b: pull for b in dict.fromkeys(branches) if (pull := gh.find_pull(repo, b)) is not None}
+    get_run_logger().info(
+        "%d of %d gap(s) have a runbook pull request in %s already", len(found), len(set(branches)), repo
+    )
+    return found
+
+
+@task(cache_policy=NO_CACHE)
 def open_gap_pull_request(
-    settings: Settings, plan: PullPlan, entry_level: int, may_open: bool = True
+    settings: Settings, plan: PullPlan, entry_level: int, may_open: bool = True, found: PullRef | None = None
 ) -> PullOutcome:
     """Open (or find) the draft pull request that adds one gap's entry, and link it from the gap
     issue. Nothing is proposed when the file already exists without the entry it would add;
-    without `may_open` (the run's cap is spent) one that exists is still found and linked."""
+    without `may_open` (the run's cap is spent) one that exists is still found and linked.
+    `found`: the pull request `find_gap_pull_requests` saw for this branch, if any."""
     log = get_run_logger()
     opened = False
     with github_client(settings) as gh:
-        pull = gh.find_pull(plan.repo, plan.branch)
+        pull = found or gh.find_pull(plan.repo, plan.branch)
         if pull is None and not may_open:
             return PullOutcome(kind=plan.kind, html_url=None, opened=False, held=True)
         if pull is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
@@ -92,6 +93,42 @@ def test_each_new_gap_gets_one_draft_pull_request_and_a_rerun_writes_nothing(
     writes = sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH"))
     runbook_gaps(window="-7d", window_end=END, max_issues=0, open_pr=True)
     assert sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH")) == writes
+
+
+def test_a_gap_whose_pull_request_exists_reads_no_notes_again(
+    sandbox: Sandbox, repos: tuple[str, str]
+) -> None:
+    """Notes prefill a new pull request only: every open gap is a candidate on every run, and
+    reading its alerts' notes again would spend the alert source's budget on each of them daily."""
+
+    def notes_read() -> int:
+        return sum("/notes" in s.path for s in list(sandbox.app.served) if s.system == "opsgenie")
+
+    before = notes_read()
+    assert runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True)["pulls"] == 2
+    assert notes_read() > before  # the new ones were prefilled
+    read = notes_read()
+    assert runbook_gaps(window="-7d", window_end=END, max_issues=0, open_pr=True)["pulls"] == 2
+    assert notes_read() == read
+
+
+def test_two_runs_at_once_open_each_pull_request_once(sandbox: Sandbox, repos: tuple[str, str]) -> None:
+    """Two runs at once (serialised by the gap lock, which is held around the pull requests, and
+    each write found again before it is made) end with one branch, commit and pull request per gap."""
+    gaps, book = repos
+    sandbox.faults("github", latency_ms=20)
+    results: list[dict[str, int]] = []
+
+    def run() -> None:
+        results.append(runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True))
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join(timeout=180)
+    assert len(results) == 2 and sorted(r["create"] for r in results) == [2, 2]
+    _assert_once_each(sandbox, gaps, book, 4)  # each run's two new gaps, each with one pull request
 
 
 def test_lost_answers_make_no_second_branch_commit_pull_or_link(
