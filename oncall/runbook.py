@@ -503,13 +503,13 @@ def _check_text(text: str, source: str) -> None:
 def _parse_one(text: str, source: str, path: str = "") -> tuple[_Doc, _Found, Layout, tuple[str, ...]]:
     _check_text(text, source)
     doc = _read(text)
-    if not doc.headings:
+    rows, holders, template = _table_entries(doc, path)
+    if not doc.headings and not rows:  # a file that is one table of alerts needs no heading
         html = " (HTML <h1>-<h6> headings are not read as entries: write them as # headings)"
         raise InputError(
             f"runbook {source} has no markdown headings, so it has no entries"
             + (html if markdown.has_html_headings(text) else "")
         )
-    rows, holders, template = _table_entries(doc, path)
     found = _heading_entries(doc, path, holders)
     if found.only_sections and not rows:
         raise InputError(

@@ -695,3 +695,19 @@ def test_an_empty_page_in_a_folder_is_skipped_with_or_without_a_bom() -> None:
         book = parse_runbook_files({"db/DiskFull.md": empty, "db/QueueDepthHigh.md": page}, source="f")
         assert [e.name for e in book.entries] == ["QueueDepthHigh"], repr(empty)
         assert book.anchors["db/DiskFull.md"] == frozenset()
+
+
+def test_a_file_that_is_only_a_table_of_alerts_is_a_table_runbook() -> None:
+    book = parse_runbook(
+        "| Alert | Action |\n|---|---|\n| DiskFull | Grow the volume |\n| QueueDepthHigh | Drain |\n",
+        source="alerts.md",
+        url="https://github.com/acme/rb/blob/main/alerts.md",
+    )
+    assert book.layout is Layout.TABLE and book.sections == ("Action",)
+    assert [(e.title, e.product, e.line, e.anchor, e.form) for e in book.entries] == [
+        ("DiskFull", None, 3, "", EntryForm.ROW),
+        ("QueueDepthHigh", None, 4, "", EntryForm.ROW),
+    ]
+    assert book.link(book.entries[0]) == "https://github.com/acme/rb/blob/main/alerts.md"
+    with pytest.raises(InputError, match=r"alerts\.md has no markdown headings"):
+        parse_runbook("| Owner | Phone |\n|---|---|\n| Ana | 1 |\n", source="alerts.md")
