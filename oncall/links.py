@@ -293,7 +293,7 @@ def _build_index(book: Runbook) -> _Index:
     for e in book.entries:
         entries.setdefault((e.path, "" if files else e.anchor.lower()), []).append(e)
     return _Index(
-        anchors={k: _lowered(v) for k, v in book.anchors.items()},
+        anchors={k: frozenset(a.lower() for a in v) for k, v in book.anchors.items()},
         folders=frozenset(folders - {""}),
         entries=entries,
         web=_web(book),
@@ -319,8 +319,9 @@ def _index(book: Runbook) -> _Index:
     return index
 
 
-@lru_cache(maxsize=4_096)
+@lru_cache(maxsize=256)
 def _lowered(anchors: frozenset[str]) -> frozenset[str]:
+    """The anchors of a file read besides the runbook's own (the caller's mapping, not indexed)."""
     return frozenset(a.lower() for a in anchors)
 
 
@@ -343,11 +344,11 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
     path, raw_anchor = target
     anchor = _anchor(raw_anchor)
     key = runbook_key(path, runbook)
-    known: frozenset[str] | None = None
+    known: frozenset[str] | None = None  # lowercased, as GitHub's anchors are
     if key is not None:
-        known = anchors.get(key, _index(runbook).anchors.get(key))
-    if known is None:
-        known = anchors.get(path)
+        known = _lowered(anchors[key]) if key in anchors else _index(runbook).anchors.get(key)
+    if known is None and path in anchors:
+        known = _lowered(anchors[path])
     where = (
         f"{runbook.repo}@{runbook.ref}" if runbook.repo and runbook.ref else (runbook.repo or "the runbook")
     )
@@ -365,7 +366,7 @@ def check_in_repo(url: str, runbook: Runbook, anchors: dict[str, frozenset[str]]
     markdown = path.lower().endswith(RUNBOOK_SUFFIXES) or key == ""
     if not anchor or not markdown:  # GitHub gives heading anchors to markdown only (others: #L10 lines)
         return LinkCheck(url=shown, status=LinkStatus.OK, reason=f"the file {path} exists", entry=entry)
-    if anchor not in _lowered(known):
+    if anchor not in known:
         return LinkCheck(
             url=shown,
             status=LinkStatus.BROKEN,
