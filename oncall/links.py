@@ -266,6 +266,16 @@ def runbook_key(path: str, book: Runbook) -> str | None:
     return path[len(root) + 1 :] if path.startswith(root + "/") else None
 
 
+def known_in_runbook(path: str, runbook: Runbook) -> bool:
+    """Whether `path` in the repository is a file or folder of the runbook as read, so a link
+    there is checked without reading anything more."""
+    key = runbook_key(path, runbook)
+    if key is None:
+        return False
+    index = _index(runbook)
+    return key == "" or key in index.anchors or key in index.folders
+
+
 def _anchor(text: str) -> str:
     low = unquote(text).strip().lower()
     return low.removeprefix("user-content-")

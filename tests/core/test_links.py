@@ -8,7 +8,7 @@ import pytest
 
 from oncall.clients.opsgenie_records import alert_from_raw
 from oncall.clients.rootly_records import alert_from_resource
-from oncall.links import LinkStatus, check_in_repo, redact, repo_target, runbook_url
+from oncall.links import LinkStatus, check_in_repo, known_in_runbook, redact, repo_target, runbook_url
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
 from tests.factories import alert, runbook_entry
 
@@ -407,3 +407,22 @@ def test_a_web_base_with_a_path_prefix_is_the_repositorys_host() -> None:
         "alerts/b.md",
         "",
     )
+
+
+def test_known_in_runbook_answers_for_its_files_and_folders() -> None:
+    for path, want in {
+        "alerts/db/DiskFull.md": True,
+        "alerts/db": True,
+        "alerts": True,
+        "alerts/README.md": True,
+        "alerts/db/Gone.md": False,
+        "alerts/cache": False,
+        "docs/shared.md": False,
+        "alertsx/db/DiskFull.md": False,
+    }.items():
+        assert known_in_runbook(path, FOLDER) is want, path
+    assert known_in_runbook("docs/oncall.md", ONE_FILE) and not known_in_runbook("docs/other.md", ONE_FILE)
+    big = _big_folder(1_000)
+    start = time.process_time()
+    assert all(known_in_runbook(f"alerts/team{i % 40}", big) for i in range(10_000))
+    assert time.process_time() - start < 0.3
