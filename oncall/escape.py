@@ -41,8 +41,9 @@ _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SLACK_CHARS = {"`": "'", "*": "∗", "~": "∼"}
 _LOOKAHEAD = 8  # the most characters any rule looks past the one it changes
 # C0 and C1 controls and DEL (ESC and CSI start escape sequences; BEL ends an OSC 8 link), and
-# the bidirectional marks, embeddings, overrides and isolates that reorder the rest of a line.
-_TERMINAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# the bidirectional marks, embeddings, overrides and isolates that reorder the rest of a line;
+# lone surrogates too, which a UTF-8 stream refuses to write.
+_TERMINAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 class _Escaper:

@@ -141,3 +141,9 @@ def test_terminal_text_is_cut_after_replacing() -> None:
     assert escape.terminal("x" * 500, 50) == "x" * 49 + escape.MARKER
     assert escape.terminal("\x1b" * 60, 50) == "\ufffd" * 49 + escape.MARKER
     assert escape.terminal("a  b\t\tc", 50) == "a b c"
+
+
+def test_terminal_text_has_no_lone_surrogate_to_crash_a_utf8_stream() -> None:
+    out = escape.terminal("Disk\ud800Full\udfff", 50)
+    assert out == "Disk\ufffdFull\ufffd"
+    out.encode("utf-8")  # a lone surrogate would raise here, as print() to a UTF-8 terminal does
