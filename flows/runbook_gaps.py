@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
-from oncall import clock
+from oncall import clock, escape
 from oncall.clients.records import records_held
 from oncall.coverage import Matcher
 from oncall.errors import ConfigError, InputError
@@ -152,6 +152,12 @@ def _with_links(settings: Settings, coverage: list[KindCoverage], book: Runbook)
     return attach_links(coverage, urls, checks)
 
 
+def _terminal_lines(text: str) -> str:
+    """A preview for a terminal (`oncall gaps --dry-run`), lines kept: alert text in it can hold
+    escape sequences and bidi overrides, which would recolour, retitle or reorder the log."""
+    return "\n".join(escape.terminal(line, 10_000) for line in text.split("\n"))
+
+
 def _apply(
     settings: Settings,
     repo: str,
@@ -181,7 +187,7 @@ def _apply(
                 "Dry run: would %s %r%s",
                 action.act.value,
                 issue_title(action.kind, action.coverage),
-                f"\n{preview}" if preview else "",
+                f"\n{_terminal_lines(preview)}" if preview else "",
             )
             continue
         # quote(): the action carries every alert of its kind and the book every entry;
@@ -231,8 +237,8 @@ def _open_pulls(
                 "Dry run: would open (or reuse) a draft pull request in %s on %s, changing %s:\n%s",
                 plan.repo,
                 plan.branch,
-                plan.path,
-                plan.entry,
+                escape.terminal(plan.path, 300),
+                _terminal_lines(plan.entry),
             )
         return [f"would open or reuse {plan_pull(kc, i, repo, book).branch}" for kc, i in candidates]
     candidates = pull_candidates(coverage, existing, filed)

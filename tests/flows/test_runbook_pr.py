@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -176,6 +177,26 @@ def test_dry_run_shows_the_pull_requests_and_writes_nothing(sandbox: Sandbox, re
     result = runbook_gaps(window="-7d", window_end=END, max_issues=2, open_pr=True, dry_run=True)
     assert result["create"] == 2 and result["pulls"] == 2
     assert sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH")) == writes
+
+
+def test_a_dry_run_logs_no_control_character_of_alert_text(
+    sandbox: Sandbox, repos: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The previews go to a terminal (`oncall gaps --dry-run`): an escape sequence or a bidi
+    override in an alert title must not recolour, retitle or reorder it."""
+    caplog.set_level(logging.INFO)
+    alerts = sandbox.state.opsgenie.alerts
+    title = "[FIRING:1] WidgetMeltdown prod \x1b]0;pwned\x07\x1b[8mhidden \u202eevil"
+    hostile = {**alerts[-1], "id": "hostile-ctl", "tinyId": "99998", "alias": "hostile-ctl", "message": title}
+    sandbox.state.opsgenie.set_alerts([*alerts, hostile])
+    try:
+        runbook_gaps(window="-7d", window_end=END, max_issues=50, open_pr=True, dry_run=True)
+    finally:
+        sandbox.state.opsgenie.set_alerts(alerts)
+    previews = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Dry run:")]
+    assert any("WidgetMeltdown" in p and "#" in p for p in previews)  # the issue and the pull request
+    assert sum("WidgetMeltdown" in p for p in previews) >= 2
+    assert not any(ch in p for p in previews for ch in ("\x1b", "\x07", "\u202e"))
 
 
 def test_a_local_runbook_opens_no_pull_request(
