@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -167,9 +168,10 @@ class Runbook(BaseModel):
     root: str = ""  # the file or folder inside `repo`
 
     def link(self, entry: RunbookEntry) -> str | None:
+        """Where a person reads the entry; a path's spaces and `#` are quoted, or the link breaks."""
         if not self.url:
             return None
-        base = f"{self.url}/{entry.path}" if entry.path else self.url
+        base = f"{self.url}/{quote(entry.path)}" if entry.path else self.url
         return f"{base}#{entry.anchor}" if entry.anchor else base
 
 

@@ -711,3 +711,17 @@ def test_a_file_that_is_only_a_table_of_alerts_is_a_table_runbook() -> None:
     assert book.link(book.entries[0]) == "https://github.com/acme/rb/blob/main/alerts.md"
     with pytest.raises(InputError, match=r"alerts\.md has no markdown headings"):
         parse_runbook("| Owner | Phone |\n|---|---|\n| Ana | 1 |\n", source="alerts.md")
+
+
+def test_an_entry_link_quotes_its_path_as_a_url_needs() -> None:
+    page = "# Disk Full\n\n## Mitigation\n\nFix.\n"
+    book = parse_runbook_files(
+        {"db/Disk Full.md": page, "db/QueueDepthHigh#2.md": "# QueueDepthHigh\n\n## Mitigation\n\nFix.\n"},
+        source="f",
+        url="https://github.com/acme/rb/tree/main/alerts",
+    )
+    links = sorted(link for e in book.entries if (link := book.link(e)))
+    assert links == [
+        "https://github.com/acme/rb/tree/main/alerts/db/Disk%20Full.md",
+        "https://github.com/acme/rb/tree/main/alerts/db/QueueDepthHigh%232.md",
+    ]
