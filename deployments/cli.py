@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from deployments import commands
 from oncall.errors import OncallError
@@ -15,6 +16,17 @@ from oncall.errors import OncallError
 SOURCES = ("opsgenie", "jsm", "rootly")
 ACTIONS = ("coe_command", "setup_command", "runbook_command")
 EPILOG = "Settings come from ONCALL_* environment variables; see README.md#configuration."
+
+
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _group(sub: Commands, name: str, *, help: str, description: str) -> Commands:
+    """A command whose actions are its own sub-commands (`oncall coe prep`); `main` names the
+    action in its one-line error through ACTIONS, so its dest is `<name>_command`."""
+    parser = sub.add_parser(name, help=help, description=description, epilog=EPILOG)
+    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,14 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gaps.set_defaults(func=commands.cmd_gaps)
 
-    runbook = sub.add_parser(
+    runbook_sub = _group(
+        sub,
         "runbook",
         help="check a runbook: the entries it has, the alerts it lacks, the links that are broken",
         description="Work with a runbook without a Prefect server: for a person, and for the "
         "runbook repository's own CI.",
-        epilog=EPILOG,
     )
-    runbook_sub = runbook.add_subparsers(dest="runbook_command", required=True, metavar="ACTION")
     check_runbook = runbook_sub.add_parser(
         "check",
         help="list a runbook's entries, or check alert titles and Prometheus rules against it",
@@ -200,13 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check_runbook.set_defaults(func=commands.cmd_runbook_check)
 
-    coe = sub.add_parser(
+    coe_sub = _group(
+        sub,
         "coe",
         help="COE documents: prepare one, watch for incidents, check a template",
         description="Work with COE (Clarification of Error) documents.",
-        epilog=EPILOG,
     )
-    coe_sub = coe.add_subparsers(dest="coe_command", required=True, metavar="ACTION")
     prep = coe_sub.add_parser(
         "prep",
         help="run coe-prep for one incident now",
@@ -267,13 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--port", type=int, default=8788, help="port (default: 8788)")
     relay.set_defaults(func=commands.cmd_relay)
 
-    setup = sub.add_parser(
+    setup_sub = _group(
+        sub,
         "setup",
         help="create what deployments read from Prefect: Secret blocks, Variables",
         description="Prepare the Prefect server at PREFECT_API_URL for the deployments.",
-        epilog=EPILOG,
     )
-    setup_sub = setup.add_subparsers(dest="setup_command", required=True, metavar="ACTION")
     blocks = setup_sub.add_parser(
         "blocks",
         help="create or update the Secret blocks and the oncall-settings Variable",
