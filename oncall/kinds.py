@@ -4,8 +4,11 @@ Alertmanager titles reaching OpsGenie look like
 `[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (xqwatcher filesystem /dev/root ...)`,
 cut at 130 characters (`TITLE_CAP`). Their kind is the alert name, kept whole, plus the label
 values that name *what* is affected (the application), without environment, hosts, devices, job
-or severity, and with generated pod suffixes and ordinals replaced as anywhere else. Other titles
-keep their words, with the varying parts replaced by placeholders.
+or severity, and with generated pod suffixes and ordinals replaced as anywhere else. The words
+before the parentheses are the route's group_by values in label-name order: with one after the
+alertname it is the environment slot; with more, the one an environment word names (`prod`,
+`apps-qa`) is. Other titles keep their words (without a `[FIRING:n]` prefix), with the varying
+parts replaced by placeholders.
 
 `title_parts` is the one reading of a title's shape; matching (oncall/coverage.py) uses it too,
 so both agree on where the alert name, the environment slot and a cut word are.
