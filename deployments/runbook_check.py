@@ -202,8 +202,8 @@ def read_book(source: RunbookSource, github: _GitHub) -> Runbook:
     from oncall.clients.runbook_files import read_runbook
 
     if source.repo:
-        return read_runbook(source, github=github.client, web_base=github.web_base())
-    return read_runbook(source)
+        return read_runbook(source, github=github.client, web_base=github.web_base(), setting="RUNBOOK")
+    return read_runbook(source, setting="RUNBOOK")
 
 
 def check_links(

@@ -43,17 +43,19 @@ def read_runbook(
     github: Callable[[], GitHubClient] | None = None,
     web_base: str = "https://github.com",
     max_in_flight: int = 8,
+    setting: str = SETTING,
 ) -> Runbook:
     """The runbook's entries, with where it was read (`repo`, `ref`, `root`, `url`) set.
 
     `github` builds (or hands over) the client for a repository source; the caller owns it and
     closes it. A missing path, a folder without markdown, or a runbook with no entries is an
-    InputError naming the path, raised before anything is written anywhere."""
+    InputError naming the path, raised before anything is written anywhere; `setting` is where
+    the caller took the runbook from, named in the errors that ask to change it."""
     if source.repo is None:
-        return _local(source)
+        return _local(source, setting)
     if github is None:
         raise InputError(f"runbook {source} is on GitHub, and no GitHub client was given to read it")
-    return _on_github(source, github(), web_base, max(1, max_in_flight))
+    return _on_github(source, github(), web_base, max(1, max_in_flight), setting)
 
 
 def _skipped(relative: str) -> bool:
@@ -74,13 +76,13 @@ def _read_local(path: Path) -> str:
         ) from None
 
 
-def _local(source: RunbookSource) -> Runbook:
+def _local(source: RunbookSource, setting: str) -> Runbook:
     path = Path(source.path).expanduser()
     if path.is_file():
         return parse_runbook(_read_local(path), source=str(path))
     if not path.is_dir():
         raise InputError(
-            f"runbook {path} does not exist; set {SETTING} to a file, a folder or 'owner/repo:path@ref'"
+            f"runbook {path} does not exist; set {setting} to a file, a folder or 'owner/repo:path@ref'"
         )
     files: dict[str, str] = {}
     for folder, subfolders, names in os.walk(path):
@@ -94,7 +96,9 @@ def _local(source: RunbookSource) -> Runbook:
     return parse_runbook_files(files, source=str(path))
 
 
-def _on_github(source: RunbookSource, gh: GitHubClient, web_base: str, max_in_flight: int) -> Runbook:
+def _on_github(
+    source: RunbookSource, gh: GitHubClient, web_base: str, max_in_flight: int, setting: str
+) -> Runbook:
     assert source.repo is not None
     repo, root = source.repo, source.path.strip("/")
     where = str(source)
@@ -104,7 +108,7 @@ def _on_github(source: RunbookSource, gh: GitHubClient, web_base: str, max_in_fl
         if _is_markdown(root):  # a file: one read, no listing
             found = gh.file(repo, root, ref)
             if found is None:
-                raise InputError(f"runbook file {root} in {repo}@{ref} was not found; check {SETTING}")
+                raise InputError(f"runbook file {root} in {repo}@{ref} was not found; check {setting}")
             book = parse_runbook(found[0], source=where)
             return _placed(book, placed, web_base, folder=False)
         paths = gh.tree(repo, ref)

@@ -282,6 +282,14 @@ def test_bad_input_exits_2_with_one_line_naming_the_path(
     assert err.count("\n") == 1 and says in err, err
 
 
+def test_a_missing_runbook_names_the_argument_not_the_flows_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = check(str(tmp_path / "nope.md"), capsys=capsys)
+    assert code == 2 and "nope.md does not exist" in err
+    assert "RUNBOOK" in err and "ONCALL_RUNBOOK" not in err and "parameter" not in err
+
+
 def _loaded_in_child(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Runs the check in a fresh interpreter; answers its exit code and which of Prefect and
     PyGithub it imported (`sys.modules` of the child, which no earlier test has filled)."""
