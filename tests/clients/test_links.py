@@ -242,6 +242,26 @@ def test_every_redirect_hop_is_checked_after_resolution(server: _Server) -> None
     ]  # no hop fetched
 
 
+def test_a_host_that_rebinds_or_answers_one_internal_address_is_never_reached(server: _Server) -> None:
+    """Each connection resolves once and connects to the address it checked: a host whose next
+    answer is internal (DNS rebinding, here on the redirect's hop) stops there, and a host with
+    any internal address among its answers is not fetched at all."""
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        if host == "mixed.test":
+            return ["127.0.0.1", "10.1.2.3"]
+        return ["127.0.0.1"] if asked.count(host) == 1 else ["10.1.2.3"]
+
+    flip, mixed = f"http://flip.test:{server.port}/moved", f"http://mixed.test:{server.port}/ok"
+    found = _checker(resolve=rebinding, max_in_flight=1).check([flip, mixed], BOOK, None)
+    assert found[flip].status is LinkStatus.UNVERIFIED and "10.1.2.3" in found[flip].reason
+    assert found[mixed].status is LinkStatus.UNVERIFIED and "10.1.2.3" in found[mixed].reason
+    assert [p for _, _, p, _ in server.seen] == ["/moved"]  # the first answer's only ask
+    assert asked.count("flip.test") == 2
+
+
 def test_a_slow_page_is_unverified_within_the_timeout(server: _Server) -> None:
     started = time.monotonic()
     found = _checker(timeout=0.3).check([f"http://docs.test:{server.port}/slow"], BOOK, None)
