@@ -52,7 +52,10 @@ SHOWN = 200
 # Annotation names teams use for the link, strongest first (compared without case or `_`/`-`).
 _KEYS = ("runbookurl", "runbooklink", "runbook")
 _LINE = re.compile(r"^[ \t]*(?:[-*•][ \t]*)?(runbook[ _-]?(?:url|link)?)[ \t]*[=:][ \t]*(\S+)", re.I | re.M)
-_MD_LINK = re.compile(r"\[[^\]]*\brunbook\b[^\]]*\]\((\S+?)\)", re.I)
+# A markdown link's text holds no bracket and its target no space, each bounded: alert text is
+# untrusted, and an unbounded `[...runbook...](...)` pattern backtracks quadratically on `[[[[`.
+_MD_LINK = re.compile(rf"\[([^\[\]\n]{{0,200}})\]\((\S{{1,{MAX_URL}}}?)\)")
+_RUNBOOK_WORD = re.compile(r"\brunbook\b", re.I)
 _TRAILING = ".,;:!?'\"`>]*"
 _SECRET_PARAM = re.compile(
     r"token|secret|passw|pwd|key|sig|signature|auth|credential|session|code|jwt|sas", re.I
@@ -78,10 +81,11 @@ def clean_url(value: str) -> str | None:
     """An http(s) URL as written in an annotation, or None: other schemes, relative paths,
     spaces, control characters and absurd lengths are no link to follow."""
     text = value.strip().strip("<>\"'`").strip()
-    while text and text[-1] in _TRAILING:
-        text = text[:-1]
-    while text.endswith(")") and text.count("(") < text.count(")"):
-        text = text[:-1]
+    text = text.rstrip(_TRAILING)
+    unbalanced = text.count(")") - text.count("(")  # `(see https://x/a_(b))`: the last `)` is prose
+    trailing = len(text) - len(text.rstrip(")"))
+    if min(unbalanced, trailing) > 0:
+        text = text[: len(text) - min(unbalanced, trailing)]
     if not text or len(text) > MAX_URL or any(unicodedata.category(c) in _INVISIBLE for c in text):
         return None
     scheme, sep, rest = text.partition("://")
@@ -107,7 +111,7 @@ def runbook_url(alert: Alert) -> str | None:
             if want in found and (url := clean_url(found[want])):
                 return url
         for m in _MD_LINK.finditer(alert.description):
-            if url := clean_url(m.group(1)):
+            if _RUNBOOK_WORD.search(m.group(1)) and (url := clean_url(m.group(2))):
                 return url
     for tag in alert.tags:
         name, sep, value = tag.partition(":")

@@ -426,3 +426,35 @@ def test_known_in_runbook_answers_for_its_files_and_folders() -> None:
     start = time.process_time()
     assert all(known_in_runbook(f"alerts/team{i % 40}", big) for i in range(10_000))
     assert time.process_time() - start < 0.3
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "[" * 15_000,
+        "[runbook " * 1_700,
+        "[runbook](" * 1_500,
+        " - runbook_url = " * 900,
+        "(" * 15_000,
+        " - runbook_url = https://x.org/" + ")" * 15_000,
+    ],
+    ids=["brackets", "runbook-brackets", "open-links", "lines", "parens", "closing-parens"],
+)
+def test_a_hostile_description_is_read_in_linear_time(hostile: str) -> None:
+    # OpsGenie keeps 15,000 characters of description; anything that can fire an alert writes it.
+    start = time.process_time()
+    found = runbook_url(alert(description=hostile))
+    took = time.process_time() - start
+    assert found == ("https://x.org/" if "x.org" in hostile else None)  # prose's closing `)` dropped
+    assert took < 0.2, f"{took:.2f} s"
+
+
+def test_a_markdown_runbook_link_in_a_description_is_still_read() -> None:
+    text = (
+        "Disk full. See [the runbook](https://runbooks.example.org/db/DiskFull.md) or [docs](https://x.org)."
+    )
+    assert runbook_url(alert(description=text)) == DOCS
+    assert (
+        runbook_url(alert(description="[Runbook: disk](https://runbooks.example.org/db/DiskFull.md)")) == DOCS
+    )
+    assert runbook_url(alert(description="[docs](https://runbooks.example.org/db/DiskFull.md)")) is None
