@@ -33,6 +33,15 @@ def _base(gh: GitHubClient, plan: PullPlan) -> tuple[str, str]:
     return base, sha
 
 
+def _added_meanwhile(gh: GitHubClient, plan: PullPlan, base: str) -> bool:
+    """A folder runbook's new file is on the base branch already, not by us: a person added it
+    since the runbook was read, so there is nothing to propose and no branch to make."""
+    if plan.layout is not Layout.FILES:
+        return False
+    found = gh.file(plan.repo, plan.path, base)
+    return found is not None and not has_entry(found[0], plan.fingerprint)
+
+
 def _branch(gh: GitHubClient, plan: PullPlan, sha: str) -> None:
     """The branch, made once: the client counts "Reference already exists" as made."""
     if gh.branch_sha(plan.repo, plan.branch) is None:
@@ -109,6 +118,11 @@ def open_gap_pull_request(
             return PullOutcome(kind=plan.kind, html_url=None, opened=False, held=True)
         if pull is None:
             base, sha = _base(gh, plan)
+            if _added_meanwhile(gh, plan, base):
+                log.info(
+                    "Not opening a pull request for %r: %s exists on %s already", plan.kind, plan.path, base
+                )
+                return PullOutcome(kind=plan.kind, html_url=None, opened=False)
             _branch(gh, plan, sha)
             if not _commit(gh, plan, base, entry_level):
                 log.info("Not opening a pull request for %r: %s exists already", plan.kind, plan.path)

@@ -265,3 +265,35 @@ def test_a_folder_runbook_gets_a_new_file_in_the_guessed_folder_prefilled_with_n
         writes = sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH"))
         assert runbook_gaps(window="-7d", window_end=END, max_issues=5, open_pr=True)["pulls"] == 1
         assert sum(sandbox.app.count("github", m) for m in ("POST", "PUT", "PATCH")) == writes
+
+
+def test_a_file_a_person_added_meanwhile_gets_no_branch_and_no_pull_request(
+    sandbox: Sandbox, repos: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder runbook was read, then someone added the very file the entry would be: nothing
+    to propose, and no branch left behind for a pull request that will never be opened."""
+    import flows.runbook_gaps as module
+    from oncall.runbook_pr import PullPlan, plan_pull
+
+    _gaps, book = repos
+    files = sandbox.state.github.repos[book].files
+    for page in FILES.rglob("*.md"):
+        files[f"runbooks/{page.relative_to(FILES).as_posix()}@main"] = page.read_text(encoding="utf-8")
+    monkeypatch.setenv("ONCALL_RUNBOOK", f"{book}:runbooks@main")
+    planned: list[PullPlan] = []
+
+    def plan_then_a_person_adds_the_file(*args: Any, **kwargs: Any) -> PullPlan:
+        plan = plan_pull(*args, **kwargs)
+        files[f"{plan.path}@main"] = "# KubeStatefulSetDown\n\nWritten by a person.\n"
+        planned.append(plan)
+        return plan
+
+    monkeypatch.setattr(module, "plan_pull", plan_then_a_person_adds_the_file)
+    titles = ["[Prometheus]: [FIRING:1] KubeStatefulSetDown production (kubernetes db-0)"]
+    with _alerts(sandbox, titles, {}):
+        result = runbook_gaps(window="-7d", window_end=END, max_issues=5, open_pr=True)
+    assert result["create"] == 1 and result["pulls"] == 0 and _pulls(sandbox, book) == []
+    [plan] = planned
+    assert files[f"{plan.path}@main"].endswith("Written by a person.\n")
+    assert not any(key.endswith(f"@{plan.branch}") for key in files)
+    assert sandbox.app.count("github", "POST", f"/github/repos/{book}/git/refs") == 0
