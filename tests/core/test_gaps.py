@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from oncall import escape
 from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
-from oncall.gap_render import coverage_markdown, issue_body, update_comment
+from oncall.entry_skeleton import entry_place, entry_skeleton
+from oncall.errors import InputError
+from oncall.gap_render import coverage_markdown, issue_body, issue_title, update_comment
 from oncall.gaps import (
     Act,
     GapMarker,
+    KindCoverage,
     assess_coverage,
+    attach_links,
+    check_misread,
     fingerprint,
     index_gap_issues,
     last_reported,
+    link_fingerprint,
     plan_gap_actions,
     read_markers,
     with_marker,
 )
+from oncall.links import LinkCheck, LinkStatus
 from oncall.models import Priority
-from oncall.runbook import parse_runbook
+from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry, parse_runbook
 from tests.factories import START, alert, runbook_entry
 
 BOOK = parse_runbook(
@@ -33,7 +40,13 @@ EDX = "[Prometheus]: [FIRING:1] DiskUsageWarning mitx-production (edxapp ip-10-1
 VAULT = "[Prometheus]: [FIRING:1] VaultAbsent operations-qa (vault critical)"
 
 
-def _issue(number: int, kc, state: str = "open", reason: str | None = None, last=None) -> IssueRef:  # type: ignore[no-untyped-def]
+def _issue(
+    number: int,
+    kc: KindCoverage,
+    state: str = "open",
+    reason: str | None = None,
+    last: datetime | None = None,
+) -> IssueRef:
     marker = GapMarker(
         fp=kc.fingerprint, kind=kc.kind, sample=kc.sample.message, last=last or kc.alerts[-1].created_at
     )
@@ -47,7 +60,7 @@ def _issue(number: int, kc, state: str = "open", reason: str | None = None, last
     )
 
 
-def coverage(*titles: str):  # type: ignore[no-untyped-def]
+def coverage(*titles: str) -> list[KindCoverage]:
     return assess_coverage([alert(t, at=START + timedelta(minutes=i)) for i, t in enumerate(titles)], MATCHER)
 
 
@@ -170,17 +183,10 @@ def test_alerts_share_equal_responder_and_tag_tuples() -> None:
 
 # Runbook links, the misread guard, skeletons by layout and entry quality (issue 16)
 
-from oncall.entry_skeleton import entry_place, entry_skeleton  # noqa: E402
-from oncall.errors import InputError  # noqa: E402
-from oncall.gap_render import issue_title  # noqa: E402
-from oncall.gaps import attach_links, check_misread, link_fingerprint  # noqa: E402
-from oncall.links import LinkCheck, LinkStatus  # noqa: E402
-from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry  # noqa: E402
-
 LINK = "https://github.com/o/rb/blob/main/runbook.md#nope"
 
 
-def _linked(status: LinkStatus, *titles: str, entry: RunbookEntry | None = None):  # type: ignore[no-untyped-def]
+def _linked(status: LinkStatus, *titles: str, entry: RunbookEntry | None = None) -> list[KindCoverage]:
     cov = coverage(*titles)
     check = LinkCheck(url=LINK, status=status, reason="no heading #nope in runbook.md", entry=entry)
     return attach_links(cov, {kc.sample.id: LINK for kc in cov}, {LINK: check})
@@ -246,7 +252,7 @@ def _book(n: int, layout: Layout = Layout.HEADINGS) -> Runbook:
     return Runbook(source="rb.md", entries=entries, products=("Widgets",), layout=layout)
 
 
-def _kinds(gaps: int, covered: int):  # type: ignore[no-untyped-def]
+def _kinds(gaps: int, covered: int) -> tuple[list[KindCoverage], Runbook]:
     titles = [f"Gadget{chr(65 + i)}Broken" for i in range(gaps)] + ["WidgetAADown"] * covered
     book = _book(20)
     return assess_coverage([alert(t) for t in titles], Matcher(book)), book

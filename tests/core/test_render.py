@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 
-from oncall.handoff import summarize_shift
+from oncall.handoff import HandoffSummary, summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
-from oncall.models import Priority
+from oncall.models import Alert, Incident, Priority
 from oncall.sandbox.slack_fake import MAX_SECTION_TEXT, blocks_problem
 from tests.factories import START, alert, context, incident, on_call
 
@@ -19,8 +20,8 @@ def _word(i: int) -> str:
     return chr(65 + i % 26) + chr(97 + i // 26)
 
 
-def summary(alerts, **kw):  # type: ignore[no-untyped-def]
-    return summarize_shift(context(), alerts, [], kw.get("incidents", []), on_call("dana"), on_call("alice"))
+def summary(alerts: list[Alert], incidents: Sequence[Incident] = ()) -> HandoffSummary:
+    return summarize_shift(context(), alerts, [], list(incidents), on_call("dana"), on_call("alice"))
 
 
 def test_markdown_has_every_section_with_numbers() -> None:

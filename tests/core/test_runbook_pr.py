@@ -8,7 +8,7 @@ from datetime import timedelta
 from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
 from oncall.gap_render import issue_body
-from oncall.gaps import Act, assess_coverage, fingerprint, index_gap_issues, plan_gap_actions
+from oncall.gaps import Act, KindCoverage, assess_coverage, fingerprint, index_gap_issues, plan_gap_actions
 from oncall.runbook import EntryForm, Layout, Runbook, parse_runbook
 from oncall.runbook_pr import (
     NOTES_PER_KIND,
@@ -69,7 +69,7 @@ def _issue(n: int, body: str = "", state: str = "open") -> IssueRef:
     )
 
 
-def _kc(title: str = EDX, book: Runbook = BOOK):  # type: ignore[no-untyped-def]
+def _kc(title: str = EDX, book: Runbook = BOOK) -> KindCoverage:
     [kc] = assess_coverage([alert(title)], Matcher(book))
     return kc
 
