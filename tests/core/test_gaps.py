@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+import pytest
+
 from oncall import escape
 from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
@@ -261,11 +263,9 @@ def _kinds(gaps: int, covered: int) -> tuple[list[KindCoverage], Runbook]:
 def test_the_misread_guard_stops_when_nearly_every_kind_is_a_gap() -> None:
     cov, book = _kinds(9, 1)  # 9 of 10 kinds, 20 entries
     assert sum(kc.status == "gap" for kc in cov) == 9 and len(cov) == 10
-    try:
+    with pytest.raises(InputError) as stopped:
         check_misread(cov, book)
-        raise AssertionError("no stop")
-    except InputError as exc:
-        text = str(exc)
+    text = str(stopped.value)
     assert "\n" not in text and "'headings'" in text and "ONCALL_RUNBOOK" in text and "force" in text
     check_misread(cov, book, force=True)
     check_misread(cov, book.model_copy(update={"entries": book.entries[:19]}))  # a small runbook
