@@ -375,8 +375,13 @@ def _linked(rows: list[dict[str, object]]) -> dict[object, tuple[object, object]
     return {r["title"]: (r["status"], r["why"]) for r in rows}
 
 
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative links", "links on the web host"])
 def test_a_github_runbook_s_broken_repo_links_exit_1(
-    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    absolute: bool,
 ) -> None:
     local = tmp_path / "checkout" / "runbooks"
     _write_folder(local)
@@ -385,9 +390,9 @@ def test_a_github_runbook_s_broken_repo_links_exit_1(
         repo.files[f"runbooks/{path.relative_to(local).as_posix()}@main"] = path.read_text()
     for key, value in sandbox.env().items():
         monkeypatch.setenv(key, value)
-    # Links relative to the runbook's folder: the sandbox's web pages sit under a path (/github),
-    # which absolute in-repo links cannot name yet (the --repo test below uses github.com links).
-    base = "."
+    # Relative to the runbook's folder, or absolute on the web host, which for the sandbox (as for
+    # GitHub Enterprise behind a path) sits under a path prefix (/github).
+    base = f"{sandbox.github_url}/acme/cli-runbooks/blob/main/runbooks" if absolute else "."
     rules = tmp_path / "alerts.yaml"
     rules.write_text(LINKED_RULES.format(base=base))
     code, out, err = check(
