@@ -236,27 +236,11 @@ def test_a_long_hostile_title_files_its_issue(sandbox: Sandbox, repo: str) -> No
 
 # Runbook links, the misread guard, bad input (issue 16)
 
-RUNBOOK_WEB = "https://github.com/mitodl/ol-infrastructure/blob/main/docs/runbooks/oncall.md"
 
-
-@pytest.fixture
-def read_from_github(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runbook's links as github.com's: the sandbox's web host carries a path prefix
-    (`http://127.0.0.1:PORT/github/...`) that no GitHub has, and alerts link to github.com."""
-    from prefect import task
-
-    import flows.runbook_gaps as module
-    from oncall.runbook import Runbook
-    from oncall.settings import Settings
-    from tasks.github import read_runbook
-
-    @task
-    def read_with_github_urls(settings: Settings, source: str) -> Runbook:
-        book = read_runbook.fn(settings, source)
-        assert book.repo is not None
-        return book.model_copy(update={"url": f"https://github.com/{book.repo}/blob/{book.ref}/{book.root}"})
-
-    monkeypatch.setattr(module, "read_runbook", read_with_github_urls)
+def _runbook_web(sandbox: Sandbox) -> str:
+    """The seeded runbook's page on the sandbox's web host, which sits under a path prefix
+    (`http://127.0.0.1:PORT/github/...`), as GitHub Enterprise may."""
+    return f"{sandbox.github_url}/mitodl/ol-infrastructure/blob/main/docs/runbooks/oncall.md"
 
 
 @contextmanager
@@ -275,9 +259,9 @@ def _links(sandbox: Sandbox, kind_word: str, url: str) -> Iterator[None]:
 
 
 def test_a_broken_runbook_link_gets_its_own_issue_and_a_fixed_one_closes_it(
-    sandbox: Sandbox, repo: str, read_from_github: None, tmp_path: Path
+    sandbox: Sandbox, repo: str, tmp_path: Path
 ) -> None:
-    with _links(sandbox, "VaultAbsent", f"{RUNBOOK_WEB}#vaultabsent-nowhere"):
+    with _links(sandbox, "VaultAbsent", f"{_runbook_web(sandbox)}#vaultabsent-nowhere"):
         first = runbook_gaps(window="-7d", window_end=END, max_issues=50, deliver=["file"])
         assert first["broken_links"] == 1
         broken = [i for i in _issues(sandbox, repo) if read_markers(i["body"])[0][1].link]
@@ -289,15 +273,13 @@ def test_a_broken_runbook_link_gets_its_own_issue_and_a_fixed_one_closes_it(
         assert kinds.count("VaultAbsent vault") == 1  # no gap issue beside it
         assert "| VaultAbsent vault |" in (tmp_path / "coverage.md").read_text()
         assert runbook_gaps(window="-7d", window_end=END, max_issues=50)["create"] == 0
-    with _links(sandbox, "VaultAbsent", f"{RUNBOOK_WEB}#diskusagewarning-xqwatcher"):
+    with _links(sandbox, "VaultAbsent", f"{_runbook_web(sandbox)}#diskusagewarning-xqwatcher"):
         fixed = runbook_gaps(window="-7d", window_end=END, max_issues=50, close_covered=True)
     assert fixed["broken_links"] == 0 and fixed["close"] >= 1
     assert broken[0]["state"] == "closed"
 
 
-def test_an_unverified_link_is_shown_and_never_filed(
-    sandbox: Sandbox, repo: str, read_from_github: None, tmp_path: Path
-) -> None:
+def test_an_unverified_link_is_shown_and_never_filed(sandbox: Sandbox, repo: str, tmp_path: Path) -> None:
     with _links(sandbox, "VaultAbsent", "http://127.0.0.1:9/runbooks/vault"):  # never fetched
         result = runbook_gaps(window="-7d", window_end=END, max_issues=50, deliver=["file"])
     assert result["unverified_links"] == 1
