@@ -203,7 +203,10 @@ def _read(text: str) -> _Doc:
     headings = [_Heading(**vars(h)) for h in md.headings]
     styles: list[str] = []
     for index, paragraph in md.paragraphs:
-        for ln in paragraph.split("\n"):
+        for line in paragraph.split("\n"):
+            # One space between words: the marker patterns' optional spaces then never compete
+            # for a long run of them (which backtracked for seconds on a few hundred spaces).
+            ln = " ".join(line.split())
             m = _SECTION.match(ln) or _SECTION_LEAD.match(ln)
             if m:
                 headings[index].marks.add(_mark(m.group(1)))

@@ -725,3 +725,21 @@ def test_an_entry_link_quotes_its_path_as_a_url_needs() -> None:
         "https://github.com/acme/rb/tree/main/alerts/db/Disk%20Full.md",
         "https://github.com/acme/rb/tree/main/alerts/db/QueueDepthHigh%232.md",
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Diagnosis" + " " * 5_000 + "x", "_Diagnosis" + " " * 5_000 + "x", "**Mitigation" + "\t" * 5_000 + ":x"],
+    ids=["word", "emphasis", "tabs"],
+)
+def test_a_long_run_of_spaces_after_a_section_word_is_read_in_linear_time(line: str) -> None:
+    start = time.process_time()
+    book = parse_runbook(f"# Ops\n\n## DiskFull\n\nLook.\n{line}\n\n_Mitigation_\n\nFix.\n")
+    took = time.process_time() - start
+    assert [e.title for e in book.entries] == ["DiskFull"] and took < 0.5, took
+
+
+def test_marker_lines_with_spaces_inside_still_mark_their_section() -> None:
+    text = "# Ops\n\n## DiskFull\n\n_Diagnosis_   \n\nLook.\n\n**  Mitigation  :**\n\nFix.\n"
+    book = parse_runbook(text)
+    assert [(e.has_diagnosis, e.has_mitigation) for e in book.entries] == [(True, True)]
