@@ -34,7 +34,15 @@ import httpcore
 import httpx
 
 from oncall.errors import OncallError
-from oncall.links import LinkCheck, LinkStatus, check_in_repo, redact, repo_target, runbook_key
+from oncall.links import (
+    LinkCheck,
+    LinkStatus,
+    check_in_repo,
+    known_in_runbook,
+    redact,
+    repo_target,
+    runbook_key,
+)
 from oncall.runbook import RUNBOOK_SUFFIXES, Runbook, heading_anchors
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -242,7 +250,13 @@ class LinkChecker:
     ) -> dict[str, LinkCheck]:
         known: dict[str, frozenset[str]] = {}
         failed: dict[str, str] = {}
-        unread = sorted({path for path, _ in targets.values() if not self._known(path, runbook, known)})
+        unread = sorted(
+            {
+                path
+                for path, _ in targets.values()
+                if path not in known and not known_in_runbook(path, runbook)
+            }
+        )
         if read_repo_file is not None and unread:
             lock = threading.Lock()
 
@@ -278,14 +292,6 @@ class LinkChecker:
                     found = LinkCheck(url=shown, status=LinkStatus.UNVERIFIED, reason=reason)
             out[url] = found
         return out
-
-    @staticmethod
-    def _known(path: str, runbook: Runbook, extra: dict[str, frozenset[str]]) -> bool:
-        key = runbook_key(path, runbook)
-        if key is not None and (key in runbook.anchors or key == ""):
-            return True
-        prefix = f"{key}/" if key is not None else None
-        return path in extra or (prefix is not None and any(k.startswith(prefix) for k in runbook.anchors))
 
     # -- links anywhere else -------------------------------------------------------------------
 
