@@ -20,7 +20,8 @@ rule is narrower (after a space, `(`, `>`, `*`, `_` or the start), so the same r
 GitHub links `#123`, `owner/repo#123` and `GH-123` even after a backslash, so a ZWSP goes
 between the `#` (or `GH-`) and the number, as it goes after a mention's `@`.
 
-Every function escapes first and cuts after: `limit` bounds the escaped result, marker
+Every destination also gets control characters (but line breaks where lines are kept), bidi
+marks and overrides, and lone surrogates as U+FFFD. Every function escapes first and cuts after: `limit` bounds the escaped result, marker
 included, and the cut never splits an entity, a backslash escape or a ZWSP pair.
 """
 
@@ -44,6 +45,12 @@ _LOOKAHEAD = 8  # the most characters any rule looks past the one it changes
 # the bidirectional marks, embeddings, overrides and isolates that reorder the rest of a line;
 # lone surrogates too, which a UTF-8 stream refuses to write.
 _TERMINAL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# The same for text that keeps its lines: every destination gets them as U+FFFD, since a
+# U+202E in an issue title shows the alert's words reversed, and ESC or BEL reach the terminal
+# of anyone who pipes the text on.
+_CONTROLS = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 class _Escaper:
@@ -59,7 +66,7 @@ class _Escaper:
         self._lines = lines
 
     def __call__(self, text: str, limit: int, marker: str = MARKER) -> str:
-        text = _keep_lines(text) if self._lines else _one_line(text)
+        text = _CONTROLS.sub("\ufffd", _keep_lines(text) if self._lines else _one_line(text))
         # Escaping never shortens, so nothing past `limit` (and what the rules look ahead at) fits.
         head = text[: limit + _LOOKAHEAD]
         escaped = self._pattern.sub(self._replace, head)

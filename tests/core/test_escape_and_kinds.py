@@ -147,3 +147,16 @@ def test_terminal_text_has_no_lone_surrogate_to_crash_a_utf8_stream() -> None:
     out = escape.terminal("Disk\ud800Full\udfff", 50)
     assert out == "Disk\ufffdFull\ufffd"
     out.encode("utf-8")  # a lone surrogate would raise here, as print() to a UTF-8 terminal does
+
+
+@pytest.mark.parametrize("name", ["md", "plain", "artifact_md", "slack", "slack_plain", "doc"])
+def test_every_destination_gets_no_control_or_bidi_character(name: str) -> None:
+    """An issue title or a Slack line with U+202E shows its words reversed (a spoofed alert),
+    and ESC or BEL travel into the terminals of anyone who pipes the text on."""
+    out = getattr(escape, name)("Disk\x1b[2J\x07Full\u202eevil\x9b\x7fend\u2066x", 500)
+    assert not any(c in out for c in "\x1b\x07\u202e\x9b\x7f\u2066"), repr(out)
+    assert "Disk" in out and "evil" in out and "end" in out
+
+
+def test_docs_text_keeps_its_lines_while_controls_go() -> None:
+    assert escape.doc("one\x1b\ntwo\u202e", 100) == "one\ufffd\ntwo\ufffd"
