@@ -43,12 +43,15 @@ _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _HOST = re.compile(r"^(?:ip-\d+-\d+-\d+-\d+\S*|i-[0-9a-f]{8,}|[\w.-]*\d+\.\d+\.\d+\.\d+\S*)$")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 _HEX_ID = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.IGNORECASE)
-_MIXED = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[A-Z])(?=[\w-]*[a-z])[\w-]{8,}\b")
+# Both stay linear on a long hyphenated token (`a-a-a-…`: 16,000 characters took a minute):
+# an id's letters and digits are looked for within a Kubernetes name's length (253) of where it
+# starts, and a pod name has at most a dozen segments.
+_MIXED = re.compile(r"\b(?<!\w-)(?=[\w-]{0,253}\d)(?=[\w-]{0,253}[A-Z])(?=[\w-]{0,253}[a-z])[\w-]{8,}\b")
 _HASH = r"(?:[a-f0-9]{8,10}|[b-df-hj-np-tv-z2456789]{8,10})"  # a ReplicaSet's pod-template-hash
 _GENERATED = (
     rf"(?:{_HASH}-[a-z0-9]{{5}}|(?=[a-z]*\d)[a-z0-9]{{5}})"  # what a pod's name adds to its workload's
 )
-_POD = re.compile(rf"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)*?)-{_GENERATED}\b")
+_POD = re.compile(rf"\b([a-z][a-z0-9]*(?:-[a-z0-9]+){{0,12}}?)-{_GENERATED}\b")
 _REPLICASET = re.compile(rf"^([a-z][a-z0-9-]*?[a-z0-9])-{_GENERATED}$")
 _CRONJOB = re.compile(r"^([a-z][a-z0-9-]*?[a-z0-9])-\d{8,10}(?:-[a-z0-9]{5})?$")  # a CronJob's job and pod
 _ORDINAL = re.compile(r"^([a-z][a-z0-9-]*?[a-z])-\d{1,3}$")

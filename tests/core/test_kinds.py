@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+import time
 
 import pytest
 
@@ -259,3 +260,21 @@ def test_a_cut_title_without_a_label_list_drops_its_partial_last_word() -> None:
     title = head + "p" * (TITLE_CAP - len(head) - 6) + " rc-pa"
     assert len(title) == TITLE_CAP
     assert alert_kind(title) == "SyntheticAlert1998 api " + "p" * (TITLE_CAP - len(head) - 6)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "-".join(["a"] * 16_000),
+        "aB1-" * 4_000,
+        "x-" * 3_000 + "api-7d9f8b6c5d-x2k4p",
+        "[FIRING:1] " + "a-" * 8_000,
+    ],
+    ids=["hyphens", "mixed", "pod-after-hyphens", "firing"],
+)
+def test_a_long_hyphenated_title_gets_its_kind_in_seconds_not_minutes(title: str) -> None:
+    """Rootly and JSM titles have no 130-character cut: a 32,000-character `a-a-a-…` took a minute."""
+    start = time.process_time()
+    kind = alert_kind(title)
+    took = time.process_time() - start
+    assert kind and took < 5.0, took  # a hang guard, not a speed target (those are in make bench)
