@@ -128,3 +128,19 @@ _Mitigation_
 
 Roll back.
 """
+
+
+# Real alert names with digits and mixed case (the first five from tests/fixtures/real and issue 16):
+# names, never ids, in kinds and in matching.
+DIGIT_NAMES = [
+    "APISIXEdge5xxRateFast",
+    "MitxOnline500Errors",
+    "Http5xxErrorsHigh",
+    "DiskUsageAbove90Percent",
+    "IPv6RouteMissing",
+    "OCWStudio3PlayErrorDetectedProd",
+    "K8sApiServerDown",
+    "S3BucketErrors",
+    "PostgresReplicationLag30s",
+    "X509CertExpired",
+]

@@ -18,7 +18,7 @@ from oncall import coverage, kinds
 from oncall.coverage import Matcher, likely_product, significant_words
 from oncall.kinds import alert_kind
 from oncall.runbook import parse_runbook, parse_runbook_files
-from tests.factories import FIXTURES
+from tests.factories import DIGIT_NAMES, FIXTURES
 
 REAL = FIXTURES / "real" / "mitodl-oncall-runbook.md"
 EXTRA = """
@@ -221,14 +221,6 @@ def _covers(matcher: Matcher, title: str) -> str | None:
 
 
 PROM = "[Prometheus]: [FIRING:1]"
-DIGIT_NAMES = [
-    "APISIXEdge5xxRateFast",
-    "MitxOnline500Errors",
-    "Http5xxErrorsHigh",
-    "DiskUsageAbove90Percent",
-    "IPv6RouteMissing",
-    "OCWStudio3PlayErrorDetectedProd",
-]
 
 
 @pytest.mark.parametrize("name", DIGIT_NAMES)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from oncall.kinds import TITLE_CAP, alert_kind, alert_name, is_id
-from tests.factories import FIXTURES
+from tests.factories import DIGIT_NAMES, FIXTURES
 
 NAMES = FIXTURES / "real" / "mitodl-alert-names.txt"
 PROM = "[Prometheus]: [FIRING:1]"
@@ -68,19 +68,6 @@ def test_kinds_differ_by_application() -> None:
 
 
 # -- an alert name is never thrown away as an id ----------------------------------------------
-
-DIGIT_NAMES = [
-    "APISIXEdge5xxRateFast",
-    "MitxOnline500Errors",
-    "Http5xxErrorsHigh",
-    "DiskUsageAbove90Percent",
-    "IPv6RouteMissing",
-    "OCWStudio3PlayErrorDetectedProd",
-    "K8sApiServerDown",
-    "S3BucketErrors",
-    "PostgresReplicationLag30s",
-    "X509CertExpired",
-]
 
 
 @pytest.mark.parametrize("name", DIGIT_NAMES)
