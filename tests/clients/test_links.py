@@ -51,6 +51,7 @@ class _Server:
                     )
                     outer.in_flight += 1
                     outer.most = max(outer.most, outer.in_flight)
+                answered = False
                 try:
                     if self.path == "/trickle":  # headers a byte at a time, each within the read timeout
                         self.wfile.write(b"HTTP/1.1 200 OK\r\n")
@@ -60,14 +61,20 @@ class _Server:
                             time.sleep(0.1)
                         return
                     status, headers = outer.route(self.command, self.path)
+                    # Out of flight before the answer leaves: the client may ask again as soon as
+                    # it reads it, and must not be counted twice meanwhile.
+                    with outer.lock:
+                        outer.in_flight -= 1
+                    answered = True
                     self.send_response(status)
                     for k, v in headers.items():
                         self.send_header(k, v)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 finally:
-                    with outer.lock:
-                        outer.in_flight -= 1
+                    if not answered:
+                        with outer.lock:
+                            outer.in_flight -= 1
 
             do_HEAD = _answer
             do_GET = _answer
