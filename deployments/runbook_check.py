@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from oncall.errors import ConfigError, InputError
+from oncall.escape import terminal
 from oncall.runbook import Runbook, RunbookSource
 from oncall.runbook_check import (
     CheckResult,
@@ -29,7 +30,6 @@ from oncall.runbook_check import (
     parse_rules,
     render_listing,
     render_results,
-    terminal,
 )
 
 if TYPE_CHECKING:
@@ -156,15 +156,9 @@ class _GitHub:
 
     def file_reader(self, book: Runbook) -> Callable[[str], str | None] | None:
         """Reads other files of the runbook's repository, for links that point outside what was read."""
-        if not book.repo:
-            return None
-        repo, ref = book.repo, book.ref
+        from oncall.clients.runbook_files import repo_file_reader
 
-        def read(path: str) -> str | None:
-            found = self.client().file(repo, path, ref)
-            return found[0] if found else None
-
-        return read
+        return repo_file_reader(self.client, book)
 
 
 def as_checkout(book: Runbook, source: RunbookSource, repo: str, web_base: str) -> Runbook:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.coverage import Matcher
 from oncall.errors import InputError
-from oncall.escape import terminal as terminal  # deployments/runbook_check.py shows text with it
+from oncall.escape import terminal
 from oncall.kinds import alert_kind
 from oncall.links import LinkCheck, LinkStatus
 from oncall.runbook import Runbook, RunbookEntry

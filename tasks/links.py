@@ -17,6 +17,7 @@ from prefect.logging import get_run_logger
 
 from oncall.clients.github import github_client
 from oncall.clients.links import LinkChecker
+from oncall.clients.runbook_files import repo_file_reader
 from oncall.links import LinkCheck, LinkStatus
 from oncall.runbook import Runbook
 from oncall.settings import Settings
@@ -32,13 +33,7 @@ def check_runbook_links(settings: Settings, urls: list[str], runbook: Runbook) -
         read: Callable[[str], str | None] | None = None
         if runbook.repo and settings.github_token is not None:
             gh = stack.enter_context(github_client(settings))
-            repo, ref = runbook.repo, runbook.ref
-
-            def read_file(path: str) -> str | None:
-                found = gh.file(repo, path, ref)
-                return found[0] if found else None
-
-            read = read_file
+            read = repo_file_reader(lambda: gh, runbook)
 
         checker = LinkChecker(timeout=settings.http_timeout_seconds, max_in_flight=settings.max_concurrency)
         found = checker.check(urls, runbook, read)

@@ -139,3 +139,18 @@ def _on_github(
 def _placed(book: Runbook, where: RunbookSource, web_base: str, *, folder: bool) -> Runbook:
     url = (where.web_url(web_base, folder=folder) or "").rstrip("/")
     return book.model_copy(update={"repo": where.repo, "ref": where.ref, "root": where.path, "url": url})
+
+
+def repo_file_reader(client: Callable[[], GitHubClient], book: Runbook) -> Callable[[str], str | None] | None:
+    """Other files of the runbook's repository, read at the runbook's ref when a link points
+    outside what was read; None when nothing was read from GitHub. The client is asked for only
+    when a file is, so a check with no such link opens none."""
+    if not book.repo:
+        return None
+    repo, ref = book.repo, book.ref
+
+    def read(path: str) -> str | None:
+        found = client().file(repo, path, ref)
+        return found[0] if found else None
+
+    return read
