@@ -28,7 +28,7 @@ from oncall.clients.opsgenie import build_query
 from oncall.clients.opsgenie_records import alert_from_raw, schedule_from_raw
 from oncall.clients.paging import remaining_pages
 from oncall.clients.records import iso, parse_record, parse_records, require_list
-from oncall.errors import MalformedError, NotAvailableError, RejectedError
+from oncall.errors import ConfigError, MalformedError, NotAvailableError, RejectedError
 from oncall.models import (
     Alert,
     AlertQuery,
@@ -330,10 +330,21 @@ class JsmSource(SourceClient):
         return self._incidents(wide, lambda i: i.resolved_at is not None and window.contains(i.resolved_at))
 
     def get_incident(self, incident_id: str) -> Incident:
+        """By work-item key (`INC-101`), or by the number the hand-off shows (`101`, `#101`),
+        read as a key in the incident project: Jira takes a bare number for its internal
+        issue id, which would name some other work item."""
+        key = incident_id.strip().removeprefix("#")
+        if key.isdigit():
+            if not self.incident_project:
+                raise ConfigError(
+                    f"incident {key}: a number is a work item of the incident project; set "
+                    f"ONCALL_JSM_INCIDENT_PROJECT, or give the whole key (PROJECT-{key})"
+                )
+            key = f"{self.incident_project}-{key}"
         body = self.site.get_json(
-            f"/rest/api/3/issue/{incident_id}",
+            f"/rest/api/3/issue/{key}",
             params={"fields": INCIDENT_FIELDS},
-            what=f"incident {incident_id}",
+            what=f"incident {key}",
         )
         return parse_record(SYSTEM, "incident", body, self._incident)
 

@@ -242,10 +242,12 @@ class OpsGenieSource(SourceClient):
         return parse_record(SYSTEM, "incident", raw, lambda r: incident_from_raw(r, resolved_at))
 
     def get_incident(self, incident_id: str) -> Incident:
+        """By id, or by the tinyId the hand-off and OpsGenie's UI show (`101` or `#101`): ids are
+        UUIDs, so a number is always a tinyId, asked for with `identifierType=tiny`."""
+        ref = incident_id.strip().removeprefix("#")
+        kind = "tiny" if ref.isdigit() else "id"
         body = self.api.get_json(
-            f"/v1/incidents/{incident_id}",
-            params={"identifierType": "id"},
-            what=f"incident {incident_id}",
+            f"/v1/incidents/{ref}", params={"identifierType": kind}, what=f"incident {ref}"
         )
         return self._complete_incident(body.get("data"))
 

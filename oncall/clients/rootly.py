@@ -28,7 +28,7 @@ from oncall.clients.rootly_records import (
     incident_from_resource,
     schedule_from_resources,
 )
-from oncall.errors import MalformedError
+from oncall.errors import MalformedError, NotFoundError
 from oncall.models import (
     Alert,
     AlertQuery,
@@ -266,7 +266,18 @@ class RootlySource(SourceClient):
         return [i for i in found if i.resolved_at is None or i.resolved_at < window.end]
 
     def get_incident(self, incident_id: str) -> Incident:
-        body = self._get(f"/v1/incidents/{incident_id}", {}, f"incident {incident_id}")
+        """By id or slug, or by the sequential id the hand-off and Rootly's UI show (`101`,
+        `#101`). `GET /v1/incidents/{id}` takes a UUID or a slug only, so a number is looked
+        up with the list's `filter[sequential_id]`."""
+        ref = incident_id.strip().removeprefix("#")
+        if ref.isdigit():
+            what = f"incident {ref}"
+            body = self._get("/v1/incidents", {"filter[sequential_id]": ref, "page[size]": 1}, what)
+            found = require_list(SYSTEM, body, "data", what)
+            if not found:
+                raise NotFoundError(SYSTEM, f"{what} was not found (no incident has sequential id {ref})")
+            return parse_record(SYSTEM, "incident", found[0], incident_from_resource)
+        body = self._get(f"/v1/incidents/{ref}", {}, f"incident {ref}")
         return parse_record(SYSTEM, "incident", body.get("data"), incident_from_resource)
 
     def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:

@@ -289,9 +289,11 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         started = time.perf_counter()
         if (denied := authed(request)) is not None:
             return denied
-        found = find(
-            state.incidents, request.path_params["ident"], request.query_params.get("identifierType", "id")
-        )
+        # The spec's IncidentIdentifierType: `id` (the default) or `tiny`; no alias for incidents.
+        id_type = request.query_params.get("identifierType", "id")
+        if id_type not in ("id", "tiny"):
+            return _error(422, f"identifierType {id_type!r} is not one of: id, tiny")
+        found = find(state.incidents, request.path_params["ident"], id_type)
         if found is None:
             return _error(404, "Incident does not exist")
         return JSONResponse(_envelope(found, started))

@@ -250,7 +250,10 @@ def build_rootly_app(state: RootlyState) -> Router:
 
     def list_incidents(request: Request) -> JSONResponse:
         times = ["created_at", "updated_at", "started_at", "detected_at", "acknowledged_at"]
-        preds = _filters(request, {"status", "severity", *times, "mitigated_at", "resolved_at", "closed_at"})
+        preds = _filters(
+            request,
+            {"status", "severity", "sequential_id", *times, "mitigated_at", "resolved_at", "closed_at"},
+        )
         found = [i for i in state.incidents if all(p(i["attributes"]) for p in preds)]
         sort = request.query_params.get("sort", "-created_at")
         key = sort.lstrip("-")
