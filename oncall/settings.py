@@ -1,21 +1,53 @@
-"""One typed settings object. Locally it reads `ONCALL_*` environment variables; deployments
-fill the secrets from Prefect Secret blocks (see `tasks/config.py`).
+"""One typed settings object, read from layers in a fixed order of precedence.
 
-Secret fields are `SecretStr`: their value prints as `**********` in reprs, logs and errors.
+For the CLI: `ONCALL_*` environment variables, then the config file (`$ONCALL_CONFIG`, else
+`./oncall.toml`), then the defaults. Deployed runs put the `oncall-settings` Variable where the
+file is (see `tasks/config.py`): workers never read a file, so nothing assumes a shared disk.
+The file and the Variable are *layers*: the same keys (the field names), the same checks.
+
+Secrets never sit in a layer. Their values come from the environment or Prefect Secret blocks;
+a layer only says where, in its `secrets` table (`github_token = "env:GH_TOKEN"` or
+`"block:acme-github-token"`). Secret fields are `SecretStr`: their value prints as `**********`
+in reprs, logs and errors.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import contextvars
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from cronsim import CronSim, CronSimError
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from oncall.clients.base import DEFAULT_CONCURRENCY
 from oncall.clients.http import RetryPolicy
-from oncall.errors import ConfigError, remember_secret
+from oncall.clock import BusinessHours, zone
+from oncall.errors import ConfigError, OncallError, remember_secret
 
-# Secret setting -> the Prefect Secret block deployments read it from.
+CONFIG_FILE = "oncall.toml"  # read from the working directory when ONCALL_CONFIG is not set
+CONFIG_ENV = "ONCALL_CONFIG"
+# Where a field's value came from: doctor and `setup blocks` show it.
+Origin = Literal["argument", "env", "file", "variable", "block", "default"]
+
+# Secret setting -> the Prefect Secret block deployments read it from (unless `secrets` names another).
 SECRET_BLOCKS = {
     "opsgenie_api_key": "oncall-opsgenie-api-key",
     "jsm_api_token": "oncall-jsm-api-token",
@@ -31,6 +63,8 @@ class Settings(BaseSettings):
     """Everything oncall-flows needs to reach the outside world. Documented in the README."""
 
     model_config = SettingsConfigDict(env_prefix="ONCALL_", extra="ignore", frozen=True)
+    _origins: dict[str, Origin] = PrivateAttr(default_factory=dict)
+    _layers: tuple[str, ...] = PrivateAttr(default=())
 
     source: Literal["opsgenie", "jsm", "rootly"] = Field(
         "opsgenie", description="Alert source: opsgenie, jsm (Jira Service Management Operations) or rootly"
@@ -55,6 +89,9 @@ class Settings(BaseSettings):
     schedule: str = Field("Primary On Call Schedule", description="On-call schedule name")
     team_timezone: str = Field("America/New_York", description="IANA zone the team works in")
     business_hours: str = Field("Mon-Fri 09:00-17:00", description="Working hours in the team's zone")
+    handoff_cron: str = Field(
+        "0 10 * * 2", description="When the weekly hand-off runs: a cron line in the team's zone"
+    )
     escalation_minutes: int = Field(5, ge=1, description="Unacknowledged this long means it escalated")
     slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook URL (a secret)")
     github_token: SecretStr | None = Field(None, description="GitHub token: issues read/write, contents read")
@@ -105,6 +142,80 @@ class Settings(BaseSettings):
         DEFAULT_CONCURRENCY, ge=1, le=64, description="Parallel requests per outside API"
     )
     out_dir: str = Field("out", description="Where local runs and the demo write what they produced")
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each secret comes from, by reference only: 'env:VARIABLE' or 'block:NAME'",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, the environment, then the layers `load_settings` passed (the file or the
+        Variable), then the defaults. `Settings()` on its own reads no layer."""
+        return (init_settings, env_settings, *(layer.source(settings_cls) for layer in _LAYERS.get()))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_references(cls, data: Any) -> Any:
+        """A secret not set as ONCALL_<NAME> comes from the environment variable its reference names."""
+        if not isinstance(data, dict) or not isinstance(data.get("secrets"), dict):
+            return data
+        for name, ref in data["secrets"].items():
+            if (
+                name in SECRET_BLOCKS
+                and isinstance(ref, str)
+                and ref.startswith("env:")
+                and not data.get(name)
+            ):
+                value = os.environ.get(ref.removeprefix("env:"))
+                if value:
+                    data = {**data, name: value}
+        return data
+
+    @field_validator("secrets")
+    @classmethod
+    def _references(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, ref in v.items():
+            if name not in SECRET_BLOCKS:
+                raise ValueError(f"{name!r} is not a secret; the secrets are {', '.join(SECRET_BLOCKS)}")
+            if not _REFERENCE.fullmatch(ref):
+                raise ValueError(f"{name} must be a reference, 'env:VARIABLE' or 'block:NAME'")
+        return v
+
+    @field_validator("team_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            zone(v)
+        except OncallError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        try:
+            BusinessHours.parse(v)
+        except OncallError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("handoff_cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        try:
+            CronSim(v, datetime(2026, 1, 1, tzinfo=UTC))
+        except CronSimError as exc:
+            raise ValueError(
+                f"{v!r} is not a cron line such as '0 10 * * 2' (Tuesdays 10:00): {exc}"
+            ) from None
+        return v
 
     @field_validator(
         "opsgenie_base_url",
@@ -125,13 +236,19 @@ class Settings(BaseSettings):
         return RetryPolicy(attempts=self.http_attempts, base_delay=self.http_backoff_seconds)
 
     def require(self, name: str) -> str:
-        """The secret's value, or a ConfigError naming the env var and the Secret block."""
+        """The secret's value, or a ConfigError naming the env var (and the one its reference
+        names) and the Secret block in force."""
         value = getattr(self, name)
         if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
-            block = SECRET_BLOCKS.get(name)
-            where = f" or the Prefect Secret block '{block}'" if block else ""
+            if name not in SECRET_BLOCKS:
+                raise ConfigError(f"setting ONCALL_{name.upper()} is not set; set the environment variable")
+            ref = self.secrets.get(name, "")
+            also = (
+                f" or {ref.removeprefix('env:')} (its [secrets] reference)" if ref.startswith("env:") else ""
+            )
             raise ConfigError(
-                f"setting ONCALL_{name.upper()} is not set; set the environment variable{where}"
+                f"setting ONCALL_{name.upper()} is not set; set the environment variable{also} "
+                f"or the Prefect Secret block '{secret_block(self, name)}'"
             )
         if isinstance(value, SecretStr):
             remember_secret(value.get_secret_value())  # scrubbed from any vendor text from now on
@@ -139,13 +256,268 @@ class Settings(BaseSettings):
         return str(value)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; a bad value becomes a ConfigError naming the variable."""
+_REFERENCE = re.compile(r"(env:[A-Za-z_][A-Za-z0-9_]*|block:[a-z0-9][a-z0-9-]*)")
+_FIELDS = [n for n in Settings.model_fields]  # the keys a layer may hold
+
+
+@dataclass(frozen=True)
+class SettingsLayer:
+    """Values below the environment and above the defaults: the config file or the Variable.
+
+    `where` names it in every error ("oncall.toml", "Variable 'oncall-settings'"); keys are the
+    field names; secrets appear only as references in the `secrets` table."""
+
+    origin: Literal["file", "variable"]
+    where: str
+    values: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        check_layer(self.where, self.values)
+
+    def source(self, settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
+        return InitSettingsSource(settings_cls, init_kwargs=dict(self.values))
+
+
+_LAYERS: contextvars.ContextVar[tuple[SettingsLayer, ...]] = contextvars.ContextVar("layers", default=())
+
+
+def check_layer(where: str, values: Mapping[str, Any]) -> None:
+    """Unknown keys, a secret given a value, a `secrets` table holding anything but references:
+    each a one-line ConfigError naming `where` and the key. Secret values are never echoed."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a table of settings, got {type(values).__name__}")
+    for key, value in values.items():
+        if key in SECRET_BLOCKS:
+            raise ConfigError(
+                f"{where}: {key} is a secret and its value never goes here; refer to it in the "
+                f'[secrets] table instead: {key} = "env:ONCALL_{key.upper()}" or "block:{SECRET_BLOCKS[key]}"'
+            )
+        if key == "secrets":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}: secrets must be a table, [secrets], of references")
+            for name, ref in value.items():
+                if name not in SECRET_BLOCKS:
+                    raise ConfigError(
+                        f"{where}: [secrets] has unknown key {name!r}{_did_you_mean(name, list(SECRET_BLOCKS))}; "
+                        f"the secrets are {', '.join(SECRET_BLOCKS)}"
+                    )
+                if not isinstance(ref, str) or not _REFERENCE.fullmatch(ref):
+                    raise ConfigError(
+                        f'{where}: [secrets] {name} must be a reference, "env:VARIABLE" or "block:NAME" '
+                        "(a secret's value never goes in the file)"
+                    )
+            continue
+        if isinstance(value, Mapping) and key not in Settings.model_fields:
+            raise ConfigError(
+                f"{where}: unknown table [{key}]; settings are top-level keys, and [secrets] is the only "
+                "table (see oncall.example.toml)"
+            )
+        if key not in Settings.model_fields:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}{_did_you_mean(key, _FIELDS)}; keys are the setting names "
+                "(see oncall.example.toml)"
+            )
+
+
+def _did_you_mean(key: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source, with bad TOML and bad keys as one-line ConfigErrors."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            with file_path.open(mode="rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path} is not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file_path} cannot be read: {exc.__class__.__name__}") from None
+        check_layer(str(file_path), data)
+        return data
+
+
+def config_path() -> Path | None:
+    """The config file the CLI reads: `$ONCALL_CONFIG` (which must exist), else `./oncall.toml`
+    when there is one, else none. `ONCALL_CONFIG=/dev/null` means no file."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named).expanduser()
+        if not path.exists():
+            raise ConfigError(f"{CONFIG_ENV} names {path}, which does not exist; fix or unset {CONFIG_ENV}")
+        if path.is_dir():
+            raise ConfigError(f"{CONFIG_ENV} names {path}, a folder; name the TOML file itself")
+        return path
+    local = Path.cwd() / CONFIG_FILE
+    return local if local.is_file() else None
+
+
+def file_layer(path: Path | None = None) -> SettingsLayer | None:
+    """The config file as a layer (read and checked now), or None when there is no file."""
+    path = config_path() if path is None else path
+    if path is None:
+        return None
+    source = _TomlFile(Settings, toml_file=path)
+    return SettingsLayer("file", str(path), source.toml_data)
+
+
+def load_settings(layers: Sequence[SettingsLayer | None] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, then `layers` (default: the config file), then defaults.
+
+    A bad value becomes a one-line ConfigError naming the variable, and the file and key when the
+    value came from a layer. `settings_sources(result)` says where each value came from."""
     from pydantic import ValidationError
 
+    chosen = tuple(layer for layer in ([file_layer()] if layers is None else layers) if layer is not None)
+    token = _LAYERS.set(chosen)
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting ONCALL_{field.upper()} is invalid: {first['msg']}") from None
+        field = ".".join(str(p) for p in first["loc"][:1]) or "?"
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        origin = _origins(overrides, chosen).get(field)
+        layer = next((la for la in reversed(chosen) if field in la.values), None)
+        where = f" (key {field} in {layer.where})" if layer and origin in ("file", "variable") else ""
+        raise ConfigError(f"setting ONCALL_{field.upper()} is invalid: {msg}{where}") from None
+    finally:
+        _LAYERS.reset(token)
+    origins = _origins(overrides, chosen)
+    for name in SECRET_BLOCKS:  # a secret set through its env: reference
+        if getattr(settings, name) is not None and origins[name] == "default":
+            origins[name] = "env"
+    settings._origins = origins
+    settings._layers = tuple(layer.where for layer in chosen)
+    return settings
+
+
+def _origins(overrides: Mapping[str, object], layers: Sequence[SettingsLayer]) -> dict[str, Origin]:
+    env = EnvSettingsSource(Settings)()
+    found: dict[str, Origin] = {}
+    for name in Settings.model_fields:
+        if name in overrides:
+            found[name] = "argument"
+        elif name in env:
+            found[name] = "env"
+        else:
+            layer = next((la for la in layers if name in la.values), None)
+            found[name] = layer.origin if layer else "default"
+    return found
+
+
+def settings_sources(settings: Settings) -> dict[str, Origin]:
+    """Per field, where its value came from: "env", "file", "variable", "block" (a Secret block,
+    on the deployed path), "argument" or "default". Settings not made by `load_settings`
+    (a bare `Settings()`) report "env" or "default"."""
+    return dict(settings._origins) or _origins({}, ())
+
+
+def settings_layers(settings: Settings) -> tuple[str, ...]:
+    """The layers that were read, as named in errors: the config file's path, the Variable."""
+    return settings._layers
+
+
+def with_origins(settings: Settings, origins: Mapping[str, Origin], layers: Sequence[str]) -> Settings:
+    """`settings` remembering where its values came from (tasks.config marks the block-read secrets)."""
+    settings._origins = dict(origins)
+    settings._layers = tuple(layers)
+    return settings
+
+
+def secret_block(settings_or_refs: Settings | Mapping[str, str], name: str) -> str:
+    """The Secret block that holds secret `name`: its `block:` reference, else the default block."""
+    refs = settings_or_refs.secrets if isinstance(settings_or_refs, Settings) else settings_or_refs
+    ref = refs.get(name, "")
+    return ref.removeprefix("block:") if ref.startswith("block:") else SECRET_BLOCKS[name]
+
+
+def secret_env(settings_or_refs: Settings | Mapping[str, str], name: str) -> list[str]:
+    """The environment variables secret `name` is read from, first wins: ONCALL_<NAME>, then its
+    `env:` reference."""
+    refs = settings_or_refs.secrets if isinstance(settings_or_refs, Settings) else settings_or_refs
+    ref = refs.get(name, "")
+    own = f"ONCALL_{name.upper()}"
+    return [own, *([ref.removeprefix("env:")] if ref.startswith("env:") and ref != f"env:{own}" else [])]
+
+
+@contextmanager
+def no_config_file() -> Iterator[None]:
+    """For the sandbox's own runs (demo, `make serve` without real settings): a team's file must
+    not point them at its real schedule."""
+    before = os.environ.get(CONFIG_ENV)
+    os.environ[CONFIG_ENV] = os.devnull
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CONFIG_ENV, None)
+        else:
+            os.environ[CONFIG_ENV] = before
+
+
+# --- sandbox values: what `make serve` and `oncall sandbox` hand out, never a team's own ------------
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
+URL_FIELDS = (
+    "opsgenie_base_url",
+    "github_base_url",
+    "google_base_url",
+    "jsm_site_url",
+    "jsm_api_url",
+    "rootly_base_url",
+    "slack_webhook_url",
+)
+
+
+def _sandbox_credentials() -> dict[str, str]:
+    """The sandbox's own throwaway credentials, read from the fakes' defaults so they never drift."""
+    from dataclasses import fields
+
+    from oncall.sandbox.github_fake import GitHubState
+    from oncall.sandbox.jsm_fake import JsmState
+    from oncall.sandbox.opsgenie_fake import OpsGenieState
+    from oncall.sandbox.rootly_fake import RootlyState
+
+    def default(cls: type, name: str) -> str:
+        return str(next(f.default for f in fields(cls) if f.name == name))
+
+    return {
+        "opsgenie_api_key": default(OpsGenieState, "api_key"),
+        "jsm_api_token": default(JsmState, "api_token"),
+        "rootly_api_token": default(RootlyState, "api_token"),
+        "github_token": default(GitHubState, "token"),
+    }
+
+
+def sandbox_values(values: Mapping[str, object]) -> dict[str, str]:
+    """Settings in `values` (field name -> value, secrets as plain strings) that are the sandbox's:
+    a URL on this machine, or one of its throwaway credentials. Name -> why, never the value."""
+    from dataclasses import fields
+
+    from oncall.sandbox.google_fake import GoogleState
+    from oncall.sandbox.slack_fake import SlackState
+
+    creds = _sandbox_credentials()
+    hook = next(str(f.default) for f in fields(SlackState) if f.name == "webhook_path")
+    email = next(str(f.default) for f in fields(GoogleState) if f.name == "client_email")
+    found: dict[str, str] = {}
+    for name, raw in values.items():
+        value = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+        if not isinstance(value, str) or not value:
+            continue
+        if name in URL_FIELDS:
+            try:
+                host = urlsplit(value.strip()).hostname
+            except ValueError:
+                host = None
+            if host in _LOCAL_HOSTS:
+                found[name] = f"a URL on this machine ({host}), as the sandbox uses"
+            elif name == "slack_webhook_url" and value.rstrip("/").endswith(hook):
+                found[name] = "the sandbox's Slack webhook"
+        if name in creds and value == creds[name]:
+            found[name] = "the sandbox's throwaway credential"
+        if name == "google_service_account" and email in value:
+            found[name] = "the sandbox's service account"
+    return found
