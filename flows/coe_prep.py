@@ -10,8 +10,8 @@ from prefect.artifacts import create_link_artifact
 from prefect.logging import get_run_logger
 
 from oncall import escape
-from oncall.clock import local, now
-from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts, review_date
+from oncall.clock import now
+from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts, tracker_row
 from oncall.errors import ConfigError, InputError
 from oncall.models import AlertQuery, TimeWindow
 from oncall.settings import Settings
@@ -124,22 +124,8 @@ def coe_prep(
         found = find_tracker_row(settings, key)
         if found[0] is None:
             post_to_slack_if_configured(settings, key, name, doc.link)
-        resolved = incident.resolved_at or now()
-        tracked = track_coe(
-            settings,
-            [
-                key,
-                escape.cut(incident.message, 300),
-                values["incident.start"],
-                values["incident.duration"],
-                values["incident.priority"],
-                doc.link,
-                values["oncall.at_start"],
-                "Draft",
-                local(review_date(resolved), tz).format("YYYY-MM-DD"),
-            ],
-            found,
-        )
+        row = tracker_row(key, incident, doc.link, values["oncall.at_start"], tz, facts.prepared_at)
+        tracked = track_coe(settings, row, found)
 
     create_link_artifact(
         link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,16 @@ from pydantic import BaseModel, ConfigDict
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local, local
 from oncall.kinds import alert_kind
-from oncall.models import Alert, Incident, OnCall, TimelineEntry, priority_label, priority_rank
+from oncall.models import (
+    Alert,
+    Incident,
+    OnCall,
+    Person,
+    Responder,
+    TimelineEntry,
+    priority_label,
+    priority_rank,
+)
 
 TEMPLATE = Path(__file__).with_name("templates") / "coe.md"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
@@ -34,12 +44,12 @@ PLACEHOLDERS: dict[str, str] = {
     "incident.services": "impacted services",
     "incident.responders": "responders (users and teams)",
     "incident.acknowledged_by": "who acknowledged first",
-    "incident.start": "start: the earlier of the first related alert and the incident",
+    "incident.start": "start, as the source records the incident (the same start the hand-off and tracker show)",
     "incident.detected": "first related alert",
     "incident.acknowledged": "first acknowledgement",
     "incident.resolved": "resolution",
-    "incident.duration": "start to resolution",
-    "incident.time_to_detect": "start to detection",
+    "incident.duration": "start to resolution (Incident.duration: the same everywhere)",
+    "incident.time_to_detect": "start to the first related alert (0s when an alert came first)",
     "incident.time_to_acknowledge": "detection to acknowledgement",
     "incident.time_to_resolve": "start to resolution",
     "oncall.at_start": "who was on call when it started",
@@ -135,15 +145,19 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
     """The value of every documented placeholder for this incident, escaped for the document."""
     inc, tz = facts.incident, facts.timezone
     first_alert = min((a.created_at for a in facts.related), default=None)
-    start = min(filter(None, [first_alert, inc.created_at]))
-    detected = first_alert or inc.created_at
+    start = inc.start
+    detected = first_alert or start
     acks = [(a.created_at + a.ack_after, a.acknowledged_by) for a in facts.related if a.ack_after is not None]
     acks += [(e.at, e.actor) for e in facts.timeline if e.origin == "incident" and "ack" in e.kind.lower()]
     ack_at, ack_by = min(acks, key=lambda x: x[0]) if acks else (None, None)
-    resolved = inc.resolved_at
+    resolved = inc.end
 
     def span(a: datetime | None, b: datetime | None) -> str:
         return fmt_duration(b - a) if a and b else "not available"
+
+    to_detect = span(start, detected)
+    if detected < start:
+        to_detect = f"0s; the first related alert came {fmt_duration(start - detected)} before the incident"
 
     kinds = Counter(alert_kind(a.message) for a in facts.related)
     counts = Counter(alert_kind(a.message) for a in facts.related for _ in range(a.count))
@@ -157,7 +171,8 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
         )
         or "no entries"
     )
-    responders = ", ".join(r.name or f"{r.type} {r.id}" for r in inc.responders) or "not available"
+    people = facts.on_call.people if facts.on_call else ()
+    responders = ", ".join(responder_label(r, people) for r in inc.responders) or "not available"
     values = {
         "incident.id": inc.id,
         "incident.tiny_id": inc.tiny_id or inc.id,
@@ -172,10 +187,10 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
         "incident.detected": _when(detected, tz),
         "incident.acknowledged": _when(ack_at, tz),
         "incident.resolved": _when(resolved, tz),
-        "incident.duration": span(start, resolved),
-        "incident.time_to_detect": span(start, detected),
+        "incident.duration": fmt_duration(inc.duration) if inc.duration is not None else "not available",
+        "incident.time_to_detect": to_detect,
         "incident.time_to_acknowledge": span(detected, ack_at),
-        "incident.time_to_resolve": span(start, resolved),
+        "incident.time_to_resolve": span(start, resolved),  # = incident.duration, by definition
         "oncall.at_start": facts.on_call.names if facts.on_call else "not available",
         "alerts.count": str(len(facts.related)),
         "alerts.list": alerts_list,
@@ -187,6 +202,56 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
     return {
         k: _safe(v, VALUE_LIMIT if k in ("timeline", "alerts.list") else 2_000) for k, v in values.items()
     }
+
+
+def responder_label(responder: Responder, people: Iterable[Person] = ()) -> str:
+    """A responder's name; else the name of the person with its id among `people` (who was on call,
+    as the same source listed them); else its id, labelled as one (OpsGenie incidents name
+    responders by id only)."""
+    if responder.name:
+        return responder.name
+    named = next((p.name for p in people if p.id and p.id == responder.id), None)
+    return named or f"{responder.type} id {responder.id}"
+
+
+# -- the tracking sheet -----------------------------------------------------------------------
+
+Cell = str | float
+SHEETS_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Sheets (and Excel) dates
+DAY = timedelta(days=1)
+# Column (0-based) -> Sheets number format (type, pattern) of the numbers written there.
+TRACKER_FORMATS: dict[int, tuple[str, str]] = {
+    2: ("DATE_TIME", "yyyy-mm-dd hh:mm"),  # C: start
+    3: ("TIME", "[h]:mm"),  # D: duration, summable past 24 hours
+    8: ("DATE", "yyyy-mm-dd"),  # I: review date
+}
+
+
+def serial_days(at: datetime, tz: str) -> float:
+    """`at` as Sheets' date serial number: days since 1899-12-30, of the wall clock in `tz`
+    (a sheet's cells carry no zone)."""
+    wall = local(at, tz).naive()
+    return (datetime(*wall.timetuple()[:6], wall.microsecond) - SHEETS_EPOCH) / DAY
+
+
+def tracker_row(
+    key: str, incident: Incident, document: str, on_call: str, tz: str, prepared_at: datetime
+) -> list[Cell]:
+    """The incident's tracker row: text as text, and start, duration and review date as numbers
+    (formatted by TRACKER_FORMATS) so the sheet sorts and sums them."""
+    resolved = incident.end or prepared_at
+    review = local(review_date(resolved), tz).date()
+    return [
+        key,
+        escape.cut(incident.message, 300),
+        serial_days(incident.start, tz),
+        incident.duration / DAY if incident.duration is not None else "not available",
+        priority_label(incident.priority),
+        document,
+        on_call,
+        "Draft",
+        float((datetime(review.year, review.month, review.day) - SHEETS_EPOCH).days),
+    ]
 
 
 def coe_title(incident: Incident, tz: str) -> str:

@@ -160,9 +160,25 @@ class Incident(_Model):
     url: str | None = None
     extra: dict[str, str] = {}
 
+    # One story in every output: the hand-off, the COE, the tracker, Slack and incident-watch all
+    # measure an incident by these two instants. The start is the source's own (OpsGenie and JSM
+    # creation, Rootly's `started_at`), not the first related alert: the hand-off and the watch
+    # see no related alerts, and a COE that started earlier told a longer story than they did.
+
+    @property
+    def start(self) -> datetime:
+        """When the incident began, as the source records it."""
+        return self.created_at
+
+    @property
+    def end(self) -> datetime | None:
+        """When it was resolved; None while it is open or the source gives no resolve time."""
+        return self.resolved_at
+
     @property
     def duration(self) -> timedelta | None:
-        return None if self.resolved_at is None else self.resolved_at - self.created_at
+        """Start to end: the one duration every output shows and every threshold compares."""
+        return None if self.end is None else self.end - self.start
 
 
 class Person(_Model):

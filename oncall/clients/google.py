@@ -336,17 +336,63 @@ class GoogleWorkspace:
                     return number, cells + [""] * (TRACKER_COLUMNS - len(cells))
         return None, []
 
-    def append_row(self, sheet_id: str, tab: str, row: list[str]) -> None:
-        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A:I"
+    def append_row(
+        self,
+        sheet_id: str,
+        tab: str,
+        row: list[str | float],
+        formats: dict[int, tuple[str, str]] | None = None,
+    ) -> None:
+        """Append `row` after the tab's last row, in one `appendCells` (a batchUpdate request).
+
+        Each cell is typed, as `RAW` would keep it: a string is a `stringValue`, never parsed (an
+        alert title can never become a formula); a number is a `numberValue` with the number
+        format `formats[column]` gives ((type, pattern), e.g. ("DATE_TIME", "yyyy-mm-dd hh:mm")),
+        so dates and durations sort and sum. The tab's numeric id comes from one metadata read.
+        """
+        grid = self._grid_id(sheet_id, tab)
+        cells: list[dict[str, Any]] = []
+        for column, value in enumerate(row):
+            if isinstance(value, str):
+                cells.append({"userEnteredValue": {"stringValue": value}})
+                continue
+            cell: dict[str, Any] = {"userEnteredValue": {"numberValue": value}}
+            if formats and column in formats:
+                kind, pattern = formats[column]
+                cell["userEnteredFormat"] = {"numberFormat": {"type": kind, "pattern": pattern}}
+            cells.append(cell)
+        body = {
+            "requests": [
+                {
+                    "appendCells": {
+                        "sheetId": grid,
+                        "rows": [{"values": cells}],
+                        "fields": "userEnteredValue,userEnteredFormat.numberFormat",
+                    }
+                }
+            ]
+        }
         self._sheet_call(
-            "adding to the COE tracker",
-            lambda: self._sheets.values_append(
-                sheet_id,
-                rng,
-                {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                {"values": [row]},
-            ),
-            write=True,
+            "adding to the COE tracker", lambda: self._sheets.batch_update(sheet_id, body), write=True
+        )
+
+    def _grid_id(self, sheet_id: str, tab: str) -> int:
+        """The numeric id of tab `tab` (what batchUpdate requests name a tab by)."""
+        body = self._retrying(
+            lambda: self._sheet_call(
+                "reading the COE tracker's tabs",
+                lambda: self._sheets.fetch_sheet_metadata(
+                    sheet_id, params={"fields": "sheets.properties(sheetId,title)"}
+                ),
+            )
+        )
+        with answer_shape(SYSTEM, "reading the COE tracker's tabs"):
+            for sheet in body.get("sheets", []):
+                props = sheet["properties"]
+                if props["title"] == tab:
+                    return int(props["sheetId"])
+        raise NotFoundError(
+            SYSTEM, f"the COE tracker has no tab {tab!r}; check ONCALL_COE_SHEET_TAB", status=404
         )
 
     def write_cell(self, sheet_id: str, tab: str, number: int, column: int, value: str) -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from oncall.coe import (
     PLACEHOLDERS,
+    SHEETS_EPOCH,
     TEMPLATE,
+    TRACKER_FORMATS,
     CoeFacts,
     check_template,
     coe_title,
@@ -14,11 +17,16 @@ from oncall.coe import (
     leftover_placeholders,
     needs_coe,
     related_alerts,
+    responder_label,
     review_date,
+    serial_days,
+    tracker_row,
 )
-from oncall.models import Priority, TimelineEntry
+from oncall.handoff import summarize_shift
+from oncall.handoff_render import render_markdown, render_slack
+from oncall.models import Incident, OnCall, Person, Priority, Responder, TimelineEntry
 from oncall.watch import coe_candidates
-from tests.factories import START, alert, coe_facts, incident, on_call
+from tests.factories import START, alert, coe_facts, context, incident, on_call
 
 T0 = START + timedelta(days=2)
 NY = "America/New_York"
@@ -75,10 +83,12 @@ def test_values_times_and_durations() -> None:
     )
     v = coe_values(facts)
     assert set(v) == set(PLACEHOLDERS)
-    assert v["incident.duration"] == "49m 00s"  # from the first alert, two minutes before the incident
-    assert v["incident.time_to_detect"] == "0s"
+    # The incident's own start, not the first alert two minutes earlier: the hand-off's duration.
+    assert v["incident.duration"] == "47m 00s"
+    assert v["incident.time_to_detect"] == "0s; the first related alert came 2m 00s before the incident"
     assert v["incident.time_to_acknowledge"] == "3m 00s" and v["incident.acknowledged_by"] == "dana"
-    assert v["incident.time_to_resolve"] == "49m 00s"
+    assert v["incident.time_to_resolve"] == "47m 00s"
+    assert v["incident.start"].startswith("Thu 2026-11-19 10:00")
     assert v["oncall.at_start"] == "dana, bruno" and v["source.name"] == "OpsGenie"
     assert v["timeline"].splitlines()[0].endswith("10:00:00 · dana · created")
     assert "DiskFull: 1 alert(s)" in v["alerts.list"]
@@ -152,3 +162,67 @@ def test_the_shipped_docx_is_built_from_the_markdown_template(tmp_path) -> None:
             if name.endswith((".xml", ".rels")):
                 ET.fromstring(z.read(name))  # well-formed
     assert set(PLACEHOLDER.findall(docx_text(DOCX))) == set(PLACEHOLDERS)
+
+
+def _story() -> tuple[CoeFacts, Incident]:
+    """The seeded week's shape: three tagged alerts fire up to two minutes before the incident."""
+    inc = _incident()
+    related = [
+        alert("RDS full", at=T0 - timedelta(minutes=2 - j), tags=("incident-101",), priority=Priority.P1)
+        for j in range(3)
+    ]
+    return coe_facts(inc, related=related, timezone=NY), inc
+
+
+def test_one_incident_has_one_duration_in_every_output() -> None:
+    """Hand-off (markdown and Slack), COE, tracker row and incident-watch all tell 47 minutes."""
+    facts, inc = _story()
+    assert inc.duration == timedelta(minutes=47) and inc.start == T0 and inc.end == T0 + timedelta(minutes=47)
+    summary = summarize_shift(context(), list(facts.related), [], [inc], on_call("dana"), on_call("alice"))
+    [line] = [row for row in render_markdown(summary).splitlines() if "Checkout down" in row]
+    slack = json.dumps(render_slack(summary))
+    coe = coe_values(facts)
+    row = tracker_row("inc-1", inc, "https://doc", "dana", NY, T0 + timedelta(hours=1))
+    [watched] = coe_candidates([inc], [], timedelta(minutes=10))
+    assert line.rstrip(" |").endswith("47m 00s")
+    assert "Checkout down" in slack and "47m 00s" in slack and "49m" not in slack
+    assert coe["incident.duration"] == coe["incident.time_to_resolve"] == "47m 00s"
+    assert isinstance(row[3], float) and round(row[3] * 24 * 60, 6) == 47
+    assert watched.duration_minutes == 47
+    # and one start: the hand-off's "started" cell, the COE's start and the tracker's serial date
+    assert "Thu 2026-11-19 10:00 EST" in line and coe["incident.start"] == "Thu 2026-11-19 10:00 EST"
+    assert isinstance(row[2], float)
+    assert SHEETS_EPOCH + timedelta(days=row[2]) == datetime(2026, 11, 19, 10, 0)
+
+
+def test_tracker_row_writes_numbers_where_the_sheet_sorts_and_sums() -> None:
+    inc = _incident(message='=HYPERLINK("http://x")  a\ttitle')
+    row = tracker_row("inc-1", inc, "https://doc", "dana", NY, T0)
+    assert len(row) == 9 and set(TRACKER_FORMATS) == {2, 3, 8}
+    assert all(isinstance(row[i], float) for i in TRACKER_FORMATS)
+    assert all(isinstance(row[i], str) for i in range(9) if i not in TRACKER_FORMATS)
+    assert row[1].startswith("=HYPERLINK")  # text stays text: RAW keeps it from becoming a formula
+    # Sheets' documented example: 1900-01-01 12:00 is serial 2.5
+    assert serial_days(datetime(1900, 1, 1, 17, 0, tzinfo=UTC), NY) == 2.5
+    # the review date is the Thursday after resolution, a whole day number
+    assert SHEETS_EPOCH + timedelta(days=row[8]) == datetime(2026, 11, 26)
+    open_ = tracker_row("inc-2", _incident(resolved_at=None), "https://doc", "dana", NY, T0)
+    assert open_[3] == "not available"
+
+
+def test_responders_show_names_where_the_source_resolves_them() -> None:
+    people = (Person(id="u-dana", name="dana.okafor@example.edu"), Person(id=None, name="nobody-id"))
+    inc = _incident(
+        responders=(
+            Responder(type="team", id="team-ops-0001"),
+            Responder(type="user", id="u-dana"),
+            Responder(type="user", id="u-x", name="x@example.edu"),
+            Responder(type="user", id="u-gone"),
+        )
+    )
+    on = OnCall(schedule="Primary", at=T0, people=people)
+    v = coe_values(coe_facts(inc, on_call=on))
+    assert v["incident.responders"] == (
+        "team id team-ops-0001, dana.okafor@example.edu, x@example.edu, user id u-gone"
+    )
+    assert responder_label(Responder(type="user", id="u-dana")) == "user id u-dana"

@@ -32,16 +32,17 @@ def _google_api_calls(sandbox: Sandbox, since: int) -> int:
     )
 
 
-def test_a_new_coe_costs_six_requests_and_an_existing_one_three(google: Sandbox) -> None:
+def test_a_new_coe_costs_seven_requests_and_an_existing_one_three(google: Sandbox) -> None:
     mark = len(google.app.served)
     result = coe_prep(incident_id=LONG)
-    assert result["status"] == "created" and _google_api_calls(google, mark) <= 6
+    assert result["status"] == "created" and _google_api_calls(google, mark) <= 7  # + the tab's id
     [doc] = coes(google, LONG)
     text = google.state.google.text(doc["id"])
-    assert "{{" not in text and "COE: xPro unavailable" in text and "(49m 00s)" in text
+    assert "{{" not in text and "COE: xPro unavailable" in text and "(47m 00s)" in text
     assert doc["name"] == "COE 2026-11-21 xPro unavailable: RDS storage exhausted on the xpro applications db"
     [row] = rows(google, LONG)
     assert row[4:6] == ["P1", f"https://docs.google.com/document/d/{doc['id']}/edit"] and row[7] == "Draft"
+    assert [str(c) for c in row[2:4]] == ["2026-11-21 14:05", "0:47"]  # numbers, as the sheet shows them
     assert (
         len(google.state.slack.messages) == 1
         and "next review meeting" in google.state.slack.messages[0]["text"]

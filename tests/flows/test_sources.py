@@ -127,7 +127,7 @@ def test_coe_prep_fills_the_same_coe_from_each_source(
     assert result["status"] == "created"
     [doc] = coes(google, LONG[source])
     text = google.state.google.text(doc["id"])
-    assert "{{" not in text and "COE: xPro unavailable" in text and "(49m 00s)" in text
+    assert "{{" not in text and "COE: xPro unavailable" in text and "(47m 00s)" in text
     [row] = rows(google, LONG[source])
     assert row[4] == "P1" and row[7] == "Draft"
     assert coe_prep(incident_id=LONG[source])["status"] == "exists"
