@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         "configured system; name what is missing or rejected. Exit 1 on any problem.",
         epilog=EPILOG,
     )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object (checks, summary, exit_code)")
     doctor.set_defaults(func=commands.cmd_doctor)
     return parser
 

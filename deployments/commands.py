@@ -115,7 +115,7 @@ def cmd_coe_prep(args: argparse.Namespace) -> int:
         force=args.force,
         dry_run=args.dry_run,
     )
-    if args.dry_run:
+    if "text" in result:  # a dry run that got as far as the document; a skipped one has none
         print(result.pop("text"))
     print(", ".join(f"{k}: {v}" for k, v in result.items()))
     return 0
@@ -217,4 +217,4 @@ def cmd_setup_automations(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
-    return run_doctor(print)
+    return run_doctor(print, as_json=args.json)

@@ -1,13 +1,69 @@
-"""`oncall doctor`: every setting checked, every configured system called once, problems named."""
+"""`oncall doctor`: everything a run will need, checked with reads only, one line per check.
+
+Each line says ok, warn or fail, and for the last two the fix; a summary follows. The exit
+code is 1 when anything failed. `--json` prints one object for scripts. The checks live in
+`deployments.doctor_checks` (the outside systems) and `deployments.doctor_prefect` (what
+deployed runs read from Prefect, and the deployments).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
-from oncall.clients.slack import SlackWebhook
+from deployments.doctor_checks import (
+    Check,
+    Status,
+    fail,
+    github_checks,
+    google_checks,
+    settings_checks,
+    slack_checks,
+    source_checks,
+)
 from oncall.errors import OncallError
+from oncall.escape import terminal
 from oncall.settings import SECRET_BLOCKS, Settings, load_settings
-from oncall.sources import build_source
+
+MARKS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗"}
+
+
+def collect(settings: Settings) -> list[Check]:
+    """Every check, in the order a person fixes things: settings, source, GitHub, Google, Slack, Prefect."""
+    from deployments.doctor_prefect import prefect_checks
+
+    checks = settings_checks(settings)
+    for group in (source_checks, github_checks, google_checks, slack_checks, prefect_checks):
+        try:
+            checks += group(settings)
+        except OncallError as exc:  # a check that could not finish says so; the others still run
+            checks.append(fail(group.__name__.removesuffix("_checks"), " ".join(str(exc).split())))
+    return checks
+
+
+def counts(checks: list[Check]) -> dict[str, int]:
+    return {s.value: sum(c.status == s for c in checks) for s in Status}
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status == Status.FAIL for c in checks) else 0
+
+
+def line(check: Check) -> str:
+    """`✗ fail  github.access  read access to o/r: ...  → fix: grant Write`, on one line; text from
+    outside (names, vendor messages) cannot move the cursor or recolour the terminal."""
+    fix = f"  → fix: {terminal(check.fix, 400)}" if check.fix and check.status != Status.OK else ""
+    return (
+        f"{MARKS[check.status]} {check.status.value:<4}  {check.name:<30} {terminal(check.detail, 600)}{fix}"
+    )
+
+
+def summary(checks: list[Check]) -> str:
+    n = counts(checks)
+    tally = f"{n['ok']} ok, {n['warn']} warn, {n['fail']} fail"
+    if n["fail"]:
+        return f"{tally}: {n['fail']} problem(s) found; fix the lines marked fail and run again."
+    return f"{tally}. All checks passed." + (" The warnings name what is turned off." if n["warn"] else "")
 
 
 def _settings_lines(settings: Settings) -> list[str]:
@@ -15,61 +71,37 @@ def _settings_lines(settings: Settings) -> list[str]:
     for name in Settings.model_fields:
         value = getattr(settings, name)
         shown = ("set (hidden)" if value is not None else "not set") if name in SECRET_BLOCKS else repr(value)
-        lines.append(f"  ONCALL_{name.upper():<28} {shown}")
+        lines.append(f"  ONCALL_{name.upper():<28} {terminal(shown)}")
     return lines
 
 
-def run_doctor(say: Callable[[str], None]) -> int:
-    """Prints a report; returns 1 when anything is missing or rejected."""
+def run_doctor(say: Callable[[str], None], *, as_json: bool = False) -> int:
+    """Prints the report (text, or one JSON object); returns 1 when any check failed."""
+    settings: Settings | None = None
     try:
         settings = load_settings()
     except OncallError as exc:
-        say(f"✗ settings: {exc}")
-        return 1
-    say("Settings:")
-    for line in _settings_lines(settings):
-        say(line)
-    problems = 0
-    say("\nChecks:")
-    try:
-        source = build_source(settings)
-        try:
-            say(f"✓ {source.check()}")
-        finally:
-            source.close()
-    except OncallError as exc:
-        problems += 1
-        say(f"✗ alert source ({settings.source}): {exc}")
-    if settings.slack_webhook_url is None:
-        say("- Slack: ONCALL_SLACK_WEBHOOK_URL not set; hand-offs will not be posted to Slack")
+        checks = [fail("settings", " ".join(str(exc).split()), "fix that setting and run again")]
     else:
-        hook = SlackWebhook(settings.require("slack_webhook_url"), timeout=settings.http_timeout_seconds)
-        try:
-            say(f"✓ {hook.check()}")
-        except OncallError as exc:
-            problems += 1
-            say(f"✗ {exc}")
-        finally:
-            hook.close()
-    if settings.github_token is None:
-        say("- GitHub: ONCALL_GITHUB_TOKEN not set; runbook-gaps cannot read the runbook or file issues")
-    else:
-        from oncall.clients.github import github_client
-        from oncall.runbook import RunbookSource
-
-        with github_client(settings) as gh:
-            for repo in dict.fromkeys(
-                r
-                for r in (
-                    settings.github_repo,
-                    settings.runbook and RunbookSource.parse(settings.runbook).repo,
-                )
-                if r
-            ):
-                try:
-                    say(f"✓ {gh.check(repo)}")
-                except OncallError as exc:
-                    problems += 1
-                    say(f"✗ {exc}")
-    say(f"\n{'All checks passed.' if not problems else f'{problems} problem(s) found.'}")
-    return 1 if problems else 0
+        checks = collect(settings)
+    code = exit_code(checks)
+    if as_json:
+        say(
+            json.dumps(
+                {
+                    "checks": [c.model_dump(mode="json") for c in checks],
+                    "summary": counts(checks),
+                    "exit_code": code,
+                }
+            )
+        )
+        return code
+    if settings is not None:
+        say("Settings:")
+        for text in _settings_lines(settings):
+            say(text)
+        say("\nChecks:")
+    for check in checks:
+        say(line(check))
+    say("\n" + summary(checks))
+    return code

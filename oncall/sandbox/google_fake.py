@@ -1,6 +1,9 @@
 """Fake Google APIs: OAuth token exchange, Drive v3 (generateIds, copy, list, get, delete), Docs v1
 (get, batchUpdate with replaceAllText).
 
+`files.get` honours `fields` (Drive's partial response, e.g. `driveId,capabilities(canAddChildren)`)
+and carries the caller's `capabilities`; `driveId` is there only for an item on a Shared Drive.
+
 Errors have Google's shape, `{"error": {"code", "message", "errors": [{domain, reason}], "status"}}`,
 including the 403 a service account gets when it copies into a My Drive folder (no storage
 quota of its own) and the 403 for a folder it cannot write. Tests run google-api-python-client
@@ -125,6 +128,39 @@ def _error(code: int, message: str, reason: str, domain: str = "global") -> JSON
         },
         status_code=code,
     )
+
+
+def partial(body: dict[str, Any], fields: str) -> dict[str, Any]:
+    """Drive's partial response: only the named fields, `a(b,c)` naming fields inside `a`, `a/b`
+    one inside `a`; a field the item lacks (`driveId` in a My Drive) stays out."""
+    out: dict[str, Any] = {}
+    for name, inner in _field_list(fields):
+        if name not in body:
+            continue
+        value = body[name]
+        out[name] = partial(value, inner) if inner and isinstance(value, dict) else value
+    return out
+
+
+def _field_list(fields: str) -> list[tuple[str, str]]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(fields + ","):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(fields[start:i].strip())
+            start = i + 1
+    out = []
+    for part in filter(None, parts):
+        if "(" in part and part.endswith(")"):
+            name, _, inner = part[:-1].partition("(")
+            out.append((name.strip(), inner))
+        else:
+            name, _, inner = part.partition("/")
+            out.append((name, inner))
+    return out
 
 
 def _claims(assertion: str) -> dict[str, Any]:
@@ -293,7 +329,19 @@ def build_google_app(state: GoogleState) -> Router:
             state.docs.pop(f["id"], None)
             state.made_at.pop(f["id"], None)
             return Response(status_code=204)
-        return JSONResponse(file_json(f))
+        full = {**file_json(f), "capabilities": capabilities(f)}
+        wanted = request.query_params.get("fields")
+        return JSONResponse(partial(full, wanted) if wanted else full)
+
+    def capabilities(f: dict[str, Any]) -> dict[str, bool]:
+        """The caller's (the service account's) capabilities; canAddChildren is false for a file
+        that is not a folder, and for a folder it may not write (Drive's documented meaning)."""
+        folder = f["mimeType"] == FOLDER_MIME
+        return {
+            "canAddChildren": folder and not f["trashed"] and f["id"] not in state.unwritable,
+            "canListChildren": folder,
+            "canEdit": f["id"] not in state.unwritable,
+        }
 
     def doc_json(doc_id: str) -> dict[str, Any]:
         content: list[dict[str, Any]] = [{"endIndex": 1, "sectionBreak": {"sectionStyle": {}}}]

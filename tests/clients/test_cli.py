@@ -46,9 +46,9 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("source", "line"),
     [
-        ("opsgenie", "✓ OpsGenie at"),
-        ("jsm", "✓ JSM Operations (cloud sandbox-cloud-0001)"),
-        ("rootly", "✓ Rootly at"),
+        ("opsgenie", "source.credentials             OpsGenie at"),
+        ("jsm", "source.credentials             JSM Operations (cloud sandbox-cloud-0001)"),
+        ("rootly", "source.credentials             Rootly at"),
     ],
 )
 def test_doctor_checks_the_configured_source(
