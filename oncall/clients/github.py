@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -582,6 +582,49 @@ class GitHubClient:
                 f"lacks Write access to {repo}, or the repository or branch does not exist",
                 status=exc.status,
             ) from None
+
+    # Checks for `oncall doctor`: reads only, so a check never files, labels or pushes anything.
+
+    def access(self, repo: str) -> RepoAccess:
+        """The repository as the token's account sees it, with its role (`permissions`), which
+        GitHub sends for a user's token and leaves out for a GitHub App's."""
+        what = f"repository {repo}"
+        _, data = self._read(
+            what, lambda: self.gh.requester.requestJsonAndCheck("GET", f"/repos/{split_repo(repo)}")
+        )
+        with answer_shape(SYSTEM, what, also=(BadAttributeException,)):
+            return RepoAccess.model_validate(data)
+
+    def has_label(self, repo: str, label: str) -> bool:
+        """Whether the repository has the label (GitHub answers 404 for a label it lacks)."""
+        path = f"/repos/{split_repo(repo)}/labels/{quote(label, safe='')}"
+        try:
+            self._read(f"label {label!r} in {repo}", lambda: self.gh.requester.requestJsonAndCheck("GET", path))
+        except NotFoundError:
+            return False
+        return True
+
+
+class RepoAccess(BaseModel):
+    """What `GET /repos/{owner}/{repo}` says about the caller's access: `permissions` holds
+    admin, maintain, push, triage and pull; None when GitHub did not say (a GitHub App's token)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    full_name: str
+    permissions: dict[str, bool] | None = None
+    has_issues: bool = True
+    archived: bool = False
+
+    @property
+    def role(self) -> str | None:
+        """The highest role the permissions grant: admin, maintain, write, triage or read."""
+        if self.permissions is None:
+            return None
+        for key, role in (("admin", "admin"), ("maintain", "maintain"), ("push", "write"), ("triage", "triage")):
+            if self.permissions.get(key):
+                return role
+        return "read" if self.permissions.get("pull") else "none"
 
 
 def github_client(settings: Settings) -> GitHubClient:

@@ -418,3 +418,80 @@ class GoogleWorkspace:
                     raise
                 self.api.sleep(self.api.retry.backoff(attempt + 1))
         raise OutsideError(SYSTEM, "unreachable")
+
+    # -- Checks for `oncall doctor`: reads only -------------------------------------------------
+
+    def check_token(self) -> str:
+        """A fresh token exchange, so a revoked or mistyped key shows now, not in the first run."""
+        try:
+            with requests.Session() as session:
+                self.credentials.refresh(AuthRequest(session))  # type: ignore[no-untyped-call]
+        except (GoogleAuthError, requests.RequestException) as exc:
+            raise AuthError(
+                SYSTEM, f"token exchange failed ({type(exc).__name__}); check {SETTING}"
+            ) from None
+        return self.email
+
+    def folder(self, folder_id: str) -> DriveFolder:
+        """The folder's Shared Drive (`driveId`, absent in a My Drive) and whether the account may
+        add files to it (`capabilities.canAddChildren`)."""
+        params = {"supportsAllDrives": "true", "fields": FOLDER_FIELDS}
+        what = f"folder {folder_id}"
+        body = self.api.get_json(f"{self.drive}/files/{folder_id}", params=params, what=what)
+        with answer_shape(SYSTEM, what):
+            return DriveFolder.model_validate(body)
+
+    def sheet_tabs(self, sheet_id: str) -> list[str]:
+        """The titles of the spreadsheet's tabs."""
+        body = self._sheet_call(
+            "reading the COE tracker's tabs", lambda: self._sheets.fetch_sheet_metadata(sheet_id)
+        )
+        with answer_shape(SYSTEM, "reading the COE tracker's tabs"):
+            return [str(s["properties"]["title"]) for s in body.get("sheets", [])]
+
+    def sheet_header(self, sheet_id: str, tab: str) -> list[str] | None:
+        """The tab's first row (A-I), or None when the sheet has no such tab (Sheets answers 400
+        "Unable to parse range" for a range on a tab it lacks)."""
+        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A1:I1"
+        try:
+            body = self._sheet_call(
+                "reading the COE tracker's header", lambda: self._sheets.values_get(sheet_id, rng)
+            )
+        except RejectedError as exc:
+            if exc.status == 400 and "Unable to parse range" in str(exc):
+                return None
+            raise
+        with answer_shape(SYSTEM, "reading the COE tracker's header"):
+            rows = body.get("values", [])
+            return [str(v) for v in rows[0]] if rows else []
+
+
+FOLDER_FIELDS = "id,name,mimeType,driveId,trashed,capabilities(canAddChildren)"
+FOLDER_MIME = "application/vnd.google-apps.folder"
+# The COE tracker's columns A-I, in the order coe-prep writes each row.
+TRACKER_HEADER = (
+    "Incident ID",
+    "Title",
+    "Start",
+    "Duration",
+    "Priority",
+    "COE doc",
+    "On call",
+    "Status",
+    "Review date",
+)
+
+
+class DriveFolder(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: str
+    mimeType: str = ""
+    driveId: str | None = None  # the Shared Drive; Drive leaves it out for a My Drive item
+    trashed: bool = False
+    capabilities: dict[str, bool] = {}
+
+    @property
+    def can_add(self) -> bool:
+        return bool(self.capabilities.get("canAddChildren"))
