@@ -54,7 +54,7 @@ def coe_prep(
     document per incident, ever: reruns and concurrent triggers find the first one.
 
     Args:
-        incident_id: Incident id in the alert source (or alert-<id>)
+        incident_id: The incident: its id in the alert source, or the number the hand-off shows (OpsGenie tinyId, JSM key or number, Rootly sequential id)
         alert_id: For teams without incidents: a closed P1/P2 alert id
         threshold_minutes: Shorter incidents get no COE; default ONCALL_COE_THRESHOLD_MINUTES (10)
         template_doc_id: Google Doc to copy; default ONCALL_COE_TEMPLATE_ID
@@ -64,7 +64,7 @@ def coe_prep(
     """
     log = get_run_logger()
     settings = resolve_settings()
-    key = require_input(incident_id, alert_id)
+    ref = require_input(*_one_id(incident_id, alert_id))
     tz = settings.team_timezone
     if threshold_minutes is not None and threshold_minutes < 0:
         raise InputError(f"threshold_minutes {threshold_minutes} is negative")
@@ -78,9 +78,11 @@ def coe_prep(
             "set ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID (or the template_doc_id and folder_id parameters)"
         )
 
+    # Gather. The incident's own id keys the lock, the document and the row: a run by the number
+    # the hand-off shows (`101`) and one by id (incident-watch's) find the same COE.
+    incident = fetch_incident(settings, ref)
+    key = incident.id
     with exclusive("coe-prep", key):
-        # Gather
-        incident = fetch_incident(settings, key)
         wanted, reason = needs_coe(incident, threshold)
         if not wanted and not force:
             if incident.status not in ("resolved", "closed"):
@@ -146,6 +148,20 @@ def coe_prep(
         "document": doc.link,
         "tracked": tracked,
     }
+
+
+def _one_id(incident_id: str | None, alert_id: str | None) -> tuple[str | None, str | None]:
+    """The one id given, blanks dropped (a run from the UI sends its empty fields), or an
+    InputError naming the parameter to fill."""
+    incident, alert = (incident_id or "").strip() or None, (alert_id or "").strip() or None
+    if incident is None and alert is None:
+        raise InputError(
+            "coe-prep needs an incident: fill the incident_id parameter (its id, or the number the "
+            "hand-off shows, such as 101), or the alert_id parameter for a closed P1/P2 alert"
+        )
+    if incident is not None and alert is not None:
+        raise InputError("fill one of the incident_id and alert_id parameters, not both: clear alert_id")
+    return incident, alert
 
 
 def post_to_slack_if_configured(settings: Settings, key: str, name: str, link: str) -> None:

@@ -105,7 +105,7 @@ def test_short_open_and_unknown_incidents(google: Sandbox) -> None:
         coe_prep(incident_id=OPEN)
     with pytest.raises(Exception, match="incident nope was not found"):
         coe_prep(incident_id="nope")
-    with pytest.raises(Exception, match="exactly one of incident_id or alert_id"):
+    with pytest.raises(Exception, match="fill the incident_id parameter"):
         coe_prep()
 
 
@@ -284,3 +284,44 @@ def test_a_known_copy_is_read_by_its_id_not_searched(google: Sandbox) -> None:
         assert not any(s.path.endswith("/drive/v3/files") for s in google.app.served[mark:])
     finally:
         google.state.google.search_lag_seconds = 0.0
+
+
+def test_the_number_the_hand_off_shows_prepares_the_incident_s_one_coe(google: Sandbox) -> None:
+    """`oncall coe prep 101`: the document, the row and the lock are the incident's id's, so a
+    run by number and one by id (as incident-watch triggers) end with one COE."""
+    by_number = coe_prep(incident_id="101")
+    assert by_number["incident"] == LONG and by_number["status"] == "created"
+    assert coe_prep(incident_id=LONG)["status"] == "exists"
+    assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1
+
+
+def test_the_cli_s_dry_run_of_a_short_incident_says_it_is_skipped(
+    google: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was KeyError: 'text': a skipped incident's result has no document text to print."""
+    from deployments import commands
+    from deployments.cli import main
+
+    monkeypatch.setattr(commands, "flow_env", lambda: None)  # this session's test server
+    assert main(["coe", "prep", "102", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"incident: {SHORT}" in out and "status: skipped" in out and "6m 00s" in out
+    assert coes(google, SHORT) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({}, "incident_id"),
+        ({"incident_id": " ", "alert_id": ""}, "incident_id"),
+        ({"incident_id": LONG, "alert_id": "a-1"}, "alert_id"),
+    ],
+    ids=["nothing", "blank", "both"],
+)
+def test_a_run_from_the_ui_without_an_id_names_the_parameter_to_fill(
+    google: Sandbox, given: dict[str, str], named: str
+) -> None:
+    state = coe_prep(**given, return_state=True)  # type: ignore[arg-type]
+    assert state.is_failed()
+    message = str(state.message)
+    assert named in message and "parameter" in message and coes(google, LONG) == []
