@@ -294,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     blocks.add_argument(
         "--no-input", action="store_true", help="never prompt; skip secrets not in the environment"
     )
+    blocks.add_argument(
+        "--remove-sandbox",
+        action="store_true",
+        help="delete Secret blocks and Variable values the sandbox left behind (127.0.0.1 URLs, its "
+        "throwaway credentials) that this run does not replace",
+    )
     blocks.set_defaults(func=commands.cmd_setup_blocks)
     automations = setup_sub.add_parser(
         "automations",

@@ -202,7 +202,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
 def cmd_setup_blocks(args: argparse.Namespace) -> int:
     from deployments.setup import setup_blocks
 
-    setup_blocks(print, prompt=False if args.no_input else None)
+    setup_blocks(print, prompt=False if args.no_input else None, remove_sandbox=args.remove_sandbox)
     return 0
 
 
