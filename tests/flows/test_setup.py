@@ -1,15 +1,43 @@
 from __future__ import annotations
 
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from prefect.blocks.system import Secret
 from prefect.variables import Variable
 
 from deployments.setup import setup_blocks
+from oncall.errors import ConfigError
+from oncall.settings import SECRET_BLOCKS, settings_sources
 from tasks.config import SETTINGS_VARIABLE, resolve_settings
+
+OTHER_BLOCK = "acme-github-token"
+
+
+def _delete_block(name: str) -> None:
+    with contextlib.suppress(ValueError):
+        Secret.delete(name)
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An empty working folder (no ./oncall.toml), and no settings Variable or Secret blocks
+    left on the session's server by this test."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ONCALL_CHECKOUT", "/srv/oncall-flows")
+    Variable.unset(SETTINGS_VARIABLE)
+    yield
+    Variable.unset(SETTINGS_VARIABLE)
+    for name in [*SECRET_BLOCKS.values(), OTHER_BLOCK]:
+        _delete_block(name)
 
 
 def test_setup_blocks_saves_secrets_and_settings_without_printing_them(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, server: None
 ) -> None:
     monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "canary-setup-token-55")
     monkeypatch.setenv("ONCALL_SCHEDULE", "Ops Weekly")
@@ -27,8 +55,8 @@ def test_setup_blocks_saves_secrets_and_settings_without_printing_them(
     settings = resolve_settings()
     assert settings.schedule == "Ops Weekly" and settings.team_timezone == "Europe/Berlin"
     assert settings.require("github_token") == "canary-setup-token-55"
-    Variable.set(SETTINGS_VARIABLE, {}, overwrite=True)
-    Secret.delete("oncall-github-token")
+    assert settings_sources(settings)["github_token"] == "block"
+    assert settings_sources(settings)["schedule"] == "variable"
 
 
 def test_setup_automations_creates_one_failure_alert() -> None:
@@ -49,3 +77,171 @@ def test_setup_automations_creates_one_failure_alert() -> None:
         "prefect.resource.id": "prefect.tag.oncall",
     }
     assert not any("canaryalerthook" in line for line in lines)
+
+
+# --- precedence on the deployed path: environment, then the Variable, then defaults ------------
+
+
+def test_deployed_run_reads_environment_then_variable_then_defaults_and_never_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: None
+) -> None:
+    (tmp_path / "oncall.toml").write_text('team_timezone = "Asia/Tokyo"\nmax_issues = 9\nschedule = "File"\n')
+    Variable.set(SETTINGS_VARIABLE, {"schedule": "Variable", "max_issues": 4}, overwrite=True)
+    monkeypatch.setenv("ONCALL_SCHEDULE", "Env")
+    settings = resolve_settings(deployed=True)
+    assert settings.schedule == "Env"  # the environment beats the Variable
+    assert settings.max_issues == 4  # the Variable, not the file
+    assert settings.team_timezone == "America/New_York"  # the file is not read: the default
+    sources = settings_sources(settings)
+    assert (sources["schedule"], sources["max_issues"], sources["team_timezone"]) == (
+        "env",
+        "variable",
+        "default",
+    )
+    # A run a deployment started is recognised as such without being told.
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid.uuid4()))
+    assert resolve_settings().team_timezone == "America/New_York"
+    monkeypatch.delenv("PREFECT__RUNTIME__DEPLOYMENT__ID")
+    # Called from the command line, the same run reads the file, between the environment and the Variable.
+    local = resolve_settings()
+    assert (local.schedule, local.max_issues, local.team_timezone) == ("Env", 9, "Asia/Tokyo")
+
+
+def test_deployed_run_refuses_a_bad_variable_in_one_line(server: None) -> None:
+    Variable.set(SETTINGS_VARIABLE, {"schedul": "Ops"}, overwrite=True)
+    with pytest.raises(ConfigError, match=r"Variable 'oncall-settings'.*'schedul'.*'schedule'"):
+        resolve_settings(deployed=True)
+    Variable.set(SETTINGS_VARIABLE, {"team_timezone": "Mars/Base"}, overwrite=True)
+    with pytest.raises(ConfigError, match=r"ONCALL_TEAM_TIMEZONE is invalid.*Variable 'oncall-settings'"):
+        resolve_settings(deployed=True)
+
+
+def test_workers_find_secrets_by_the_references_setup_blocks_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: None
+) -> None:
+    (tmp_path / "oncall.toml").write_text(
+        f'schedule = "Ops"\n[secrets]\ngithub_token = "block:{OTHER_BLOCK}"\nslack_webhook_url = "env:TEAM_HOOK"\n'
+    )
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "canary-ref-block-token-1")
+    monkeypatch.setenv("TEAM_HOOK", "https://hooks.slack.com/services/T9/B9/canaryrefhook77")
+    lines: list[str] = []
+    setup_blocks(lines.append, prompt=False)
+    assert Secret.load(OTHER_BLOCK).get() == "canary-ref-block-token-1"  # the block the file names
+    with pytest.raises(ValueError):
+        Secret.load(SECRET_BLOCKS["github_token"])
+    stored = Variable.get(SETTINGS_VARIABLE)
+    assert stored == {
+        "schedule": "Ops",
+        "secrets": {"github_token": f"block:{OTHER_BLOCK}", "slack_webhook_url": "env:TEAM_HOOK"},
+    }
+    assert not any("canary-ref-block-token-1" in line or "canaryrefhook77" in line for line in lines)
+    # A worker: no file, no ONCALL_* secrets, its own TEAM_HOOK.
+    (tmp_path / "oncall.toml").unlink()
+    monkeypatch.delenv("ONCALL_GITHUB_TOKEN")
+    monkeypatch.setenv("TEAM_HOOK", "https://hooks.slack.com/services/T9/B9/workerhook88")
+    settings = resolve_settings(deployed=True)
+    assert settings.require("github_token") == "canary-ref-block-token-1"
+    assert settings.require("slack_webhook_url").endswith("workerhook88")
+    sources = settings_sources(settings)
+    assert (sources["github_token"], sources["slack_webhook_url"]) == ("block", "env")
+
+
+# --- setup blocks' report -----------------------------------------------------------------------
+
+
+def _line(lines: list[str], name: str) -> str:
+    found = [line for line in lines if f" {name}:" in line]
+    assert len(found) == 1, (name, lines)
+    return found[0]
+
+
+def test_setup_blocks_says_kept_changed_or_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: None
+) -> None:
+    (tmp_path / "oncall.toml").write_text('schedule = "Ops"\nmax_issues = 3\n')
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "canary-report-token-1")
+    Variable.set(SETTINGS_VARIABLE, {"schedule": "Old", "gap_label": "gaps"}, overwrite=True)
+    first: list[str] = []
+    setup_blocks(first.append, prompt=False)
+    assert "changed" in _line(first, "oncall-github-token")
+    assert "skipped" in _line(first, "oncall-slack-webhook-url")
+    assert "ONCALL_SLACK_WEBHOOK_URL not set" in _line(first, "oncall-slack-webhook-url")
+    assert "changed" in _line(first, "oncall-settings.schedule") and "'Old'" in _line(
+        first, "oncall-settings.schedule"
+    )
+    assert "changed" in _line(first, "oncall-settings.max_issues")
+    # Only the server has gap_label: it stays, and the report says so.
+    assert "skipped" in _line(first, "oncall-settings.gap_label")
+    assert Variable.get(SETTINGS_VARIABLE) == {"schedule": "Ops", "max_issues": 3, "gap_label": "gaps"}
+    second: list[str] = []
+    assert setup_blocks(second.append, prompt=False) == 0  # nothing new to write
+    assert "kept" in _line(second, "oncall-github-token")
+    assert "kept" in _line(second, "oncall-settings.schedule")
+    assert "kept" in _line(second, "oncall-settings.max_issues")
+    assert "kept" in _line(second, "oncall_checkout")
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", "canary-report-token-2")
+    third: list[str] = []
+    assert setup_blocks(third.append, prompt=False) == 1
+    assert "changed (replaced)" in _line(third, "oncall-github-token")
+    assert Secret.load("oncall-github-token").get() == "canary-report-token-2"
+    assert not any("canary-report-token" in line for line in first + second + third)
+
+
+def test_setup_blocks_warns_about_sandbox_values_and_removes_them(
+    monkeypatch: pytest.MonkeyPatch, server: None
+) -> None:
+    from oncall.sandbox.seed import sandbox_service_account
+    from oncall.sandbox.server import Sandbox
+
+    with Sandbox.seeded() as sandbox:
+        env = sandbox.env("opsgenie")
+    # What `make serve` with the sandbox left behind.
+    Secret(value=env["ONCALL_GITHUB_TOKEN"]).save("oncall-github-token", overwrite=True)
+    Secret(value=env["ONCALL_SLACK_WEBHOOK_URL"]).save("oncall-slack-webhook-url", overwrite=True)
+    Secret(value=env["ONCALL_GOOGLE_SERVICE_ACCOUNT"]).save("oncall-google-service-account", overwrite=True)
+    Secret(value="a-real-looking-relay-secret-0042").save("oncall-relay-secret", overwrite=True)
+    Variable.set(
+        SETTINGS_VARIABLE,
+        {"github_base_url": env["ONCALL_GITHUB_BASE_URL"], "schedule": "Ops"},
+        overwrite=True,
+    )
+    monkeypatch.setenv("ONCALL_SCHEDULE", "Ops")
+    lines: list[str] = []
+    setup_blocks(lines.append, prompt=False)
+    for name in ("oncall-github-token", "oncall-slack-webhook-url", "oncall-google-service-account"):
+        assert _line(lines, name).startswith("⚠") and "--remove-sandbox" in _line(lines, name)
+    assert _line(lines, "oncall-settings.github_base_url").startswith("⚠")
+    assert not _line(lines, "oncall-relay-secret").startswith("⚠")
+    assert "kept" in _line(lines, "oncall-settings.schedule")
+    assert "3 sandbox value(s)" not in lines[-1] and "4 sandbox value(s)" in lines[-1]
+    text = json.dumps(lines)
+    key_line = sandbox_service_account()["private_key"].splitlines()[5]
+    for secret in (env["ONCALL_GITHUB_TOKEN"], "sandboxwebhooksecret", key_line):
+        assert secret not in text
+    assert Secret.load("oncall-github-token").get() == env["ONCALL_GITHUB_TOKEN"]  # warned, not touched
+
+    removed: list[str] = []
+    setup_blocks(removed.append, prompt=False, remove_sandbox=True)
+    for name in ("oncall-github-token", "oncall-slack-webhook-url", "oncall-google-service-account"):
+        assert "removed" in _line(removed, name)
+        with pytest.raises(ValueError):
+            Secret.load(name)
+    assert Secret.load("oncall-relay-secret").get() == "a-real-looking-relay-secret-0042"
+    assert Variable.get(SETTINGS_VARIABLE) == {"schedule": "Ops"}
+    assert not any(line.startswith("⚠") for line in removed)
+    assert resolve_settings(deployed=True).github_base_url == "https://api.github.com"
+
+
+def test_setup_blocks_writes_nothing_on_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: None
+) -> None:
+    (tmp_path / "oncall.toml").write_text('schedule = "Ops"\ngithub_token = "canary-in-file-9"\n')
+    monkeypatch.setenv("ONCALL_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T1/B1/canarybadfile")
+    Variable.unset("oncall_checkout")
+    with pytest.raises(ConfigError) as exc:
+        setup_blocks(lambda line: None, prompt=False)
+    assert "oncall.toml" in str(exc.value) and "canary-in-file-9" not in str(exc.value)
+    assert Variable.get(SETTINGS_VARIABLE, default=None) is None
+    assert Variable.get("oncall_checkout", default=None) is None
+    with pytest.raises(ValueError):
+        Secret.load("oncall-slack-webhook-url")
