@@ -7,7 +7,7 @@ renderer needs, and no more:
 |---------------|----------------------------------|-----------------------------------------------------|
 | `md`          | GitHub markdown (issue bodies)   | HTML, markdown structure, @-mentions, issue refs    |
 | `plain`       | GitHub plain text (issue titles) | @-mentions, issue refs                              |
-| `artifact_md` | Prefect UI markdown artifacts    | HTML, markdown structure (the UI pings nobody)      |
+| `prefect_md`  | Prefect UI markdown artifacts    | HTML, links (autolinks too), tables, emphasis, code |
 | `slack`       | Slack mrkdwn                     | `<!channel>`, links, @here, formatting and code     |
 | `slack_plain` | Slack plain_text (headers)       | @here                                               |
 | `doc`         | Google Docs text (COE values)    | a `{{placeholder}}` forming; markdown means nothing |
@@ -20,15 +20,28 @@ rule is narrower (after a space, `(`, `>`, `*`, `_` or the start), so the same r
 GitHub links `#123`, `owner/repo#123` and `GH-123` even after a backslash, so a ZWSP goes
 between the `#` (or `GH-`) and the number, as it goes after a mention's `@`.
 
+The Prefect UI's artifacts are not GitHub: its `PMarkdownRenderer` (prefect-design, in the UI
+bundle under prefect/server/ui) lexes with marked (`gfm: true, breaks: true`) and builds Vue
+nodes from the tokens, never HTML from text. A text or escape token shows its text with only
+`&lt; &gt; &quot; &#39; &amp;` decoded; a link shows its raw label (`[\\#1101](…)` shows the
+backslash); an `html` token is injected as HTML. So `prefect_md` backslash-escapes what marked
+reads as inline syntax (a backslash, a backtick, `* _ ~ [ ] | < &`), what would make an
+autolink (`:` before `//`, the `.` of `www.`, the `@` of an e-mail address), and a closing `#`
+that a heading would drop; nothing else. Nobody is notified in the UI, so `@team` and `#12` stay as typed. Link
+labels get no escapes at all (`prefect_link`): the characters that could end or nest a label
+become look-alikes instead.
+
 Every destination also gets control characters (but line breaks where lines are kept), bidi
-marks and overrides, and lone surrogates as U+FFFD. Every function escapes first and cuts after: `limit` bounds the escaped result, marker
-included, and the cut never splits an entity, a backslash escape or a ZWSP pair.
+marks and overrides, and lone surrogates as U+FFFD. Every function escapes first and cuts
+after: `limit` bounds the escaped result, marker included, and the cut never splits an entity,
+a backslash escape or a ZWSP pair.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 
 ZWSP = "\u200b"
 MARKER = "…"
@@ -40,6 +53,14 @@ _HTML = r"(?P<html>[&<>])"
 _MD_SPECIAL = r"(?P<md>[\\`*_{}\[\]()#!|~])"
 _ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SLACK_CHARS = {"`": "'", "*": "∗", "~": "∼"}
+# marked's inline syntax, and the starts of its GFM autolinks (`url`: `https?://`, `ftp://`,
+# `www.`, case-insensitive; `email`: `[A-Za-z0-9._+-]+@[a-zA-Z0-9-_]+...`), and a value's
+# last `#` (an ATX heading drops a closing ` #` run).
+_PREFECT_SPECIAL = r"(?P<md>[\\`*_~\[\]|<&])"
+_PREFECT_AUTOLINK = r"(?P<auto>:(?=//)|(?<=[Ww][Ww][Ww])\.|(?<=[A-Za-z0-9._+-])@(?=[A-Za-z0-9_-])|#\Z)"
+# In a link label the UI shows the raw label, so nothing is escaped there; these would end,
+# nest or split it (a `|` splits a table cell before the label is read).
+_LABEL_CHARS = {"[": "［", "]": "］", "\\": "＼", "`": "｀", "|": "｜"}
 _LOOKAHEAD = 8  # the most characters any rule looks past the one it changes
 # C0 and C1 controls and DEL (ESC and CSI start escape sequences; BEL ends an OSC 8 link), and
 # the bidirectional marks, embeddings, overrides and isolates that reorder the rest of a line;
@@ -122,9 +143,12 @@ def _github(m: re.Match[str]) -> str:
     return "\\" + char
 
 
-def _artifact(m: re.Match[str]) -> str:
-    char = m.group()
-    return _ENTITY[char] if m.lastgroup == "html" else "\\" + char
+def _backslash(m: re.Match[str]) -> str:
+    return "\\" + m.group()
+
+
+def _label(m: re.Match[str]) -> str:
+    return _LABEL_CHARS[m.group()]
 
 
 def _slack(m: re.Match[str]) -> str:
@@ -148,7 +172,8 @@ def _doc(m: re.Match[str]) -> str:
 
 _md = _Escaper("|".join((_MENTION, _ISSUE_REF, _GH_REF, _HTML, _MD_SPECIAL)), _github)
 _plain = _Escaper("|".join((_MENTION, _ISSUE_REF, _GH_REF)), _zwsp_after)
-_artifact_md = _Escaper("|".join((_HTML, _MD_SPECIAL)), _artifact)
+_prefect_md = _Escaper("|".join((_PREFECT_SPECIAL, _PREFECT_AUTOLINK)), _backslash)
+_prefect_label = _Escaper(r"[\[\]\\`|]", _label)
 _slack_mrkdwn = _Escaper(
     "|".join((_MENTION, _HTML, r"(?P<underscore>(?<!\w)_|_(?!\w))", r"(?P<char>[`*~])")), _slack
 )
@@ -168,10 +193,35 @@ def plain(text: str, limit: int = 500) -> str:
     return _plain(text, limit)
 
 
-def artifact_md(text: str, limit: int = 500) -> str:
-    """Inline markdown for the Prefect UI's artifacts (and the same report as a file): no HTML,
-    no link, no table or heading breakout. Nobody is notified there, so mentions stay as typed."""
-    return _artifact_md(text, limit)
+def prefect_md(text: str, limit: int = 500) -> str:
+    """Inline markdown for the Prefect UI's artifacts (and the same report as a file), anywhere
+    but the start of a line or a link label: shown as typed, with no HTML, no link or image
+    (autolinks included), no emphasis or code, and no table cell or heading breakout."""
+    return _prefect_md(text, limit)
+
+
+def prefect_link(text: str, url: str | None, limit: int = 80) -> str:
+    """A link for the Prefect UI: the label shown exactly as written (the UI never unescapes a
+    label, so it gets no escapes; characters that could end or nest it become look-alikes), to
+    an http(s) URL percent-encoded so it cannot end early. Any other URL (`javascript:`, none)
+    gives the label as plain text."""
+    if not url or not re.match(r"(?i)https?://", url):
+        return prefect_md(text, limit)
+    return f"[{_prefect_label(text, limit)}]({quote(url, safe=':/?&=#%')})"
+
+
+def slack_link(text: str, url: str | None, limit: int = 60) -> str:
+    """A Slack mrkdwn link `<url|label>`: the label escaped as mrkdwn, the URL percent-encoded
+    so no `|`, `<` or `>` in it can end the link early or open another (`<!channel>`), and `&`
+    as Slack's `&amp;`. Any URL that is not http(s) gives the label as text."""
+    if not url or not re.match(r"(?i)https?://", url):
+        return slack(text, limit)
+    href = quote(url, safe=":/?&=#%").replace("&", "&amp;")
+    return f"<{href}|{slack(text, limit)}>"
+
+
+# The name this escaper had before it followed the Prefect UI's renderer; flows/coe_prep.py calls it.
+artifact_md = prefect_md
 
 
 def slack(text: str, limit: int = 500) -> str:

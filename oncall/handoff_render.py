@@ -1,21 +1,24 @@
 """The hand-off as a markdown report (Prefect artifact, out/ file) and as Slack blocks.
 
 Every alert-derived string goes through `oncall.escape`, for where it lands: the markdown
-report is a Prefect artifact (`artifact_md`), the Slack payload is mrkdwn and plain_text. Each
-string's limit bounds it after escaping. Lists are cut to fit, and the cut says "and N more",
-so a noisy week never produces a payload Slack rejects.
+report is a Prefect artifact (`prefect_md`, links by `prefect_link`), the Slack payload is
+mrkdwn and plain_text. Each string's limit bounds it after escaping. Lists are cut to fit, and
+the cut says "and N more", so a noisy week never produces a payload Slack rejects.
+
+Tables are read in the Prefect UI at about 1400 px, where a wide cell pushes the columns after
+it off-screen: each table starts with the numbers a responder reads first (counts; age and
+owner), link texts are short (`#1101`), and the long text (kind, title) comes last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local
 from oncall.handoff import HandoffSummary, KindStat
-from oncall.models import Alert, priority_label
+from oncall.models import Alert, Incident, priority_label
 
 MD_ROWS = 25
 SLACK_ROWS = 10
@@ -24,18 +27,31 @@ SLACK_HEADER = 150
 SLACK_BLOCKS = 50
 
 
-def _link(text: str, url: str | None) -> str:
-    return f"[{text}]({quote(url, safe=':/?&=#%')})" if url else text
+def _ref(a: Alert | Incident) -> str:
+    """The alert's (or incident's) number, linked to it at its source."""
+    return escape.prefect_link(f"#{a.tiny_id or a.id}", a.url, 40)
 
 
-def _ref(a: Alert) -> str:
-    return _link(escape.artifact_md(f"#{a.tiny_id or a.id}", 40), a.url)
+def _slack_ref(a: Alert | Incident) -> str:
+    return escape.slack_link(f"#{a.tiny_id or a.id}", a.url, 40)
 
 
 def _runbook_cell(k: KindStat) -> str:
     """The entry's link, then what the entry lacks: the responder knows before clicking."""
-    cell = _link(escape.artifact_md(k.entry or "", 60), k.entry_link)
-    return f"{cell} ({escape.artifact_md(', '.join(k.entry_flags), 60)})" if k.entry_flags else cell
+    cell = escape.prefect_link(k.entry or "", k.entry_link, 60)
+    return f"{cell} ({escape.prefect_md(', '.join(k.entry_flags), 60)})" if k.entry_flags else cell
+
+
+def coverage_text(s: HandoffSummary) -> str | None:
+    """The runbook coverage as a person reads it; "n/a" when nothing paged (a share of no kinds
+    is no measure); None when no runbook was read."""
+    if s.runbook_coverage is None:
+        return None
+    return f"{s.runbook_coverage:.0%}" if s.kinds else "n/a"
+
+
+def _acked_after(a: Alert) -> str:
+    return fmt_duration(a.ack_after) if a.ack_after else "not acked"
 
 
 def _table(header: list[str], rows: list[list[str]], total: int, noun: str) -> str:
@@ -56,17 +72,17 @@ def render_markdown(s: HandoffSummary) -> str:
         pri = f"priority not available from {c.source}"
     repeats = "" if "dedup count" in c.missing else f" ({s.occurrences} occurrences with repeats)"
     out = [
-        f"# On-call hand-off: {escape.artifact_md(c.schedule, 150)}",
+        f"# On-call hand-off: {escape.prefect_md(c.schedule, 150)}",
         "",
         f"**Shift:** {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)} ({fmt_duration(c.window.length)})"
         f" · source: {c.source}",
         *[
-            f"\n_Not available from {c.source}: {what} ({escape.artifact_md(why, 300)})._"
+            f"\n_Not available from {c.source}: {what} ({escape.prefect_md(why, 300)})._"
             for what, why in c.missing.items()
         ],
         "",
-        f"- **Outgoing:** {escape.artifact_md(s.outgoing.names)}",
-        f"- **Incoming:** {escape.artifact_md(s.incoming.names)}",
+        f"- **Outgoing:** {escape.prefect_md(s.outgoing.names)}",
+        f"- **Incoming:** {escape.prefect_md(s.incoming.names)}",
         "",
         "## Summary",
         "",
@@ -79,48 +95,50 @@ def render_markdown(s: HandoffSummary) -> str:
         f"## Noisiest alert kinds ({len(s.kinds)})",
         "",
     ]
-    if s.runbook_coverage is not None:
+    coverage = coverage_text(s)
+    if coverage is not None:
         out.insert(
-            -3, f"- Runbook coverage: **{s.runbook_coverage:.0%}** of the kinds that paged have an entry"
+            -3,
+            f"- Runbook coverage: **{coverage}** of the kinds that paged have an entry"
+            if s.kinds
+            else "- Runbook coverage: **n/a** (nothing paged)",
         )
     if s.kinds:
-        header = ["#", "kind", "alerts", "occurrences", "top", "after hours", "open", "latest"]
+        known = s.runbook_coverage is not None
+        header = ["alerts", "occurrences", "top", "open", "after hours", "latest"]
+        header += ["runbook"] if known else []
         rows = [
             [
-                str(i),
-                escape.artifact_md(k.kind, 120),
                 str(k.alerts),
                 str(k.occurrences),
                 priority_label(k.top_priority),
-                str(k.after_hours),
                 str(k.still_open),
+                str(k.after_hours),
                 _ref(k.sample),
+                *([_runbook_cell(k) if k.entry else "**no runbook**"] if known else []),
+                escape.prefect_md(k.kind, 120),
             ]
-            for i, k in enumerate(s.kinds[:MD_ROWS], 1)
+            for k in s.kinds[:MD_ROWS]
         ]
-        if s.runbook_coverage is not None:
-            header.append("runbook")
-            for row, k in zip(rows, s.kinds, strict=False):
-                row.append(_runbook_cell(k) if k.entry else "**no runbook**")
-        out.append(_table(header, rows, len(s.kinds), "kinds"))
+        out.append(_table([*header, "kind"], rows, len(s.kinds), "kinds"))
     else:
         out.append("Nothing paged during this shift.")
     out += ["", f"## Still open ({len(s.still_open)})", ""]
     if s.still_open:
         rows = [
             [
-                priority_label(a.priority),
-                _ref(a),
-                escape.artifact_md(a.message, 100),
                 fmt_duration(end - a.created_at),
-                escape.artifact_md(a.owner or "unowned", 60),
+                escape.prefect_md(a.owner or "unowned", 60),
+                priority_label(a.priority),
                 "yes" if a.acknowledged else "**no**",
+                _ref(a),
+                escape.prefect_md(a.message, 100),
             ]
             for a in s.still_open[:MD_ROWS]
         ]
         out.append(
             _table(
-                ["priority", "alert", "title", "age", "owner", "acked"],
+                ["age", "owner", "priority", "acked", "alert", "title"],
                 rows,
                 len(s.still_open),
                 "open alerts",
@@ -132,17 +150,19 @@ def render_markdown(s: HandoffSummary) -> str:
     if s.escalated:
         rows = [
             [
+                fmt_duration(end - a.created_at),
+                escape.prefect_md(a.owner or "unowned", 60),
                 priority_label(a.priority),
+                _acked_after(a),
+                escape.prefect_md(a.acknowledged_by or "nobody", 60),
                 _ref(a),
-                escape.artifact_md(a.message, 100),
-                fmt_duration(a.ack_after) if a.ack_after else "never",
-                escape.artifact_md(a.acknowledged_by or "nobody", 60),
+                escape.prefect_md(a.message, 100),
             ]
             for a in s.escalated[:MD_ROWS]
         ]
         out.append(
             _table(
-                ["priority", "alert", "title", "acked after", "acked by"],
+                ["age", "owner", "priority", "acked after", "acked by", "alert", "title"],
                 rows,
                 len(s.escalated),
                 "escalations",
@@ -153,23 +173,23 @@ def render_markdown(s: HandoffSummary) -> str:
     out += ["", f"## Incidents ({len(s.incidents)})", ""]
     if "incidents" in c.missing:
         out.append(
-            f"Incidents are not available from {c.source}: {escape.artifact_md(c.missing['incidents'], 300)}"
+            f"Incidents are not available from {c.source}: {escape.prefect_md(c.missing['incidents'], 300)}"
         )
     elif s.incidents:
         rows = [
             [
-                priority_label(i.priority),
-                _link(escape.artifact_md(f"#{i.tiny_id or i.id}", 40), i.url),
-                escape.artifact_md(i.message, 100),
-                i.status,
-                fmt_local(i.created_at, tz),
                 fmt_duration(i.duration) if i.duration else "ongoing",
+                i.status,
+                priority_label(i.priority),
+                fmt_local(i.created_at, tz),
+                _ref(i),
+                escape.prefect_md(i.message, 100),
             ]
             for i in s.incidents[:MD_ROWS]
         ]
         out.append(
             _table(
-                ["priority", "incident", "title", "status", "started", "duration"],
+                ["duration", "status", "priority", "started", "incident", "title"],
                 rows,
                 len(s.incidents),
                 "incidents",
@@ -236,25 +256,27 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
     ]
     known = s.runbook_coverage is not None
     kinds = [
-        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({priority_label(k.top_priority)})"
-        + (" · no runbook" if known and not k.entry else "")
+        f"{k.occurrences}× {escape.slack(k.kind, 120)} ({priority_label(k.top_priority)}, latest "
+        f"{_slack_ref(k.sample)})" + (" · no runbook" if known and not k.entry else "")
         for k in s.kinds[:SLACK_ROWS]
     ]
-    title = f"Noisiest kinds (runbook coverage {s.runbook_coverage:.0%})" if known else "Noisiest kinds"
+    title = f"Noisiest kinds (runbook coverage {coverage_text(s)})" if known else "Noisiest kinds"
     blocks.append(_section(_lines_within(title, kinds, len(s.kinds))))
     still = [
-        f"{priority_label(a.priority)} {escape.slack(a.message, 120)} · {fmt_duration(end - a.created_at)} · "
+        f"{priority_label(a.priority)} {_slack_ref(a)} {escape.slack(a.message, 120)} · "
+        f"{fmt_duration(end - a.created_at)} · "
         f"{escape.slack(a.owner or 'unowned', 60)}{'' if a.acknowledged else ' · *not acked*'}"
         for a in s.still_open[:SLACK_ROWS]
     ]
     blocks.append(_section(_lines_within(f"Still open ({len(s.still_open)})", still, len(s.still_open))))
     esc = [
-        f"{priority_label(a.priority)} {escape.slack(a.message, 120)} · acked after {fmt_duration(a.ack_after) if a.ack_after else 'never'}"
+        f"{priority_label(a.priority)} {_slack_ref(a)} {escape.slack(a.message, 120)} · "
+        + (f"acked after {fmt_duration(a.ack_after)}" if a.ack_after else "*not acked*")
         for a in s.escalated[:SLACK_ROWS]
     ]
     blocks.append(_section(_lines_within(f"Escalated ({len(s.escalated)})", esc, len(s.escalated))))
     incs = [
-        f"{priority_label(i.priority)} {escape.slack(i.message, 120)} · {i.status} · "
+        f"{priority_label(i.priority)} {_slack_ref(i)} {escape.slack(i.message, 120)} · {i.status} · "
         f"{fmt_duration(i.duration) if i.duration else 'ongoing'}"
         for i in s.incidents[:SLACK_ROWS]
     ]

@@ -30,7 +30,7 @@ def test_docs_text_breaks_placeholders() -> None:
 
 # -- each destination's limit bounds the escaped text -------------------------------------------
 
-LIMITED = ["md", "plain", "artifact_md", "slack", "slack_plain", "doc"]
+LIMITED = ["md", "plain", "prefect_md", "slack", "slack_plain", "doc"]
 
 
 @pytest.mark.parametrize("name", LIMITED)
@@ -95,8 +95,8 @@ def test_github_text_cannot_reference_another_issue(name: str) -> None:
 
 
 def test_the_prefect_ui_gets_markdown_escaping_but_no_zwsp() -> None:
-    out = escape.artifact_md("Zoë@ops #12 <b>[x](y)", 100)
-    assert out == "Zoë@ops \\#12 &lt;b&gt;\\[x\\]\\(y\\)"
+    out = escape.prefect_md("Zoë@ops #12 <b>[x](y)", 100)  # marked's escapes: tests/core/test_render.py
+    assert out == "Zoë@ops #12 \\<b>\\[x\\](y)"
 
 
 def test_docs_text_keeps_lines_and_markdown_characters_and_gets_no_zwsp_after_at() -> None:
@@ -149,7 +149,7 @@ def test_terminal_text_has_no_lone_surrogate_to_crash_a_utf8_stream() -> None:
     out.encode("utf-8")  # a lone surrogate would raise here, as print() to a UTF-8 terminal does
 
 
-@pytest.mark.parametrize("name", ["md", "plain", "artifact_md", "slack", "slack_plain", "doc"])
+@pytest.mark.parametrize("name", ["md", "plain", "prefect_md", "slack", "slack_plain", "doc"])
 def test_every_destination_gets_no_control_or_bidi_character(name: str) -> None:
     """An issue title or a Slack line with U+202E shows its words reversed (a spoofed alert),
     and ESC or BEL travel into the terminals of anyone who pipes the text on."""

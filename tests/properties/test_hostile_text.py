@@ -47,6 +47,19 @@ NASTY = st.sampled_from(
         "a/b#2",
         "GH-3",
         "\ufffd",
+        "http://e.x",
+        "HTTPS://",
+        "ftp://",
+        "www.",
+        "WWW.e",
+        "a@b.co",
+        "\\",
+        "~~",
+        "&amp;",
+        "&copy;",
+        " #",
+        "<http://e>",
+        "![i](http://e/i.png)",
     ]
 )
 TEXT = st.lists(st.one_of(st.text(max_size=20), NASTY), max_size=30).map("".join)
@@ -84,7 +97,7 @@ GITHUB_REF = re.compile(r"#[0-9]|(?<![A-Za-z0-9])[Gg][Hh]-[0-9]")
 @given(
     TEXT,
     st.integers(min_value=0, max_value=400),
-    st.sampled_from(["md", "plain", "artifact_md", "slack", "slack_plain", "doc"]),
+    st.sampled_from(["md", "plain", "prefect_md", "slack", "slack_plain", "doc"]),
 )
 def test_every_escape_fits_its_limit_for_any_text(text: str, limit: int, name: str) -> None:
     out = getattr(escape, name)(text, limit)
@@ -137,3 +150,46 @@ def test_coe_values_never_form_or_reexpand_a_placeholder(title: str, around: str
     filled = fill(template, values)
     assert PLACEHOLDER.findall(filled) == []
     assert fill(filled, values) == filled
+
+
+# The Prefect UI's markdown is marked's (see oncall/escape.py, and tests/core/test_render.py,
+# which pins these rules to the installed UI bundle): what it shows of a text or escape token.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+MARKED_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+MARKED_URL = re.compile(r"((?:ftp|https?):\/\/|www\.)(?:[a-zA-Z0-9\-]+\.?)+[^\s<]*", re.I)
+MARKED_EMAIL = re.compile(r"[A-Za-z0-9._+-]+(@)[a-zA-Z0-9-_]+(?:\.[a-zA-Z0-9-_]*[a-zA-Z0-9])+(?![-_])")
+
+
+def _unescaped(out: str) -> str:
+    """`out` with every backslash escape (and what it escapes) taken away: what marked reads as
+    syntax is what is left."""
+    return MARKED_ESCAPE.sub("", out)
+
+
+@SETTINGS
+@given(TEXT, st.integers(min_value=1, max_value=400))
+def test_prefect_ui_escaping_lets_nothing_through(text: str, limit: int) -> None:
+    out = escape.prefect_md(text, limit)
+    assert len(out) <= limit
+    syntax = _unescaped(out)
+    assert not set(syntax) & set("\\`*_~[]|<&")  # no code, emphasis, link, image, cell, HTML, entity
+    assert not MARKED_URL.search(out) and not MARKED_EMAIL.search(out)  # no autolink, no mailto
+    assert not out.endswith("#") or out.endswith("\\#")  # a heading keeps its last `#`
+    assert "\n" not in out and out.count("\u200b") <= text.count("\u200b")  # no ZWSP of its own
+
+
+@SETTINGS
+@given(TEXT)
+def test_the_prefect_ui_shows_the_text_as_typed(text: str) -> None:
+    """Uncut, the escaped text reads back (marked's escapes undone) as the text on one line."""
+    out = escape.prefect_md(text, 100_000)
+    expected = CONTROLS.sub("\ufffd", " ".join(text.split()))  # one line, controls as U+FFFD
+    assert MARKED_ESCAPE.sub(r"\1", out) == expected
+
+
+@SETTINGS
+@given(TEXT, TEXT)
+def test_a_prefect_link_label_is_shown_raw_and_cannot_end_early(label: str, path: str) -> None:
+    link = escape.prefect_link(label or "x", "https://ops.example/" + path)
+    m = re.fullmatch(r"\[([^\[\]\\`|\n]*)\]\((https://ops\.example/[^\s()<>\\|]*)\)", link)
+    assert m, link  # one label with nothing that ends, nests or splits it; one URL that cannot end early
