@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test chaos test-server test-browser test-postgres lint fmt bench template clean
+.PHONY: demo test chaos test-server test-browser test-postgres test-install lint fmt bench template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
@@ -18,7 +18,7 @@ demo: $(STAMP)  ## run every flow against the seeded sandbox; outputs under out/
 	$(VENV)/bin/oncall demo --out out/demo
 
 test: $(STAMP)  ## the whole test suite (chaos, real-server, browser and PostgreSQL tests have their own targets)
-	$(VENV)/bin/python -m pytest -q --ignore=tests/browser --ignore=tests/postgres --ignore=tests/server --ignore=tests/flows/test_chaos.py
+	$(VENV)/bin/python -m pytest -q --ignore=tests/browser --ignore=tests/postgres --ignore=tests/server --ignore=tests/install --ignore=tests/flows/test_chaos.py
 
 CHAOS_RUNS ?= 50
 chaos: $(STAMP)  ## every flow, CHAOS_RUNS seeded runs (default 50) each, under 20% faults on every API
@@ -29,6 +29,9 @@ test-server: $(STAMP)  ## a run killed holding its lock, on a real `prefect serv
 
 test-postgres: $(STAMP)  ## the Prefect server on PostgreSQL, a flow through a worker (needs Debian's postgresql)
 	$(VENV)/bin/python -m pytest -q tests/postgres
+
+test-install: $(STAMP)  ## the wheel alone in a fresh virtualenv runs the demo; the Kubernetes image, replayed, runs a flow through a worker
+	$(VENV)/bin/python -m pytest -q --durations=0 tests/install
 
 test-browser: $(STAMP)  ## the Prefect UI under make serve, in headless Chromium (needs chromium, chromium-driver)
 	$(VENV)/bin/python -m pytest -q tests/browser
@@ -45,8 +48,11 @@ fmt: $(STAMP)
 bench: $(STAMP)  ## benchmarks, side by side with their baselines
 	$(VENV)/bin/python -m bench
 
-serve: $(STAMP)  ## Prefect server + UI on 127.0.0.1:4200, every deployment, a worker, the sandbox
-	$(VENV)/bin/python -m deployments.serve
+# Options go in ARGS (make reads `make serve --port=…` as its own option):
+#   make serve ARGS="--port 4300 --database-url postgresql+asyncpg://…"
+ARGS ?=
+serve: $(STAMP)  ## Prefect server + UI on 127.0.0.1:4200, every deployment, a worker, the sandbox; options: ARGS="--help"
+	$(VENV)/bin/python -m deployments.serve $(ARGS)
 
 template: $(STAMP)  ## rebuild oncall/templates/coe.docx from coe.md
 	$(VENV)/bin/python -m oncall.template_docx

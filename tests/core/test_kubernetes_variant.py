@@ -26,3 +26,14 @@ def test_kubernetes_variant_matches_the_main_file() -> None:
     steps = [next(iter(step)) for step in k8s["pull"]]
     assert steps[0] == "prefect.deployments.steps.git_clone"  # no path of the deploying machine
     assert "{{ prefect.variables." in k8s["pull"][0]["prefect.deployments.steps.git_clone"]["repository"]
+
+
+def test_kubernetes_jobs_start_from_the_image_built_from_the_lock() -> None:
+    """The stock Prefect image lacked PyGithub, gspread and google-auth, and `pip install --no-deps -e .`
+    added none of them: the jobs run the Dockerfile's image and sync the clone's uv.lock into it."""
+    k8s = yaml.safe_load((ROOT / "deployments" / "kubernetes" / "prefect.yaml").read_text())
+    assert k8s["definitions"]["work_pool"]["job_variables"]["image"] == "{{ $ONCALL_IMAGE }}"
+    [script] = [s["prefect.deployments.steps.run_shell_script"]["script"] for s in k8s["pull"][2:]]
+    assert script.split()[:3] == ["uv", "sync", "--frozen"] and "--no-dev" in script.split()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY pyproject.toml uv.lock ./" in dockerfile and "uv sync --frozen --no-dev" in dockerfile
