@@ -4,6 +4,16 @@ Starts a Prefect server with the UI on 127.0.0.1, the sandbox fakes (unless real
 given), registers every deployment from prefect.yaml, saves the blocks and variables they read,
 and runs a process worker. Ctrl-C stops the worker, the sandbox and the server, in that order;
 the deployments and their schedules stay as they were.
+
+Options: `make serve ARGS="--port 4300 --database-url postgresql+asyncpg://…"` (make itself
+would take `make serve --port=…` as one of its own options).
+
+Real settings (the source's credential in the environment, or through the config file's
+[secrets] reference) mean the real services, from the environment and the config file. Without
+them the sandbox serves, and the team's config file is ignored (its schedule and repository are
+not the sandbox's). The sandbox's Secret blocks and settings Variable are removed again at
+Ctrl-C, and a real `make serve` runs `setup blocks --remove-sandbox`, so a team going live never
+keeps posting to a local fake: their credentials are throwaway, but their URLs point here.
 """
 
 from __future__ import annotations
@@ -20,6 +30,8 @@ from pathlib import Path
 
 import httpx
 
+from oncall.errors import ConfigError
+from oncall.settings import CONFIG_ENV, load_settings
 from oncall.sources import SOURCE_CREDENTIAL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,9 +104,17 @@ def serve(
     }
     if database_url:  # PostgreSQL 14.9+ with pg_trgm; SQLite under PREFECT_HOME otherwise
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+    if use_sandbox:
+        env[CONFIG_ENV] = os.devnull  # the sandbox's deployments never take the team's file
+    setup = [str(BIN / "oncall"), "setup", "blocks", "--no-input"]
     with ExitStack() as stack:
         print(f"serve: starting the Prefect server (log: {home / 'server.log'})", flush=True)
         server = stack.enter_context(prefect_server(port, env, home / "server.log"))
+        if use_sandbox:
+            # Runs after the worker and the sandbox stop, while the server still answers.
+            stack.callback(forget_sandbox, env)
+        else:
+            setup.append("--remove-sandbox")  # what an earlier sandbox `make serve` left here
         if use_sandbox:
             from oncall.clock import now
             from oncall.sandbox.seed import last_handoff
@@ -107,7 +127,10 @@ def serve(
                 f"serve: sandbox fakes on {sandbox.url} (a seeded week ending at the last Tuesday hand-off)"
             )
         _run([str(BIN / "prefect"), "work-pool", "create", "oncall", "--type", "process"], env, check=False)
-        _run([str(BIN / "oncall"), "setup", "blocks", "--no-input"], env)
+        done = _run(setup, env)
+        for line in done.stdout.splitlines():
+            if not use_sandbox and line.startswith(("⚠", "✓")):
+                print(f"serve: setup blocks: {line}")
         _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env)
         stack.enter_context(
             _process([str(BIN / "prefect"), "worker", "start", "--pool", "oncall"], env, home / "worker.log")
@@ -124,6 +147,19 @@ def serve(
             print("\nserve: stopping the worker, the sandbox and the server")
 
 
+def forget_sandbox(env: dict[str, str]) -> None:
+    """Delete the settings Variable and the Secret blocks this sandbox `make serve` wrote: they
+    point at a fake that is gone, and would stay in the server's database for the next serve."""
+    clean = {k: v for k, v in env.items() if not k.startswith("ONCALL_")}
+    done = _run([str(BIN / "python"), "-m", "deployments.setup", "--forget-sandbox"], clean, check=False)
+    print(
+        "serve: removed the sandbox's Secret blocks and settings Variable"
+        if done.returncode == 0
+        else f"serve: could not remove the sandbox's blocks ({done.stderr.strip()[-300:]}); "
+        "`oncall setup blocks --remove-sandbox` does it later"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make serve", description=__doc__)
     parser.add_argument("--port", type=int, default=4200, help="Prefect server port (default: 4200)")
@@ -136,12 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C is how this stops. A shell starts background jobs with SIGINT ignored, and Python
     # keeps an ignored SIGINT ignored; take it back so Ctrl-C (or kill -INT) always stops us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    source = os.environ.get("ONCALL_SOURCE") or "opsgenie"
+    try:
+        settings = load_settings()  # the environment and the config file
+    except ConfigError as exc:
+        print(f"make serve: {exc}", file=sys.stderr)
+        return 2
+    source = settings.source
     # The source's credential set means "use the real services"; the sandbox otherwise.
-    credential = f"ONCALL_{SOURCE_CREDENTIAL.get(source, SOURCE_CREDENTIAL['opsgenie']).upper()}"
-    real = bool(os.environ.get(credential))
+    name = SOURCE_CREDENTIAL.get(source, SOURCE_CREDENTIAL["opsgenie"])
+    credential = f"ONCALL_{name.upper()}"
+    real = getattr(settings, name) is not None
     if real:
-        print(f"serve: {credential} is set: using the real services from your ONCALL_* settings")
+        print(
+            f"serve: {credential} is set: using the real services from your ONCALL_* settings and config file"
+        )
+    else:
+        print(f"serve: {credential} is not set: serving the sandbox fakes (your config file is not used)")
     serve(
         args.port,
         args.sandbox_port,

@@ -236,3 +236,31 @@ def setup_automations(say: Callable[[str], None], webhook_url: str) -> str:
         f"✓ automation '{AUTOMATION}' posts to Slack (block {ALERT_BLOCK}) on {', '.join(sorted(FAILURE_EVENTS))}"
     )
     return str(automation_id)
+
+
+def forget_sandbox(say: Callable[[str], None]) -> int:
+    """What a sandbox `make serve` wrote, removed at its Ctrl-C: the settings Variable (every value
+    in it was the sandbox's) and each default Secret block holding a sandbox value. Returns how many."""
+    from prefect.blocks.system import Secret
+    from prefect.variables import Variable
+
+    from tasks.config import SETTINGS_VARIABLE
+
+    removed = 0
+    if Variable.get(SETTINGS_VARIABLE, default=None) is not None:
+        Variable.unset(SETTINGS_VARIABLE)
+        removed += 1
+        say(f"✓ Variable {SETTINGS_VARIABLE}: removed")
+    for name, block in SECRET_BLOCKS.items():
+        server = _server_secret(block)
+        if server and name in sandbox_values({name: server}):
+            Secret.delete(block)
+            removed += 1
+            say(f"✓ {block}: removed (the sandbox's)")
+    return removed
+
+
+if __name__ == "__main__":  # `make serve` calls this at Ctrl-C, in a process that has PREFECT_API_URL
+    if sys.argv[1:] != ["--forget-sandbox"]:
+        sys.exit("usage: python -m deployments.setup --forget-sandbox")
+    forget_sandbox(print)

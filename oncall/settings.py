@@ -497,8 +497,18 @@ def sandbox_values(values: Mapping[str, object]) -> dict[str, str]:
     from dataclasses import fields
 
     from oncall.sandbox.google_fake import GoogleState
+    from oncall.sandbox.server import SandboxState
     from oncall.sandbox.slack_fake import SlackState
 
+    state = {f.name: str(f.default) for f in fields(SandboxState) if isinstance(f.default, str)}
+    repo = state["runbook_repo"]
+    ids = {  # the sandbox's repository and documents, which a real account does not have
+        "github_repo": lambda v: v == repo,
+        "runbook": lambda v: v.startswith(f"{repo}:"),
+        "coe_template_id": lambda v: v == state["coe_template"],
+        "coe_folder_id": lambda v: v == state["coe_folder"],
+        "coe_sheet_id": lambda v: v == state["coe_sheet"],
+    }
     creds = _sandbox_credentials()
     hook = next(str(f.default) for f in fields(SlackState) if f.name == "webhook_path")
     email = next(str(f.default) for f in fields(GoogleState) if f.name == "client_email")
@@ -520,4 +530,6 @@ def sandbox_values(values: Mapping[str, object]) -> dict[str, str]:
             found[name] = "the sandbox's throwaway credential"
         if name == "google_service_account" and email in value:
             found[name] = "the sandbox's service account"
+        if name in ids and ids[name](value):
+            found[name] = "the sandbox's own name for it"
     return found

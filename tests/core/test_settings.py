@@ -309,6 +309,11 @@ def test_sandbox_values_are_recognised() -> None:
         "jsm_site_url",
         "jsm_api_url",
         "rootly_base_url",
+        "github_repo",
+        "runbook",
+        "coe_template_id",
+        "coe_folder_id",
+        "coe_sheet_id",
     ):
         assert name in found, name
     assert sandbox_service_account()["private_key"] not in " ".join(found.values())
@@ -319,6 +324,9 @@ def test_sandbox_values_are_recognised() -> None:
         "opsgenie_base_url": "https://api.eu.opsgenie.com",
         "google_service_account": '{"client_email": "bot@acme.iam.gserviceaccount.com"}',
         "schedule": "Ops",
+        "github_repo": "acme/ops-runbook",
+        "runbook": "acme/ops-runbook:docs/runbooks@main",
+        "coe_template_id": "1AbCdEfGhIjKlMnOp",
     }
     assert sandbox_values(real) == {}
     assert set(sandbox_values({"jsm_site_url": "http://localhost:9000/atlassian"})) == {"jsm_site_url"}
