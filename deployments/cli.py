@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import traceback
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from deployments import commands
 from oncall.errors import OncallError
@@ -15,11 +17,70 @@ from oncall.errors import OncallError
 # the registry loads every client, and `oncall runbook check` in a team's CI must start fast.
 SOURCES = ("opsgenie", "jsm", "rootly")
 ACTIONS = ("coe_command", "setup_command", "runbook_command")
-EPILOG = "Settings come from ONCALL_* environment variables; see README.md#configuration."
+EPILOG = (
+    "Settings come from ONCALL_* environment variables and oncall.toml; see README.md#configuration. "
+    "--debug shows the traceback of an error."
+)
+# Options whose value may be a span back in time, such as `--start -72h`: argparse would read the
+# `-72h` as an option, so main joins it to its option first (`--start=-72h`).
+SPAN_OPTIONS = ("--start", "--window", "--since")
+_SPAN = re.compile(r"-\s*\d+\s*[a-zA-Z]*")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in the one-line form every other error has."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("oncall-flows")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def join_spans(argv: Sequence[str]) -> list[str]:
+    """`--start -72h` as `--start=-72h`, so that argparse takes the span as the option's value."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in SPAN_OPTIONS and _SPAN.fullmatch(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not positive")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535; 0 picks a free one)")
+    return value
+
+
+for _type, _name in ((_non_negative, "a whole number"), (_positive, "a whole number"), (_port, "a port")):
+    _type.__name__ = _name  # argparse's "invalid <name> value: 'x'"
 
 
 if TYPE_CHECKING:
-    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+    Commands = argparse._SubParsersAction["Parser"]
 
 
 def _group(sub: Commands, name: str, *, help: str, description: str) -> Commands:
@@ -29,11 +90,19 @@ def _group(sub: Commands, name: str, *, help: str, description: str) -> Commands
     return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
 
 
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" + EPILOG
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="oncall",
         description="On-call duties as Prefect flows: shift hand-off, runbook gaps, COE prep.",
         epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"oncall {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (also after the command)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -61,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     sandbox.add_argument(
-        "--port", type=int, default=8787, help="port on 127.0.0.1 (default: 8787; 0 picks one)"
+        "--port", type=_port, default=8787, help="port on 127.0.0.1 (default: 8787; 0 picks a free one)"
     )
     sandbox.add_argument(
         "--anchor",
@@ -85,16 +154,27 @@ def build_parser() -> argparse.ArgumentParser:
     handoff = sub.add_parser(
         "handoff",
         help="run shift-handoff now, by hand",
-        description="Run the shift-handoff flow for the last finished shift (or the one ending at --end) and deliver it.",
-        epilog=EPILOG,
+        description="Run the shift-handoff flow for the last finished shift (or the one ending at --end) "
+        "and deliver it. Without PREFECT_API_URL it runs on a temporary Prefect server, so the hand-off "
+        "is written under ONCALL_OUT_DIR (default: out/) instead of an artifact; the command says where.",
+        epilog=_examples(
+            "oncall handoff --dry-run                 # the last finished shift, printed; Slack untouched",
+            "oncall handoff --start -72h --print      # Friday 09:00 on, from a Monday",
+            "oncall handoff --end 2026-11-24T10:00 --deliver file",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    handoff.add_argument("--schedule", help="schedule name (default: ONCALL_SCHEDULE)")
+    handoff.add_argument("--schedule", help="schedule name (default: ONCALL_SCHEDULE; see oncall schedules)")
     handoff.add_argument(
         "--end",
         default="now",
         help="shift end: a past ISO time in the team's zone, or 'now' (default): the last hand-off that has passed",
     )
-    handoff.add_argument("--start", help="shift start (default: the schedule's previous hand-off)")
+    handoff.add_argument(
+        "--start",
+        help="shift start: an ISO time, or a span back from the end such as -24h, -72h, -1w "
+        "(default: the schedule's previous hand-off)",
+    )
     handoff.add_argument("--timezone", help="team time zone (default: ONCALL_TEAM_TIMEZONE)")
     handoff.add_argument(
         "--business-hours", help="e.g. 'Mon-Fri 09:00-17:00' (default: ONCALL_BUSINESS_HOURS)"
@@ -103,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--deliver",
         action="append",
         choices=["artifact", "slack", "file"],
-        help="where to send it; repeat for several (default: artifact and slack)",
+        help="where to send it; repeat for several (default: artifact and slack with PREFECT_API_URL, "
+        "else file and slack)",
     )
     handoff.add_argument("--dry-run", action="store_true", help="print the hand-off; post nothing to Slack")
     handoff.add_argument(
@@ -111,20 +192,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="post to Slack even if this shift's hand-off was posted already (by default once per shift)",
     )
-    handoff.add_argument("--print", action="store_true", help="also print the markdown")
+    handoff.add_argument("--print", action="store_true", help="also print the markdown on stdout")
     handoff.set_defaults(func=commands.cmd_handoff)
 
     gaps = sub.add_parser(
         "gaps",
         help="run runbook-gaps now: file issues for alerts with no runbook entry",
         description="Match every alert of the window to the runbook and file one GitHub issue per "
-        "uncovered alert kind (or update the one that exists). Use --dry-run first.",
-        epilog=EPILOG,
+        "uncovered alert kind (or update the one that exists). Use --dry-run first. The coverage "
+        "report is written under ONCALL_OUT_DIR (default: out/).",
+        epilog=_examples(
+            "oncall gaps --window -7d --dry-run       # the week's gaps; files nothing",
+            "oncall gaps --window -7d --max-issues 3  # then file the first three",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gaps.add_argument(
-        "--window", default="-24h", help="window start: a span back from its end like -24h, or ISO"
+        "--window",
+        default="-24h",
+        help="window start: a span back from its end such as -24h, -7d, -2w, or an ISO time (default: -24h)",
     )
-    gaps.add_argument("--end", default="now", help="window end: ISO time in the team's zone, or 'now'")
+    gaps.add_argument(
+        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
+    )
     gaps.add_argument(
         "--runbook",
         help="'owner/repo:path@ref' or a local path, a file or a folder (default: ONCALL_RUNBOOK)",
@@ -133,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument("--label", help="label on gap issues (default: ONCALL_GAP_LABEL, runbook-gap)")
     gaps.add_argument(
         "--max-issues",
-        type=int,
+        type=_non_negative,
         help="most issues (and pull requests) filed or reopened (default: ONCALL_MAX_ISSUES, 10)",
     )
     gaps.add_argument(
@@ -157,6 +247,38 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: ONCALL_OPEN_PR, off)",
     )
     gaps.set_defaults(func=commands.cmd_gaps)
+
+    incidents = sub.add_parser(
+        "incidents",
+        help="list the source's incidents, with the numbers `oncall coe prep` takes",
+        description="List the incidents created in a window, newest last: number (what the hand-off "
+        "shows and `oncall coe prep` takes), id, status, priority, start, duration and title. "
+        "Reads the source directly; no Prefect server.",
+        epilog=_examples(
+            "oncall incidents                         # the last 7 days",
+            "oncall incidents --since -30d",
+            "oncall incidents --since 2026-11-01T00:00 --end 2026-11-08T00:00",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    incidents.add_argument(
+        "--since",
+        default="-7d",
+        help="window start: a span back from --end such as -7d, -24h, or an ISO time (default: -7d)",
+    )
+    incidents.add_argument(
+        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
+    )
+    incidents.set_defaults(func=commands.cmd_incidents)
+
+    schedules = sub.add_parser(
+        "schedules",
+        help="list the source's on-call schedules, with their time zones",
+        description="List the on-call schedules the source has: name (what ONCALL_SCHEDULE and "
+        "--schedule take), time zone, rotations and who is on call now. No Prefect server.",
+        epilog=EPILOG,
+    )
+    schedules.set_defaults(func=commands.cmd_schedules)
 
     runbook_sub = _group(
         sub,
@@ -222,14 +344,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="run coe-prep for one incident now",
         description="Copy the COE template for an incident, fill in its data and track it. "
         "Idempotent: an incident that has a COE keeps it.",
-        epilog=EPILOG,
+        epilog=_examples(
+            "oncall incidents --since -7d             # find the number",
+            "oncall coe prep 101 --dry-run            # print the filled document; write nothing",
+            "oncall coe prep 101",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    prep.add_argument("id", help="incident id (or, with --alert, a closed P1/P2 alert id)")
+    prep.add_argument(
+        "id",
+        metavar="ID",
+        help="the incident: the number the hand-off and `oncall incidents` show (OpsGenie tinyId "
+        "such as 101, a JSM key such as INC-101 or its number, a Rootly sequential id) or its id; "
+        "with --alert, a closed P1/P2 alert's id",
+    )
     prep.add_argument(
         "--alert", action="store_true", help="the id is an alert's, for teams that page without incidents"
     )
     prep.add_argument(
-        "--threshold", type=int, help="minutes an incident must last (default: ONCALL_COE_THRESHOLD_MINUTES)"
+        "--threshold",
+        type=_non_negative,
+        help="minutes an incident must last (default: ONCALL_COE_THRESHOLD_MINUTES, 10)",
     )
     prep.add_argument("--force", action="store_true", help="prepare it even under the threshold")
     prep.add_argument("--dry-run", action="store_true", help="print the filled document; write nothing")
@@ -242,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     watch.add_argument(
-        "--lookback", type=int, default=60, help="minutes the first run looks back (default: 60)"
+        "--lookback",
+        type=_positive,
+        default=60,
+        help="minutes the first run looks back (default: 60; later runs start at the watermark)",
     )
     watch.add_argument(
         "--dry-run", action="store_true", help="log the events; emit nothing, keep the watermark"
@@ -274,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     relay.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    relay.add_argument("--port", type=int, default=8788, help="port (default: 8788)")
+    relay.add_argument("--port", type=_port, default=8788, help="port (default: 8788)")
     relay.set_defaults(func=commands.cmd_relay)
 
     setup_sub = _group(
@@ -311,6 +449,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     automations.set_defaults(func=commands.cmd_setup_automations)
 
+    deploy = sub.add_parser(
+        "deploy",
+        help="deploy the flows to PREFECT_API_URL, with the schedules from the team's settings",
+        description="Run `prefect deploy --all` on a copy of the prefect file whose hand-off schedules "
+        "(cron, zone, schedule name) come from the settings (ONCALL_SCHEDULE, ONCALL_TEAM_TIMEZONE, "
+        "ONCALL_HANDOFF_CRON, ONCALL_BUSINESS_HOURS). The file in the repository is never rewritten. "
+        "Run it from the checkout's root.",
+        epilog=_examples(
+            "oncall deploy --dry-run                  # print the schedules and the rendered file",
+            "oncall deploy",
+            "oncall deploy --prefect-file deployments/kubernetes/prefect.yaml",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    deploy.add_argument(
+        "--prefect-file",
+        default="prefect.yaml",
+        metavar="FILE",
+        help="the prefect file to deploy, relative to the checkout's root (default: prefect.yaml)",
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print the schedules and the rendered file; deploy nothing"
+    )
+    deploy.set_defaults(func=commands.cmd_deploy)
+
     doctor = sub.add_parser(
         "doctor",
         help="check settings and reach every configured outside system",
@@ -318,16 +481,26 @@ def build_parser() -> argparse.ArgumentParser:
         "configured system; name what is missing or rejected. Exit 1 on any problem.",
         epilog=EPILOG,
     )
-    doctor.add_argument("--json", action="store_true", help="print one JSON object (checks, summary, exit_code)")
+    doctor.add_argument(
+        "--json", action="store_true", help="print one JSON object (checks, summary, exit_code)"
+    )
     doctor.set_defaults(func=commands.cmd_doctor)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Bad input is checked before any flow (and Prefect) starts, and answered in one line with
+    exit code 2; `--debug`, anywhere before a `--`, adds the traceback."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    end = raw.index("--") if "--" in raw else len(raw)
+    debug = "--debug" in raw[:end]
+    raw = [a for a in raw[:end] if a != "--debug"] + raw[end:]
+    args = build_parser().parse_args(join_spans(raw))
     try:
         return int(args.func(args))
     except OncallError as exc:
+        if debug:
+            traceback.print_exc()
         action = next((getattr(args, a) for a in ACTIONS if getattr(args, a, None)), None)
         command = f"{args.command} {action}" if action else args.command
         print(f"oncall {command}: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, for CI logs

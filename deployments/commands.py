@@ -1,6 +1,8 @@
 """What each `oncall` command does; `deployments.cli` only parses arguments.
 
-Prefect is imported inside the commands that run flows, so `--help` and `doctor` stay fast.
+Prefect is imported inside the commands that run flows, and only after their inputs were
+checked with the parsers the flows use (oncall.clock, load_settings): a mistyped zone is one
+line in a fraction of a second, not a server start and a flow run's traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +12,64 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from oncall.errors import InputError
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
+
+T = TypeVar("T")
+
+
+def _option(name: str, parse: Callable[[], T]) -> T:
+    """`parse()`, with its InputError naming the option (or setting) the value came from."""
+    try:
+        return parse()
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from exc
+
+
+def _zone_and_hours(settings: Settings, timezone: str | None, hours: str | None) -> str:
+    """The team's zone, after checking it and the business hours; a value from the settings is
+    named by its setting, one from the command line by its option."""
+    from oncall.clock import BusinessHours, zone
+
+    tz = timezone or settings.team_timezone
+    _option("--timezone" if timezone else "setting ONCALL_TEAM_TIMEZONE is invalid", lambda: zone(tz))
+    text = hours or settings.business_hours
+    _option(
+        "--business-hours" if hours else "setting ONCALL_BUSINESS_HOURS is invalid",
+        lambda: BusinessHours.parse(text),
+    )
+    return tz
+
+
+def _window(
+    start_option: str, start: str, end: str, tz: str, *, past: bool = False
+) -> tuple[datetime, datetime]:
+    """A window given as a start (ISO or a span back such as -7d) and an end (ISO or now)."""
+    from oncall.clock import fmt_local, now, parse_instant, parse_start
+
+    until = _option("--end", lambda: parse_instant(end, tz))
+    if past and until > now():
+        raise InputError(
+            f"--end {fmt_local(until, tz)} is in the future (it is {fmt_local(now(), tz)}); "
+            "a hand-off reports a shift that has ended: pass a time that has passed, or now"
+        )
+    since = _option(start_option, lambda: parse_start(start, until, tz))
+    if since >= until:
+        raise InputError(f"{start_option} {fmt_local(since, tz)} is not before --end {fmt_local(until, tz)}")
+    return since, until
+
+
+def _prefect_server() -> str | None:
+    """The Prefect server a flow run from here reports to, or None: a temporary one that stops,
+    with its artifacts, Variables and events, when the command ends."""
+    return os.environ.get("PREFECT_API_URL") or None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -33,8 +92,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     elif args.anchor == "default":
         anchor = DEFAULT_ANCHOR
     else:
-        anchor = parse_instant(args.anchor, "UTC")
-    sandbox = Sandbox.seeded(anchor, port=args.port, seed=args.seed)
+        anchor = _option("--anchor", lambda: parse_instant(args.anchor, "UTC"))
+    try:
+        sandbox = Sandbox.seeded(anchor, port=args.port, seed=args.seed)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on 127.0.0.1 port {args.port} ({exc.strerror or exc}): another program, "
+            "or another oncall sandbox, has it; pick another with --port, or --port 0 for a free one"
+        ) from exc
     if args.latency_ms or args.fault_rate:
         sandbox.faults(latency_ms=args.latency_ms, rate_429=args.fault_rate / 2, rate_5xx=args.fault_rate / 2)
     with sandbox:
@@ -63,11 +128,29 @@ def flow_env() -> None:
     prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
 
 
+def _check_handoff(args: argparse.Namespace, settings: Settings) -> None:
+    from oncall.clock import now, parse_start
+
+    if args.schedule is not None and not args.schedule.strip():
+        raise InputError("--schedule is empty: give a schedule's name (see oncall schedules)")
+    tz = _zone_and_hours(settings, args.timezone, args.business_hours)
+    if args.end.strip().lower() != "now":
+        _window("--start", args.start or "-1m", args.end, tz, past=True)
+    elif args.start:
+        _option("--start", lambda: parse_start(args.start, now(), tz))
+
+
 def cmd_handoff(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    settings = load_settings()
+    _check_handoff(args, settings)
+    server = _prefect_server()
+    # On a temporary server the artifact is gone when the command ends: write the file instead.
+    deliver = args.deliver or (["artifact", "slack"] if server else ["file", "slack"])
     flow_env()
     from flows.shift_handoff import shift_handoff
 
-    deliver = args.deliver or ["artifact", "slack"]
     markdown = shift_handoff(
         schedule=args.schedule,
         shift_end=args.end,
@@ -80,10 +163,46 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     )
     if args.dry_run or args.print:
         print(markdown)
+    out = Path(settings.out_dir)
+    where: list[str] = []
+    if "file" in deliver:
+        where.append(f"hand-off written to {out / 'handoff.md'} (Slack blocks: {out / 'slack-handoff.json'})")
+    if "artifact" in deliver or args.dry_run:
+        where.append(
+            f"artifact on {server} (Artifacts, key shift-handoff-...)"
+            if server
+            else "the artifact was on a temporary Prefect server and is gone: set PREFECT_API_URL to "
+            "keep it, or add --deliver file"
+        )
+    if "slack" in deliver:
+        where.append(
+            "Slack: not posted (dry run)"
+            if args.dry_run
+            else "Slack: posted once per shift (see the log; --repost posts again)"
+        )
+    for line in where:
+        print(line, file=sys.stderr)
     return 0
 
 
+def _check_gaps(args: argparse.Namespace, settings: Settings) -> None:
+    tz = _zone_and_hours(settings, None, None)
+    _window("--window", args.window, args.end, tz)
+    if not (args.repo or settings.github_repo):
+        raise InputError("no repository for gap issues: pass --repo OWNER/NAME or set ONCALL_GITHUB_REPO")
+    if not (args.runbook or settings.runbook):
+        raise InputError(
+            "no runbook: pass --runbook (owner/repo:path@ref or a local path) or set ONCALL_RUNBOOK"
+        )
+
+
 def cmd_gaps(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    settings = load_settings()
+    _check_gaps(args, settings)
+    server = _prefect_server()
+    deliver: list[Literal["artifact", "file"]] = ["artifact", "file"] if server else ["file"]
     flow_env()
     from flows.runbook_gaps import runbook_gaps
 
@@ -96,15 +215,25 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         max_issues=args.max_issues,
         close_covered=args.close_covered,
         dry_run=args.dry_run,
-        deliver=["artifact", "file"],
+        deliver=deliver,
         force=args.force,
         open_pr=args.open_pr,
     )
     print(", ".join(f"{k}: {v}" for k, v in result.items()))
+    report = Path(settings.out_dir) / "coverage.md"
+    print(
+        f"coverage report written to {report}" + (f"; artifact on {server}" if server else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
 def cmd_coe_prep(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    load_settings()
+    if not args.id.strip():
+        raise InputError("ID is empty: give the incident's number or id (see oncall incidents)")
     flow_env()
     from flows.coe_prep import coe_prep
 
@@ -122,6 +251,9 @@ def cmd_coe_prep(args: argparse.Namespace) -> int:
 
 
 def cmd_coe_watch(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    load_settings()
     flow_env()
     from flows.incident_watch import incident_watch
 
@@ -129,6 +261,13 @@ def cmd_coe_watch(args: argparse.Namespace) -> int:
     print(
         f"{len(result['events'])} event(s) for {result['since']} .. {result['until']}: {', '.join(result['events'])}"
     )
+    if not _prefect_server() and not args.dry_run:
+        print(
+            "no PREFECT_API_URL: the events and the watermark went to a temporary Prefect server, which "
+            "has stopped, so no coe-prep ran; set PREFECT_API_URL to your server, or prepare each with "
+            "oncall coe prep ID",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -218,3 +357,92 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from deployments.doctor import run_doctor
 
     return run_doctor(print, as_json=args.json)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns padded to their widest cell, two spaces apart; the last column (a title) is not."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
+        for r in [header, *rows]
+    ]
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
+    from oncall.clock import fmt_duration, fmt_local
+    from oncall.escape import terminal
+    from oncall.models import TimeWindow
+    from oncall.settings import load_settings
+    from oncall.sources import build_source
+
+    settings = load_settings()
+    tz = _zone_and_hours(settings, None, None)
+    since, until = _window("--since", args.since, args.end, tz)
+    with closing(build_source(settings)) as source:
+        found = sorted(source.fetch_incidents(TimeWindow(start=since, end=until)), key=lambda i: i.created_at)
+    span = f"{fmt_local(since, tz)} to {fmt_local(until, tz)}"
+    if not found:
+        print(f"No incidents in {settings.source} from {span}.", file=sys.stderr)
+        return 0
+    rows = [
+        [
+            terminal(i.tiny_id or i.id),
+            terminal(i.id),
+            i.status,
+            i.priority.value if i.priority else "-",
+            fmt_local(i.created_at, tz),
+            fmt_duration(i.duration) if i.duration is not None else "open",
+            terminal(" ".join(i.message.split()))[:100],
+        ]
+        for i in found
+    ]
+    for line in _table(["number", "id", "status", "priority", "started", "duration", "title"], rows):
+        print(line)
+    print(
+        f"{len(found)} incident(s) in {settings.source} from {span}; prepare a COE with: oncall coe prep NUMBER",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
+    from oncall.escape import terminal
+    from oncall.settings import load_settings
+    from oncall.sources import build_source
+
+    settings = load_settings()
+    with closing(build_source(settings)) as source:
+        found = source.list_schedules()
+    rows = [
+        [
+            terminal(s.name),
+            terminal(s.timezone),
+            "yes" if s.enabled else "no",
+            str(len(s.rotations)),
+            ", ".join(terminal(r.name) for r in s.rotations) or "-",
+        ]
+        for s in sorted(found, key=lambda s: s.name)
+    ]
+    if not rows:
+        print(f"No schedules in {settings.source}.", file=sys.stderr)
+        return 0
+    for line in _table(["name", "zone", "enabled", "rotations", "rotation names"], rows):
+        print(line)
+    configured = settings.schedule
+    known = any(s.name == configured for s in found)
+    print(
+        f"{len(rows)} schedule(s) in {settings.source}; ONCALL_SCHEDULE is {configured!r}"
+        + ("" if known else ", which is not among them"),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from deployments.deploy import run_deploy
+
+    return run_deploy(args)

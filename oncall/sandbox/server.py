@@ -110,7 +110,11 @@ class Sandbox:
         # with Nagle on every small answer waited 40 ms for the client's delayed ACK.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", port))
+        try:
+            self._sock.bind(("127.0.0.1", port))
+        except OSError:  # a busy port: `oncall sandbox` names its --port option; no socket left open
+            self._sock.close()
+            raise
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30

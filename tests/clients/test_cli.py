@@ -128,7 +128,7 @@ def test_gaps_passes_force_and_open_pr_to_the_flow(
 
     monkeypatch.setattr(commands, "flow_env", lambda: None)
     monkeypatch.setattr(flows.runbook_gaps, "runbook_gaps", flow)
-    assert main(["gaps", "--dry-run", *flags]) == 0
+    assert main(["gaps", "--dry-run", "--repo", "o/r", "--runbook", "r.md", *flags]) == 0
     assert seen["force"] is force and seen["open_pr"] is open_pr and seen["dry_run"] is True
     assert capsys.readouterr().out == "kinds: 0\n"
 
@@ -492,3 +492,252 @@ def test_a_github_runbook_without_a_token_exits_2_naming_the_variable(
         err
         == "oncall runbook check: this runbook is on GitHub: set ONCALL_GITHUB_TOKEN to a token that can read it\n"
     )
+
+
+# Issue 17: the CLI answers like a well-made tool.
+
+
+def _fake_flow(monkeypatch: pytest.MonkeyPatch, module: str, name: str, result: object) -> dict[str, object]:
+    """Replaces a flow the command runs with one that records its parameters (no Prefect)."""
+    import importlib
+
+    from deployments import commands
+
+    seen: dict[str, object] = {}
+
+    def flow(**kwargs: object) -> object:
+        seen.update(kwargs)
+        return result
+
+    monkeypatch.setattr(commands, "flow_env", lambda: None)
+    monkeypatch.setattr(importlib.import_module(module), name, flow)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("argv", "param", "value"),
+    [
+        (["handoff", "--start", "-72h", "--end", "2026-11-24T10:00"], "shift_start", "-72h"),
+        (["handoff", "--start=-90m", "--end", "2026-11-24T10:00"], "shift_start", "-90m"),
+        (["gaps", "--window", "-7d", "--dry-run"], "window", "-7d"),
+        (["gaps", "--dry-run", "--window", "-2w"], "window", "-2w"),
+    ],
+)
+def test_spans_are_values_not_options(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    param: str,
+    value: str,
+) -> None:
+    module, name = (
+        ("flows.shift_handoff", "shift_handoff")
+        if argv[0] == "handoff"
+        else ("flows.runbook_gaps", "runbook_gaps")
+    )
+    monkeypatch.setenv("ONCALL_GITHUB_REPO", "example-org/ops-runbook")
+    monkeypatch.setenv("ONCALL_RUNBOOK", "docs/runbook.md")
+    seen = _fake_flow(monkeypatch, module, name, "# hand-off\n" if argv[0] == "handoff" else {"kinds": 0})
+    assert main(argv) == 0, capsys.readouterr().err
+    assert seen[param] == value
+
+
+def _bad_input_in_child(cases: list[tuple[list[str], dict[str, str]]], cwd: Path) -> list[dict[str, object]]:
+    """Runs `main` on each case in one fresh interpreter (no earlier test has imported Prefect);
+    answers per case the exit code, stdout, stderr and whether Prefect was imported by then."""
+    child = (
+        "import contextlib, io, json, os, sys\n"
+        "from deployments.cli import main\n"
+        f"for argv, env in {cases!r}:\n"
+        "    os.environ.update(env)\n"
+        "    out, err = io.StringIO(), io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+        "        try:\n"
+        "            code = main(argv)\n"
+        "        except SystemExit as done:\n"
+        "            code = done.code\n"
+        "    for key in env:\n"
+        "        del os.environ[key]\n"
+        "    print(json.dumps({'code': code, 'out': out.getvalue(), 'err': err.getvalue(),\n"
+        "                      'prefect': 'prefect' in sys.modules}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PREFECT_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+BAD_INPUT: list[tuple[list[str], dict[str, str], str]] = [
+    (["handoff", "--timezone", "America/New_Yrok"], {}, "--timezone"),
+    (["handoff", "--business-hours", "Mon-Fry 09:00-17:00"], {}, "--business-hours"),
+    (["handoff", "--start", "-72x", "--end", "2026-11-24T10:00"], {}, "--start"),
+    (["handoff", "--end", "last tuesday"], {}, "--end"),
+    (["handoff", "--end", "2999-01-05T10:00"], {}, "in the future"),
+    (["handoff", "--start", "2026-11-24T10:00", "--end", "2026-11-23T10:00"], {}, "before --end"),
+    (["handoff", "--schedule", " "], {}, "--schedule"),
+    (["handoff"], {"ONCALL_TEAM_TIMEZONE": "Mars/Olympus_Mons"}, "ONCALL_TEAM_TIMEZONE"),
+    (["handoff"], {"ONCALL_BUSINESS_HOURS": "9 to 5"}, "ONCALL_BUSINESS_HOURS"),
+    (["gaps", "--window", "-7x", "--repo", "o/r", "--runbook", "r.md"], {}, "--window"),
+    (["gaps", "--end", "soon", "--repo", "o/r", "--runbook", "r.md"], {}, "--end"),
+    (["gaps", "--runbook", "r.md"], {}, "ONCALL_GITHUB_REPO"),
+    (["gaps", "--repo", "o/r"], {}, "ONCALL_RUNBOOK"),
+    (["gaps", "--max-issues", "-1"], {}, "--max-issues"),
+    (["coe", "prep", " "], {}, "ID"),
+    (["coe", "prep", "101", "--threshold", "-5"], {}, "--threshold"),
+    (["coe", "watch", "--lookback", "0"], {}, "--lookback"),
+    (["incidents", "--since", "-7q"], {}, "--since"),
+    (["sandbox", "--anchor", "tuesdayish"], {}, "--anchor"),
+    (["sandbox", "--port", "70000"], {}, "--port"),
+    (["handoff", "--deliver", "email"], {}, "--deliver"),
+    (["handof"], {}, "handof"),
+]
+
+
+def test_bad_input_answers_in_one_line_with_exit_2_before_prefect_starts(tmp_path: Path) -> None:
+    """Each mistake is named (the option, or the setting) in one line on stderr, exit 2, nothing
+    written, and Prefect is never imported: no server start, no traceback."""
+    results = _bad_input_in_child([(argv, env) for argv, env, _ in BAD_INPUT], tmp_path)
+    for (argv, env, says), got in zip(BAD_INPUT, results, strict=True):
+        case = f"{argv} {env}"
+        assert got["code"] == 2 and got["out"] == "", (case, got)
+        err = str(got["err"])
+        assert err.startswith("oncall") and err.count("\n") == 1 and says in err, (case, err)
+        assert got["prefect"] is False, case
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["handoff", "--timezone", "Nowhere/Land", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "InputError" in err
+    assert err.splitlines()[-1].startswith("oncall handoff: --timezone")
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"oncall {version('oncall-flows')}\n"
+
+
+def test_help_imports_no_prefect(tmp_path: Path) -> None:
+    [got] = _bad_input_in_child([(["--help"], {})], tmp_path)
+    assert got["code"] == 0 and "incidents" in str(got["out"]) and got["prefect"] is False
+
+
+def _sandbox_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, source: str = "opsgenie") -> None:
+    for key, value in sandbox.env(source).items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.mark.parametrize("source", ["opsgenie", "jsm", "rootly"])
+def test_incidents_lists_the_numbers_coe_prep_takes(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    from oncall.sandbox.seed import DEFAULT_ANCHOR
+
+    _sandbox_env(sandbox, monkeypatch, source)
+    assert main(["incidents", "--since", "-7d", "--end", DEFAULT_ANCHOR.isoformat()]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split() == ["number", "id", "status", "priority", "started", "duration", "title"]
+    for inc in sandbox.state.opsgenie.incidents:  # every vendor's fake is seeded with these
+        [line] = [line for line in lines if line.startswith(inc["tinyId"] + " ")]
+        assert inc["message"][:40] in line
+    assert "oncall coe prep NUMBER" in err
+
+
+def test_incidents_an_empty_window_says_so(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sandbox_env(sandbox, monkeypatch)
+    assert main(["incidents", "--since", "2020-01-01T00:00", "--end", "2020-01-02T00:00"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "No incidents" in err
+
+
+@pytest.mark.parametrize("source", ["opsgenie", "jsm", "rootly"])
+def test_schedules_lists_names_and_zones(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    _sandbox_env(sandbox, monkeypatch, source)
+    assert main(["schedules"]) == 0
+    out = capsys.readouterr().out
+    for schedule in sandbox.state.opsgenie.schedules:
+        [line] = [line for line in out.splitlines() if line.startswith(schedule["name"] + "  ")]
+        assert schedule["timezone"] in line
+
+
+def test_a_busy_sandbox_port_names_the_port_option(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["sandbox", "--port", str(port), "--anchor", "default"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"port {port}" in err and "--port" in err and "OSError" not in err
+
+
+@pytest.mark.parametrize("server", [None, "http://127.0.0.1:4200/api"], ids=["temporary server", "a server"])
+def test_handoff_from_the_cli_keeps_its_result_and_says_where(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, server: str | None
+) -> None:
+    """Without PREFECT_API_URL the artifact would vanish with the temporary server: the hand-off
+    is written under ONCALL_OUT_DIR instead, and the command says so."""
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
+    if server:
+        monkeypatch.setenv("PREFECT_API_URL", server)
+    else:
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    seen = _fake_flow(monkeypatch, "flows.shift_handoff", "shift_handoff", "# hand-off\n")
+    assert main(["handoff", "--end", "2026-11-24T10:00"]) == 0
+    out, err = capsys.readouterr()
+    if server:
+        assert seen["deliver"] == ["artifact", "slack"] and server in err
+    else:
+        assert seen["deliver"] == ["file", "slack"] and str(tmp_path / "handoff.md") in err
+    assert out == ""
+    assert main(["handoff", "--end", "2026-11-24T10:00", "--print"]) == 0
+    assert capsys.readouterr().out == "# hand-off\n\n"
+
+
+def test_an_artifact_asked_for_without_a_server_is_said_to_vanish(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    seen = _fake_flow(monkeypatch, "flows.shift_handoff", "shift_handoff", "# hand-off\n")
+    assert main(["handoff", "--end", "2026-11-24T10:00", "--deliver", "artifact"]) == 0
+    assert seen["deliver"] == ["artifact"] and "PREFECT_API_URL" in capsys.readouterr().err
+
+
+def test_gaps_says_where_its_report_went(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    seen = _fake_flow(monkeypatch, "flows.runbook_gaps", "runbook_gaps", {"kinds": 3})
+    assert main(["gaps", "--dry-run", "--repo", "o/r", "--runbook", "r.md"]) == 0
+    out, err = capsys.readouterr()
+    assert seen["deliver"] == ["file"] and out == "kinds: 3\n" and str(tmp_path / "coverage.md") in err
+
+
+def test_coe_watch_without_a_server_says_its_events_went_nowhere(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = {"since": "a", "until": "b", "watermark_problem": None, "events": ["inc-1"]}
+    _fake_flow(monkeypatch, "flows.incident_watch", "incident_watch", result)
+    assert main(["coe", "watch"]) == 0
+    out, err = capsys.readouterr()
+    assert "inc-1" in out and "PREFECT_API_URL" in err and "oncall coe prep" in err
