@@ -13,7 +13,14 @@ from oncall import clock, escape
 from oncall.clients.records import records_held
 from oncall.coverage import Matcher
 from oncall.errors import ConfigError, InputError
-from oncall.gap_render import coverage_markdown, coverage_rows, issue_body, issue_title
+from oncall.gap_render import (
+    UNCHANGED,
+    coverage_markdown,
+    coverage_rows,
+    gap_outcomes,
+    issue_body,
+    issue_title,
+)
 from oncall.gaps import (
     Act,
     ExistingGap,
@@ -135,6 +142,8 @@ def runbook_gaps(
         "kinds": len(coverage),
         "gaps": gaps,
         **counts,
+        # gaps and broken links with an issue and nothing new: with the actions, they add up
+        "unchanged": gap_outcomes(coverage, actions).get(UNCHANGED, 0),
         "broken_links": sum(kc.status == "broken-link" for kc in coverage),
         "unverified_links": sum(kc.status == "unverified-link" for kc in coverage),
         "pulls": len(pulls),

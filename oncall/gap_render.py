@@ -3,7 +3,10 @@
 Alert text is untrusted: in GitHub text it lands escaped (no @-mention pings, no issue
 references, no HTML, no markdown breakout) and everything is cut to GitHub's 65,536-character
 body limit. The coverage report is a Prefect artifact (and coverage.md), so it gets the Prefect
-UI's escaping: no HTML or markdown breakout, and mentions as typed, since nobody is notified.
+UI's escaping (`escape.prefect_md`, links by `escape.prefect_link`): no HTML, link or markdown
+breakout, and mentions as typed, since nobody is notified. Its table starts with the issue (a
+short `#12` link) and the numbers, and ends with the long text (kind, entry), so the columns a
+person acts on stay on screen at 1400 px.
 """
 
 from __future__ import annotations
@@ -195,15 +198,15 @@ def coverage_rows(
         entry = kc.entry
         rows.append(
             {
-                "kind": kc.kind,
+                "issue": links.get(kc.issue_fingerprint, ""),
+                "status": kc.status,
                 "alerts": str(len(kc.alerts)),
                 "occurrences": str(kc.occurrences),
-                "status": kc.status,
+                "kind": kc.kind,
                 "entry": entry.title if entry else "",
-                "entry link": _entry_link(kc, runbook),
                 "flags": _flags(entry),
+                "entry link": _entry_link(kc, runbook),
                 "runbook link": kc.link.url if kc.link else "",
-                "issue": links.get(kc.issue_fingerprint, ""),
             }
         )
     return rows
@@ -213,9 +216,43 @@ QUALITY_SHOWN = 50
 
 
 def _entry_md(entry: RunbookEntry, runbook: Runbook, limit: int = 80) -> str:
-    link = runbook.link(entry)
-    title = escape.artifact_md(entry.title, limit)
-    return f"[{title}]({link})" if link else title
+    return escape.prefect_link(entry.title, runbook.link(entry), limit)
+
+
+def _issue_md(url: str) -> str:
+    """An issue as a short link, `#12`; a URL of another form (a placeholder) as `issue`."""
+    if not url:
+        return "—"
+    m = re.search(r"/(?:issues|pull)/(\d+)$", url)
+    return escape.prefect_link(f"#{m.group(1)}" if m else "issue", url, 20)
+
+
+UNCHANGED = "unchanged"
+# Why a gap kind gets no action: its issue exists (open, or closed as done) and nothing paged
+# since the issue last said.
+_UNCHANGED_WHY = "issue filed, no new alerts"
+_OUTCOME_ORDER = [*(a.value for a in Act if a is not Act.CLOSE), UNCHANGED]
+
+
+def gap_outcomes(coverage: list[KindCoverage], actions: list[GapAction]) -> dict[str, int]:
+    """What this run does about each kind that is a gap or a broken link, counted by action:
+    create, comment, reopen, hold, leave, or unchanged (an issue exists and nothing new paged).
+    The counts add up to the gaps and broken links; closes are of covered kinds, not counted."""
+    acted = {a.fingerprint: a.act.value for a in actions if a.act is not Act.CLOSE}
+    counts = Counter(
+        acted.get(kc.issue_fingerprint, UNCHANGED) for kc in coverage if kc.status in ("gap", "broken-link")
+    )
+    return {what: counts[what] for what in _OUTCOME_ORDER if counts[what]}
+
+
+def _outcomes_line(coverage: list[KindCoverage], actions: list[GapAction]) -> str:
+    outcomes = gap_outcomes(coverage, actions)
+    parts = [
+        f"{act} {n}" + (f": {_UNCHANGED_WHY}" if act == UNCHANGED else "") for act, n in outcomes.items()
+    ]
+    closes = sum(a.act is Act.CLOSE for a in actions)
+    line = f"Gaps and broken links: **{sum(outcomes.values())}** ({' · '.join(parts) or 'none'})"
+    return line + (f". Closed as covered again: **{closes}**" if closes else "")
 
 
 def quality_markdown(coverage: list[KindCoverage], runbook: Runbook) -> list[str]:
@@ -248,39 +285,41 @@ def coverage_markdown(
     pulls: Sequence[str] = (),
 ) -> str:
     covered = sum(kc.status in ("covered", "partial") for kc in coverage)
-    pct = 100 * covered / len(coverage) if coverage else 100.0
-    counts = Counter(a.act.value for a in actions)
+    pct = f"{100 * covered / len(coverage):.0f}%" if coverage else "n/a"
     out = [
         "# Runbook coverage",
         "",
-        f"Runbook: {escape.artifact_md(runbook.source, 200)} ({len(runbook.entries)} entries, "
+        f"Runbook: {escape.prefect_md(runbook.source, 200)} ({len(runbook.entries)} entries, "
         f"layout {runbook.layout.value}). "
-        f"Kinds that paged: **{len(coverage)}**, covered: **{covered}** ({pct:.0f}%).",
+        f"Kinds that paged: **{len(coverage)}**, covered: **{covered}** ({pct}).",
         "",
-        "Actions: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"),
+        _outcomes_line(coverage, actions),
         "",
-        "| kind | alerts | occurrences | status | entry | issue |",
+        "## Kinds",
+        "",
+        "| issue | status | alerts | occurrences | kind | entry |",
         "|---|---|---|---|---|---|",
     ]
     for kc in coverage:
         entry = kc.entry
         if entry is not None:
-            flags = f" ({escape.artifact_md(_flags(entry), 60)})" if entry.flags else ""
+            flags = f" ({escape.prefect_md(_flags(entry), 60)})" if entry.flags else ""
             entry_md = _entry_md(entry, runbook) + flags
         elif kc.link is not None:
-            entry_md = escape.artifact_md(kc.link.url, 120)
+            entry_md = escape.prefect_md(kc.link.url, 120)
         else:
             entry_md = "—"
-        issue = links.get(kc.issue_fingerprint, "")
+        issue = _issue_md(links.get(kc.issue_fingerprint, ""))
         out.append(
-            f"| {escape.artifact_md(kc.kind, 120)} | {len(kc.alerts)} | {kc.occurrences} | {kc.status} | {entry_md} | {issue} |"
+            f"| {issue} | {kc.status} | {len(kc.alerts)} | {kc.occurrences} | "
+            f"{escape.prefect_md(kc.kind, 120)} | {entry_md} |"
         )
     held = [a for a in actions if a.act is Act.HOLD]
     if held:
         out += [
             "",
             f"Held back by the per-run cap ({len(held)}): "
-            + ", ".join(escape.artifact_md(a.kind, 80) for a in held),
+            + ", ".join(escape.prefect_md(a.kind, 80) for a in held),
         ]
     if pulls:
         out += ["", f"Draft pull requests ({len(pulls)}):", "", *(f"- {p}" for p in pulls)]

@@ -161,9 +161,11 @@ def test_the_coverage_report_gets_the_prefect_uis_escaping_not_githubs() -> None
     """The report is a Prefect artifact (and coverage.md): nobody is notified there, so no ZWSP."""
     cov = coverage("Zoë@ops #x <img src=x> [x](http://evil) | DiskBroken")
     report = coverage_markdown(cov, BOOK, {}, plan_gap_actions(cov, {}, MATCHER, max_issues=0))
-    assert "\u200b" not in report and "Zoë@ops \\#x" in report
-    assert "<img" not in report and "](http://evil" not in report
-    assert all(line.count(" | ") == 5 for line in report.splitlines() if line.startswith("| Zoë"))
+    assert "\u200b" not in report and "Zoë@ops #x" in report  # marked's escaping: tests/core/test_render.py
+    assert "\\<img" in report and "](http://evil" not in report
+    assert all(
+        line.count(" | ") == 5 for line in report.splitlines() if "Zoë" in line and line.startswith("| ")
+    )
 
 
 def test_update_comment_lists_new_alerts_with_a_marker() -> None:
@@ -335,7 +337,7 @@ def test_the_summary_shows_entry_flags_and_a_quality_section() -> None:
     )
     cov = assess_coverage([alert(XQ.format(1))], Matcher(book))
     report = coverage_markdown(cov, book, {}, [])
-    row = next(ln for ln in report.splitlines() if ln.startswith("| DiskUsageWarning"))
+    row = next(ln for ln in report.splitlines() if ln.startswith("| ") and "| DiskUsageWarning" in ln)
     assert "(no Mitigation)" in row and row.count(" | ") == 5
     quality = report.split("## Entry quality", 1)[1]
     assert (

@@ -304,3 +304,56 @@ def test_a_slack_link_cannot_carry_a_second_link_or_a_ping() -> None:
     hostile = alert("x", status="open", url="https://ops.example/a?x=1|<!channel>>", tiny_id="1|<@U1>")
     text = json.dumps(render_slack(summary([hostile])))
     assert "<!channel>" not in text and "<@U1>" not in text
+
+
+# -- runbook-gaps' summary ------------------------------------------------------------------
+
+
+def _gap_week() -> tuple[list[object], object, dict[str, str], list[object]]:
+    """Four gap kinds: one with an open issue and nothing new, one filed now, two held back by a
+    cap of 1; and one covered kind."""
+    from oncall.clients.github import IssueRef
+    from oncall.coverage import Matcher
+    from oncall.gaps import GapMarker, assess_coverage, index_gap_issues, plan_gap_actions
+    from oncall.runbook import parse_runbook
+
+    book = parse_runbook("## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\nx\n_Mitigation_\ny\n")
+    matcher = Matcher(book)
+    titles = ["DiskUsageWarning xqwatcher", "VaultAbsent", "QueueDepthHigh", "CertExpiring", "NodeDown"]
+    coverage = assess_coverage(
+        [alert(t, at=START + timedelta(minutes=i)) for i, t in enumerate(titles)], matcher
+    )
+    known = next(kc for kc in coverage if kc.kind == "VaultAbsent")
+    marker = GapMarker(
+        fp=known.fingerprint, kind=known.kind, sample=known.sample.message, last=known.alerts[-1].created_at
+    )
+    url = "https://github.com/example-org/ops-runbook/issues/12"
+    issue = IssueRef(number=12, title="t", body=f"{marker.encode()}\nbody", state="open", html_url=url)
+    existing = index_gap_issues([issue])
+    actions = plan_gap_actions(coverage, existing, matcher, max_issues=1)
+    return coverage, book, {known.fingerprint: url}, actions  # type: ignore[return-value]
+
+
+def test_the_gaps_summary_accounts_for_every_gap() -> None:
+    from oncall.gap_render import coverage_markdown, gap_outcomes
+
+    coverage, book, links, actions = _gap_week()
+    outcomes = gap_outcomes(coverage, actions)  # type: ignore[arg-type]
+    assert outcomes == {"create": 1, "hold": 2, "unchanged": 1}  # 4 gaps: 1 + 2 + 1
+    report = coverage_markdown(coverage, book, links, actions)  # type: ignore[arg-type]
+    assert (
+        "Gaps and broken links: **4** (create 1 · hold 2 · unchanged 1: issue filed, no new alerts)" in report
+    )
+
+
+def test_the_gaps_table_puts_the_issue_first_as_a_short_link() -> None:
+    from oncall.gap_render import coverage_markdown, coverage_rows
+
+    coverage, book, links, actions = _gap_week()
+    report = coverage_markdown(coverage, book, links, actions)  # type: ignore[arg-type]
+    header = _header(report, "Kinds")
+    assert header[0] == "issue" and header[-2:] == ["kind", "entry"]
+    row = next(ln for ln in report.splitlines() if ln.endswith("| VaultAbsent | — |"))
+    assert row.startswith("| [#12](https://github.com/example-org/ops-runbook/issues/12) | gap |")
+    table = coverage_rows(coverage, book, links)  # type: ignore[arg-type]
+    assert list(table[0])[:2] == ["issue", "status"]  # the table artifact's columns too

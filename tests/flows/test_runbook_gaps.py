@@ -146,7 +146,7 @@ def test_a_bad_runbook_fails_before_any_write(
 
 def test_a_missing_runbook_names_it(sandbox: Sandbox, repo: str) -> None:
     state = runbook_gaps(
-        window="-7d", window_end=END, runbook="mitodl/ol-infrastructure:docs/nope.md@main", return_state=True
+        window="-7d", window_end=END, runbook="example-org/ops-runbook:docs/nope.md@main", return_state=True
     )
     with pytest.raises(Exception, match=r"docs/nope.md .* was not found"):
         state.result()
@@ -240,7 +240,7 @@ def test_a_long_hostile_title_files_its_issue(sandbox: Sandbox, repo: str) -> No
 def _runbook_web(sandbox: Sandbox) -> str:
     """The seeded runbook's page on the sandbox's web host, which sits under a path prefix
     (`http://127.0.0.1:PORT/github/...`), as GitHub Enterprise may."""
-    return f"{sandbox.github_url}/mitodl/ol-infrastructure/blob/main/docs/runbooks/oncall.md"
+    return f"{sandbox.github_url}/example-org/ops-runbook/blob/main/docs/runbooks/oncall.md"
 
 
 @contextmanager
@@ -334,3 +334,16 @@ def test_bad_runbook_input_is_one_line_naming_the_path_and_nothing_is_filed(
         state.result()
     assert "\n" not in str(caught.value) and str(where) in str(caught.value)
     assert _issues(sandbox, repo) == []
+
+
+def test_the_summary_counts_add_up_to_the_gaps(sandbox: Sandbox, repo: str, tmp_path: Path) -> None:
+    """Every gap and broken link is counted once: filed, held back, or unchanged (its issue
+    exists and nothing new paged), in the result and in the report."""
+    runbook_gaps(window="-7d", window_end=END, max_issues=3)
+    result = runbook_gaps(window="-7d", window_end=END, max_issues=3, deliver=["artifact", "file"])
+    acted = ("create", "comment", "reopen", "hold", "leave", "unchanged")
+    assert result["unchanged"] == 3 and result["create"] == 3
+    assert sum(result[k] for k in acted) == result["gaps"] + result["broken_links"]
+    report = (tmp_path / "coverage.md").read_text()
+    line = f"Gaps and broken links: **{result['gaps'] + result['broken_links']}** (create 3 · hold "
+    assert line in report and "unchanged 3: issue filed, no new alerts)" in report
