@@ -1,6 +1,10 @@
 """`make demo` / `oncall demo`: every flow against the seeded sandbox on an ephemeral Prefect server.
 
-Writes what it produced under `out/demo/` for a person to read.
+Writes what it produced under `out/demo/` for a person to read. The sandbox is gone when the demo
+ends, so the links in those files are made to work offline: an issue links to `issues/N.md`, a
+runbook entry to the copy under `runbook/`, a COE document to `coe/<incident>.md`; every other
+sandbox link reads `https://sandbox.invalid/...` (a reserved name that never resolves), so no
+link in them can be taken for a real vendor's page.
 """
 
 from __future__ import annotations
@@ -8,11 +12,69 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from oncall.sandbox.urls import SANDBOX_WEB
+
+# OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Vendor web hosts the clients build links on (OpsGenie alerts): in the demo they are the sandbox's.
+VENDOR_WEB = {
+    "https://app.opsgenie.com/": f"{SANDBOX_WEB}/opsgenie/",
+    "https://api.opsgenie.com/": f"{SANDBOX_WEB}/opsgenie/",
+}
+
+
+def csv_cell(value: object) -> str:
+    """A tracker cell for the CSV, as the sheet shows it; formula-looking text gets a leading `'`."""
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+class OfflineLinks:
+    """Rewrites the sandbox's links in the demo's files into ones that work without it."""
+
+    def __init__(self, sandbox_url: str, repo: str, documents: dict[str, str]) -> None:
+        hosts = f"(?:https://github\\.com|{re.escape(sandbox_url)}/github)/{re.escape(repo)}"
+        self.issue = re.compile(rf"{hosts}/(?:issues|pull)/(\d+)(?:#[\w-]*)?")
+        self.blob = re.compile(rf"{hosts}/(?:blob|tree|raw)/[^/\s]+/([^\s)>|\"#]+)")
+        self.document = re.compile(r"https://docs\.google\.com/document/d/([\w-]+)/edit")
+        self.sandbox_url = sandbox_url
+        self.documents = documents  # document id -> incident id
+
+    def __call__(self, text: str, depth: int = 0, markdown: bool = False) -> str:
+        up = "../" * depth
+
+        def issue(m: re.Match[str]) -> str:
+            target = f"{up}issues/{m.group(1)}.md"
+            bare = markdown and text[max(0, m.start() - 1) : m.start()] not in ("(", "<")
+            return f"[#{m.group(1)}]({target})" if bare else target  # a bare URL was a link too
+
+        text = self.issue.sub(issue, text)
+        text = self.blob.sub(lambda m: f"{up}runbook/{m.group(1)}", text)
+        text = self.document.sub(
+            lambda m: (
+                f"{up}coe/{self.documents[m.group(1)]}.md"
+                if m.group(1) in self.documents
+                else f"{SANDBOX_WEB}/google/document/{m.group(1)}"
+            ),
+            text,
+        )
+        for real, sandbox in VENDOR_WEB.items():
+            text = text.replace(real, sandbox)
+        return text.replace(f"{self.sandbox_url}/", f"{SANDBOX_WEB}/")
+
+
+def _relink(files: Iterable[Path], links: OfflineLinks, depth: int) -> None:
+    for path in files:
+        if path.is_file():
+            text = links(path.read_text(encoding="utf-8"), depth, markdown=path.suffix == ".md")
+            path.write_text(text, encoding="utf-8")
 
 
 def prepare_prefect_env(home: Path) -> None:
@@ -55,7 +117,32 @@ def run_demo(out: Path, source: str = "opsgenie") -> list[Path]:
         )
         issues = _write_issues(sandbox, out / "issues")
         coes = _write_coes(sandbox, out / "coe", out / "coe-tracker.csv")
-    return [out / "handoff.md", slack, out / "coverage.md", issues, coes, out / "coe-tracker.csv"]
+        runbook = _write_runbook(sandbox, out / "runbook")
+        links = OfflineLinks(sandbox.url, sandbox.state.runbook_repo, _documents(sandbox))
+        _relink([out / "handoff.md", out / "coverage.md", slack, out / "slack-handoff.json"], links, 0)
+        _relink([out / "coe-tracker.csv"], links, 0)
+        _relink(sorted(issues.glob("*.md")) + sorted(coes.glob("*.md")), links, 1)
+    return [out / "handoff.md", slack, out / "coverage.md", issues, coes, out / "coe-tracker.csv", runbook]
+
+
+def _documents(sandbox: Sandbox) -> dict[str, str]:
+    """Each COE document's id, and the incident it is for."""
+    return {
+        file_id: meta["appProperties"]["oncallIncidentId"]
+        for file_id, meta in sandbox.state.google.files.items()
+        if meta["appProperties"].get("oncallIncidentId")
+    }
+
+
+def _write_runbook(sandbox: Sandbox, folder: Path) -> Path:
+    """The sandbox repository's files at main (the runbook), where the offline links point."""
+    repo = sandbox.state.github.repos[sandbox.state.runbook_repo]
+    for key, text in repo.files.items():
+        path, _, ref = key.rpartition("@")
+        if ref == "main" and path and ".." not in Path(path).parts:
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_text(text, encoding="utf-8")
+    return folder
 
 
 def _write_coes(sandbox: Sandbox, folder: Path, tracker: Path) -> Path:
@@ -69,8 +156,9 @@ def _write_coes(sandbox: Sandbox, folder: Path, tracker: Path) -> Path:
             (folder / f"{meta['appProperties']['oncallIncidentId']}.md").write_text(
                 google.text(file_id), encoding="utf-8"
             )
+    rows = sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"]
     with tracker.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"])
+        csv.writer(f).writerows([csv_cell(cell) for cell in row] for row in rows)
     return folder
 
 

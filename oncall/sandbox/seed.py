@@ -21,6 +21,7 @@ import pendulum
 
 from oncall.sandbox.opsgenie_fake import OpsGenieState, Turn
 from oncall.sandbox.server import SandboxState
+from oncall.sandbox.urls import SANDBOX_WEB
 
 ZONE = "America/New_York"
 DEFAULT_ANCHOR = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tue 10:00 New York
@@ -419,8 +420,8 @@ def _incidents(
                 "extraProperties": {"region": "us-east-1"},
                 "impactedServices": services,
                 "links": {
-                    "web": f"https://app.opsgenie.com/incident/detail/{inc_id}",
-                    "api": f"https://api.opsgenie.com/v1/incidents/{inc_id}",
+                    "web": f"{SANDBOX_WEB}/opsgenie/incident/detail/{inc_id}",
+                    "api": f"{SANDBOX_WEB}/opsgenie/v1/incidents/{inc_id}",
                 },
             }
         )
@@ -523,7 +524,8 @@ def seed_google(state: SandboxState) -> None:
 
 
 def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
-    """The week of alerts, the real MIT Open Learning runbook in the fake GitHub, the COE template in Drive."""
+    """The week of alerts, the real MIT Open Learning runbook text in the fake GitHub's sandbox
+    repository (`example-org/ops-runbook`, a name no one can take for theirs), the COE template in Drive."""
     state = SandboxState()
     state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
     _other_vendors(state)

@@ -16,6 +16,7 @@ from oncall.sandbox.jsm_fake import JsmState
 from oncall.sandbox.opsgenie_fake import OpsGenieState, Turn
 from oncall.sandbox.rootly_fake import RootlyState
 from oncall.sandbox.seed import ROTATION_START, USERS, ZONE, _iso
+from oncall.sandbox.urls import SANDBOX_WEB
 
 SEVERITIES = {
     "P1": ("SEV0", "critical"),
@@ -79,7 +80,7 @@ def seed_rootly(og: OpsGenieState) -> RootlyState:
                     "noise": "not_noise",
                     "deduplication_key": a.get("alias"),
                     "external_url": None,
-                    "url": f"https://rootly.com/account/alerts/{a['id']}",
+                    "url": f"{SANDBOX_WEB}/rootly/account/alerts/{a['id']}",
                     "started_at": a["createdAt"],
                     "ended_at": ended,
                     "created_at": a["createdAt"],
@@ -165,7 +166,7 @@ def seed_rootly(og: OpsGenieState) -> RootlyState:
                     "user": {"data": {"id": str(owner), "type": "users", "attributes": state.users[owner]}}
                     if owner
                     else None,
-                    "url": f"https://rootly.com/account/incidents/{inc['tinyId']}",
+                    "url": f"{SANDBOX_WEB}/rootly/account/incidents/{inc['tinyId']}",
                     "started_at": inc["createdAt"],
                     "detected_at": inc["createdAt"],
                     "acknowledged_at": when.get("ResponderAlertAcked"),

@@ -32,6 +32,7 @@ from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.rootly_fake import RootlyState, build_rootly_app
 from oncall.sandbox.sheets_fake import build_sheets_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
+from oncall.sandbox.urls import SANDBOX_REPO
 
 
 @dataclass
@@ -47,7 +48,7 @@ class SandboxState:
     coe_template: str = "doc-coe-template"
     coe_folder: str = "folder-coe"
     coe_sheet: str = "sheet-coe-tracker"
-    runbook_repo: str = "mitodl/ol-infrastructure"
+    runbook_repo: str = SANDBOX_REPO
     runbook_path: str = "docs/runbooks/oncall.md"
 
 

@@ -59,7 +59,7 @@ def gh(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GitHubClient]:
 def test_reads_the_runbook_from_contents(gh: GitHubClient, sandbox: Sandbox) -> None:
     text = gh.read_file(sandbox.state.runbook_repo, sandbox.state.runbook_path, "main")
     assert text == RUNBOOK.read_text()
-    with pytest.raises(NotFoundError, match=r"file nope.md in mitodl/ol-infrastructure@main was not found"):
+    with pytest.raises(NotFoundError, match=r"file nope.md in example-org/ops-runbook@main was not found"):
         gh.read_file(sandbox.state.runbook_repo, "nope.md", "main")
 
 

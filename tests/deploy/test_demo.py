@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from deployments.demo import OfflineLinks, csv_cell
+from oncall.sandbox.urls import SANDBOX_REPO
 from tests.processes import ROOT, clean_env
+
+# A link in the demo's files: markdown `](...)`, Slack's `<...|`, or a bare URL.
+LINK = re.compile(r"\]\(([^)\s]+)\)|<([^|>\s]+)\||(https?://[^\s)>|\"]+)")
 
 
 def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
@@ -33,3 +42,75 @@ def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
     assert coe.name == "inc-7f3a-0001.md" and "{{" not in coe.read_text()
     rows = (out / "coe-tracker.csv").read_text().splitlines()
     assert rows[0].startswith("Incident ID,") and len(rows) == 2 and rows[1].startswith("inc-7f3a-0001,")
+    [tracked] = list(csv.reader(rows[1:]))
+    assert tracked[2:4] == ["2026-11-21 14:05", "0:47"] and tracked[5] == "coe/inc-7f3a-0001.md"
+    _every_link_works_offline_or_says_sandbox(out)
+    assert (
+        (out / "runbook" / "docs" / "runbooks" / "oncall.md")
+        .read_text()
+        .startswith((ROOT / "oncall" / "sandbox" / "data" / "mitodl-oncall-runbook.md").read_text()[:200])
+    )
+    log = done.stdout + done.stderr
+    assert (
+        "Filed https://github.com/mitodl" not in log
+        and f"Filed https://github.com/{SANDBOX_REPO}/issues/" in log
+    )
+
+
+def _every_link_works_offline_or_says_sandbox(out: Path) -> None:
+    """Relative links name files the demo wrote; absolute ones are the sandbox's, plainly."""
+    checked = 0
+    for path in [*out.glob("*.md"), *out.glob("*.json*"), *out.glob("*.csv"), *out.glob("*/*.md")]:
+        text = path.read_text()
+        assert "127.0.0.1" not in text and "mitodl/ol-infrastructure" not in text, path
+        for match in LINK.finditer(text):
+            link = next(g for g in match.groups() if g)
+            checked += 1
+            if link.startswith(("http://", "https://")):
+                assert link.startswith("https://sandbox.invalid/"), (path, link)
+            elif not link.startswith(("#", "mailto:")):
+                assert (path.parent / link.split("#")[0]).is_file(), (path, link)
+        for cell in (
+            (c for row in csv.reader(text.splitlines()) for c in row) if path.suffix == ".csv" else ()
+        ):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert checked > 100
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ('=HYPERLINK("http://evil","x")', '\'=HYPERLINK("http://evil","x")'),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("xPro down", "xPro down"),
+        ("0:47", "0:47"),
+    ],
+)
+def test_the_tracker_csv_neutralises_formula_looking_cells(cell: str, written: str) -> None:
+    assert csv_cell(cell) == written
+
+
+def test_sandbox_links_become_offline_files_or_say_sandbox() -> None:
+    base = "http://127.0.0.1:4242"
+    links = OfflineLinks(base, SANDBOX_REPO, {"doc-1": "inc-1"})
+    text = (
+        f"[#3](https://github.com/{SANDBOX_REPO}/issues/3) "
+        f"[e]({base}/github/{SANDBOX_REPO}/blob/main/docs/runbooks/oncall.md#disk-full) "
+        "<https://docs.google.com/document/d/doc-1/edit|COE> "
+        "[#1101](https://app.opsgenie.com/alert/detail/a-1/details) "
+        f"[101]({base}/atlassian/browse/OPS-101) "
+        "[other](https://github.com/mitodl/ol-infrastructure/blob/main/docs/x.md)"
+    )
+    assert links(text, depth=1) == (
+        "[#3](../issues/3.md) [e](../runbook/docs/runbooks/oncall.md#disk-full) <../coe/inc-1.md|COE> "
+        "[#1101](https://sandbox.invalid/opsgenie/alert/detail/a-1/details) "
+        "[101](https://sandbox.invalid/atlassian/browse/OPS-101) "
+        "[other](https://github.com/mitodl/ol-infrastructure/blob/main/docs/x.md)"  # the runbook's own text
+    )
+    bare = f"| gap | https://github.com/{SANDBOX_REPO}/issues/7 |"
+    assert links(bare, markdown=True) == "| gap | [#7](issues/7.md) |"
+    assert links(bare) == "| gap | issues/7.md |"  # JSON and CSV keep a plain path
