@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect import flow
 from prefect.blocks.system import Secret
 from prefect.variables import Variable
 
@@ -105,6 +106,21 @@ def test_deployed_run_reads_environment_then_variable_then_defaults_and_never_th
     # Called from the command line, the same run reads the file, between the environment and the Variable.
     local = resolve_settings()
     assert (local.schedule, local.max_issues, local.team_timezone) == ("Env", 9, "Asia/Tokyo")
+
+
+@flow
+def _schedule_in_force() -> str:
+    return resolve_settings().schedule
+
+
+def test_a_flow_run_from_the_command_line_reads_the_file_above_the_variable(
+    tmp_path: Path, server: None
+) -> None:
+    (tmp_path / "oncall.toml").write_text('schedule = "From the file"\n')
+    Variable.set(SETTINGS_VARIABLE, {"schedule": "From the Variable"}, overwrite=True)
+    assert _schedule_in_force() == "From the file"  # a real flow run, no deployment: the CLI's order
+    (tmp_path / "oncall.toml").unlink()
+    assert _schedule_in_force() == "From the Variable"
 
 
 def test_deployed_run_refuses_a_bad_variable_in_one_line(server: None) -> None:
@@ -245,3 +261,25 @@ def test_setup_blocks_writes_nothing_on_a_bad_file(
     assert Variable.get("oncall_checkout", default=None) is None
     with pytest.raises(ValueError):
         Secret.load("oncall-slack-webhook-url")
+
+
+def test_sandbox_serve_forgets_what_it_wrote(monkeypatch: pytest.MonkeyPatch, server: None) -> None:
+    """`make serve` with the sandbox writes its values through setup blocks, and at Ctrl-C removes
+    them: the Variable (all the sandbox's) and each block holding a sandbox value, no other."""
+    from deployments.setup import forget_sandbox
+    from oncall.sandbox.server import Sandbox
+
+    with Sandbox.seeded() as sandbox:
+        for key, value in sandbox.env("opsgenie").items():
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ONCALL_CONFIG", "/dev/null")
+    setup_blocks(lambda line: None, prompt=False)
+    assert Variable.get(SETTINGS_VARIABLE)["github_repo"] == sandbox.state.runbook_repo
+    Secret(value="a-real-looking-relay-secret-0042").save("oncall-relay-secret", overwrite=True)
+    lines: list[str] = []
+    assert forget_sandbox(lines.append) == 5  # the Variable and four blocks
+    assert Variable.get(SETTINGS_VARIABLE, default=None) is None
+    for block in ("oncall-opsgenie-api-key", "oncall-github-token", "oncall-slack-webhook-url"):
+        with pytest.raises(ValueError):
+            Secret.load(block)
+    assert Secret.load("oncall-relay-secret").get() == "a-real-looking-relay-secret-0042"
