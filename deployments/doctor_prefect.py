@@ -321,13 +321,14 @@ def _schedule_checks(
                         "deploy again with the team's settings (prefect.yaml's hand-off schedules)",
                     )
                 )
-    out.append(
-        ok(
-            check,
-            f"deployment {name!r}: {len(active)} active schedule(s): "
-            + ", ".join(f"{s.slug or '?'} ({_describe(s)})" for s in active),
+    if not any(c.status == Status.FAIL for c in out):
+        out.append(
+            ok(
+                check,
+                f"deployment {name!r}: {len(active)} active schedule(s): "
+                + ", ".join(f"{s.slug or '?'} ({_describe(s)})" for s in active),
+            )
         )
-    )
     return out
 
 
