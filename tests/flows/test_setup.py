@@ -29,6 +29,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An empty working folder (no ./oncall.toml), and no settings Variable or Secret blocks
     left on the session's server by this test."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ONCALL_CONFIG", raising=False)
     monkeypatch.setenv("ONCALL_CHECKOUT", "/srv/oncall-flows")
     Variable.unset(SETTINGS_VARIABLE)
     yield
