@@ -98,11 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="oncall",
         description="On-call duties as Prefect flows: shift hand-off, runbook gaps, COE prep.",
-        epilog=EPILOG,
+        epilog=_examples(
+            "oncall demo                              # every flow against the sandbox, about a minute",
+            "oncall doctor                            # check the settings and every outside system",
+            "oncall handoff --dry-run                 # the last shift's hand-off, printed",
+            "oncall COMMAND --help                    # each command's options and defaults",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"oncall {_version()}")
     parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of an error (also after the command)"
+        "--debug",
+        action="store_true",
+        help="show the traceback of an error; may also follow the command (oncall handoff --debug)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -124,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = sub.add_parser(
         "sandbox",
-        help="serve the fake OpsGenie and Slack on 127.0.0.1",
+        help="serve local fakes of OpsGenie, JSM, Rootly, Slack, GitHub and Google on 127.0.0.1",
         description="Serve faithful local fakes of every outside API with a seeded week "
         "of alerts, and print the settings that point oncall at them.",
         epilog=EPILOG,
