@@ -93,7 +93,7 @@ def schedule_from_raw(raw: dict[str, Any]) -> Schedule:
                 unit=r["type"],
                 length=int(r.get("length", 1)),
                 participants=tuple(
-                    p.get("username") or p.get("name") or p.get("id", "?")
+                    p.get("username") or p.get("name") or f"{p.get('type', 'user')} id {p.get('id', '?')}"
                     for p in r.get("participants") or ()
                 ),
             )
@@ -106,5 +106,6 @@ def on_call_people(participants: Any) -> Iterator[Person]:
     """Users on call, descending into escalation/team participants as OpsGenie nests them."""
     for p in participants or ():
         if p.get("type") == "user":
-            yield Person(id=p.get("id"), name=p.get("name") or p.get("id", "?"))
+            # OpsGenie names on-call users; one without a name is shown by its id, labelled as one.
+            yield Person(id=p.get("id"), name=p.get("name") or f"user id {p.get('id', '?')}")
         yield from on_call_people(p.get("onCallParticipants"))

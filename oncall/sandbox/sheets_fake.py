@@ -113,7 +113,8 @@ def _trimmed(lines: list[list[str]]) -> list[list[str]]:
 
 def _cell(cell: dict[str, Any], masks: set[str]) -> str | Number:
     """One CellData of appendCells: its userEnteredValue (a string is never parsed: a formula is only
-    a `formulaValue`), with the number format its userEnteredFormat gives, as far as `fields` lets."""
+    a `formulaValue`, which the fake refuses), with the number format its userEnteredFormat gives,
+    as far as `fields` lets."""
     every = "*" in masks
     value = (cell.get("userEnteredValue") or {}) if every or "userEnteredValue" in masks else {}
     number_format = (cell.get("userEnteredFormat") or {}).get("numberFormat") or {}
@@ -123,7 +124,7 @@ def _cell(cell: dict[str, Any], masks: set[str]) -> str | Number:
         return Number(float(value["numberValue"]), pattern)
     if "boolValue" in value:
         return "TRUE" if value["boolValue"] else "FALSE"
-    return str(value.get("stringValue", value.get("formulaValue", "")))
+    return str(value.get("stringValue", ""))
 
 
 def _dimension(value: str | None) -> str | None:
@@ -304,6 +305,9 @@ def build_sheets_app(state: GoogleState, sheets: dict[str, dict[str, list[list[A
             while last and not any(v != "" for v in rows[last - 1]):
                 last -= 1
             masks = {f.strip() for f in fields.split(",")}
+            cells = [c for r in append.get("rows") or [] for c in r.get("values") or []]
+            if any("formulaValue" in (c.get("userEnteredValue") or {}) for c in cells):
+                return _error(400, f"requests[{n}]: the sandbox does not evaluate formulas", "badRequest")
             for row_data in append.get("rows") or []:
                 line: list[Any] = []
                 for cell in row_data.get("values") or []:
