@@ -69,8 +69,8 @@ def minimum() -> dict[str, int]:
         "incident-watch": week_incidents + INCIDENTS,
         # incident, its timeline, the alert page around it, on-call; logs and notes of the 20
         # related alerts the COE quotes; Google: token, find, copy, fill, read back, sheet read,
-        # sheet append; Slack
-        "coe-prep": 4 + 2 * MAX_ALERT_TIMELINES + 7 + 1,
+        # the tab's id, sheet append (appendCells); Slack
+        "coe-prep": 4 + 2 * MAX_ALERT_TIMELINES + 8 + 1,
     }
 
 
