@@ -126,9 +126,10 @@ class OpsGenieSource(SourceClient):
         return parse_records(SYSTEM, "alert", raws, lambda r: alert_from_raw(r, self.web_base), f"({what})")
 
     def get_alert(self, alert_id: str) -> Alert:
-        body = self.api.get_json(
-            f"/v2/alerts/{alert_id}", params={"identifierType": "id"}, what=f"alert {alert_id}"
-        )
+        """By id, or by the tinyId the hand-off shows (`1101`, `#1101`), as for incidents."""
+        ref = alert_id.strip().removeprefix("#")
+        kind = "tiny" if ref.isdigit() else "id"
+        body = self.api.get_json(f"/v2/alerts/{ref}", params={"identifierType": kind}, what=f"alert {ref}")
         return parse_record(SYSTEM, "alert", body.get("data"), lambda r: alert_from_raw(r, self.web_base))
 
     def _cursor(self, path: str, what: str) -> Iterator[dict[str, Any]]:

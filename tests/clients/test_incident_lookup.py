@@ -107,3 +107,13 @@ def test_rootly_finds_a_sequential_id_by_the_documented_filter(
     assert [s.path for s in asked] == ["/rootly/v1/incidents"] and "filter%5Bsequential_id%5D=101" in asked[
         0
     ].query
+
+
+def test_an_opsgenie_alert_is_found_by_the_tiny_id_the_hand_off_shows(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For `oncall coe prep --alert 1101` (teams that page without incidents)."""
+    seeded = sandbox.state.opsgenie.alerts[0]
+    with closing(_source(sandbox, monkeypatch, "opsgenie")) as source:
+        for ref in (seeded["tinyId"], f"#{seeded['tinyId']}", seeded["id"]):
+            assert source.get_alert(ref).id == seeded["id"], ref
