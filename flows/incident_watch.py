@@ -14,8 +14,10 @@ from oncall.clock import now
 from oncall.errors import InputError
 from oncall.models import AlertQuery, Priority, TimeWindow
 from oncall.watch import EVENT, coe_candidates, watch_start
+from oncall.watch_render import start_reason, watch_markdown
 from tasks.alerts import fetch_alerts, fetch_resolved_incidents
 from tasks.config import resolve_settings
+from tasks.delivery import artifact_key, publish_markdown
 
 WATERMARK = "oncall-incident-watch-watermark"
 
@@ -30,7 +32,8 @@ def incident_watch(
     """Find incidents (and P1/P2 alerts) closed since the last successful run that lasted long
     enough for a COE, and emit one `oncall.incident.closed` event each; the coe-prep deployment
     is triggered by it. The watermark moves only after every event went out, so a missed or
-    failed run is caught up by the next. A watermark that is unreadable or not in the past (a
+    failed run is caught up by the next; once it exists, lookback_minutes is not used (the log
+    and the `incident-watch` artifact say so). Each run publishes what it found and emitted. A watermark that is unreadable or not in the past (a
     clock that jumped, a hand edit) is logged and not used: the run looks back 7 days (or
     lookback_minutes, if longer) and rewrites it when it succeeds.
 
@@ -50,9 +53,13 @@ def incident_watch(
     if lookback_minutes <= 0:
         raise InputError(f"lookback_minutes {lookback_minutes} is not positive")
     until = now()
-    start = watch_start(Variable.get(WATERMARK, default=None), until, timedelta(minutes=lookback_minutes))
+    stored = Variable.get(WATERMARK, default=None)
+    start = watch_start(stored, until, timedelta(minutes=lookback_minutes))
     since = start.since
-    if start.problem:
+    reason = start_reason(start, stored, lookback_minutes, WATERMARK)
+    if not start.problem:
+        log.info("Window from %s: %s", since.isoformat(), reason)
+    else:
         log.warning(
             "The %s Variable is not used: %s. Looking back %g days, to %s, so that nothing which "
             "closed meanwhile is missed (an event already sent repeats with the same id); %s.",
@@ -74,8 +81,10 @@ def incident_watch(
         if include_alerts
         else []
     )
-    candidates = coe_candidates(incidents.result(), alerts, threshold)
+    found = incidents.result()
+    candidates = coe_candidates(found, alerts, threshold)
     log.info("Closed since %s: %d candidate(s) for a COE", since.isoformat(), len(candidates))
+    emitted: set[str] = set()
     for c in candidates:
         if dry_run:
             log.info(
@@ -86,15 +95,38 @@ def incident_watch(
                 c.duration_minutes,
             )
             continue
-        emit_event(
+        sent = emit_event(
             event=EVENT,
             resource=c.resource,
             payload=c.model_dump(),
             id=c.event_id,
         )
+        if sent is None:  # Prefect returns None when this client sends no events
+            log.warning("Prefect sent no %s for %s: events are off for this client", EVENT, c.incident_id)
+            continue
+        emitted.add(c.incident_id)
         log.info("Emitted %s for %s", EVENT, c.incident_id)
     if not dry_run:
         Variable.set(WATERMARK, until.isoformat(), overwrite=True)
+    report = watch_markdown(
+        since=since,
+        until=until,
+        reason=reason,
+        threshold=threshold,
+        incidents=found,
+        alerts=alerts,
+        candidates=candidates,
+        emitted=emitted,
+        dry_run=dry_run,
+        event=EVENT,
+        timezone=settings.team_timezone,
+    )
+    publish_markdown(
+        report,
+        artifact_key("incident-watch", "dry-run" if dry_run else ""),
+        f"incident-watch: {len(candidates)} COE event(s) {'to emit' if dry_run else 'emitted'}, "
+        f"{len(found)} closed incident(s) found",
+    )
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),
