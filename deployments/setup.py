@@ -66,13 +66,13 @@ def _server_secret(block: str) -> str | None:
 def setup_blocks(say: Callable[[str], None], prompt: bool | None = None, remove_sandbox: bool = False) -> int:
     """Create or update every Secret block and the `oncall-settings` Variable from the environment
     and the config file; returns how many were written. A bad setting or file raises ConfigError
-    before anything is written."""
+    before anything is written (and before Prefect is imported, so it answers at once)."""
+    settings = load_settings()
     from prefect.blocks.system import Secret
     from prefect.variables import Variable
 
     from tasks.config import SETTINGS_VARIABLE
 
-    settings = load_settings()
     layers = settings_layers(settings)
     say(f"Settings from the environment{''.join(f' and {w}' for w in layers) or ' (no config file)'}")
     interactive = sys.stdin.isatty() if prompt is None else prompt
