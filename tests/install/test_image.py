@@ -213,5 +213,8 @@ def test_every_flow_imports_from_the_clone_in_the_image(image: Image, repo: str,
         "import flows.shift_handoff, flows.runbook_gaps, flows.incident_watch, flows.coe_prep\n"
         "print(flows.shift_handoff.__file__)"
     )
-    where = run([str(image.venv / "bin" / "python"), "-c", code], env=image.env, cwd=clone).strip()
-    assert Path(where).resolve().is_relative_to(clone.resolve())
+    try:
+        where = run([str(image.venv / "bin" / "python"), "-c", code], env=image.env, cwd=clone).strip()
+        assert Path(where).resolve().is_relative_to(clone.resolve())
+    finally:
+        shutil.rmtree(clone)  # the sandbox's own canary credentials are in its source: not a leak
