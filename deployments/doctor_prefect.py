@@ -27,7 +27,7 @@ DEPLOYMENTS = ("shift-handoff", "runbook-gaps", "incident-watch", "coe-prep")
 EVENT_DRIVEN = frozenset({"coe-prep"})
 HANDOFF = "shift-handoff"
 SETUP = "run `oncall setup blocks` with the settings the workers should use"
-DEPLOY = "run `prefect deploy --all` from the checkout"
+DEPLOY = "run `oncall deploy` from the checkout (it writes the schedules from the settings)"
 
 
 def api_url() -> str | None:
@@ -81,9 +81,12 @@ def prefect_checks(local: Settings) -> list[Check]:
                 )
             ]
         out = [ok("prefect.server", f"Prefect server at {url} answers")]
-        out += stored_checks(local)
-        worker = _worker_settings_or_none()
-        out += deployment_checks(client, local, worker)
+        try:
+            worker: Settings | OncallError = worker_settings()
+        except OncallError as exc:
+            worker = exc
+        out += stored_checks(local, worker)
+        out += deployment_checks(client, local, worker if isinstance(worker, Settings) else None)
     return out
 
 
@@ -106,15 +109,9 @@ def worker_settings() -> Settings:
         return resolve_settings()
 
 
-def _worker_settings_or_none() -> Settings | None:
-    try:
-        return worker_settings()
-    except OncallError:
-        return None
-
-
-def stored_checks(local: Settings) -> list[Check]:
-    """The Variable and the Secret blocks, read as the workers read them, against this shell."""
+def stored_checks(local: Settings, worker: Settings | OncallError) -> list[Check]:
+    """The Variable and the Secret blocks, read as the workers read them (`worker`, or why they
+    could not be), against this shell."""
     from prefect.variables import Variable
 
     from tasks.config import SETTINGS_VARIABLE
@@ -134,13 +131,11 @@ def stored_checks(local: Settings) -> list[Check]:
         out.append(
             fail("prefect.variable", f"the Variable {SETTINGS_VARIABLE!r} is not a JSON object", SETUP)
         )
-    try:
-        worker = worker_settings()
-    except OncallError as exc:
+    if isinstance(worker, OncallError):
         out.append(
             fail(
                 "prefect.settings",
-                f"deployed runs would stop: {' '.join(str(exc).split())}",
+                f"deployed runs would stop: {' '.join(str(worker).split())}",
                 f"fix it in the Variable {SETTINGS_VARIABLE!r} ({SETUP})",
             )
         )
@@ -318,15 +313,60 @@ def _schedule_checks(
                         check,
                         f"schedule {s.slug or _describe(s)!r} hands off {runs_with!r}, "
                         f"but ONCALL_SCHEDULE is {local.schedule!r}",
-                        "deploy again with the team's settings (prefect.yaml's hand-off schedules)",
+                        DEPLOY,
                     )
                 )
+    out += _plan_checks(check, name, schedules, local)
     if not any(c.status == Status.FAIL for c in out):
         out.append(
             ok(
                 check,
                 f"deployment {name!r}: {len(active)} active schedule(s): "
                 + ", ".join(f"{s.slug or '?'} ({_describe(s)})" for s in active),
+            )
+        )
+    return out
+
+
+def _plan_checks(check: str, name: str, schedules: list[Any], local: Settings) -> list[Check]:
+    """The server's schedules against `oncall.deploy_plan`'s for these settings (what `oncall
+    deploy` deploys): each planned one is there, with its cron, zone and parameters. The hand-off's
+    `schedule` parameter is the check above's."""
+    from oncall.deploy_plan import deployment_schedules
+
+    try:
+        planned = deployment_schedules(local).get(name, [])
+    except OncallError:
+        return []  # a setting the plan cannot read fails its own check
+    by_slug = {s.slug: s for s in schedules if s.slug}
+    out: list[Check] = []
+    for want in planned:
+        have = by_slug.get(want.slug)
+        wanted = f"cron {want.cron!r} in {want.timezone}"
+        if have is None:
+            out.append(fail(check, f"schedule {want.slug!r} is missing; the settings want {wanted}", DEPLOY))
+            continue
+        inner = have.schedule
+        said = []
+        if (
+            getattr(inner, "cron", None) != want.cron
+            or (getattr(inner, "timezone", None) or "UTC") != want.timezone
+        ):
+            said.append(f"it runs at {_describe(have)}, the settings want {wanted}")
+        got = {k: v for k, v in (have.parameters or {}).items() if k != "schedule"}
+        asked = {k: v for k, v in want.parameters.items() if k != "schedule"}
+        if got != asked:
+            said.append(f"its parameters are {got}, the settings want {asked}")
+        if said:
+            out.append(fail(check, f"schedule {want.slug!r}: {'; '.join(said)}", DEPLOY))
+    known = {w.slug for w in planned}
+    extra = [slug for slug in by_slug if planned and slug not in known]
+    if extra:
+        out.append(
+            warn(
+                check,
+                f"{name!r} has schedules the settings no longer make: {', '.join(extra)}",
+                "remove them in the UI, or run `oncall deploy`",
             )
         )
     return out

@@ -4,6 +4,7 @@ deployments with their schedules."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval
 from prefect.variables import Variable
 
@@ -31,16 +33,12 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     yield monkeypatch
     Variable.unset(SETTINGS_VARIABLE)
     for block in SECRET_BLOCKS.values():
-        try:
+        with contextlib.suppress(ValueError):  # not saved by this test
             Secret.delete(block)
-        except ValueError:
-            pass
     with get_client(sync_client=True) as client:
         for name in DEPLOYMENTS:
-            try:
+            with contextlib.suppress(ObjectNotFound):  # not deployed by this test
                 client.delete_deployment(client.read_deployment_by_name(f"{name}/{name}").id)
-            except Exception:
-                pass
 
 
 def by_name(checks: list[Check]) -> dict[str, list[Check]]:
@@ -53,6 +51,12 @@ def by_name(checks: list[Check]) -> dict[str, list[Check]]:
 def statuses(checks: dict[str, list[Check]], name: str) -> list[str]:
     assert name in checks, sorted(checks)
     return [c.status.value for c in checks[name]]
+
+
+def failed(checks: dict[str, list[Check]], name: str) -> bool:
+    """The check failed (one fail line or more) and said nothing was fine."""
+    found = statuses(checks, name)
+    return "fail" in found and "ok" not in found
 
 
 def text(checks: dict[str, list[Check]], name: str) -> str:
@@ -126,41 +130,70 @@ def test_sandbox_values_left_for_workers_warn(shell: pytest.MonkeyPatch, sandbox
     assert sandbox.slack_webhook_url not in said
 
 
-def test_deployments_with_active_schedules_and_the_configured_schedule_pass(shell: pytest.MonkeyPatch) -> None:
-    asked = {"schedule": "Ops Weekly"}
-    deploy(
-        "shift-handoff",
-        schedules=[
-            Cron("0 10 * * 2", timezone="Europe/Berlin", slug="weekly-handoff", parameters=asked),
-            Cron("0 9 * * 1-5", timezone="Europe/Berlin", slug="business-day-summary", parameters=asked),
-        ],
-    )
-    deploy("runbook-gaps", schedules=[Cron("30 8 * * *", slug="daily-gaps")])
+def planned(name: str) -> list[Any]:
+    """The deployment's schedules as `oncall deploy` makes them from this shell's settings."""
+    from oncall.deploy_plan import deployment_schedules
+
+    return [
+        Cron(s.cron, timezone=s.timezone, slug=s.slug, parameters=s.parameters, active=s.active)
+        for s in deployment_schedules(load_settings())[name]
+    ]
+
+
+def deploy_as_planned() -> None:
+    deploy("shift-handoff", schedules=planned("shift-handoff"))
+    deploy("runbook-gaps", schedules=planned("runbook-gaps"))
     deploy("incident-watch", schedules=[Interval(300, slug="every-5-minutes")])
     deploy("coe-prep")
+
+
+def test_deployments_as_the_settings_plan_them_pass(shell: pytest.MonkeyPatch) -> None:
+    deploy_as_planned()
     checks = by_name(prefect_checks(load_settings()))
     for name in DEPLOYMENTS:
         assert statuses(checks, f"prefect.deployment.{name}") == ["ok"], checks[f"prefect.deployment.{name}"]
     assert "weekly-handoff" in text(checks, "prefect.deployment.shift-handoff")
 
 
+def test_a_schedule_that_drifted_from_the_settings_fails(shell: pytest.MonkeyPatch) -> None:
+    deploy_as_planned()
+    shell.setenv("ONCALL_TEAM_TIMEZONE", "Europe/Berlin")  # the team moved; nobody redeployed
+    checks = by_name(prefect_checks(load_settings()))
+    for name in ("shift-handoff", "runbook-gaps"):
+        assert failed(checks, f"prefect.deployment.{name}")
+        said = text(checks, f"prefect.deployment.{name}")
+        assert "Europe/Berlin" in said and "America/New_York" in said and "oncall deploy" in said
+
+
+def test_a_missing_planned_schedule_fails_naming_it(shell: pytest.MonkeyPatch) -> None:
+    weekly, *summaries = planned("shift-handoff")
+    deploy("shift-handoff", schedules=[weekly])
+    checks = by_name(prefect_checks(load_settings()))
+    assert failed(checks, "prefect.deployment.shift-handoff")
+    said = text(checks, "prefect.deployment.shift-handoff")
+    assert summaries and all(f"{s.slug!r} is missing" in said for s in summaries)
+
+
 def test_a_hand_off_schedule_for_another_schedule_fails_naming_its_slug(shell: pytest.MonkeyPatch) -> None:
-    deploy(
-        "shift-handoff",
-        schedules=[
-            Cron("0 10 * * 2", slug="weekly-handoff", parameters={"schedule": "Primary On Call Schedule"}),
-            Cron("0 9 * * 1-5", slug="business-day-summary", parameters={"schedule": "Ops Weekly"}),
-        ],
+    weekly, *summaries = planned("shift-handoff")
+    other = Cron(
+        weekly.cron,
+        timezone=weekly.timezone,
+        slug=weekly.slug,
+        parameters={"schedule": "Primary On Call Schedule"},
     )
+    deploy("shift-handoff", schedules=[other, *summaries])
     checks = by_name(prefect_checks(load_settings()))
     assert statuses(checks, "prefect.deployment.shift-handoff") == ["fail"]
     said = text(checks, "prefect.deployment.shift-handoff")
-    assert "'weekly-handoff'" in said and "'Primary On Call Schedule'" in said and "'Ops Weekly'" in said
-    assert "business-day-summary" not in said
+    assert f"'{weekly.slug}' hands off 'Primary On Call Schedule'" in said and "'Ops Weekly'" in said
+    assert all(s.slug not in said for s in summaries)
 
 
 def test_a_hand_off_without_the_parameter_uses_the_workers_schedule(shell: pytest.MonkeyPatch) -> None:
-    deploy("shift-handoff", schedules=[Cron("0 10 * * 2", slug="weekly-handoff")])
+    weekly = planned("shift-handoff")[0]
+    bare = Cron(weekly.cron, timezone=weekly.timezone, slug=weekly.slug)
+    deploy("shift-handoff", schedules=[bare, *planned("shift-handoff")[1:]])
     checks = by_name(prefect_checks(load_settings()))
     assert statuses(checks, "prefect.deployment.shift-handoff") == ["fail"]  # workers: the default
     Variable.set(SETTINGS_VARIABLE, {"schedule": "Ops Weekly"}, overwrite=True)
@@ -180,19 +213,17 @@ def test_inactive_schedules_and_paused_deployments_fail(shell: pytest.MonkeyPatc
         assert "paused" in text(checks, f"prefect.deployment.{name}")
 
 
-def test_one_inactive_schedule_beside_an_active_one_warns(shell: pytest.MonkeyPatch) -> None:
+def test_an_inactive_or_unplanned_schedule_beside_the_planned_ones_warns(shell: pytest.MonkeyPatch) -> None:
     deploy(
-        "runbook-gaps",
-        schedules=[Cron("30 8 * * *", slug="daily-gaps"), Cron("0 12 * * *", slug="noon", active=False)],
+        "runbook-gaps", schedules=[*planned("runbook-gaps"), Cron("0 12 * * *", slug="noon", active=False)]
     )
     checks = by_name(prefect_checks(load_settings()))
-    assert statuses(checks, "prefect.deployment.runbook-gaps") == ["warn", "ok"]
-    assert "'noon'" in text(checks, "prefect.deployment.runbook-gaps")
+    assert statuses(checks, "prefect.deployment.runbook-gaps") == ["warn", "warn", "ok"]
+    said = text(checks, "prefect.deployment.runbook-gaps")
+    assert "'noon' of 'runbook-gaps' is inactive" in said and "no longer make: noon" in said
 
 
-def test_the_whole_report_fails_on_a_missing_deployment(
-    shell: pytest.MonkeyPatch, sandbox: Sandbox
-) -> None:
+def test_the_whole_report_fails_on_a_missing_deployment(shell: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
     for key, value in sandbox.env().items():
         shell.setenv(key, value)
     shell.delenv("ONCALL_SCHEDULE")  # the sandbox's schedule is the default one
