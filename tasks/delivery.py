@@ -152,7 +152,7 @@ def _say_unconfirmed(topic: str, key: str, record: SlackRecord, hint: str) -> No
     )
     publish_markdown(
         f"# Slack message not confirmed\n\n"
-        f"The message about {escape.artifact_md(topic, 200)} ({escape.artifact_md(key, 300)}) was {escape.artifact_md(str(record))}. "
+        f"The message about {escape.prefect_md(topic, 200)} ({escape.prefect_md(key, 300)}) was {escape.prefect_md(str(record))}. "
         "Slack's webhooks cannot be asked what they posted, so it is not posted again by itself: "
         f"a message may be missing, never doubled. Check the channel; {hint}.\n",
         artifact_key("slack", topic),

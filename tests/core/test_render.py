@@ -13,7 +13,7 @@ from oncall.handoff import HandoffSummary, summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
 from oncall.models import Alert, Incident, Priority
 from oncall.sandbox.slack_fake import MAX_SECTION_TEXT, blocks_problem
-from tests.factories import START, alert, context, incident, on_call
+from tests.factories import END, START, alert, context, incident, on_call
 
 HOSTILE = (
     "<!channel> @here @alice [click](http://evil.example) <img src=x> `code` *bold* | {{incident.title}} # h"
@@ -357,3 +357,49 @@ def test_the_gaps_table_puts_the_issue_first_as_a_short_link() -> None:
     assert row.startswith("| [#12](https://github.com/example-org/ops-runbook/issues/12) | gap |")
     table = coverage_rows(coverage, book, links)  # type: ignore[arg-type]
     assert list(table[0])[:2] == ["issue", "status"]  # the table artifact's columns too
+
+
+# -- incident-watch's report ----------------------------------------------------------------
+
+
+def test_the_watch_report_says_why_lookback_minutes_was_not_used() -> None:
+    from oncall.watch import WatchStart
+    from oncall.watch_render import start_reason
+
+    mark = START.isoformat()
+    used = start_reason(WatchStart(since=START), mark, 60, "wm")
+    assert f"starting at the watermark {mark}" in used and "lookback_minutes (60) is not used" in used
+    first = start_reason(WatchStart(since=START), None, 60, "wm")
+    assert "no watermark yet (the wm Variable)" in first and "looks back lookback_minutes (60)" in first
+    bad = start_reason(
+        WatchStart(since=START, problem="watermark 'x' is not an ISO-8601 time"), "x", 60, "wm"
+    )
+    assert "the watermark is not used (watermark 'x' is not an ISO-8601 time)" in bad
+
+
+def test_the_watch_report_lists_each_closed_incident_action_first() -> None:
+    from oncall.watch import coe_candidates
+    from oncall.watch_render import watch_markdown
+
+    long = incident(
+        id="inc-1", tiny_id="7", url="https://ops.example/i/7", resolved_at=START + timedelta(days=1, hours=1)
+    )
+    short = incident(id="inc-2", message="Blip <b>", resolved_at=START + timedelta(days=1, minutes=3))
+    candidates = coe_candidates([long, short], [], timedelta(minutes=10))
+    md = watch_markdown(
+        since=START,
+        until=END,
+        reason="why",
+        threshold=timedelta(minutes=10),
+        incidents=[long, short],
+        alerts=[],
+        candidates=candidates,
+        emitted={"inc-1"},
+        dry_run=False,
+        event="oncall.incident.closed",
+    )
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert rows[0].startswith("| COE event | duration |") and rows[0].endswith("| title |")
+    assert rows[1].startswith("| emitted | 60 min |") and "[#7](https://ops.example/i/7) | inc-1 |" in rows[1]
+    assert rows[2].startswith("| under 10m 00s | 3m 00s |") and rows[2].endswith("| Blip \\<b> |")
+    assert "Events emitted (`oncall.incident.closed`, each starts coe-prep): **1**" in md
