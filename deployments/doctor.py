@@ -23,7 +23,7 @@ from deployments.doctor_checks import (
 )
 from oncall.errors import OncallError
 from oncall.escape import terminal
-from oncall.settings import SECRET_BLOCKS, Settings, load_settings
+from oncall.settings import SECRET_BLOCKS, Settings, load_settings, settings_sources
 
 MARKS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗"}
 
@@ -67,11 +67,13 @@ def summary(checks: list[Check]) -> str:
 
 
 def _settings_lines(settings: Settings) -> list[str]:
+    """Every setting with where it came from (env, file, default); secrets only as set or not."""
+    origins = settings_sources(settings)
     lines = []
     for name in Settings.model_fields:
         value = getattr(settings, name)
         shown = ("set (hidden)" if value is not None else "not set") if name in SECRET_BLOCKS else repr(value)
-        lines.append(f"  ONCALL_{name.upper():<28} {terminal(shown)}")
+        lines.append(f"  ONCALL_{name.upper():<28} {terminal(shown, 120):<40} ({origins.get(name, '?')})")
     return lines
 
 

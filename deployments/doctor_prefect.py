@@ -95,7 +95,7 @@ def _as_a_worker() -> Iterator[None]:
     """This process's environment without `ONCALL_*`, as a worker's is, for the duration."""
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ONCALL_")}
     try:
-        with no_config_file():  # workers never read the config file; `setup blocks` copied it
+        with no_config_file():  # a deployed run never reads the file; `setup blocks` copied it
             yield
     finally:
         os.environ.update(saved)
@@ -106,7 +106,7 @@ def worker_settings() -> Settings:
     from tasks.config import resolve_settings
 
     with _as_a_worker():
-        return resolve_settings()
+        return resolve_settings(deployed=True)
 
 
 def stored_checks(local: Settings, worker: Settings | OncallError) -> list[Check]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -348,3 +349,18 @@ def test_settings_that_do_not_load_are_one_failed_check(
     data = json.loads(capsys.readouterr().out)
     assert [c["status"] for c in data["checks"]] == ["fail"]
     assert "ONCALL_OPSGENIE_REGION" in data["checks"][0]["detail"]
+
+
+def test_the_settings_listing_says_where_each_value_came_from(
+    env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "oncall.toml"
+    config.write_text('business_hours = "Mon-Thu 08:00-16:00"\n', encoding="utf-8")
+    env.setenv("ONCALL_CONFIG", str(config))
+    main(["doctor"])
+    out = capsys.readouterr().out
+    hours = next(line for line in out.splitlines() if line.strip().startswith("ONCALL_BUSINESS_HOURS"))
+    schedule = next(line for line in out.splitlines() if line.strip().startswith("ONCALL_SCHEDULE"))
+    key = next(line for line in out.splitlines() if line.strip().startswith("ONCALL_OPSGENIE_API_KEY"))
+    assert "'Mon-Thu 08:00-16:00'" in hours and hours.endswith("(file)")
+    assert schedule.endswith("(default)") and key.endswith("(env)") and "set (hidden)" in key
