@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="the incident: the number the hand-off and `oncall incidents` show (OpsGenie tinyId "
         "such as 101, a JSM key such as INC-101 or its number, a Rootly sequential id) or its id; "
-        "with --alert, a closed P1/P2 alert's id",
+        "with --alert, a closed P1/P2 alert's id (on OpsGenie also its tinyId, such as 1101)",
     )
     prep.add_argument(
         "--alert", action="store_true", help="the id is an alert's, for teams that page without incidents"

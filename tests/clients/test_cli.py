@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -21,6 +22,9 @@ COMMANDS = [
     ["sandbox"],
     ["handoff"],
     ["gaps"],
+    ["incidents"],
+    ["schedules"],
+    ["deploy"],
     ["doctor"],
     ["relay"],
     ["coe", "prep"],
@@ -741,3 +745,18 @@ def test_coe_watch_without_a_server_says_its_events_went_nowhere(
     assert main(["coe", "watch"]) == 0
     out, err = capsys.readouterr()
     assert "inc-1" in out and "PREFECT_API_URL" in err and "oncall coe prep" in err
+
+
+def test_deploy_hands_its_options_to_run_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import deployments.deploy
+
+    seen: list[tuple[str, bool]] = []
+
+    def run_deploy(args: argparse.Namespace) -> int:
+        seen.append((args.prefect_file, args.dry_run))
+        return 3
+
+    monkeypatch.setattr(deployments.deploy, "run_deploy", run_deploy)
+    assert main(["deploy", "--dry-run"]) == 3
+    assert main(["deploy", "--prefect-file", "deployments/kubernetes/prefect.yaml"]) == 3
+    assert seen == [("prefect.yaml", True), ("deployments/kubernetes/prefect.yaml", False)]
