@@ -364,3 +364,20 @@ def test_the_settings_listing_says_where_each_value_came_from(
     key = next(line for line in out.splitlines() if line.strip().startswith("ONCALL_OPSGENIE_API_KEY"))
     assert "'Mon-Thu 08:00-16:00'" in hours and hours.endswith("(file)")
     assert schedule.endswith("(default)") and key.endswith("(env)") and "set (hidden)" in key
+
+
+def test_drive_s_partial_answer_holds_only_the_fields_asked_for(sandbox: Sandbox) -> None:
+    """As Drive answers `fields=`: a My Drive item has no driveId at all, capabilities only the
+    one asked for, and a file that is not a folder can never add children."""
+    from oncall.clients.google import GoogleWorkspace
+
+    with GoogleWorkspace(sandbox.state.service_account, base_url=sandbox.google_url) as gw:
+        fields = {"fields": "id,driveId,capabilities(canAddChildren)", "supportsAllDrives": "true"}
+        my_drive = gw.api.get_json(f"{gw.drive}/files/folder-my-drive", params=fields, what="folder")
+        shared = gw.api.get_json(f"{gw.drive}/files/{sandbox.state.coe_folder}", params=fields, what="folder")
+        doc = gw.api.get_json(f"{gw.drive}/files/{sandbox.state.coe_template}", params=fields, what="doc")
+    assert my_drive == {"id": "folder-my-drive", "capabilities": {"canAddChildren": True}}
+    assert set(shared) == {"id", "driveId", "capabilities"} and shared["capabilities"] == {
+        "canAddChildren": True
+    }
+    assert doc["capabilities"] == {"canAddChildren": False}
