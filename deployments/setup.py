@@ -115,7 +115,10 @@ def setup_blocks(say: Callable[[str], None], prompt: bool | None = None, remove_
         Variable.set(CHECKOUT_VARIABLE, checkout, overwrite=True)
         written += 1
         say(f"✓ Variable {CHECKOUT_VARIABLE}: changed to {checkout} (where workers find this repository)")
-    written_var, warned = _setup_variable(say, SETTINGS_VARIABLE, variable_values(settings), remove_sandbox)
+    origins = {k: ORIGIN_WORDS.get(v, v) for k, v in settings_sources(settings).items()}
+    written_var, warned = _setup_variable(
+        say, SETTINGS_VARIABLE, variable_values(settings), remove_sandbox, origins
+    )
     written += written_var
     warnings += warned
     warnings += _check_alert_block(say)
@@ -125,7 +128,11 @@ def setup_blocks(say: Callable[[str], None], prompt: bool | None = None, remove_
 
 
 def _setup_variable(
-    say: Callable[[str], None], variable: str, wanted: dict[str, Any], remove_sandbox: bool
+    say: Callable[[str], None],
+    variable: str,
+    wanted: dict[str, Any],
+    remove_sandbox: bool,
+    origins: dict[str, str] | None = None,
 ) -> tuple[int, int]:
     """One line per key of the Variable: kept, changed, skipped (only the server has it) or removed."""
     from prefect.variables import Variable
@@ -144,12 +151,15 @@ def _setup_variable(
             what = "a secret, which belongs in its Secret block" if key in SECRET_BLOCKS else "not a setting"
             say(f"✓ {label}: removed ({what}; workers would refuse it)")
         elif key in wanted and server.get(key) == wanted[key]:
-            say(f"= {label}: kept ({wanted[key]!r})")
+            say(f"= {label}: kept ({wanted[key]!r}{_from(origins, key)})")
         elif key in wanted:
             result[key] = wanted[key]
             was = f"was {server[key]!r}" if key in server else "new"
             note = sandbox_values({key: wanted[key]}).get(key)
-            say(f"✓ {label}: changed to {wanted[key]!r} ({was})" + (f"; this is {note}" if note else ""))
+            say(
+                f"✓ {label}: changed to {wanted[key]!r} ({was}{_from(origins, key)})"
+                + (f"; this is {note}" if note else "")
+            )
         else:
             left = sandbox_values({key: server[key]}).get(key)
             if left and remove_sandbox:
@@ -170,6 +180,13 @@ def _setup_variable(
         return 0, warnings  # nothing to write (and no empty Variable made where there was none)
     Variable.set(variable, result, overwrite=True)
     return 1, warnings
+
+
+ORIGIN_WORDS = {"env": "the environment", "file": "the config file"}
+
+
+def _from(origins: dict[str, str] | None, key: str) -> str:
+    return f"; from {origins[key]}" if origins and key in origins else ""
 
 
 def _check_alert_block(say: Callable[[str], None]) -> int:

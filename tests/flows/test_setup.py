@@ -51,6 +51,7 @@ def test_setup_blocks_saves_secrets_and_settings_without_printing_them(
     assert Secret.load("oncall-github-token").get() == "canary-setup-token-55"
     assert Variable.get(SETTINGS_VARIABLE) == {"schedule": "Ops Weekly", "team_timezone": "Europe/Berlin"}
     assert not any("canary-setup-token-55" in line for line in lines)
+    assert "from the environment" in _line(lines, "oncall-settings.schedule")
     # A deployment's run, with nothing in its environment, reads them back.
     for key in ("ONCALL_GITHUB_TOKEN", "ONCALL_SCHEDULE", "ONCALL_TEAM_TIMEZONE"):
         monkeypatch.delenv(key)
@@ -187,6 +188,7 @@ def test_setup_blocks_says_kept_changed_or_skipped(
         first, "oncall-settings.schedule"
     )
     assert "changed" in _line(first, "oncall-settings.max_issues")
+    assert "from the config file" in _line(first, "oncall-settings.max_issues")
     # Only the server has gap_label: it stays, and the report says so.
     assert "skipped" in _line(first, "oncall-settings.gap_label")
     assert Variable.get(SETTINGS_VARIABLE) == {"schedule": "Ops", "max_issues": 3, "gap_label": "gaps"}
