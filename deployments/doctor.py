@@ -21,7 +21,7 @@ from deployments.doctor_checks import (
     slack_checks,
     source_checks,
 )
-from oncall.errors import OncallError
+from oncall.errors import OncallError, scrub
 from oncall.escape import terminal
 from oncall.settings import SECRET_BLOCKS, Settings, load_settings, settings_sources
 
@@ -38,6 +38,17 @@ def collect(settings: Settings) -> list[Check]:
             checks += group(settings)
         except OncallError as exc:  # a check that could not finish says so; the others still run
             checks.append(fail(group.__name__.removesuffix("_checks"), " ".join(str(exc).split())))
+        except Exception as exc:
+            # Prefect's client raises its own errors (httpx's, a 401 from Prefect Cloud).
+            if group is not prefect_checks:
+                raise
+            checks.append(
+                fail(
+                    "prefect.server",
+                    f"the Prefect API could not be read: {type(exc).__name__}: {scrub(terminal(str(exc)))}",
+                    "check PREFECT_API_URL (and PREFECT_API_KEY for Prefect Cloud)",
+                )
+            )
     return checks
 
 

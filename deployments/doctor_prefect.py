@@ -69,8 +69,10 @@ def prefect_checks(local: Settings) -> list[Check]:
             )
         ]
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with get_client(sync_client=True) as client:
+    # The server named above, even when Prefect read its settings before the environment changed.
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
         problem = client.api_healthcheck()
         if problem is not None:
             return [

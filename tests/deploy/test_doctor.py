@@ -381,3 +381,16 @@ def test_drive_s_partial_answer_holds_only_the_fields_asked_for(sandbox: Sandbox
         "canAddChildren": True
     }
     assert doc["capabilities"] == {"canAddChildren": False}
+
+
+def test_a_prefect_server_that_does_not_answer_fails(env: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    code, checks = report()
+    assert code == 1 and status(checks, "prefect.server") == "fail"
+    assert f"127.0.0.1:{port}" in detail(checks, "prefect.server")
+    assert "prefect.deployment.shift-handoff" not in checks
