@@ -27,13 +27,13 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from oncall.deploy_plan import deployment_schedules, render, unset_env_placeholders
+from oncall.deploy_plan import Schedule, deployment_schedules, render, unset_env_placeholders
 from oncall.errors import ConfigError, InputError
 from oncall.settings import Settings, load_settings
 
@@ -101,4 +101,23 @@ def run_deploy(args: argparse.Namespace, say: Callable[[str], None] = print) -> 
             ],
             check=False,
         )
+    if done.returncode == 0:
+        drop_stale_schedules(deployment_schedules(settings), say)
     return done.returncode
+
+
+def drop_stale_schedules(plan: Mapping[str, list[Schedule]], say: Callable[[str], None]) -> None:
+    """Delete each planned deployment's schedules that the plan no longer has. `prefect deploy`
+    updates a schedule by its slug and keeps the others: a team that moved from Mon-Fri to
+    Mon-Sun would keep Monday's weekend summary beside the new daily one, each run reported twice."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    with get_client(sync_client=True) as client:
+        named = DeploymentFilter(name=DeploymentFilterName(any_=list(plan)))
+        for deployment in client.read_deployments(deployment_filter=named):
+            wanted = {s.slug for s in plan.get(deployment.name, [])}
+            for schedule in client.read_deployment_schedules(deployment.id):
+                if schedule.slug not in wanted:
+                    client.delete_deployment_schedule(deployment.id, schedule.id)
+                    say(f"{deployment.name} {schedule.slug}: removed, the settings no longer have it")

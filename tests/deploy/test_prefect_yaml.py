@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,10 +38,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # a fresh SQLite migrates; slow on a busy machine
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -63,10 +65,15 @@ def _prefect(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_every_deployment_reads_back_as_declared(server: dict[str, str]) -> None:
-    _prefect(server, "work-pool", "create", "oncall", "--type", "process")
-    _prefect(server, "--no-prompt", "deploy", "--all")
-    script = """
+def _oncall_deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`oncall deploy` as a team runs it, from the checkout's root."""
+    code = "import argparse, sys; from deployments.deploy import run_deploy; sys.exit(run_deploy(argparse.Namespace()))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+
+
+READ_BACK = """
 import json
 from prefect.client.orchestration import get_client
 with get_client(sync_client=True) as c:
@@ -77,6 +84,7 @@ with get_client(sync_client=True) as c:
             "schedules": sorted([s.slug, getattr(s.schedule, "cron", None), getattr(s.schedule, "timezone", None),
                                  s.active, getattr(s.schedule, "interval", None) and s.schedule.interval.total_seconds()]
                                 for s in d.schedules),
+            "schedule_parameters": {s.slug: s.parameters for s in d.schedules},
             "params": {k: v.get("description") for k, v in d.parameter_openapi_schema["properties"].items()},
         }
     out["_automations"] = [[a.name, sorted(a.trigger.expect), a.trigger.match.root,
@@ -84,18 +92,26 @@ with get_client(sync_client=True) as c:
                            for a in c.read_automations()]
     print(json.dumps(out))
 """
-    import json
 
-    found = json.loads(
-        subprocess.run(
-            [sys.executable, "-c", script],
-            env=server,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout
+
+def _read_back(env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", READ_BACK], env=env, capture_output=True, text=True, timeout=120, check=True
     )
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+def _team_env(server: dict[str, str], config: Path) -> dict[str, str]:
+    env = {k: v for k, v in server.items() if not k.startswith("ONCALL_")}
+    return {**env, "ONCALL_CONFIG": str(config)}
+
+
+def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_path: Path) -> None:
+    """Plain `prefect deploy --all` deploys the file as written: the default settings' plan."""
+    _prefect(server, "work-pool", "create", "oncall", "--type", "process")
+    _prefect(server, "--no-prompt", "deploy", "--all")
+    found = _read_back(server)
     assert set(found) - {"_automations"} == {"shift-handoff", "runbook-gaps", "incident-watch", "coe-prep"}
     for name, d in found.items():
         if name == "_automations":
@@ -110,9 +126,11 @@ with get_client(sync_client=True) as c:
         ]  # resolved by the worker
         assert all(d["params"].values()), f"{name} has a parameter without a description: {d['params']}"
     assert found["shift-handoff"]["schedules"] == [
-        ["business-day-summary", "0 9 * * 1-5", "America/New_York", True, None],
+        ["business-day-summary", "0 9 * * 2-5", "America/New_York", True, None],
+        ["business-day-summary-mon", "0 9 * * 1", "America/New_York", True, None],
         ["weekly-handoff", "0 10 * * 2", "America/New_York", True, None],
     ]
+    assert found["shift-handoff"]["schedule_parameters"]["business-day-summary-mon"]["shift_start"] == "-72h"
     assert found["runbook-gaps"]["schedules"] == [
         ["daily-gaps", "30 8 * * *", "America/New_York", True, None]
     ]
@@ -121,3 +139,105 @@ with get_client(sync_client=True) as c:
     [[_, expect, match, params]] = found["_automations"]
     assert expect == ["oncall.incident.closed"] and match == {"prefect.resource.id": "oncall.incident.*"}
     assert params == [{"incident_id": "{{ event.resource['oncall.incident.id'] }}"}]
+
+
+def test_oncall_deploy_writes_the_team_settings_into_the_schedules(
+    server: dict[str, str], tmp_path: Path
+) -> None:
+    """The team's oncall.toml (a file Prefect's templating cannot read) reaches every hand-off
+    schedule; a second deploy after the team changed its hours leaves no stale schedule behind."""
+    from oncall.deploy_plan import deployment_schedules
+    from oncall.settings import file_layer, load_settings
+
+    _prefect(server, "work-pool", "create", "oncall", "--type", "process", "--overwrite")
+    config = tmp_path / "oncall.toml"
+    config.write_text(
+        'schedule = "Ops Rota"\nteam_timezone = "Europe/Berlin"\nhandoff_cron = "0 9 * * 1"\n'
+        'business_hours = "Mon-Fri 08:00-16:00"\n'
+    )
+    done = _oncall_deploy(_team_env(server, config))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    found = _read_back(server)
+    assert found["shift-handoff"]["schedules"] == [
+        ["business-day-summary", "0 8 * * 2-5", "Europe/Berlin", True, None],
+        ["business-day-summary-mon", "0 8 * * 1", "Europe/Berlin", True, None],
+        ["weekly-handoff", "0 9 * * 1", "Europe/Berlin", True, None],
+    ]
+    assert found["shift-handoff"]["schedule_parameters"] == {
+        "weekly-handoff": {"schedule": "Ops Rota"},
+        "business-day-summary": {
+            "schedule": "Ops Rota",
+            "shift_start": "-24h",
+            "deliver": ["artifact", "slack"],
+        },
+        "business-day-summary-mon": {
+            "schedule": "Ops Rota",
+            "shift_start": "-72h",
+            "deliver": ["artifact", "slack"],
+        },
+    }
+    assert found["runbook-gaps"]["schedules"] == [["daily-gaps", "30 8 * * *", "Europe/Berlin", True, None]]
+    # What doctor compares with the server is what was deployed.
+    plan = deployment_schedules(load_settings(layers=[file_layer(config)]))
+    for name, planned in plan.items():
+        got = {(s[0], s[1], s[2]) for s in found[name]["schedules"]}
+        assert got == {(s.slug, s.cron, s.timezone) for s in planned}
+        assert found[name]["schedule_parameters"] == {s.slug: s.parameters for s in planned}
+
+    config.write_text('schedule = "Ops Rota"\nbusiness_hours = "Mon-Sun 07:00-19:00"\n')
+    done = _oncall_deploy(_team_env(server, config))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert _read_back(server)["shift-handoff"]["schedules"] == [
+        ["business-day-summary", "0 7 * * 0-6", "America/New_York", True, None],
+        ["weekly-handoff", "0 10 * * 2", "America/New_York", True, None],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('business_hours = "weekdays"\n', "business_hours"),
+        ('handoff_cron = "every tuesday"\n', "HANDOFF_CRON"),
+        ('team_timezone = "Mars/Olympus"\n', "TEAM_TIMEZONE"),
+    ],
+)
+def test_oncall_deploy_refuses_bad_settings_before_prefect(
+    server: dict[str, str], tmp_path: Path, toml: str, message: str
+) -> None:
+    config = tmp_path / "oncall.toml"
+    config.write_text(toml)
+    env = {**_team_env(server, config), "PREFECT_API_URL": "http://127.0.0.1:9/api"}  # never reached
+    done = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", "deploy"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("oncall deploy: ") and message in line, line
+
+
+def test_oncall_deploy_names_an_unset_image_for_kubernetes(server: dict[str, str], tmp_path: Path) -> None:
+    env = {**_team_env(server, Path("/dev/null")), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    env.pop("ONCALL_IMAGE", None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deployments.cli",
+            "deploy",
+            "--prefect-file",
+            "deployments/kubernetes/prefect.yaml",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    assert "ONCALL_IMAGE" in line and "deployments/kubernetes/prefect.yaml" in line, line
