@@ -140,11 +140,37 @@ def _check_handoff(args: argparse.Namespace, settings: Settings) -> None:
         _option("--start", lambda: parse_start(args.start, now(), tz))
 
 
+def _check_schedule(settings: Settings, name: str, given_by: str) -> None:
+    """The schedule exists: one call to the source, before a Prefect server starts for nothing.
+    When it does not, the one-line answer lists the schedules there are. Only for a temporary
+    server: a flow run on PREFECT_API_URL may read the schedule and the source's credential from
+    the server (the oncall-settings Variable, Secret blocks), which this process does not."""
+    from contextlib import closing
+
+    from oncall.errors import NotFoundError
+    from oncall.sources import build_source
+
+    if _prefect_server():
+        return
+    with closing(build_source(settings)) as source:
+        try:
+            source.get_schedule(name)
+        except NotFoundError:
+            names = sorted(s.name for s in source.list_schedules())
+            raise InputError(
+                f"{given_by}: schedule {name!r} is not in {settings.source}; its schedules: "
+                f"{', '.join(repr(n) for n in names) or 'none'} (see oncall schedules)"
+            ) from None
+
+
 def cmd_handoff(args: argparse.Namespace) -> int:
     from oncall.settings import load_settings
 
     settings = load_settings()
     _check_handoff(args, settings)
+    _check_schedule(
+        settings, args.schedule or settings.schedule, "--schedule" if args.schedule else "ONCALL_SCHEDULE"
+    )
     server = _prefect_server()
     # On a temporary server the artifact is gone when the command ends: write the file instead.
     deliver = args.deliver or (["artifact", "slack"] if server else ["file", "slack"])

@@ -528,6 +528,7 @@ def _fake_flow(monkeypatch: pytest.MonkeyPatch, module: str, name: str, result: 
     ],
 )
 def test_spans_are_values_not_options(
+    sandbox: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
@@ -539,8 +540,7 @@ def test_spans_are_values_not_options(
         if argv[0] == "handoff"
         else ("flows.runbook_gaps", "runbook_gaps")
     )
-    monkeypatch.setenv("ONCALL_GITHUB_REPO", "example-org/ops-runbook")
-    monkeypatch.setenv("ONCALL_RUNBOOK", "docs/runbook.md")
+    _sandbox_env(sandbox, monkeypatch)  # the hand-off's schedule is checked before the flow
     seen = _fake_flow(monkeypatch, module, name, "# hand-off\n" if argv[0] == "handoff" else {"kinds": 0})
     assert main(argv) == 0, capsys.readouterr().err
     assert seen[param] == value
@@ -695,10 +695,15 @@ def test_a_busy_sandbox_port_names_the_port_option(capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize("server", [None, "http://127.0.0.1:4200/api"], ids=["temporary server", "a server"])
 def test_handoff_from_the_cli_keeps_its_result_and_says_where(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, server: str | None
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    server: str | None,
 ) -> None:
     """Without PREFECT_API_URL the artifact would vanish with the temporary server: the hand-off
     is written under ONCALL_OUT_DIR instead, and the command says so."""
+    _sandbox_env(sandbox, monkeypatch)
     monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
     if server:
         monkeypatch.setenv("PREFECT_API_URL", server)
@@ -717,8 +722,9 @@ def test_handoff_from_the_cli_keeps_its_result_and_says_where(
 
 
 def test_an_artifact_asked_for_without_a_server_is_said_to_vanish(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _sandbox_env(sandbox, monkeypatch)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     seen = _fake_flow(monkeypatch, "flows.shift_handoff", "shift_handoff", "# hand-off\n")
     assert main(["handoff", "--end", "2026-11-24T10:00", "--deliver", "artifact"]) == 0
@@ -760,3 +766,19 @@ def test_deploy_hands_its_options_to_run_deploy(monkeypatch: pytest.MonkeyPatch)
     assert main(["deploy", "--dry-run"]) == 3
     assert main(["deploy", "--prefect-file", "deployments/kubernetes/prefect.yaml"]) == 3
     assert seen == [("prefect.yaml", True), ("deployments/kubernetes/prefect.yaml", False)]
+
+
+@pytest.mark.parametrize("source", ["opsgenie", "jsm", "rootly"])
+def test_a_schedule_that_does_not_exist_is_named_with_the_ones_that_do_before_prefect(
+    sandbox: Sandbox, tmp_path: Path, source: str
+) -> None:
+    cases = [(["handoff", "--schedule", "Primary On-Call"], sandbox.env(source))]
+    cases.append((["handoff"], {**sandbox.env(source), "ONCALL_SCHEDULE": "Secondary"}))
+    flag, setting = _bad_input_in_child(cases, tmp_path)
+    for got, says in (
+        (flag, "--schedule: schedule 'Primary On-Call'"),
+        (setting, "ONCALL_SCHEDULE: schedule 'Secondary'"),
+    ):
+        err = str(got["err"])
+        assert got["code"] == 2 and got["prefect"] is False and err.count("\n") == 1, got
+        assert says in err and "'Primary On Call Schedule'" in err, err
