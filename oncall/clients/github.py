@@ -599,7 +599,9 @@ class GitHubClient:
         """Whether the repository has the label (GitHub answers 404 for a label it lacks)."""
         path = f"/repos/{split_repo(repo)}/labels/{quote(label, safe='')}"
         try:
-            self._read(f"label {label!r} in {repo}", lambda: self.gh.requester.requestJsonAndCheck("GET", path))
+            self._read(
+                f"label {label!r} in {repo}", lambda: self.gh.requester.requestJsonAndCheck("GET", path)
+            )
         except NotFoundError:
             return False
         return True
@@ -621,7 +623,12 @@ class RepoAccess(BaseModel):
         """The highest role the permissions grant: admin, maintain, write, triage or read."""
         if self.permissions is None:
             return None
-        for key, role in (("admin", "admin"), ("maintain", "maintain"), ("push", "write"), ("triage", "triage")):
+        for key, role in (
+            ("admin", "admin"),
+            ("maintain", "maintain"),
+            ("push", "write"),
+            ("triage", "triage"),
+        ):
             if self.permissions.get(key):
                 return role
         return "read" if self.permissions.get("pull") else "none"
