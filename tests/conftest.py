@@ -15,6 +15,8 @@ os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 for _key in [k for k in os.environ if k.startswith("ONCALL_")]:
     del os.environ[_key]
+# A developer's own ./oncall.toml must never change what the suite sees; tests of the file set it.
+os.environ["ONCALL_CONFIG"] = os.devnull
 
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
