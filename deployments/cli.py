@@ -499,6 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Bad input is checked before any flow (and Prefect) starts, and answered in one line with
     exit code 2; `--debug`, anywhere before a `--`, adds the traceback."""
+    if "httpx" not in sys.modules:
+        # httpx's own command line (httpx._main) loads rich, click and pygments on `import httpx`,
+        # a third of the time a one-line answer to bad input takes; httpx does without it.
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
     raw = list(sys.argv[1:] if argv is None else argv)
     end = raw.index("--") if "--" in raw else len(raw)
     debug = "--debug" in raw[:end]
