@@ -59,8 +59,9 @@ _SLACK_CHARS = {"`": "'", "*": "∗", "~": "∼"}
 _PREFECT_SPECIAL = r"(?P<md>[\\`*_~\[\]|<&])"
 _PREFECT_AUTOLINK = r"(?P<auto>:(?=//)|(?<=[Ww][Ww][Ww])\.|(?<=[A-Za-z0-9._+-])@(?=[A-Za-z0-9_-])|#\Z)"
 # In a link label the UI shows the raw label, so nothing is escaped there; these would end,
-# nest or split it (a `|` splits a table cell before the label is read).
-_LABEL_CHARS = {"[": "［", "]": "］", "\\": "＼", "`": "｀", "|": "｜"}
+# nest or split it (a `|` splits a table cell before the label is read). Their stand-ins are in
+# the fonts every desktop has (full-width forms showed as empty boxes in Chromium on Debian).
+_LABEL_CHARS = {"[": "(", "]": ")", "\\": "∖", "`": "'", "|": "¦"}
 _LOOKAHEAD = 8  # the most characters any rule looks past the one it changes
 # C0 and C1 controls and DEL (ESC and CSI start escape sequences; BEL ends an OSC 8 link), and
 # the bidirectional marks, embeddings, overrides and isolates that reorder the rest of a line;

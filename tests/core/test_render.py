@@ -214,7 +214,7 @@ def test_a_prefect_link_label_shows_as_written() -> None:
     )
     # what could end, nest or split the label becomes a look-alike; the URL cannot end early
     assert escape.prefect_link("a](http://evil)[b|c\\`", "https://x.example/a b)c") == (
-        "[a］(http://evil)［b｜c＼｀](https://x.example/a%20b%29c)"
+        "[a)(http://evil)(b¦c∖'](https://x.example/a%20b%29c)"
     )
     # a URL that is not http(s) is no link: the label is text
     assert escape.prefect_link("#1", "javascript:alert(1)") == "#1"
