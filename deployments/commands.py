@@ -122,10 +122,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def flow_env() -> None:
-    """A private, quiet Prefect home for flows run from the command line; before Prefect loads."""
+    """A private, quiet Prefect home for flows run from the command line; before Prefect loads.
+    Made here: the temporary server's database cannot be opened in a folder that does not exist."""
     from deployments.demo import prepare_prefect_env
 
-    prepare_prefect_env(Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect")
+    home = Path(os.environ.get("ONCALL_OUT_DIR", "out")) / ".prefect"
+    if not os.environ.get("PREFECT_HOME"):
+        home.mkdir(parents=True, exist_ok=True)
+    prepare_prefect_env(home)
 
 
 def _check_handoff(args: argparse.Namespace, settings: Settings) -> None:

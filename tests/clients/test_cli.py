@@ -782,3 +782,18 @@ def test_a_schedule_that_does_not_exist_is_named_with_the_ones_that_do_before_pr
         err = str(got["err"])
         assert got["code"] == 2 and got["prefect"] is False and err.count("\n") == 1, got
         assert says in err and "'Primary On Call Schedule'" in err, err
+
+
+def test_a_flow_run_from_a_fresh_checkout_gets_its_prefect_home_made(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Was `sqlite3.OperationalError: unable to open database file` when out/ did not exist yet."""
+    import deployments.demo
+    from deployments import commands
+
+    homes: list[Path] = []
+    monkeypatch.setattr(deployments.demo, "prepare_prefect_env", homes.append)
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path / "fresh" / "out"))
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    commands.flow_env()
+    assert homes == [tmp_path / "fresh" / "out" / ".prefect"] and homes[0].is_dir()
