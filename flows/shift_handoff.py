@@ -10,7 +10,7 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
 from oncall.clients.records import records_held
-from oncall.clock import BusinessHours, zone
+from oncall.clock import BusinessHours, fmt_local, zone
 from oncall.coverage import Matcher
 from oncall.errors import NotAvailableError
 from oncall.handoff import ShiftContext, summarize_shift
@@ -130,9 +130,11 @@ def shift_handoff(
     )
 
     # Apply
+    # One key per schedule, so /artifacts/key/<key> is its history; each version says its shift.
     key = artifact_key("shift-handoff", name, "dry-run" if dry_run else "")
+    label = f"hand-off for {name}, shift {fmt_local(window.start, tz)} → {fmt_local(window.end, tz)}"
     if "artifact" in deliver or dry_run:
-        publish_markdown(markdown, key, f"On-call hand-off for {name}")
+        publish_markdown(markdown, key, f"Dry run: {label}" if dry_run else label[0].upper() + label[1:])
     if "file" in deliver:
         write_output(settings.out_dir, "handoff.md", markdown)
         write_output(settings.out_dir, "slack-handoff.json", [payload])

@@ -37,8 +37,11 @@ def _slack_ref(a: Alert | Incident) -> str:
 
 
 def _runbook_cell(k: KindStat) -> str:
-    """The entry's link, then what the entry lacks: the responder knows before clicking."""
-    cell = escape.prefect_link(k.entry or "", k.entry_link, 60)
+    """A short link to the entry (its title is the kind's, near enough, and a long one pushed the
+    kind off-screen), then what the entry lacks: the responder knows before clicking."""
+    cell = (
+        escape.prefect_link("entry", k.entry_link) if k.entry_link else escape.prefect_md(k.entry or "", 60)
+    )
     return f"{cell} ({escape.prefect_md(', '.join(k.entry_flags), 60)})" if k.entry_flags else cell
 
 

@@ -1,11 +1,14 @@
 """The Prefect UI served by `make serve`, driven in headless Chromium (Debian's chromium and
 chromium-driver; `.ci/run` installs them). A person's path: find the four deployments, start
 shift-handoff from its page with a parameter changed, and read the run's markdown artifact.
-Run with `make test-browser`; the screenshot lands in out/test/ui-artifact.png."""
+Then each flow's artifact at 1400×1000: its key columns on screen without scrolling sideways,
+and no backslash escape the UI failed to read; and hostile text through the UI's own renderer.
+Run with `make test-browser`; the screenshots land in out/test/ (ui-artifact.png, ui-<flow>-*.png)."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -185,3 +188,176 @@ def test_run_shift_handoff_from_the_ui_and_read_its_artifact(
     assert "Noisiest alert kinds" in text and "Still open" in text
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "ui-artifact.png"))
+
+
+# -- every flow's artifact, read at 1400×1000 -----------------------------------------------
+
+# Marked's backslash escape of ASCII punctuation: shown, it means an escape the UI did not read.
+LITERAL_ESCAPE = re.compile(r"\\[!-/:-@\[-`{-~]")
+
+# Per flow: the run's parameters, and for each table of its markdown artifact (by its first
+# header cell) the columns that must be on screen without scrolling sideways.
+FLOWS: dict[str, tuple[dict[str, object], dict[str, list[str]]]] = {
+    "shift-handoff": (
+        {"shift_start": "-7d", "deliver": ["artifact"]},
+        {
+            "alerts": ["alerts", "occurrences", "top", "open", "latest"],
+            "age": ["age", "owner", "priority", "alert"],
+            "duration": ["duration", "status", "incident"],
+        },
+    ),
+    "runbook-gaps": (
+        {"window": "-7d", "max_issues": 3},
+        {"issue": ["issue", "status", "alerts", "occurrences"]},
+    ),
+    "incident-watch": (
+        {"lookback_minutes": 14 * 24 * 60, "dry_run": True},
+        {"COE event": ["COE event", "duration", "priority", "incident", "id"]},
+    ),
+    "coe-prep": ({"incident_id": "inc-7f3a-0001", "force": True}, {"placeholder": ["placeholder", "value"]}),
+}
+
+
+def _deployment_run(served: str, flow: str, parameters: dict[str, object]) -> str:
+    """Start the flow's deployment through the API; returns the run id once it completed."""
+    deployment = httpx.get(f"{served}/api/deployments/name/{flow}/{flow}", timeout=10).json()
+    run = httpx.post(
+        f"{served}/api/deployments/{deployment['id']}/create_flow_run",
+        json={"parameters": parameters},
+        timeout=10,
+    ).json()
+    deadline = time.monotonic() + 240
+    state = ""
+    while state != "COMPLETED":
+        assert state not in ("FAILED", "CRASHED", "CANCELLED"), f"{flow} ended {state}"
+        assert time.monotonic() < deadline, f"{flow} did not complete in 240 s ({state})"
+        time.sleep(2)
+        state = httpx.get(f"{served}/api/flow_runs/{run['id']}", timeout=10).json()["state_type"]
+    return str(run["id"])
+
+
+def _markdown_artifacts(served: str, run_id: str) -> list[dict[str, object]]:
+    found = httpx.post(
+        f"{served}/api/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}, "type": {"any_": ["markdown"]}}},
+        timeout=10,
+    ).json()
+    return [a for a in found if a.get("key")]
+
+
+# A header's words' box, and whether the header is what shows at their centre (not clipped by
+# a scrolling table, nor covered), after the page scrolled down to it (never sideways).
+_CELL_BOX = """
+const cell = arguments[0];
+// Scroll down to it: the UI scrolls an inner container, not the window. Only scrollTop moves;
+// nothing is scrolled sideways, so a column off to the right stays off-screen.
+for (let el = cell.parentElement; el; el = el.parentElement) {
+  if (el.scrollHeight > el.clientHeight) {
+    el.scrollTop += cell.getBoundingClientRect().top - el.getBoundingClientRect().top - el.clientHeight / 3;
+  }
+}
+window.scrollBy(0, cell.getBoundingClientRect().top - window.innerHeight / 3);
+// The header's words, not its cell: a last column can be wider than the screen and still
+// be read from its start.
+const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+let words = walk.nextNode();
+while (words && !words.textContent.trim()) words = walk.nextNode();
+const range = document.createRange();
+range.selectNodeContents(words || cell);
+const r = range.getBoundingClientRect();
+const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+return {left: r.left, right: r.right, top: r.top, bottom: r.bottom,
+        width: window.innerWidth, height: window.innerHeight,
+        shown: !!hit && (hit === cell || cell.contains(hit) || hit.contains(cell))};
+"""
+
+
+@pytest.mark.parametrize("flow", list(FLOWS))
+def test_each_flow_s_artifact_shows_its_key_columns_and_no_backslash(
+    served: str, browser: WebDriver, screenshot_on_failure: None, flow: str
+) -> None:
+    parameters, tables = FLOWS[flow]
+    if flow == "incident-watch":  # a watermark from a scheduled run would leave nothing to find
+        httpx.delete(f"{served}/api/variables/name/oncall-incident-watch-watermark", timeout=10)
+    run_id = _deployment_run(served, flow, parameters)
+    artifacts = _markdown_artifacts(served, run_id)
+    assert artifacts, f"{flow} published no markdown artifact"
+    checked: set[str] = set()
+    for artifact in artifacts:
+        browser.set_window_size(1400, 1000)
+        browser.get(f"{served}/artifacts/artifact/{artifact['id']}")
+        article = WebDriverWait(browser, 60).until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, "article.artifact-data-markdown"))
+        )
+        WebDriverWait(browser, 30).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "article.artifact-data-markdown").text.strip()
+        )
+        text = article.text
+        assert not LITERAL_ESCAPE.search(text), f"{artifact['key']}: {LITERAL_ESCAPE.search(text)}"
+        for first, columns in tables.items():
+            heads = browser.find_elements(
+                By.XPATH,
+                f"//article[contains(@class, 'artifact-data-markdown')]//table[.//th[1][normalize-space()='{first}']]//th",
+            ) or browser.find_elements(
+                By.XPATH,
+                f"//article//*[contains(@class, 'p-table__table')][.//th[1][normalize-space()='{first}']]//th",
+            )
+            if not heads:
+                continue
+            checked.add(first)
+            names = [h.text.strip() for h in heads]
+            for column in columns:
+                assert column in names, f"{artifact['key']}: no column {column!r} in {names}"
+                box = browser.execute_script(_CELL_BOX, heads[names.index(column)])
+                inside = box["left"] >= 0 and box["right"] <= box["width"]
+                inside = inside and box["top"] >= 0 and box["bottom"] <= box["height"]
+                assert inside and box["shown"], f"{artifact['key']}: column {column!r} is off-screen: {box}"
+            slug = re.sub(r"[^a-z0-9]+", "-", first.lower())
+            _save(browser, f"ui-{flow}-{slug}")
+        browser.execute_script("window.scrollTo(0, 0)")
+        _save(browser, f"ui-{flow}-{artifact['key']}")
+    assert checked == set(tables), f"{flow}: tables not found: {set(tables) - checked}"
+
+
+HOSTILE = (
+    "<!channel> @here bob@evil.example <img src=x onerror=alert(1)> <b>bold</b> [click](http://evil.example) "
+    "![i](http://evil.example/i.png) http://evil.example www.evil.example `code` *em* _u_ ~~del~~ "
+    "| cell | &amp; &copy; {{incident.title}} \\ end #"
+)
+
+
+def test_hostile_text_shows_as_typed_in_the_ui(
+    served: str, browser: WebDriver, screenshot_on_failure: None
+) -> None:
+    """Text escaped by escape.prefect_md, in a heading, a paragraph and a table cell, beside a
+    prefect_link label, through the UI's own renderer: shown exactly as typed, with no element
+    it did not ask for (no image, no HTML, no link but ours)."""
+    from oncall import escape
+
+    safe = escape.prefect_md(HOSTILE, 1000)
+    label = "#1101 [x]|`\\"
+    markdown = (
+        f"# Report {safe}\n\n{safe}\n\n| n | link | title |\n|---|---|---|\n"
+        f"| 1 | {escape.prefect_link(label, 'https://ops.example/alert/1101')} | {safe} |\n"
+    )
+    made = httpx.post(
+        f"{served}/api/artifacts/",
+        json={"type": "markdown", "key": "hostile-text", "data": markdown},
+        timeout=10,
+    ).json()
+    browser.get(f"{served}/artifacts/artifact/{made['id']}")
+    article = WebDriverWait(browser, 60).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "article.artifact-data-markdown"))
+    )
+    WebDriverWait(browser, 30).until(lambda d: "Report" in article.text)
+    _save(browser, "ui-hostile-text")
+    shown = " ".join(HOSTILE.split())
+    heading = article.find_element(By.XPATH, ".//*[contains(@class, 'markdown-renderer__heading')]").text
+    assert heading == f"Report {shown}"
+    cells = [c.text for c in article.find_elements(By.XPATH, ".//td")]
+    assert cells[-1] == shown and cells[-2] == "#1101 (x)¦'∖"
+    assert shown in article.text
+    links = article.find_elements(By.TAG_NAME, "a")
+    assert [a.get_attribute("href") for a in links] == ["https://ops.example/alert/1101"]
+    for tag in ("img", "b", "em", "strong", "del", "code", "script"):
+        assert not article.find_elements(By.TAG_NAME, tag), tag

@@ -94,7 +94,7 @@ def test_runbook_column_and_coverage_when_a_runbook_is_known() -> None:
     s = summarize_shift(context(), alerts, [], [], on_call("d"), on_call("a"), Matcher(book))
     md = render_markdown(s)
     assert "Runbook coverage: **50%**" in md
-    assert "[DiskUsageWarning xqwatcher](https://gh/rb.md#diskusagewarning-xqwatcher)" in md
+    assert "| [entry](https://gh/rb.md#diskusagewarning-xqwatcher) (no Mitigation) | DiskUsageWarning" in md
     assert "**no runbook**" in md
     slack = json.dumps(render_slack(s))
     assert "runbook coverage 50%" in slack and "no runbook" in slack
