@@ -1,8 +1,8 @@
 """`make serve`: a one-machine setup a newcomer can click through in the Prefect UI.
 
 Starts a Prefect server with the UI on 127.0.0.1, the sandbox fakes (unless real settings are
-given), registers every deployment from prefect.yaml, saves the blocks and variables they read,
-and runs a process worker. Ctrl-C stops the worker, the sandbox and the server, in that order;
+given), saves the blocks and variables the deployments read, registers every deployment with
+`oncall deploy` (so the schedules follow the settings), and runs a process worker. Ctrl-C stops the worker, the sandbox and the server, in that order;
 the deployments and their schedules stay as they were.
 
 Options: `make serve ARGS="--port 4300 --database-url postgresql+asyncpg://…"` (make itself
@@ -131,7 +131,8 @@ def serve(
         for line in done.stdout.splitlines():
             if not use_sandbox and line.startswith(("⚠", "✓")):
                 print(f"serve: setup blocks: {line}")
-        _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env)
+        # the schedules follow the team's settings (the sandbox's are the defaults), as `oncall deploy` does
+        _run([str(BIN / "oncall"), "deploy"], env)
         stack.enter_context(
             _process([str(BIN / "prefect"), "worker", "start", "--pool", "oncall"], env, home / "worker.log")
         )
