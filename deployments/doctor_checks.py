@@ -475,7 +475,7 @@ def _folder_check(settings: Settings, gw: GoogleWorkspace) -> Check:
 
 
 def _sheet_check(settings: Settings, gw: GoogleWorkspace) -> Check:
-    from oncall.clients.google import TRACKER_HEADER
+    from oncall.coe import TRACKER_HEADER
 
     assert settings.coe_sheet_id
     sheet, tab = settings.coe_sheet_id, settings.coe_sheet_tab

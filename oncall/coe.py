@@ -217,6 +217,18 @@ def responder_label(responder: Responder, people: Iterable[Person] = ()) -> str:
 # -- the tracking sheet -----------------------------------------------------------------------
 
 Cell = str | float
+# The tracker's columns A-I, in tracker_row's order: the header the sandbox seeds and doctor checks.
+TRACKER_HEADER = (
+    "Incident ID",
+    "Title",
+    "Start",
+    "Duration",
+    "Priority",
+    "COE doc",
+    "On call",
+    "Status",
+    "Review date",
+)
 SHEETS_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Sheets (and Excel) dates
 DAY = timedelta(days=1)
 # Column (0-based) -> Sheets number format (type, pattern) of the numbers written there.

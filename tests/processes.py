@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
 if TYPE_CHECKING:
     from oncall.sandbox.server import Sandbox
 
@@ -28,6 +30,48 @@ def free_port() -> int:
 def clean_env() -> dict[str, str]:
     """The environment without this session's ONCALL_* and PREFECT_* settings."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PREFECT_"))}
+
+
+@contextmanager
+def prefect_server(
+    home: Path, base_env: dict[str, str], ready_within: float = 240
+) -> Iterator[dict[str, str]]:
+    """`prefect server start` (this checkout's Prefect, SQLite under `home`) on a free port; yields
+    `base_env` pointed at it. A fresh database migrates first, which takes minutes on a busy
+    machine: hence the long wait. Its log is `home/server.log`, quoted when it does not start."""
+    port = free_port()
+    env = {
+        **base_env,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+    }
+    prefect = str(Path(sys.executable).parent / "prefect")
+    with (home / "server.log").open("w") as log:
+        proc = subprocess.Popen(
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(
+                    f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.clients.records import answer_shape
+from oncall.coe import TRACKER_HEADER
 from oncall.errors import (
     AuthError,
     ConfigError,
@@ -49,7 +50,7 @@ SCOPES = [
 ]
 INCIDENT_KEY = "oncallIncidentId"
 DOC_MIME = "application/vnd.google-apps.document"
-TRACKER_COLUMNS = 9  # A-I: id, title, start, duration, priority, document, on-call, status, review
+TRACKER_COLUMNS = len(TRACKER_HEADER)  # A-I, as oncall.coe.tracker_row writes them
 FILE_FIELDS = "id,name,mimeType,webViewLink,appProperties,trashed"
 
 
@@ -468,18 +469,6 @@ class GoogleWorkspace:
 
 FOLDER_FIELDS = "id,name,mimeType,driveId,trashed,capabilities(canAddChildren)"
 FOLDER_MIME = "application/vnd.google-apps.folder"
-# The COE tracker's columns A-I, in the order coe-prep writes each row.
-TRACKER_HEADER = (
-    "Incident ID",
-    "Title",
-    "Start",
-    "Duration",
-    "Priority",
-    "COE doc",
-    "On call",
-    "Status",
-    "Review date",
-)
 
 
 class DriveFolder(BaseModel):

@@ -475,19 +475,6 @@ def last_handoff(now: datetime) -> datetime:
 RUNBOOK = Path(__file__).with_name("data") / "mitodl-oncall-runbook.md"
 
 
-TRACKER_HEADER = [
-    "Incident ID",
-    "Title",
-    "Start",
-    "Duration",
-    "Priority",
-    "COE doc",
-    "On call",
-    "Status",
-    "Review date",
-]
-
-
 @lru_cache(maxsize=1)
 def sandbox_service_account() -> dict[str, str]:
     """A service-account key file for the sandbox: a real RSA key (google-auth signs with it), made once."""
@@ -511,7 +498,7 @@ def sandbox_service_account() -> dict[str, str]:
 
 def seed_google(state: SandboxState) -> None:
     """The default COE template as a Google Doc, a COE folder on a shared drive, and the tracking sheet."""
-    from oncall.coe import TEMPLATE
+    from oncall.coe import TEMPLATE, TRACKER_HEADER
 
     state.service_account = sandbox_service_account()
     google = state.google

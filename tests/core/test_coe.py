@@ -8,6 +8,7 @@ from oncall.coe import (
     SHEETS_EPOCH,
     TEMPLATE,
     TRACKER_FORMATS,
+    TRACKER_HEADER,
     CoeFacts,
     check_template,
     coe_title,
@@ -199,9 +200,10 @@ def test_one_incident_has_one_duration_in_every_output() -> None:
 def test_tracker_row_writes_numbers_where_the_sheet_sorts_and_sums() -> None:
     inc = _incident(message='=HYPERLINK("http://x")  a\ttitle')
     row = tracker_row("inc-1", inc, "https://doc", "dana", NY, T0)
-    assert len(row) == 9 and set(TRACKER_FORMATS) == {2, 3, 8}
+    assert len(row) == len(TRACKER_HEADER) == 9 and set(TRACKER_FORMATS) == {2, 3, 8}
     assert all(isinstance(row[i], float) for i in TRACKER_FORMATS)
     assert all(isinstance(row[i], str) for i in range(9) if i not in TRACKER_FORMATS)
+    assert [TRACKER_HEADER[i] for i in TRACKER_FORMATS] == ["Start", "Duration", "Review date"]
     assert row[1].startswith("=HYPERLINK")  # text stays text: RAW keeps it from becoming a formula
     # Sheets' documented example: 1900-01-01 12:00 is serial 2.5
     assert serial_days(datetime(1900, 1, 1, 17, 0, tzinfo=UTC), NY) == 2.5
