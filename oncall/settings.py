@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from cronsim import CronSim, CronSimError
@@ -37,10 +37,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from oncall.clients.base import DEFAULT_CONCURRENCY
-from oncall.clients.http import RetryPolicy
+from oncall.clients import DEFAULT_CONCURRENCY
 from oncall.clock import BusinessHours, zone
 from oncall.errors import ConfigError, OncallError, remember_secret
+
+if TYPE_CHECKING:  # httpx, under the HTTP client, is a third of this module's import: only for a run
+    from oncall.clients.http import RetryPolicy
 
 CONFIG_FILE = "oncall.toml"  # read from the working directory when ONCALL_CONFIG is not set
 CONFIG_ENV = "ONCALL_CONFIG"
@@ -233,6 +235,8 @@ class Settings(BaseSettings):
 
     @property
     def retry(self) -> RetryPolicy:
+        from oncall.clients.http import RetryPolicy
+
         return RetryPolicy(attempts=self.http_attempts, base_delay=self.http_backoff_seconds)
 
     def require(self, name: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any, Self, TypedDict, Unpack
 
 import httpx
 
+from oncall.clients import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY  # its home is light: settings read it
 from oncall.clients.http import ApiClient, RetryPolicy
 from oncall.errors import NotFoundError
 
@@ -19,17 +20,6 @@ class HttpOptions(TypedDict, total=False):
     concurrency: int
     retry: RetryPolicy | None
     sleep: Callable[[float], None] | None
-
-
-DEFAULT_CONCURRENCY = 16
-"""Requests in flight per API.
-
-Vendors limit the rate, not the connections: OpsGenie and JSM by token buckets per second and
-per minute, GitHub at 100 concurrent requests. The number of requests a run makes does not
-change with this, and a 429 holds the whole client (`ApiClient`), so more in flight does not
-mean more throttled requests. At 50 ms a request, paging 50,000 alerts takes 2.8 s at 16
-against 4.2 s at 8 (`make bench`).
-"""
 
 
 def concurrency(http: HttpOptions) -> int:

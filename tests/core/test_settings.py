@@ -330,3 +330,20 @@ def test_sandbox_values_are_recognised() -> None:
     }
     assert sandbox_values(real) == {}
     assert set(sandbox_values({"jsm_site_url": "http://localhost:9000/atlassian"})) == {"jsm_site_url"}
+
+
+def test_reading_settings_loads_no_http_client() -> None:
+    """A one-line answer to a bad setting must not wait for httpx (a third of the settings' import)."""
+    import subprocess
+    import sys
+
+    child = "import sys, oncall.settings; print(sorted(m for m in ('httpx', 'oncall.clients.http') if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=60, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_the_retry_policy_follows_the_settings() -> None:
+    retry = Settings(http_attempts=7, http_backoff_seconds=0.25).retry
+    assert (retry.attempts, retry.base_delay) == (7, 0.25)
