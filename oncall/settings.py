@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from cronsim import CronSim, CronSimError
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -59,6 +59,16 @@ SECRET_BLOCKS = {
     "google_service_account": "oncall-google-service-account",
     "relay_secret": "oncall-relay-secret",
 }
+
+# The settings that name an API's address: checked to be http(s) URLs, and sandbox ones flagged.
+API_URL_FIELDS = (
+    "opsgenie_base_url",
+    "github_base_url",
+    "google_base_url",
+    "jsm_site_url",
+    "jsm_api_url",
+    "rootly_base_url",
+)
 
 
 class Settings(BaseSettings):
@@ -190,20 +200,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be a reference, 'env:VARIABLE' or 'block:NAME'")
         return v
 
-    @field_validator("team_timezone")
+    @field_validator("team_timezone", "business_hours")
     @classmethod
-    def _zone(cls, v: str) -> str:
+    def _parses(cls, v: str, info: ValidationInfo) -> str:
+        """Checked with the parser a run uses, so a value that loads is one a run can read."""
+        parse = zone if info.field_name == "team_timezone" else BusinessHours.parse
         try:
-            zone(v)
-        except OncallError as exc:
-            raise ValueError(str(exc)) from None
-        return v
-
-    @field_validator("business_hours")
-    @classmethod
-    def _hours(cls, v: str) -> str:
-        try:
-            BusinessHours.parse(v)
+            parse(v)
         except OncallError as exc:
             raise ValueError(str(exc)) from None
         return v
@@ -219,14 +222,7 @@ class Settings(BaseSettings):
             ) from None
         return v
 
-    @field_validator(
-        "opsgenie_base_url",
-        "github_base_url",
-        "google_base_url",
-        "jsm_site_url",
-        "jsm_api_url",
-        "rootly_base_url",
-    )
+    @field_validator(*API_URL_FIELDS)
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):
@@ -464,15 +460,7 @@ def no_config_file() -> Iterator[None]:
 # --- sandbox values: what `make serve` and `oncall sandbox` hand out, never a team's own ------------
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
-URL_FIELDS = (
-    "opsgenie_base_url",
-    "github_base_url",
-    "google_base_url",
-    "jsm_site_url",
-    "jsm_api_url",
-    "rootly_base_url",
-    "slack_webhook_url",
-)
+URL_FIELDS = (*API_URL_FIELDS, "slack_webhook_url")
 
 
 def _sandbox_credentials() -> dict[str, str]:
