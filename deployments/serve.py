@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:

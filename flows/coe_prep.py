@@ -31,7 +31,7 @@ from tasks.locks import exclusive
 
 def _values_table(values: dict[str, str]) -> str:
     rows = [
-        f"| `{{{{{k}}}}}` | {escape.artifact_md(v.replace(chr(10), ' / '), 300)} |" for k, v in values.items()
+        f"| `{{{{{k}}}}}` | {escape.prefect_md(v.replace(chr(10), ' / '), 300)} |" for k, v in values.items()
     ]
     return "| placeholder | value |\n|---|---|\n" + "\n".join(rows)
 
@@ -133,7 +133,7 @@ def coe_prep(
         link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"
     )
     publish_markdown(
-        f"# {escape.artifact_md(doc.name)}\n\n[Open the document]({doc.link})\n\n{_values_table(values)}\n",
+        f"# {escape.prefect_md(doc.name)}\n\n[Open the document]({doc.link})\n\n{_values_table(values)}\n",
         artifact_key("coe-prep", key),
         f"What coe-prep filled for {key}",
     )

@@ -221,10 +221,6 @@ def slack_link(text: str, url: str | None, limit: int = 60) -> str:
     return f"<{href}|{slack(text, limit)}>"
 
 
-# The name this escaper had before it followed the Prefect UI's renderer; flows/coe_prep.py calls it.
-artifact_md = prefect_md
-
-
 def slack(text: str, limit: int = 500) -> str:
     """Slack mrkdwn: Slack's own &<> escaping (kills `<!channel>` and links), no pings, no code breakout."""
     return _slack_mrkdwn(text, limit)
