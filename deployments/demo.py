@@ -40,10 +40,10 @@ class OfflineLinks:
     """Rewrites the sandbox's links in the demo's files into ones that work without it."""
 
     def __init__(self, sandbox_url: str, repo: str, documents: dict[str, str]) -> None:
-        hosts = f"(?:https://github\\.com|{re.escape(sandbox_url)}/github)/{re.escape(repo)}"
+        hosts = f"{re.escape(sandbox_url)}/github/{re.escape(repo)}"  # the GitHub fake's pages
         self.issue = re.compile(rf"{hosts}/(?:issues|pull)/(\d+)(?:#[\w-]*)?")
         self.blob = re.compile(rf"{hosts}/(?:blob|tree|raw)/[^/\s]+/([^\s)>|\"#]+)")
-        self.document = re.compile(r"https://docs\.google\.com/document/d/([\w-]+)/edit")
+        self.document = re.compile(rf"{re.escape(SANDBOX_WEB)}/google/document/d/([\w-]+)/edit")
         self.sandbox_url = sandbox_url
         self.documents = documents  # document id -> incident id
 
@@ -58,11 +58,7 @@ class OfflineLinks:
         text = self.issue.sub(issue, text)
         text = self.blob.sub(lambda m: f"{up}runbook/{m.group(1)}", text)
         text = self.document.sub(
-            lambda m: (
-                f"{up}coe/{self.documents[m.group(1)]}.md"
-                if m.group(1) in self.documents
-                else f"{SANDBOX_WEB}/google/document/{m.group(1)}"
-            ),
+            lambda m: f"{up}coe/{self.documents[m.group(1)]}.md" if m.group(1) in self.documents else m[0],
             text,
         )
         for real, sandbox in VENDOR_WEB.items():

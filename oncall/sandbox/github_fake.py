@@ -3,6 +3,9 @@
 The authenticated user, issues (list with label/state/creator filters and Link paging,
 create, get, edit, add labels), comments (list, create) and repository labels (list, get,
 create); trees, refs, contents and pull requests live in `github_git`. Objects carry `url` fields on the fake's own base URL, as PyGithub follows them.
+Their `html_url` pages are on that base too, as a GitHub Enterprise host's are on the host
+(`runbook_files.web_base`): never github.com, where a sandbox name like example-org may be
+someone's real account, so a demo's "Filed ..." line plainly names the sandbox.
 
 What GitHub does and the fake does too:
 - Each token acts as an account with a role on the repositories (`add_account`). Without push
@@ -264,7 +267,7 @@ def build_github_app(state: GitHubState) -> Router:
             "avatar_url": f"https://avatars.githubusercontent.com/u/{ident}",
             "gravatar_id": "",
             "url": api,
-            "html_url": f"https://github.com/{login}",
+            "html_url": f"{base(request)}/{login}",
             "followers_url": f"{api}/followers",
             "following_url": f"{api}/following{{/other_user}}",
             "gists_url": f"{api}/gists{{/gist_id}}",
@@ -281,7 +284,7 @@ def build_github_app(state: GitHubState) -> Router:
 
     def decorate(request: Request, repo_name: str, issue: dict[str, Any]) -> dict[str, Any]:
         api = f"{base(request)}/repos/{repo_name}/issues/{issue['number']}"
-        html = f"https://github.com/{repo_name}/pull/{issue['number']}"
+        html = f"{base(request)}/{repo_name}/pull/{issue['number']}"
         pr = (
             {
                 "url": f"{base(request)}/repos/{repo_name}/pulls/{issue['number']}",
@@ -302,7 +305,7 @@ def build_github_app(state: GitHubState) -> Router:
             "labels_url": f"{api}/labels{{/name}}",
             "comments_url": f"{api}/comments",
             "events_url": f"{api}/events",
-            "html_url": f"https://github.com/{repo_name}/{'pull' if pr else 'issues'}/{issue['number']}",
+            "html_url": f"{base(request)}/{repo_name}/{'pull' if pr else 'issues'}/{issue['number']}",
             **({"pull_request": pr} if pr else {}),
         }
 
@@ -474,7 +477,7 @@ def build_github_app(state: GitHubState) -> Router:
                 "updated_at": _now(),
                 "author_association": "NONE",
                 "url": f"{base(request)}/repos/{name}/issues/comments/{ident}",
-                "html_url": f"https://github.com/{name}/issues/{item['number']}#issuecomment-{ident}",
+                "html_url": f"{base(request)}/{name}/issues/{item['number']}#issuecomment-{ident}",
                 "issue_url": f"{base(request)}/repos/{name}/issues/{item['number']}",
             }
             listing.append(comment)

@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -117,7 +118,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
         """A file (with its base64 `content` when `text` is given) or, for `text` None, a folder."""
         url = f"{api(request, name)}/contents/{path}?ref={ref}"
         kind = "file" if text is not None else "dir"
-        html = f"https://github.com/{name}/{'blob' if text is not None else 'tree'}/{ref}/{path}"
+        html = f"{edge.base(request)}/{name}/{'blob' if text is not None else 'tree'}/{ref}/{path}"
         branch = resolve(state.repo(name), ref) or ref  # `ref` may be a commit sha
         sha = blob_sha(text) if text is not None else tree_sha(branch_files(state.repo(name), branch), path)
         git = f"{api(request, name)}/git/{'blobs' if text is not None else 'trees'}/{sha}"
@@ -130,9 +131,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
             "url": url,
             "git_url": git,
             "html_url": html,
-            "download_url": f"https://raw.githubusercontent.com/{name}/{ref}/{path}"
-            if text is not None
-            else None,
+            "download_url": f"{edge.base(request)}/raw/{name}/{ref}/{path}" if text is not None else None,
             "_links": {"self": url, "git": git, "html": html},
         }
 
@@ -145,7 +144,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
             "sha": sha,
             "node_id": f"C_{sha[:12]}",
             "url": f"{api(request, name)}/git/commits/{sha}",
-            "html_url": f"https://github.com/{name}/commit/{sha}",
+            "html_url": f"{edge.base(request)}/{name}/commit/{sha}",
             "author": who,
             "committer": who,
             "message": message,
@@ -154,7 +153,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
                 {
                     "sha": parent,
                     "url": f"{api(request, name)}/git/commits/{parent}",
-                    "html_url": f"https://github.com/{name}/commit/{parent}",
+                    "html_url": f"{edge.base(request)}/{name}/commit/{parent}",
                 }
             ],
             "verification": {
@@ -266,7 +265,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
                 },
                 "_links": {
                     "self": f"{api(request, name)}/branches/{wanted}",
-                    "html": f"https://github.com/{name}/tree/{wanted}",
+                    "html": f"{edge.base(request)}/{name}/tree/{wanted}",
                 },
                 "protected": False,
                 "protection": {
@@ -411,7 +410,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
                 "repo": repository_json(request, name),
             }
 
-        html = f"https://github.com/{name}/pull/{item['number']}"
+        html = f"{edge.base(request)}/{name}/pull/{item['number']}"
         return {
             **{
                 k: issue[k] for k in ("id", "node_id", "number", "state", "locked", "title", "body", "labels")
@@ -576,6 +575,8 @@ def repository_builder(state: GitHubState, edge: FakeEdge) -> Callable[..., dict
 
     def build(request: Request, name: str, permissions: dict[str, bool] | None = None) -> dict[str, Any]:
         api = f"{edge.base(request)}/repos/{name}"
+        web = edge.base(request)  # the fake's own pages, as a GitHub Enterprise host's: never github.com
+        where = urlsplit(web)
         open_issues = sum(1 for i in state.repo(name).issues if i["state"] == "open")
         out: dict[str, Any] = {
             "id": zlib.crc32(name.encode()),
@@ -584,15 +585,15 @@ def repository_builder(state: GitHubState, edge: FakeEdge) -> Callable[..., dict
             "full_name": name,
             "private": False,
             "owner": edge.user(request, name.split("/")[0]),
-            "html_url": f"https://github.com/{name}",
+            "html_url": f"{web}/{name}",
             "description": None,
             "fork": False,
             "url": api,
             **{key: f"{api}{tail}" for key, _, tail in (t.partition(":") for t in _TEMPLATED)},
-            "git_url": f"git://github.com/{name}.git",
-            "ssh_url": f"git@github.com:{name}.git",
-            "clone_url": f"https://github.com/{name}.git",
-            "svn_url": f"https://github.com/{name}",
+            "git_url": f"git://{where.netloc}{where.path}/{name}.git",
+            "ssh_url": f"git@{where.hostname}:{name}.git",
+            "clone_url": f"{web}/{name}.git",
+            "svn_url": f"{web}/{name}",
             "mirror_url": None,
             "homepage": None,
             "language": None,

@@ -36,6 +36,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from oncall.sandbox.responses import JSONResponse
+from oncall.sandbox.urls import SANDBOX_WEB
 
 DOC_MIME = "application/vnd.google-apps.document"
 FOLDER_MIME = "application/vnd.google-apps.folder"
@@ -204,7 +205,8 @@ def build_google_app(state: GoogleState) -> Router:
     def file_json(f: dict[str, Any]) -> dict[str, Any]:
         out = {"kind": "drive#file", **{k: v for k, v in f.items() if v is not None}}
         if f["mimeType"] == DOC_MIME:
-            out["webViewLink"] = f"https://docs.google.com/document/d/{f['id']}/edit"
+            # Drive's own link is on docs.google.com; the sandbox's pages say they are the sandbox's.
+            out["webViewLink"] = f"{SANDBOX_WEB}/google/document/d/{f['id']}/edit"
         return out
 
     async def generate_ids(request: Request) -> JSONResponse:

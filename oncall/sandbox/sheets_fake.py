@@ -23,6 +23,7 @@ from starlette.routing import Route, Router
 
 from oncall.sandbox.google_fake import GoogleState, _error
 from oncall.sandbox.responses import JSONResponse
+from oncall.sandbox.urls import SANDBOX_WEB
 
 _A1 = re.compile(r"^(?:'((?:[^']|'')+)'|([^!']+))(?:!([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?)?$")
 
@@ -184,7 +185,7 @@ def build_sheets_app(state: GoogleState, sheets: dict[str, dict[str, list[list[A
                 "spreadsheetId": sid,
                 "properties": {"title": "COE tracker", "locale": "en_US", "timeZone": "Etc/GMT"},
                 "sheets": tabs,
-                "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{sid}/edit",
+                "spreadsheetUrl": f"{SANDBOX_WEB}/google/spreadsheets/d/{sid}/edit",
             }
         )
 

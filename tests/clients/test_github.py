@@ -25,6 +25,7 @@ from githubkit_schemas.v2022_11_28.models import (
 )
 
 from oncall.clients.github import GitHubClient
+from oncall.clients.runbook_files import web_base
 from oncall.errors import (
     AuthError,
     InputError,
@@ -74,6 +75,9 @@ def test_bad_token_names_the_setting_never_the_token(sandbox: Sandbox, repo: str
 
 def test_create_comment_edit_and_list_round_trip(gh: GitHubClient, sandbox: Sandbox, repo: str) -> None:
     issue = gh.create_issue(repo, "Runbook gap: X", "body <!-- m -->", ["runbook-gap"])
+    # The fake's pages are its own, as a GitHub Enterprise host's are (web_base of its API URL):
+    # never github.com, where a sandbox name may be someone's real account.
+    assert issue.html_url == f"{web_base(sandbox.github_url)}/{repo}/issues/{issue.number}"
     gh.comment(repo, issue.number, "more")
     closed = gh.edit(repo, issue.number, state="closed", state_reason="not_planned")
     assert (closed.state, closed.state_reason) == ("closed", "not_planned")

@@ -24,6 +24,7 @@ from oncall.errors import (
 )
 from oncall.sandbox.google_fake import DOC_MIME
 from oncall.sandbox.server import Sandbox
+from oncall.sandbox.urls import SANDBOX_WEB
 
 
 @pytest.fixture
@@ -36,6 +37,8 @@ def test_copy_find_fill_and_read_back(gw: GoogleWorkspace, sandbox: Sandbox) -> 
     assert gw.find_coe("inc-g1") is None
     doc = gw.copy_template(sandbox.state.coe_template, sandbox.state.coe_folder, "COE 2026-11-21 X", "inc-g1")
     assert doc.appProperties == {INCIDENT_KEY: "inc-g1"} and doc.mimeType == DOC_MIME
+    # The fake's document pages say they are the sandbox's: a demo never shows docs.google.com links.
+    assert doc.link == f"{SANDBOX_WEB}/google/document/d/{doc.id}/edit"
     assert gw.find_coe("inc-g1") == doc
     assert "{{incident.title}}" in gw.document_text(doc.id)
     changed = gw.replace_all(

@@ -51,10 +51,9 @@ def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
         .startswith((ROOT / "oncall" / "sandbox" / "data" / "mitodl-oncall-runbook.md").read_text()[:200])
     )
     log = done.stdout + done.stderr
-    assert (
-        "Filed https://github.com/mitodl" not in log
-        and f"Filed https://github.com/{SANDBOX_REPO}/issues/" in log
-    )
+    filed = re.findall(r"Filed (\S+)", log)
+    assert len(filed) > 10 and "github.com" not in log
+    assert all(re.fullmatch(rf"http://127\.0\.0\.1:\d+/github/{SANDBOX_REPO}/issues/\d+", u) for u in filed)
 
 
 def _every_link_works_offline_or_says_sandbox(out: Path) -> None:
@@ -98,19 +97,21 @@ def test_sandbox_links_become_offline_files_or_say_sandbox() -> None:
     base = "http://127.0.0.1:4242"
     links = OfflineLinks(base, SANDBOX_REPO, {"doc-1": "inc-1"})
     text = (
-        f"[#3](https://github.com/{SANDBOX_REPO}/issues/3) "
+        f"[#3]({base}/github/{SANDBOX_REPO}/issues/3) "
         f"[e]({base}/github/{SANDBOX_REPO}/blob/main/docs/runbooks/oncall.md#disk-full) "
-        "<https://docs.google.com/document/d/doc-1/edit|COE> "
+        "<https://sandbox.invalid/google/document/d/doc-1/edit|COE> "
+        "<https://sandbox.invalid/google/document/d/doc-2/edit|other> "
         "[#1101](https://app.opsgenie.com/alert/detail/a-1/details) "
         f"[101]({base}/atlassian/browse/OPS-101) "
         "[other](https://github.com/mitodl/ol-infrastructure/blob/main/docs/x.md)"
     )
     assert links(text, depth=1) == (
         "[#3](../issues/3.md) [e](../runbook/docs/runbooks/oncall.md#disk-full) <../coe/inc-1.md|COE> "
+        "<https://sandbox.invalid/google/document/d/doc-2/edit|other> "
         "[#1101](https://sandbox.invalid/opsgenie/alert/detail/a-1/details) "
         "[101](https://sandbox.invalid/atlassian/browse/OPS-101) "
         "[other](https://github.com/mitodl/ol-infrastructure/blob/main/docs/x.md)"  # the runbook's own text
     )
-    bare = f"| gap | https://github.com/{SANDBOX_REPO}/issues/7 |"
+    bare = f"| gap | {base}/github/{SANDBOX_REPO}/issues/7 |"
     assert links(bare, markdown=True) == "| gap | [#7](issues/7.md) |"
     assert links(bare) == "| gap | issues/7.md |"  # JSON and CSV keep a plain path

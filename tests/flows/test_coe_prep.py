@@ -41,7 +41,10 @@ def test_a_new_coe_costs_seven_requests_and_an_existing_one_three(google: Sandbo
     assert "{{" not in text and "COE: xPro unavailable" in text and "(47m 00s)" in text
     assert doc["name"] == "COE 2026-11-21 xPro unavailable: RDS storage exhausted on the xpro applications db"
     [row] = rows(google, LONG)
-    assert row[4:6] == ["P1", f"https://docs.google.com/document/d/{doc['id']}/edit"] and row[7] == "Draft"
+    assert (
+        row[4:6] == ["P1", f"https://sandbox.invalid/google/document/d/{doc['id']}/edit"]
+        and row[7] == "Draft"
+    )
     assert [str(c) for c in row[2:4]] == ["2026-11-21 14:05", "0:47"]  # numbers, as the sheet shows them
     assert (
         len(google.state.slack.messages) == 1
