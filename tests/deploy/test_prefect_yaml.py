@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -66,40 +65,54 @@ def _prefect(env: dict[str, str], *args: str) -> str:
 
 
 def _oncall_deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`oncall deploy` as a team runs it, from the checkout's root."""
-    code = "import argparse, sys; from deployments.deploy import run_deploy; sys.exit(run_deploy(argparse.Namespace()))"
+    """`oncall deploy` as a team runs it, through the command line, from the checkout's root."""
     return subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=240
+        [sys.executable, "-m", "deployments.cli", "deploy", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
-
-
-READ_BACK = """
-import json
-from prefect.client.orchestration import get_client
-with get_client(sync_client=True) as c:
-    out = {}
-    for d in c.read_deployments():
-        out[d.name] = {
-            "entrypoint": d.entrypoint, "pool": d.work_pool_name, "pull": d.pull_steps,
-            "schedules": sorted([s.slug, getattr(s.schedule, "cron", None), getattr(s.schedule, "timezone", None),
-                                 s.active, getattr(s.schedule, "interval", None) and s.schedule.interval.total_seconds()]
-                                for s in d.schedules),
-            "schedule_parameters": {s.slug: s.parameters for s in d.schedules},
-            "params": {k: v.get("description") for k, v in d.parameter_openapi_schema["properties"].items()},
-        }
-    out["_automations"] = [[a.name, sorted(a.trigger.expect), a.trigger.match.root,
-                            [act.model_dump(mode="json").get("parameters") for act in a.actions]]
-                           for a in c.read_automations()]
-    print(json.dumps(out))
-"""
 
 
 def _read_back(env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", READ_BACK], env=env, capture_output=True, text=True, timeout=120, check=True
-    )
-    found: dict[str, Any] = json.loads(done.stdout)
-    return found
+    """What the server holds, read over its REST API: a client in a subprocess would import
+    Prefect again (8 s on a busy machine) for each of the three reads."""
+    api = env["PREFECT_API_URL"]
+    out: dict[str, Any] = {}
+    for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=60).raise_for_status().json():
+        pool = d["work_pool_name"]
+        out[d["name"]] = {
+            "entrypoint": d["entrypoint"],
+            "pool": pool,
+            "pull": d["pull_steps"],
+            "schedules": sorted(
+                [
+                    s["slug"],
+                    s["schedule"].get("cron"),
+                    s["schedule"].get("timezone"),
+                    s["active"],
+                    s["schedule"].get("interval"),
+                ]
+                for s in d["schedules"]
+            ),
+            "schedule_parameters": {s["slug"]: s["parameters"] for s in d["schedules"]},
+            "params": {
+                k: v.get("description") for k, v in d["parameter_openapi_schema"]["properties"].items()
+            },
+        }
+    automations = httpx.post(f"{api}/automations/filter", json={}, timeout=60).raise_for_status().json()
+    out["_automations"] = [
+        [
+            a["name"],
+            sorted(a["trigger"]["expect"]),
+            a["trigger"]["match"],
+            [act.get("parameters") for act in a["actions"]],
+        ]
+        for a in automations
+    ]
+    return out
 
 
 def _team_env(server: dict[str, str], config: Path) -> dict[str, str]:
@@ -207,14 +220,7 @@ def test_oncall_deploy_refuses_bad_settings_before_prefect(
     config = tmp_path / "oncall.toml"
     config.write_text(toml)
     env = {**_team_env(server, config), "PREFECT_API_URL": "http://127.0.0.1:9/api"}  # never reached
-    done = subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "deploy"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _oncall_deploy(env)
     assert done.returncode == 2, done.stdout + done.stderr
     [line] = done.stderr.splitlines()
     assert line.startswith("oncall deploy: ") and message in line, line
@@ -223,21 +229,7 @@ def test_oncall_deploy_refuses_bad_settings_before_prefect(
 def test_oncall_deploy_names_an_unset_image_for_kubernetes(server: dict[str, str], tmp_path: Path) -> None:
     env = {**_team_env(server, Path("/dev/null")), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     env.pop("ONCALL_IMAGE", None)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "deployments.cli",
-            "deploy",
-            "--prefect-file",
-            "deployments/kubernetes/prefect.yaml",
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _oncall_deploy(env, "--prefect-file", "deployments/kubernetes/prefect.yaml")
     assert done.returncode == 2, done.stdout + done.stderr
     [line] = done.stderr.splitlines()
     assert "ONCALL_IMAGE" in line and "deployments/kubernetes/prefect.yaml" in line, line
