@@ -117,6 +117,9 @@ def _envelope(data: Any, started: float, **extra: Any) -> dict[str, Any]:
     }
 
 
+ALERT_ID_TYPES = ("id", "alias", "tiny")  # the spec's AlertIdentifierType
+
+
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     body = {"message": message, **extra, "took": 0.0, "requestId": str(uuid.uuid4())}
     return JSONResponse(body, status_code=status)
@@ -155,8 +158,17 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         return None
 
     def find(items: list[dict[str, Any]], ident: str, id_type: str) -> dict[str, Any] | None:
-        key = {"id": "id", "tiny": "tinyId", "alias": "alias"}.get(id_type, "id")
+        key = {"id": "id", "tiny": "tinyId", "alias": "alias"}[id_type]
         return next((a for a in items if str(a.get(key)) == ident), None)
+
+    def id_type(request: Request, allowed: tuple[str, ...]) -> str | JSONResponse:
+        """The `identifierType` asked for (default `id`), or the 422 OpsGenie gives a semantic
+        error when it is not one the spec lists (AlertIdentifierType: id, alias, tiny;
+        IncidentIdentifierType: id, tiny)."""
+        wanted = request.query_params.get("identifierType", "id")
+        if wanted not in allowed:
+            return _error(422, f"identifierType {wanted!r} is not one of: {', '.join(allowed)}")
+        return wanted
 
     async def alerts(request: Request) -> JSONResponse:
         if request.method == "POST":
@@ -229,7 +241,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         if (denied := authed(request)) is not None:
             return denied
         ident = request.path_params["ident"]
-        alert = find(state.alerts, ident, request.query_params.get("identifierType", "id"))
+        if isinstance(kind := id_type(request, ALERT_ID_TYPES), JSONResponse):
+            return kind
+        alert = find(state.alerts, ident, kind)
         if alert is None:
             return _error(404, "Alert does not exist")
         return JSONResponse(_envelope(alert, started))
@@ -240,7 +254,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
             if (denied := authed(request)) is not None:
                 return denied
             ident = request.path_params["ident"]
-            if find(state.alerts, ident, request.query_params.get("identifierType", "id")) is None:
+            if isinstance(kind := id_type(request, ALERT_ID_TYPES), JSONResponse):
+                return kind
+            if find(state.alerts, ident, kind) is None:
                 return _error(404, "Alert does not exist")
             items = source.get(ident, [])
             try:
@@ -289,11 +305,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
         started = time.perf_counter()
         if (denied := authed(request)) is not None:
             return denied
-        # The spec's IncidentIdentifierType: `id` (the default) or `tiny`; no alias for incidents.
-        id_type = request.query_params.get("identifierType", "id")
-        if id_type not in ("id", "tiny"):
-            return _error(422, f"identifierType {id_type!r} is not one of: id, tiny")
-        found = find(state.incidents, request.path_params["ident"], id_type)
+        if isinstance(kind := id_type(request, ("id", "tiny")), JSONResponse):  # no alias for incidents
+            return kind
+        found = find(state.incidents, request.path_params["ident"], kind)
         if found is None:
             return _error(404, "Incident does not exist")
         return JSONResponse(_envelope(found, started))

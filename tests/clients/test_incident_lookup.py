@@ -117,3 +117,20 @@ def test_an_opsgenie_alert_is_found_by_the_tiny_id_the_hand_off_shows(
     with closing(_source(sandbox, monkeypatch, "opsgenie")) as source:
         for ref in (seeded["tinyId"], f"#{seeded['tinyId']}", seeded["id"]):
             assert source.get_alert(ref).id == seeded["id"], ref
+
+
+def test_the_opsgenie_fake_refuses_an_alert_identifier_type_the_spec_lacks(sandbox: Sandbox) -> None:
+    """The spec's AlertIdentifierType: `id`, `alias` or `tiny`. OpsGenie answers a semantic error
+    in the request with 422 and its error body (docs.opsgenie.com/docs/response); an unknown
+    type is never read as `id`."""
+    seeded = sandbox.state.opsgenie.alerts[0]
+    assert (
+        _get(sandbox, f"/v2/alerts/{seeded['tinyId']}?identifierType=tiny").json()["data"]["id"]
+        == (seeded["id"])
+    )
+    for path in (f"/v2/alerts/{seeded['id']}", f"/v2/alerts/{seeded['id']}/notes"):
+        refused = _get(sandbox, f"{path}?identifierType=name")
+        assert refused.status_code == 422, path
+        assert {"message", "took", "requestId"} <= set(refused.json()) and "identifierType" in (
+            refused.json()["message"]
+        )
