@@ -525,7 +525,9 @@ def slack_checks(settings: Settings) -> list[Check]:
         ]
     from oncall.clients.slack import SlackWebhook
 
-    hook = SlackWebhook(settings.require("slack_webhook_url"), timeout=settings.http_timeout_seconds)
+    hook = SlackWebhook(
+        settings.require("slack_webhook_url"), timeout=settings.http_timeout_seconds, retry=settings.retry
+    )
     out: list[Check] = []
     try:
         _run(

@@ -394,3 +394,16 @@ def test_a_prefect_server_that_does_not_answer_fails(env: pytest.MonkeyPatch) ->
     assert code == 1 and status(checks, "prefect.server") == "fail"
     assert f"127.0.0.1:{port}" in detail(checks, "prefect.server")
     assert "prefect.deployment.shift-handoff" not in checks
+
+
+def test_slack_check_tries_as_often_as_the_settings_say() -> None:
+    """ONCALL_HTTP_ATTEMPTS holds for every check: an unreachable webhook is one failed line after
+    that many tries, not after the client's own default (6 tries and their back-off)."""
+    from deployments.doctor_checks import slack_checks
+    from oncall.settings import Settings
+    from tests.processes import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/services/T0/B0/nobody"
+    [check] = slack_checks(Settings(slack_webhook_url=url, http_attempts=1, http_backoff_seconds=0))
+    assert check.status == "fail" and "on each of 1 tries" in check.detail, check.detail
+    assert "nobody" not in check.detail
