@@ -88,6 +88,18 @@ def test_a_lost_answer_to_the_copy_makes_no_second_document(google: Sandbox) -> 
     assert len(coes(google, LONG)) == 1 and len(rows(google, LONG)) == 1
 
 
+def test_a_lost_answer_to_the_tracker_append_writes_no_second_row(google: Sandbox) -> None:
+    """Sheets appended the row and the answer was lost (a 502): appendCells is never sent blind
+    again; the run fails, and the rerun finds the row instead of appending a second one."""
+    sheet = google.state.coe_sheet
+    google.script(f"/google/sheets/v4/spreadsheets/{sheet}:batchUpdate", 502, method="POST", after=True)
+    state = coe_prep(incident_id=LONG, return_state=True)
+    assert state.is_failed() and "a rerun finds the row first" in str(state.message)
+    assert len(rows(google, LONG)) == 1  # the append happened
+    assert coe_prep(incident_id=LONG)["status"] == "exists"
+    assert len(rows(google, LONG)) == 1 and len(google.state.slack.messages) == 1
+
+
 def test_two_runs_at_once_make_one_document_and_one_row(google: Sandbox) -> None:
     google.faults("google", latency_ms=30)
     results: list[dict[str, Any]] = []
