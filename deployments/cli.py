@@ -86,12 +86,29 @@ if TYPE_CHECKING:
 def _group(sub: Commands, name: str, *, help: str, description: str) -> Commands:
     """A command whose actions are its own sub-commands (`oncall coe prep`); `main` names the
     action in its one-line error through ACTIONS, so its dest is `<name>_command`."""
-    parser = sub.add_parser(name, help=help, description=description, epilog=EPILOG)
-    return parser.add_subparsers(dest=f"{name}_command", required=True, metavar="ACTION")
+    return _command(sub, name, help=help, description=description).add_subparsers(
+        dest=f"{name}_command", required=True, metavar="ACTION"
+    )
 
 
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines) + "\n\n" + EPILOG
+
+
+def _command(
+    sub: Commands, name: str, *, help: str, description: str, examples: Sequence[str] = ()
+) -> Parser:
+    """Every command's help ends the same way: its examples (laid out as written), then where
+    settings come from and what --debug does."""
+    if not examples:
+        return sub.add_parser(name, help=help, description=description, epilog=EPILOG)
+    return sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=_examples(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,12 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser(
+    demo = _command(
+        sub,
         "demo",
         help="run the flows against the seeded sandbox; write out/demo/",
         description="Start the sandbox fakes, run every flow on an ephemeral Prefect server, "
         "and write what they produced under --out.",
-        epilog=EPILOG,
     )
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument(
@@ -130,12 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=commands.cmd_demo)
 
-    sandbox = sub.add_parser(
+    sandbox = _command(
+        sub,
         "sandbox",
         help="serve local fakes of OpsGenie, JSM, Rootly, Slack, GitHub and Google on 127.0.0.1",
         description="Serve faithful local fakes of every outside API with a seeded week "
         "of alerts, and print the settings that point oncall at them.",
-        epilog=EPILOG,
     )
     sandbox.add_argument(
         "--port", type=_port, default=8787, help="port on 127.0.0.1 (default: 8787; 0 picks a free one)"
@@ -159,18 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(func=commands.cmd_sandbox)
 
-    handoff = sub.add_parser(
+    handoff = _command(
+        sub,
         "handoff",
         help="run shift-handoff now, by hand",
         description="Run the shift-handoff flow for the last finished shift (or the one ending at --end) "
         "and deliver it. Without PREFECT_API_URL it runs on a temporary Prefect server, so the hand-off "
         "is written under ONCALL_OUT_DIR (default: out/) instead of an artifact; the command says where.",
-        epilog=_examples(
+        examples=(
             "oncall handoff --dry-run                 # the last finished shift, printed; Slack untouched",
             "oncall handoff --start -72h --print      # Friday 09:00 on, from a Monday",
             "oncall handoff --end 2026-11-24T10:00 --deliver file",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     handoff.add_argument("--schedule", help="schedule name (default: ONCALL_SCHEDULE; see oncall schedules)")
     handoff.add_argument(
@@ -203,17 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     handoff.add_argument("--print", action="store_true", help="also print the markdown on stdout")
     handoff.set_defaults(func=commands.cmd_handoff)
 
-    gaps = sub.add_parser(
+    gaps = _command(
+        sub,
         "gaps",
         help="run runbook-gaps now: file issues for alerts with no runbook entry",
         description="Match every alert of the window to the runbook and file one GitHub issue per "
         "uncovered alert kind (or update the one that exists). Use --dry-run first. The coverage "
         "report is written under ONCALL_OUT_DIR (default: out/).",
-        epilog=_examples(
+        examples=(
             "oncall gaps --window -7d --dry-run       # the week's gaps; files nothing",
             "oncall gaps --window -7d --max-issues 3  # then file the first three",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gaps.add_argument(
         "--window",
@@ -256,18 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gaps.set_defaults(func=commands.cmd_gaps)
 
-    incidents = sub.add_parser(
+    incidents = _command(
+        sub,
         "incidents",
         help="list the source's incidents, with the numbers `oncall coe prep` takes",
         description="List the incidents created in a window, newest last: number (what the hand-off "
         "shows and `oncall coe prep` takes), id, status, priority, start, duration and title. "
         "Reads the source directly; no Prefect server.",
-        epilog=_examples(
+        examples=(
             "oncall incidents                         # the last 7 days",
             "oncall incidents --since -30d",
             "oncall incidents --since 2026-11-01T00:00 --end 2026-11-08T00:00",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     incidents.add_argument(
         "--since",
@@ -279,12 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     incidents.set_defaults(func=commands.cmd_incidents)
 
-    schedules = sub.add_parser(
+    schedules = _command(
+        sub,
         "schedules",
         help="list the source's on-call schedules, with their time zones",
         description="List the on-call schedules the source has: name (what ONCALL_SCHEDULE and "
         "--schedule take), time zone, rotations and who is on call now. No Prefect server.",
-        epilog=EPILOG,
     )
     schedules.set_defaults(func=commands.cmd_schedules)
 
@@ -347,17 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="COE documents: prepare one, watch for incidents, check a template",
         description="Work with COE (Clarification of Error) documents.",
     )
-    prep = coe_sub.add_parser(
+    prep = _command(
+        coe_sub,
         "prep",
         help="run coe-prep for one incident now",
         description="Copy the COE template for an incident, fill in its data and track it. "
         "Idempotent: an incident that has a COE keeps it.",
-        epilog=_examples(
+        examples=(
             "oncall incidents --since -7d             # find the number",
             "oncall coe prep 101 --dry-run            # print the filled document; write nothing",
             "oncall coe prep 101",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     prep.add_argument(
         "id",
@@ -377,12 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--force", action="store_true", help="prepare it even under the threshold")
     prep.add_argument("--dry-run", action="store_true", help="print the filled document; write nothing")
     prep.set_defaults(func=commands.cmd_coe_prep)
-    watch = coe_sub.add_parser(
+    watch = _command(
+        coe_sub,
         "watch",
         help="run incident-watch now: emit events for long incidents that closed",
         description="Find incidents and P1/P2 alerts closed since the last run and emit "
         "oncall.incident.closed for each that needs a COE.",
-        epilog=EPILOG,
     )
     watch.add_argument(
         "--lookback",
@@ -400,24 +417,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every placeholder a COE template may use, with its meaning.",
     )
     placeholders.set_defaults(func=commands.cmd_coe_placeholders)
-    check = coe_sub.add_parser(
+    check = _command(
+        coe_sub,
         "check-template",
         help="which placeholders a Google Doc template uses, lacks, or invents",
         description="Read a Google Doc and compare its placeholders with the ones coe-prep "
         "fills. Exit 1 when it is not a Doc or lacks a required placeholder.",
-        epilog=EPILOG,
     )
     check.add_argument("doc_id", help="the template's Google Doc id")
     check.set_defaults(func=commands.cmd_coe_check)
 
-    relay = sub.add_parser(
+    relay = _command(
+        sub,
         "relay",
         help="serve the webhook relay: OpsGenie webhooks in, Prefect events out",
         description="Accept OpsGenie's outgoing webhook (with the shared secret "
         "ONCALL_RELAY_SECRET in the X-Oncall-Relay-Secret header; a secret in the URL is "
         "refused) and post oncall.incident.closed to PREFECT_API_URL for "
         "every incident or P1/P2 alert that closed after lasting past the COE threshold.",
-        epilog=EPILOG,
     )
     relay.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     relay.add_argument("--port", type=_port, default=8788, help="port (default: 8788)")
@@ -429,13 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="create what deployments read from Prefect: Secret blocks, Variables",
         description="Prepare the Prefect server at PREFECT_API_URL for the deployments.",
     )
-    blocks = setup_sub.add_parser(
+    blocks = _command(
+        setup_sub,
         "blocks",
         help="create or update the Secret blocks and the oncall-settings Variable",
         description="Save every ONCALL_* secret as its Secret block (prompting, hidden, "
         "for missing ones on a terminal) and the other ONCALL_* settings as the JSON "
         "Variable oncall-settings. Secret values are never printed.",
-        epilog=EPILOG,
     )
     blocks.add_argument(
         "--no-input", action="store_true", help="never prompt; skip secrets not in the environment"
@@ -447,29 +464,29 @@ def build_parser() -> argparse.ArgumentParser:
         "throwaway credentials) that this run does not replace",
     )
     blocks.set_defaults(func=commands.cmd_setup_blocks)
-    automations = setup_sub.add_parser(
+    automations = _command(
+        setup_sub,
         "automations",
         help="post to Slack when an oncall flow fails or runs late",
         description="Create (or replace) a Prefect automation that posts to "
         "ONCALL_SLACK_WEBHOOK_URL whenever a run of an oncall-tagged deployment "
         "fails, crashes, times out or is late.",
-        epilog=EPILOG,
     )
     automations.set_defaults(func=commands.cmd_setup_automations)
 
-    deploy = sub.add_parser(
+    deploy = _command(
+        sub,
         "deploy",
         help="deploy the flows to PREFECT_API_URL, with the schedules from the team's settings",
         description="Run `prefect deploy --all` on a copy of the prefect file whose hand-off schedules "
         "(cron, zone, schedule name) come from the settings (ONCALL_SCHEDULE, ONCALL_TEAM_TIMEZONE, "
         "ONCALL_HANDOFF_CRON, ONCALL_BUSINESS_HOURS). The file in the repository is never rewritten. "
         "Run it from the checkout's root.",
-        epilog=_examples(
+        examples=(
             "oncall deploy --dry-run                  # print the schedules and the rendered file",
             "oncall deploy",
             "oncall deploy --prefect-file deployments/kubernetes/prefect.yaml",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     deploy.add_argument(
         "--prefect-file",
@@ -482,12 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deploy.set_defaults(func=commands.cmd_deploy)
 
-    doctor = sub.add_parser(
+    doctor = _command(
+        sub,
         "doctor",
         help="check settings and reach every configured outside system",
         description="Check every setting and make one cheap authenticated call to each "
         "configured system; name what is missing or rejected. Exit 1 on any problem.",
-        epilog=EPILOG,
     )
     doctor.add_argument(
         "--json", action="store_true", help="print one JSON object (checks, summary, exit_code)"
