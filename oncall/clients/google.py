@@ -54,6 +54,12 @@ TRACKER_COLUMNS = len(TRACKER_HEADER)  # A-I, as oncall.coe.tracker_row writes t
 FILE_FIELDS = "id,name,mimeType,webViewLink,appProperties,trashed"
 
 
+def a1(tab: str, cells: str) -> str:
+    """The A1 range `cells` on tab `tab`, its name quoted as Sheets reads it (a `'` doubled), so
+    any tab name, spaces and quotes included, names that tab."""
+    return f"'{tab.replace(chr(39), chr(39) * 2)}'!{cells}"
+
+
 class DriveFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -324,7 +330,7 @@ class GoogleWorkspace:
         Sheets leaves a row's empty trailing cells out of its answer, so the row is padded back to
         its full width: an empty cell reads as "" wherever it is.
         """
-        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A:I"
+        rng = a1(tab, "A:I")
         body = self._retrying(
             lambda: self._sheet_call(
                 "reading the COE tracker", lambda: self._sheets.values_get(sheet_id, rng)
@@ -399,7 +405,7 @@ class GoogleWorkspace:
     def write_cell(self, sheet_id: str, tab: str, number: int, column: int, value: str) -> None:
         """One cell (`column` 0-based) of row `number`, and nothing around it."""
         cell = f"{chr(ord('A') + column)}{number}"
-        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!{cell}"
+        rng = a1(tab, cell)
         self._retrying(
             lambda: self._sheet_call(
                 "updating the COE tracker",
@@ -453,7 +459,7 @@ class GoogleWorkspace:
     def sheet_header(self, sheet_id: str, tab: str) -> list[str] | None:
         """The tab's first row (A-I), or None when the sheet has no such tab (Sheets answers 400
         "Unable to parse range" for a range on a tab it lacks)."""
-        rng = f"'{tab.replace(chr(39), chr(39) * 2)}'!A1:I1"
+        rng = a1(tab, "A1:I1")
         try:
             body = self._sheet_call(
                 "reading the COE tracker's header", lambda: self._sheets.values_get(sheet_id, rng)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from oncall.clients.google import GoogleWorkspace
+from oncall.clients.google import GoogleWorkspace, a1
 from oncall.coe import TRACKER_FORMATS, tracker_row
 from oncall.errors import NotFoundError
 from oncall.sandbox.server import Sandbox
@@ -102,3 +102,15 @@ def test_the_fake_refuses_what_sheets_refuses(
         headers={"Authorization": f"Bearer {token.token}"},
     )
     assert answer.status_code == 400 and message in answer.text
+
+
+def test_a_tab_named_with_a_quote_is_read_and_written(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
+    """Sheets reads `'O''Neil COEs'!A:I` as tab O'Neil COEs: every range the client sends quotes it."""
+    sheet, tab = sandbox.state.coe_sheet, "O'Neil COEs"
+    assert a1(tab, "A1:I1") == "'O''Neil COEs'!A1:I1"
+    sandbox.state.sheets[sheet][tab] = [["Incident ID", "Title"]]
+    gw.append_row(sheet, tab, ["inc-q1", "quoted"])
+    number, _ = gw.find_row(sheet, tab, "inc-q1")
+    assert number == 2 and gw.sheet_header(sheet, tab) == ["Incident ID", "Title"]
+    gw.write_cell(sheet, tab, number, 5, "https://doc")
+    assert sandbox.state.sheets[sheet][tab][1][5] == "https://doc"
