@@ -16,6 +16,7 @@ from deployments.cli import build_parser, main
 from oncall.errors import ConfigError
 from oncall.sandbox.server import Sandbox
 from tests.factories import CHECK_RUNBOOK
+from tests.processes import clean_env
 
 COMMANDS = [
     ["demo"],
@@ -294,6 +295,22 @@ def test_a_missing_runbook_names_the_argument_not_the_flows_setting(
     assert "RUNBOOK" in err and "ONCALL_RUNBOOK" not in err and "parameter" not in err
 
 
+def _python(child: str, cwd: Path | None, env: dict[str, str], timeout: float = 60) -> str:
+    """`child` in a fresh interpreter (no module an earlier test imported), on this checkout's
+    code; answers its stdout, and fails the test with its stderr when it fails itself."""
+    done = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _loaded_in_child(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Runs the check in a fresh interpreter; answers its exit code and which of Prefect and
     PyGithub it imported (`sys.modules` of the child, which no earlier test has filled)."""
@@ -304,17 +321,7 @@ def _loaded_in_child(argv: list[str], cwd: Path | None = None, env: dict[str, st
         "loaded = sorted(m for m in ('prefect', 'github') if m in sys.modules)\n"
         "print('LOADED', loaded, code)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", child],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), **(env or {})},
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()[-1]
+    return _python(child, cwd, {**os.environ, **(env or {})}).splitlines()[-1]
 
 
 def test_the_check_imports_no_prefect_and_no_pygithub_for_a_local_runbook(book: Path, tmp_path: Path) -> None:
@@ -565,18 +572,7 @@ def _bad_input_in_child(cases: list[tuple[list[str], dict[str, str]]], cwd: Path
         "    print(json.dumps({'code': code, 'out': out.getvalue(), 'err': err.getvalue(),\n"
         "                      'prefect': 'prefect' in sys.modules}))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONCALL_", "PREFECT_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", child],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
-    )
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    return [json.loads(line) for line in _python(child, cwd, clean_env(), timeout=120).splitlines()]
 
 
 BAD_INPUT: list[tuple[list[str], dict[str, str], str]] = [
