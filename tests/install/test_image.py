@@ -6,6 +6,7 @@ started from that virtualenv, against a file:// clone of this repository."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -87,6 +88,33 @@ def build_image(root: Path) -> Image:
         else:
             assert word == "FROM", f"the test does not replay Dockerfile instruction {word}"
     return Image(root=root, env=env, skipped=skipped)
+
+
+def _docker_sends(name: str) -> bool:
+    """Whether `docker build` sends file `name` to the builder: .dockerignore's last matching
+    pattern decides, a `!` pattern letting a file back in."""
+    sent = True
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        pattern = line.strip()
+        if pattern and not pattern.startswith("#"):
+            keep = pattern.startswith("!")
+            if fnmatch.fnmatch(name, pattern.removeprefix("!")):
+                sent = keep
+    return sent
+
+
+def test_every_file_the_dockerfile_copies_reaches_the_builder() -> None:
+    """The replay copies from the checkout; a real build sees only what .dockerignore lets through."""
+    sources = [
+        s
+        for word, args in _instructions((ROOT / "Dockerfile").read_text())
+        if word == "COPY"
+        for s in args.split()[:-1]
+    ]
+    assert sources and all(_docker_sends(s) for s in sources), sources
+    assert not _docker_sends("oncall/settings.py") and not _docker_sends(
+        ".venv"
+    )  # the code is cloned per run
 
 
 @pytest.fixture(scope="module")
