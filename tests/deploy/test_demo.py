@@ -52,7 +52,9 @@ def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
     )
     log = done.stdout + done.stderr
     filed = re.findall(r"Filed (\S+)", log)
-    assert len(filed) > 10 and "github.com" not in log
+    # no real vendor host in the log: issues on the GitHub fake's own pages, the COE on sandbox.invalid
+    assert len(filed) > 10 and "github.com" not in log and "docs.google.com" not in log
+    assert re.search(r"Created COE https://sandbox\.invalid/google/document/d/[\w-]+/edit", log)
     assert all(re.fullmatch(rf"http://127\.0\.0\.1:\d+/github/{SANDBOX_REPO}/issues/\d+", u) for u in filed)
 
 
