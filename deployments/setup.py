@@ -98,12 +98,12 @@ def setup_blocks(say: Callable[[str], None], prompt: bool | None = None, remove_
                 held = "the server's value stays" if server is not None else "the server has none"
                 say(f"- {block}: skipped ({names} not set; {held})")
             continue
+        note = sandbox_values({name: value}).get(name)
         if value == server:
-            say(f"= {block}: kept (the server holds the same value)")
+            say(f"= {block}: kept (the server holds the same value)" + (f"; this is {note}" if note else ""))
             continue
         Secret(value=value).save(block, overwrite=True)
         written += 1
-        note = sandbox_values({name: value}).get(name)
         say(
             f"✓ {block}: changed ({'new' if server is None else 'replaced'})"
             + (f"; this is {note}" if note else "")
@@ -151,7 +151,11 @@ def _setup_variable(
             what = "a secret, which belongs in its Secret block" if key in SECRET_BLOCKS else "not a setting"
             say(f"✓ {label}: removed ({what}; workers would refuse it)")
         elif key in wanted and server.get(key) == wanted[key]:
-            say(f"= {label}: kept ({wanted[key]!r}{_from(origins, key)})")
+            note = sandbox_values({key: wanted[key]}).get(key)
+            say(
+                f"= {label}: kept ({wanted[key]!r}{_from(origins, key)})"
+                + (f"; this is {note}" if note else "")
+            )
         elif key in wanted:
             result[key] = wanted[key]
             was = f"was {server[key]!r}" if key in server else "new"

@@ -286,3 +286,24 @@ def test_sandbox_serve_forgets_what_it_wrote(monkeypatch: pytest.MonkeyPatch, se
         with pytest.raises(ValueError):
             Secret.load(block)
     assert Secret.load("oncall-relay-secret").get() == "a-real-looking-relay-secret-0042"
+
+
+def test_setup_blocks_names_a_sandbox_value_it_keeps(monkeypatch: pytest.MonkeyPatch, server: None) -> None:
+    """A shell still holding the sandbox's settings (`oncall sandbox` prints them) and a server that
+    already has them: kept, and said to be the sandbox's, as a change to them is."""
+    from oncall.sandbox.server import Sandbox
+
+    with Sandbox.seeded() as sandbox:
+        env = sandbox.env("opsgenie")
+    monkeypatch.setenv("ONCALL_GITHUB_TOKEN", env["ONCALL_GITHUB_TOKEN"])
+    monkeypatch.setenv("ONCALL_GITHUB_BASE_URL", env["ONCALL_GITHUB_BASE_URL"])
+    first: list[str] = []
+    setup_blocks(first.append, prompt=False)
+    assert "changed" in _line(first, "oncall-github-token") and "sandbox" in _line(
+        first, "oncall-github-token"
+    )
+    second: list[str] = []
+    setup_blocks(second.append, prompt=False)
+    for name in ("oncall-github-token", "oncall-settings.github_base_url"):
+        assert "kept" in _line(second, name) and "sandbox" in _line(second, name), _line(second, name)
+    assert env["ONCALL_GITHUB_TOKEN"] not in json.dumps(first + second)
