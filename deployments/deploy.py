@@ -71,6 +71,29 @@ def _api_url() -> str:
     return str(url)
 
 
+def _require_work_pools(spec: Any, path: Path) -> None:
+    """Each work pool the file deploys to exists on the server: `prefect deploy` would stop each
+    deployment with a ValueError and its traceback instead, after registering none."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    pools = {
+        d["work_pool"]["name"]
+        for d in spec.get("deployments") or []
+        if isinstance(d, dict) and isinstance(d.get("work_pool"), dict) and d["work_pool"].get("name")
+    }
+    with get_client(sync_client=True) as client:
+        for name in sorted(pools):
+            try:
+                client.read_work_pool(name)
+            except ObjectNotFound:
+                raise ConfigError(
+                    f"prefect file {path} deploys to work pool {name!r}, which the server does not have; "
+                    f"create it first: prefect work-pool create {name} --type process (kubernetes for "
+                    "the Kubernetes file; see docs/deployment.md)"
+                ) from None
+
+
 def run_deploy(args: argparse.Namespace, say: Callable[[str], None] = print) -> int:
     """Render the schedules from the settings, then run `prefect --no-prompt deploy --all` on the copy."""
     prefect_file = Path(getattr(args, "prefect_file", None) or "prefect.yaml")
@@ -84,7 +107,9 @@ def run_deploy(args: argparse.Namespace, say: Callable[[str], None] = print) -> 
     if dry_run:
         say(text)
         return 0
-    say(f"deploying {prefect_file} to {_api_url()}")
+    url = _api_url()
+    _require_work_pools(yaml.safe_load(text), prefect_file)
+    say(f"deploying {prefect_file} to {url}")
     with tempfile.TemporaryDirectory(prefix="oncall-deploy-") as tmp:
         rendered = Path(tmp) / "prefect.yaml"
         rendered.write_text(text)

@@ -202,3 +202,14 @@ def test_oncall_deploy_names_an_unset_image_for_kubernetes(server: dict[str, str
     assert done.returncode == 2, done.stdout + done.stderr
     [line] = done.stderr.splitlines()
     assert "ONCALL_IMAGE" in line and "deployments/kubernetes/prefect.yaml" in line, line
+
+
+def test_oncall_deploy_names_a_missing_work_pool_before_deploying(server: dict[str, str]) -> None:
+    """Prefect would stop each deployment with a ValueError and a traceback: one line first,
+    naming the pool and the command that creates it."""
+    env = {**_team_env(server, Path("/dev/null")), "ONCALL_IMAGE": "registry.example/oncall:1"}
+    done = _oncall_deploy(env, "--prefect-file", "deployments/kubernetes/prefect.yaml")
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    [line] = done.stderr.splitlines()
+    assert "work pool 'oncall-k8s'" in line and "prefect work-pool create oncall-k8s" in line, line
+    assert "deploying" not in done.stdout
