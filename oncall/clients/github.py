@@ -642,6 +642,7 @@ def github_client(settings: Settings) -> GitHubClient:
         base_url=settings.github_base_url,
         timeout=settings.http_timeout_seconds,
         write_interval=settings.github_write_interval,
+        attempts=settings.http_attempts,
         backoff=settings.http_backoff_seconds,
         concurrency=settings.max_concurrency,
     )

@@ -679,3 +679,28 @@ def test_random_lost_answers_still_give_one_branch_one_commit_one_pull_request(
     assert repo.files[f"{path}@{branch}"] == text and f"{path}@main" not in repo.files
     assert repo.branches == {branch}
     assert sandbox.app.count("github", "POST", f"/github/repos/{git_repo}/pulls") >= 1
+
+
+def test_github_client_tries_as_often_as_the_settings_say(sandbox: Sandbox, repo: str) -> None:
+    """`ONCALL_HTTP_ATTEMPTS` bounds GitHub's retries as it does every other API's: doctor against
+    a GitHub that keeps failing took 87 s a check when the client kept its own default."""
+    from oncall.clients.github import github_client
+    from oncall.settings import Settings
+
+    def tries(attempts: int) -> int:
+        sandbox.app.served.clear()
+        sandbox.script(f"/github/repos/{repo}", 502, times=50)
+        settings = Settings(
+            github_token=sandbox.state.github.token,
+            github_base_url=sandbox.github_url,
+            http_attempts=attempts,
+            http_backoff_seconds=0,
+        )
+        with github_client(settings) as gh, pytest.raises(UnavailableError):
+            gh.check(repo)
+        sandbox.app.script.clear()
+        return sum(1 for s in sandbox.app.served if s.path.endswith(f"/repos/{repo}"))
+
+    few, many = tries(1), tries(4)
+    assert few < many
+    assert few <= 2
