@@ -50,6 +50,8 @@ def parse_start(text: str, end: datetime, tz: str) -> datetime:
     if m:
         unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
         return end - timedelta(**{unit: int(m.group(1))})
+    if text.strip().startswith("-"):
+        raise InputError(f"{text!r} is not a span back from the end such as -24h (units m, h, d, w)")
     return parse_instant(text, tz)
 
 

@@ -103,7 +103,7 @@ def test_parse_start_accepts_spans_back_from_the_end() -> None:
     assert parse_start("-24h", end, NY) == end - timedelta(hours=24)
     assert parse_start("-1w", end, NY) == end - timedelta(weeks=1)
     assert parse_start("2026-11-23T09:00", end, NY) == end - timedelta(days=1)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"span back from the end such as -24h \(units m, h, d, w\)"):
         parse_start("-24x", end, NY)
 
 
