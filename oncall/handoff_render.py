@@ -184,7 +184,7 @@ def render_markdown(s: HandoffSummary) -> str:
                 fmt_duration(i.duration) if i.duration else "ongoing",
                 i.status,
                 priority_label(i.priority),
-                fmt_local(i.created_at, tz),
+                fmt_local(i.start, tz),
                 _ref(i),
                 escape.prefect_md(i.message, 100),
             ]

@@ -57,9 +57,10 @@ def _no_secret_in_prefect() -> None:
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def coe_deployment(prefect_server: None) -> UUID:
-    """coe-prep deployed with the event trigger exactly as prefect.yaml declares it."""
+    """coe-prep deployed with the event trigger exactly as prefect.yaml declares it. Applied for
+    each test (an upsert by name): doctor's tests delete the deployments they check."""
     from flows.coe_prep import coe_prep
 
     spec = next(

@@ -30,14 +30,19 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.setenv("ONCALL_CONFIG", "/dev/null")
     monkeypatch.setenv("ONCALL_OPSGENIE_API_KEY", "doctor-shell-key-5150")
     monkeypatch.setenv("ONCALL_SCHEDULE", "Ops Weekly")
+    _empty_server()  # other tests on the shared server may have left blocks or deployments
     yield monkeypatch
+    _empty_server()
+
+
+def _empty_server() -> None:
     Variable.unset(SETTINGS_VARIABLE)
     for block in SECRET_BLOCKS.values():
-        with contextlib.suppress(ValueError):  # not saved by this test
+        with contextlib.suppress(ValueError):  # not saved
             Secret.delete(block)
     with get_client(sync_client=True) as client:
         for name in DEPLOYMENTS:
-            with contextlib.suppress(ObjectNotFound):  # not deployed by this test
+            with contextlib.suppress(ObjectNotFound):  # not deployed
                 client.delete_deployment(client.read_deployment_by_name(f"{name}/{name}").id)
 
 

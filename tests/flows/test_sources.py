@@ -50,8 +50,13 @@ def _lines(markdown: str, prefixes: tuple[str, ...]) -> list[str]:
 def _incident_rows(markdown: str) -> list[tuple[str, str, str]]:
     """(title, status, duration) of each incident row: ids and links differ between vendors."""
     section = markdown.split("## Incidents", 1)[1]
-    rows = [r.split(" | ") for r in section.splitlines() if r.startswith("| ") and "---" not in r][1:]
-    return [(r[2], r[3], r[5].rstrip(" |")) for r in rows]
+    header, *rows = (
+        [c.strip() for c in r.strip().strip("|").split(" | ")]
+        for r in section.splitlines()
+        if r.startswith("| ") and "---" not in r
+    )
+    at = {name: header.index(name) for name in ("title", "status", "duration")}
+    return [(r[at["title"]], r[at["status"]], r[at["duration"]]) for r in rows]
 
 
 def test_the_handoff_agrees_across_sources(
