@@ -27,7 +27,8 @@ def prefect_server() -> Iterator[None]:
     # thread sleeps in whole seconds, so each sync flow run waited up to one for it to stop.
     with (
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        prefect_test_harness(server_startup_timeout=120),
+        # CI starts it beside chaos, test-server and test-install on 2 cores: 120 s ran out there
+        prefect_test_harness(server_startup_timeout=300),
     ):
         yield
         _no_secret_in_prefect()
