@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from oncall.clients.base import DEFAULT_CONCURRENCY
+from oncall.sources.base import DEFAULT_CONCURRENCY
 
 ALERTS = 50_000
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
@@ -27,9 +27,9 @@ START = END - timedelta(hours=12)
 
 
 def _serve(port_q: Any, stop: Any) -> None:
-    from oncall.sandbox.opsgenie_fake import OpsGenieState
     from oncall.sandbox.seed import synthetic_alerts
     from oncall.sandbox.server import Sandbox, SandboxState
+    from oncall.sources.opsgenie.fake import OpsGenieState
 
     state = SandboxState(opsgenie=OpsGenieState())
     state.opsgenie.set_alerts(synthetic_alerts(ALERTS, START, END))
@@ -40,8 +40,8 @@ def _serve(port_q: Any, stop: Any) -> None:
 
 
 def _ours(base: str, key: str, out: Any, concurrency: int) -> None:
-    from oncall.clients.opsgenie import OpsGenieSource
     from oncall.models import AlertQuery, TimeWindow
+    from oncall.sources.opsgenie.client import OpsGenieSource
 
     t0 = time.perf_counter()
     with OpsGenieSource(key, base_url=base, concurrency=concurrency) as src:
@@ -57,7 +57,7 @@ def _ours(base: str, key: str, out: Any, concurrency: int) -> None:
 
 def _sequential(base: str, key: str, out: Any, _: int = 1) -> None:
     """What a plain client does: offset paging until a short page or OpsGenie's refusal."""
-    from oncall.clients.opsgenie_records import alert_from_raw
+    from oncall.sources.opsgenie.records import alert_from_raw
 
     query = f"createdAt>={int(START.timestamp() * 1000)} AND createdAt<{int(END.timestamp() * 1000)}"
     t0 = time.perf_counter()

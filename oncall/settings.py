@@ -468,9 +468,9 @@ def _sandbox_credentials() -> dict[str, str]:
     from dataclasses import fields
 
     from oncall.sandbox.github_fake import GitHubState
-    from oncall.sandbox.jsm_fake import JsmState
-    from oncall.sandbox.opsgenie_fake import OpsGenieState
-    from oncall.sandbox.rootly_fake import RootlyState
+    from oncall.sources.jsm.fake import JsmState
+    from oncall.sources.opsgenie.fake import OpsGenieState
+    from oncall.sources.rootly.fake import RootlyState
 
     def default(cls: type, name: str) -> str:
         return str(next(f.default for f in fields(cls) if f.name == name))

@@ -42,7 +42,6 @@ from github.GithubException import (
 )
 from pydantic import BaseModel, ConfigDict
 
-from oncall.clients.base import DEFAULT_CONCURRENCY
 from oncall.clients.records import answer_shape
 from oncall.errors import (
     AuthError,
@@ -55,6 +54,7 @@ from oncall.errors import (
     remember_secret,
     scrub,
 )
+from oncall.sources.base import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     from oncall.settings import Settings

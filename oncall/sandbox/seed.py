@@ -19,9 +19,9 @@ from typing import Any
 
 import pendulum
 
-from oncall.sandbox.opsgenie_fake import OpsGenieState, Turn
 from oncall.sandbox.server import SandboxState
 from oncall.sandbox.urls import SANDBOX_WEB
+from oncall.sources.opsgenie.fake import OpsGenieState, Turn
 
 ZONE = "America/New_York"
 DEFAULT_ANCHOR = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tue 10:00 New York

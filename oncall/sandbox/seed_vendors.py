@@ -12,11 +12,11 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from oncall.sandbox.jsm_fake import JsmState
-from oncall.sandbox.opsgenie_fake import OpsGenieState, Turn
-from oncall.sandbox.rootly_fake import RootlyState
 from oncall.sandbox.seed import ROTATION_START, USERS, ZONE, _iso
 from oncall.sandbox.urls import SANDBOX_WEB
+from oncall.sources.jsm.fake import JsmState
+from oncall.sources.opsgenie.fake import OpsGenieState, Turn
+from oncall.sources.rootly.fake import RootlyState
 
 SEVERITIES = {
     "P1": ("SEV0", "critical"),

@@ -26,13 +26,13 @@ from starlette.routing import Mount, Route
 from oncall.sandbox.faults import FaultInjector, FaultRates, ScriptedFault
 from oncall.sandbox.github_fake import GitHubState, build_github_app
 from oncall.sandbox.google_fake import GoogleState, build_google_app
-from oncall.sandbox.jsm_fake import JsmState, build_jsm_app
-from oncall.sandbox.opsgenie_fake import OpsGenieState, build_opsgenie_app
 from oncall.sandbox.responses import JSONResponse
-from oncall.sandbox.rootly_fake import RootlyState, build_rootly_app
 from oncall.sandbox.sheets_fake import build_sheets_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
 from oncall.sandbox.urls import SANDBOX_REPO
+from oncall.sources.jsm.fake import JsmState, build_jsm_app
+from oncall.sources.opsgenie.fake import OpsGenieState, build_opsgenie_app
+from oncall.sources.rootly.fake import RootlyState, build_rootly_app
 
 
 @dataclass

@@ -8,11 +8,11 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from oncall.clients.jsm import JsmSource
 from oncall.errors import AuthError, MalformedError, NotAvailableError
 from oncall.models import AlertQuery, Priority, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_state
 from oncall.sandbox.server import Sandbox
+from oncall.sources.jsm.client import JsmSource
 from tests.conftest import FakeSleep
 
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)

@@ -167,7 +167,7 @@ def test_the_http_stage_decodes_every_lone_surrogate_to_fffd(body: bytes, expect
 
 def _alert_from_vendor(title: str, description: str) -> Alert:
     """An OpsGenie alert as the shared stage decodes it from a vendor's escaped JSON."""
-    from oncall.clients.opsgenie_records import alert_from_raw
+    from oncall.sources.opsgenie.records import alert_from_raw
 
     raw = {
         "id": "a-1",

@@ -13,7 +13,6 @@ import jsonschema
 import pytest
 
 from oncall.clients.http import RetryPolicy
-from oncall.clients.opsgenie import OpsGenieSource, build_query
 from oncall.errors import (
     AuthError,
     MalformedError,
@@ -23,9 +22,10 @@ from oncall.errors import (
     UnavailableError,
 )
 from oncall.models import AlertQuery, Priority, TimeWindow
-from oncall.sandbox.opsgenie_fake import OpsGenieState
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_alerts
 from oncall.sandbox.server import Sandbox, SandboxState
+from oncall.sources.opsgenie.client import OpsGenieSource, build_query
+from oncall.sources.opsgenie.fake import OpsGenieState
 from tests.conftest import FakeSleep
 from tests.factories import FIXTURES
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from oncall.clients.opsgenie import build_query
 from oncall.models import AlertQuery, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from oncall.sources.opsgenie.client import build_query
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-opsgenie-sdk"

@@ -11,11 +11,11 @@ import httpx
 import jsonschema
 import pytest
 
-from oncall.clients.rootly import RootlySource
 from oncall.errors import AuthError, MalformedError, NotFoundError
 from oncall.models import AlertQuery, Priority, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_state
 from oncall.sandbox.server import Sandbox
+from oncall.sources.rootly.client import RootlySource
 from tests.conftest import FakeSleep
 from tests.factories import FIXTURES
 

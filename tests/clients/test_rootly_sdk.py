@@ -25,10 +25,10 @@ from rootly_sdk.api.schedules import list_schedules
 from rootly_sdk.api.users import get_current_user
 from rootly_sdk.types import Unset
 
-from oncall.clients.rootly import RootlySource
 from oncall.models import AlertQuery, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from oncall.sources.rootly.client import RootlySource
 
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
 SCHEDULE = "Primary On Call Schedule"

@@ -232,7 +232,7 @@ def test_responders_show_names_where_the_source_resolves_them() -> None:
 
 
 def test_opsgenie_on_call_users_without_a_name_show_their_id_labelled() -> None:
-    from oncall.clients.opsgenie_records import on_call_people
+    from oncall.sources.opsgenie.records import on_call_people
 
     people = list(
         on_call_people([{"type": "user", "id": "u-1", "name": "a@x"}, {"type": "user", "id": "u-2"}])

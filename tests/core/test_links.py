@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from oncall.clients.opsgenie_records import alert_from_raw
-from oncall.clients.rootly_records import alert_from_resource
 from oncall.links import LinkStatus, check_in_repo, known_in_runbook, redact, repo_target, runbook_url
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
+from oncall.sources.opsgenie.records import alert_from_raw
+from oncall.sources.rootly.records import alert_from_resource
 from tests.factories import alert, runbook_entry
 
 DOCS = "https://runbooks.example.org/db/DiskFull.md"
@@ -312,7 +312,7 @@ def test_a_link_without_secrets_is_shown_as_written() -> None:
 
 
 def test_rootly_data_is_flattened_within_bounds() -> None:
-    from oncall.clients.rootly_records import flat_data
+    from oncall.sources.rootly.records import flat_data
 
     huge = {
         "alerts": [{"annotations": {f"k{n}": "v" for n in range(50)}} for _ in range(30)],

@@ -14,15 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Unpack
 from urllib.parse import parse_qs, urlsplit
 
-from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect
 from oncall.clients.http import ApiClient
-from oncall.clients.opsgenie_records import (
-    alert_from_raw,
-    incident_from_raw,
-    on_call_people,
-    schedule_from_raw,
-)
-from oncall.clients.paging import EPOCH, fetch_by_offset, whole_window
 from oncall.clients.records import attempt, iso, keep_good, parse_record, parse_records, require_list
 from oncall.clock import epoch_ms
 from oncall.errors import InputError, MalformedError
@@ -35,6 +27,14 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
+from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect
+from oncall.sources.opsgenie.records import (
+    alert_from_raw,
+    incident_from_raw,
+    on_call_people,
+    schedule_from_raw,
+)
+from oncall.sources.paging import EPOCH, fetch_by_offset, whole_window
 
 BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 PAGE = 100

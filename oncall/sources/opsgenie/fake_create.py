@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from oncall.sandbox.opsgenie_fake import OpsGenieState
+    from oncall.sources.opsgenie.fake import OpsGenieState
 
 _PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 _LIMITS = {"message": 130, "alias": 512, "description": 15_000, "entity": 512}

@@ -19,9 +19,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route, Router
 
-from oncall.sandbox.opsgenie_fake import OpsGenieState, on_call_turns
 from oncall.sandbox.query import QueryError
 from oncall.sandbox.responses import JSONResponse
+from oncall.sources.opsgenie.fake import OpsGenieState, on_call_turns
 
 OFFSET_CAP = 20_000
 _CLAUSE = re.compile(r'^(?P<field>project|issuetype|created|resolved)\s*(?P<op>=|>=|<)\s*"(?P<value>[^"]*)"$')

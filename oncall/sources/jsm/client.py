@@ -22,11 +22,7 @@ from typing import Any, Unpack
 
 import httpx
 
-from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect, named
 from oncall.clients.http import ApiClient
-from oncall.clients.opsgenie import build_query
-from oncall.clients.opsgenie_records import alert_from_raw, schedule_from_raw
-from oncall.clients.paging import remaining_pages
 from oncall.clients.records import iso, parse_record, parse_records, require_list
 from oncall.errors import ConfigError, MalformedError, NotAvailableError, RejectedError
 from oncall.models import (
@@ -40,6 +36,10 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
+from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
+from oncall.sources.opsgenie.client import build_query
+from oncall.sources.opsgenie.records import alert_from_raw, schedule_from_raw
+from oncall.sources.paging import remaining_pages
 
 SYSTEM = "JSM"
 PAGE = 100

@@ -83,7 +83,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
         **client_options,
     }
     if settings.source == "opsgenie":
-        from oncall.clients.opsgenie import OpsGenieSource
+        from oncall.sources.opsgenie.client import OpsGenieSource
 
         return OpsGenieSource(
             settings.require(SOURCE_CREDENTIAL["opsgenie"]),
@@ -92,7 +92,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             **common,
         )
     if settings.source == "jsm":
-        from oncall.clients.jsm import JsmSource
+        from oncall.sources.jsm.client import JsmSource
 
         site = settings.jsm_site_url
         if not site or not settings.jsm_email:
@@ -109,7 +109,7 @@ def build_source(settings: Settings, **client_options: Any) -> AlertSource:
             **common,
         )
     if settings.source == "rootly":
-        from oncall.clients.rootly import RootlySource
+        from oncall.sources.rootly.client import RootlySource
 
         return RootlySource(
             settings.require(SOURCE_CREDENTIAL["rootly"]),

@@ -18,10 +18,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.routing import Route, Router
 
-from oncall.sandbox.opsgenie_create import create_alert, create_errors
 from oncall.sandbox.query import Query, QueryError, compile_query
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
+from oncall.sources.opsgenie.fake_create import create_alert, create_errors
 
 _LIST_ONLY_DROP = ("description", "details", "actions", "entity")
 OFFSET_CAP = 20_000

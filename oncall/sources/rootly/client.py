@@ -17,17 +17,8 @@ from typing import Any, Unpack
 
 import httpx
 
-from oncall.clients.base import HttpOptions, SourceClient, concurrency, connect, named
 from oncall.clients.http import ApiClient
-from oncall.clients.paging import remaining_pages
 from oncall.clients.records import iso, parse_record, parse_records, require_list
-from oncall.clients.rootly_records import (
-    OPEN_STATUSES,
-    alert_from_resource,
-    event_from_resource,
-    incident_from_resource,
-    schedule_from_resources,
-)
 from oncall.errors import MalformedError, NotFoundError
 from oncall.models import (
     Alert,
@@ -38,6 +29,15 @@ from oncall.models import (
     Schedule,
     TimelineEntry,
     TimeWindow,
+)
+from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
+from oncall.sources.paging import remaining_pages
+from oncall.sources.rootly.records import (
+    OPEN_STATUSES,
+    alert_from_resource,
+    event_from_resource,
+    incident_from_resource,
+    schedule_from_resources,
 )
 
 BASE_URL = "https://api.rootly.com"

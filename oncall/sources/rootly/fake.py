@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.routing import Route, Router
 
-from oncall.sandbox.opsgenie_fake import Turn, on_call_turns
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
+from oncall.sources.opsgenie.fake import Turn, on_call_turns
 
 MEDIA = "application/vnd.api+json"
 DEEP_CAP = 10_000
