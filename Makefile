@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test chaos test-server test-browser test-postgres test-install lint fmt bench template clean
+.PHONY: demo test chaos test-server test-browser test-postgres test-install lint fmt bench docs template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
@@ -53,6 +53,9 @@ bench: $(STAMP)  ## benchmarks, side by side with their baselines
 ARGS ?=
 serve: $(STAMP)  ## Prefect server + UI on 127.0.0.1:4200, every deployment, a worker, the sandbox; options: ARGS="--help"
 	$(VENV)/bin/python -m deployments.serve $(ARGS)
+
+docs: $(STAMP)  ## regenerate the settings and flow-parameter tables in docs/ from Settings and the flow signatures
+	$(VENV)/bin/python -m deployments.docs
 
 template: $(STAMP)  ## rebuild oncall/templates/coe.docx from coe.md
 	$(VENV)/bin/python -m oncall.template_docx
