@@ -54,7 +54,7 @@ from oncall.errors import (
     remember_secret,
     scrub,
 )
-from oncall.sources.base import DEFAULT_CONCURRENCY
+from oncall.retry import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
     from oncall.settings import Settings

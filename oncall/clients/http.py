@@ -27,7 +27,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -43,6 +42,7 @@ from oncall.errors import (
     remember_secret,
     scrub,
 )
+from oncall.retry import RetryPolicy as RetryPolicy
 
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -58,20 +58,6 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # decoded, a valid pair is one 
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try. Sleeping stops once `max_total_sleep` seconds are spent."""
-
-    attempts: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    max_total_sleep: float = 90.0
-
-    def backoff(self, attempt: int) -> float:
-        """The exponential delay after failed attempt `attempt` (1-based), capped."""
-        return float(min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1)))
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
