@@ -20,12 +20,11 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from oncall.clients.github import IssueRef
 from oncall.coverage import Match, Matcher
 from oncall.errors import InputError
 from oncall.kinds import alert_kind
 from oncall.links import LinkCheck, LinkStatus
-from oncall.models import Alert, Priority, priority_rank
+from oncall.models import Alert, IssueRef, Priority, priority_rank
 from oncall.runbook import Runbook, RunbookEntry
 
 MARKER = "oncall-flows:runbook-gap"

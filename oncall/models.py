@@ -222,3 +222,22 @@ class OnCall(_Model):
     @property
     def names(self) -> str:
         return ", ".join(p.name for p in self.people) or "nobody"
+
+
+class IssueRef(BaseModel):
+    """A GitHub issue as plain data, so planning code never touches PyGithub objects.
+
+    It lives in the core, not the GitHub client, so `oncall.gaps` plans without importing
+    PyGithub. Unknown fields are ignored (the client validates GitHub's whole issue JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    title: str
+    body: str
+    state: str
+    state_reason: str | None = None
+    html_url: str
+    closed_at: datetime | None = None
+    is_pull_request: bool = False
+    labels: tuple[str, ...] = ()

@@ -20,10 +20,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from oncall.clients import runbook_files
-from oncall.clients.github import SETTING, GitHubClient, IssueRef, github_client
+from oncall.clients.github import SETTING, GitHubClient, github_client
 from oncall.errors import AuthError, InputError, UnavailableError
 from oncall.gap_render import CLOSE_MARKER, close_comment, issue_body, issue_title, update_comment
 from oncall.gaps import Act, GapAction, GapMarker, index_gap_issues, last_reported, read_markers, with_marker
+from oncall.models import IssueRef
 from oncall.runbook import Runbook, RunbookSource
 from oncall.settings import Settings
 from tasks.retry import outage_only

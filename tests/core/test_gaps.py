@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from oncall import escape
-from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
 from oncall.entry_skeleton import entry_place, entry_skeleton
 from oncall.errors import InputError
@@ -29,7 +28,7 @@ from oncall.gaps import (
     with_marker,
 )
 from oncall.links import LinkCheck, LinkStatus
-from oncall.models import Priority
+from oncall.models import IssueRef, Priority
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry, parse_runbook
 from tests.factories import START, alert, runbook_entry
 

@@ -312,9 +312,9 @@ def test_a_slack_link_cannot_carry_a_second_link_or_a_ping() -> None:
 def _gap_week() -> tuple[list[object], object, dict[str, str], list[object]]:
     """Four gap kinds: one with an open issue and nothing new, one filed now, two held back by a
     cap of 1; and one covered kind."""
-    from oncall.clients.github import IssueRef
     from oncall.coverage import Matcher
     from oncall.gaps import GapMarker, assess_coverage, index_gap_issues, plan_gap_actions
+    from oncall.models import IssueRef
     from oncall.runbook import parse_runbook
 
     book = parse_runbook("## Disks\n### DiskUsageWarning xqwatcher\n_Diagnosis_\nx\n_Mitigation_\ny\n")

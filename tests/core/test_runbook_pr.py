@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from oncall.clients.github import IssueRef
 from oncall.coverage import Matcher
 from oncall.gap_render import issue_body
 from oncall.gaps import Act, KindCoverage, assess_coverage, fingerprint, index_gap_issues, plan_gap_actions
+from oncall.models import IssueRef
 from oncall.runbook import EntryForm, Layout, Runbook, parse_runbook
 from oncall.runbook_pr import (
     NOTES_PER_KIND,
