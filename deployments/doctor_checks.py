@@ -475,7 +475,7 @@ def _folder_check(settings: Settings, gw: GoogleWorkspace) -> Check:
 
 
 def _sheet_check(settings: Settings, gw: GoogleWorkspace) -> Check:
-    from oncall.coe import TRACKER_HEADER
+    from oncall.tracker import TRACKER_HEADER, header_mismatches
 
     assert settings.coe_sheet_id
     sheet, tab = settings.coe_sheet_id, settings.coe_sheet_tab
@@ -497,12 +497,7 @@ def _sheet_check(settings: Settings, gw: GoogleWorkspace) -> Check:
             f"tab {tab!r} has no header row; coe-prep's first row would land on row 1",
             f"put the header in row 1: {' | '.join(expected)}",
         )
-    if [h.strip().casefold() for h in header] != [h.casefold() for h in expected]:
-        wrong = [
-            f"{chr(ord('A') + i)} is {got!r}, expected {want!r}"
-            for i, (got, want) in enumerate(zip(header + [""] * len(expected), expected, strict=False))
-            if got.strip().casefold() != want.casefold()
-        ]
+    if wrong := header_mismatches(header):
         return fail(
             "google.sheet",
             f"tab {tab!r} has another header than coe-prep writes: {'; '.join(wrong)}",

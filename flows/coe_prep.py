@@ -11,10 +11,11 @@ from prefect.logging import get_run_logger
 
 from oncall import escape
 from oncall.clock import now
-from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts, tracker_row
+from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts
 from oncall.errors import ConfigError, InputError
 from oncall.models import AlertQuery, TimeWindow
 from oncall.settings import Settings
+from oncall.tracker import tracker_row
 from tasks.alerts import fetch_alerts, fetch_on_call
 from tasks.coe import (
     fetch_incident,

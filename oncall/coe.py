@@ -30,6 +30,10 @@ from oncall.models import (
     priority_rank,
 )
 
+# Until oncall/clients/google.py, oncall/sandbox/seed.py and tests/clients/test_sheets_tracker.py
+# import the tracker row from its home, oncall.tracker.
+from oncall.tracker import TRACKER_FORMATS, TRACKER_HEADER, tracker_row  # noqa: F401
+
 TEMPLATE = Path(__file__).with_name("templates") / "coe.md"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 VALUE_LIMIT = 30_000  # per value; Docs accepts more, reviewers read less
@@ -214,58 +218,6 @@ def responder_label(responder: Responder, people: Iterable[Person] = ()) -> str:
     return named or f"{responder.type} id {responder.id}"
 
 
-# -- the tracking sheet -----------------------------------------------------------------------
-
-Cell = str | float
-# The tracker's columns A-I, in tracker_row's order: the header the sandbox seeds and doctor checks.
-TRACKER_HEADER = (
-    "Incident ID",
-    "Title",
-    "Start",
-    "Duration",
-    "Priority",
-    "COE doc",
-    "On call",
-    "Status",
-    "Review date",
-)
-SHEETS_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Sheets (and Excel) dates
-DAY = timedelta(days=1)
-# Column (0-based) -> Sheets number format (type, pattern) of the numbers written there.
-TRACKER_FORMATS: dict[int, tuple[str, str]] = {
-    2: ("DATE_TIME", "yyyy-mm-dd hh:mm"),  # C: start
-    3: ("TIME", "[h]:mm"),  # D: duration, summable past 24 hours
-    8: ("DATE", "yyyy-mm-dd"),  # I: review date
-}
-
-
-def serial_days(at: datetime, tz: str) -> float:
-    """`at` as Sheets' date serial number: days since 1899-12-30, of the wall clock in `tz`
-    (a sheet's cells carry no zone)."""
-    wall = local(at, tz).naive()
-    return (datetime(*wall.timetuple()[:6], wall.microsecond) - SHEETS_EPOCH) / DAY
-
-
-def tracker_row(
-    key: str, incident: Incident, document: str, on_call: str, tz: str, prepared_at: datetime
-) -> list[Cell]:
-    """The incident's tracker row: text as text, and start, duration and review date as numbers
-    (formatted by TRACKER_FORMATS) so the sheet sorts and sums them."""
-    resolved = incident.end or prepared_at
-    review = local(review_date(resolved), tz).date()
-    return [
-        key,
-        escape.cut(incident.message, 300),
-        serial_days(incident.start, tz),
-        incident.duration / DAY if incident.duration is not None else "not available",
-        priority_label(incident.priority),
-        document,
-        on_call,
-        "Draft",
-        float((datetime(review.year, review.month, review.day) - SHEETS_EPOCH).days),
-    ]
-
-
 def coe_title(incident: Incident, tz: str) -> str:
     """`COE 2026-11-21 <title>`: the document's name in Drive."""
     return escape.cut(
@@ -299,9 +251,3 @@ def fill(text: str, values: dict[str, str]) -> str:
 
 def leftover_placeholders(text: str) -> list[str]:
     return sorted(set(PLACEHOLDER.findall(text)))
-
-
-def review_date(resolved: datetime, weekday: int = 3) -> datetime:
-    """The next team review meeting after resolution (Thursdays by default)."""
-    days = (weekday - resolved.weekday()) % 7 or 7
-    return resolved + timedelta(days=days)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from oncall.clients.google import DriveFile, GoogleWorkspace, load_key
 from oncall.clock import now
-from oncall.coe import PLACEHOLDER, TRACKER_FORMATS, Cell, check_template, incident_from_alert
+from oncall.coe import PLACEHOLDER, check_template, incident_from_alert
 from oncall.errors import (
     ConfigError,
     InputError,
@@ -39,6 +39,7 @@ from oncall.errors import (
 from oncall.models import Incident, TimelineEntry
 from oncall.settings import Settings
 from oncall.sources import build_source
+from oncall.tracker import DOC_COLUMN, KEY_COLUMN, TRACKER_FORMATS, Cell, Merge, merge
 from tasks.delivery import artifact_key
 from tasks.retry import outage_only
 
@@ -216,35 +217,30 @@ def find_tracker_row(settings: Settings, incident_id: str) -> tuple[int | None, 
         return gw.find_row(sheet, settings.coe_sheet_tab, incident_id)
 
 
-DOC_COLUMN = 5  # F: the document's link
-
-
 @task(cache_policy=NO_CACHE)
 def track_coe(settings: Settings, row: list[Cell], found: tuple[int | None, list[str]]) -> str:
     """Append the incident's row once. An existing row belongs to people: the flow writes only its
     document link, and only into an empty cell (a row someone added by hand). `row` is
-    `oncall.coe.tracker_row`: its dates and durations are numbers, written with their formats."""
+    `oncall.tracker.tracker_row`: its dates and durations are numbers, written with their formats."""
     assert settings.coe_sheet_id
     number, current = found
     link = str(row[DOC_COLUMN])
+    outcome = merge(number, current)
     with workspace(settings) as gw:
-        if number is None:
+        if outcome is Merge.ADD:
             gw.append_row(settings.coe_sheet_id, settings.coe_sheet_tab, row, TRACKER_FORMATS)
-            outcome = "added"
-        elif not current[DOC_COLUMN].strip():
+        elif outcome is Merge.LINK:
+            assert number is not None
             gw.write_cell(settings.coe_sheet_id, settings.coe_sheet_tab, number, DOC_COLUMN, link)
-            outcome = "linked"
-        else:
-            outcome = "unchanged"
-            if current[DOC_COLUMN] != link:
-                get_run_logger().info(
-                    "COE tracker row %d links %s, not %s; left as people set it",
-                    number,
-                    current[DOC_COLUMN],
-                    link,
-                )
-    get_run_logger().info("COE tracker row for %s: %s", row[0], outcome)
-    return outcome
+        elif current[DOC_COLUMN] != link:
+            get_run_logger().info(
+                "COE tracker row %d links %s, not %s; left as people set it",
+                number,
+                current[DOC_COLUMN],
+                link,
+            )
+    get_run_logger().info("COE tracker row for %s: %s", row[KEY_COLUMN], outcome.value)
+    return outcome.value
 
 
 def require_input(incident_id: str | None, alert_id: str | None) -> str:

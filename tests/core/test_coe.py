@@ -5,10 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from oncall.coe import (
     PLACEHOLDERS,
-    SHEETS_EPOCH,
     TEMPLATE,
-    TRACKER_FORMATS,
-    TRACKER_HEADER,
     CoeFacts,
     check_template,
     coe_title,
@@ -19,13 +16,18 @@ from oncall.coe import (
     needs_coe,
     related_alerts,
     responder_label,
-    review_date,
-    serial_days,
-    tracker_row,
 )
 from oncall.handoff import summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
 from oncall.models import Incident, OnCall, Person, Priority, Responder, TimelineEntry
+from oncall.tracker import (
+    SHEETS_EPOCH,
+    TRACKER_FORMATS,
+    TRACKER_HEADER,
+    review_date,
+    serial_days,
+    tracker_row,
+)
 from oncall.watch import coe_candidates
 from tests.factories import START, alert, coe_facts, context, incident, on_call
 
