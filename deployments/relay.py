@@ -17,7 +17,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import httpx
@@ -28,6 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from oncall.coe import coe_refusal
+from oncall.models import Priority, stand_in_id
 from oncall.watch import EVENT, CoeCandidate
 
 log = logging.getLogger("oncall.relay")
@@ -107,6 +109,10 @@ def _ms(value: Any) -> int | None:
     return number
 
 
+def _priority(label: str) -> Priority | None:
+    return Priority(label) if label in Priority.__members__ else None
+
+
 def candidate_from_webhook(body: dict[str, Any], threshold_minutes: float) -> tuple[CoeCandidate | None, str]:
     """The COE candidate a webhook describes, or None with the reason it is ignored."""
     action = str(body.get("action", ""))
@@ -121,12 +127,12 @@ def candidate_from_webhook(body: dict[str, Any], threshold_minutes: float) -> tu
     if not isinstance(ident, str) or not ident or created is None or updated is None:
         return None, "payload lacks an id, createdAt or updatedAt"
     priority = str(item.get("priority") or "")
-    if kind == "alert" and priority and priority not in ("P1", "P2"):
-        return None, f"alert {ident} is {priority}; COEs are for P1/P2"
-    minutes = (updated - created) / 60_000
-    if minutes < threshold_minutes:
-        return None, f"{kind} {ident} lasted {minutes:.1f} min, under {threshold_minutes:g}"
-    incident_id = ident if kind == "incident" else f"alert-{ident}"
+    lasted = timedelta(milliseconds=updated - created)
+    refused = coe_refusal(kind, ident, lasted, timedelta(minutes=threshold_minutes), _priority(priority))
+    if refused is not None:
+        return None, refused
+    minutes = lasted / timedelta(minutes=1)
+    incident_id = ident if kind == "incident" else stand_in_id(ident)
     return CoeCandidate(
         incident_id=incident_id,
         kind=kind,

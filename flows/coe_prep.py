@@ -13,7 +13,7 @@ from oncall import escape
 from oncall.clock import now
 from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts
 from oncall.errors import ConfigError, InputError
-from oncall.models import AlertQuery, TimeWindow
+from oncall.models import AlertQuery, TimeWindow, stood_in_by
 from oncall.settings import Settings
 from oncall.tracker import tracker_row
 from tasks.alerts import fetch_alerts, fetch_on_call
@@ -95,11 +95,11 @@ def coe_prep(
         candidates = fetch_alerts.submit(settings, AlertQuery(created=around))
         on_call = fetch_on_call.submit(settings, settings.schedule, incident.created_at)
         related = related_alerts(incident, candidates.result().items)
+        stood_in = stood_in_by(key)  # the alert itself, when one stands in for the incident
         timeline = fetch_timelines(
             settings,
             incident,
-            [a.id for a in related if a.id != key.removeprefix("alert-")]
-            + ([key.removeprefix("alert-")] if key.startswith("alert-") else []),
+            [a.id for a in related if a.id != stood_in] + ([stood_in] if stood_in is not None else []),
         )
 
         # Decide

@@ -24,10 +24,13 @@ from oncall.models import (
     Incident,
     OnCall,
     Person,
+    Priority,
     Responder,
     TimelineEntry,
     priority_label,
     priority_rank,
+    stand_in_id,
+    stood_in_by,
 )
 
 # Until oncall/clients/google.py, oncall/sandbox/seed.py and tests/clients/test_sheets_tracker.py
@@ -84,6 +87,27 @@ class CoeFacts(_Frozen):
     prepared_at: datetime
 
 
+# The alerts that may stand in for an incident (teams that page without incidents).
+STAND_IN_PRIORITIES = frozenset({Priority.P1, Priority.P2})
+
+
+def coe_refusal(
+    kind: str, ident: str, lasted: timedelta | None, threshold: timedelta, priority: Priority | None = None
+) -> str | None:
+    """The COE rule, for every place that decides (coe-prep, incident-watch, the webhook relay):
+    None when the handbook asks for a COE, else why not. An incident qualifies when it lasted at
+    least `threshold`; an alert (`kind` "alert") the same way, and only when it is P1/P2.
+    `lasted` is None when the source gives no resolve time."""
+    if kind == "alert" and priority not in STAND_IN_PRIORITIES:
+        shown = "has no priority" if priority is None else f"is {priority.value}"
+        return f"alert {ident} {shown}; COEs are for P1/P2"
+    if lasted is None:
+        return f"{kind} {ident} has no resolve time in the source"
+    if lasted < threshold:
+        return f"{kind} {ident} lasted {fmt_duration(lasted)}, under {fmt_duration(threshold)}"
+    return None
+
+
 def needs_coe(incident: Incident, threshold: timedelta) -> tuple[bool, str]:
     """Whether the handbook asks for a COE, with the reason either way."""
     if incident.status not in ("resolved", "closed"):
@@ -91,13 +115,8 @@ def needs_coe(incident: Incident, threshold: timedelta) -> tuple[bool, str]:
             False,
             f"incident {incident.id} is still {incident.status}; a COE is prepared once it is resolved",
         )
-    if incident.duration is None:
-        return False, f"incident {incident.id} has no resolve time in the source"
-    if incident.duration < threshold:
-        return (
-            False,
-            f"incident {incident.id} lasted {fmt_duration(incident.duration)}, under {fmt_duration(threshold)}",
-        )
+    if refused := coe_refusal("incident", incident.id, incident.duration, threshold):
+        return False, refused
     return True, f"incident {incident.id} lasted {fmt_duration(incident.duration)}"
 
 
@@ -105,7 +124,7 @@ def incident_from_alert(alert: Alert) -> Incident:
     """Teams that page without incidents: a closed P1/P2 alert stands in for one."""
     resolved = alert.created_at + alert.close_after if alert.close_after is not None else None
     return Incident(
-        id=f"alert-{alert.id}",
+        id=stand_in_id(alert.id),
         tiny_id=alert.tiny_id,
         message=alert.message,
         status="closed" if not alert.is_open else "open",
@@ -128,8 +147,8 @@ def related_alerts(
     window = [a for a in candidates if incident.created_at - lead <= a.created_at <= end]
     marks = {f"incident-{incident.tiny_id}", f"incident-{incident.id}", incident.id}
     tagged = [a for a in window if marks & set(a.tags)]
-    if tagged or incident.id.startswith("alert-"):
-        return tagged or [a for a in window if f"alert-{a.id}" == incident.id]
+    if tagged or (alert_id := stood_in_by(incident.id)) is not None:
+        return tagged or [a for a in window if a.id == alert_id]
     if incident.priority is None or all(a.priority is None for a in window):
         return window  # no priorities to tell urgent from routine: everything around it
     rank = priority_rank(incident.priority)

@@ -181,6 +181,22 @@ class Incident(_Model):
         return None if self.end is None else self.end - self.start
 
 
+# Teams that page without incidents: a closed P1/P2 alert stands in for an incident, under the
+# incident id `alert-<alert id>`. The watch's events, the relay's, coe-prep's lock, document and
+# tracker row all carry that id, so it is built and read back here only.
+_STAND_IN = "alert-"
+
+
+def stand_in_id(alert_id: str) -> str:
+    """The incident id of the alert `alert_id` standing in for an incident."""
+    return f"{_STAND_IN}{alert_id}"
+
+
+def stood_in_by(incident_id: str) -> str | None:
+    """The id of the alert standing in under `incident_id`, or None for a source's own incident."""
+    return incident_id.removeprefix(_STAND_IN) if incident_id.startswith(_STAND_IN) else None
+
+
 class Person(_Model):
     id: str | None = None
     name: str

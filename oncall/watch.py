@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from oncall.clock import parse_instant
-from oncall.coe import incident_from_alert, related_alerts
+from oncall.coe import coe_refusal, incident_from_alert, related_alerts
 from oncall.errors import InputError
-from oncall.models import Alert, Incident, Priority, priority_label
+from oncall.models import Alert, Incident, priority_label
 
 EVENT = "oncall.incident.closed"
 ID_LABEL = "oncall.incident.id"
@@ -98,7 +98,7 @@ def coe_candidates(
     incidents: list[Incident], alerts: list[Alert], threshold: timedelta
 ) -> list[CoeCandidate]:
     out: list[CoeCandidate] = []
-    long_incidents = [i for i in incidents if i.duration is not None and i.duration >= threshold]
+    long_incidents = [i for i in incidents if coe_refusal("incident", i.id, i.duration, threshold) is None]
     for inc in long_incidents:
         assert inc.duration is not None
         out.append(
@@ -112,10 +112,11 @@ def coe_candidates(
         )
     covered = {a.id for inc in long_incidents for a in related_alerts(inc, alerts)}
     for alert in alerts:
-        if alert.id in covered or alert.is_open or alert.priority not in (Priority.P1, Priority.P2):
+        if alert.id in covered or alert.is_open:
             continue
-        if alert.close_after is None or alert.close_after < threshold:
+        if coe_refusal("alert", alert.id, alert.close_after, threshold, alert.priority) is not None:
             continue
+        assert alert.close_after is not None
         stand_in = incident_from_alert(alert)
         out.append(
             CoeCandidate(

@@ -36,7 +36,7 @@ from oncall.errors import (
     UnavailableError,
     UncertainError,
 )
-from oncall.models import Incident, TimelineEntry
+from oncall.models import Incident, TimelineEntry, stand_in_id, stood_in_by
 from oncall.settings import Settings
 from oncall.sources import build_source
 from oncall.tracker import DOC_COLUMN, KEY_COLUMN, TRACKER_FORMATS, Cell, Merge, merge
@@ -70,8 +70,8 @@ def workspace(settings: Settings) -> GoogleWorkspace:
 def fetch_incident(settings: Settings, incident_id: str) -> Incident:
     """The incident, or for `alert-<id>` the closed alert standing in for one."""
     with closing(build_source(settings)) as source:
-        if incident_id.startswith("alert-"):
-            return incident_from_alert(source.get_alert(incident_id.removeprefix("alert-")))
+        if (alert_id := stood_in_by(incident_id)) is not None:
+            return incident_from_alert(source.get_alert(alert_id))
         return source.get_incident(incident_id)
 
 
@@ -79,7 +79,7 @@ def fetch_incident(settings: Settings, incident_id: str) -> Incident:
 def fetch_timelines(settings: Settings, incident: Incident, alert_ids: list[str]) -> list[TimelineEntry]:
     """The incident's log, and the logs and notes of its related alerts (the first 20)."""
     with closing(build_source(settings)) as source:
-        entries = [] if incident.id.startswith("alert-") else source.incident_timeline(incident.id)
+        entries = [] if stood_in_by(incident.id) is not None else source.incident_timeline(incident.id)
         with ThreadPoolExecutor(settings.max_concurrency) as pool:
             for part in pool.map(source.alert_timeline, alert_ids[:MAX_ALERT_TIMELINES]):
                 entries += part
@@ -246,4 +246,4 @@ def track_coe(settings: Settings, row: list[Cell], found: tuple[int | None, list
 def require_input(incident_id: str | None, alert_id: str | None) -> str:
     if bool(incident_id) == bool(alert_id):
         raise InputError("give exactly one of incident_id or alert_id")
-    return incident_id or f"alert-{alert_id}"
+    return incident_id or stand_in_id(str(alert_id))

@@ -207,7 +207,7 @@ def test_an_id_with_dots_is_carried_whole_in_the_event(relay) -> None:  # type: 
 def test_a_sender_that_hangs_up_mid_body_is_no_crash(caplog) -> None:  # type: ignore[no-untyped-def]
     app = build_relay("s3cret-relay", "http://prefect.test/api")
     sent: list[dict[str, object]] = []
-    messages = [
+    messages: list[dict[str, object]] = [
         {"type": "http.request", "body": b'{"action": ', "more_body": True},
         {"type": "http.disconnect"},
     ]
@@ -234,3 +234,30 @@ def test_a_sender_that_hangs_up_mid_body_is_no_crash(caplog) -> None:  # type: i
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 400
     assert not [rec for rec in caplog.records if rec.exc_info]
+
+
+def test_the_relay_and_the_watch_apply_one_coe_rule() -> None:
+    # The same alert, closed after the same time, is a candidate for both emitters or for neither.
+    from datetime import UTC, datetime, timedelta
+
+    from oncall.models import Alert, Priority
+    from oncall.watch import coe_candidates
+
+    ten = timedelta(minutes=10)
+    for minutes, priority in [(10, "P1"), (9.999, "P1"), (47, "P2"), (47, "P3"), (47, "")]:
+        body = webhook(minutes=minutes, priority=priority)
+        relayed, _ = candidate_from_webhook(body, 10)
+        closed = Alert(
+            id="a-1",
+            message="DB down",
+            status="closed",
+            priority=Priority(priority) if priority else None,
+            created_at=datetime.fromtimestamp(CREATED / 1000, UTC),
+            close_after=timedelta(milliseconds=minutes * 60_000),
+        )
+        watched = coe_candidates([], [closed], ten)
+        assert [c.incident_id for c in watched] == ([relayed.incident_id] if relayed else []), (
+            minutes,
+            priority,
+        )
+    assert candidate_from_webhook(webhook(minutes=10), 10)[0] is not None  # the threshold itself qualifies
