@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from cronsim import CronSim, CronSimError
-from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -37,12 +45,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from oncall.clients import DEFAULT_CONCURRENCY
 from oncall.clock import BusinessHours, zone
 from oncall.errors import ConfigError, OncallError, remember_secret
-
-if TYPE_CHECKING:  # httpx, under the HTTP client, is a third of this module's import: only for a run
-    from oncall.clients.http import RetryPolicy
+from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
+from oncall.sources import DEFAULT_SOURCE, REGISTRY, SOURCE_NAMES
 
 CONFIG_FILE = "oncall.toml"  # read from the working directory when ONCALL_CONFIG is not set
 CONFIG_ENV = "ONCALL_CONFIG"
@@ -50,10 +56,9 @@ CONFIG_ENV = "ONCALL_CONFIG"
 Origin = Literal["argument", "env", "file", "variable", "block", "default"]
 
 # Secret setting -> the Prefect Secret block deployments read it from (unless `secrets` names another).
+# Each source's come from the registry (its SourceSpec.secret_blocks).
 SECRET_BLOCKS = {
-    "opsgenie_api_key": "oncall-opsgenie-api-key",
-    "jsm_api_token": "oncall-jsm-api-token",
-    "rootly_api_token": "oncall-rootly-api-token",
+    **{name: block for spec in REGISTRY.values() for name, block in spec.secret_blocks.items()},
     "slack_webhook_url": "oncall-slack-webhook-url",
     "github_token": "oncall-github-token",
     "google_service_account": "oncall-google-service-account",
@@ -62,42 +67,49 @@ SECRET_BLOCKS = {
 
 # The settings that name an API's address: checked to be http(s) URLs, and sandbox ones flagged.
 API_URL_FIELDS = (
-    "opsgenie_base_url",
+    *(name for spec in REGISTRY.values() for name in spec.url_fields),
     "github_base_url",
     "google_base_url",
-    "jsm_site_url",
-    "jsm_api_url",
-    "rootly_base_url",
 )
 
 
-class Settings(BaseSettings):
+def _one_of(names: Sequence[str]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+
+class _Source(BaseModel):
+    """The ONCALL_SOURCE choice: exactly the registry's names."""
+
+    if TYPE_CHECKING:
+        source: str
+    else:
+        source: Literal[SOURCE_NAMES] = Field(
+            DEFAULT_SOURCE,
+            description="Alert source: "
+            + _one_of(
+                [
+                    name if spec.title.lower() == name else f"{name} ({spec.title})"
+                    for name, spec in REGISTRY.items()
+                ]
+            ),
+        )
+
+
+if TYPE_CHECKING:  # a source's own code reads its fields typed, through `oncall.sources.config`
+    _SourceSettings = _Source
+else:  # every source's config model, in registry order after `source`
+
+    class _SourceSettings(*reversed([spec.config for spec in REGISTRY.values()]), _Source):
+        pass
+
+
+class Settings(_SourceSettings, BaseSettings):
     """Everything oncall-flows needs to reach the outside world. Documented in the README."""
 
     model_config = SettingsConfigDict(env_prefix="ONCALL_", extra="ignore", frozen=True)
     _origins: dict[str, Origin] = PrivateAttr(default_factory=dict)
     _layers: tuple[str, ...] = PrivateAttr(default=())
 
-    source: Literal["opsgenie", "jsm", "rootly"] = Field(
-        "opsgenie", description="Alert source: opsgenie, jsm (Jira Service Management Operations) or rootly"
-    )
-    opsgenie_api_key: SecretStr | None = Field(None, description="OpsGenie API key (GenieKey)")
-    opsgenie_region: Literal["us", "eu"] = Field("us", description="OpsGenie account region")
-    opsgenie_base_url: str | None = Field(None, description="Override the OpsGenie API URL (sandbox, proxy)")
-    jsm_site_url: str | None = Field(None, description="Your Atlassian site, e.g. https://acme.atlassian.net")
-    jsm_email: str | None = Field(None, description="Atlassian account email the JSM API token belongs to")
-    jsm_api_token: SecretStr | None = Field(
-        None, description="Atlassian API token (Basic auth with the email)"
-    )
-    jsm_cloud_id: str | None = Field(None, description="Atlassian cloud id; default: read from the site")
-    jsm_api_url: str = Field(
-        "https://api.atlassian.com", description="Atlassian API gateway (sandbox, proxy)"
-    )
-    jsm_incident_project: str | None = Field(
-        None, description="Jira project key holding JSM incidents; unset: incidents are not read"
-    )
-    rootly_api_token: SecretStr | None = Field(None, description="Rootly API token (Bearer)")
-    rootly_base_url: str = Field("https://api.rootly.com", description="Rootly API URL (sandbox, proxy)")
     schedule: str = Field("Primary On Call Schedule", description="On-call schedule name")
     team_timezone: str = Field("America/New_York", description="IANA zone the team works in")
     business_hours: str = Field("Mon-Fri 09:00-17:00", description="Working hours in the team's zone")
@@ -231,8 +243,6 @@ class Settings(BaseSettings):
 
     @property
     def retry(self) -> RetryPolicy:
-        from oncall.clients.http import RetryPolicy
-
         return RetryPolicy(attempts=self.http_attempts, base_delay=self.http_backoff_seconds)
 
     def require(self, name: str) -> str:
@@ -464,22 +474,14 @@ URL_FIELDS = (*API_URL_FIELDS, "slack_webhook_url")
 
 
 def _sandbox_credentials() -> dict[str, str]:
-    """The sandbox's own throwaway credentials, read from the fakes' defaults so they never drift."""
+    """The sandbox's own throwaway credentials, read from the fakes' own values so they never drift."""
     from dataclasses import fields
 
     from oncall.sandbox.github_fake import GitHubState
-    from oncall.sources.jsm.fake import JsmState
-    from oncall.sources.opsgenie.fake import OpsGenieState
-    from oncall.sources.rootly.fake import RootlyState
-
-    def default(cls: type, name: str) -> str:
-        return str(next(f.default for f in fields(cls) if f.name == name))
 
     return {
-        "opsgenie_api_key": default(OpsGenieState, "api_key"),
-        "jsm_api_token": default(JsmState, "api_token"),
-        "rootly_api_token": default(RootlyState, "api_token"),
-        "github_token": default(GitHubState, "token"),
+        **{name: value for spec in REGISTRY.values() for name, value in spec.fake.credentials.items()},
+        "github_token": str(next(f.default for f in fields(GitHubState) if f.name == "token")),
     }
 
 

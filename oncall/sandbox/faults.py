@@ -12,12 +12,12 @@ import asyncio
 import json
 import random
 import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from oncall.sources import REGISTRY
 
 
 @dataclass
@@ -75,34 +75,18 @@ class Served:
     body: bytes = b""
 
 
-_RATE_LIMIT_BODIES: dict[str, tuple[dict[str, str], Any]] = {
-    "opsgenie": (
-        {
-            "X-RateLimit-State": "THROTTLED",
-            "X-RateLimit-Reason": "ACCOUNT",
-            "X-RateLimit-Period-In-Sec": "60",
-        },
-        {"message": "TooManyRequests", "took": 0.001},
-    ),
-    "slack": ({}, "rate_limited"),
-    "rootly": (
-        {"X-RateLimit-Limit": "3000", "X-RateLimit-Remaining": "0"},
-        {"error": "Rate limit exceeded. Try again later."},
-    ),
-}
-
-
 def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
+    """The failure answer of the system mounted at `/<system>`: a source's from its FakeSpec,
+    the other systems' here."""
     if system == "slack":
         text = "rate_limited" if status == 429 else "internal_error"
         return {}, text.encode(), "text/plain"
     headers: dict[str, str] = {}
     body: Any
-    if status == 429 and system in _RATE_LIMIT_BODIES:
-        headers, body = _RATE_LIMIT_BODIES[system]
-        headers, body = dict(headers), dict(body)
-        if system == "rootly":  # the window's end in epoch seconds; Rootly sends no Retry-After
-            headers["X-RateLimit-Reset"] = str(int(time.time()) + 1)
+    fake = next((spec.fake for spec in REGISTRY.values() if spec.fake.mount == system), None)
+    if fake is not None:
+        headers, body = fake.error(status)
+        headers = dict(headers)
     elif system == "google":
         status_name = {
             429: "RESOURCE_EXHAUSTED",
@@ -140,13 +124,8 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
             "documentation_url": "https://docs.github.com/rest",
             "status": str(status),
         }
-    elif system == "rootly":
-        title = "Internal Server Error" if status >= 500 else "Error"
-        body = {"errors": [{"title": title, "status": str(status), "code": None, "detail": None}]}
     else:
         body = {"message": "Internal Server Error" if status >= 500 else "Error", "took": 0.001}
-    if system == "opsgenie":
-        body["requestId"] = str(uuid.uuid4())
     return headers, json.dumps(body).encode(), "application/json"
 
 

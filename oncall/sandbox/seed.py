@@ -21,7 +21,8 @@ import pendulum
 
 from oncall.sandbox.server import SandboxState
 from oncall.sandbox.urls import SANDBOX_WEB
-from oncall.sources.opsgenie.fake import OpsGenieState, Turn
+from oncall.sandbox.week import Turn, Week
+from oncall.sources import REGISTRY
 
 ZONE = "America/New_York"
 DEFAULT_ANCHOR = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tue 10:00 New York
@@ -152,8 +153,19 @@ KINDS: list[Kind] = [
 ]
 
 
-def _iso(dt: datetime) -> str:
+def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+CREATED = "2026-01-05T09:00:00.000Z"  # when the seeded accounts, services and schedules were made
+
+
+def instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def full_name(email: str) -> str:
+    return " ".join(p.capitalize() for p in email.split("@")[0].split("."))
 
 
 def _render(kind: Kind, rng: random.Random) -> str:
@@ -177,23 +189,24 @@ def _turns(anchor: datetime) -> list[Turn]:
     while (start := ROTATION_START.add(weeks=k)) < end:
         stop = ROTATION_START.add(weeks=k + 1)
         for people in (PRIMARY, SECONDARY):
-            turns.append(Turn(_iso(start), _iso(stop), people[k % len(people)]))
+            turns.append(Turn(iso(start), iso(stop), people[k % len(people)]))
         k += 1
     # Thursday evening to Friday morning of the seeded week, Emil covers for everyone.
     thursday = pendulum.instance(anchor).in_timezone(ZONE).subtract(days=5).set(hour=18, minute=0, second=0)
-    turns.append(Turn(_iso(thursday), _iso(thursday.add(hours=15)), USERS[4], override=True))
+    turns.append(Turn(iso(thursday), iso(thursday.add(hours=15)), USERS[4], override=True))
     return turns
 
 
 def _on_call(turns: list[Turn], at: datetime) -> list[dict[str, str]]:
-    at_iso = _iso(at)
+    at_iso = iso(at)
     live = [t for t in turns if t.start <= at_iso < t.end]
     return [t.user for t in ([t for t in live if t.override] or live)]
 
 
-def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
+def seed_week(anchor: datetime, seed: int = 7) -> Week:
+    """The week ending at `anchor`: every source's fake serves these facts (its `FakeSpec.seed`)."""
     rng = random.Random(seed)
-    state = OpsGenieState()
+    state = Week()
     turns = _turns(anchor)
     start = anchor - timedelta(days=7)
     alerts: list[dict[str, Any]] = []
@@ -238,9 +251,9 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
             "tags": sorted({kind.source.lower(), kind.priority.lower(), *tags}),
             "snoozed": False,
             "count": count,
-            "lastOccurredAt": _iso(min(last, anchor)),
-            "createdAt": _iso(created),
-            "updatedAt": _iso(min(updated, anchor)),
+            "lastOccurredAt": iso(min(last, anchor)),
+            "createdAt": iso(created),
+            "updatedAt": iso(min(updated, anchor)),
             "source": kind.source,
             "owner": acker["name"] if acked else "",
             "priority": kind.priority,
@@ -262,7 +275,7 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
                 "log": f"Alert created via {kind.integration}",
                 "type": "system",
                 "owner": "System",
-                "createdAt": _iso(created),
+                "createdAt": iso(created),
             }
         ]
         if acked:
@@ -271,7 +284,7 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
                     "log": f"Alert acknowledged via web by {acker['name']}",
                     "type": "alertAck",
                     "owner": acker["name"],
-                    "createdAt": _iso(created + timedelta(minutes=ack_after_min or 0)),
+                    "createdAt": iso(created + timedelta(minutes=ack_after_min or 0)),
                 }
             )
         if escalate:
@@ -281,7 +294,7 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
                     "log": "Escalated to next on-call (Ops_Escalation) after 5m unacknowledged",
                     "type": "system",
                     "owner": "System",
-                    "createdAt": _iso(created + timedelta(minutes=5)),
+                    "createdAt": iso(created + timedelta(minutes=5)),
                 },
             )
         if status == "closed":
@@ -290,7 +303,7 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
                     "log": f"Alert closed by {report['closedBy']}",
                     "type": "alertClose",
                     "owner": report["closedBy"],
-                    "createdAt": _iso(created + timedelta(minutes=close_after_min or 0)),
+                    "createdAt": iso(created + timedelta(minutes=close_after_min or 0)),
                 }
             )
         for i, entry in enumerate(logs):
@@ -339,7 +352,7 @@ def seed_opsgenie(anchor: datetime, seed: int = 7) -> OpsGenieState:
                 {
                     "id": f"rot-{name.lower()}",
                     "name": name,
-                    "startDate": _iso(ROTATION_START),
+                    "startDate": iso(ROTATION_START),
                     "type": "weekly",
                     "length": 1,
                     "participants": [{"type": "user", "id": u["id"], "username": u["name"]} for u in people],
@@ -410,8 +423,8 @@ def _incidents(
                 "status": status,
                 "isSeen": True,
                 "tags": ["outage" if prio == "P1" else "degradation"],
-                "createdAt": _iso(created),
-                "updatedAt": _iso(resolved + timedelta(minutes=3) if resolved else created),
+                "createdAt": iso(created),
+                "updatedAt": iso(resolved + timedelta(minutes=3) if resolved else created),
                 "source": "Opsgenie",
                 "owner": owner["name"],
                 "priority": prio,
@@ -452,11 +465,11 @@ def _incidents(
                 "id": f"{inc_id}-e{i}",
                 "group": g,
                 "type": t,
-                "eventTime": _iso(at),
+                "eventTime": iso(at),
                 "hidden": False,
                 "actor": {"name": owner["name"], "type": "user"},
                 "description": {"type": "text", "content": text},
-                "lastEdit": {"editTime": _iso(at), "actor": {"name": owner["name"], "type": "user"}},
+                "lastEdit": {"editTime": iso(at), "actor": {"name": owner["name"], "type": "user"}},
             }
             for i, (g, t, at, text) in enumerate(entries)
         ]
@@ -498,7 +511,8 @@ def sandbox_service_account() -> dict[str, str]:
 
 def seed_google(state: SandboxState) -> None:
     """The default COE template as a Google Doc, a COE folder on a shared drive, and the tracking sheet."""
-    from oncall.coe import TEMPLATE, TRACKER_HEADER
+    from oncall.coe import TEMPLATE
+    from oncall.tracker import TRACKER_HEADER
 
     state.service_account = sandbox_service_account()
     google = state.google
@@ -514,8 +528,7 @@ def seed_state(anchor: datetime | None = None, seed: int = 7) -> SandboxState:
     """The week of alerts, the real MIT Open Learning runbook text in the fake GitHub's sandbox
     repository (`example-org/ops-runbook`, a name no one can take for theirs), the COE template in Drive."""
     state = SandboxState()
-    state.opsgenie = seed_opsgenie(anchor or DEFAULT_ANCHOR, seed)
-    _other_vendors(state)
+    seed_sources(state, seed_week(anchor or DEFAULT_ANCHOR, seed))
     repo = state.github.repo(state.runbook_repo)
     repo.files[f"{state.runbook_path}@main"] = RUNBOOK.read_text(encoding="utf-8")
     seed_google(state)
@@ -542,9 +555,9 @@ def synthetic_alerts(n: int, start: datetime, end: datetime, seed: int = 1) -> l
                 "tags": [kind.source.lower()],
                 "snoozed": False,
                 "count": 1 + i % 3,
-                "lastOccurredAt": _iso(created),
-                "createdAt": _iso(created),
-                "updatedAt": _iso(created),
+                "lastOccurredAt": iso(created),
+                "createdAt": iso(created),
+                "updatedAt": iso(created),
                 "source": kind.source,
                 "owner": USERS[i % 5]["name"],
                 "priority": kind.priority,
@@ -559,14 +572,13 @@ def synthetic_alerts(n: int, start: datetime, end: datetime, seed: int = 1) -> l
 def synthetic_state(n: int, start: datetime, end: datetime) -> SandboxState:
     """`n` synthetic alerts served by every alert-source fake: the paging and load scenario."""
     state = SandboxState()
-    state.opsgenie.set_alerts(synthetic_alerts(n, start, end))
-    _other_vendors(state)
+    week = Week()
+    week.set_alerts(synthetic_alerts(n, start, end))
+    seed_sources(state, week)
     return state
 
 
-def _other_vendors(state: SandboxState) -> None:
-    """The JSM and Rootly fakes serve the same facts as the OpsGenie one, in their own shapes."""
-    from oncall.sandbox.seed_vendors import seed_jsm, seed_rootly
-
-    state.rootly = seed_rootly(state.opsgenie)
-    state.jsm = seed_jsm(state.opsgenie)
+def seed_sources(state: SandboxState, week: Week) -> None:
+    """Every registered source's fake serves the same facts, each in its vendor's shapes."""
+    for name, spec in REGISTRY.items():
+        state.sources[name] = spec.fake.seed(week)

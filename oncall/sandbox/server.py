@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -30,16 +30,19 @@ from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.sheets_fake import build_sheets_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
 from oncall.sandbox.urls import SANDBOX_REPO
-from oncall.sources.jsm.fake import JsmState, build_jsm_app
-from oncall.sources.opsgenie.fake import OpsGenieState, build_opsgenie_app
-from oncall.sources.rootly.fake import RootlyState, build_rootly_app
+from oncall.sources import DEFAULT_SOURCE, REGISTRY, source_spec
 
 
-@dataclass
+def _source_states() -> dict[str, Any]:
+    return {name: spec.fake.state() for name, spec in REGISTRY.items()}
+
+
+@dataclass(init=False)
 class SandboxState:
-    opsgenie: OpsGenieState = field(default_factory=OpsGenieState)
-    rootly: RootlyState = field(default_factory=RootlyState)
-    jsm: JsmState = field(default_factory=JsmState)
+    """What every fake holds. Each registered source's state is `state.<name>` (`state.opsgenie`),
+    kept in `sources`; `SandboxState(opsgenie=...)` gives one its state, the rest start empty."""
+
+    sources: dict[str, Any] = field(default_factory=_source_states)
     slack: SlackState = field(default_factory=SlackState)
     github: GitHubState = field(default_factory=GitHubState)
     google: GoogleState = field(default_factory=GoogleState)
@@ -50,6 +53,33 @@ class SandboxState:
     coe_sheet: str = "sheet-coe-tracker"
     runbook_repo: str = SANDBOX_REPO
     runbook_path: str = "docs/runbooks/oncall.md"
+
+    def __init__(self, **values: Any) -> None:
+        given = {name: values.pop(name) for name in list(values) if name in REGISTRY}
+        unknown = set(values) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"SandboxState has no {', '.join(sorted(unknown))}")
+        for f in fields(self):
+            if f.name in values:
+                value = values[f.name]
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            object.__setattr__(self, f.name, value)
+        self.sources.update(given)
+
+    def __getattr__(self, name: str) -> Any:
+        sources = self.__dict__.get("sources", {})
+        if name in sources:
+            return sources[name]
+        raise AttributeError(f"SandboxState has no {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in REGISTRY:
+            self.sources[name] = value
+        else:
+            object.__setattr__(self, name, value)
 
 
 def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
@@ -72,9 +102,10 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
         routes=[
             Route("/_sandbox/requests", requests_log),
             Route("/_sandbox/faults", faults, methods=["POST"]),
-            Mount("/opsgenie", app=build_opsgenie_app(state.opsgenie)),
-            Mount("/rootly", app=build_rootly_app(state.rootly)),
-            Mount("/atlassian", app=build_jsm_app(state.jsm)),
+            *(
+                Mount(f"/{spec.fake.mount}", app=spec.fake.app(state.sources[name]))
+                for name, spec in REGISTRY.items()
+            ),
             Mount("/slack", app=build_slack_app(state.slack)),
             Mount("/github", app=build_github_app(state.github)),
             Mount(
@@ -135,7 +166,7 @@ class Sandbox:
 
     @property
     def opsgenie_url(self) -> str:
-        return f"{self.url}/opsgenie"
+        return self.source_url("opsgenie")
 
     @property
     def slack_webhook_url(self) -> str:
@@ -145,32 +176,18 @@ class Sandbox:
     def github_url(self) -> str:
         return f"{self.url}/github"
 
-    def source_env(self, source: str = "opsgenie") -> dict[str, str]:
-        """The settings that point oncall at this sandbox's fake of `source`."""
-        if source == "opsgenie":
-            return {
-                "ONCALL_SOURCE": "opsgenie",
-                "ONCALL_OPSGENIE_BASE_URL": self.opsgenie_url,
-                "ONCALL_OPSGENIE_API_KEY": self.state.opsgenie.api_key,
-            }
-        if source == "rootly":
-            return {
-                "ONCALL_SOURCE": "rootly",
-                "ONCALL_ROOTLY_BASE_URL": f"{self.url}/rootly",
-                "ONCALL_ROOTLY_API_TOKEN": self.state.rootly.api_token,
-            }
-        if source == "jsm":
-            return {
-                "ONCALL_SOURCE": "jsm",
-                "ONCALL_JSM_SITE_URL": f"{self.url}/atlassian",
-                "ONCALL_JSM_API_URL": f"{self.url}/atlassian",
-                "ONCALL_JSM_EMAIL": self.state.jsm.email,
-                "ONCALL_JSM_API_TOKEN": self.state.jsm.api_token,
-                "ONCALL_JSM_INCIDENT_PROJECT": self.state.jsm.project,
-            }
-        raise ValueError(f"the sandbox has no fake of {source!r}; it has opsgenie, jsm and rootly")
+    def source_url(self, source: str) -> str:
+        """The base URL of `source`'s fake, standing in for its vendor's API."""
+        return f"{self.url}/{source_spec(source).fake.mount}"
 
-    def env(self, source: str = "opsgenie") -> dict[str, str]:
+    def source_env(self, source: str = DEFAULT_SOURCE) -> dict[str, str]:
+        """The settings that point oncall at this sandbox's fake of `source`."""
+        if source not in REGISTRY:
+            raise ValueError(f"the sandbox has no fake of {source!r}; it has {', '.join(REGISTRY)}")
+        fake = REGISTRY[source].fake
+        return {"ONCALL_SOURCE": source, **fake.env(self.state.sources[source], self.source_url(source))}
+
+    def env(self, source: str = DEFAULT_SOURCE) -> dict[str, str]:
         """The settings that point oncall at this sandbox, reading alerts from `source`."""
         return {
             **self.source_env(source),

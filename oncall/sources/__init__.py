@@ -1,18 +1,48 @@
-"""The alert-source interface: the only way flows read alerts, incidents and on-call data.
+"""The alert sources: one registry that Settings, `build_source`, the sandbox, doctor, the CLI
+and the parameterised tests read. Nothing else lists sources.
 
-OpsGenie is one implementation; Jira Service Management Operations and Rootly are others.
-Each keeps its vendor's quirks (query syntax, paging caps, field names) inside its module
-and returns the shared models. What a source cannot provide comes back as `None`.
+The flows read alerts, incidents and on-call data only through `AlertSource`. Each source keeps
+its vendor's quirks (query syntax, paging caps, field names) inside its package and returns the
+shared models; what a source cannot provide comes back as `None` and is named in its `lacks`.
+
+Adding a source (say `pagerduty`) is its package plus one line, `"pagerduty",` in `_PACKAGES`:
+
+- `oncall/sources/pagerduty/__init__.py` is light (pydantic and the standard library only: no
+  httpx, no client import; `import oncall.settings` imports it) and defines `SOURCE = SourceSpec(...)`:
+  - `config`: a pydantic `BaseModel` of its settings, every field named `pagerduty_...` with a
+    `description`; `Settings` inherits it, so `ONCALL_PAGERDUTY_API_TOKEN` works and a layer's
+    key is the field name. Secrets are `SecretStr | None`, each also in `secret_blocks`
+    (field -> default Prefect Secret block); `credential` is the one that authenticates; API
+    addresses are in `url_fields` (checked as http(s), sandbox ones flagged by doctor);
+  - `lacks`: what it never records, and why (reports print it instead of a made-up value);
+  - `build(settings, http)`: imports its client inside, reads its fields with
+    `config(settings, PagerDutyConfig)` and secrets with `settings.require(name)`, and returns
+    the client, passing `**http` (timeout, concurrency, retry and the transport/sleep test seams);
+  - `fake = FakeSpec(...)`: how the sandbox serves it and what the shared tests need (below).
+- its client (`client.py`), record parsing, and fake live in the package; imports point at the
+  shared modules (`oncall.sources.base`, `paging`, `oncall.sandbox.week` ...), never at another
+  source's package.
+- its own tests go in `tests/sources/pagerduty/`; the per-source flow, canary, hostile-response,
+  incident-lookup and surrogate tests read the registry and take it in on their own.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
 
 from oncall.errors import ConfigError
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimelineEntry, TimeWindow
-from oncall.settings import Settings
+
+if TYPE_CHECKING:  # both load httpx or the settings, which import this module
+    from oncall.sandbox.week import Week
+    from oncall.settings import Settings
+    from oncall.sources.base import HttpOptions
 
 
 @runtime_checkable
@@ -58,62 +88,94 @@ class AlertSource(Protocol):
     def close(self) -> None: ...
 
 
-SOURCES = ("opsgenie", "jsm", "rootly")
+ErrorAnswer = tuple[dict[str, str], Any]  # (headers, JSON body) a vendor answers a failure with
 
-# The secret setting that holds each source's credential.
-SOURCE_CREDENTIAL = {"opsgenie": "opsgenie_api_key", "jsm": "jsm_api_token", "rootly": "rootly_api_token"}
 
-# What each source does not record at all, and why; reports print these instead of a made-up value.
-SOURCE_LACKS: dict[str, dict[str, str]] = {
-    "opsgenie": {},
-    "jsm": {},
-    "rootly": {
-        "priority": "Rootly alerts carry no priority",
-        "dedup count": "Rootly folds repeats into one alert without counting them; each alert counts once",
-    },
-}
+@dataclass(frozen=True)
+class FakeSpec:
+    """How the sandbox serves a source's fake, and what the shared tests need of it.
+
+    Every callable imports the fake lazily: the registry is read by `import oncall.settings`."""
+
+    mount: str  # the sandbox path prefix, `/<mount>/...`: also the system the fault injector and counts name
+    state: Callable[[], Any]  # an empty state (what SandboxState holds before seeding)
+    seed: Callable[[Week], Any]  # the fake's state holding the seeded week's facts, in its vendor's shapes
+    app: Callable[[Any], Any]  # the ASGI app (a starlette Router) serving a state
+    env: Callable[[Any, str], dict[str, str]]  # (state, the mount's base URL) -> the ONCALL_* settings
+    # that point the source at it (ONCALL_SOURCE aside): address, credential, any account names
+    error: Callable[[int], ErrorAnswer]  # the vendor's answer to a failure with this status; for 429 its
+    # rate-limit headers and body (the fault injector sends these; Retry-After is added by the fault)
+    credentials: Mapping[str, str]  # secret setting -> the fake's throwaway value (sandbox_values flags it)
+    canaries: tuple[str, ...]  # every form of its credentials a leak would show (raw, Basic ...)
+    alerts_path: str  # the alert list's path under the mount (hostile-response tests script it)
+    long_incident_id: str  # the id the long P1 incident of the seeded week has (the per-source flow tests)
+    long_incident_number: str = "101"  # the number the hand-off shows for it
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One alert source: its settings, secrets, what it lacks, how to build it, its fake."""
+
+    name: str  # "opsgenie": the ONCALL_SOURCE value and the package name
+    title: str  # "OpsGenie": reports, COE, doctor
+    config: type[BaseModel]  # its Settings fields, named <name>_..., each with a description
+    credential: str  # the secret field that authenticates
+    secret_blocks: Mapping[str, str]  # secret field -> its default Prefect Secret block
+    url_fields: tuple[str, ...]  # its fields that hold an API address
+    build: Callable[[Settings, HttpOptions], AlertSource]  # imports its client lazily inside
+    fake: FakeSpec
+    lacks: Mapping[str, str] = field(default_factory=dict)  # what it does not record, and why
+
+
+def source_spec(name: str) -> SourceSpec:
+    """The registered source called `name`, or a ConfigError naming the choices."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"ONCALL_SOURCE {name!r} is not one of: {', '.join(SOURCE_NAMES)}") from None
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def config(settings: Settings, model: type[C]) -> C:
+    """`settings` seen as one source's typed config (Settings inherits every source's model)."""
+    if not isinstance(settings, model):
+        raise TypeError(f"these settings carry no {model.__name__}")
+    return settings
 
 
 def build_source(settings: Settings, **client_options: Any) -> AlertSource:
     """The configured source. `client_options` (transport, sleep) are the test seam."""
-    common: dict[str, Any] = {
+    http: HttpOptions = {
         "timeout": settings.http_timeout_seconds,
         "concurrency": settings.max_concurrency,
         "retry": settings.retry,
-        **client_options,
+        **client_options,  # type: ignore[typeddict-item]
     }
-    if settings.source == "opsgenie":
-        from oncall.sources.opsgenie.client import OpsGenieSource
+    return source_spec(settings.source).build(settings, http)
 
-        return OpsGenieSource(
-            settings.require(SOURCE_CREDENTIAL["opsgenie"]),
-            region=settings.opsgenie_region,
-            base_url=settings.opsgenie_base_url,
-            **common,
-        )
-    if settings.source == "jsm":
-        from oncall.sources.jsm.client import JsmSource
 
-        site = settings.jsm_site_url
-        if not site or not settings.jsm_email:
-            raise ConfigError(
-                "ONCALL_SOURCE is jsm: set ONCALL_JSM_SITE_URL (https://YOURSITE.atlassian.net) and ONCALL_JSM_EMAIL"
-            )
-        return JsmSource(
-            settings.jsm_email,
-            settings.require(SOURCE_CREDENTIAL["jsm"]),
-            site_url=site,
-            cloud_id=settings.jsm_cloud_id,
-            api_url=settings.jsm_api_url,
-            incident_project=settings.jsm_incident_project,
-            **common,
-        )
-    if settings.source == "rootly":
-        from oncall.sources.rootly.client import RootlySource
+# The one list of sources, in order (the default first). A new source adds its package name here.
+_PACKAGES = (
+    "opsgenie",
+    "jsm",
+    "rootly",
+)
 
-        return RootlySource(
-            settings.require(SOURCE_CREDENTIAL["rootly"]),
-            base_url=settings.rootly_base_url,
-            **common,
-        )
-    raise ConfigError(f"ONCALL_SOURCE {settings.source!r} is not one of: opsgenie, jsm, rootly")
+
+def _load(package: str) -> SourceSpec:
+    spec = importlib.import_module(f"oncall.sources.{package}").SOURCE
+    if not isinstance(spec, SourceSpec) or spec.name != package:
+        raise TypeError(f"oncall.sources.{package}.SOURCE must be a SourceSpec named {package!r}")
+    return spec
+
+
+REGISTRY: Mapping[str, SourceSpec] = {spec.name: spec for spec in map(_load, _PACKAGES)}
+SOURCE_NAMES: tuple[str, ...] = tuple(REGISTRY)
+DEFAULT_SOURCE = SOURCE_NAMES[0]
+
+# Views of the registry, for the code that read these before it existed.
+SOURCES = SOURCE_NAMES
+SOURCE_CREDENTIAL = {name: spec.credential for name, spec in REGISTRY.items()}
+SOURCE_LACKS: dict[str, dict[str, str]] = {name: dict(spec.lacks) for name, spec in REGISTRY.items()}

@@ -21,7 +21,8 @@ from starlette.routing import Route, Router
 
 from oncall.sandbox.query import QueryError
 from oncall.sandbox.responses import JSONResponse
-from oncall.sources.opsgenie.fake import OpsGenieState, on_call_turns
+from oncall.sandbox.week import Week, on_call_turns
+from oncall.sources.jsm import API_TOKEN, CLOUD_ID, EMAIL
 
 OFFSET_CAP = 20_000
 _CLAUSE = re.compile(r'^(?P<field>project|issuetype|created|resolved)\s*(?P<op>=|>=|<)\s*"(?P<value>[^"]*)"$')
@@ -29,10 +30,10 @@ _CLAUSE = re.compile(r'^(?P<field>project|issuetype|created|resolved)\s*(?P<op>=
 
 @dataclass
 class JsmState:
-    cloud_id: str = "sandbox-cloud-0001"
-    email: str = "oncall-bot@example.edu"
-    api_token: str = "sandbox-jsm-token"
-    ops: OpsGenieState = field(default_factory=OpsGenieState)  # alerts, logs, schedules: account ids
+    cloud_id: str = CLOUD_ID
+    email: str = EMAIL
+    api_token: str = API_TOKEN
+    ops: Week = field(default_factory=Week)  # alerts, logs, schedules in OpsGenie's shapes, with account ids
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # accountId -> Jira user
     project: str = "OPS"
     incident_type: bool = True  # False: the project has no "[System] Incident" type

@@ -1,1 +1,107 @@
-"""opsgenie."""
+"""OpsGenie as an alert source: its settings, what it lacks, how to build it, and its fake.
+
+Atlassian shuts OpsGenie down on 2027-04-05; teams move to JSM Operations or another source.
+Light on purpose (`import oncall.settings` reads it): the client and the fake load on use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+from oncall.sources import FakeSpec, SourceSpec, config
+
+if TYPE_CHECKING:
+    from oncall.sandbox.week import Week
+    from oncall.settings import Settings
+    from oncall.sources import AlertSource
+    from oncall.sources.base import HttpOptions
+    from oncall.sources.opsgenie.fake import OpsGenieState
+
+API_KEY = "sandbox-opsgenie-key"  # the fake's throwaway key
+
+
+class OpsGenieConfig(BaseModel):
+    opsgenie_api_key: SecretStr | None = Field(None, description="OpsGenie API key (GenieKey)")
+    opsgenie_region: Literal["us", "eu"] = Field("us", description="OpsGenie account region")
+    opsgenie_base_url: str | None = Field(None, description="Override the OpsGenie API URL (sandbox, proxy)")
+
+
+def _build(settings: Settings, http: HttpOptions) -> AlertSource:
+    from oncall.sources.opsgenie.client import OpsGenieSource
+
+    own = config(settings, OpsGenieConfig)
+    return OpsGenieSource(
+        settings.require("opsgenie_api_key"),
+        region=own.opsgenie_region,
+        base_url=own.opsgenie_base_url,
+        **http,
+    )
+
+
+def _state() -> OpsGenieState:
+    from oncall.sources.opsgenie.fake import OpsGenieState
+
+    return OpsGenieState()
+
+
+def _seed(week: Week) -> OpsGenieState:
+    """The seeded week is in OpsGenie's shapes already: served as it is."""
+    from dataclasses import fields
+
+    from oncall.sandbox.week import Week
+    from oncall.sources.opsgenie.fake import OpsGenieState
+
+    state = OpsGenieState(
+        **{f.name: getattr(week, f.name) for f in fields(Week) if not f.name.startswith("_")}
+    )
+    state.set_alerts(week.alerts)
+    return state
+
+
+def _app(state: OpsGenieState) -> Any:
+    from oncall.sources.opsgenie.fake import build_opsgenie_app
+
+    return build_opsgenie_app(state)
+
+
+def _env(state: OpsGenieState, base_url: str) -> dict[str, str]:
+    return {"ONCALL_OPSGENIE_BASE_URL": base_url, "ONCALL_OPSGENIE_API_KEY": state.api_key}
+
+
+def _error(status: int) -> tuple[dict[str, str], Any]:
+    """OpsGenie's failure answer: a message, `took` and a request id; a 429 names the throttle."""
+    if status == 429:
+        headers = {
+            "X-RateLimit-State": "THROTTLED",
+            "X-RateLimit-Reason": "ACCOUNT",
+            "X-RateLimit-Period-In-Sec": "60",
+        }
+        return headers, {"message": "TooManyRequests", "took": 0.001, "requestId": str(uuid.uuid4())}
+    message = "Internal Server Error" if status >= 500 else "Error"
+    return {}, {"message": message, "took": 0.001, "requestId": str(uuid.uuid4())}
+
+
+SOURCE = SourceSpec(
+    name="opsgenie",
+    title="OpsGenie",
+    config=OpsGenieConfig,
+    credential="opsgenie_api_key",
+    secret_blocks={"opsgenie_api_key": "oncall-opsgenie-api-key"},
+    url_fields=("opsgenie_base_url",),
+    build=_build,
+    fake=FakeSpec(
+        mount="opsgenie",
+        state=_state,
+        seed=_seed,
+        app=_app,
+        env=_env,
+        error=_error,
+        credentials={"opsgenie_api_key": API_KEY},
+        canaries=(API_KEY,),
+        alerts_path="/v2/alerts",
+        long_incident_id="inc-7f3a-0001",
+    ),
+)

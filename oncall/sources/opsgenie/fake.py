@@ -6,7 +6,6 @@ responses against its definitions. Records are stored as raw vendor JSON.
 
 from __future__ import annotations
 
-import bisect
 import json
 import time
 import uuid
@@ -18,94 +17,22 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.routing import Route, Router
 
-from oncall.sandbox.query import Query, QueryError, compile_query
+from oncall.sandbox.query import QueryError, compile_query
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
+from oncall.sandbox.week import Week, epoch_ms, on_call_turns
+from oncall.sources.opsgenie import API_KEY
 from oncall.sources.opsgenie.fake_create import create_alert, create_errors
 
-_LIST_ONLY_DROP = ("description", "details", "actions", "entity")
 OFFSET_CAP = 20_000
 
 
-def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 @dataclass
-class Turn:
-    """One person's on-call turn; overrides win over rotation turns."""
+class OpsGenieState(Week):
+    """The seeded week as OpsGenie's API holds it, with the key it accepts and its async requests."""
 
-    start: str
-    end: str
-    user: dict[str, str]
-    override: bool = False
-
-
-def on_call_turns(turns: list[Turn], since: datetime, until: datetime) -> list[Turn]:
-    """Turns live during [since, until] (an instant when equal); an override hides the turns it covers."""
-    live = [
-        t for t in turns if _ms(t.start) <= until.timestamp() * 1000 and since.timestamp() * 1000 < _ms(t.end)
-    ]
-    return [t for t in live if t.override] or live
-
-
-@dataclass
-class OpsGenieState:
-    api_key: str = "sandbox-opsgenie-key"
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    alert_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    alert_notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
-    timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    schedules: list[dict[str, Any]] = field(default_factory=list)
-    turns: dict[str, list[Turn]] = field(default_factory=dict)  # schedule id -> turns
+    api_key: str = API_KEY
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> its status
-    _keys: list[tuple[int, str]] = field(default_factory=list)
-    _listed: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> what a list answer shows
-    _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _incident_index: tuple[int, int, list[tuple[int, str]], list[dict[str, Any]]] | None = None
-
-    def set_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        self.alerts = sorted(alerts, key=lambda a: (_ms(a["createdAt"]), a["id"]))
-        self._keys = [(_ms(a["createdAt"]), a["id"]) for a in self.alerts]
-        # computed once: a 50,000-alert week is paged often
-        self._listed = {
-            a["id"]: {k: v for k, v in a.items() if k not in _LIST_ONLY_DROP} for a in self.alerts
-        }
-        self._cache.clear()
-
-    def list_view(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The alerts as a list answer shows them (without description, details, actions, entity)."""
-        return [self._listed[a["id"]] for a in alerts]
-
-    def matching(self, query: str | None) -> list[dict[str, Any]]:
-        """Alerts matching `query`, oldest first; memoised per query string for paging."""
-        key = query or ""
-        if key in self._cache:
-            return self._cache[key]
-        q = compile_query(query)
-        lo = bisect.bisect_left(self._keys, (q.created_from, "")) if q.created_from is not None else 0
-        hi = (
-            bisect.bisect_left(self._keys, (q.created_until, ""))
-            if q.created_until is not None
-            else len(self._keys)
-        )
-        found = self.alerts[lo:hi] if q.rest is None else [a for a in self.alerts[lo:hi] if q.rest(a)]
-        if len(self._cache) > 64:
-            self._cache.clear()
-        self._cache[key] = found
-        return found
-
-    def matching_incidents(self, q: Query) -> list[dict[str, Any]]:
-        """Incidents matching `q`, oldest first; bisected on createdAt as alerts are."""
-        stamp = (id(self.incidents), len(self.incidents))
-        if self._incident_index is None or self._incident_index[:2] != stamp:
-            ordered = sorted(self.incidents, key=lambda i: (_ms(i["createdAt"]), i["id"]))
-            self._incident_index = (*stamp, [(_ms(i["createdAt"]), i["id"]) for i in ordered], ordered)
-        keys, ordered = self._incident_index[2], self._incident_index[3]
-        lo = bisect.bisect_left(keys, (q.created_from, "")) if q.created_from is not None else 0
-        hi = bisect.bisect_left(keys, (q.created_until, "")) if q.created_until is not None else len(keys)
-        return ordered[lo:hi] if q.rest is None else [i for i in ordered[lo:hi] if q.rest(i)]
 
 
 def _envelope(data: Any, started: float, **extra: Any) -> dict[str, Any]:
@@ -375,7 +302,7 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
                 )
             date = request.query_params.get("date")
             try:
-                at_ms = _ms(date) if date else int(time.time() * 1000)
+                at_ms = epoch_ms(date) if date else int(time.time() * 1000)
             except ValueError:
                 return _error(422, f"date {date} is not ISO-8601 (escape + as %2B)")
             flat = request.query_params.get("flat") == "true"
@@ -393,9 +320,9 @@ def build_opsgenie_app(state: OpsGenieState) -> Router:
                 )
             else:
                 ends = [
-                    _ms(t.end)
+                    epoch_ms(t.end)
                     for t in state.turns.get(schedule["id"], [])
-                    if _ms(t.start) <= at_ms < _ms(t.end)
+                    if epoch_ms(t.start) <= at_ms < epoch_ms(t.end)
                 ]
                 nxt = on_call_at(schedule, min(ends)) if ends else []
                 key, people = (

@@ -20,7 +20,8 @@ from starlette.routing import Route, Router
 
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import public_base
-from oncall.sources.opsgenie.fake import Turn, on_call_turns
+from oncall.sandbox.week import Turn, on_call_turns
+from oncall.sources.rootly import API_TOKEN
 
 MEDIA = "application/vnd.api+json"
 DEEP_CAP = 10_000
@@ -35,7 +36,7 @@ def _at(iso: str) -> datetime:
 
 @dataclass
 class RootlyState:
-    api_token: str = "sandbox-rootly-token"
+    api_token: str = API_TOKEN
     me: int = 1
     users: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> user attributes
     alerts: list[dict[str, Any]] = field(default_factory=list)  # resources, oldest first
