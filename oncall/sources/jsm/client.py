@@ -37,8 +37,7 @@ from oncall.models import (
     TimeWindow,
 )
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
-from oncall.sources.opsgenie.client import build_query
-from oncall.sources.opsgenie.records import alert_from_raw, schedule_from_raw
+from oncall.sources.genie import alert_from_raw, build_query, schedule_from_raw
 from oncall.sources.paging import remaining_pages
 
 SYSTEM = "JSM"

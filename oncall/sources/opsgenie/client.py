@@ -28,12 +28,9 @@ from oncall.models import (
     TimeWindow,
 )
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect
-from oncall.sources.opsgenie.records import (
-    alert_from_raw,
-    incident_from_raw,
-    on_call_people,
-    schedule_from_raw,
-)
+from oncall.sources.genie import alert_from_raw, schedule_from_raw
+from oncall.sources.genie import build_query as build_query  # its home is genie: JSM reads it too
+from oncall.sources.opsgenie.records import incident_from_raw, on_call_people
 from oncall.sources.paging import EPOCH, fetch_by_offset, whole_window
 
 BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
@@ -41,24 +38,6 @@ PAGE = 100
 OFFSET_CAP = 19_900  # OpsGenie answers 422 "Sum of offset and limit should be lower than 20000"
 SYSTEM = "OpsGenie"
 _RESOLVING = ("IncidentResolved", "IncidentClosed")
-
-
-def build_query(q: AlertQuery, window: TimeWindow | None = None) -> str:
-    """OpsGenie search syntax for `q`, restricted to `window` when given."""
-    parts: list[str] = []
-    created = window or q.created
-    if created is not None:
-        parts += [f"createdAt>={epoch_ms(created.start)}", f"createdAt<{epoch_ms(created.end)}"]
-    if q.created_before is not None:
-        parts.append(f"createdAt<{epoch_ms(q.created_before)}")
-    if q.updated is not None:
-        parts += [f"updatedAt>={epoch_ms(q.updated.start)}", f"updatedAt<{epoch_ms(q.updated.end)}"]
-    if q.status:
-        parts.append(f"status:{q.status}")
-    if q.priorities:
-        parts.append("priority:(" + " OR ".join(p.value for p in q.priorities) + ")")
-    parts += [f'tag:"{t}"' for t in q.tags]
-    return " AND ".join(parts)
 
 
 class OpsGenieSource(SourceClient):
