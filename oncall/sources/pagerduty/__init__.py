@@ -1,0 +1,102 @@
+"""PagerDuty as an alert source: its settings, what it lacks, how to build it, and its fake.
+Light on purpose: the client and the fake load on use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field, SecretStr
+
+from oncall.sources import FakeSpec, SourceSpec, config
+
+if TYPE_CHECKING:
+    from oncall.sandbox.week import Week
+    from oncall.settings import Settings
+    from oncall.sources import AlertSource
+    from oncall.sources.base import HttpOptions
+    from oncall.sources.pagerduty.fake import PagerDutyState
+
+API_TOKEN = "sandbox-pagerduty-token"  # noqa: S105 - the fake's throwaway token, a canary
+
+
+class PagerDutyConfig(BaseModel):
+    pagerduty_api_token: SecretStr | None = Field(
+        None, description="PagerDuty REST API key (sent as `Token token=...`; a read-only key is enough)"
+    )
+    pagerduty_base_url: str = Field(
+        "https://api.pagerduty.com",
+        description="PagerDuty REST API URL: https://api.eu.pagerduty.com for the EU service region (sandbox, proxy)",
+    )
+    pagerduty_incident_type: str = Field(
+        "major_incident",
+        description="PagerDuty incident type whose incidents are the team's incidents (COE, incident-watch); "
+        "every other PagerDuty incident is an alert",
+    )
+
+
+def _build(settings: Settings, http: HttpOptions) -> AlertSource:
+    from oncall.sources.pagerduty.client import PagerDutySource
+
+    own = config(settings, PagerDutyConfig)
+    return PagerDutySource(
+        settings.require("pagerduty_api_token"),
+        base_url=own.pagerduty_base_url,
+        incident_type=own.pagerduty_incident_type,
+        **http,
+    )
+
+
+def _state() -> PagerDutyState:
+    from oncall.sources.pagerduty.fake import PagerDutyState
+
+    return PagerDutyState()
+
+
+def _seed(week: Week) -> PagerDutyState:
+    from oncall.sources.pagerduty.seed import seed_pagerduty
+
+    return seed_pagerduty(week)
+
+
+def _app(state: PagerDutyState) -> Any:
+    from oncall.sources.pagerduty.fake import build_pagerduty_app
+
+    return build_pagerduty_app(state)
+
+
+def _env(state: PagerDutyState, base_url: str) -> dict[str, str]:
+    return {"ONCALL_PAGERDUTY_BASE_URL": base_url, "ONCALL_PAGERDUTY_API_TOKEN": state.api_token}
+
+
+def _error(status: int) -> tuple[dict[str, str], Any]:
+    """PagerDuty's `{"error": {...}}`; a 429 says in `ratelimit-reset` how many seconds to wait."""
+    from oncall.sources.pagerduty.fake import error_body, rate_headers
+
+    return (rate_headers(remaining=0, reset=1) if status == 429 else {}), error_body(status)
+
+
+SOURCE = SourceSpec(
+    name="pagerduty",
+    title="PagerDuty",
+    config=PagerDutyConfig,
+    credential="pagerduty_api_token",
+    secret_blocks={"pagerduty_api_token": "oncall-pagerduty-api-token"},
+    url_fields=("pagerduty_base_url",),
+    build=_build,
+    fake=FakeSpec(
+        mount="pagerduty",
+        state=_state,
+        seed=_seed,
+        app=_app,
+        env=_env,
+        error=_error,
+        credentials={"pagerduty_api_token": API_TOKEN},
+        canaries=(API_TOKEN,),
+        alerts_path="/incidents",
+        long_incident_id="inc-7f3a-0001",
+    ),
+    lacks={
+        "dedup count": "PagerDuty drops a repeated event into its alert without counting it; each page counts once",
+        "tags": "PagerDuty incidents carry no tags",
+    },
+)
