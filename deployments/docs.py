@@ -1,8 +1,9 @@
 """`make docs`: the tables in docs/ that repeat code, generated from the code they repeat.
 
 The settings table comes from `Settings.model_fields` (every field, whichever source package it
-was inherited from), and each flow's parameter table from its signature and the `Args:` of its
-docstring, as the Prefect UI's run form shows them. A page keeps its hand-written text: only the
+was inherited from), the sources table from the registry (`oncall.sources.REGISTRY`: each
+source's credential, settings and what it lacks), and each flow's parameter table from its
+signature and the `Args:` of its docstring, as the Prefect UI's run form shows them. A page keeps its hand-written text: only the
 lines between a pair of markers are rewritten,
 
     <!-- BEGIN GENERATED settings: make docs -->
@@ -33,6 +34,8 @@ from pydantic_core import PydanticUndefined
 if TYPE_CHECKING:
     from prefect import Flow
     from pydantic.fields import FieldInfo
+
+    from oncall.sources import SourceSpec
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 _BEGIN = re.compile(r"^<!-- BEGIN GENERATED (?P<name>[\w:.-]+): make docs -->$", re.MULTILINE)
@@ -164,6 +167,29 @@ def flow_table(flow: Flow[..., Any]) -> str:
     return "\n".join(rows)
 
 
+def sources_table(registry: Mapping[str, SourceSpec], *, env_prefix: str) -> str:
+    """One row per registered source: its `ONCALL_SOURCE` value, name, credential and Secret
+    block, its other settings, and what it does not record (its `lacks`), in registry order."""
+    rows = [
+        "| `ONCALL_SOURCE` | source | credential (Secret block) | its other settings | what it does not record |",
+        "|---|---|---|---|---|",
+    ]
+    for name, spec in registry.items():
+        block = spec.secret_blocks.get(spec.credential)
+        credential = _code(env_prefix + spec.credential.upper()) + (f" ({_code(block)})" if block else "")
+        others = ", ".join(
+            _code(env_prefix + field.upper())
+            for field in spec.config.model_fields
+            if field != spec.credential
+        )
+        lacks = (
+            "; ".join(f"{what}: {why.rstrip('.')}" for what, why in spec.lacks.items())
+            or "nothing the flows use"
+        )
+        rows.append(_row(_code(name), spec.title, credential, others, lacks))
+    return "\n".join(rows)
+
+
 # --- what is generated, and where it goes ----------------------------------------------------
 
 
@@ -193,8 +219,13 @@ def tables() -> dict[str, str]:
         except KeyError:
             return None
 
+    from oncall.sources import REGISTRY
+
     prefix = str(Settings.model_config.get("env_prefix", ""))
-    found = {"settings": settings_table(Settings, env_prefix=prefix, secret_block=block)}
+    found = {
+        "settings": settings_table(Settings, env_prefix=prefix, secret_block=block),
+        "sources": sources_table(REGISTRY, env_prefix=prefix),
+    }
     for flow in repository_flows():
         found[f"flow:{flow.name}"] = flow_table(flow)
     return found

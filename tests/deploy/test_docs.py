@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal
 
 import pytest
@@ -10,7 +11,7 @@ from prefect import flow
 from pydantic import BaseModel, Field, SecretStr
 
 from deployments import docs
-from deployments.docs import DocsError, begin, end, fill, flow_table, render, settings_table
+from deployments.docs import DocsError, begin, end, fill, flow_table, render, settings_table, sources_table
 
 # --- the pages in the repository -----------------------------------------------------------------
 
@@ -27,11 +28,18 @@ def test_every_setting_and_flow_parameter_has_a_row() -> None:
     for name in Settings.model_fields:
         assert f"| `ONCALL_{name.upper()}` |" in tables["settings"]
     flows = docs.repository_flows()
-    assert {f"flow:{f.name}" for f in flows} == set(tables) - {"settings"}
+    assert {f"flow:{f.name}" for f in flows} == set(tables) - {"settings", "sources"}
     assert {f.name for f in flows} >= {"shift-handoff", "runbook-gaps", "coe-prep", "incident-watch"}
     for f in flows:
         for param in f.parameters.properties:
             assert f"| `{param}` |" in tables[f"flow:{f.name}"]
+
+
+def test_every_registered_source_has_a_row() -> None:
+    from oncall.sources import REGISTRY
+
+    rows = docs.tables()["sources"].splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{name}`" for name in REGISTRY]
 
 
 def test_secrets_name_their_block_and_nothing_else_does() -> None:
@@ -75,11 +83,32 @@ def test_a_setting_without_a_description_is_refused() -> None:
         settings_table(Bare, env_prefix="X_", secret_block=lambda n: None)
 
 
+def test_sources_table_renders_each_source() -> None:
+    class TinyConfig(BaseModel):
+        tiny_token: SecretStr | None = Field(None, description="Token")
+        tiny_url: str = Field("https://tiny.example", description="Address")
+
+    def spec(name: str, lacks: dict[str, str]) -> SimpleNamespace:
+        return SimpleNamespace(
+            title=name.title(),
+            credential="tiny_token",
+            secret_blocks={"tiny_token": f"{name}-token"},
+            config=TinyConfig,
+            lacks=lacks,
+        )
+
+    registry = {"tiny": spec("tiny", {"dedup count": "never counted."}), "wee": spec("wee", {})}
+    assert sources_table(registry, env_prefix="X_").splitlines()[2:] == [  # type: ignore[arg-type]
+        "| `tiny` | Tiny | `X_TINY_TOKEN` (`tiny-token`) | `X_TINY_URL` | dedup count: never counted |",
+        "| `wee` | Wee | `X_TINY_TOKEN` (`wee-token`) | `X_TINY_URL` | nothing the flows use |",
+    ]
+
+
 @flow(name="tiny")
 def _tiny(
     where: str | None = None,
-    deliver: list[Literal["a", "b"]] = ["a"],
-    dry_run: bool = False,  # noqa: B006
+    deliver: list[Literal["a", "b"]] = ["a"],  # noqa: B006 - Prefect parameters are JSON defaults
+    dry_run: bool = False,
 ) -> None:
     """Do little.
 
