@@ -161,6 +161,7 @@ _PACKAGES = (
     "opsgenie",
     "jsm",
     "rootly",
+    "pagerduty",
 )
 
 
