@@ -149,14 +149,13 @@ def _check_schedule(settings: Settings, name: str, given_by: str) -> None:
     When it does not, the one-line answer lists the schedules there are. Only for a temporary
     server: a flow run on PREFECT_API_URL may read the schedule and the source's credential from
     the server (the oncall-settings Variable, Secret blocks), which this process does not."""
-    from contextlib import closing
-
     from oncall.errors import NotFoundError
-    from oncall.sources import build_source
+    from oncall.wiring import Clients
 
     if _prefect_server():
         return
-    with closing(build_source(settings)) as source:
+    with Clients(settings) as clients:
+        source = clients.source()
         try:
             source.get_schedule(name)
         except NotFoundError:
@@ -311,14 +310,14 @@ def cmd_coe_placeholders(args: argparse.Namespace) -> int:
 
 
 def cmd_coe_check(args: argparse.Namespace) -> int:
-    from oncall.clients.google import DOC_MIME, GoogleWorkspace, load_key
+    from oncall.clients.google import DOC_MIME
     from oncall.coe import check_template
     from oncall.settings import load_settings
+    from oncall.wiring import Clients
 
     settings = load_settings()
-    with GoogleWorkspace(
-        load_key(settings.require("google_service_account")), base_url=settings.google_base_url
-    ) as gw:
+    with Clients(settings) as clients:  # the configured timeout and retry, as coe-prep's
+        gw = clients.google()
         meta = gw.get_file(args.doc_id)
         if meta.mimeType != DOC_MIME:
             print(f"{args.doc_id} ({meta.name}) is a {meta.mimeType}, not a Google Doc", file=sys.stderr)
@@ -399,19 +398,19 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from contextlib import closing
-
     from oncall.clock import fmt_duration, fmt_local
     from oncall.escape import terminal
     from oncall.models import TimeWindow
     from oncall.settings import load_settings
-    from oncall.sources import build_source
+    from oncall.wiring import Clients
 
     settings = load_settings()
     tz = _zone_and_hours(settings, None, None)
     since, until = _window("--since", args.since, args.end, tz)
-    with closing(build_source(settings)) as source:
-        found = sorted(source.fetch_incidents(TimeWindow(start=since, end=until)), key=lambda i: i.created_at)
+    with Clients(settings) as clients:
+        found = sorted(
+            clients.source().fetch_incidents(TimeWindow(start=since, end=until)), key=lambda i: i.created_at
+        )
     span = f"{fmt_local(since, tz)} to {fmt_local(until, tz)}"
     if not found:
         print(f"No incidents in {settings.source} from {span}.", file=sys.stderr)
@@ -438,15 +437,13 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_schedules(args: argparse.Namespace) -> int:
-    from contextlib import closing
-
     from oncall.escape import terminal
     from oncall.settings import load_settings
-    from oncall.sources import build_source
+    from oncall.wiring import Clients
 
     settings = load_settings()
-    with closing(build_source(settings)) as source:
-        found = source.list_schedules()
+    with Clients(settings) as clients:
+        found = clients.source().list_schedules()
     rows = [
         [
             terminal(s.name),

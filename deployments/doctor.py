@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 
 from deployments.doctor_checks import (
     Check,
@@ -24,6 +25,7 @@ from deployments.doctor_checks import (
 from oncall.errors import OncallError, scrub
 from oncall.escape import terminal
 from oncall.settings import SECRET_BLOCKS, Settings, load_settings, settings_sources
+from oncall.wiring import Clients
 
 MARKS = {Status.OK: "✓", Status.WARN: "!", Status.FAIL: "✗"}
 
@@ -33,23 +35,31 @@ def collect(settings: Settings) -> list[Check]:
     from deployments.doctor_prefect import prefect_checks
 
     checks = settings_checks(settings)
-    for group in (source_checks, github_checks, google_checks, slack_checks, prefect_checks):
-        try:
-            checks += group(settings)
-        except OncallError as exc:  # a check that could not finish says so; the others still run
-            checks.append(fail(group.__name__.removesuffix("_checks"), " ".join(str(exc).split())))
-        except Exception as exc:
-            # Prefect's client raises its own errors (httpx's, a 401 from Prefect Cloud).
-            if group is not prefect_checks:
-                raise
-            checks.append(
-                fail(
-                    "prefect.server",
-                    f"the Prefect API could not be read: {type(exc).__name__}: {scrub(terminal(str(exc)))}",
-                    "check PREFECT_API_URL (and PREFECT_API_KEY for Prefect Cloud)",
-                )
+    with Clients(settings) as clients:  # each outside client built once, as a flow run builds them
+        for group in (source_checks, github_checks, google_checks, slack_checks):
+            checks += _group(group.__name__, partial(group, settings, clients))
+    try:
+        checks += prefect_checks(settings)
+    except OncallError as exc:
+        checks.append(fail("prefect", " ".join(str(exc).split())))
+    except Exception as exc:
+        # Prefect's client raises its own errors (httpx's, a 401 from Prefect Cloud).
+        checks.append(
+            fail(
+                "prefect.server",
+                f"the Prefect API could not be read: {type(exc).__name__}: {scrub(terminal(str(exc)))}",
+                "check PREFECT_API_URL (and PREFECT_API_KEY for Prefect Cloud)",
             )
+        )
     return checks
+
+
+def _group(name: str, run: Callable[[], list[Check]]) -> list[Check]:
+    """One group's checks; a group that could not finish says so, and the others still run."""
+    try:
+        return run()
+    except OncallError as exc:
+        return [fail(name.removesuffix("_checks"), " ".join(str(exc).split()))]
 
 
 def counts(checks: list[Check]) -> dict[str, int]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.errors import OncallError
 from oncall.settings import Settings
+from oncall.wiring import Clients
 
 if TYPE_CHECKING:
     from oncall.clients.github import GitHubClient
@@ -56,6 +57,17 @@ def fail(name: str, detail: str, fix: str = "") -> Check:
 class _Failed(Exception):
     def __init__(self, check: Check) -> None:
         self.check = check
+
+
+@contextmanager
+def _clients(settings: Settings, given: Clients | None) -> Iterator[Clients]:
+    """The doctor run's clients (`collect` makes one set for every check), or, for a check
+    called alone, a set of its own, closed when it ends."""
+    if given is not None:
+        yield given
+        return
+    with Clients(settings) as own:
+        yield own
 
 
 @contextmanager
@@ -134,16 +146,14 @@ def _cron_check(cron: str) -> Check:
 SOURCE_NAMES = {"opsgenie": "OpsGenie", "jsm": "JSM Operations", "rootly": "Rootly"}
 
 
-def source_checks(settings: Settings) -> list[Check]:
+def source_checks(settings: Settings, clients: Clients | None = None) -> list[Check]:
     """Credentials, then the schedule by name; when it is missing, the schedules that exist."""
-    from oncall.sources import build_source
-
     out: list[Check] = []
-    try:
-        source = build_source(settings)
-    except OncallError as exc:
-        return [fail("source.credentials", " ".join(str(exc).split()))]
-    try:
+    with _clients(settings, clients) as run:
+        try:
+            source = run.source()
+        except OncallError as exc:
+            return [fail("source.credentials", " ".join(str(exc).split()))]
         if not _run(out, "source.credentials", lambda: ok("source.credentials", source.check())):
             return out
 
@@ -167,8 +177,6 @@ def source_checks(settings: Settings) -> list[Check]:
             return (warn if off else ok)("source.schedule", line)
 
         _run(out, "source.schedule", schedule)
-    finally:
-        source.close()
     return out
 
 
@@ -177,7 +185,7 @@ def source_checks(settings: Settings) -> list[Check]:
 GITHUB_ACCESS_FIX = "give the token's account Write (or at least Triage) access to {repo}"
 
 
-def github_checks(settings: Settings) -> list[Check]:
+def github_checks(settings: Settings, clients: Clients | None = None) -> list[Check]:
     """The gap repository with the token's role, the label, and the runbook with its layout."""
     from oncall.runbook import RunbookSource
 
@@ -200,9 +208,8 @@ def github_checks(settings: Settings) -> list[Check]:
         if runbook and not runbook.repo:
             out.append(_runbook_check(settings, None))
         return out
-    from oncall.clients.github import github_client
-
-    with github_client(settings) as gh:
+    with _clients(settings, clients) as run:
+        gh = run.github()
         if settings.github_repo:
             out += _repo_checks(settings, gh, settings.github_repo)
         else:
@@ -344,7 +351,7 @@ def _runbook_check(settings: Settings, gh: GitHubClient | None) -> Check:
 # -- Google ------------------------------------------------------------------------------------
 
 
-def google_checks(settings: Settings) -> list[Check]:
+def google_checks(settings: Settings, clients: Clients | None = None) -> list[Check]:
     """The key's token exchange, the template (a Doc, with its placeholders), the folder on a
     Shared Drive the account can write, and the tracker tab with coe-prep's header."""
     if settings.google_service_account is None or not settings.google_service_account.get_secret_value():
@@ -356,21 +363,14 @@ def google_checks(settings: Settings) -> list[Check]:
                 "to the service account's key file",
             )
         ]
-    from oncall.clients.google import GoogleWorkspace, load_key
-
     out: list[Check] = []
     fix = "set ONCALL_GOOGLE_SERVICE_ACCOUNT to a current key of the service account"
-    try:
-        with _failing_as("google.credentials", fix):
-            gw = GoogleWorkspace(
-                load_key(settings.require("google_service_account")),
-                base_url=settings.google_base_url,
-                timeout=settings.http_timeout_seconds,
-                retry=settings.retry,
-            )
-    except _Failed as failed:
-        return [failed.check]
-    with gw:
+    with _clients(settings, clients) as run:
+        try:
+            with _failing_as("google.credentials", fix):
+                gw = run.google()
+        except _Failed as failed:
+            return [failed.check]
         if not _run(
             out,
             "google.credentials",
@@ -509,7 +509,7 @@ def _sheet_check(settings: Settings, gw: GoogleWorkspace) -> Check:
 # -- Slack -------------------------------------------------------------------------------------
 
 
-def slack_checks(settings: Settings) -> list[Check]:
+def slack_checks(settings: Settings, clients: Clients | None = None) -> list[Check]:
     if settings.slack_webhook_url is None or not settings.slack_webhook_url.get_secret_value():
         return [
             warn(
@@ -518,19 +518,12 @@ def slack_checks(settings: Settings) -> list[Check]:
                 "set ONCALL_SLACK_WEBHOOK_URL (or the Secret block 'oncall-slack-webhook-url')",
             )
         ]
-    from oncall.clients.slack import SlackWebhook
-
-    hook = SlackWebhook(
-        settings.require("slack_webhook_url"), timeout=settings.http_timeout_seconds, retry=settings.retry
-    )
     out: list[Check] = []
-    try:
+    with _clients(settings, clients) as run:
         _run(
             out,
             "slack.webhook",
-            lambda: ok("slack.webhook", hook.check()),
+            lambda: ok("slack.webhook", run.slack().check()),
             "set ONCALL_SLACK_WEBHOOK_URL to the channel's current incoming webhook",
         )
-    finally:
-        hook.close()
     return out

@@ -17,6 +17,7 @@ from oncall.models import AlertQuery, TimeWindow, stood_in_by
 from oncall.settings import Settings
 from oncall.tracker import tracker_row
 from tasks.alerts import fetch_alerts, fetch_on_call
+from tasks.clients import run_clients
 from tasks.coe import (
     fetch_incident,
     fetch_timelines,
@@ -65,90 +66,95 @@ def coe_prep(
     """
     log = get_run_logger()
     settings = resolve_settings()
-    ref = require_input(*_one_id(incident_id, alert_id))
-    tz = settings.team_timezone
-    if threshold_minutes is not None and threshold_minutes < 0:
-        raise InputError(f"threshold_minutes {threshold_minutes} is negative")
-    threshold = timedelta(
-        minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
-    )
-    template = template_doc_id or settings.coe_template_id
-    folder = folder_id or settings.coe_folder_id
-    if not dry_run and not (template and folder):
-        raise ConfigError(
-            "set ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID (or the template_doc_id and folder_id parameters)"
+    with run_clients(settings):  # one set of outside clients for the whole run
+        ref = require_input(*_one_id(incident_id, alert_id))
+        tz = settings.team_timezone
+        if threshold_minutes is not None and threshold_minutes < 0:
+            raise InputError(f"threshold_minutes {threshold_minutes} is negative")
+        threshold = timedelta(
+            minutes=settings.coe_threshold_minutes if threshold_minutes is None else threshold_minutes
         )
+        template = template_doc_id or settings.coe_template_id
+        folder = folder_id or settings.coe_folder_id
+        if not dry_run and not (template and folder):
+            raise ConfigError(
+                "set ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID (or the template_doc_id and folder_id parameters)"
+            )
 
-    # Gather. The incident's own id keys the lock, the document and the row: a run by the number
-    # the hand-off shows (`101`) and one by id (incident-watch's) find the same COE.
-    incident = fetch_incident(settings, ref)
-    key = incident.id
-    with exclusive("coe-prep", key):
-        wanted, reason = needs_coe(incident, threshold)
-        if not wanted and not force:
-            if incident.status not in ("resolved", "closed"):
-                raise InputError(reason)
-            log.info("Skipping: %s", reason)
-            return {"incident": key, "status": "skipped", "reason": reason}
-        end = incident.resolved_at or now()
-        around = TimeWindow(start=incident.created_at - timedelta(minutes=30), end=end + timedelta(seconds=1))
-        candidates = fetch_alerts.submit(settings, AlertQuery(created=around))
-        on_call = fetch_on_call.submit(settings, settings.schedule, incident.created_at)
-        related = related_alerts(incident, candidates.result().items)
-        stood_in = stood_in_by(key)  # the alert itself, when one stands in for the incident
-        timeline = fetch_timelines(
-            settings,
-            incident,
-            [a.id for a in related if a.id != stood_in] + ([stood_in] if stood_in is not None else []),
+        # Gather. The incident's own id keys the lock, the document and the row: a run by the number
+        # the hand-off shows (`101`) and one by id (incident-watch's) find the same COE.
+        incident = fetch_incident(settings, ref)
+        key = incident.id
+        with exclusive("coe-prep", key):
+            wanted, reason = needs_coe(incident, threshold)
+            if not wanted and not force:
+                if incident.status not in ("resolved", "closed"):
+                    raise InputError(reason)
+                log.info("Skipping: %s", reason)
+                return {"incident": key, "status": "skipped", "reason": reason}
+            end = incident.resolved_at or now()
+            around = TimeWindow(
+                start=incident.created_at - timedelta(minutes=30), end=end + timedelta(seconds=1)
+            )
+            candidates = fetch_alerts.submit(settings, AlertQuery(created=around))
+            on_call = fetch_on_call.submit(settings, settings.schedule, incident.created_at)
+            related = related_alerts(incident, candidates.result().items)
+            stood_in = stood_in_by(key)  # the alert itself, when one stands in for the incident
+            timeline = fetch_timelines(
+                settings,
+                incident,
+                [a.id for a in related if a.id != stood_in] + ([stood_in] if stood_in is not None else []),
+            )
+
+            # Decide
+            facts = CoeFacts(
+                incident=incident,
+                related=related,
+                timeline=timeline,
+                on_call=on_call.result(),
+                timezone=tz,
+                source=settings.source,
+                prepared_at=now(),
+            )
+            values = coe_values(facts)
+            name = coe_title(incident, tz)
+            log.info("COE %r: %d related alerts, %d timeline entries", name, len(related), len(timeline))
+            if dry_run:
+                text = fill(TEMPLATE.read_text(encoding="utf-8"), values)
+                preview = escape.literal_block(text)  # the values are escaped for Docs, not for the UI
+                publish_markdown(
+                    preview, artifact_key("coe-prep", key, "dry-run"), f"COE for {key} (dry run)"
+                )
+                return {"incident": key, "status": "dry-run", "name": name, "text": text}
+
+            # Apply
+            assert template and folder
+            doc = prepare_coe_document(settings, key, name, values, template, folder)
+            found = find_tracker_row(settings, key)
+            if found[0] is None:
+                post_to_slack_if_configured(settings, key, name, doc.link)
+            row = tracker_row(key, incident, doc.link, values["oncall.at_start"], tz, facts.prepared_at)
+            tracked = track_coe(settings, row, found)
+
+        create_link_artifact(
+            link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"
         )
-
-        # Decide
-        facts = CoeFacts(
-            incident=incident,
-            related=related,
-            timeline=timeline,
-            on_call=on_call.result(),
-            timezone=tz,
-            source=settings.source,
-            prepared_at=now(),
+        publish_markdown(
+            f"# {escape.prefect_md(doc.name)}\n\n[Open the document]({doc.link})\n\n{_values_table(values)}\n",
+            artifact_key("coe-prep", key),
+            f"What coe-prep filled for {key}",
         )
-        values = coe_values(facts)
-        name = coe_title(incident, tz)
-        log.info("COE %r: %d related alerts, %d timeline entries", name, len(related), len(timeline))
-        if dry_run:
-            text = fill(TEMPLATE.read_text(encoding="utf-8"), values)
-            preview = escape.literal_block(text)  # the values are escaped for Docs, not for the UI
-            publish_markdown(preview, artifact_key("coe-prep", key, "dry-run"), f"COE for {key} (dry run)")
-            return {"incident": key, "status": "dry-run", "name": name, "text": text}
-
-        # Apply
-        assert template and folder
-        doc = prepare_coe_document(settings, key, name, values, template, folder)
-        found = find_tracker_row(settings, key)
-        if found[0] is None:
-            post_to_slack_if_configured(settings, key, name, doc.link)
-        row = tracker_row(key, incident, doc.link, values["oncall.at_start"], tz, facts.prepared_at)
-        tracked = track_coe(settings, row, found)
-
-    create_link_artifact(
-        link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"
-    )
-    publish_markdown(
-        f"# {escape.prefect_md(doc.name)}\n\n[Open the document]({doc.link})\n\n{_values_table(values)}\n",
-        artifact_key("coe-prep", key),
-        f"What coe-prep filled for {key}",
-    )
-    if doc.unknown:
-        raise InputError(
-            f"the template has placeholders coe-prep does not know: {', '.join(doc.unknown)}; "
-            f"fill them by hand in {doc.link} or fix the template (see `oncall coe check-template`)"
-        )
-    return {
-        "incident": key,
-        "status": "created" if doc.created else "exists",
-        "document": doc.link,
-        "tracked": tracked,
-    }
+        if doc.unknown:
+            raise InputError(
+                f"the template has placeholders coe-prep does not know: {', '.join(doc.unknown)}; "
+                f"fill them by hand in {doc.link} or fix the template (see `oncall coe check-template`)"
+            )
+        return {
+            "incident": key,
+            "status": "created" if doc.created else "exists",
+            "document": doc.link,
+            "tracked": tracked,
+        }
 
 
 def _one_id(incident_id: str | None, alert_id: str | None) -> tuple[str | None, str | None]:

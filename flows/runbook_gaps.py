@@ -37,6 +37,7 @@ from oncall.runbook import Runbook
 from oncall.runbook_pr import branch_name, notes_of, notes_wanted, plan_pull, pull_candidates
 from oncall.settings import Settings
 from tasks.alerts import fetch_alert_notes, fetch_alerts, fetch_runbook_links
+from tasks.clients import run_clients
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, publish_markdown, publish_table, write_output
 from tasks.github import apply_gap_action, list_gap_issues, read_runbook
@@ -84,70 +85,73 @@ def runbook_gaps(
     """
     log = get_run_logger()
     settings = resolve_settings()
-    tz = settings.team_timezone
-    repo = repo or settings.github_repo
-    label = label or settings.gap_label
-    cap = settings.max_issues if max_issues is None else max_issues
-    pulls_wanted = settings.open_pr if open_pr is None else open_pr
-    if cap < 0:
-        raise InputError(f"max_issues {cap} is negative; use 0 to file nothing")
-    if not repo:
-        raise ConfigError("no repository for gap issues: set ONCALL_GITHUB_REPO or the repo parameter")
-    end = clock.parse_instant(window_end, tz)
-    span = TimeWindow(start=clock.parse_start(window, end, tz), end=end)
+    with run_clients(settings):  # one set of outside clients for the whole run
+        tz = settings.team_timezone
+        repo = repo or settings.github_repo
+        label = label or settings.gap_label
+        cap = settings.max_issues if max_issues is None else max_issues
+        pulls_wanted = settings.open_pr if open_pr is None else open_pr
+        if cap < 0:
+            raise InputError(f"max_issues {cap} is negative; use 0 to file nothing")
+        if not repo:
+            raise ConfigError("no repository for gap issues: set ONCALL_GITHUB_REPO or the repo parameter")
+        end = clock.parse_instant(window_end, tz)
+        span = TimeWindow(start=clock.parse_start(window, end, tz), end=end)
 
-    # Gather: alerts and the runbook while the lock is taken; gap issues only under it, so a
-    # run that held it before us has filed all it will
-    alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
-    runbook_read = read_runbook.submit(settings, runbook or settings.runbook or "")
-    with exclusive("runbook-gaps", repo), records_held():
-        existing = index_gap_issues(list_gap_issues(settings, repo, label))
-        book = runbook_read.result()
-        matcher = Matcher(book)
-        coverage = _with_links(settings, assess_coverage(alerts.result().items, matcher), book)
+        # Gather: alerts and the runbook while the lock is taken; gap issues only under it, so a
+        # run that held it before us has filed all it will
+        alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
+        runbook_read = read_runbook.submit(settings, runbook or settings.runbook or "")
+        with exclusive("runbook-gaps", repo), records_held():
+            existing = index_gap_issues(list_gap_issues(settings, repo, label))
+            book = runbook_read.result()
+            matcher = Matcher(book)
+            coverage = _with_links(settings, assess_coverage(alerts.result().items, matcher), book)
 
-        # Decide
-        check_misread(coverage, book, force=force)
-        actions = plan_gap_actions(coverage, existing, matcher, max_issues=cap, close_covered=close_covered)
-        gaps = sum(kc.status == "gap" for kc in coverage)
-        log.info(
-            "%d kinds paged, %d without an entry, %d with a broken runbook link; planned: %s",
-            len(coverage),
-            gaps,
-            sum(kc.status == "broken-link" for kc in coverage),
-            ", ".join(f"{a.act.value} {a.kind!r}" for a in actions) or "nothing",
-        )
+            # Decide
+            check_misread(coverage, book, force=force)
+            actions = plan_gap_actions(
+                coverage, existing, matcher, max_issues=cap, close_covered=close_covered
+            )
+            gaps = sum(kc.status == "gap" for kc in coverage)
+            log.info(
+                "%d kinds paged, %d without an entry, %d with a broken runbook link; planned: %s",
+                len(coverage),
+                gaps,
+                sum(kc.status == "broken-link" for kc in coverage),
+                ", ".join(f"{a.act.value} {a.kind!r}" for a in actions) or "nothing",
+            )
 
-        # Apply
-        links, filed = _apply(settings, repo, label, actions, existing, book, tz, dry_run)
-        pulls = (
-            _open_pulls(settings, repo, coverage, existing, filed, actions, book, cap, dry_run)
-            if pulls_wanted
-            else []
-        )
+            # Apply
+            links, filed = _apply(settings, repo, label, actions, existing, book, tz, dry_run)
+            pulls = (
+                _open_pulls(settings, repo, coverage, existing, filed, actions, book, cap, dry_run)
+                if pulls_wanted
+                else []
+            )
 
-    report = coverage_markdown(coverage, book, links, actions, pulls)
-    key = artifact_key("runbook-gaps", repo, "dry-run" if dry_run else "")
-    if "artifact" in deliver:
-        publish_table(
-            coverage_rows(coverage, book, links),
-            artifact_key(key, "coverage"),
-            f"Runbook coverage for {repo}",
-        )
-        publish_markdown(report, key, f"runbook-gaps summary for {repo}")
-    if "file" in deliver:
-        write_output(settings.out_dir, "coverage.md", report)
-    counts = {act.value: sum(a.act is act for a in actions) for act in Act}
-    return {
-        "kinds": len(coverage),
-        "gaps": gaps,
-        **counts,
-        # gaps and broken links with an issue and nothing new: with the actions, they add up
-        "unchanged": gap_outcomes(coverage, actions).get(UNCHANGED, 0),
-        "broken_links": sum(kc.status == "broken-link" for kc in coverage),
-        "unverified_links": sum(kc.status == "unverified-link" for kc in coverage),
-        "pulls": len(pulls),
-    }
+        report = coverage_markdown(coverage, book, links, actions, pulls)
+        key = artifact_key("runbook-gaps", repo, "dry-run" if dry_run else "")
+        if "artifact" in deliver:
+            publish_table(
+                coverage_rows(coverage, book, links),
+                artifact_key(key, "coverage"),
+                f"Runbook coverage for {repo}",
+            )
+            publish_markdown(report, key, f"runbook-gaps summary for {repo}")
+        if "file" in deliver:
+            write_output(settings.out_dir, "coverage.md", report)
+        counts = {act.value: sum(a.act is act for a in actions) for act in Act}
+        return {
+            "kinds": len(coverage),
+            "gaps": gaps,
+            **counts,
+            # gaps and broken links with an issue and nothing new: with the actions, they add up
+            "unchanged": gap_outcomes(coverage, actions).get(UNCHANGED, 0),
+            "broken_links": sum(kc.status == "broken-link" for kc in coverage),
+            "unverified_links": sum(kc.status == "unverified-link" for kc in coverage),
+            "pulls": len(pulls),
+        }
 
 
 def _with_links(settings: Settings, coverage: list[KindCoverage], book: Runbook) -> list[KindCoverage]:

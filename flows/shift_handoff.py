@@ -19,6 +19,7 @@ from oncall.models import AlertQuery
 from oncall.runbook import Runbook
 from oncall.sources import SOURCE_LACKS
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
+from tasks.clients import run_clients
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_once, publish_markdown, write_output
 from tasks.github import read_runbook
@@ -66,88 +67,91 @@ def shift_handoff(
     """
     log = get_run_logger()
     settings = resolve_settings()
-    tz = timezone or settings.team_timezone
-    zone(tz)
-    hours = BusinessHours.parse(business_hours or settings.business_hours)
-    name = schedule or settings.schedule
+    with run_clients(settings):  # one set of outside clients for the whole run
+        tz = timezone or settings.team_timezone
+        zone(tz)
+        hours = BusinessHours.parse(business_hours or settings.business_hours)
+        name = schedule or settings.schedule
 
-    # Gather
-    sched = fetch_schedule(settings, name)
-    window = resolve_shift_window(sched, shift_end, shift_start, tz, _fired_at())
-    with records_held():  # the alerts are kept until the summary is made
-        shift_alerts = fetch_alerts.submit(settings, AlertQuery(created=window))
-        open_alerts = fetch_alerts.submit(settings, AlertQuery(status="open", created_before=window.start))
-        incidents = fetch_incidents.submit(settings, window)
-        outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
-        incoming = fetch_on_call.submit(settings, name, window.end)
-        book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
+        # Gather
+        sched = fetch_schedule(settings, name)
+        window = resolve_shift_window(sched, shift_end, shift_start, tz, _fired_at())
+        with records_held():  # the alerts are kept until the summary is made
+            shift_alerts = fetch_alerts.submit(settings, AlertQuery(created=window))
+            open_alerts = fetch_alerts.submit(
+                settings, AlertQuery(status="open", created_before=window.start)
+            )
+            incidents = fetch_incidents.submit(settings, window)
+            outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
+            incoming = fetch_on_call.submit(settings, name, window.end)
+            book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
 
-        # Decide
-        missing = dict(SOURCE_LACKS.get(settings.source, {}))
-        found = incidents.result(raise_on_failure=False)
-        if isinstance(found, NotAvailableError):
-            missing["incidents"] = str(found).removeprefix(f"{found.system}: ")
-            found = []
-        elif isinstance(found, BaseException):
-            raise found
-        ctx = ShiftContext(
-            schedule=name,
-            window=window,
-            timezone=tz,
-            business_hours=hours,
-            escalation_after=timedelta(minutes=settings.escalation_minutes),
-            source=settings.source,
-            missing=missing,
+            # Decide
+            missing = dict(SOURCE_LACKS.get(settings.source, {}))
+            found = incidents.result(raise_on_failure=False)
+            if isinstance(found, NotAvailableError):
+                missing["incidents"] = str(found).removeprefix(f"{found.system}: ")
+                found = []
+            elif isinstance(found, BaseException):
+                raise found
+            ctx = ShiftContext(
+                schedule=name,
+                window=window,
+                timezone=tz,
+                business_hours=hours,
+                escalation_after=timedelta(minutes=settings.escalation_minutes),
+                source=settings.source,
+                missing=missing,
+            )
+            matcher = None
+            if book is not None:
+                runbook = book.result(raise_on_failure=False)
+                if isinstance(runbook, Runbook):
+                    matcher = Matcher(runbook)
+                else:  # the hand-off still goes out, without its runbook column
+                    log.warning(
+                        "Runbook unavailable; the hand-off goes out without its runbook column: %s", runbook
+                    )
+            summary = summarize_shift(
+                ctx,
+                shift_alerts.result().items,
+                open_alerts.result().items,
+                found,
+                outgoing.result(),
+                incoming.result(),
+                matcher,
+            )
+        markdown = render_markdown(summary)
+        payload = render_slack(summary)
+        log.info(
+            "Hand-off for %r: %d alerts, %d kinds, %d open, %d escalated, %d incidents",
+            name,
+            summary.alerts,
+            len(summary.kinds),
+            len(summary.still_open),
+            len(summary.escalated),
+            len(summary.incidents),
         )
-        matcher = None
-        if book is not None:
-            runbook = book.result(raise_on_failure=False)
-            if isinstance(runbook, Runbook):
-                matcher = Matcher(runbook)
-            else:  # the hand-off still goes out, without its runbook column
-                log.warning(
-                    "Runbook unavailable; the hand-off goes out without its runbook column: %s", runbook
-                )
-        summary = summarize_shift(
-            ctx,
-            shift_alerts.result().items,
-            open_alerts.result().items,
-            found,
-            outgoing.result(),
-            incoming.result(),
-            matcher,
-        )
-    markdown = render_markdown(summary)
-    payload = render_slack(summary)
-    log.info(
-        "Hand-off for %r: %d alerts, %d kinds, %d open, %d escalated, %d incidents",
-        name,
-        summary.alerts,
-        len(summary.kinds),
-        len(summary.still_open),
-        len(summary.escalated),
-        len(summary.incidents),
-    )
 
-    # Apply
-    # One key per schedule, so /artifacts/key/<key> is its history; each version says its shift.
-    key = artifact_key("shift-handoff", name, "dry-run" if dry_run else "")
-    label = f"hand-off for {name}, shift {fmt_local(window.start, tz)} → {fmt_local(window.end, tz)}"
-    if "artifact" in deliver or dry_run:
-        publish_markdown(markdown, key, f"Dry run: {label}" if dry_run else label[0].upper() + label[1:])
-    if "file" in deliver:
-        write_output(settings.out_dir, "handoff.md", markdown)
-        write_output(settings.out_dir, "slack-handoff.json", [payload])
-    if "slack" in deliver:
-        if dry_run:
-            log.info("Dry run: not posting to Slack (%d blocks ready)", len(payload["blocks"]))
-            return markdown
-        # At most one message per shift, however many runs start for it: the check, the
-        # recorded attempt and the post happen under one lock (the rule: tasks/delivery.py).
-        shift = f"{window.start.isoformat()}/{window.end.isoformat()}"
-        with exclusive("shift-handoff", name):
-            hint = "to post it anyway, run again with repost=true (oncall handoff --repost)"
-            earlier = post_once(settings, payload, name, shift, repost=repost, repost_hint=hint)
-        if earlier is not None and earlier.confirmed:
-            log.info("This shift's hand-off was %s; not posting it again", earlier)
-    return markdown
+        # Apply
+        # One key per schedule, so /artifacts/key/<key> is its history; each version says its shift.
+        key = artifact_key("shift-handoff", name, "dry-run" if dry_run else "")
+        label = f"hand-off for {name}, shift {fmt_local(window.start, tz)} → {fmt_local(window.end, tz)}"
+        if "artifact" in deliver or dry_run:
+            publish_markdown(markdown, key, f"Dry run: {label}" if dry_run else label[0].upper() + label[1:])
+        if "file" in deliver:
+            write_output(settings.out_dir, "handoff.md", markdown)
+            write_output(settings.out_dir, "slack-handoff.json", [payload])
+        if "slack" in deliver:
+            if dry_run:
+                log.info("Dry run: not posting to Slack (%d blocks ready)", len(payload["blocks"]))
+                return markdown
+            # At most one message per shift, however many runs start for it: the check, the
+            # recorded attempt and the post happen under one lock (the rule: tasks/delivery.py).
+            shift = f"{window.start.isoformat()}/{window.end.isoformat()}"
+            with exclusive("shift-handoff", name):
+                hint = "to post it anyway, run again with repost=true (oncall handoff --repost)"
+                earlier = post_once(settings, payload, name, shift, repost=repost, repost_hint=hint)
+            if earlier is not None and earlier.confirmed:
+                log.info("This shift's hand-off was %s; not posting it again", earlier)
+        return markdown

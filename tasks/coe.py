@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from datetime import datetime, timedelta
 
 from prefect import task
@@ -25,7 +24,7 @@ from prefect.logging import get_run_logger
 from prefect.variables import Variable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from oncall.clients.google import DriveFile, GoogleWorkspace, load_key
+from oncall.clients.google import DriveFile, GoogleWorkspace
 from oncall.clock import now
 from oncall.coe import PLACEHOLDER, check_template, incident_from_alert
 from oncall.errors import (
@@ -38,8 +37,8 @@ from oncall.errors import (
 )
 from oncall.models import Incident, TimelineEntry, stand_in_id, stood_in_by
 from oncall.settings import Settings
-from oncall.sources import build_source
 from oncall.tracker import DOC_COLUMN, KEY_COLUMN, TRACKER_FORMATS, Cell, Merge, merge
+from tasks.clients import clients
 from tasks.delivery import artifact_key
 from tasks.retry import outage_only
 
@@ -57,19 +56,11 @@ class CoeDocument(BaseModel):
     unknown: list[str] = []  # placeholders the flow does not fill
 
 
-def workspace(settings: Settings) -> GoogleWorkspace:
-    return GoogleWorkspace(
-        load_key(settings.require("google_service_account")),
-        base_url=settings.google_base_url,
-        timeout=settings.http_timeout_seconds,
-        retry=settings.retry,
-    )
-
-
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_incident(settings: Settings, incident_id: str) -> Incident:
     """The incident, or for `alert-<id>` the closed alert standing in for one."""
-    with closing(build_source(settings)) as source:
+    with clients(settings) as run:
+        source = run.source()
         if (alert_id := stood_in_by(incident_id)) is not None:
             return incident_from_alert(source.get_alert(alert_id))
         return source.get_incident(incident_id)
@@ -78,7 +69,8 @@ def fetch_incident(settings: Settings, incident_id: str) -> Incident:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_timelines(settings: Settings, incident: Incident, alert_ids: list[str]) -> list[TimelineEntry]:
     """The incident's log, and the logs and notes of its related alerts (the first 20)."""
-    with closing(build_source(settings)) as source:
+    with clients(settings) as run:
+        source = run.source()
         entries = [] if stood_in_by(incident.id) is not None else source.incident_timeline(incident.id)
         with ThreadPoolExecutor(settings.max_concurrency) as pool:
             for part in pool.map(source.alert_timeline, alert_ids[:MAX_ALERT_TIMELINES]):
@@ -184,7 +176,8 @@ def prepare_coe_document(
 ) -> CoeDocument:
     """Find the incident's COE or copy the template; fill every placeholder; say what could not be filled."""
     log = get_run_logger()
-    with workspace(settings) as gw:
+    with clients(settings) as run:
+        gw = run.google()
         record = _read_record(incident_id)
         doc = _known_copy(gw, record) or gw.find_coe(incident_id)
         created = False
@@ -213,7 +206,8 @@ def find_tracker_row(settings: Settings, incident_id: str) -> tuple[int | None, 
     sheet = settings.coe_sheet_id
     if not sheet:
         raise ConfigError("ONCALL_COE_SHEET_ID is not set: the COE tracker sheet id")
-    with workspace(settings) as gw:
+    with clients(settings) as run:
+        gw = run.google()
         return gw.find_row(sheet, settings.coe_sheet_tab, incident_id)
 
 
@@ -226,7 +220,8 @@ def track_coe(settings: Settings, row: list[Cell], found: tuple[int | None, list
     number, current = found
     link = str(row[DOC_COLUMN])
     outcome = merge(number, current)
-    with workspace(settings) as gw:
+    with clients(settings) as run:
+        gw = run.google()
         if outcome is Merge.ADD:
             gw.append_row(settings.coe_sheet_id, settings.coe_sheet_tab, row, TRACKER_FORMATS)
         elif outcome is Merge.LINK:

@@ -16,9 +16,9 @@ from prefect.logging import get_run_logger
 from prefect.variables import Variable
 
 from oncall import escape
-from oncall.clients.slack import SlackWebhook
 from oncall.errors import OncallError, UncertainError
 from oncall.settings import Settings
+from tasks.clients import clients
 
 
 def artifact_key(*parts: str) -> str:
@@ -43,11 +43,8 @@ def publish_table(rows: list[dict[str, str]], key: str, description: str) -> Non
 @task(cache_policy=NO_CACHE, retries=0)
 def post_to_slack(settings: Settings, payload: dict[str, Any]) -> None:
     """One Slack message. Not retried by Prefect: a retry after an unclear failure could post twice."""
-    hook = SlackWebhook(settings.require("slack_webhook_url"), timeout=settings.http_timeout_seconds)
-    try:
-        hook.post(payload)
-    finally:
-        hook.close()
+    with clients(settings) as run:
+        run.slack().post(payload)
     get_run_logger().info("Posted to Slack: %d blocks", len(payload.get("blocks", [])))
 
 

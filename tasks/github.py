@@ -13,20 +13,20 @@ before moving it, and writes everything else as comments.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from oncall.clients import runbook_files
-from oncall.clients.github import SETTING, GitHubClient, github_client
+from oncall.clients.github import SETTING, GitHubClient
 from oncall.errors import AuthError, InputError, UnavailableError
 from oncall.gap_render import CLOSE_MARKER, close_comment, issue_body, issue_title, update_comment
 from oncall.gaps import Act, GapAction, GapMarker, index_gap_issues, last_reported, read_markers, with_marker
 from oncall.models import IssueRef
 from oncall.runbook import Runbook, RunbookSource
 from oncall.settings import Settings
+from tasks.clients import clients
 from tasks.retry import outage_only
 
 
@@ -35,14 +35,10 @@ def read_runbook(settings: Settings, source: str) -> Runbook:
     """The runbook's entries (a file, or a folder of one file per alert); a missing, empty or
     entry-less runbook fails here, before any write."""
     where = RunbookSource.parse(source)
-    with ExitStack() as stack:
-
-        def client() -> GitHubClient:
-            return stack.enter_context(github_client(settings))
-
+    with clients(settings) as run:
         runbook = runbook_files.read_runbook(
             where,
-            github=client,
+            github=run.github,  # built only if the runbook is on GitHub
             web_base=runbook_files.web_base(settings.github_base_url),
             max_in_flight=settings.max_concurrency,
         )
@@ -70,7 +66,8 @@ def _gap_candidates(gh: GitHubClient, repo: str, label: str) -> list[IssueRef]:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def list_gap_issues(settings: Settings, repo: str, label: str) -> list[IssueRef]:
     """Every issue, open and closed, that has the gap label or was opened by the token's account."""
-    with github_client(settings) as gh:
+    with clients(settings) as run:
+        gh = run.github()
         issues = _gap_candidates(gh, repo, label)
     get_run_logger().info(
         "Found %d issue(s) labelled %r or opened by the token in %s", len(issues), label, repo
@@ -137,7 +134,8 @@ def apply_gap_action(
 ) -> str | None:
     """Carry out one planned action on GitHub; returns the issue's URL."""
     log = get_run_logger()
-    with github_client(settings) as gh:
+    with clients(settings) as run:
+        gh = run.github()
         if action.act is Act.CREATE:
             issue = _create(gh, repo, label, action, runbook, tz)
             log.info("Filed %s for %r", issue.html_url, action.kind)

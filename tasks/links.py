@@ -9,18 +9,17 @@ an internal address. Nothing here fails a run: a link that could not be looked a
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from oncall.clients.github import github_client
 from oncall.clients.links import LinkChecker
 from oncall.clients.runbook_files import repo_file_reader
 from oncall.links import LinkCheck, LinkStatus
 from oncall.runbook import Runbook
 from oncall.settings import Settings
+from tasks.clients import clients
 
 
 @task(cache_policy=NO_CACHE)
@@ -29,11 +28,10 @@ def check_runbook_links(settings: Settings, urls: list[str], runbook: Runbook) -
     or 410) or unverified (an auth wall, a login page, a timeout, an address never fetched)."""
     if not urls:
         return {}
-    with ExitStack() as stack:
+    with clients(settings) as run:
         read: Callable[[str], str | None] | None = None
         if runbook.repo and settings.github_token is not None:
-            gh = stack.enter_context(github_client(settings))
-            read = repo_file_reader(lambda: gh, runbook)
+            read = repo_file_reader(run.github, runbook)
 
         checker = LinkChecker(timeout=settings.http_timeout_seconds, max_in_flight=settings.max_concurrency)
         found = checker.check(urls, runbook, read)

@@ -12,11 +12,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from oncall.clients.github import GitHubClient, PullRef, github_client
+from oncall.clients.github import GitHubClient, PullRef
 from oncall.errors import InputError, UnavailableError
 from oncall.runbook import Layout
 from oncall.runbook_pr import PullOutcome, PullPlan, has_entry, insert_entry, link_comment, link_marker
 from oncall.settings import Settings
+from tasks.clients import clients
 
 
 def _base(gh: GitHubClient, plan: PullPlan) -> tuple[str, str]:
@@ -94,7 +95,8 @@ def find_gap_pull_requests(settings: Settings, repo: str, branches: list[str]) -
     no responders' notes read for it, and the task that links it need not look it up again."""
     if not branches:
         return {}
-    with github_client(settings) as gh:
+    with clients(settings) as run:
+        gh = run.github()
         found = {b: pull for b in dict.fromkeys(branches) if (pull := gh.find_pull(repo, b)) is not None}
     get_run_logger().info(
         "%d of %d gap(s) have a runbook pull request in %s already", len(found), len(set(branches)), repo
@@ -112,7 +114,8 @@ def open_gap_pull_request(
     `found`: the pull request `find_gap_pull_requests` saw for this branch, if any."""
     log = get_run_logger()
     opened = False
-    with github_client(settings) as gh:
+    with clients(settings) as run:
+        gh = run.github()
         pull = found or gh.find_pull(plan.repo, plan.branch)
         if pull is None and not may_open:
             return PullOutcome(kind=plan.kind, html_url=None, opened=False, held=True)
