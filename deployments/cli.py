@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 from deployments import commands
 from oncall.errors import OncallError
+from oncall.sources import DEFAULT_SOURCE, SOURCE_NAMES
 
-# The registry's names (oncall.sources.SOURCES, which a test keeps equal to these): importing
-# the registry loads every client, and `oncall runbook check` in a team's CI must start fast.
-SOURCES = ("opsgenie", "jsm", "rootly")
+# The registry's names: reading them loads no source package, so `oncall runbook check` in a
+# team's CI still starts fast.
+SOURCES = SOURCE_NAMES
 ACTIONS = ("coe_command", "setup_command", "runbook_command")
 EPILOG = (
     "Settings come from ONCALL_* environment variables and oncall.toml; see README.md#configuration. "
@@ -142,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--source",
         choices=SOURCES,
-        default=os.environ.get("ONCALL_SOURCE") or "opsgenie",
-        help="alert source whose fake the flows read (default: $ONCALL_SOURCE, else opsgenie)",
+        default=os.environ.get("ONCALL_SOURCE") or DEFAULT_SOURCE,
+        help=f"alert source whose fake the flows read (default: $ONCALL_SOURCE, else {DEFAULT_SOURCE})",
     )
     demo.set_defaults(func=commands.cmd_demo)
 
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--source",
         choices=SOURCES,
-        default=os.environ.get("ONCALL_SOURCE") or "opsgenie",
+        default=os.environ.get("ONCALL_SOURCE") or DEFAULT_SOURCE,
         help="alert source the printed settings point at; every fake is served either way",
     )
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")

@@ -20,13 +20,13 @@ from pathlib import Path
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from oncall.sandbox.urls import SANDBOX_WEB
+from oncall.sources import DEFAULT_SOURCE, REGISTRY
 
 # OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Vendor web hosts the clients build links on (OpsGenie alerts): in the demo they are the sandbox's.
 VENDOR_WEB = {
-    "https://app.opsgenie.com/": f"{SANDBOX_WEB}/opsgenie/",
-    "https://api.opsgenie.com/": f"{SANDBOX_WEB}/opsgenie/",
+    real: f"{SANDBOX_WEB}/{path}" for spec in REGISTRY.values() for real, path in spec.fake.web_links.items()
 }
 
 
@@ -81,8 +81,8 @@ def prepare_prefect_env(home: Path) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
 
 
-def run_demo(out: Path, source: str = "opsgenie") -> list[Path]:
-    """Every flow, reading alerts from the fake of `source` (opsgenie, jsm or rootly)."""
+def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
+    """Every flow, reading alerts from the fake of `source` (any name in the source registry)."""
     out.mkdir(parents=True, exist_ok=True)
     prepare_prefect_env(out.parent / ".prefect-demo")
     with Sandbox.seeded(DEFAULT_ANCHOR) as sandbox:

@@ -32,7 +32,7 @@ import httpx
 
 from oncall.errors import ConfigError
 from oncall.settings import CONFIG_ENV, load_settings
-from oncall.sources import SOURCE_CREDENTIAL
+from oncall.sources import DEFAULT_SOURCE, source_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -91,7 +91,7 @@ def serve(
     home: Path,
     use_sandbox: bool,
     database_url: str | None = None,
-    source: str = "opsgenie",
+    source: str = DEFAULT_SOURCE,
 ) -> None:
     home.mkdir(parents=True, exist_ok=True)
     api = f"http://127.0.0.1:{port}/api"
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     source = settings.source
     # The source's credential set means "use the real services"; the sandbox otherwise.
-    name = SOURCE_CREDENTIAL.get(source, SOURCE_CREDENTIAL["opsgenie"])
+    name = source_spec(source).credential  # settings.source is always a registered name
     credential = f"ONCALL_{name.upper()}"
     real = getattr(settings, name) is not None
     if real:

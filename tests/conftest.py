@@ -23,12 +23,12 @@ from pathlib import Path  # noqa: E402
 
 from oncall.sandbox.seed import DEFAULT_ANCHOR, sandbox_service_account  # noqa: E402
 from oncall.sandbox.server import Sandbox  # noqa: E402
+from oncall.sources import REGISTRY  # noqa: E402
 
 # Every credential the fakes accept is a canary: none may show up anywhere the product writes.
+# Each source's (its raw credentials and their encodings, such as JSM's Basic) come from its FakeSpec.
 CANARIES = (
-    "sandbox-opsgenie-key",
-    "sandbox-jsm-token",
-    "sandbox-rootly-token",
+    *(canary for spec in REGISTRY.values() for canary in spec.fake.canaries),
     "sandbox-github-token",
     "sandboxwebhooksecret",
     "canary-opsgenie-key-7f1e2d",
@@ -37,12 +37,9 @@ CANARIES = (
 
 
 def canaries() -> tuple[str, ...]:
-    """The fixed canaries, the sandbox key's private-key body, and the JSM Basic credential."""
-    import base64
-
+    """The fixed canaries (every source's among them) and the sandbox key's private-key body."""
     pem = sandbox_service_account()["private_key"].splitlines()[5]
-    basic = base64.b64encode(b"oncall-bot@example.edu:sandbox-jsm-token").decode()
-    return (*CANARIES, pem, basic)
+    return (*CANARIES, pem)
 
 
 def leaks(text: str) -> list[str]:

@@ -31,15 +31,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel
-
 from oncall.errors import ConfigError
-from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimelineEntry, TimeWindow
 
-if TYPE_CHECKING:  # both load httpx or the settings, which import this module
+if TYPE_CHECKING:  # the CLI reads SOURCE_NAMES at start: this module loads no pydantic until REGISTRY is read
+    from datetime import datetime
+
+    from pydantic import BaseModel
+
+    from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimelineEntry, TimeWindow
     from oncall.sandbox.week import Week
     from oncall.settings import Settings
     from oncall.sources.base import HttpOptions
@@ -110,6 +111,9 @@ class FakeSpec:
     alerts_path: str  # the alert list's path under the mount (hostile-response tests script it)
     long_incident_id: str  # the id the long P1 incident of the seeded week has (the per-source flow tests)
     long_incident_number: str = "101"  # the number the hand-off shows for it
+    # The vendor's real web addresses its client builds links on even against the sandbox, each
+    # -> the path under the sandbox's web address that stands in for it (the demo rewrites them).
+    web_links: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,12 @@ class SourceSpec:
 def source_spec(name: str) -> SourceSpec:
     """The registered source called `name`, or a ConfigError naming the choices."""
     try:
-        return REGISTRY[name]
+        return _registry()[name]
     except KeyError:
         raise ConfigError(f"ONCALL_SOURCE {name!r} is not one of: {', '.join(SOURCE_NAMES)}") from None
 
 
-C = TypeVar("C", bound=BaseModel)
+C = TypeVar("C", bound="BaseModel")
 
 
 def config(settings: Settings, model: type[C]) -> C:
@@ -163,6 +167,15 @@ _PACKAGES = (
     "rootly",
     "pagerduty",
 )
+SOURCE_NAMES: tuple[str, ...] = _PACKAGES  # each package's SOURCE is named as its package (checked on load)
+DEFAULT_SOURCE = SOURCE_NAMES[0]
+
+# Read on first use (PEP 562 `__getattr__` below), so that SOURCE_NAMES costs no import.
+REGISTRY: Mapping[str, SourceSpec]
+# Views of the registry, for the code that read these before it existed.
+SOURCES: tuple[str, ...] = SOURCE_NAMES
+SOURCE_CREDENTIAL: Mapping[str, str]
+SOURCE_LACKS: Mapping[str, Mapping[str, str]]
 
 
 def _load(package: str) -> SourceSpec:
@@ -172,11 +185,17 @@ def _load(package: str) -> SourceSpec:
     return spec
 
 
-REGISTRY: Mapping[str, SourceSpec] = {spec.name: spec for spec in map(_load, _PACKAGES)}
-SOURCE_NAMES: tuple[str, ...] = tuple(REGISTRY)
-DEFAULT_SOURCE = SOURCE_NAMES[0]
+def _registry() -> Mapping[str, SourceSpec]:
+    if "REGISTRY" not in globals():
+        globals()["REGISTRY"] = {spec.name: spec for spec in map(_load, _PACKAGES)}
+    return globals()["REGISTRY"]  # type: ignore[no-any-return]
 
-# Views of the registry, for the code that read these before it existed.
-SOURCES = SOURCE_NAMES
-SOURCE_CREDENTIAL = {name: spec.credential for name, spec in REGISTRY.items()}
-SOURCE_LACKS: dict[str, dict[str, str]] = {name: dict(spec.lacks) for name, spec in REGISTRY.items()}
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":
+        return _registry()
+    if name == "SOURCE_CREDENTIAL":
+        return {n: spec.credential for n, spec in _registry().items()}
+    if name == "SOURCE_LACKS":
+        return {n: dict(spec.lacks) for n, spec in _registry().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

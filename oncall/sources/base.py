@@ -7,9 +7,10 @@ from typing import Any, Self, TypedDict, Unpack
 
 import httpx
 
-from oncall.clients import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY  # its home is light: settings read it
-from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.http import ApiClient
 from oncall.errors import NotFoundError
+from oncall.retry import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
+from oncall.retry import RetryPolicy
 
 
 class HttpOptions(TypedDict, total=False):

@@ -103,5 +103,6 @@ SOURCE = SourceSpec(
         canaries=(API_KEY,),
         alerts_path="/v2/alerts",
         long_incident_id="inc-7f3a-0001",
+        web_links={"https://app.opsgenie.com/": "opsgenie/", "https://api.opsgenie.com/": "opsgenie/"},
     ),
 )
