@@ -1,60 +1,57 @@
 """GitHub through PyGithub: read the runbook, list gap issues, write issues, and open the
 draft pull requests that add runbook entries (branch, commit, pull request).
 
-PyGithub's default retry repeats 5xx answers to POSTs up to ten times, which files
-duplicates when GitHub created the issue and then failed to answer. Here only GET/HEAD are
-retried by PyGithub; a write that fails without a clear answer raises `UnavailableError`,
-and the caller looks for its marker before writing again. Rate limits mean GitHub did
-nothing, so every request is retried after the wait, by one loop here (PyGithub's own
-would sleep outside the caller's clock): a primary limit (403, `X-RateLimit-Remaining: 0`)
-until its `X-RateLimit-Reset`, a secondary one for its Retry-After or a minute.
+PyGithub sends through the shared HTTP stage (`oncall.clients.http`): its session's transport
+is the stage's `StageAdapter`, so PyGithub's own retries (which repeat 5xx answers to POSTs up
+to ten times, filing duplicates) never run. The stage retries only GET/HEAD after a 5xx or a
+lost answer; a write that fails without a clear answer raises `UncertainError`, and the caller
+looks for its marker before writing again. Rate limits mean GitHub did nothing, so every
+request is retried after the wait, and the wait holds the whole client: a primary limit (403,
+`X-RateLimit-Remaining: 0`) until its `X-RateLimit-Reset`, a secondary one (403 or 429 saying
+so) for its Retry-After or a minute.
 
 A branch, a commit or a pull request whose answer was lost is looked for before it is written
 again (the branch by name, the file by its text, the pull request by its head), so a lost answer
 never makes a second one.
 
 Writes are spaced by `write_interval` per account and API, across every client in the
-process: a flow builds a client per task, and GitHub counts content-creating requests per
-account, so a spacer per client would not space anything.
+process (the stage holds each write in the account's slot): a flow may build a client per
+task, and GitHub counts content-creating requests per account, so a spacer per client would
+not space anything.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
-import requests
-from github import Auth, Github, GithubException, GithubRetry
-from github.GithubException import (
-    BadAttributeException,
-    BadCredentialsException,
-    RateLimitExceededException,
-    UnknownObjectException,
-)
+import httpx
+from github import Auth, Github, GithubException
+from github.GithubException import BadAttributeException
 from pydantic import BaseModel, ConfigDict
 
+from oncall.clients.http import ApiClient, StageAdapter
 from oncall.clients.records import answer_shape
 from oncall.errors import (
     AuthError,
     InputError,
     NotFoundError,
-    OutsideError,
-    RateLimitedError,
     RejectedError,
     UnavailableError,
     remember_secret,
-    scrub,
 )
-from oncall.retry import DEFAULT_CONCURRENCY
+from oncall.models import IssueRef
+from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
 
 if TYPE_CHECKING:
     from oncall.settings import Settings
@@ -65,11 +62,39 @@ T = TypeVar("T")
 PER_PAGE = 100
 
 
-class _RateLimitsToCaller(GithubRetry):
-    """PyGithub's retry without its rate-limit waits: a 403 or 429 reaches the caller's loop."""
+RETRY = RetryPolicy(attempts=5, base_delay=0.5, max_total_sleep=120.0)
+"""GitHub's default: a secondary limit asks for a minute, and the budget holds two of them."""
+SECONDARY_WAIT = 60.0  # GitHub: without Retry-After, wait at least a minute after a secondary limit
 
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        return status_code not in (403, 429) and super().is_retry(method, status_code, has_retry_after)
+
+def _rate_limited(response: httpx.Response) -> bool:
+    """GitHub's rate limits beside a 429: a 403 with `X-RateLimit-Remaining: 0` (the hour's quota
+    is spent), with Retry-After, or saying it is a (secondary) rate limit, as PyGithub reads it."""
+    if response.status_code != 403:
+        return False
+    if response.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in response.headers:
+        return True
+    try:
+        message = json.loads(response.content).get("message")
+    except (ValueError, AttributeError):
+        return False
+    text = message.lower() if isinstance(message, str) else ""
+    return text.startswith(
+        ("api rate limit exceeded", "you have exceeded a secondary rate limit")
+    ) or text.endswith(
+        ("please retry your request again later.", "please wait a few minutes before you try again.")
+    )
+
+
+def _rate_wait(response: httpx.Response) -> float | None:
+    """How long a GitHub rate limit without Retry-After asks to wait: a primary one until its
+    `X-RateLimit-Reset` and a second past it, a secondary one a minute."""
+    if not _rate_limited(response) and response.status_code != 429:
+        return None
+    reset = response.headers.get("x-ratelimit-reset", "")
+    if response.headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        return max(0.0, int(reset) - time.time()) + 1
+    return SECONDARY_WAIT
 
 
 class _WriteSpacer:
@@ -107,22 +132,6 @@ def _spacer(base_url: str, token: str) -> _WriteSpacer:
 
 def _labels(raw: Any) -> tuple[str, ...]:
     return tuple(lb["name"] if isinstance(lb, dict) else str(lb) for lb in raw or ())
-
-
-class IssueRef(BaseModel):
-    """An issue as plain data, so planning code never touches PyGithub objects."""
-
-    model_config = ConfigDict(frozen=True)
-
-    number: int
-    title: str
-    body: str
-    state: str
-    state_reason: str | None = None
-    html_url: str
-    closed_at: datetime | None = None
-    is_pull_request: bool = False
-    labels: tuple[str, ...] = ()
 
 
 class PullRef(BaseModel):
@@ -178,16 +187,20 @@ def _last_page(headers: dict[str, Any]) -> int:
     return int(pages[0])
 
 
-def _field_errors(data: Any) -> str:
-    """GitHub's 422 names each refused field: ' (title: title is too long (maximum is 256 characters))'."""
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if not isinstance(errors, list):
-        return ""
-    said = [
-        f"{e.get('field', '?')}: {e.get('message') or e.get('code', '?')}" if isinstance(e, dict) else str(e)
-        for e in errors
-    ]
-    return f" ({'; '.join(said)})" if said else ""
+def _send_through(gh: Github, adapter: StageAdapter) -> None:
+    """Every connection PyGithub opens for `gh` sends through `adapter`. PyGithub has no public
+    seam for its transport: its requester builds a connection (a `requests` session) per host
+    from a class it keeps, so that class is wrapped to mount the adapter on each new session."""
+    requester = gh.requester
+    make = requester._Requester__connectionClass  # type: ignore[attr-defined]
+
+    def connection(*args: Any, **kwargs: Any) -> Any:
+        made = make(*args, **kwargs)
+        made.session.mount("http://", adapter)
+        made.session.mount("https://", adapter)
+        return made
+
+    requester._Requester__connectionClass = connection  # type: ignore[attr-defined]
 
 
 def split_repo(full_name: str) -> str:
@@ -198,48 +211,67 @@ def split_repo(full_name: str) -> str:
 
 
 class GitHubClient:
+    """GitHub through PyGithub, every request through the shared stage (`ApiClient`).
+
+    The http options are every client's (`timeout`, `concurrency`, `retry`, `transport`,
+    `sleep`); `retry` defaults to `RETRY`, and its sleep budget is never under two of GitHub's
+    one-minute secondary waits. `transport` is the test seam, as for every `ApiClient`.
+    """
+
     def __init__(
         self,
         token: str,
         *,
         base_url: str = "https://api.github.com",
-        timeout: float = 15.0,
         write_interval: float = 1.0,
-        attempts: int = 5,
-        backoff: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 120.0,
+        timeout: float = 15.0,
         concurrency: int = DEFAULT_CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        remember_secret(token)  # scrubbed from GitHub's error text, as the HTTP stage does its own
+        remember_secret(token)  # PyGithub sends it: the stage scrubs it from GitHub's error text
+        base_url = base_url.rstrip("/")
+        policy = retry or RETRY
+        spacer = _spacer(base_url, token)
+        wait = sleep or time.sleep
         self._concurrency = concurrency
-        self._sleep = sleep
-        self._write_interval = write_interval
-        self._spacer = _spacer(base_url.rstrip("/"), token)
-        self._max_wait = max_wait
-        self._attempts = attempts
-        self._backoff = backoff
-        retry = _RateLimitsToCaller(
-            total=attempts,
-            backoff_factor=backoff,
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            secondary_rate_wait=60,
-            max_rate_limit_wait=max_wait,
+        self.api = ApiClient(
+            system=SYSTEM,
+            base_url=base_url,
+            credential_setting=SETTING,
+            transport=transport,
+            timeout=timeout,
+            retry=dataclasses.replace(
+                policy, max_total_sleep=max(policy.max_total_sleep, 2 * SECONDARY_WAIT)
+            ),
+            sleep=wait,
+            max_connections=concurrency,
+            rate_limited=_rate_limited,
+            retry_hint=_rate_wait,
+            advice={
+                403: "the account needs issues:write and contents:read on the repository",
+                404: f"check the repository name and that {SETTING} can see it",
+            },
+            write_slot=lambda: spacer.slot(write_interval, wait),
+            uncertain="the write may have happened, a rerun looks for it first",
         )
         self.gh = Github(
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             auth=Auth.Token(token),
             timeout=int(max(1, timeout)),
             per_page=PER_PAGE,
             pool_size=concurrency,
-            retry=retry,
+            retry=None,  # the stage retries; PyGithub's urllib3 adapter is replaced below anyway
             seconds_between_requests=0,
-            seconds_between_writes=0,  # spaced by self._spacer, per account rather than per client
+            seconds_between_writes=0,  # spaced by the stage's write slot, per account rather than per client
             lazy=True,
         )
+        _send_through(self.gh, self.api.adapter())
 
     def close(self) -> None:
         self.gh.close()
+        self.api.close()
 
     def __enter__(self) -> GitHubClient:
         return self
@@ -249,96 +281,24 @@ class GitHubClient:
 
     @contextmanager
     def _errors(self, what: str, *, write: bool = False) -> Iterator[None]:
-        try:
-            # PyGithub parses lazily and trusts the shape: a wrong one surfaces inside the call.
-            with answer_shape(SYSTEM, what, write=write, also=(BadAttributeException,)):
-                yield
-        except BadCredentialsException as exc:
-            raise AuthError(
-                SYSTEM, f"{what}: bad credentials (HTTP {exc.status}); check {SETTING}", status=exc.status
-            ) from None
-        except UnknownObjectException as exc:
-            raise NotFoundError(
-                SYSTEM,
-                f"{what} was not found (HTTP 404); check the repository name and that {SETTING} can see it",
-                status=exc.status,
-            ) from None
-        except GithubException as exc:
-            message = scrub(str(exc.data.get("message") if isinstance(exc.data, dict) else exc.data))
-            if isinstance(exc, RateLimitExceededException) or exc.status == 429:
-                raise self._rate_limited(what, exc) from None
-            if exc.status == 403:
-                raise AuthError(
-                    SYSTEM,
-                    f"{what}: forbidden ({message}); {SETTING} needs issues:write and contents:read",
-                    status=exc.status,
-                ) from None
-            if exc.status >= 500:
-                tail = "; the write may have happened, a rerun looks for it first" if write else ""
-                raise UnavailableError(
-                    SYSTEM, f"{what}: HTTP {exc.status}{tail}", status=exc.status
-                ) from None
-            raise RejectedError(
-                SYSTEM,
-                f"{what}: HTTP {exc.status}: {message}{scrub(_field_errors(exc.data))}",
-                status=exc.status,
-            ) from None
-        except requests.RequestException as exc:
-            tail = "; the write may have happened, a rerun looks for it first" if write else ""
-            raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}{tail}") from None
-
-    def _rate_limited(self, what: str, exc: GithubException) -> RateLimitedError:
-        """A secondary limit waits its Retry-After (else a minute, `retry_after` None); a primary
-        one (`X-RateLimit-Remaining: 0`) waits until `X-RateLimit-Reset`, a second past it."""
-        headers = exc.headers or {}
-        after, reset = headers.get("retry-after", ""), headers.get("x-ratelimit-reset", "")
-        if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
-            at = datetime.fromtimestamp(int(reset), UTC)
-            limited = RateLimitedError(
-                SYSTEM,
-                f"{what}: the hourly rate limit of {SETTING} is spent (HTTP {exc.status}); "
-                f"it resets at {at:%H:%M:%S} UTC, run again after",
-                status=exc.status,
-            )
-            limited.retry_after = max(0.0, int(reset) - time.time()) + 1
-            return limited
-        limited = RateLimitedError(
-            SYSTEM, f"{what}: rate limited (HTTP {exc.status}); run again later", status=exc.status
-        )
-        limited.retry_after = float(after) if after.isdigit() else None
-        return limited
+        """One GitHub call: the stage names `what` in its errors; PyGithub parses lazily and
+        trusts the shape, so a wrong one surfaces inside the call (a stray GithubException,
+        which no HTTP status raises here any more, is one too)."""
+        with (
+            self.api.calling(what),
+            answer_shape(SYSTEM, what, write=write, also=(BadAttributeException, GithubException)),
+        ):
+            yield
 
     def _write(self, what: str, call: Callable[[], T]) -> T:
-        """A write, retried only after a rate limit, when GitHub has certainly not acted."""
-        return self._retrying(what, call, write=True)
+        """A write: the stage retries it only after a rate limit, when GitHub has certainly not acted."""
+        with self._errors(what, write=True):
+            return call()
 
     def _read(self, what: str, call: Callable[[], T]) -> T:
-        """A read, retried also when its answer broke off mid-body: urllib3 retries statuses and
-        connections, but a cut body reaches requests later, as ChunkedEncodingError."""
-        return self._retrying(what, call, write=False)
-
-    def _retrying(self, what: str, call: Callable[[], T], *, write: bool) -> T:
-        waited, attempt = 0.0, 0
-        problem: OutsideError
-        while True:
-            attempt += 1
-            try:
-                with (
-                    self._errors(what, write=write),
-                    self._spacer.slot(self._write_interval if write else 0, self._sleep),
-                ):
-                    return call()
-            except RateLimitedError as exc:
-                # GitHub: Retry-After when given, else wait at least a minute (secondary limits).
-                wait, problem = (exc.retry_after if exc.retry_after is not None else 60.0), exc
-            except UnavailableError as exc:
-                if write or attempt >= self._attempts:
-                    raise
-                wait, problem = self._backoff * 2 ** (attempt - 1), exc
-            if waited + wait > self._max_wait:
-                raise problem
-            self._sleep(wait)
-            waited += wait
+        """A read: the stage retries it after a 5xx, a lost connection or a body cut mid-way."""
+        with self._errors(what):
+            return call()
 
     def read_file(self, repo: str, path: str, ref: str | None = None) -> str:
         what = f"file {path} in {repo}" + (f"@{ref}" if ref else "")
@@ -640,11 +600,10 @@ def github_client(settings: Settings) -> GitHubClient:
     return GitHubClient(
         settings.require("github_token"),
         base_url=settings.github_base_url,
-        timeout=settings.http_timeout_seconds,
         write_interval=settings.github_write_interval,
-        attempts=settings.http_attempts,
-        backoff=settings.http_backoff_seconds,
+        timeout=settings.http_timeout_seconds,
         concurrency=settings.max_concurrency,
+        retry=settings.retry,
     )
 
 

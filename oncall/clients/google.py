@@ -1,10 +1,13 @@
 """Google Drive, Docs and Sheets for coe-prep, with one service-account token for all three.
 
 The key comes from a Secret block; google-auth signs the token request, whose URI is
-configurable so tests reach the sandbox. Drive and Docs go through httpx with the shared
-retry stage; the tracking sheet goes through gspread's HTTP client (its URLs are constants,
-so a subclass rewrites the host for the sandbox). Calls are chosen for the request budget:
-a new COE costs 6 API requests, an existing one 3.
+configurable so tests reach the sandbox. Drive and Docs go through the shared HTTP stage
+(`oncall.clients.http`); so does the tracking sheet: gspread builds the Sheets requests (its
+URLs are constants, so a subclass rewrites the host for the sandbox) and its session sends
+them through the stage's `StageAdapter`, so Sheets retries, holds after a 429 and maps its
+errors as every other API does. Sheets has a client of its own, as Google's quotas are per API:
+a 429 from Sheets holds Sheets, not Drive. Calls are chosen for the request budget: a new COE
+costs 6 API requests, an existing one 3.
 
 Drive search can lag behind a file made moments ago; `get_file` by id never does, which is why
 the flow keeps the copy's id once it knows it. The copy cannot carry an id of our own choosing:
@@ -25,21 +28,13 @@ import requests
 from google.auth.exceptions import GoogleAuthError
 from google.auth.transport.requests import Request as AuthRequest
 from google.oauth2 import service_account
-from gspread.exceptions import APIError
 from pydantic import BaseModel, ConfigDict
 
-from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.http import SAFE_METHODS, ApiClient
 from oncall.clients.records import answer_shape
-from oncall.coe import TRACKER_HEADER
-from oncall.errors import (
-    AuthError,
-    ConfigError,
-    NotFoundError,
-    OutsideError,
-    RejectedError,
-    UnavailableError,
-    scrub,
-)
+from oncall.errors import AuthError, ConfigError, NotFoundError, RejectedError
+from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
+from oncall.tracker import HEADER_RANGE, TRACKER_RANGE, column_letter, read_cells
 
 SYSTEM = "Google"
 SETTING = "ONCALL_GOOGLE_SERVICE_ACCOUNT (Secret block 'oncall-google-service-account')"
@@ -50,7 +45,6 @@ SCOPES = [
 ]
 INCIDENT_KEY = "oncallIncidentId"
 DOC_MIME = "application/vnd.google-apps.document"
-TRACKER_COLUMNS = len(TRACKER_HEADER)  # A-I, as oncall.coe.tracker_row writes them
 FILE_FIELDS = "id,name,mimeType,webViewLink,appProperties,trashed"
 
 
@@ -139,13 +133,18 @@ def load_key(text: str) -> dict[str, Any]:
 
 
 class GoogleWorkspace:
+    """Drive, Docs and Sheets with one service-account key; the http options are every client's
+    (`timeout`, `concurrency`, `retry`, `transport`, `sleep`), shared by its two `ApiClient`s."""
+
     def __init__(
         self,
         key: dict[str, Any],
         *,
         base_url: str | None = None,
         timeout: float = 15.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         root = base_url.rstrip("/") if base_url else None
@@ -154,21 +153,39 @@ class GoogleWorkspace:
         self.email = str(key.get("client_email", "the service account"))
         self.drive = f"{root}/drive/v3" if root else "https://www.googleapis.com/drive/v3"
         self.docs = f"{root}/docs/v1" if root else "https://docs.googleapis.com/v1"
-        self.api = ApiClient(
-            system=SYSTEM,
-            base_url="",
-            auth=_TokenAuth(self.credentials),
-            credential_setting=SETTING,
-            timeout=timeout,
-            retry=retry,
-            sleep=sleep,
+        auth = _TokenAuth(self.credentials)
+        http: dict[str, Any] = {
+            "system": SYSTEM,
+            "base_url": "",
+            "auth": auth,
+            "credential_setting": SETTING,
+            "transport": transport,
+            "timeout": timeout,
+            "retry": retry,
+            "sleep": sleep,
+            "max_connections": concurrency,
+        }
+        self.api = ApiClient(**http)
+        self.sheets_api = ApiClient(
+            **http,
+            advice={
+                401: f"share the sheet with {self.email} as editor",
+                403: f"share the sheet with {self.email} as editor",
+                404: "check ONCALL_COE_SHEET_ID and ONCALL_COE_SHEET_TAB",
+            },
+            uncertain="the write may have happened, a rerun finds the row first",
         )
-        self._sheets = _sheets_client(root)(self.credentials)
+        session = requests.Session()
+        adapter = self.sheets_api.adapter(SAFE_METHODS | {"PUT"})  # a cell written twice holds the same value
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._sheets = _sheets_client(root)(self.credentials, session=session)  # the stage adds the token
         self._sheets.set_timeout(timeout)
 
     def close(self) -> None:
-        self.api.close()
         self._sheets.session.close()
+        self.sheets_api.close()
+        self.api.close()
 
     def __enter__(self) -> GoogleWorkspace:
         return self
@@ -300,47 +317,23 @@ class GoogleWorkspace:
     # -- Sheets (gspread) ---------------------------------------------------------------------
 
     def _sheet_call(self, what: str, call: Callable[[], Any], *, write: bool = False) -> Any:
-        try:
+        """One gspread call: its requests go through the stage, which retries them and raises
+        its error about `what`; a wrong answer shape names `what` too."""
+        with self.sheets_api.calling(what), answer_shape(SYSTEM, what, write=write):
             return call()
-        except APIError as exc:
-            code = exc.code
-            if code in (401, 403):
-                raise AuthError(
-                    SYSTEM, f"{what}: access denied; share the sheet with {self.email} as editor", status=code
-                ) from None
-            if code == 404:
-                raise NotFoundError(
-                    SYSTEM,
-                    f"{what}: sheet not found; check ONCALL_COE_SHEET_ID and ONCALL_COE_SHEET_TAB",
-                    status=code,
-                ) from None
-            if code == 429 or code >= 500:
-                raise UnavailableError(
-                    SYSTEM,
-                    f"{what}: HTTP {code}" + ("; a rerun finds the row first" if write else ""),
-                    status=code,
-                ) from None
-            raise RejectedError(SYSTEM, f"{what}: HTTP {code}: {scrub(str(exc))}", status=code) from None
-        except requests.RequestException as exc:
-            raise UnavailableError(SYSTEM, f"{what}: {type(exc).__name__}") from None
 
     def find_row(self, sheet_id: str, tab: str, incident_id: str) -> tuple[int | None, list[str]]:
-        """The 1-based row holding `incident_id` in column A, and its values in every column A-I.
+        """The 1-based row holding `incident_id` in column A, and its values in every column.
 
         Sheets leaves a row's empty trailing cells out of its answer, so the row is padded back to
         its full width: an empty cell reads as "" wherever it is.
         """
-        rng = a1(tab, "A:I")
-        body = self._retrying(
-            lambda: self._sheet_call(
-                "reading the COE tracker", lambda: self._sheets.values_get(sheet_id, rng)
-            )
-        )
+        rng = a1(tab, TRACKER_RANGE)
+        body = self._sheet_call("reading the COE tracker", lambda: self._sheets.values_get(sheet_id, rng))
         with answer_shape(SYSTEM, "reading the COE tracker"):
             for number, row in enumerate(body.get("values", []), 1):
                 if row and row[0] == incident_id:
-                    cells = [str(v) for v in row][:TRACKER_COLUMNS]
-                    return number, cells + [""] * (TRACKER_COLUMNS - len(cells))
+                    return number, read_cells(row)
         return None, []
 
     def append_row(
@@ -385,13 +378,11 @@ class GoogleWorkspace:
 
     def _grid_id(self, sheet_id: str, tab: str) -> int:
         """The numeric id of tab `tab` (what batchUpdate requests name a tab by)."""
-        body = self._retrying(
-            lambda: self._sheet_call(
-                "reading the COE tracker's tabs",
-                lambda: self._sheets.fetch_sheet_metadata(
-                    sheet_id, params={"fields": "sheets.properties(sheetId,title)"}
-                ),
-            )
+        body = self._sheet_call(
+            "reading the COE tracker's tabs",
+            lambda: self._sheets.fetch_sheet_metadata(
+                sheet_id, params={"fields": "sheets.properties(sheetId,title)"}
+            ),
         )
         with answer_shape(SYSTEM, "reading the COE tracker's tabs"):
             for sheet in body.get("sheets", []):
@@ -404,27 +395,14 @@ class GoogleWorkspace:
 
     def write_cell(self, sheet_id: str, tab: str, number: int, column: int, value: str) -> None:
         """One cell (`column` 0-based) of row `number`, and nothing around it."""
-        cell = f"{chr(ord('A') + column)}{number}"
-        rng = a1(tab, cell)
-        self._retrying(
-            lambda: self._sheet_call(
-                "updating the COE tracker",
-                lambda: self._sheets.values_update(
-                    sheet_id, rng, {"valueInputOption": "RAW"}, {"values": [[value]]}
-                ),
-            )
+        rng = a1(tab, f"{column_letter(column)}{number}")
+        self._sheet_call(
+            "updating the COE tracker",
+            lambda: self._sheets.values_update(
+                sheet_id, rng, {"valueInputOption": "RAW"}, {"values": [[value]]}
+            ),
+            write=True,
         )
-
-    def _retrying(self, call: Callable[[], Any]) -> Any:
-        """Reads and writes of a given cell are safe to repeat."""
-        for attempt in range(self.api.retry.attempts):
-            try:
-                return call()
-            except UnavailableError:
-                if attempt == self.api.retry.attempts - 1:
-                    raise
-                self.api.sleep(self.api.retry.backoff(attempt + 1))
-        raise OutsideError(SYSTEM, "unreachable")
 
     # -- Checks for `oncall doctor`: reads only -------------------------------------------------
 
@@ -457,9 +435,9 @@ class GoogleWorkspace:
             return [str(s["properties"]["title"]) for s in body.get("sheets", [])]
 
     def sheet_header(self, sheet_id: str, tab: str) -> list[str] | None:
-        """The tab's first row (A-I), or None when the sheet has no such tab (Sheets answers 400
-        "Unable to parse range" for a range on a tab it lacks)."""
-        rng = a1(tab, "A1:I1")
+        """The tab's first row (`HEADER_RANGE`), or None when the sheet has no such tab (Sheets
+        answers 400 "Unable to parse range" for a range on a tab it lacks)."""
+        rng = a1(tab, HEADER_RANGE)
         try:
             body = self._sheet_call(
                 "reading the COE tracker's header", lambda: self._sheets.values_get(sheet_id, rng)

@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 
-from oncall.clients.http import ApiClient, RetryPolicy
+from oncall.clients.http import ApiClient
 from oncall.errors import MalformedError, RejectedError
+from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
 
 SETTING = "ONCALL_SLACK_WEBHOOK_URL (Secret block 'oncall-slack-webhook-url')"
 
@@ -28,6 +29,7 @@ class SlackWebhook:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 10.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -41,6 +43,7 @@ class SlackWebhook:
             timeout=timeout,
             retry=retry,
             sleep=sleep,
+            max_connections=concurrency,
         )
 
     def close(self) -> None:

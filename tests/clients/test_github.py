@@ -35,6 +35,7 @@ from oncall.errors import (
     RejectedError,
     UnavailableError,
 )
+from oncall.retry import RetryPolicy
 from oncall.sandbox.seed import RUNBOOK
 from oncall.sandbox.server import Sandbox
 from tests.conftest import FakeSleep
@@ -651,7 +652,11 @@ def test_random_lost_answers_still_give_one_branch_one_commit_one_pull_request(
     sandbox.app.reset(seed)  # the faults repeat: each seed loses some writes' answers
     sandbox.faults("github", rate_lost=0.25, rate_5xx=0.1)
     with GitHubClient(
-        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, backoff=0, sleep=fake_sleep
+        sandbox.state.github.token,
+        base_url=sandbox.github_url,
+        write_interval=0,
+        retry=RetryPolicy(attempts=5, base_delay=0),
+        sleep=fake_sleep,
     ) as gh:
         for _ in range(40):
             try:

@@ -16,6 +16,7 @@ import pytest
 from oncall.clients.github import GitHubClient
 from oncall.clients.runbook_files import read_runbook, web_base
 from oncall.errors import InputError
+from oncall.retry import RetryPolicy
 from oncall.runbook import Layout, RunbookSource
 from oncall.sandbox.seed import RUNBOOK
 from oncall.sandbox.server import Sandbox
@@ -189,22 +190,17 @@ def test_the_task_reads_a_repository_folder_through_one_client(
 
     env = {k.removeprefix("ONCALL_").lower(): v for k, v in sandbox.env().items()}
     settings = Settings(**env, max_concurrency=2)  # type: ignore[arg-type]
+    from oncall.clients import github as github_module
+
     closed: list[GitHubClient] = []
-    from oncall.clients.github import github_client as original
 
-    def counted(s: Settings) -> GitHubClient:
-        client = original(s)
-        real_close = client.close
-
-        def close() -> None:
-            closed.append(client)
-            real_close()
-
-        client.close = close  # type: ignore[method-assign]
-        return client
+    class Counted(GitHubClient):
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
 
     with pytest.MonkeyPatch.context() as mp, disable_run_logger():
-        mp.setattr(github_tasks, "github_client", counted)
+        mp.setattr(github_module, "GitHubClient", Counted)  # however the task builds its client
         book = github_tasks.read_runbook.fn(settings, f"{repo}:docs/runbooks@main")
         assert len(closed) == 1 and book.layout is Layout.FILES and book.repo == repo
         local = github_tasks.read_runbook.fn(settings, str(FOLDER))  # a local folder needs no client
@@ -218,7 +214,11 @@ def test_a_folder_read_through_faults_reads_every_file(
     sandbox.app.reset(3)
     sandbox.faults("github", rate_5xx=0.2, rate_drop=0.1)
     with GitHubClient(
-        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, backoff=0, sleep=fake_sleep
+        sandbox.state.github.token,
+        base_url=sandbox.github_url,
+        write_interval=0,
+        retry=RetryPolicy(attempts=5, base_delay=0),
+        sleep=fake_sleep,
     ) as gh:
         book = read_runbook(RunbookSource.parse(f"{repo}:docs/runbooks@main"), github=lambda: gh)
     faulted = [s for s in sandbox.app.served if s.status != 200]

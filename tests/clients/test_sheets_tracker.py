@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from oncall.clients.google import GoogleWorkspace, a1
-from oncall.coe import TRACKER_FORMATS, tracker_row
 from oncall.errors import NotFoundError
 from oncall.sandbox.server import Sandbox
 from oncall.sandbox.sheets_fake import Number
+from oncall.tracker import TRACKER_FORMATS, tracker_row
 from tests.factories import incident
 
 TAB = "COE tracker"
