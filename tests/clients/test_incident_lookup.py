@@ -15,7 +15,7 @@ from oncall.models import TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from oncall.settings import load_settings
-from oncall.sources import AlertSource, build_source
+from oncall.sources import SOURCE_NAMES, AlertSource, build_source, source_spec
 
 LONG = "inc-7f3a-0001"  # tinyId 101 in the seeded week
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
@@ -27,7 +27,7 @@ def _source(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, name: str, **env:
     return build_source(load_settings())
 
 
-@pytest.fixture(params=["opsgenie", "jsm", "rootly"])
+@pytest.fixture(params=SOURCE_NAMES)
 def each(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[AlertSource]:
@@ -36,11 +36,12 @@ def each(
 
 
 def test_the_number_the_hand_off_shows_finds_the_same_incident_as_its_id(each: AlertSource) -> None:
+    number = source_spec(each.name).fake.long_incident_number  # "101", tinyId 101 in the seeded week
     listed = {i.tiny_id: i for i in each.fetch_incidents(WEEK)}
-    first = listed["101"]
-    for ref in ("101", "#101", first.id):
+    first = listed[number]
+    for ref in (number, f"#{number}", first.id):
         found = each.get_incident(ref)
-        assert (found.id, found.tiny_id, found.message) == (first.id, "101", first.message), ref
+        assert (found.id, found.tiny_id, found.message) == (first.id, number, first.message), ref
 
 
 def test_an_unknown_number_is_not_found_and_names_it(each: AlertSource) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
@@ -21,10 +21,11 @@ from oncall.handoff import summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
 from oncall.kinds import alert_kind
 from oncall.models import Alert, AlertQuery, TimeWindow
-from oncall.sandbox.seed import DEFAULT_ANCHOR
-from oncall.sandbox.server import Sandbox
+from oncall.sandbox.seed import DEFAULT_ANCHOR, seed_sources, seed_week
+from oncall.sandbox.server import Sandbox, SandboxState
+from oncall.sandbox.week import Week
 from oncall.settings import Settings
-from oncall.sources import AlertSource, build_source
+from oncall.sources import SOURCE_NAMES, AlertSource, build_source
 from tests.conftest import FakeSleep
 from tests.factories import alert, coe_facts, context, incident, on_call
 
@@ -46,65 +47,31 @@ def _source(sandbox: Sandbox, name: str, sleep: FakeSleep) -> AlertSource:
     return build_source(settings, sleep=sleep)
 
 
-@contextmanager
-def _poisoned_alert(sandbox: Sandbox, name: str) -> Iterator[str]:
-    """Gives the week's last alert a title and description holding a lone surrogate, and yields
-    its id; the fake is put back as it was afterwards."""
-    if name == "rootly":
-        state: Any = sandbox.state.rootly
-        alerts = state.alerts
-        target = copy.deepcopy(alerts[-1])
-        target["attributes"]["summary"] = f"Disk full {LONE} on db-1"
-        target["attributes"]["description"] = f"see {LONE}runbook"
-    else:
-        state = sandbox.state.opsgenie if name == "opsgenie" else sandbox.state.jsm.ops
-        alerts = state.alerts
-        target = copy.deepcopy(alerts[-1])
-        target["message"] = f"Disk full {LONE} on db-1"
-        target["description"] = f"see {LONE}runbook"
-    original = list(alerts)
-    state.set_alerts([*original[:-1], target])
-    try:
-        yield target["id"]
-    finally:
-        state.set_alerts(original)
+def _hostile_week() -> Week:
+    """The seeded week with its last alert's title and description, and its last incident's
+    title, holding a lone surrogate: every source's fake serves them in its own shapes."""
+    week = seed_week(DEFAULT_ANCHOR)
+    target = copy.deepcopy(week.alerts[-1])
+    target["message"] = f"Disk full {LONE} on db-1"
+    target["description"] = f"see {LONE}runbook"
+    week.set_alerts([*week.alerts[:-1], target])
+    week.incidents[-1] = {**week.incidents[-1], "message": f"Checkout down {LONE}"}
+    return week
 
 
-@contextmanager
-def _poisoned_incident(sandbox: Sandbox, name: str) -> Iterator[str]:
-    """Gives the last incident a title holding a lone surrogate; put back afterwards."""
-    key: tuple[str, ...]
-    if name == "rootly":
-        items = sandbox.state.rootly.incidents
-        key = ("attributes", "title")
-    elif name == "jsm":
-        items = sandbox.state.jsm.issues
-        key = ("fields", "summary")
-    else:
-        items = sandbox.state.opsgenie.incidents
-        key = ("message",)
-    index = len(items) - 1
-    saved = items[index]
-    poisoned = copy.deepcopy(saved)
-    holder = poisoned
-    for part in key[:-1]:
-        holder = holder[part]
-    holder[key[-1]] = f"Checkout down {LONE}"
-    items[index] = poisoned
-    try:
-        yield str(poisoned.get("id"))
-    finally:
-        items[index] = saved
+POISONED = _hostile_week()
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     """A sandbox of this module's own: the poisoned records never meet another test."""
-    with Sandbox.seeded(DEFAULT_ANCHOR) as sb:
+    state = SandboxState()
+    seed_sources(state, POISONED)
+    with Sandbox(state) as sb:
         yield sb
 
 
-@pytest.fixture(params=["opsgenie", "jsm", "rootly"])
+@pytest.fixture(params=SOURCE_NAMES)
 def source_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -112,10 +79,8 @@ def source_name(request: pytest.FixtureRequest) -> str:
 def test_a_lone_surrogate_in_an_alert_reaches_models_as_fffd(
     sandbox: Sandbox, source_name: str, fake_sleep: FakeSleep
 ) -> None:
-    with (
-        _poisoned_alert(sandbox, source_name) as alert_id,
-        closing(_source(sandbox, source_name, fake_sleep)) as src,
-    ):
+    alert_id = POISONED.alerts[-1]["id"]
+    with closing(_source(sandbox, source_name, fake_sleep)) as src:
         listed = [a for a in src.fetch_alerts(AlertQuery(created=WEEK)) if a.id == alert_id]
         one = src.get_alert(alert_id)
     assert len(listed) == 1
@@ -128,13 +93,10 @@ def test_a_lone_surrogate_in_an_alert_reaches_models_as_fffd(
 def test_a_lone_surrogate_in_an_incident_title_reaches_models_as_fffd(
     sandbox: Sandbox, source_name: str, fake_sleep: FakeSleep
 ) -> None:
-    with (
-        _poisoned_incident(sandbox, source_name) as incident_id,
-        closing(_source(sandbox, source_name, fake_sleep)) as src,
-    ):
+    with closing(_source(sandbox, source_name, fake_sleep)) as src:
         found = src.fetch_incidents(TimeWindow(start=WEEK.start - timedelta(days=60), end=WEEK.end))
     titles = [i.message for i in found if "Checkout down" in i.message]
-    assert titles == ["Checkout down \ufffd"], (incident_id, [i.message for i in found][-3:])
+    assert titles == ["Checkout down \ufffd"], (source_name, [i.message for i in found][-3:])
 
 
 def _decoded(body: bytes) -> Any:
@@ -166,8 +128,8 @@ def test_the_http_stage_decodes_every_lone_surrogate_to_fffd(body: bytes, expect
 
 
 def _alert_from_vendor(title: str, description: str) -> Alert:
-    """An OpsGenie alert as the shared stage decodes it from a vendor's escaped JSON."""
-    from oncall.sources.opsgenie.records import alert_from_raw
+    """An OpsGenie-shaped alert (JSM's too) as the shared stage decodes it from a vendor's escaped JSON."""
+    from oncall.sources.genie import alert_from_raw
 
     raw = {
         "id": "a-1",
