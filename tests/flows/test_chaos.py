@@ -1,6 +1,8 @@
 """Chaos: every flow, many seeded runs, 20% faults on every outside API; nothing lost, nothing twice.
 
-Every flow runs on OpsGenie; runbook-gaps and shift-handoff also run on JSM and Rootly.
+Every flow runs on the default source (OpsGenie); runbook-gaps and shift-handoff also run on
+every other registered source (`oncall.sources.SOURCE_NAMES`: JSM, Rootly, PagerDuty), each on
+the same share of the seeds, so a new source joins chaos by registering and CI stays quick.
 
 Each scenario reseeds the fault injector, runs the flow with faults until it completes (a failed
 run is rerun, as a schedule would), then checks the invariants against a fault-free reference:
@@ -28,6 +30,7 @@ from flows.shift_handoff import shift_handoff
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from oncall.sources import DEFAULT_SOURCE, SOURCE_NAMES
 from tests.flows.conftest import LONG, coes, forget_coes, rows
 
 RUNS = int(os.environ.get("CHAOS_RUNS", "50"))
@@ -156,12 +159,15 @@ def test_shift_handoff_under_chaos(chaos_env: Sandbox) -> None:
     print(f"shift-handoff: {RUNS} seeded runs, {reruns} reruns after failures")
 
 
-@pytest.mark.parametrize("source", ["jsm", "rootly"])
+OTHER_SOURCES = tuple(name for name in SOURCE_NAMES if name != DEFAULT_SOURCE)
+
+
+@pytest.mark.parametrize("source", OTHER_SOURCES)
 def test_the_other_sources_under_chaos(
     chaos_env: Sandbox, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
-    """The same faults on JSM's and Rootly's fakes, for the two flows that read alerts in bulk;
-    a tenth of the seeds each, so CI stays quick."""
+    """The same faults on every other registered source's fake, for the two flows that read
+    alerts in bulk; a tenth of the seeds each (the same share for every source), so CI stays quick."""
     for key, value in chaos_env.source_env(source).items():
         monkeypatch.setenv(key, value)
     seeds = range(1000, 1000 + max(1, RUNS // 10))
