@@ -407,3 +407,37 @@ def test_slack_check_tries_as_often_as_the_settings_say() -> None:
     [check] = slack_checks(Settings(slack_webhook_url=url, http_attempts=1, http_backoff_seconds=0))
     assert check.status == "fail" and "on each of 1 tries" in check.detail, check.detail
     assert "nobody" not in check.detail
+
+
+def test_every_check_takes_the_configured_timeout_and_attempts(
+    env: pytest.MonkeyPatch, sandbox: Sandbox
+) -> None:
+    """Doctor builds its clients as a flow run does (oncall.wiring): against APIs that never
+    answer, each request gives up after ONCALL_HTTP_TIMEOUT_SECONDS and is tried
+    ONCALL_HTTP_ATTEMPTS times, not on a client's own defaults (15 s, 5 or 6 tries). Slack's
+    post is tried once: a post whose answer was lost may have posted."""
+    import time
+    from collections import Counter
+
+    from oncall.sandbox.faults import FaultRates
+
+    env.setenv("ONCALL_HTTP_TIMEOUT_SECONDS", "0.5")
+    env.setenv("ONCALL_HTTP_ATTEMPTS", "2")
+    env.setenv("ONCALL_HTTP_BACKOFF_SECONDS", "0")
+    env.setenv("ONCALL_GOOGLE_SERVICE_ACCOUNT", "")  # its token exchange is google-auth's own
+    systems = ("opsgenie", "github", "slack")
+    for system in systems:
+        sandbox.app.rates[system] = FaultRates(rate_timeout=1.0, timeout_seconds=20)
+    before = len(sandbox.app.served)
+    started = time.monotonic()
+    code, checks = report()
+    took = time.monotonic() - started
+    served = sandbox.app.served[before:]
+    assert code == 1
+    for name in ("source.credentials", "github.repo", "slack.webhook"):
+        assert status(checks, name) == "fail", checks[name]
+    tries = Counter((s.system, s.method, s.path) for s in served if s.system in systems)
+    assert {system for system, _, _ in tries} == set(systems), tries
+    assert {n for (system, _, _), n in tries.items() if system != "slack"} == {2}, tries
+    assert [n for (system, _, _), n in tries.items() if system == "slack"] == [1], tries
+    assert took < 15, f"doctor took {took:.1f} s: a client waited past its 0.5 s timeout"
