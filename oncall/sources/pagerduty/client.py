@@ -59,7 +59,10 @@ def stamp(at: datetime) -> str:
 
 
 def _rate_reset(response: httpx.Response) -> float | None:
-    """Seconds to wait, from `ratelimit-reset`: PagerDuty's only hint on a 429."""
+    """Seconds to wait, from `ratelimit-reset`: PagerDuty's only hint on a 429. Every answer
+    carries the header (when the current window ends), so only a 429's is a wait."""
+    if response.status_code != 429:
+        return None
     value = response.headers.get("ratelimit-reset", "").strip()
     try:
         return max(0.0, min(60.0, float(value)))
@@ -230,15 +233,15 @@ class PagerDutySource(SourceClient):
     def _log_facts(self, raws: list[dict[str, Any]]) -> tuple[dict[str, Ack], dict[str, str | None]]:
         """First acknowledgement and the resolver per incident, from the account's log entries over
         the incidents' lifetime (one listing, split like any other, instead of one read per incident)."""
-        starts = [r.get("created_at") for r in raws if r.get("created_at")]
-        ends = [r.get("last_status_change_at") or r.get("resolved_at") or r.get("created_at") for r in raws]
-        if not starts:
+        starts = [t for r in raws if (t := _time(r.get("created_at"))) is not None]
+        ends = [
+            t
+            for r in raws
+            if (t := _time(r.get("last_status_change_at") or r.get("resolved_at") or r.get("created_at")))
+        ]
+        if not starts:  # none has a readable time: parsing the records names them
             return {}, {}
-        try:
-            lo = min(_at(s) for s in starts)
-            hi = max(_at(e) for e in ends if e) + timedelta(seconds=1)
-        except (TypeError, ValueError):
-            raise MalformedError(SYSTEM, "incidents: a created_at or resolved_at is not a time") from None
+        lo, hi = min(starts), max(ends) + timedelta(seconds=1)
         wanted = {str(r.get("id")) for r in raws}
         window = TimeWindow(start=lo, end=max(hi, lo + timedelta(seconds=1)))
 
@@ -454,6 +457,13 @@ def _at(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no zone")
     return parsed
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return _at(value) if value else None
+    except ValueError:
+        return None
 
 
 def _before(raw: dict[str, Any], bound: datetime) -> bool:

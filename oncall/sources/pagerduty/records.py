@@ -68,6 +68,13 @@ class Priorities:
         return URGENCY.get(str(raw.get("urgency")))
 
 
+def _title(raw: dict[str, Any]) -> str:
+    title = raw["title"]
+    if not isinstance(title, str):
+        raise TypeError(f"title is {type(title).__name__}, not text")
+    return title
+
+
 def _summary(ref: Any) -> str | None:
     return str(ref["summary"]) if isinstance(ref, dict) and ref.get("summary") else None
 
@@ -157,7 +164,7 @@ def alert_from_incident(
         id=str(raw["id"]),
         tiny_id=str(raw["incident_number"]) if raw.get("incident_number") is not None else None,
         alias=(first_alert or {}).get("alert_key") or raw.get("incident_key"),
-        message=str(raw["title"]),
+        message=_title(raw),
         status="closed" if status == "resolved" else "open",
         acknowledged=ack is not None or status == "acknowledged",
         priority=priorities.of(raw),
@@ -192,7 +199,7 @@ def incident_from_record(raw: dict[str, Any], priorities: Priorities, users: Use
     return Incident(
         id=str(raw["id"]),
         tiny_id=str(raw["incident_number"]) if raw.get("incident_number") is not None else None,
-        message=str(raw["title"]),
+        message=_title(raw),
         status="closed" if status == "resolved" else "open",
         priority=priorities.of(raw),
         created_at=created,

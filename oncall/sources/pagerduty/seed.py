@@ -81,6 +81,10 @@ def seed_pagerduty(week: Week) -> PagerDutyState:
         ident = by_email.get(str(email))
         return ref("user", ident, state.users[ident]["name"]) if ident else None
 
+    def agent(name: Any, fallback: dict[str, Any]) -> dict[str, Any]:
+        """Who acted when it was not a person: an integration (OpsGenie's "Alert API")."""
+        return ref("integration", pd_id("PI", str(name)), str(name)) if name else fallback
+
     def priority(name: str | None) -> dict[str, Any] | None:
         return ref("priority", f"PPRIO{name[1]}", name) if name else None
 
@@ -181,12 +185,12 @@ def seed_pagerduty(week: Week) -> PagerDutyState:
             if log["log"].startswith("Escalated"):
                 entries.append(entry(incident, len(entries), "escalate", log["createdAt"], log["log"], svc))
         if acked_at:
-            by = user(report.get("acknowledgedBy")) or svc
+            by = user(report.get("acknowledgedBy")) or agent(report.get("acknowledgedBy"), svc)
             entries.append(
                 entry(incident, len(entries), "acknowledge", acked_at, f"Acknowledged by {by['summary']}", by)
             )
         if resolved:
-            by = user(report.get("closedBy")) or svc
+            by = user(report.get("closedBy")) or agent(report.get("closedBy"), svc)
             entries.append(
                 entry(incident, len(entries), "resolve", resolved, f"Resolved by {by['summary']}", by)
             )
