@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import SAFE_METHODS, ApiClient
 from oncall.clients.records import answer_shape
-from oncall.errors import AuthError, ConfigError, NotFoundError, RejectedError
+from oncall.errors import AuthError, ConfigError, NotFoundError, RejectedError, remember_secret
 from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
 from oncall.tracker import HEADER_RANGE, TRACKER_RANGE, column_letter, read_cells
 
@@ -70,7 +70,8 @@ class DriveFile(BaseModel):
 
 
 class _TokenAuth(httpx.Auth):
-    """Adds the service account's bearer token, refreshing it once it expires."""
+    """Adds the service account's bearer token, refreshing it once it expires, and registers
+    the token for the stage's scrubber (Drive, Docs and Sheets all send it)."""
 
     def __init__(self, credentials: service_account.Credentials) -> None:
         self.credentials = credentials
@@ -86,7 +87,9 @@ class _TokenAuth(httpx.Auth):
                     raise AuthError(
                         SYSTEM, f"token exchange failed ({type(exc).__name__}); check {SETTING}"
                     ) from None
-        request.headers["Authorization"] = f"Bearer {self.credentials.token}"
+        token = str(self.credentials.token)
+        remember_secret(token)  # cheap when repeated; an error page may echo what was sent
+        request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
 
