@@ -191,7 +191,7 @@ class MemorySource:
         self._incident_by_ref = {i.id: i for i in self._incidents} | {
             i.tiny_id: i for i in self._incidents if i.tiny_id
         }
-        self._week = week
+        self.week = week
 
     @classmethod
     def seeded(
@@ -242,9 +242,9 @@ class MemorySource:
 
     def alert_timeline(self, alert_id: str) -> list[TimelineEntry]:
         self._asked("alert_timeline")
-        if alert_id not in self._week.alert_timelines:
+        if alert_id not in self.week.alert_timelines:
             raise NotFoundError(self.system, f"logs of alert {alert_id} were not found")
-        return list(self._week.alert_timelines[alert_id])
+        return list(self.week.alert_timelines[alert_id])
 
     # -- incidents --------------------------------------------------------------------------
 
@@ -273,27 +273,27 @@ class MemorySource:
 
     def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
         self._asked("incident_timeline")
-        if incident_id not in self._week.incident_timelines:
+        if incident_id not in self.week.incident_timelines:
             raise NotFoundError(self.system, f"timeline of incident {incident_id} was not found")
-        return list(self._week.incident_timelines[incident_id])
+        return list(self.week.incident_timelines[incident_id])
 
     # -- schedules --------------------------------------------------------------------------
 
     def list_schedules(self) -> list[Schedule]:
         self._asked("list_schedules")
-        return list(self._week.schedules)
+        return list(self.week.schedules)
 
     def get_schedule(self, name: str) -> Schedule:
         self._asked("get_schedule")
-        found = next((s for s in self._week.schedules if s.name == name), None)
+        found = next((s for s in self.week.schedules if s.name == name), None)
         if found is None:
-            known = ", ".join(sorted(s.name for s in self._week.schedules)) or "none"
+            known = ", ".join(sorted(s.name for s in self.week.schedules)) or "none"
             raise NotFoundError(self.system, f"schedule {name!r} was not found (schedules: {known})")
         return found
 
     def _turns(self, schedule: str) -> tuple[Turn, ...]:
         self.get_schedule(schedule)  # an unknown schedule is not found, as on every source
-        return self._week.turns.get(schedule, ())
+        return self.week.turns.get(schedule, ())
 
     def on_call(self, schedule: str, at: datetime) -> OnCall:
         self._asked("on_call")
@@ -310,7 +310,7 @@ class MemorySource:
 
     def check(self) -> str:
         self._asked("check")
-        return f"{self.system}: {len(self._alerts)} alerts, {len(self._week.schedules)} schedule(s) in memory"
+        return f"{self.system}: {len(self._alerts)} alerts, {len(self.week.schedules)} schedule(s) in memory"
 
     def close(self) -> None:
         """Nothing to close: it holds no connection."""
