@@ -1,12 +1,12 @@
-"""Every flow on every alert source: OpsGenie, JSM Operations and Rootly, one seeded week.
+"""Every flow on every registered alert source (OpsGenie, JSM Operations, Rootly, ...), one seeded week.
 
 The sandbox serves the same facts in each vendor's shapes, so the reports must agree on
-everything each vendor records, and say "not available" for what it does not.
+everything each vendor records, and say "not available" for what it does not. A source joins
+these tests by joining the registry.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -21,10 +21,12 @@ from flows.runbook_gaps import runbook_gaps
 from flows.shift_handoff import shift_handoff
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from oncall.sources import REGISTRY, SOURCE_NAMES
 from tests.flows.conftest import coes, rows
 
-SOURCES = ("opsgenie", "jsm", "rootly")
-LONG = {"opsgenie": "inc-7f3a-0001", "jsm": "OPS-101", "rootly": "inc-7f3a-0001"}
+SOURCES = SOURCE_NAMES
+BASE, *OTHERS = SOURCES  # every other source's reports are compared with the default's
+LONG = {name: spec.fake.long_incident_id for name, spec in REGISTRY.items()}
 SHARED_LINES = ("- **Outgoing:**", "- **Incoming:**", "- After hours", "- Acknowledged:", "- Closed:")
 
 UseSource = Callable[[str], None]
@@ -67,16 +69,15 @@ def test_the_handoff_agrees_across_sources(
         use_source(source)
         reports[source] = shift_handoff(shift_end="2026-11-24T10:00", deliver=["file"])
     written = "".join(f.read_text() for f in tmp_path.rglob("*") if f.is_file())
-    jsm_basic = base64.b64encode(f"{sandbox.state.jsm.email}:{sandbox.state.jsm.api_token}".encode()).decode()
-    for secret in (sandbox.state.jsm.api_token, jsm_basic, sandbox.state.rootly.api_token):
+    for secret in (c for spec in REGISTRY.values() for c in spec.fake.canaries):  # raw, Basic ...
         assert secret not in written and secret not in caplog.text and secret not in "".join(reports.values())
-    base = reports["opsgenie"]
+    base = reports[BASE]
     assert len(_incident_rows(base)) == 3 and (
         "xPro unavailable: RDS storage exhausted on the xpro applications db",
         "closed",
         "47m 00s",
     ) in _incident_rows(base)
-    for source in ("jsm", "rootly"):
+    for source in OTHERS:
         md = reports[source]
         assert f"source: {source}" in md
         assert _lines(md, SHARED_LINES) == _lines(base, SHARED_LINES), source
@@ -90,6 +91,9 @@ def test_the_handoff_agrees_across_sources(
     assert "Not available from rootly: priority" in reports["rootly"]
     assert "priority not available from rootly" in reports["rootly"]
     assert "Not available from" not in base and "Not available from" not in reports["jsm"]
+    for source in SOURCES:  # each says what its registry entry says it lacks, and nothing else
+        said = re.findall(rf"_Not available from {source}: ([^(]+) \(", reports[source])
+        assert said == list(REGISTRY[source].lacks), source
 
 
 def test_jsm_without_an_incident_project_says_incidents_are_not_available(
@@ -113,15 +117,15 @@ def test_runbook_gaps_files_the_same_gaps_from_every_source(
         use_source(source)
         monkeypatch.setenv("ONCALL_GITHUB_REPO", "acme/gaps-sources")
         results[source] = runbook_gaps(window="-7d", window_end=DEFAULT_ANCHOR.isoformat(), max_issues=50)
-    first = results["opsgenie"]
+    first = results[BASE]
     assert first["create"] == first["gaps"] > 10
-    for source in ("jsm", "rootly"):  # the same kinds, already filed: nothing new, nothing twice
+    for source in OTHERS:  # the same kinds, already filed: nothing new, nothing twice
         assert results[source]["gaps"] == first["gaps"], source
         assert results[source]["create"] == 0 and results[source]["comment"] == 0, source
     assert len(sandbox.state.github.repos["acme/gaps-sources"].issues) == first["create"]
 
 
-@pytest.mark.parametrize("source", ["jsm", "rootly"])
+@pytest.mark.parametrize("source", OTHERS)
 def test_coe_prep_fills_the_same_coe_from_each_source(
     google: Sandbox,
     use_source: UseSource,
