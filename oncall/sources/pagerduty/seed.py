@@ -168,11 +168,14 @@ def seed_pagerduty(week: Week) -> PagerDutyState:
                 "incident": ref("incident", a["id"], a["message"]),
                 "suppressed": False,
                 "severity": SEVERITY.get(str(a.get("priority")), "warning"),
-                "integration": ref(
-                    "integration",
-                    pd_id("PI", a.get("source") or "events"),
-                    a.get("source") or "Events API V2",
-                ),
+                "integration": {
+                    **ref(
+                        "integration",
+                        pd_id("PI", a.get("source") or "events"),
+                        a.get("source") or "Events API V2",
+                    ),
+                    "type": "events_api_v2_inbound_integration_reference",
+                },
                 "body": {"type": "alert_body", "contexts": [], "details": details},
             }
         ]
@@ -259,7 +262,17 @@ def seed_pagerduty(week: Week) -> PagerDutyState:
             for n, e in enumerate(timeline)
             if e["type"] in kinds
         ]
-        state.notes[inc["id"]] = []
+        state.notes[inc["id"]] = [  # a note is also an annotate entry in the log, as PagerDuty keeps it
+            {
+                "id": f"PN{e['id'][1:]}"[:30],
+                "user": e["agent"],
+                "channel": {"summary": "The PagerDuty website or APIs"},
+                "content": e["note"],
+                "created_at": e["created_at"],
+            }
+            for e in state.log_entries[inc["id"]]
+            if e["type"] == "annotate_log_entry"
+        ]
 
     state.services = list(services.values())
     for sch in week.schedules:
@@ -268,7 +281,6 @@ def seed_pagerduty(week: Week) -> PagerDutyState:
                 "id": pd_id("PL", rot["id"]),
                 "name": rot["name"],
                 "start": rot["startDate"],
-                "end": None,
                 "rotation_virtual_start": rot["startDate"],
                 "rotation_turn_length_seconds": {"weekly": 604800, "daily": 86400, "hourly": 3600}[
                     rot["type"]
@@ -303,5 +315,6 @@ def seed_pagerduty(week: Week) -> PagerDutyState:
             Turn(t.start, t.end, {"id": uid[t.user["id"]], "name": t.user["name"]}, t.override)
             for t in week.turns.get(sch["id"], [])
         ]
-    state.set_incidents(incidents)
+    # The spec types these as text, not null: an incident not resolved, or without a key, leaves them out.
+    state.set_incidents([{k: v for k, v in i.items() if v is not None or k == "priority"} for i in incidents])
     return state
