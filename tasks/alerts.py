@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -23,7 +22,8 @@ from oncall.errors import InputError, OncallError
 from oncall.links import runbook_url
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimeWindow
 from oncall.settings import Settings
-from oncall.sources import AlertSource, build_source
+from oncall.sources import AlertSource
+from tasks.clients import clients
 from tasks.retry import outage_only
 
 T = TypeVar("T")
@@ -34,8 +34,8 @@ NOTE_CHARS = 2000
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_schedule(settings: Settings, name: str) -> Schedule:
     """The on-call schedule with its rotations (for hand-off boundaries)."""
-    with closing(build_source(settings)) as source:
-        return source.get_schedule(name)
+    with clients(settings) as run:
+        return run.source().get_schedule(name)
 
 
 @task(cache_policy=NO_CACHE)
@@ -107,7 +107,8 @@ class Alerts:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_alerts(settings: Settings, query: AlertQuery) -> Alerts:
     """Every alert matching the query, however many (the source splits past its paging caps)."""
-    with closing(build_source(settings)) as source, gc_paused():
+    with clients(settings) as run, gc_paused():
+        source = run.source()
         alerts = source.fetch_alerts(query)
     get_run_logger().info("Read %d alerts from %s", len(alerts), source.name)
     return Alerts(alerts)
@@ -116,7 +117,8 @@ def fetch_alerts(settings: Settings, query: AlertQuery) -> Alerts:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
     """Incidents created in the window, with their resolve times."""
-    with closing(build_source(settings)) as source:
+    with clients(settings) as run:
+        source = run.source()
         incidents = source.fetch_incidents(window)
     get_run_logger().info("Read %d incidents from %s", len(incidents), source.name)
     return incidents
@@ -125,14 +127,15 @@ def fetch_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_on_call(settings: Settings, schedule: str, at: datetime) -> OnCall:
     """Who was on call at one instant, overrides applied."""
-    with closing(build_source(settings)) as source:
-        return source.on_call(schedule, at)
+    with clients(settings) as run:
+        return run.source().on_call(schedule, at)
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_resolved_incidents(settings: Settings, window: TimeWindow) -> list[Incident]:
     """Incidents that were resolved or closed within the window."""
-    with closing(build_source(settings)) as source:
+    with clients(settings) as run:
+        source = run.source()
         incidents = source.fetch_resolved_incidents(window)
     get_run_logger().info("Read %d incidents resolved in the window from %s", len(incidents), source.name)
     return incidents
@@ -197,7 +200,8 @@ def fetch_runbook_links(settings: Settings, samples: list[Alert]) -> dict[str, s
         elif alert.details is None and alert.description is None and alert.id not in need:
             need.append(alert.id)
     if need:
-        with closing(build_source(settings)) as source:
+        with clients(settings) as run:
+            source = run.source()
             if not getattr(source, "lists_carry_details", False):
                 read = _each(
                     source, need, lambda s, i: s.get_alert(i), "the details", settings.max_concurrency
@@ -221,6 +225,6 @@ def fetch_alert_notes(settings: Settings, alert_ids: list[str]) -> dict[str, lis
 
     if not ids:
         return {}
-    with closing(build_source(settings)) as source:
-        got = _each(source, ids, notes, "the notes", settings.max_concurrency)
+    with clients(settings) as run:
+        got = _each(run.source(), ids, notes, "the notes", settings.max_concurrency)
     return {alert_id: got.get(alert_id, []) for alert_id in ids}
