@@ -4,6 +4,7 @@ second retry loop sits above or below it (a fault is tried exactly as often as t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
@@ -76,8 +77,14 @@ def gw(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GoogleWorkspace]:
 
 
 def _served(sandbox: Sandbox, method: str, path: str) -> list[int]:
-    """The statuses the fake answered to `method` on exactly `path`, in order."""
-    return [s.status for s in list(sandbox.app.served) if s.method == method and s.path == path]
+    """The statuses the fake answered to `method` on exactly `path`, in order. A request is logged
+    when it arrives and its status set once answered, which may be just after the client has it."""
+    deadline = time.monotonic() + 2
+    while True:
+        statuses = [s.status for s in list(sandbox.app.served) if s.method == method and s.path == path]
+        if 0 not in statuses or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.01)
 
 
 def _values(sandbox: Sandbox) -> str:
