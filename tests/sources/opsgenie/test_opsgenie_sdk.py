@@ -25,7 +25,7 @@ from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
 from oncall.sources.opsgenie.client import build_query
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 VENV = ROOT / ".venv-opsgenie-sdk"
 SCRIPT = Path(__file__).with_name("sdk") / "opsgenie_sdk_calls.py"
 REQUIREMENTS = ("opsgenie-sdk==2.1.5", "urllib3<2.6")
