@@ -7,22 +7,33 @@ STAMP   := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test chaos test-server test-browser test-postgres test-install lint fmt bench docs template clean
+.PHONY: venv demo test chaos test-server test-browser test-postgres test-install lint fmt bench docs template clean
 
 $(STAMP): uv.lock pyproject.toml
 	@test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q "uv==$(UV_VER)")
 	@$(UV) sync --frozen --python $(VENV)/bin/python -q
 	@rm -f $(VENV)/.synced-* && touch $@
 
+venv: $(STAMP)  ## sync .venv from uv.lock (every target does this first)
+
 demo: $(STAMP)  ## run every flow against the seeded sandbox; outputs under out/demo/
 	$(VENV)/bin/oncall demo --out out/demo
 
-test: $(STAMP)  ## the whole test suite (chaos, real-server, browser and PostgreSQL tests have their own targets)
-	$(VENV)/bin/python -m pytest -q --ignore=tests/browser --ignore=tests/postgres --ignore=tests/server --ignore=tests/install --ignore=tests/flows/test_chaos.py
+# The suite mostly waits (on the fakes, the Prefect server, child interpreters): with pytest-xdist
+# it runs in TEST_WORKERS processes, each with its own sandbox and Prefect test server, a file's
+# tests together in one (module fixtures, tests that build on the one before). TEST_WORKERS=0 runs
+# it in this process. Evaluated when the recipe runs, after $(STAMP) has synced the lock.
+TEST_WORKERS ?= 2
+XDIST = $(shell [ "$(TEST_WORKERS)" != 0 ] && $(VENV)/bin/python -c "import xdist" 2>/dev/null && echo "-n $(TEST_WORKERS) --dist $(1)")
+
+test: $(STAMP)  ## the whole test suite (chaos, real-server, browser and PostgreSQL tests have their own targets); TEST_WORKERS=2
+	$(VENV)/bin/python -m pytest -q $(call XDIST,loadfile) --ignore=tests/browser --ignore=tests/postgres --ignore=tests/server --ignore=tests/install --ignore=tests/flows/test_chaos.py
 
 CHAOS_RUNS ?= 50
-chaos: $(STAMP)  ## every flow, CHAOS_RUNS seeded runs (default 50) each, under 20% faults on every API
-	CHAOS_RUNS=$(CHAOS_RUNS) $(VENV)/bin/python -m pytest -q -s -p no:logging --durations=0 tests/flows/test_chaos.py
+# Each chaos scenario is independent (its own repositories, COEs and watermark), so they spread
+# over the workers one by one; -rP prints each one's seeded-runs line, which -s cannot from a worker.
+chaos: $(STAMP)  ## every flow, CHAOS_RUNS seeded runs (default 50) each, under 20% faults on every API; TEST_WORKERS=2
+	CHAOS_RUNS=$(CHAOS_RUNS) $(VENV)/bin/python -m pytest -q $(if $(call XDIST,load),$(call XDIST,load) -rP,-s) -p no:logging --durations=0 tests/flows/test_chaos.py
 
 test-server: $(STAMP)  ## a run killed holding its lock, on a real `prefect server start`: the lock lapses (~90 s)
 	$(VENV)/bin/python -m pytest -q tests/server
