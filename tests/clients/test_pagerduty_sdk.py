@@ -54,7 +54,7 @@ def _client(sandbox: Sandbox, token: str = API_TOKEN) -> tuple[pagerduty.RestApi
     transport = ToSandbox(sandbox)
     client = pagerduty.RestApiV2Client(token, transport=transport)
     client.sleep_timer = 0.0  # its 429 cool-down, so the test does not wait
-    client.sleep_timer_base = 0.0
+    client.sleep_timer_base = 0
     _OPEN.append(client)
     return client, transport
 
@@ -69,6 +69,12 @@ def _closed() -> Iterator[None]:
 @pytest.fixture
 def sdk(sandbox: Sandbox) -> pagerduty.RestApiV2Client:
     return _client(sandbox)[0]
+
+
+def _answer(caught: pytest.ExceptionInfo[pagerduty.HttpError]) -> httpx2.Response:
+    response = caught.value.response
+    assert isinstance(response, httpx2.Response)
+    return response
 
 
 def _state(sb: Sandbox) -> PagerDutyState:
@@ -110,14 +116,12 @@ def test_the_official_client_reads_pagerdutys_errors(sandbox: Sandbox) -> None:
     client, _ = _client(sandbox, token="pagerduty-canary-token-0c4f")
     with pytest.raises(pagerduty.HttpError) as caught:
         client.rget("incidents/inc-7f3a-0001")
-    assert caught.value.response.status_code == 401
-    assert caught.value.response.json()["error"] == {"message": "Authentication failed", "code": 2006}
+    assert _answer(caught).status_code == 401
+    assert _answer(caught).json()["error"] == {"message": "Authentication failed", "code": 2006}
     client, _ = _client(sandbox)
     with pytest.raises(pagerduty.HttpError) as missing:
         client.rget("incidents/nope")
-    assert (
-        missing.value.response.status_code == 404 and missing.value.response.json()["error"]["code"] == 2100
-    )
+    assert _answer(missing).status_code == 404 and _answer(missing).json()["error"]["code"] == 2100
 
 
 def test_the_official_client_retries_a_429_until_it_passes(sandbox: Sandbox) -> None:
@@ -148,5 +152,5 @@ def test_the_fakes_cap_is_where_the_official_client_stops(big: Sandbox) -> None:
     assert transport.paths.count("/incidents") == 100  # 100 full pages, not one refused
     with pytest.raises(pagerduty.HttpError) as refused:
         client.jget("incidents", params={"since": since, "until": until, "limit": 100, "offset": 10_000})
-    assert refused.value.response.status_code == 400
-    assert refused.value.response.json()["error"]["errors"] == [CAP_TEXT]
+    assert _answer(refused).status_code == 400
+    assert _answer(refused).json()["error"]["errors"] == [CAP_TEXT]
