@@ -143,11 +143,11 @@ def _cron_check(cron: str) -> Check:
 
 # -- The alert source --------------------------------------------------------------------------
 
-SOURCE_NAMES = {"opsgenie": "OpsGenie", "jsm": "JSM Operations", "rootly": "Rootly"}
-
 
 def source_checks(settings: Settings, clients: Clients | None = None) -> list[Check]:
     """Credentials, then the schedule by name; when it is missing, the schedules that exist."""
+    from oncall.sources import source_spec
+
     out: list[Check] = []
     with _clients(settings, clients) as run:
         try:
@@ -166,7 +166,7 @@ def source_checks(settings: Settings, clients: Clients | None = None) -> list[Ch
                 listed = ", ".join(repr(n) for n in names) or "none"
                 return fail(
                     "source.schedule",
-                    f"schedule {settings.schedule!r} is not in {SOURCE_NAMES[settings.source]}; it has: {listed}",
+                    f"schedule {settings.schedule!r} is not in {source_spec(settings.source).title}; it has: {listed}",
                     f"set ONCALL_SCHEDULE to {near[0]!r} (names are case-sensitive)"
                     if near
                     else "set ONCALL_SCHEDULE to one of those names",

@@ -63,12 +63,11 @@ PLACEHOLDERS: dict[str, str] = {
     "alerts.count": "number of related alerts",
     "alerts.list": "related alerts by kind, with counts",
     "timeline": "incident log, alert logs and notes merged, oldest first, in the team's zone",
-    "source.name": "the alert source (OpsGenie, JSM, Rootly)",
+    "source.name": "the alert source, by its name (e.g. OpsGenie)",
     "coe.date": "the date the COE was prepared",
     "coe.timezone": "the zone times are shown in",
 }
 REQUIRED = frozenset({"incident.title", "incident.duration", "timeline"})
-SOURCE_NAMES = {"opsgenie": "OpsGenie", "jsm": "Jira Service Management", "rootly": "Rootly"}
 
 
 class _Frozen(BaseModel):
@@ -218,13 +217,24 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
         "alerts.count": str(len(facts.related)),
         "alerts.list": alerts_list,
         "timeline": timeline,
-        "source.name": SOURCE_NAMES.get(facts.source, facts.source),
+        "source.name": source_title(facts.source),
         "coe.date": local(facts.prepared_at, tz).format("YYYY-MM-DD"),
         "coe.timezone": tz,
     }
     return {
         k: _safe(v, VALUE_LIMIT if k in ("timeline", "alerts.list") else 2_000) for k, v in values.items()
     }
+
+
+def source_title(name: str) -> str:
+    """The source's name as people know it (the registry's title), or `name` if none is registered."""
+    from oncall.errors import ConfigError
+    from oncall.sources import source_spec  # the registry loads on first use; this module stays light
+
+    try:
+        return source_spec(name).title
+    except ConfigError:
+        return name
 
 
 def responder_label(responder: Responder, people: Iterable[Person] = ()) -> str:
