@@ -33,10 +33,6 @@ from oncall.models import (
     stood_in_by,
 )
 
-# Until oncall/clients/google.py, oncall/sandbox/seed.py and tests/clients/test_sheets_tracker.py
-# import the tracker row from its home, oncall.tracker.
-from oncall.tracker import TRACKER_FORMATS, TRACKER_HEADER, tracker_row  # noqa: F401
-
 TEMPLATE = Path(__file__).with_name("templates") / "coe.md"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 VALUE_LIMIT = 30_000  # per value; Docs accepts more, reviewers read less
