@@ -400,6 +400,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def cmd_incidents(args: argparse.Namespace) -> int:
     from oncall.clock import fmt_duration, fmt_local
     from oncall.escape import terminal
+    from oncall.kinds import one_line
     from oncall.models import TimeWindow
     from oncall.settings import load_settings
     from oncall.wiring import Clients
@@ -423,7 +424,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             i.priority.value if i.priority else "-",
             fmt_local(i.created_at, tz),
             fmt_duration(i.duration) if i.duration is not None else "open",
-            terminal(" ".join(i.message.split()))[:100],
+            terminal(one_line(i.message))[:100],
         ]
         for i in found
     ]

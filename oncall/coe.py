@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local, local
-from oncall.kinds import alert_kind
+from oncall.kinds import alert_kind, one_line
 from oncall.models import (
     Alert,
     Incident,
@@ -246,7 +246,7 @@ def responder_label(responder: Responder, people: Iterable[Person] = ()) -> str:
 def coe_title(incident: Incident, tz: str) -> str:
     """`COE 2026-11-21 <title>`: the document's name in Drive."""
     return escape.cut(
-        f"COE {local(incident.created_at, tz).format('YYYY-MM-DD')} {' '.join(incident.message.split())}", 200
+        f"COE {local(incident.created_at, tz).format('YYYY-MM-DD')} {one_line(incident.message)}", 200
     )
 
 

@@ -162,10 +162,17 @@ def _firing(text: str) -> bool:
     return "[" in text[:60] and bool(_FIRING.search(text[:60]))
 
 
+def one_line(title: str) -> str:
+    """The title normalised: each run of whitespace (a newline, tabs, doubled spaces) one space.
+    The one normaliser: kinds, matching, the COE document's name and the CLI's tables read a
+    title through it, so they never disagree about what a title says."""
+    return " ".join(title.split())
+
+
 @lru_cache(maxsize=65_536)
 def title_parts(title: str) -> TitleParts:
     """The one reading of a title's shape, for kinds and for matching."""
-    text = " ".join(title.split())
+    text = one_line(title)
     cut = len(title) >= TITLE_CAP
     body = _PREFIX.sub("", text) if text.startswith("[") else text
     firing = _firing(text)

@@ -265,3 +265,17 @@ def test_a_long_hyphenated_title_gets_its_kind_in_seconds_not_minutes(title: str
     kind = alert_kind(title)
     took = time.process_time() - start
     assert kind and took < 5.0, took  # a hang guard, not a speed target (those are in make bench)
+
+
+def test_one_normaliser_reads_every_title() -> None:
+    from datetime import UTC, datetime
+
+    from oncall.coe import coe_title
+    from oncall.kinds import one_line, title_parts
+    from oncall.models import Incident
+
+    messy = "DiskFull \n\t on  db-1\r\n(prod)"
+    assert one_line(messy) == "DiskFull on db-1 (prod)"
+    assert title_parts(messy).text == one_line(messy)
+    inc = Incident(id="i", message=messy, status="closed", created_at=datetime(2026, 11, 21, 12, tzinfo=UTC))
+    assert coe_title(inc, "UTC") == f"COE 2026-11-21 {one_line(messy)}"
