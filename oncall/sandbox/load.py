@@ -18,9 +18,11 @@ from oncall.sandbox.seed import (
     USERS,
     iso,
     seed_state,
+    seed_week,
     synthetic_alerts,
 )
 from oncall.sandbox.server import SandboxState
+from oncall.sources import DEFAULT_SOURCE, REGISTRY
 
 ALERTS = 50_000
 ENTRIES = 1_000
@@ -57,10 +59,12 @@ def _gap_issue(number: int, at: datetime) -> tuple[str, str]:
 
 
 def load_state(anchor: datetime = DEFAULT_ANCHOR) -> SandboxState:
+    """The scenario on the default source's fake; the others serve the ordinary seeded week."""
     state = seed_state(anchor)
+    heavy = seed_week(anchor)
     week = (anchor - timedelta(days=7), anchor)
-    state.opsgenie.set_alerts(synthetic_alerts(ALERTS, *week))
-    state.opsgenie.alert_logs.clear()
+    heavy.set_alerts(synthetic_alerts(ALERTS, *week))
+    heavy.alert_logs.clear()
     repo = state.github.repo(state.runbook_repo)
     repo.files[f"{state.runbook_path}@main"] = load_runbook()
     for n in range(EXISTING_ISSUES):
@@ -112,7 +116,8 @@ def load_state(anchor: datetime = DEFAULT_ANCHOR) -> SandboxState:
             }
             for i, (kind, at, text) in enumerate(entries)
         ]
-    state.opsgenie.incidents = incidents
-    state.opsgenie.timelines = timelines
-    assert state.opsgenie.schedules[0]["id"] == SCHEDULE["id"]
+    heavy.incidents = incidents
+    heavy.timelines = timelines
+    assert heavy.schedules[0]["id"] == SCHEDULE["id"]
+    state.sources[DEFAULT_SOURCE] = REGISTRY[DEFAULT_SOURCE].fake.seed(heavy)
     return state
