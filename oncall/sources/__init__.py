@@ -19,11 +19,18 @@ Adding a source (say `pagerduty`) is its package plus one line, `"pagerduty",` i
     `config(settings, PagerDutyConfig)` and secrets with `settings.require(name)`, and returns
     the client, passing `**http` (timeout, concurrency, retry and the transport/sleep test seams);
   - `fake = FakeSpec(...)`: how the sandbox serves it and what the shared tests need (below).
-- its client (`client.py`), record parsing, and fake live in the package; imports point at the
-  shared modules (`oncall.sources.base`, `paging`, `oncall.sandbox.week` ...), never at another
-  source's package.
-- its own tests go in `tests/sources/pagerduty/`; the per-source flow, canary, hostile-response,
-  incident-lookup and surrogate tests read the registry and take it in on their own.
+- its client (`client.py`), record parsing, fake (`fake.py`) and seeding (`seed.py`: the
+  seeded `oncall.sandbox.week.Week`, in OpsGenie's shapes, rewritten into its vendor's) live in
+  the package; imports point at the shared modules (`oncall.sources.base`, `paging`, `genie`,
+  `oncall.sandbox.week`, `query`, `responses`, `urls`), never at another source's package.
+- its own tests go in `tests/sources/pagerduty/` (with an `__init__.py`); the per-source flow,
+  canary, hostile-response, incident-lookup and lone-surrogate tests, the sandbox's mounts, seeding
+  and faults, Settings, the CLI's choices and doctor read the registry and take it in on their own.
+- outside the package, only text a person reads: its settings in `oncall.example.toml` (a test
+  checks every setting is there), `make docs` (regenerates the tables) and its migration note.
+
+`REGISTRY` loads the packages on first use; `SOURCE_NAMES` is `_PACKAGES` and loads nothing, so
+the CLI can offer the choices without importing pydantic.
 """
 
 from __future__ import annotations
