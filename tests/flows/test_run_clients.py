@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from prefect import flow
 
+from flows.shift_handoff import shift_handoff
 from oncall.models import Incident, TimelineEntry, stand_in_id
 from oncall.sandbox.server import Sandbox
 from tasks.clients import run_clients
@@ -51,3 +52,10 @@ def test_a_run_s_tasks_share_one_jsm_client(jsm: Sandbox) -> None:
     assert _lookups(jsm, before) == 1
     _story(alert)
     assert _lookups(jsm, before) == 2  # a new run, new clients
+
+
+def test_a_jsm_hand_off_looks_its_cloud_id_up_once(jsm: Sandbox) -> None:
+    before = len(jsm.app.served)
+    markdown = shift_handoff(shift_end="2026-11-24T10:00", deliver=["file"])
+    assert "source: jsm" in markdown
+    assert _lookups(jsm, before) == 1  # schedule, alerts twice, incidents, on call twice: one client
