@@ -293,3 +293,23 @@ def test_pygithub_itself_sends_through_the_stage_and_keeps_its_own_exceptions(
     with pytest.raises(UnknownObjectException) as missing:
         gh.gh.get_repo(repo).get_label("nope").color  # noqa: B018 - lazy: reading it fetches it
     assert missing.value.status == 404 and not isinstance(missing.value, OutsideError)
+
+
+def test_a_spent_github_hour_holds_the_client_until_its_reset(sandbox: Sandbox, repo: str) -> None:
+    """A primary limit (403, X-RateLimit-Remaining: 0) is a rate limit to the stage: it waits
+    until X-RateLimit-Reset, and the client's next request waits out what is left of it."""
+    sleep = FakeSleep()
+    sandbox.state.github.spend_quota(sandbox.state.github.login, reset_in=30)
+
+    def refill(seconds: float) -> None:
+        sleep(seconds)
+        sandbox.state.github.forget_writes()  # the hour has passed for the fake
+
+    with GitHubClient(
+        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, sleep=refill
+    ) as gh:
+        assert gh.default_branch(repo) == "main"
+        assert _served(sandbox, "GET", f"/github/repos/{repo}") == [403, 200]
+        assert len(sleep.calls) == 1 and 20 <= sleep.calls[0] <= 32  # until the reset, not a blind minute
+        gh.check(repo)
+    assert len(sleep.calls) == 2 and 0 < sleep.calls[1] <= sleep.calls[0]
