@@ -23,6 +23,7 @@ from oncall.sources.pagerduty import API_TOKEN, SOURCE
 from oncall.sources.pagerduty.client import PagerDutySource
 from oncall.sources.pagerduty.fake import CAP_TEXT, PagerDutyState
 from tests.conftest import FakeSleep
+from tests.sources.helpers import source_from_env
 
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
 SCHEDULE = "Primary On Call Schedule"
@@ -344,3 +345,22 @@ def test_the_source_spec_points_the_sandbox_at_the_fake(sandbox: Sandbox) -> Non
     assert headers["ratelimit-remaining"] == "0" and body["error"]["code"] == 2020
     state = copy.deepcopy(_pd(sandbox))
     assert json.dumps(state.incidents)  # the fake's state is plain JSON
+
+
+def test_settings_build_the_client_the_registry_names(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = source_from_env(
+        sandbox, monkeypatch, "pagerduty", ONCALL_PAGERDUTY_INCIDENT_TYPE="incident_default"
+    )
+    try:
+        assert isinstance(src, PagerDutySource) and src.incident_type == "incident_default"
+        # the routine pages are now the incidents, and the major ones the alerts
+        assert {a.id for a in src.fetch_alerts(AlertQuery(created=WEEK))} == {
+            "inc-7f3a-0001",
+            "inc-7f3a-0002",
+            "inc-7f3a-0003",
+        }
+        assert "token accepted (user alice.ng@example.edu)" in src.check()
+    finally:
+        src.close()
