@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
+
+from oncall import lowmem
 
 
 class _Model(BaseModel):
@@ -109,27 +110,8 @@ class Alert(_Model):
         return self.status != "closed"
 
     def model_post_init(self, context: Any, /) -> None:
-        # pydantic keeps a set of the fields each instance was given: 2 KB per alert, 100 MB
-        # for a 50,000-alert week. Nothing here asks which fields were set, so every alert
-        # shares one set naming them all (model_copy gives a copy its own, as usual).
-        object.__setattr__(self, "__pydantic_fields_set__", _ALERT_FIELDS)
-        # A week's alerts name the same few teams and tags again and again: equal frozen
-        # tuples are shared, so the garbage collector has three objects fewer to walk per
-        # alert (a tuple, a Responder and its fields set). Over 50,000 alerts a full
-        # collection went from 0.22 s to 0.13 s.
-        if self.responders:
-            object.__setattr__(self, "responders", _shared(self.responders))
-        if self.tags:
-            object.__setattr__(self, "tags", _shared(self.tags))
-
-
-_ALERT_FIELDS = set(Alert.model_fields)
-
-
-@lru_cache(maxsize=4096)
-def _shared(value: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The first-seen tuple equal to `value` (its items are frozen, so sharing is safe)."""
-    return value
+        if lowmem.enabled:  # opt-in, off by default: see oncall.lowmem
+            lowmem.lean_alert(self)
 
 
 class TimelineEntry(_Model):
