@@ -17,7 +17,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from oncall import clock
-from oncall.clients.records import gc_paused
 from oncall.errors import InputError, OncallError
 from oncall.links import runbook_url
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Schedule, TimeWindow
@@ -107,7 +106,7 @@ class Alerts:
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
 def fetch_alerts(settings: Settings, query: AlertQuery) -> Alerts:
     """Every alert matching the query, however many (the source splits past its paging caps)."""
-    with clients(settings) as run, gc_paused():
+    with clients(settings) as run:
         source = run.source()
         alerts = source.fetch_alerts(query)
     get_run_logger().info("Read %d alerts from %s", len(alerts), source.name)
