@@ -114,7 +114,7 @@ class PagerDutyState:
         self._feed_keys = [_at(e["created_at"]) for e in self._feed]
 
     def incident(self, ref: str) -> dict[str, Any] | None:
-        """By id, or by incident number."""
+        """By id, or by incident number (as `GET /incidents/{id}` takes either)."""
         found = self._by_id.get(ref)
         if found is None and ref.isdigit():
             found = next((i for i in self.incidents if i.get("incident_number") == int(ref)), None)
@@ -246,7 +246,8 @@ def build_pagerduty_app(state: PagerDutyState) -> Router:
         key: str, table: dict[str, list[dict[str, Any]]], paged: bool = True
     ) -> Callable[[Request], JSONResponse]:
         def answer(request: Request) -> JSONResponse:
-            found = state.incident(request.path_params["id"])
+            # by id only: an incident number finds the incident itself, not what hangs under it
+            found = state._by_id.get(request.path_params["id"])
             if found is None:
                 raise _Refused(404)
             items = table.get(found["id"], [])

@@ -156,6 +156,7 @@ def test_paging_echoes_limit_and_offset_and_says_when_there_is_more(sandbox: San
         (401, "/incidents", {}, "Authentication failed", 2006),
         (404, "/incidents/nope", {}, "Not Found", 2100),
         (404, "/users/PNOBODY", {}, "Not Found", 2100),
+        (404, "/incidents/101/alerts", {}, "Not Found", 2100),  # a number finds the incident, not its parts
         (400, "/incidents", {"offset": 9_990, "limit": 100}, "Arguments Caused Error", 2002),
         (400, "/incidents", {"statuses[]": "closed"}, "Invalid Input Provided", 2001),
         (
