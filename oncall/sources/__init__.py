@@ -15,9 +15,10 @@ Adding a source (say `pagerduty`) is its package plus one line, `"pagerduty",` i
     (field -> default Prefect Secret block); `credential` is the one that authenticates; API
     addresses are in `url_fields` (checked as http(s), sandbox ones flagged by doctor);
   - `lacks`: what it never records, and why (reports print it instead of a made-up value);
-  - `build(settings, http)`: imports its client inside, reads its fields with
-    `config(settings, PagerDutyConfig)` and secrets with `settings.require(name)`, and returns
-    the client, passing `**http` (timeout, concurrency, retry and the transport/sleep test seams);
+  - `build=lazy("oncall.sources.pagerduty.client:build")`: `build(settings, http)` in its client
+    reads its fields with `config(settings, PagerDutyConfig)` and secrets with
+    `settings.require(name)`, and returns the client, passing `**http` (timeout, concurrency,
+    retry and the transport/sleep test seams);
   - `fake = FakeSpec(...)`: how the sandbox serves it and what the shared tests need (below).
 - its client (`client.py`), record parsing, fake (`fake.py`) and seeding (`seed.py`: the
   seeded `oncall.sandbox.week.Week`, in OpsGenie's shapes, rewritten into its vendor's) live in
@@ -103,7 +104,8 @@ ErrorAnswer = tuple[dict[str, str], Any]  # (headers, JSON body) a vendor answer
 class FakeSpec:
     """How the sandbox serves a source's fake, and what the shared tests need of it.
 
-    Every callable imports the fake lazily: the registry is read by `import oncall.settings`."""
+    The registry is read by `import oncall.settings`: `state`, `seed` and `app` are `lazy(...)`
+    names of the fake's own (`lazy("oncall.sources.rootly.fake:RootlyState")`)."""
 
     mount: str  # the sandbox path prefix, `/<mount>/...`: also the system the fault injector and counts name
     state: Callable[[], Any]  # an empty state (what SandboxState holds before seeding)
@@ -136,6 +138,19 @@ class SourceSpec:
     build: Callable[[Settings, HttpOptions], AlertSource]  # imports its client lazily inside
     fake: FakeSpec
     lacks: Mapping[str, str] = field(default_factory=dict)  # what it does not record, and why
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """`"package.module:name"` as a callable that imports its module on the first call, so a
+    source's `__init__` names its client's `build`, its fake's state and app and its seeding
+    without loading httpx or starlette."""
+    module, _, attr = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), attr)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = target
+    return call
 
 
 def source_spec(name: str) -> SourceSpec:

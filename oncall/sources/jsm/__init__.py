@@ -8,14 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from oncall.errors import ConfigError
-from oncall.sources import FakeSpec, SourceSpec, config
+from oncall.sources import FakeSpec, SourceSpec, lazy
 
 if TYPE_CHECKING:
-    from oncall.sandbox.week import Week
-    from oncall.settings import Settings
-    from oncall.sources import AlertSource
-    from oncall.sources.base import HttpOptions
     from oncall.sources.jsm.fake import JsmState
 
 # The fake's throwaway account: its API token, the email it belongs to, its cloud id.
@@ -37,43 +32,6 @@ class JsmConfig(BaseModel):
     jsm_incident_project: str | None = Field(
         None, description="Jira project key holding JSM incidents; unset: incidents are not read"
     )
-
-
-def _build(settings: Settings, http: HttpOptions) -> AlertSource:
-    from oncall.sources.jsm.client import JsmSource
-
-    own = config(settings, JsmConfig)
-    if not own.jsm_site_url or not own.jsm_email:
-        raise ConfigError(
-            "ONCALL_SOURCE is jsm: set ONCALL_JSM_SITE_URL (https://YOURSITE.atlassian.net) and ONCALL_JSM_EMAIL"
-        )
-    return JsmSource(
-        own.jsm_email,
-        settings.require("jsm_api_token"),
-        site_url=own.jsm_site_url,
-        cloud_id=own.jsm_cloud_id,
-        api_url=own.jsm_api_url,
-        incident_project=own.jsm_incident_project,
-        **http,
-    )
-
-
-def _state() -> JsmState:
-    from oncall.sources.jsm.fake import JsmState
-
-    return JsmState()
-
-
-def _seed(week: Week) -> JsmState:
-    from oncall.sources.jsm.seed import seed_jsm
-
-    return seed_jsm(week)
-
-
-def _app(state: JsmState) -> Any:
-    from oncall.sources.jsm.fake import build_jsm_app
-
-    return build_jsm_app(state)
 
 
 def _env(state: JsmState, base_url: str) -> dict[str, str]:
@@ -99,12 +57,12 @@ SOURCE = SourceSpec(
     credential="jsm_api_token",
     secret_blocks={"jsm_api_token": "oncall-jsm-api-token"},
     url_fields=("jsm_site_url", "jsm_api_url"),
-    build=_build,
+    build=lazy("oncall.sources.jsm.client:build"),
     fake=FakeSpec(
         mount="atlassian",
-        state=_state,
-        seed=_seed,
-        app=_app,
+        state=lazy("oncall.sources.jsm.fake:JsmState"),
+        seed=lazy("oncall.sources.jsm.seed:seed_jsm"),
+        app=lazy("oncall.sources.jsm.fake:build_jsm_app"),
         env=_env,
         error=_error,
         credentials={"jsm_api_token": API_TOKEN},

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from threading import Lock
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import httpx
 
@@ -36,9 +36,14 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
+from oncall.sources import config
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
 from oncall.sources.genie import alert_from_raw, build_query, schedule_from_raw
+from oncall.sources.jsm import JsmConfig
 from oncall.sources.paging import remaining_pages
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
 
 SYSTEM = "JSM"
 PAGE = 100
@@ -454,3 +459,21 @@ class JsmSource(SourceClient):
             f"JSM Operations (cloud {self.cloud_id}) and {self.site_url}: token accepted for {who}, "
             f"{len(schedules)} schedule(s) visible"
         )
+
+
+def build(settings: Settings, http: HttpOptions) -> JsmSource:
+    """The client the settings describe: the registry's `build` for JSM."""
+    own = config(settings, JsmConfig)
+    if not own.jsm_site_url or not own.jsm_email:
+        raise ConfigError(
+            "ONCALL_SOURCE is jsm: set ONCALL_JSM_SITE_URL (https://YOURSITE.atlassian.net) and ONCALL_JSM_EMAIL"
+        )
+    return JsmSource(
+        own.jsm_email,
+        settings.require("jsm_api_token"),
+        site_url=own.jsm_site_url,
+        cloud_id=own.jsm_cloud_id,
+        api_url=own.jsm_api_url,
+        incident_project=own.jsm_incident_project,
+        **http,
+    )

@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from oncall.sources import FakeSpec, SourceSpec, config
+from oncall.sources import FakeSpec, SourceSpec, lazy
 
 if TYPE_CHECKING:
-    from oncall.sandbox.week import Week
-    from oncall.settings import Settings
-    from oncall.sources import AlertSource
-    from oncall.sources.base import HttpOptions
     from oncall.sources.opsgenie.fake import OpsGenieState
 
 API_KEY = "sandbox-opsgenie-key"  # the fake's throwaway key
@@ -27,42 +23,6 @@ class OpsGenieConfig(BaseModel):
     opsgenie_api_key: SecretStr | None = Field(None, description="OpsGenie API key (GenieKey)")
     opsgenie_region: Literal["us", "eu"] = Field("us", description="OpsGenie account region")
     opsgenie_base_url: str | None = Field(None, description="Override the OpsGenie API URL (sandbox, proxy)")
-
-
-def _build(settings: Settings, http: HttpOptions) -> AlertSource:
-    from oncall.sources.opsgenie.client import OpsGenieSource
-
-    own = config(settings, OpsGenieConfig)
-    return OpsGenieSource(
-        settings.require("opsgenie_api_key"),
-        region=own.opsgenie_region,
-        base_url=own.opsgenie_base_url,
-        **http,
-    )
-
-
-def _state() -> OpsGenieState:
-    from oncall.sources.opsgenie.fake import OpsGenieState
-
-    return OpsGenieState()
-
-
-def _seed(week: Week) -> OpsGenieState:
-    """The seeded week is in OpsGenie's shapes already: served as it is (its indexes too, as
-    sorting 50,000 alerts again costs seconds), with a query cache of its own."""
-    from dataclasses import fields
-
-    from oncall.sandbox.week import Week
-    from oncall.sources.opsgenie.fake import OpsGenieState
-
-    served = {f.name: getattr(week, f.name) for f in fields(Week)}
-    return OpsGenieState(**{**served, "_cache": {}})
-
-
-def _app(state: OpsGenieState) -> Any:
-    from oncall.sources.opsgenie.fake import build_opsgenie_app
-
-    return build_opsgenie_app(state)
 
 
 def _env(state: OpsGenieState, base_url: str) -> dict[str, str]:
@@ -89,12 +49,12 @@ SOURCE = SourceSpec(
     credential="opsgenie_api_key",
     secret_blocks={"opsgenie_api_key": "oncall-opsgenie-api-key"},
     url_fields=("opsgenie_base_url",),
-    build=_build,
+    build=lazy("oncall.sources.opsgenie.client:build"),
     fake=FakeSpec(
         mount="opsgenie",
-        state=_state,
-        seed=_seed,
-        app=_app,
+        state=lazy("oncall.sources.opsgenie.fake:OpsGenieState"),
+        seed=lazy("oncall.sources.opsgenie.fake:seed_opsgenie"),
+        app=lazy("oncall.sources.opsgenie.fake:build_opsgenie_app"),
         env=_env,
         error=_error,
         credentials={"opsgenie_api_key": API_KEY},

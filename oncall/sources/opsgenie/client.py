@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import parse_qs, urlsplit
 
 from oncall.clients.http import ApiClient
@@ -27,11 +27,16 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
+from oncall.sources import config
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect
 from oncall.sources.genie import alert_from_raw, schedule_from_raw
 from oncall.sources.genie import build_query as build_query  # its home is genie: JSM reads it too
+from oncall.sources.opsgenie import OpsGenieConfig
 from oncall.sources.opsgenie.records import incident_from_raw, on_call_people
 from oncall.sources.paging import EPOCH, fetch_by_offset, whole_window
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
 
 BASE_URLS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 PAGE = 100
@@ -319,3 +324,14 @@ class OpsGenieSource(SourceClient):
     def check(self) -> str:
         schedules = self.list_schedules()
         return f"OpsGenie at {self.api.http.base_url}: key accepted, {len(schedules)} schedule(s) visible"
+
+
+def build(settings: Settings, http: HttpOptions) -> OpsGenieSource:
+    """The client the settings describe: the registry's `build` for OpsGenie."""
+    own = config(settings, OpsGenieConfig)
+    return OpsGenieSource(
+        settings.require("opsgenie_api_key"),
+        region=own.opsgenie_region,
+        base_url=own.opsgenie_base_url,
+        **http,
+    )

@@ -8,13 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from oncall.sources import FakeSpec, SourceSpec, config
+from oncall.sources import FakeSpec, SourceSpec, lazy
 
 if TYPE_CHECKING:
-    from oncall.sandbox.week import Week
-    from oncall.settings import Settings
-    from oncall.sources import AlertSource
-    from oncall.sources.base import HttpOptions
     from oncall.sources.rootly.fake import RootlyState
 
 API_TOKEN = "sandbox-rootly-token"  # noqa: S105 - the fake's throwaway token, a canary
@@ -23,31 +19,6 @@ API_TOKEN = "sandbox-rootly-token"  # noqa: S105 - the fake's throwaway token, a
 class RootlyConfig(BaseModel):
     rootly_api_token: SecretStr | None = Field(None, description="Rootly API token (Bearer)")
     rootly_base_url: str = Field("https://api.rootly.com", description="Rootly API URL (sandbox, proxy)")
-
-
-def _build(settings: Settings, http: HttpOptions) -> AlertSource:
-    from oncall.sources.rootly.client import RootlySource
-
-    own = config(settings, RootlyConfig)
-    return RootlySource(settings.require("rootly_api_token"), base_url=own.rootly_base_url, **http)
-
-
-def _state() -> RootlyState:
-    from oncall.sources.rootly.fake import RootlyState
-
-    return RootlyState()
-
-
-def _seed(week: Week) -> RootlyState:
-    from oncall.sources.rootly.seed import seed_rootly
-
-    return seed_rootly(week)
-
-
-def _app(state: RootlyState) -> Any:
-    from oncall.sources.rootly.fake import build_rootly_app
-
-    return build_rootly_app(state)
 
 
 def _env(state: RootlyState, base_url: str) -> dict[str, str]:
@@ -74,12 +45,12 @@ SOURCE = SourceSpec(
     credential="rootly_api_token",
     secret_blocks={"rootly_api_token": "oncall-rootly-api-token"},
     url_fields=("rootly_base_url",),
-    build=_build,
+    build=lazy("oncall.sources.rootly.client:build"),
     fake=FakeSpec(
         mount="rootly",
-        state=_state,
-        seed=_seed,
-        app=_app,
+        state=lazy("oncall.sources.rootly.fake:RootlyState"),
+        seed=lazy("oncall.sources.rootly.seed:seed_rootly"),
+        app=lazy("oncall.sources.rootly.fake:build_rootly_app"),
         env=_env,
         error=_error,
         credentials={"rootly_api_token": API_TOKEN},

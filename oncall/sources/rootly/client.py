@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import httpx
 
@@ -30,8 +30,10 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
+from oncall.sources import config
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
 from oncall.sources.paging import remaining_pages
+from oncall.sources.rootly import RootlyConfig
 from oncall.sources.rootly.records import (
     OPEN_STATUSES,
     alert_from_resource,
@@ -39,6 +41,9 @@ from oncall.sources.rootly.records import (
     incident_from_resource,
     schedule_from_resources,
 )
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
 
 BASE_URL = "https://api.rootly.com"
 SYSTEM = "Rootly"
@@ -358,3 +363,9 @@ class RootlySource(SourceClient):
         body = self._get("/v1/users/me", {}, "the token's user")
         email = ((body.get("data") or {}).get("attributes") or {}).get("email", "?")
         return f"Rootly at {self.api.http.base_url}: token accepted (user {email})"
+
+
+def build(settings: Settings, http: HttpOptions) -> RootlySource:
+    """The client the settings describe: the registry's `build` for Rootly."""
+    own = config(settings, RootlyConfig)
+    return RootlySource(settings.require("rootly_api_token"), base_url=own.rootly_base_url, **http)
