@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import alert_paging, flows, runbook_matching
+from bench import alert_paging, flows, imports, runbook_matching
 
 
 def main() -> int:
     print("# oncall-flows benchmarks\n")
+    print(imports.report(imports.run()))
+    print()
     print(runbook_matching.report(runbook_matching.run()))
     print()
     print(alert_paging.report(alert_paging.run()))

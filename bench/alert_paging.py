@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import resource
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,7 +97,9 @@ def run() -> list[dict[str, Any]]:
     base, key = f"{url}/opsgenie", "sandbox-opsgenie-key"
     rows = []
     try:
-        contenders = [("sequential offset paging (baseline)", _sequential, 1)]
+        contenders: list[tuple[str, Callable[..., None], int]] = [
+            ("sequential offset paging (baseline)", _sequential, 1)
+        ]
         for n in sorted({8, DEFAULT_CONCURRENCY}):
             default = " (default)" if n == DEFAULT_CONCURRENCY else ""
             contenders.append((f"oncall OpsGenieSource, concurrency {n}{default}", _ours, n))
