@@ -110,10 +110,7 @@ class PagerDutySource(SourceClient):
         return [self.api]
 
     def _get(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
-        body = self.api.get_json(path, params=params, what=what)
-        if not isinstance(body, dict):
-            raise MalformedError(SYSTEM, f"{what}: the answer is not a JSON object")
-        return body
+        return _document(self.api.get_json(path, params=params, what=what), what)
 
     def _classic(self, path: str, key: str, params: dict[str, Any], what: str) -> Iterator[Any]:
         """Every record of a small classic-paged listing, page after page, while `more` says so."""
@@ -457,6 +454,13 @@ def _at(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no zone")
     return parsed
+
+
+def _document(body: Any, what: str) -> dict[str, Any]:
+    """Every PagerDuty answer is one JSON object (the record, or a page with its list)."""
+    if not isinstance(body, dict):
+        raise MalformedError(SYSTEM, f"{what}: the answer is not a JSON object")
+    return body
 
 
 def _time(value: Any) -> datetime | None:

@@ -68,6 +68,21 @@ class Priorities:
         return URGENCY.get(str(raw.get("urgency")))
 
 
+def instant(value: Any) -> datetime:
+    """A timestamp the record must have."""
+    at = iso(value)
+    if at is None:
+        raise ValueError("a required time is missing")
+    return at
+
+
+def _status(raw: dict[str, Any]) -> str:
+    status = str(raw["status"])
+    if status not in ("triggered", "acknowledged", "resolved"):
+        raise ValueError(f"status {status[:40]!r} is not triggered, acknowledged or resolved")
+    return status
+
+
 def _title(raw: dict[str, Any]) -> str:
     title = raw["title"]
     if not isinstance(title, str):
@@ -144,17 +159,13 @@ def alert_from_incident(
     """One PagerDuty incident as the page it is. `ack` (when, by whom) and `closed_by` come from
     its log entries (a resolved incident's list record keeps no acknowledgements); `first_alert`
     (from the incident's alerts) adds the dedup key, the description and the sender's details."""
-    created = iso(raw["created_at"])
-    assert created is not None
-    status = str(raw["status"])
-    if status not in ("triggered", "acknowledged", "resolved"):
-        raise ValueError(f"status {status[:40]!r} is not triggered, acknowledged or resolved")
+    created = instant(raw["created_at"])
+    status = _status(raw)
     resolved = iso(raw.get("resolved_at")) if status == "resolved" else None
     if ack is None:
         acks = [a for a in raw.get("acknowledgements") or () if isinstance(a, dict) and a.get("at")]
         if acks:
-            at = iso(acks[0]["at"])
-            assert at is not None
+            at = instant(acks[0]["at"])
             ack = (at, person(acks[0].get("acknowledger"), users))
     body = (first_alert or {}).get("body") if isinstance(first_alert, dict) else None
     body = body if isinstance(body, dict) else {}
@@ -186,11 +197,8 @@ def alert_from_incident(
 
 
 def incident_from_record(raw: dict[str, Any], priorities: Priorities, users: Users) -> Incident:
-    created = iso(raw["created_at"])
-    assert created is not None
-    status = str(raw["status"])
-    if status not in ("triggered", "acknowledged", "resolved"):
-        raise ValueError(f"status {status[:40]!r} is not triggered, acknowledged or resolved")
+    created = instant(raw["created_at"])
+    status = _status(raw)
     teams = [_summary(t) for t in raw.get("teams") or ()]
     extra = {"urgency": str(raw["urgency"])} if raw.get("urgency") else {}
     kind = _summary(raw.get("incident_type")) or (raw.get("incident_type") or {}).get("name")
@@ -216,8 +224,7 @@ def incident_from_record(raw: dict[str, Any], priorities: Priorities, users: Use
 
 def entry_from_log(raw: dict[str, Any], origin: str, ref: str, users: Users) -> TimelineEntry:
     """One log entry: its kind is the type without `_log_entry`; a note's text is the note."""
-    at = iso(raw["created_at"])
-    assert at is not None
+    at = instant(raw["created_at"])
     kind = str(raw["type"]).removesuffix("_log_entry")
     text = raw.get("note") if kind == "annotate" and raw.get("note") else raw.get("summary")
     if not text:
@@ -228,8 +235,7 @@ def entry_from_log(raw: dict[str, Any], origin: str, ref: str, users: Users) -> 
 
 
 def entry_from_note(raw: dict[str, Any], ref: str, users: Users) -> TimelineEntry:
-    at = iso(raw["created_at"])
-    assert at is not None
+    at = instant(raw["created_at"])
     return TimelineEntry(
         at=at,
         origin="alert-note",
