@@ -7,13 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from oncall.sources import FakeSpec, SourceSpec, config
+from oncall.sources import FakeSpec, SourceSpec, lazy
 
 if TYPE_CHECKING:
-    from oncall.sandbox.week import Week
-    from oncall.settings import Settings
-    from oncall.sources import AlertSource
-    from oncall.sources.base import HttpOptions
     from oncall.sources.pagerduty.fake import PagerDutyState
 
 API_TOKEN = "sandbox-pagerduty-token"  # noqa: S105 - the fake's throwaway token, a canary
@@ -34,36 +30,6 @@ class PagerDutyConfig(BaseModel):
     )
 
 
-def _build(settings: Settings, http: HttpOptions) -> AlertSource:
-    from oncall.sources.pagerduty.client import PagerDutySource
-
-    own = config(settings, PagerDutyConfig)
-    return PagerDutySource(
-        settings.require("pagerduty_api_token"),
-        base_url=own.pagerduty_base_url,
-        incident_type=own.pagerduty_incident_type,
-        **http,
-    )
-
-
-def _state() -> PagerDutyState:
-    from oncall.sources.pagerduty.fake import PagerDutyState
-
-    return PagerDutyState()
-
-
-def _seed(week: Week) -> PagerDutyState:
-    from oncall.sources.pagerduty.seed import seed_pagerduty
-
-    return seed_pagerduty(week)
-
-
-def _app(state: PagerDutyState) -> Any:
-    from oncall.sources.pagerduty.fake import build_pagerduty_app
-
-    return build_pagerduty_app(state)
-
-
 def _env(state: PagerDutyState, base_url: str) -> dict[str, str]:
     return {"ONCALL_PAGERDUTY_BASE_URL": base_url, "ONCALL_PAGERDUTY_API_TOKEN": state.api_token}
 
@@ -82,12 +48,12 @@ SOURCE = SourceSpec(
     credential="pagerduty_api_token",
     secret_blocks={"pagerduty_api_token": "oncall-pagerduty-api-token"},
     url_fields=("pagerduty_base_url",),
-    build=_build,
+    build=lazy("oncall.sources.pagerduty.client:build"),
     fake=FakeSpec(
         mount="pagerduty",
-        state=_state,
-        seed=_seed,
-        app=_app,
+        state=lazy("oncall.sources.pagerduty.fake:PagerDutyState"),
+        seed=lazy("oncall.sources.pagerduty.seed:seed_pagerduty"),
+        app=lazy("oncall.sources.pagerduty.fake:build_pagerduty_app"),
         env=_env,
         error=_error,
         credentials={"pagerduty_api_token": API_TOKEN},

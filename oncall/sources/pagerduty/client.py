@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import httpx
 
@@ -30,7 +30,9 @@ from oncall.clients.http import ApiClient
 from oncall.clients.records import parse_record, parse_records, require_list
 from oncall.errors import MalformedError, NotFoundError, RejectedError
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Person, Schedule, TimelineEntry, TimeWindow
+from oncall.sources import config
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
+from oncall.sources.pagerduty import PagerDutyConfig
 from oncall.sources.pagerduty.records import (
     Ack,
     Priorities,
@@ -43,6 +45,9 @@ from oncall.sources.pagerduty.records import (
     schedule_from_record,
 )
 from oncall.sources.paging import fetch_by_offset
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
 
 BASE_URL = "https://api.pagerduty.com"
 SYSTEM = "PagerDuty"
@@ -454,6 +459,17 @@ def _at(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no zone")
     return parsed
+
+
+def build(settings: Settings, http: HttpOptions) -> PagerDutySource:
+    """The client the settings describe: the registry's `build` for PagerDuty."""
+    own = config(settings, PagerDutyConfig)
+    return PagerDutySource(
+        settings.require("pagerduty_api_token"),
+        base_url=own.pagerduty_base_url,
+        incident_type=own.pagerduty_incident_type,
+        **http,
+    )
 
 
 def _document(body: Any, what: str) -> dict[str, Any]:
