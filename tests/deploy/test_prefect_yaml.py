@@ -33,6 +33,23 @@ def _prefect(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def _process_pool(env: dict[str, str], name: str = "oncall") -> None:
+    """What `prefect work-pool create NAME --type process --overwrite` makes (the process worker's
+    default job template), made over REST: the command imports Prefect in a child first, 5-8 s
+    on a busy machine each time."""
+    from prefect.workers.process import ProcessWorker
+
+    api = env["PREFECT_API_URL"]
+    pool = {"type": "process", "base_job_template": ProcessWorker.get_default_base_job_template()}
+    made = httpx.post(f"{api}/work_pools/", json={"name": name, **pool}, timeout=60)
+    if made.status_code == 409:  # there already: overwritten, as --overwrite does
+        httpx.patch(
+            f"{api}/work_pools/{name}", json={"base_job_template": pool["base_job_template"]}, timeout=60
+        ).raise_for_status()
+    else:
+        made.raise_for_status()
+
+
 def _oncall_deploy(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`oncall deploy` as a team runs it, through the command line, from the checkout's root."""
     return subprocess.run(
@@ -91,7 +108,7 @@ def _team_env(server: dict[str, str], config: Path) -> dict[str, str]:
 
 def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_path: Path) -> None:
     """Plain `prefect deploy --all` deploys the file as written: the default settings' plan."""
-    _prefect(server, "work-pool", "create", "oncall", "--type", "process")
+    _process_pool(server)
     _prefect(server, "--no-prompt", "deploy", "--all")
     found = _read_back(server)
     assert set(found) - {"_automations"} == {"shift-handoff", "runbook-gaps", "incident-watch", "coe-prep"}
@@ -131,7 +148,7 @@ def test_oncall_deploy_writes_the_team_settings_into_the_schedules(
     from oncall.deploy_plan import deployment_schedules
     from oncall.settings import file_layer, load_settings
 
-    _prefect(server, "work-pool", "create", "oncall", "--type", "process", "--overwrite")
+    _process_pool(server)
     config = tmp_path / "oncall.toml"
     config.write_text(
         'schedule = "Ops Rota"\nteam_timezone = "Europe/Berlin"\nhandoff_cron = "0 9 * * 1"\n'
