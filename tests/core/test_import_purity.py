@@ -15,7 +15,8 @@ from tests.processes import ROOT, clean_env
 
 VENDORS = ("github", "httpx", "gspread", "prefect")
 
-# The pure modules of the core: decisions, rules and the tracker row.
+# The pure modules of the core: decisions, rules and the tracker row; and the wiring, which
+# imports each client only when it is first built.
 CORE = (
     "oncall.gaps",
     "oncall.models",
@@ -24,6 +25,7 @@ CORE = (
     "oncall.watch",
     "oncall.handoff",
     "oncall.tracker",
+    "oncall.wiring",
 )
 
 
