@@ -28,7 +28,7 @@ import httpx
 
 from oncall.clients.http import ApiClient
 from oncall.clients.records import parse_record, parse_records, require_list
-from oncall.errors import MalformedError, NotFoundError, RejectedError
+from oncall.errors import AuthError, MalformedError, NotFoundError, RejectedError
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Person, Schedule, TimelineEntry, TimeWindow
 from oncall.sources import config
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
@@ -442,14 +442,15 @@ class PagerDutySource(SourceClient):
         return self._on_call(schedule, min(ends))[0]
 
     def check(self) -> str:
-        """The token's user; an account-level key has none (400), so its abilities answer instead."""
+        """The account's abilities (any key may read them), then the token's user if it has one:
+        an account-level key has none, and `/users/me` refuses it (400, or 403)."""
+        abilities = self._get("/abilities", {}, "the account's abilities").get("abilities") or []
         try:
             user = self._get("/users/me", {}, "the token's user").get("user") or {}
             who = f"user {user.get('email', '?')}"
-        except RejectedError as exc:
-            if exc.status != 400:
+        except (RejectedError, AuthError) as exc:
+            if exc.status not in (400, 403):
                 raise
-            abilities = self._get("/abilities", {}, "the account's abilities").get("abilities") or []
             who = f"account key, {len(abilities)} abilities"
         return f"PagerDuty at {self.api.http.base_url}: token accepted ({who})"
 

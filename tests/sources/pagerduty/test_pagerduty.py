@@ -221,6 +221,11 @@ def test_an_account_key_checks_through_the_abilities(own: Sandbox) -> None:
     _pd(own).me = None  # an account-level key has no user: /users/me is a 400
     with _client(own) as src:
         assert "token accepted (account key, 3 abilities)" in src.check()
+    _pd(own).me = "PUALICE"
+    _pd(own).fail.append(("/users/me", 403))  # or a 403, as some keys get
+    with _client(own) as src:
+        assert "token accepted (account key, 3 abilities)" in src.check()
+        assert "token accepted (user alice.ng@example.edu)" in src.check()
 
 
 def _answer(body: object, status: int = 200) -> httpx.Response:
