@@ -26,6 +26,7 @@ from starlette.routing import Route, Router
 
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.urls import SANDBOX_WEB
+from oncall.sandbox.week import on_call_turns
 
 API = "https://api.pagerduty.com"  # the `self` links, as PagerDuty writes them
 WEB = f"{SANDBOX_WEB}/pagerduty"
@@ -282,8 +283,6 @@ def build_pagerduty_app(state: PagerDutyState) -> Router:
 
     def oncalls(request: Request) -> JSONResponse:
         """On-call entries overlapping [since, until] (an instant when equal), overrides applied."""
-        from oncall.sandbox.week import on_call_turns
-
         q = request.query_params
         since, until = _range(request, default=timedelta(0))
         wanted = set(q.getlist("schedule_ids[]"))
