@@ -442,17 +442,18 @@ class PagerDutySource(SourceClient):
         return self._on_call(schedule, min(ends))[0]
 
     def check(self) -> str:
-        """The account's abilities (any key may read them), then the token's user if it has one:
-        an account-level key has none, and `/users/me` refuses it (400, or 403)."""
-        abilities = self._get("/abilities", {}, "the account's abilities").get("abilities") or []
+        """How many services the key sees (any key may count them), then the token's user if it
+        has one: an account-level key has none, and `/users/me` refuses it (400, or 403)."""
+        body = self._get("/services", {"limit": 1, "total": "true"}, "the services visible")
+        services = f"{body.get('total')} service(s) visible"
         try:
             user = self._get("/users/me", {}, "the token's user").get("user") or {}
             who = f"user {user.get('email', '?')}"
         except (RejectedError, AuthError) as exc:
             if exc.status not in (400, 403):
                 raise
-            who = f"account key, {len(abilities)} abilities"
-        return f"PagerDuty at {self.api.http.base_url}: token accepted ({who})"
+            who = "an account key"
+        return f"PagerDuty at {self.api.http.base_url}: token accepted ({who}), {services}"
 
 
 def _at(value: Any) -> datetime:
