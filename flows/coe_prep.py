@@ -98,7 +98,7 @@ def coe_prep(
             )
             candidates = fetch_alerts.submit(settings, AlertQuery(created=around))
             on_call = fetch_on_call.submit(settings, settings.schedule, incident.created_at)
-            related = related_alerts(incident, candidates.result().items)
+            related = related_alerts(incident, candidates.result())
             stood_in = stood_in_by(key)  # the alert itself, when one stands in for the incident
             timeline = fetch_timelines(
                 settings,

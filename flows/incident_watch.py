@@ -79,7 +79,7 @@ def incident_watch(
         alerts = (
             fetch_alerts(
                 settings, AlertQuery(status="closed", priorities=(Priority.P1, Priority.P2), updated=window)
-            ).items
+            )
             if include_alerts
             else []
         )

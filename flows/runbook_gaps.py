@@ -10,7 +10,6 @@ from prefect.logging import get_run_logger
 from prefect.utilities.annotations import quote
 
 from oncall import clock, escape
-from oncall.clients.records import records_held
 from oncall.coverage import Matcher
 from oncall.errors import ConfigError, InputError
 from oncall.gap_render import (
@@ -102,11 +101,11 @@ def runbook_gaps(
         # run that held it before us has filed all it will
         alerts = fetch_alerts.submit(settings, AlertQuery(created=span))
         runbook_read = read_runbook.submit(settings, runbook or settings.runbook or "")
-        with exclusive("runbook-gaps", repo), records_held():
+        with exclusive("runbook-gaps", repo):
             existing = index_gap_issues(list_gap_issues(settings, repo, label))
             book = runbook_read.result()
             matcher = Matcher(book)
-            coverage = _with_links(settings, assess_coverage(alerts.result().items, matcher), book)
+            coverage = _with_links(settings, assess_coverage(alerts.result(), matcher), book)
 
             # Decide
             check_misread(coverage, book, force=force)

@@ -9,7 +9,6 @@ from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
-from oncall.clients.records import records_held
 from oncall.clock import BusinessHours, fmt_local, zone
 from oncall.coverage import Matcher
 from oncall.errors import NotAvailableError
@@ -76,51 +75,48 @@ def shift_handoff(
         # Gather
         sched = fetch_schedule(settings, name)
         window = resolve_shift_window(sched, shift_end, shift_start, tz, _fired_at())
-        with records_held():  # the alerts are kept until the summary is made
-            shift_alerts = fetch_alerts.submit(settings, AlertQuery(created=window))
-            open_alerts = fetch_alerts.submit(
-                settings, AlertQuery(status="open", created_before=window.start)
-            )
-            incidents = fetch_incidents.submit(settings, window)
-            outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
-            incoming = fetch_on_call.submit(settings, name, window.end)
-            book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
+        shift_alerts = fetch_alerts.submit(settings, AlertQuery(created=window))
+        open_alerts = fetch_alerts.submit(settings, AlertQuery(status="open", created_before=window.start))
+        incidents = fetch_incidents.submit(settings, window)
+        outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
+        incoming = fetch_on_call.submit(settings, name, window.end)
+        book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
 
-            # Decide
-            missing = dict(SOURCE_LACKS.get(settings.source, {}))
-            found = incidents.result(raise_on_failure=False)
-            if isinstance(found, NotAvailableError):
-                missing["incidents"] = str(found).removeprefix(f"{found.system}: ")
-                found = []
-            elif isinstance(found, BaseException):
-                raise found
-            ctx = ShiftContext(
-                schedule=name,
-                window=window,
-                timezone=tz,
-                business_hours=hours,
-                escalation_after=timedelta(minutes=settings.escalation_minutes),
-                source=settings.source,
-                missing=missing,
-            )
-            matcher = None
-            if book is not None:
-                runbook = book.result(raise_on_failure=False)
-                if isinstance(runbook, Runbook):
-                    matcher = Matcher(runbook)
-                else:  # the hand-off still goes out, without its runbook column
-                    log.warning(
-                        "Runbook unavailable; the hand-off goes out without its runbook column: %s", runbook
-                    )
-            summary = summarize_shift(
-                ctx,
-                shift_alerts.result().items,
-                open_alerts.result().items,
-                found,
-                outgoing.result(),
-                incoming.result(),
-                matcher,
-            )
+        # Decide
+        missing = dict(SOURCE_LACKS.get(settings.source, {}))
+        found = incidents.result(raise_on_failure=False)
+        if isinstance(found, NotAvailableError):
+            missing["incidents"] = str(found).removeprefix(f"{found.system}: ")
+            found = []
+        elif isinstance(found, BaseException):
+            raise found
+        ctx = ShiftContext(
+            schedule=name,
+            window=window,
+            timezone=tz,
+            business_hours=hours,
+            escalation_after=timedelta(minutes=settings.escalation_minutes),
+            source=settings.source,
+            missing=missing,
+        )
+        matcher = None
+        if book is not None:
+            runbook = book.result(raise_on_failure=False)
+            if isinstance(runbook, Runbook):
+                matcher = Matcher(runbook)
+            else:  # the hand-off still goes out, without its runbook column
+                log.warning(
+                    "Runbook unavailable; the hand-off goes out without its runbook column: %s", runbook
+                )
+        summary = summarize_shift(
+            ctx,
+            shift_alerts.result(),
+            open_alerts.result(),
+            found,
+            outgoing.result(),
+            incoming.result(),
+            matcher,
+        )
         markdown = render_markdown(summary)
         payload = render_slack(summary)
         log.info(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -92,25 +91,14 @@ def _hand_off(boundary: datetime | None, problem: str) -> datetime:
     return boundary
 
 
-@dataclass(frozen=True)
-class Alerts:
-    """A task's alerts in one box.
-
-    Prefect links every item of a list a task returns to the task's state: one walk and one
-    weak reference per item, half a second for a 50,000-alert week. A box is linked once.
-    """
-
-    items: list[Alert]
-
-
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
-def fetch_alerts(settings: Settings, query: AlertQuery) -> Alerts:
+def fetch_alerts(settings: Settings, query: AlertQuery) -> list[Alert]:
     """Every alert matching the query, however many (the source splits past its paging caps)."""
     with clients(settings) as run:
         source = run.source()
         alerts = source.fetch_alerts(query)
     get_run_logger().info("Read %d alerts from %s", len(alerts), source.name)
-    return Alerts(alerts)
+    return alerts
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,16 +17,6 @@ log = logging.getLogger("oncall.records")
 # What reading a record or an answer of the wrong shape raises (pydantic's ValidationError
 # is a ValueError).
 SHAPE_ERRORS: tuple[type[Exception], ...] = (LookupError, TypeError, ValueError, AttributeError)
-
-
-class _GcPauses:
-    """How many `gc_paused` and `records_held` blocks are open, across threads, and whether the
-    collector ran before."""
-
-    lock = threading.Lock()
-    open = 0
-    held = 0
-    was_enabled = False
 
 
 def parse_record(
@@ -98,54 +86,6 @@ def attempt(fn: Callable[..., T], *args: Any) -> T | MalformedError:
         return fn(*args)
     except MalformedError as exc:
         return exc
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch of records is read and built.
-
-    Parsed records hold no reference cycles, so reference counting frees all they drop; the
-    collector would only walk the growing heap again and again: about a second of full
-    passes, with every thread stopped, over a 50,000-alert week. Pauses nest and overlap
-    across threads; the collector comes back when the last one ends (inside `records_held`,
-    with what exists then frozen out of its sight).
-    """
-    with _GcPauses.lock:
-        if _GcPauses.open == 0:
-            _GcPauses.was_enabled = gc.isenabled()
-            gc.disable()
-        _GcPauses.open += 1
-    try:
-        yield
-    finally:
-        with _GcPauses.lock:
-            _GcPauses.open -= 1
-            if _GcPauses.open == 0:
-                if _GcPauses.held:
-                    gc.freeze()
-                if _GcPauses.was_enabled:
-                    gc.enable()
-
-
-@contextmanager
-def records_held() -> Iterator[None]:
-    """For a flow that keeps the records its reads built until it ends.
-
-    Back on after a read, the collector would walk the week's alerts three times over (young,
-    middle, then full generation: half a second) only to find them all alive. Within this
-    block each read's end freezes what exists (`gc.freeze`), so the collector skips it; the
-    block's end hands it all back, and whatever became garbage meanwhile is collected as usual.
-    Blocks nest and overlap across threads; the last one to end unfreezes.
-    """
-    with _GcPauses.lock:
-        _GcPauses.held += 1
-    try:
-        yield
-    finally:
-        with _GcPauses.lock:
-            _GcPauses.held -= 1
-            if _GcPauses.held == 0:
-                gc.unfreeze()
 
 
 @contextmanager

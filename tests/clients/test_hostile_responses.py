@@ -3,9 +3,7 @@ Each vendor's own (a cursor or page number that does not move) are in tests/sour
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -13,7 +11,6 @@ import httpx
 import pytest
 
 from oncall.clients.http import ApiClient, RetryPolicy
-from oncall.clients.records import gc_paused, records_held
 from oncall.errors import MalformedError, UnavailableError
 from oncall.models import AlertQuery
 from oncall.sandbox.server import Sandbox
@@ -94,47 +91,3 @@ def test_an_answer_that_drips_forever_times_out_and_is_retried(fake_sleep: FakeS
     with api, pytest.raises(UnavailableError, match="ReadTimeout"):
         api.get_json("/v1/alerts", what="alerts")
     assert time.monotonic() - started < 2 and len(fake_sleep.calls) == 1
-
-
-def test_the_collector_pause_ends_with_the_last_of_overlapping_pauses() -> None:
-    assert gc.isenabled()
-    inner_started, outer_may_end = threading.Event(), threading.Event()
-
-    def other_thread() -> None:
-        with gc_paused():
-            inner_started.set()
-            outer_may_end.wait(5)
-
-    with gc_paused():
-        t = threading.Thread(target=other_thread)
-        t.start()
-        inner_started.wait(5)
-    assert not gc.isenabled()  # the other thread's pause still holds
-    outer_may_end.set()
-    t.join()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # a collector someone else turned off stays off
-    finally:
-        gc.enable()
-
-
-def test_records_held_are_out_of_the_collectors_sight_until_the_flow_ends() -> None:
-    def frozen(obj: object) -> bool:  # tracked, yet in none of the collector's generations
-        return gc.is_tracked(obj) and not any(o is obj for o in gc.get_objects())
-
-    with records_held():
-        with gc_paused():
-            records = [{"id": str(i)} for i in range(1000)]
-        assert frozen(records) and gc.isenabled()
-        with records_held():  # a second flow in the same process ends first
-            pass
-        assert frozen(records)
-        cycle: list[object] = []
-        cycle.append(cycle)
-        del cycle
-        assert gc.collect() >= 1  # garbage made after the read is collected as usual
-    assert not frozen(records) and gc.get_freeze_count() == 0  # handed back when the flow ends

@@ -74,7 +74,7 @@ def test_the_read_tasks_answer_from_the_given_source(settings: Settings, memory:
     memory.calls.clear()
     got = (
         fetch_schedule.fn(settings, name),
-        fetch_alerts.fn(settings, week).items,
+        fetch_alerts.fn(settings, week),
         fetch_incidents.fn(settings, WEEK),
         fetch_resolved_incidents.fn(settings, WEEK),
         fetch_on_call.fn(settings, name, WEEK.end),
