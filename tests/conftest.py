@@ -104,6 +104,7 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
         sb: Sandbox = request.getfixturevalue("sandbox")
         sb.app.rates.clear()
         sb.app.script.clear()
+        sb.app.reseed()
         sb.state.slack.messages.clear()
         sb.state.github.forget_writes()
 

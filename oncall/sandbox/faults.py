@@ -155,6 +155,12 @@ class FaultInjector:
             self.served.clear()
             self._rng = random.Random(seed)
 
+    def reseed(self, seed: int = 0) -> None:
+        """Restart the random faults, so a test's faults do not depend on the tests that ran
+        before it in the same process (xdist deals files to workers in no fixed order)."""
+        with self._lock:
+            self._rng = random.Random(seed)
+
     def _take_script(self, method: str, path: str, query: str) -> ScriptedFault | None:
         with self._lock:
             for fault in self.script:
