@@ -15,15 +15,27 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
-# Block structure only: inline content is parsed on demand (headings, table cells), which keeps
-# a 600 KB runbook well under the time budget.
-_BLOCKS = MarkdownIt("commonmark").enable("table").disable("inline")
-_INLINE = MarkdownIt("commonmark").enable("table")
+
+@cache
+def _parser(inline: bool) -> MarkdownIt:
+    """markdown-it, loaded on the first parse: importing it takes about 0.1 s, which every
+    `import oncall.gaps` paid though most callers never parse a runbook.
+
+    Without inline, block structure only: inline content is parsed on demand (headings, table
+    cells), which keeps a 600 KB runbook well under the time budget."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    return md if inline else md.disable("inline")
+
+
 # Characters that can start inline markup; a bracket only with a link's `](` or `][`.
 _INLINE_SYNTAX = re.compile(r"[`*_<>&\\!~]|\]\(|\]\[|\n")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
@@ -80,7 +92,7 @@ def render_plain(raw: str, env: dict[str, Any] | None = None) -> str:
     """Inline markdown as the text GitHub shows (and slugs into an anchor)."""
     if not _INLINE_SYNTAX.search(raw) and not (env or {}).get("references"):
         return raw  # nothing to render: most headings, and a fast path for big runbooks
-    tokens = _INLINE.parseInline(raw, dict(env or {}))
+    tokens = _parser(inline=True).parseInline(raw, dict(env or {}))
     return _plain(tokens[0].children or []) if tokens else ""
 
 
@@ -131,7 +143,7 @@ def read(text: str) -> Document:
     raw cells, and the paragraphs under each heading."""
     text = _without_front_matter(normalise(text))
     env: dict[str, Any] = {}
-    tokens = _BLOCKS.parse(text, env)
+    tokens = _parser(inline=False).parse(text, env)
     headings: list[Heading] = []
     tables: list[Table] = []
     paragraphs: list[tuple[int, str]] = []
