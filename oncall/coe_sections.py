@@ -1,0 +1,271 @@
+"""Which sections of a COE the team has written, judged against the team's own template.
+
+Pure. The template is the reference: a template line with a `{{placeholder}}` is a fact that
+coe-prep fills, a line without one is a prompt the team answers. A section whose template body
+holds prompts is one to write; one with facts only is prefilled, and left out of the figure.
+
+A document's line is the template's when its words are the prompt's words, in order, some
+perhaps deleted (bullets, numbering, emphasis, spacing and case never count), or when it still
+reads as a fact line with any value in place of each placeholder. A line that is only a
+placeholder (`{{timeline}}`) may fill many lines: the unmatched lines between the template lines
+around it are its value. Any other line is the team's writing. So an answer typed after a prompt,
+or in place of one, makes the section written; deleting the prompts and writing nothing does not.
+
+Sections are matched by heading (numbering, case and punctuation aside), then a renamed one by
+its heading's words or the prompts it still holds, then by its place between matched neighbours.
+A template section the document no longer has is missing and counts as unwritten; a section the
+document adds is listed and does not count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from oncall.coe import PLACEHOLDER
+from oncall.coe_doc import Block, BlockKind
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•◦▪‣·>]+|\(?\d+[.)]|\[[ xX]?\])\s+")
+_WORD = re.compile(r"[^\W_]+")
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SectionState(StrEnum):
+    WRITTEN = "written"
+    PROMPTS = "prompts only"  # the template's prompts, perhaps trimmed, and nothing else
+    EMPTY = "empty"  # the prompts were deleted and nothing was written
+    MISSING = "missing"  # the document has no such section
+    PREFILLED = "prefilled"  # the template asks nothing here: coe-prep's facts
+
+
+class SectionStatus(_Frozen):
+    name: str  # the template's heading
+    found_as: str | None  # the document's heading, when the section was found
+    state: SectionState
+    written_lines: int = 0
+
+
+class Completeness(_Frozen):
+    sections: tuple[SectionStatus, ...]
+    extra: tuple[str, ...] = ()  # the document's headings the template does not have
+
+    @property
+    def to_write(self) -> tuple[SectionStatus, ...]:
+        return tuple(s for s in self.sections if s.state is not SectionState.PREFILLED)
+
+    @property
+    def written(self) -> int:
+        return sum(s.state is SectionState.WRITTEN for s in self.to_write)
+
+    @property
+    def total(self) -> int:
+        return len(self.to_write)
+
+    @property
+    def ratio(self) -> float:
+        """Written over sections to write; 1.0 for a template that asks nothing."""
+        return self.written / self.total if self.total else 1.0
+
+    @property
+    def complete(self) -> bool:
+        return self.written == self.total
+
+    @property
+    def unwritten(self) -> tuple[SectionStatus, ...]:
+        return tuple(s for s in self.to_write if s.state is not SectionState.WRITTEN)
+
+    @property
+    def figure(self) -> str:
+        """`3/7 sections (43%)`"""
+        return f"{self.written}/{self.total} sections ({self.ratio:.0%})"
+
+
+def words(text: str) -> tuple[str, ...]:
+    """A line's words: list markers, emphasis, punctuation, case and invisible characters aside."""
+    text = _LIST_MARK.sub("", _INVISIBLE.sub("", text))
+    return tuple(w.casefold() for w in _WORD.findall(text))
+
+
+def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
+    it = iter(long)
+    return all(any(w == x for x in it) for w in short)
+
+
+class _Line(_Frozen):
+    words: tuple[str, ...]
+    fact: str | None = None  # the regex of a fact line, over its words joined by spaces
+    block: bool = False  # only a placeholder: its value may span lines
+
+
+def _template_line(text: str) -> _Line:
+    parts = PLACEHOLDER.split(text)
+    if len(parts) == 1:
+        return _Line(words=words(text))
+    literal = [words(p) for p in parts[::2]]  # split keeps each placeholder's name at odd indexes
+    if not any(literal):
+        return _Line(words=(), fact=".*", block=True)
+    pieces: list[str] = []
+    for i, ws in enumerate(literal):
+        if ws:
+            pieces.append(" ".join(map(re.escape, ws)))
+        if i < len(literal) - 1:
+            pieces.append(".*?")
+    pattern = r"\s?".join(pieces)
+    return _Line(words=tuple(w for ws in literal for w in ws), fact=pattern)
+
+
+def _matches(line: _Line, doc_words: tuple[str, ...]) -> bool:
+    if line.block:
+        return False
+    if line.fact is not None:
+        return re.fullmatch(line.fact, " ".join(doc_words)) is not None
+    return bool(line.words) and _is_subsequence(doc_words, line.words)
+
+
+class _Section(_Frozen):
+    heading: str
+    head: _Line
+    lines: tuple[str, ...]
+
+
+def _lines(blocks: Sequence[Block]) -> tuple[str, ...]:
+    out: list[str] = []
+    for b in blocks:
+        if b.kind is BlockKind.TABLE:
+            out += [line for row in b.rows for cell in row for line in cell.text.split("\n")]
+        else:
+            out += b.text.split("\n")
+    return tuple(line for line in out if line.strip())
+
+
+def sections(blocks: Sequence[Block]) -> tuple[_Section, ...]:
+    """The blocks cut at every heading, whatever its level; text before the first heading is an
+    untitled section only when there is some."""
+    out: list[_Section] = []
+    heading: str | None = None
+    body: list[Block] = []
+
+    def close() -> None:
+        if heading is not None or _lines(body):
+            out.append(
+                _Section(heading=heading or "", head=_template_line(heading or ""), lines=_lines(body))
+            )
+
+    for b in blocks:
+        if b.kind is BlockKind.HEADING:
+            close()
+            heading, body = b.text, []
+        else:
+            body.append(b)
+    close()
+    return tuple(out)
+
+
+def _same_heading(t: _Section, d: _Section) -> bool:
+    dw = words(d.heading)
+    return _matches(t.head, dw) and len(dw) >= len(t.head.words) if t.head.fact else t.head.words == dw
+
+
+def _evidence(t: _Section, d: _Section) -> bool:
+    """A renamed section: its heading keeps the template's words, or adds to them, or it still
+    holds one of the template's longer prompts."""
+    tw, dw = set(t.head.words), set(words(d.heading))
+    if tw and dw and (tw <= dw or dw <= tw):
+        return True
+    prompts = {
+        line.words for line in map(_template_line, t.lines) if line.fact is None and len(line.words) >= 4
+    }
+    return any(words(line) in prompts for line in d.lines)
+
+
+def _match(template: Sequence[_Section], doc: Sequence[_Section]) -> dict[int, int]:
+    """Template section index -> document section index."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for test in (_same_heading, _evidence):
+        for ti, t in enumerate(template):
+            if ti in pairs:
+                continue
+            di = next((i for i, d in enumerate(doc) if i not in used and test(t, d)), None)
+            if di is not None:
+                pairs[ti] = di
+                used.add(di)
+
+    # In place: one unmatched template section and one unmatched document section between the
+    # same matched neighbours are the same section, renamed and rewritten.
+    def neighbours(ti: int) -> tuple[int, int]:
+        before = max((pairs[i] for i in pairs if i < ti), default=-1)
+        return before, min((pairs[i] for i in pairs if i > ti), default=len(doc))
+
+    for ti in range(len(template)):
+        if ti in pairs:
+            continue
+        before, after = neighbours(ti)
+        gap_t = [i for i in range(len(template)) if i not in pairs and neighbours(i) == (before, after)]
+        gap_d = [i for i in range(before + 1, after) if i not in used]
+        if len(gap_t) == 1 and len(gap_d) == 1:
+            pairs[ti] = gap_d[0]
+            used.add(gap_d[0])
+    return pairs
+
+
+def _state(t: _Section, d: _Section) -> tuple[SectionState, int]:
+    tlines = [_template_line(line) for line in t.lines]
+    if not any(line.fact is None and line.words for line in tlines):
+        return SectionState.PREFILLED, 0
+    dwords = [words(line) for line in d.lines]
+    matched: list[int | None] = [
+        next((i for i, tl in enumerate(tlines) if _matches(tl, dw)), None) for dw in dwords
+    ]
+    first_at: dict[int, int] = {}
+    for pos, ti in enumerate(matched):
+        if ti is not None:
+            first_at.setdefault(ti, pos)
+    value: set[int] = set()
+    for bi, tl in enumerate(tlines):
+        if not tl.block:
+            continue
+        start = max((first_at[i] for i in first_at if i < bi), default=-1)
+        end = min((first_at[i] for i in first_at if i > bi), default=len(dwords))
+        value.update(range(start + 1, end))
+    novel = [
+        pos
+        for pos, (dw, ti) in enumerate(zip(dwords, matched, strict=True))
+        if dw and ti is None and pos not in value
+    ]
+    if novel:
+        return SectionState.WRITTEN, len(novel)
+    prompts_left = any(ti is not None and tlines[ti].fact is None for ti in matched)
+    return (SectionState.PROMPTS if prompts_left else SectionState.EMPTY), 0
+
+
+def completeness(template: Sequence[Block], document: Sequence[Block]) -> Completeness:
+    """Each template section's state in the document, and the document's extra sections."""
+    ts, ds = sections(template), sections(document)
+    pairs = _match(ts, ds)
+    out: list[SectionStatus] = []
+    for ti, t in enumerate(ts):
+        name = t.heading or "(opening)"
+        if ti not in pairs:
+            asks = any(_template_line(line).fact is None and words(line) for line in t.lines)
+            out.append(
+                SectionStatus(
+                    name=name, found_as=None, state=SectionState.MISSING if asks else SectionState.PREFILLED
+                )
+            )
+            continue
+        d = ds[pairs[ti]]
+        state, written = _state(t, d)
+        out.append(
+            SectionStatus(name=name, found_as=d.heading or "(opening)", state=state, written_lines=written)
+        )
+    matched = set(pairs.values())
+    extra = tuple(d.heading or "(opening)" for i, d in enumerate(ds) if i not in matched)
+    return Completeness(sections=tuple(out), extra=extra)
