@@ -93,7 +93,8 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(w.casefold() for w in _WORD.findall(text))
 
 
-def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
+def in_order(short: Sequence[str], long: Sequence[str]) -> bool:
+    """Whether `short` is `long` with some words deleted (none added, none moved)."""
     it = iter(long)
     return all(any(w == x for x in it) for w in short)
 
@@ -126,7 +127,7 @@ def _matches(line: _Line, doc_words: tuple[str, ...]) -> bool:
         return False
     if line.fact is not None:
         return re.fullmatch(line.fact, " ".join(doc_words)) is not None
-    return bool(line.words) and _is_subsequence(doc_words, line.words)
+    return bool(line.words) and in_order(doc_words, line.words)
 
 
 class _Section(_Frozen):
