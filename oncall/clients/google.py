@@ -21,18 +21,26 @@ import json
 import threading
 from collections.abc import Callable, Generator
 from typing import Any
+from urllib.parse import parse_qs
 
 import gspread
 import httpx
 import requests
+from google.auth import transport
 from google.auth.exceptions import GoogleAuthError
-from google.auth.transport.requests import Request as AuthRequest
 from google.oauth2 import service_account
 from pydantic import BaseModel, ConfigDict
 
-from oncall.clients.http import SAFE_METHODS, ApiClient
+from oncall.clients.http import SAFE_METHODS, ApiClient, decode_json
 from oncall.clients.records import answer_shape
-from oncall.errors import AuthError, ConfigError, NotFoundError, RejectedError, remember_secret
+from oncall.errors import (
+    AuthError,
+    ConfigError,
+    MalformedError,
+    NotFoundError,
+    RejectedError,
+    remember_secret,
+)
 from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
 from oncall.tracker import HEADER_RANGE, TRACKER_RANGE, column_letter, read_cells
 
@@ -46,6 +54,7 @@ SCOPES = [
 INCIDENT_KEY = "oncallIncidentId"
 DOC_MIME = "application/vnd.google-apps.document"
 FILE_FIELDS = "id,name,mimeType,webViewLink,appProperties,trashed"
+EXCHANGE = "the token exchange"
 
 
 def a1(tab: str, cells: str) -> str:
@@ -69,26 +78,87 @@ class DriveFile(BaseModel):
         return self.webViewLink or f"https://docs.google.com/document/d/{self.id}/edit"
 
 
-class _TokenAuth(httpx.Auth):
-    """Adds the service account's bearer token, refreshing it once it expires, and registers
-    the token for the stage's scrubber (Drive, Docs and Sheets all send it)."""
+class _TokenAnswer(transport.Response):
+    """The stage's answer as google-auth reads one (its body already read and checked)."""
 
-    def __init__(self, credentials: service_account.Credentials) -> None:
+    def __init__(self, answer: httpx.Response) -> None:
+        self._answer = answer
+
+    @property
+    def status(self) -> int:
+        return self._answer.status_code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self._answer.headers)
+
+    @property
+    def data(self) -> bytes:
+        return self._answer.content
+
+
+class _StageTokenRequest(transport.Request):
+    """google-auth's HTTP seam, sending the token exchange through the stage.
+
+    So the exchange takes the configured timeout, attempts, backoff and transport, and a 5xx or a
+    dropped connection is retried as every read is (a new token each time: nothing to duplicate).
+    Only a 200 holding a token is handed back: every failure is the stage's error, raised here, so
+    google-auth's own retry loop (three tries, real sleeps) never runs above the stage's. The
+    signed assertion and the token are registered with the scrubber before any answer is read.
+    """
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> _TokenAnswer:
+        for assertion in parse_qs((body or b"").decode("utf-8", errors="replace")).get("assertion", []):
+            remember_secret(assertion)  # signed by the key: a credential for its hour
+        answer = self.api.request(method, url, what=EXCHANGE, content=body, headers=headers)
+        try:
+            token = decode_json(answer.content)["access_token"]
+        except (ValueError, TypeError, KeyError):
+            raise MalformedError(
+                SYSTEM, f"{EXCHANGE}: the answer holds no access token", status=answer.status_code
+            ) from None
+        remember_secret(str(token))
+        return _TokenAnswer(answer)
+
+
+def _exchange(credentials: service_account.Credentials, request: _StageTokenRequest) -> None:
+    """A token for `credentials`, through the stage. A refusal is the key's fault, so it names
+    the setting; the stage's other errors (down, rate limited, malformed) are raised as they are."""
+    try:
+        credentials.refresh(request)  # type: ignore[no-untyped-call]
+    except (RejectedError, NotFoundError) as exc:
+        said = str(exc).removeprefix(f"{SYSTEM}: ")
+        raise AuthError(SYSTEM, f"{said}; check {SETTING}", status=exc.status) from None
+    except GoogleAuthError as exc:  # google-auth's own: a key it cannot sign with
+        raise AuthError(SYSTEM, f"{EXCHANGE} failed ({type(exc).__name__}); check {SETTING}") from None
+
+
+class _TokenAuth(httpx.Auth):
+    """Adds the service account's bearer token, exchanging a new one (through the stage) once it
+    expires; Drive, Docs and Sheets all send it."""
+
+    def __init__(self, credentials: service_account.Credentials, request: _StageTokenRequest) -> None:
         self.credentials = credentials
+        self.request = request
         self._lock = threading.Lock()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         with self._lock:
             if not self.credentials.valid:
-                try:
-                    with requests.Session() as session:  # closed at once: no socket left behind
-                        self.credentials.refresh(AuthRequest(session))  # type: ignore[no-untyped-call]
-                except (GoogleAuthError, requests.RequestException) as exc:
-                    raise AuthError(
-                        SYSTEM, f"token exchange failed ({type(exc).__name__}); check {SETTING}"
-                    ) from None
+                _exchange(self.credentials, self.request)
         token = str(self.credentials.token)
-        remember_secret(token)  # cheap when repeated; an error page may echo what was sent
+        remember_secret(token)  # cheap when repeated; a token exchanged by another workspace too
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
@@ -156,11 +226,9 @@ class GoogleWorkspace:
         self.email = str(key.get("client_email", "the service account"))
         self.drive = f"{root}/drive/v3" if root else "https://www.googleapis.com/drive/v3"
         self.docs = f"{root}/docs/v1" if root else "https://docs.googleapis.com/v1"
-        auth = _TokenAuth(self.credentials)
         http: dict[str, Any] = {
             "system": SYSTEM,
             "base_url": "",
-            "auth": auth,
             "credential_setting": SETTING,
             "transport": transport,
             "timeout": timeout,
@@ -168,6 +236,9 @@ class GoogleWorkspace:
             "sleep": sleep,
             "max_connections": concurrency,
         }
+        self.token_api = ApiClient(**http)  # the token endpoint's own: it has no bearer token to send
+        self._token_request = _StageTokenRequest(self.token_api)
+        http["auth"] = _TokenAuth(self.credentials, self._token_request)
         self.api = ApiClient(**http)
         self.sheets_api = ApiClient(
             **http,
@@ -189,6 +260,7 @@ class GoogleWorkspace:
         self._sheets.session.close()
         self.sheets_api.close()
         self.api.close()
+        self.token_api.close()
 
     def __enter__(self) -> GoogleWorkspace:
         return self
@@ -411,13 +483,7 @@ class GoogleWorkspace:
 
     def check_token(self) -> str:
         """A fresh token exchange, so a revoked or mistyped key shows now, not in the first run."""
-        try:
-            with requests.Session() as session:
-                self.credentials.refresh(AuthRequest(session))  # type: ignore[no-untyped-call]
-        except (GoogleAuthError, requests.RequestException) as exc:
-            raise AuthError(
-                SYSTEM, f"token exchange failed ({type(exc).__name__}); check {SETTING}"
-            ) from None
+        _exchange(self.credentials, self._token_request)
         return self.email
 
     def folder(self, folder_id: str) -> DriveFolder:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from itertools import count
 from typing import Any
 
 import gspread
+import httpx
 import pytest
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
@@ -22,9 +24,12 @@ from oncall.errors import (
     RejectedError,
     UnavailableError,
 )
+from oncall.retry import RetryPolicy
 from oncall.sandbox.google_fake import DOC_MIME
+from oncall.sandbox.seed import sandbox_service_account
 from oncall.sandbox.server import Sandbox
 from oncall.sandbox.urls import SANDBOX_WEB
+from tests.conftest import FakeSleep
 
 
 @pytest.fixture
@@ -333,3 +338,92 @@ def test_drive_fake_search_lags_behind_a_new_file(gw: GoogleWorkspace, sandbox: 
         assert gw.find_coe("inc-lag") == doc
     finally:
         sandbox.state.google.search_lag_seconds = 0.0
+
+
+# The token exchange (a signed JWT for an access token) goes through the stage like every other
+# request: it takes the configured attempts, backoff and transport, and google-auth's own retry
+# loop (three tries, real sleeps) never runs above it.
+
+_keys = count(1)
+
+
+def _fresh_key(sandbox: Sandbox) -> dict[str, Any]:
+    """The sandbox key under a key id no test used: its credentials are new, so the first call
+    exchanges a token (credentials are shared per key in a process)."""
+    return {**sandbox.state.service_account, "private_key_id": f"exchange-{next(_keys)}-{time.time_ns()}"}
+
+
+def _token_statuses(sandbox: Sandbox) -> list[int]:
+    """What the fake answered on its token endpoint, once every answer is recorded."""
+    deadline = time.monotonic() + 2
+    while True:
+        statuses = [s.status for s in list(sandbox.app.served) if s.path == "/google/token"]
+        if 0 not in statuses or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.01)
+
+
+def test_a_5xx_on_the_token_endpoint_is_retried_by_the_stage(sandbox: Sandbox, fake_sleep: FakeSleep) -> None:
+    sandbox.app.served.clear()
+    sandbox.script("/google/token", 503, method="POST")
+    with GoogleWorkspace(
+        _fresh_key(sandbox),
+        base_url=sandbox.google_url,
+        retry=RetryPolicy(attempts=3, base_delay=0.5),
+        sleep=fake_sleep,
+    ) as gw:
+        assert gw.get_file(sandbox.state.coe_template).id == sandbox.state.coe_template
+    assert _token_statuses(sandbox) == [503, 200]
+    assert len(fake_sleep.calls) == 1 and 0.25 <= fake_sleep.calls[0] <= 0.5  # the policy's backoff
+
+
+def test_a_token_endpoint_that_stays_down_is_tried_as_often_as_the_policy_says(
+    sandbox: Sandbox, fake_sleep: FakeSleep
+) -> None:
+    def tries(attempts: int) -> int:
+        sandbox.app.served.clear()
+        sandbox.script("/google/token", 503, method="POST", times=20)
+        with (
+            GoogleWorkspace(
+                _fresh_key(sandbox),
+                base_url=sandbox.google_url,
+                retry=RetryPolicy(attempts=attempts, base_delay=0.5),
+                sleep=fake_sleep,
+            ) as gw,
+            pytest.raises(UnavailableError, match="token exchange") as down,
+        ):
+            gw.find_coe("inc-token-down")
+        assert down.value.status is None or down.value.status == 503
+        sandbox.app.script.clear()
+        return len(_token_statuses(sandbox))
+
+    assert (tries(1), tries(4)) == (1, 4)
+
+
+def test_a_dropped_token_answer_is_retried_through_the_transport_seam(fake_sleep: FakeSleep) -> None:
+    """A connection lost on the token endpoint is retried like any read; and `transport` (the test
+    seam every client shares) reaches the token endpoint too, not just Drive."""
+    seen: list[str] = []
+    token = "ya29.transport-seam-token"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/token":
+            if seen.count("POST /token") == 1:
+                raise httpx.RemoteProtocolError("peer closed connection", request=request)
+            return httpx.Response(200, json={"access_token": token, "expires_in": 3599})
+        assert request.headers["authorization"] == f"Bearer {token}"
+        return httpx.Response(200, json={"id": "f1", "name": "COE", "mimeType": DOC_MIME})
+
+    key = {**sandbox_service_account(), "private_key_id": f"seam-{time.time_ns()}"}
+    with GoogleWorkspace(
+        key,
+        base_url="https://google.invalid",
+        transport=httpx.MockTransport(answer),
+        retry=RetryPolicy(attempts=3, base_delay=0.5),
+        sleep=fake_sleep,
+    ) as gw:
+        assert gw.get_file("f1").id == "f1"
+        assert gw.check_token() == key["client_email"]
+    assert seen == ["POST /token", "POST /token", "GET /drive/v3/files/f1", "POST /token"]
+    assert len(fake_sleep.calls) == 1

@@ -127,3 +127,57 @@ def test_the_registry_stays_bounded_and_keeps_the_secrets_still_in_use(
     assert errors.scrub("IN-USE-SECRET-0000") == errors.scrub("é In-Use-Secret-0000")[2:] == "[redacted]"
     errors.remember_secret("short")  # would blank ordinary words: not scrubbed
     assert errors.scrub("a short word") == "a short word"
+
+
+def test_the_token_exchange_leaks_neither_its_assertion_nor_its_token(
+    fake_sleep: FakeSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Google's token exchange goes through the stage, so what it sends (the signed assertion) and
+    what it gets (the access token) are scrubbed from every error and never logged, even when an
+    error page echoes them back."""
+    import time
+    from urllib.parse import parse_qs
+
+    from oncall.clients.google import GoogleWorkspace
+    from oncall.errors import AuthError
+    from oncall.retry import RetryPolicy
+    from oncall.sandbox.seed import sandbox_service_account
+
+    token = f"ya29.scrub-canary-{time.time_ns()}"
+    sent: list[str] = []
+    refuse = [True]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            sent.append(parse_qs(request.content.decode())["assertion"][0])
+            if refuse[0]:
+                return httpx.Response(400, json={"error": f"invalid_grant for {sent[-1]}"})
+            if len(sent) == 2:
+                return httpx.Response(503, text=f"upstream lost the token {token}")
+            return httpx.Response(200, json={"access_token": token, "expires_in": 3599})
+        said = request.headers["authorization"]
+        return httpx.Response(403, json={"error": {"message": f"{said} lacks the Drive scope"}})
+
+    caplog.set_level("DEBUG")
+    errors: list[BaseException] = []
+    for attempt in ("refused", "accepted"):
+        refuse[0] = attempt == "refused"
+        key = {**sandbox_service_account(), "private_key_id": f"scrub-{attempt}-{time.time_ns()}"}
+        with (
+            GoogleWorkspace(
+                key,
+                base_url="https://google.invalid",
+                transport=httpx.MockTransport(answer),
+                retry=RetryPolicy(attempts=3, base_delay=0.5),
+                sleep=fake_sleep,
+            ) as gw,
+            pytest.raises(AuthError) as caught,
+        ):
+            gw.get_file("f1")
+        errors.append(caught.value)
+    assert len(sent) == 3  # refused once; then a 503 retried by the stage, then a token
+    assert "ONCALL_GOOGLE_SERVICE_ACCOUNT" in str(errors[0]) and "invalid_grant" in str(errors[0])
+    assert all("[redacted]" in str(e) for e in errors)
+    for secret in (*sent, token):
+        assert all(secret not in _error_text(e) for e in errors)
+        assert secret not in caplog.text
