@@ -137,8 +137,10 @@ class _GitHub:
         return self._settings
 
     def client(self) -> GitHubClient:
+        """Built by the wiring, as every flow's and doctor's is: the same timeout, attempts and
+        requests in flight from the settings."""
         if self._client is None:
-            from oncall.clients.github import github_client
+            from oncall.wiring import Clients
 
             s = self.settings
             if s.github_token is None or not s.github_token.get_secret_value():
@@ -146,7 +148,7 @@ class _GitHub:
                 raise ConfigError(
                     "this runbook is on GitHub: set ONCALL_GITHUB_TOKEN to a token that can read it"
                 )
-            self._client = self._stack.enter_context(github_client(s))
+            self._client = self._stack.enter_context(Clients(s)).github()
         return self._client
 
     def web_base(self) -> str:

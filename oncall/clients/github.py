@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -52,9 +52,6 @@ from oncall.errors import (
 )
 from oncall.models import IssueRef
 from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
-
-if TYPE_CHECKING:
-    from oncall.settings import Settings
 
 SYSTEM = "GitHub"
 SETTING = "ONCALL_GITHUB_TOKEN (Secret block 'oncall-github-token')"
@@ -592,19 +589,6 @@ class RepoAccess(BaseModel):
             if self.permissions.get(key):
                 return role
         return "read" if self.permissions.get("pull") else "none"
-
-
-def github_client(settings: Settings) -> GitHubClient:
-    """The one way every flow task and command builds its client, so all of them take the same
-    timeouts, write spacing and pool size from the settings."""
-    return GitHubClient(
-        settings.require("github_token"),
-        base_url=settings.github_base_url,
-        write_interval=settings.github_write_interval,
-        timeout=settings.http_timeout_seconds,
-        concurrency=settings.max_concurrency,
-        retry=settings.retry,
-    )
 
 
 def _blobs(tree: Any) -> tuple[bool, list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Iterator
 from itertools import count, pairwise
 from typing import Any
@@ -36,8 +37,11 @@ from oncall.errors import (
     UnavailableError,
 )
 from oncall.retry import RetryPolicy
+from oncall.sandbox.faults import FaultRates
 from oncall.sandbox.seed import RUNBOOK
 from oncall.sandbox.server import Sandbox
+from oncall.settings import Settings
+from oncall.wiring import Clients
 from tests.conftest import FakeSleep
 
 _repos = count(1)
@@ -686,26 +690,36 @@ def test_random_lost_answers_still_give_one_branch_one_commit_one_pull_request(
     assert sandbox.app.count("github", "POST", f"/github/repos/{git_repo}/pulls") >= 1
 
 
-def test_github_client_tries_as_often_as_the_settings_say(sandbox: Sandbox, repo: str) -> None:
+def _settings(sandbox: Sandbox, **http: Any) -> Settings:
+    return Settings(github_token=sandbox.state.github.token, github_base_url=sandbox.github_url, **http)
+
+
+def test_the_wired_github_client_tries_as_often_as_the_settings_say(sandbox: Sandbox, repo: str) -> None:
     """`ONCALL_HTTP_ATTEMPTS` bounds GitHub's retries as it does every other API's: doctor against
     a GitHub that keeps failing took 87 s a check when the client kept its own default."""
-    from oncall.clients.github import github_client
-    from oncall.settings import Settings
 
     def tries(attempts: int) -> int:
         sandbox.app.served.clear()
         sandbox.script(f"/github/repos/{repo}", 502, times=50)
-        settings = Settings(
-            github_token=sandbox.state.github.token,
-            github_base_url=sandbox.github_url,
-            http_attempts=attempts,
-            http_backoff_seconds=0,
-        )
-        with github_client(settings) as gh, pytest.raises(UnavailableError):
-            gh.check(repo)
+        settings = _settings(sandbox, http_attempts=attempts, http_backoff_seconds=0)
+        with Clients(settings) as clients, pytest.raises(UnavailableError):
+            clients.github().check(repo)
         sandbox.app.script.clear()
         return sum(1 for s in sandbox.app.served if s.path.endswith(f"/repos/{repo}"))
 
     few, many = tries(1), tries(4)
     assert few < many
     assert few <= 2
+
+
+def test_the_wired_github_client_waits_no_longer_than_the_settings_timeout(
+    sandbox: Sandbox, repo: str
+) -> None:
+    """`ONCALL_HTTP_TIMEOUT_SECONDS` reaches GitHub's requests: an answer slower than it is a
+    timeout (the client's own default, 15 s, would have waited for it)."""
+    sandbox.app.rates["github"] = FaultRates(rate_slow=1.0, slow_ms=2000)
+    settings = _settings(sandbox, http_timeout_seconds=0.3, http_attempts=1)
+    started = time.monotonic()
+    with Clients(settings) as clients, pytest.raises(UnavailableError, match="Timeout"):
+        clients.github().check(repo)
+    assert time.monotonic() - started < 1.5
