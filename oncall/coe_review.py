@@ -97,6 +97,28 @@ def read_entry(number: int, values: list[object], tz: str) -> CoeEntry | None:
     )
 
 
+def read_entries(values: list[list[object]], tz: str) -> list[CoeEntry]:
+    """Every COE in the tracker, from one read of its rows (`TRACKER_RANGE`, header included)."""
+    rows = values[1:] if values and read_cells(values[0])[0].strip().casefold() == "incident id" else values
+    first = len(values) - len(rows) + 1
+    return [e for n, row in enumerate(rows, first) if (e := read_entry(n, row, tz)) is not None]
+
+
+def document_problem(entry: CoeEntry, status: int | None, account: str | None = None) -> str:
+    """What to fix when a COE's document cannot be read: Docs answers 404 for a deleted document
+    (and one never shared: it will not say which), 403 for one shared without edit rights, 400
+    for a file that is not a Google Doc (a .docx in Drive)."""
+    who = account or "the service account"
+    where = f"COE for {entry.incident_id} ({entry.link})"
+    if status == 404:
+        return f"{where}: the document was deleted or is not shared with {who}: restore it from Drive's trash or share it"
+    if status == 403:
+        return f"{where}: {who} may not open the document: share it with {who} as an editor"
+    if status == 400:
+        return f"{where}: the file is not a Google Doc: open it in Docs and use File > Save as Google Docs, then link the copy"
+    return f"{where}: the document could not be read ({status or 'no answer'}); the next run tries again"
+
+
 def to_read(entries: Sequence[CoeEntry]) -> list[CoeEntry]:
     """The entries whose document the flow reads: not Done, and with a document to read."""
     return [e for e in entries if not e.done and e.doc_id is not None]

@@ -36,12 +36,14 @@ from oncall.coe_review import (
     Agenda,
     CoeEntry,
     build_agenda,
+    document_problem,
     done_key,
     done_ready,
     next_meeting,
     nudge_key,
     plan_nudges,
     plan_status,
+    read_entries,
     read_entry,
     to_read,
 )
@@ -707,6 +709,28 @@ def test_a_tracker_row_reads_back_as_an_entry() -> None:
     assert read_entry(4, ["", "a note"], TZ) is None
     short = read_entry(5, ["i9"], TZ)
     assert short is not None and short.start is None and short.title == ""
+
+
+def test_the_whole_tracker_reads_back_in_one_pass_with_sheet_row_numbers() -> None:
+    values: list[list[object]] = [list(TRACKER_HEADER), _row("a"), [], ["", "note"], _row("b")]
+    assert [(e.row, e.incident_id) for e in read_entries(values, TZ)] == [(2, "a"), (5, "b")]
+    assert [e.row for e in read_entries([_row("a")], TZ)] == [1]  # a range read without its header
+
+
+@pytest.mark.parametrize(
+    ("status", "fix"),
+    [
+        (404, "restore it from Drive's trash or share it"),
+        (403, "share it with ops@x.iam as an editor"),
+        (400, "Save as Google Docs"),
+        (503, "the next run tries again"),
+        (None, "no answer"),
+    ],
+)
+def test_an_unreadable_document_names_the_coe_and_the_fix(status: int | None, fix: str) -> None:
+    problem = document_problem(_entry("i3"), status, "ops@x.iam")
+    assert problem.startswith("COE for i3 (https://docs.google.com/document/d/doc-i3-xxxxxxxx/edit): ")
+    assert fix in problem
 
 
 def test_only_coes_not_done_and_with_a_document_are_read() -> None:
