@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from importlib import metadata
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -184,20 +185,47 @@ def _last_page(headers: dict[str, Any]) -> int:
     return int(pages[0])
 
 
+# PyGithub's private names for the connection classes a requester builds its sessions from: the
+# API host's (chosen in `Requester.__init__`) and, for a URL on another GitHub host, one per scheme.
+_PYGITHUB_CONNECTIONS = (
+    "_Requester__connectionClass",
+    "_Requester__httpConnectionClass",
+    "_Requester__httpsConnectionClass",
+)
+
+
 def _send_through(gh: Github, adapter: StageAdapter) -> None:
-    """Every connection PyGithub opens for `gh` sends through `adapter`. PyGithub has no public
-    seam for its transport: its requester builds a connection (a `requests` session) per host
-    from a class it keeps, so that class is wrapped to mount the adapter on each new session."""
+    """Every connection PyGithub opens for `gh` sends through `adapter`.
+
+    PyGithub (2.10) has no public seam for one client's transport: `Github(retry=, pool_size=)`
+    only tune the urllib3 adapter it mounts itself, and the public `Requester.injectConnectionClasses`
+    swaps the classes for every client in the process and turns off connection reuse. So this is
+    the one place that touches PyGithub's private state: the requester's connection classes are
+    wrapped, on this requester only, to mount the adapter on each session they make. A PyGithub
+    that renamed them fails here, at once, rather than sending around the stage; and
+    tests/clients/test_pygithub_seam.py fails if any request of the client reaches urllib3.
+    A requester PyGithub derives afresh (`withLazy`, `withAuth`) is not wrapped: nothing here asks for one.
+    """
     requester = gh.requester
-    make = requester._Requester__connectionClass  # type: ignore[attr-defined]
+    missing = [name for name in _PYGITHUB_CONNECTIONS if not callable(getattr(requester, name, None))]
+    if missing:
+        raise RuntimeError(
+            f"PyGithub {metadata.version('PyGithub')} no longer keeps {', '.join(missing)} on its requester, "
+            "so GitHub requests cannot be sent through the HTTP stage; update "
+            "oncall.clients.github._send_through for this version, or pin PyGithub to one it knows"
+        )
 
-    def connection(*args: Any, **kwargs: Any) -> Any:
-        made = make(*args, **kwargs)
-        made.session.mount("http://", adapter)
-        made.session.mount("https://", adapter)
-        return made
+    def through(make: Callable[..., Any]) -> Callable[..., Any]:
+        def connection(*args: Any, **kwargs: Any) -> Any:
+            made = make(*args, **kwargs)
+            made.session.mount("http://", adapter)
+            made.session.mount("https://", adapter)
+            return made
 
-    requester._Requester__connectionClass = connection  # type: ignore[attr-defined]
+        return connection
+
+    for name in _PYGITHUB_CONNECTIONS:
+        setattr(requester, name, through(getattr(requester, name)))
 
 
 def split_repo(full_name: str) -> str:
