@@ -1,8 +1,9 @@
 """Google Drive, Docs and Sheets for coe-prep, with one service-account token for all three.
 
 The key comes from a Secret block; google-auth signs the token request, whose URI is
-configurable so tests reach the sandbox. Drive and Docs go through the shared HTTP stage
-(`oncall.clients.http`); so does the tracking sheet: gspread builds the Sheets requests (its
+configurable so tests reach the sandbox, and the shared HTTP stage (`oncall.clients.http`)
+sends it, so the exchange is retried, timed out and scrubbed as every request is. Drive and
+Docs go through the stage too; so does the tracking sheet: gspread builds the Sheets requests (its
 URLs are constants, so a subclass rewrites the host for the sandbox) and its session sends
 them through the stage's `StageAdapter`, so Sheets retries, holds after a 429 and maps its
 errors as every other API does. Sheets has a client of its own, as Google's quotas are per API:
