@@ -100,8 +100,8 @@ def in_order(short: Sequence[str], long: Sequence[str]) -> bool:
 
 
 class _Line(_Frozen):
-    words: tuple[str, ...]
-    fact: str | None = None  # the regex of a fact line, over its words joined by spaces
+    words: tuple[str, ...]  # a prompt's words; a fact line's literal words
+    fact: tuple[tuple[str, ...], ...] | None = None  # a fact line's literal words around its placeholders
     block: bool = False  # only a placeholder: its value may span lines
 
 
@@ -109,24 +109,37 @@ def _template_line(text: str) -> _Line:
     parts = PLACEHOLDER.split(text)
     if len(parts) == 1:
         return _Line(words=words(text))
-    literal = [words(p) for p in parts[::2]]  # split keeps each placeholder's name at odd indexes
-    if not any(literal):
-        return _Line(words=(), fact=".*", block=True)
-    pieces: list[str] = []
-    for i, ws in enumerate(literal):
-        if ws:
-            pieces.append(" ".join(map(re.escape, ws)))
-        if i < len(literal) - 1:
-            pieces.append(".*?")
-    pattern = r"\s?".join(pieces)
-    return _Line(words=tuple(w for ws in literal for w in ws), fact=pattern)
+    literal = tuple(words(p) for p in parts[::2])  # split keeps each placeholder's name at odd indexes
+    return _Line(words=tuple(w for ws in literal for w in ws), fact=literal, block=not any(literal))
+
+
+def _find(haystack: tuple[str, ...], needle: tuple[str, ...], start: int, end: int) -> int:
+    for i in range(start, end - len(needle) + 1):
+        if haystack[i : i + len(needle)] == needle:
+            return i
+    return -1
+
+
+def _fact_matches(literal: tuple[tuple[str, ...], ...], doc_words: tuple[str, ...]) -> bool:
+    """The words read as the fact line with some value (perhaps none) for each placeholder: the
+    first literal opens the line, the last closes it, the others come in order between. Leftmost
+    matching decides it in one pass, so a hostile line cannot make it slow."""
+    first, last = literal[0], literal[-1]
+    pos, end = len(first), len(doc_words) - len(last)
+    if end < pos or doc_words[:pos] != first or doc_words[end:] != last:
+        return False
+    for middle in literal[1:-1]:
+        if middle and (pos := _find(doc_words, middle, pos, end)) < 0:
+            return False
+        pos += len(middle)
+    return True
 
 
 def _matches(line: _Line, doc_words: tuple[str, ...]) -> bool:
     if line.block:
         return False
     if line.fact is not None:
-        return re.fullmatch(line.fact, " ".join(doc_words)) is not None
+        return _fact_matches(line.fact, doc_words)
     return bool(line.words) and in_order(doc_words, line.words)
 
 

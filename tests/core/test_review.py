@@ -498,6 +498,23 @@ def test_hostile_and_huge_text_is_judged_quickly() -> None:
     assert next(s for s in c.sections if s.name == "Links").found_as == "Links \u200b\u200b<script>"
 
 
+def test_a_hostile_line_against_a_fact_line_with_many_placeholders_is_judged_quickly() -> None:
+    template = blocks_from_markdown(
+        "## Scope\n\nSeen by {{a}} at {{b}} in {{c}} region\n\nWho else saw it?\n"
+    )
+    fact = "Seen by alice at 10:00 in us-east region"
+    hostile = "Seen by " + "at in " * 50_000 + "zzz"
+    begun = time.perf_counter()
+    states = [
+        _state(completeness(template, blocks_from_markdown(f"## Scope\n\n{line}\n\nWho else saw it?\n")))[
+            "Scope"
+        ]
+        for line in (fact, hostile)
+    ]
+    assert time.perf_counter() - begun < 2.0
+    assert states == [SectionState.PROMPTS, SectionState.WRITTEN]
+
+
 def test_a_template_with_no_prompts_is_complete_with_nothing_to_write() -> None:
     template = blocks_from_markdown("# COE {{incident.id}}\n\n{{timeline}}\n")
     c = completeness(template, blocks_from_markdown("# COE i1\n\nsomething\n"))
