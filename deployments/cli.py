@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from deployments import commands
 from oncall.errors import OncallError
+
+# The registry's names load no source package, so `oncall runbook check` in a team's CI starts fast.
 from oncall.sources import DEFAULT_SOURCE, SOURCE_NAMES
 
-# The registry's names: reading them loads no source package, so `oncall runbook check` in a
-# team's CI still starts fast.
-SOURCES = SOURCE_NAMES
 ACTIONS = ("coe_command", "setup_command", "runbook_command")
 EPILOG = (
     "Settings come from ONCALL_* environment variables and oncall.toml; see README.md#configuration. "
@@ -142,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument(
         "--source",
-        choices=SOURCES,
+        choices=SOURCE_NAMES,
         default=os.environ.get("ONCALL_SOURCE") or DEFAULT_SOURCE,
         help=f"alert source whose fake the flows read (default: $ONCALL_SOURCE, else {DEFAULT_SOURCE})",
     )
@@ -167,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", type=int, default=7, help="random seed of the data set (default: 7)")
     sandbox.add_argument(
         "--source",
-        choices=SOURCES,
+        choices=SOURCE_NAMES,
         default=os.environ.get("ONCALL_SOURCE") or DEFAULT_SOURCE,
         help="alert source the printed settings point at; every fake is served either way",
     )

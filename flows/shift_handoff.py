@@ -16,7 +16,7 @@ from oncall.handoff import ShiftContext, summarize_shift
 from oncall.handoff_render import render_markdown, render_slack
 from oncall.models import AlertQuery
 from oncall.runbook import Runbook
-from oncall.sources import SOURCE_LACKS
+from oncall.sources import source_spec
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.clients import run_clients
 from tasks.config import resolve_settings
@@ -83,7 +83,7 @@ def shift_handoff(
         book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
 
         # Decide
-        missing = dict(SOURCE_LACKS.get(settings.source, {}))
+        missing = dict(source_spec(settings.source).lacks)
         found = incidents.result(raise_on_failure=False)
         if isinstance(found, NotAvailableError):
             missing["incidents"] = str(found).removeprefix(f"{found.system}: ")

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from oncall.errors import ConfigError
@@ -98,46 +98,112 @@ class AlertSource(Protocol):
 
 
 ErrorAnswer = tuple[dict[str, str], Any]  # (headers, JSON body) a vendor answers a failure with
+LONG_INCIDENT_ID = (
+    "inc-7f3a-0001"  # the seeded week's long P1 incident, as the sources that keep its id show it
+)
+
+
+def _conventional(*args: Any) -> Any:
+    """The placeholder of a default its SourceSpec fills in from the source's name."""
+    raise TypeError("a FakeSpec read before its SourceSpec filled in its conventional defaults")
 
 
 @dataclass(frozen=True)
 class FakeSpec:
     """How the sandbox serves a source's fake, and what the shared tests need of it.
 
-    The registry is read by `import oncall.settings`: `state`, `seed` and `app` are `lazy(...)`
-    names of the fake's own (`lazy("oncall.sources.rootly.fake:RootlyState")`)."""
+    Only the vendor's facts are given; the rest follows from the source's name (its SourceSpec
+    fills them in): `state` is `<name>.fake:State`, `app` is `<name>.fake:app`, `seed` is
+    `<name>.seed:seed` (each loaded on first call), `mount` is the name, `env` points every
+    `*_url` setting at the mount and gives each credential the state's attribute of that name
+    less the `<name>_` prefix (`rootly_api_token` -> `state.api_token`), `canaries` are the
+    credentials' values."""
 
-    mount: str  # the sandbox path prefix, `/<mount>/...`: also the system the fault injector and counts name
-    state: Callable[[], Any]  # an empty state (what SandboxState holds before seeding)
-    seed: Callable[[Week], Any]  # the fake's state holding the seeded week's facts, in its vendor's shapes
-    app: Callable[[Any], Any]  # the ASGI app (a starlette Router) serving a state
-    env: Callable[[Any, str], dict[str, str]]  # (state, the mount's base URL) -> the ONCALL_* settings
-    # that point the source at it (ONCALL_SOURCE aside): address, credential, any account names
     error: Callable[[int], ErrorAnswer]  # the vendor's answer to a failure with this status; for 429 its
     # rate-limit headers and body (the fault injector sends these; Retry-After is added by the fault)
     credentials: Mapping[str, str]  # secret setting -> the fake's throwaway value (sandbox_values flags it)
-    canaries: tuple[str, ...]  # every form of its credentials a leak would show (raw, Basic ...)
     alerts_path: str  # the alert list's path under the mount (hostile-response tests script it)
-    long_incident_id: str  # the id the long P1 incident of the seeded week has (the per-source flow tests)
+    long_incident_id: str = LONG_INCIDENT_ID  # the id the long P1 incident has (the per-source flow tests)
     long_incident_number: str = "101"  # the number the hand-off shows for it
     # The vendor's real web addresses its client builds links on even against the sandbox, each
     # -> the path under the sandbox's web address that stands in for it (the demo rewrites them).
     web_links: Mapping[str, str] = field(default_factory=dict)
+    mount: str = (
+        ""  # the sandbox path prefix, `/<mount>/...`: also the system the fault injector and counts name
+    )
+    canaries: tuple[str, ...] = ()  # every form of its credentials a leak would show (raw, Basic ...)
+    env: Callable[[Any, str], dict[str, str]] = _conventional  # (state, the mount's base URL) -> the
+    # ONCALL_* settings that point the source at it (ONCALL_SOURCE aside)
+    state: Callable[[], Any] = _conventional  # an empty state (what SandboxState holds before seeding)
+    seed: Callable[[Week], Any] = _conventional  # the state holding the seeded week, in its vendor's shapes
+    app: Callable[[Any], Any] = _conventional  # the ASGI app (a starlette Router) serving a state
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One alert source: its settings, secrets, what it lacks, how to build it, its fake."""
+    """One alert source: its settings, what it lacks, its fake; the rest by convention from `name`.
+
+    `credential` is its one secret setting, `secret_blocks` name each secret's Prefect block
+    `oncall-<field, dashes>` (`oncall-rootly-api-token`), `url_fields` are its `*_url`
+    settings, `build` is `oncall.sources.<name>.client:build`. Give any of them to differ."""
 
     name: str  # "opsgenie": the ONCALL_SOURCE value and the package name
     title: str  # "OpsGenie": reports, COE, doctor
     config: type[BaseModel]  # its Settings fields, named <name>_..., each with a description
-    credential: str  # the secret field that authenticates
-    secret_blocks: Mapping[str, str]  # secret field -> its default Prefect Secret block
-    url_fields: tuple[str, ...]  # its fields that hold an API address
-    build: Callable[[Settings, HttpOptions], AlertSource]  # imports its client lazily inside
     fake: FakeSpec
     lacks: Mapping[str, str] = field(default_factory=dict)  # what it does not record, and why
+    credential: str = ""  # the secret field that authenticates
+    secret_blocks: Mapping[str, str] = field(
+        default_factory=dict
+    )  # secret field -> its default Prefect block
+    url_fields: tuple[str, ...] = ()  # its fields that hold an API address
+    build: Callable[[Settings, HttpOptions], AlertSource] = _conventional  # imports its client lazily inside
+
+    def __post_init__(self) -> None:
+        from pydantic import SecretStr  # a package that declares a source has loaded pydantic already
+
+        fields = self.config.model_fields
+        secrets = [
+            n for n, f in fields.items() if SecretStr in getattr(f.annotation, "__args__", (f.annotation,))
+        ]
+        if not self.credential and len(secrets) != 1:
+            raise TypeError(f"source {self.name}: name its credential among {secrets}")
+        package = f"oncall.sources.{self.name}"
+        fake = self.fake
+        conventions: dict[str, Any] = {
+            "credential": self.credential or secrets[0],
+            "secret_blocks": self.secret_blocks or {n: f"oncall-{n.replace('_', '-')}" for n in secrets},
+            "url_fields": self.url_fields or tuple(n for n in fields if n.endswith("_url")),
+            "build": _given(self.build) or lazy(f"{package}.client:build"),
+        }
+        fake_conventions: dict[str, Any] = {
+            "mount": fake.mount or self.name,
+            "canaries": fake.canaries or tuple(fake.credentials.values()),
+            "env": _given(fake.env) or self._env,
+            "state": _given(fake.state) or lazy(f"{package}.fake:State"),
+            "seed": _given(fake.seed) or lazy(f"{package}.seed:seed"),
+            "app": _given(fake.app) or lazy(f"{package}.fake:app"),
+        }
+        for name, value in conventions.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "fake", replace(fake, **fake_conventions))
+
+    def _env(self, state: Any, base_url: str) -> dict[str, str]:
+        """Every API address at the mount, every credential the state's."""
+        prefix = f"{self.name}_"
+        return {
+            **{f"ONCALL_{n.upper()}": base_url for n in self.url_fields},
+            **{f"ONCALL_{n.upper()}": getattr(state, n.removeprefix(prefix)) for n in self.fake.credentials},
+        }
+
+    @property
+    def credential_hint(self) -> str:
+        """Where an authentication failure sends a person: the setting and its default block."""
+        return f"ONCALL_{self.credential.upper()} (Secret block '{self.secret_blocks[self.credential]}')"
+
+
+def _given(value: Callable[..., Any]) -> Callable[..., Any] | None:
+    return None if value is _conventional else value
 
 
 def lazy(target: str) -> Callable[..., Any]:
@@ -172,13 +238,11 @@ def config(settings: Settings, model: type[C]) -> C:
 
 
 def build_source(settings: Settings, **client_options: Any) -> AlertSource:
-    """The configured source. `client_options` (transport, sleep) are the test seam."""
-    http: HttpOptions = {
-        "timeout": settings.http_timeout_seconds,
-        "concurrency": settings.max_concurrency,
-        "retry": settings.retry,
-        **client_options,  # type: ignore[typeddict-item]
-    }
+    """The configured source, talking HTTP as every client does (`oncall.wiring.http_options`).
+    `client_options` (transport, sleep) are the test seam."""
+    from oncall.wiring import http_options  # light: it loads no client
+
+    http: HttpOptions = {**http_options(settings), **client_options}  # type: ignore[typeddict-item]
     return source_spec(settings.source).build(settings, http)
 
 
@@ -194,10 +258,8 @@ DEFAULT_SOURCE = SOURCE_NAMES[0]
 
 # Read on first use (PEP 562 `__getattr__` below), so that SOURCE_NAMES costs no import.
 REGISTRY: Mapping[str, SourceSpec]
-# Views of the registry, for the code that read these before it existed.
-SOURCES: tuple[str, ...] = SOURCE_NAMES
+# source -> its credential setting; deployments/doctor_prefect.py reads it (REGISTRY says the same).
 SOURCE_CREDENTIAL: Mapping[str, str]
-SOURCE_LACKS: Mapping[str, Mapping[str, str]]
 
 
 def _load(package: str) -> SourceSpec:
@@ -218,6 +280,4 @@ def __getattr__(name: str) -> Any:
         return _registry()
     if name == "SOURCE_CREDENTIAL":
         return {n: spec.credential for n, spec in _registry().items()}
-    if name == "SOURCE_LACKS":
-        return {n: dict(spec.lacks) for n, spec in _registry().items()}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

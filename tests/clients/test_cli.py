@@ -103,11 +103,19 @@ def test_open_pr_is_off_unless_oncall_open_pr_is_set(monkeypatch: pytest.MonkeyP
         load_settings()
 
 
-def test_the_source_choices_are_the_registry_s() -> None:
-    from deployments.cli import SOURCES as CLI_SOURCES
-    from oncall.sources import SOURCES
+@pytest.mark.parametrize("command", ["demo", "sandbox"])
+def test_the_source_choices_are_the_registry_s(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from deployments.cli import build_parser
+    from oncall.sources import SOURCE_NAMES
 
-    assert tuple(CLI_SOURCES) == tuple(SOURCES)
+    parser = build_parser()
+    assert [parser.parse_args([command, "--source", name]).source for name in SOURCE_NAMES] == list(
+        SOURCE_NAMES
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--source", "pagerduty-classic"])
+    refused = capsys.readouterr().err
+    assert all(repr(name) in refused for name in SOURCE_NAMES), refused
 
 
 @pytest.mark.parametrize(

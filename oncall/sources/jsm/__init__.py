@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from oncall.sources import FakeSpec, SourceSpec, lazy
+from oncall.sources import FakeSpec, SourceSpec
 
 if TYPE_CHECKING:
-    from oncall.sources.jsm.fake import JsmState
+    from oncall.sources.jsm.fake import State
 
 # The fake's throwaway account: its API token, the email it belongs to, its cloud id.
 API_TOKEN = "sandbox-jsm-token"  # noqa: S105 - the sandbox's, a canary
@@ -34,7 +34,7 @@ class JsmConfig(BaseModel):
     )
 
 
-def _env(state: JsmState, base_url: str) -> dict[str, str]:
+def _env(state: State, base_url: str) -> dict[str, str]:
     """The site and the API gateway are both the one mount (the fake answers both hosts)."""
     return {
         "ONCALL_JSM_SITE_URL": base_url,
@@ -54,15 +54,8 @@ SOURCE = SourceSpec(
     name="jsm",
     title="Jira Service Management Operations",
     config=JsmConfig,
-    credential="jsm_api_token",
-    secret_blocks={"jsm_api_token": "oncall-jsm-api-token"},
-    url_fields=("jsm_site_url", "jsm_api_url"),
-    build=lazy("oncall.sources.jsm.client:build"),
     fake=FakeSpec(
         mount="atlassian",
-        state=lazy("oncall.sources.jsm.fake:JsmState"),
-        seed=lazy("oncall.sources.jsm.seed:seed_jsm"),
-        app=lazy("oncall.sources.jsm.fake:build_jsm_app"),
         env=_env,
         error=_error,
         credentials={"jsm_api_token": API_TOKEN},

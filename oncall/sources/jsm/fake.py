@@ -29,7 +29,7 @@ _CLAUSE = re.compile(r'^(?P<field>project|issuetype|created|resolved)\s*(?P<op>=
 
 
 @dataclass
-class JsmState:
+class State:
     cloud_id: str = CLOUD_ID
     email: str = EMAIL
     api_token: str = API_TOKEN
@@ -60,7 +60,7 @@ def _jira_time(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def build_jsm_app(state: JsmState) -> Router:
+def app(state: State) -> Router:
     ops = state.ops
 
     def authed(request: Request) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from oncall.sandbox.seed import USERS, ZONE, full_name, instant
 from oncall.sandbox.week import Turn, Week
-from oncall.sources.jsm.fake import JsmState
+from oncall.sources.jsm.fake import State
 
 
 def _account(user_id: str) -> str:
@@ -17,8 +17,8 @@ def _account(user_id: str) -> str:
     return f"712020:{zlib.crc32(user_id.encode()):08x}-{user_id.removeprefix('u-')}"
 
 
-def seed_jsm(og: Week) -> JsmState:
-    state = JsmState()
+def seed(og: Week) -> State:
+    state = State()
     account = {u["id"]: _account(u["id"]) for u in USERS}
     by_email = {u["name"]: account[u["id"]] for u in USERS}
     for u in USERS:

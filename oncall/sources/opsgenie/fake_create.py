@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from oncall.sources.opsgenie.fake import OpsGenieState
+    from oncall.sources.opsgenie.fake import State
 
 _PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 _LIMITS = {"message": 130, "alias": 512, "description": 15_000, "entity": 512}
@@ -65,7 +65,7 @@ def _cut(values: list[str], most: int, chars: int) -> list[str]:
     return [v[:chars] for v in values[:most]]
 
 
-def create_alert(state: OpsGenieState, body: dict[str, Any], *, now: datetime, source: str) -> str:
+def create_alert(state: State, body: dict[str, Any], *, now: datetime, source: str) -> str:
     """Apply a valid Create Alert body; returns the request id whose status tells the outcome."""
     at = _iso(now)
     alias = body.get("alias") or None

@@ -3,14 +3,11 @@ Light on purpose: the client and the fake load on use."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from oncall.sources import FakeSpec, SourceSpec, lazy
-
-if TYPE_CHECKING:
-    from oncall.sources.pagerduty.fake import PagerDutyState
+from oncall.sources import FakeSpec, SourceSpec
 
 API_TOKEN = "sandbox-pagerduty-token"  # noqa: S105 - the fake's throwaway token, a canary
 
@@ -30,10 +27,6 @@ class PagerDutyConfig(BaseModel):
     )
 
 
-def _env(state: PagerDutyState, base_url: str) -> dict[str, str]:
-    return {"ONCALL_PAGERDUTY_BASE_URL": base_url, "ONCALL_PAGERDUTY_API_TOKEN": state.api_token}
-
-
 def _error(status: int) -> tuple[dict[str, str], Any]:
     """PagerDuty's `{"error": {...}}`; a 429 says in `ratelimit-reset` how many seconds to wait."""
     from oncall.sources.pagerduty.fake import error_body, rate_headers
@@ -45,22 +38,7 @@ SOURCE = SourceSpec(
     name="pagerduty",
     title="PagerDuty",
     config=PagerDutyConfig,
-    credential="pagerduty_api_token",
-    secret_blocks={"pagerduty_api_token": "oncall-pagerduty-api-token"},
-    url_fields=("pagerduty_base_url",),
-    build=lazy("oncall.sources.pagerduty.client:build"),
-    fake=FakeSpec(
-        mount="pagerduty",
-        state=lazy("oncall.sources.pagerduty.fake:PagerDutyState"),
-        seed=lazy("oncall.sources.pagerduty.seed:seed_pagerduty"),
-        app=lazy("oncall.sources.pagerduty.fake:build_pagerduty_app"),
-        env=_env,
-        error=_error,
-        credentials={"pagerduty_api_token": API_TOKEN},
-        canaries=(API_TOKEN,),
-        alerts_path="/incidents",
-        long_incident_id="inc-7f3a-0001",
-    ),
+    fake=FakeSpec(error=_error, credentials={"pagerduty_api_token": API_TOKEN}, alerts_path="/incidents"),
     lacks={
         "dedup count": "PagerDuty drops a repeated event into its alert without counting it; each page counts once",
         "tags": "PagerDuty incidents carry no tags",

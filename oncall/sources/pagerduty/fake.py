@@ -76,7 +76,7 @@ def rate_headers(remaining: int = RATE_LIMIT - 1, reset: int = 60) -> dict[str, 
 
 
 @dataclass
-class PagerDutyState:
+class State:
     api_token: str = "sandbox-pagerduty-token"
     me: str | None = None  # the token's user id; None: an account-level key (GET /users/me is a 400)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> user
@@ -183,7 +183,7 @@ def _range(request: Request, default: timedelta = timedelta(days=30)) -> tuple[d
     return since, until
 
 
-def build_pagerduty_app(state: PagerDutyState) -> Router:
+def app(state: State) -> Router:
     Handler = Callable[[Request], Awaitable[JSONResponse]]
 
     def endpoint(fn: Callable[[Request], JSONResponse]) -> Handler:

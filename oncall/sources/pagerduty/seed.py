@@ -14,7 +14,7 @@ from typing import Any
 
 from oncall.sandbox.seed import CREATED, USERS, ZONE, full_name, instant, iso
 from oncall.sandbox.week import Turn, Week
-from oncall.sources.pagerduty.fake import API, WEB, PagerDutyState, ref
+from oncall.sources.pagerduty.fake import API, WEB, State, ref
 
 URGENT = ("P1", "P2")
 SEVERITY = {"P1": "critical", "P2": "error", "P3": "warning", "P4": "info", "P5": "info"}
@@ -27,8 +27,8 @@ def pd_id(prefix: str, name: str) -> str:
     return (prefix + "".join(c for c in name.upper() if c.isalnum()))[:14]
 
 
-def seed_pagerduty(week: Week) -> PagerDutyState:
-    state = PagerDutyState()
+def seed(week: Week) -> State:
+    state = State()
     uid = {u["id"]: pd_id("PU", u["id"].removeprefix("u-")) for u in USERS}
     by_email = {u["name"]: uid[u["id"]] for u in USERS}
     for u in USERS:

@@ -35,7 +35,7 @@ def _at(iso: str) -> datetime:
 
 
 @dataclass
-class RootlyState:
+class State:
     api_token: str = API_TOKEN
     me: int = 1
     users: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> user attributes
@@ -168,7 +168,7 @@ def _paged(request: Request, items: list[dict[str, Any]], **extra: Any) -> JSONR
     )
 
 
-def build_rootly_app(state: RootlyState) -> Router:
+def app(state: State) -> Router:
     Handler = Callable[[Request], Awaitable[JSONResponse]]
 
     def endpoint(fn: Callable[[Request], JSONResponse]) -> Handler:

@@ -11,7 +11,7 @@ from typing import Any
 from oncall.sandbox.seed import CREATED, ROTATION_START, USERS, ZONE, full_name, instant, iso
 from oncall.sandbox.urls import SANDBOX_WEB
 from oncall.sandbox.week import Turn, Week
-from oncall.sources.rootly.fake import RootlyState
+from oncall.sources.rootly.fake import State
 
 SEVERITIES = {
     "P1": ("SEV0", "critical"),
@@ -21,8 +21,8 @@ SEVERITIES = {
 }
 
 
-def seed_rootly(og: Week) -> RootlyState:
-    state = RootlyState()
+def seed(og: Week) -> State:
+    state = State()
     user_no = {u["id"]: n for n, u in enumerate(USERS, start=1)}
     by_email = {u["name"]: n for n, u in enumerate(USERS, start=1)}
     for u in USERS:

@@ -25,7 +25,7 @@ from oncall.models import AlertQuery, Priority, TimeWindow
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_alerts
 from oncall.sandbox.server import Sandbox, SandboxState
 from oncall.sources.opsgenie.client import OpsGenieSource, build_query
-from oncall.sources.opsgenie.fake import OpsGenieState
+from oncall.sources.opsgenie.fake import State as OpsGenieState
 from tests.conftest import FakeSleep
 from tests.factories import FIXTURES
 

@@ -19,7 +19,7 @@ import pytest
 from oncall.sandbox.query import QueryError, compile_query
 from oncall.sandbox.seed import DEFAULT_ANCHOR, seed_state
 from oncall.sandbox.server import Sandbox, SandboxState
-from oncall.sources.opsgenie.fake import OpsGenieState
+from oncall.sources.opsgenie.fake import State as OpsGenieState
 from tests.factories import FIXTURES
 
 SPEC = json.loads((FIXTURES / "specs" / "opsgenie-swagger.json").read_text())

@@ -21,7 +21,8 @@ from oncall.sandbox.server import Sandbox
 from oncall.sources.opsgenie.client import OpsGenieSource
 from oncall.sources.pagerduty import API_TOKEN, SOURCE
 from oncall.sources.pagerduty.client import PagerDutySource
-from oncall.sources.pagerduty.fake import CAP_TEXT, PagerDutyState
+from oncall.sources.pagerduty.fake import CAP_TEXT
+from oncall.sources.pagerduty.fake import State as PagerDutyState
 from tests.conftest import FakeSleep
 from tests.sources.helpers import source_from_env
 

@@ -18,7 +18,8 @@ import pytest
 from oncall.sandbox.seed import DEFAULT_ANCHOR, synthetic_state
 from oncall.sandbox.server import Sandbox
 from oncall.sources.pagerduty import API_TOKEN
-from oncall.sources.pagerduty.fake import CAP_TEXT, PagerDutyState
+from oncall.sources.pagerduty.fake import CAP_TEXT
+from oncall.sources.pagerduty.fake import State as PagerDutyState
 
 WEEK = (DEFAULT_ANCHOR - timedelta(days=7)).isoformat(), DEFAULT_ANCHOR.isoformat()
 
