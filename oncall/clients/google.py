@@ -105,7 +105,7 @@ class _StageTokenRequest(transport.Request):
     dropped connection is retried as every read is (a new token each time: nothing to duplicate).
     Only a 200 holding a token is handed back: every failure is the stage's error, raised here, so
     google-auth's own retry loop (three tries, real sleeps) never runs above the stage's. The
-    signed assertion and the token are registered with the scrubber before any answer is read.
+    scrubber learns the signed assertion before it is sent and the token before google-auth has it.
     """
 
     def __init__(self, api: ApiClient) -> None:
