@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -143,10 +144,18 @@ def _matches(line: _Line, doc_words: tuple[str, ...]) -> bool:
     return bool(line.words) and in_order(doc_words, line.words)
 
 
-class _Section(_Frozen):
+@dataclass(frozen=True)
+class _Section:
     heading: str
     head: _Line
     lines: tuple[str, ...]
+    line_words: tuple[tuple[str, ...], ...]
+    heading_words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, heading: str, lines: tuple[str, ...]) -> _Section:
+        line_words = tuple(words(line) for line in lines)
+        return cls(heading, _template_line(heading), lines, line_words, words(heading))
 
 
 def _lines(blocks: Sequence[Block]) -> tuple[str, ...]:
@@ -159,7 +168,7 @@ def _lines(blocks: Sequence[Block]) -> tuple[str, ...]:
     return tuple(line for line in out if line.strip())
 
 
-def sections(blocks: Sequence[Block]) -> tuple[_Section, ...]:
+def _sections(blocks: Sequence[Block]) -> tuple[_Section, ...]:
     """The blocks cut at every heading, whatever its level; text before the first heading is an
     untitled section only when there is some."""
     out: list[_Section] = []
@@ -168,9 +177,7 @@ def sections(blocks: Sequence[Block]) -> tuple[_Section, ...]:
 
     def close() -> None:
         if heading is not None or _lines(body):
-            out.append(
-                _Section(heading=heading or "", head=_template_line(heading or ""), lines=_lines(body))
-            )
+            out.append(_Section.of(heading or "", _lines(body)))
 
     for b in blocks:
         if b.kind is BlockKind.HEADING:
@@ -183,27 +190,35 @@ def sections(blocks: Sequence[Block]) -> tuple[_Section, ...]:
 
 
 def _same_heading(t: _Section, d: _Section) -> bool:
-    dw = words(d.heading)
+    dw = d.heading_words
     return _matches(t.head, dw) and len(dw) >= len(t.head.words) if t.head.fact else t.head.words == dw
 
 
-def _evidence(t: _Section, d: _Section) -> bool:
-    """A renamed section: its heading keeps the template's words, or adds to them, or it still
-    holds one of the template's longer prompts."""
-    tw, dw = set(t.head.words), set(words(d.heading))
-    if tw and dw and (tw <= dw or dw <= tw):
-        return True
-    prompts = {
-        line.words for line in map(_template_line, t.lines) if line.fact is None and len(line.words) >= 4
-    }
-    return any(words(line) in prompts for line in d.lines)
+class _Evidence:
+    """What shows a renamed section: its heading keeps the template's words, or adds to them,
+    or it still holds one of the template's longer prompts."""
+
+    def __init__(self, template: Sequence[_Section], parsed: Sequence[tuple[_Line, ...]]) -> None:
+        self._prompts = [
+            {line.words for line in lines if line.fact is None and len(line.words) >= 4} for lines in parsed
+        ]
+        self._index = {id(t): i for i, t in enumerate(template)}
+
+    def __call__(self, t: _Section, d: _Section) -> bool:
+        tw, dw = set(t.head.words), set(d.heading_words)
+        if tw and dw and (tw <= dw or dw <= tw):
+            return True
+        prompts = self._prompts[self._index[id(t)]]
+        return bool(prompts) and any(w in prompts for w in d.line_words)
 
 
-def _match(template: Sequence[_Section], doc: Sequence[_Section]) -> dict[int, int]:
+def _match(
+    template: Sequence[_Section], parsed: Sequence[tuple[_Line, ...]], doc: Sequence[_Section]
+) -> dict[int, int]:
     """Template section index -> document section index."""
     pairs: dict[int, int] = {}
     used: set[int] = set()
-    for test in (_same_heading, _evidence):
+    for test in (_same_heading, _Evidence(template, parsed)):
         for ti, t in enumerate(template):
             if ti in pairs:
                 continue
@@ -230,11 +245,15 @@ def _match(template: Sequence[_Section], doc: Sequence[_Section]) -> dict[int, i
     return pairs
 
 
-def _state(t: _Section, d: _Section) -> tuple[SectionState, int]:
-    tlines = [_template_line(line) for line in t.lines]
-    if not any(line.fact is None and line.words for line in tlines):
+def _asks(lines: tuple[_Line, ...]) -> bool:
+    """Whether a template section has a prompt to answer."""
+    return any(line.fact is None and line.words for line in lines)
+
+
+def _state(tlines: tuple[_Line, ...], d: _Section) -> tuple[SectionState, int]:
+    if not _asks(tlines):
         return SectionState.PREFILLED, 0
-    dwords = [words(line) for line in d.lines]
+    dwords = d.line_words
     matched: list[int | None] = [
         next((i for i, tl in enumerate(tlines) if _matches(tl, dw)), None) for dw in dwords
     ]
@@ -262,21 +281,18 @@ def _state(t: _Section, d: _Section) -> tuple[SectionState, int]:
 
 def completeness(template: Sequence[Block], document: Sequence[Block]) -> Completeness:
     """Each template section's state in the document, and the document's extra sections."""
-    ts, ds = sections(template), sections(document)
-    pairs = _match(ts, ds)
+    ts, ds = _sections(template), _sections(document)
+    parsed = [tuple(_template_line(line) for line in t.lines) for t in ts]
+    pairs = _match(ts, parsed, ds)
     out: list[SectionStatus] = []
     for ti, t in enumerate(ts):
         name = t.heading or "(opening)"
         if ti not in pairs:
-            asks = any(_template_line(line).fact is None and words(line) for line in t.lines)
-            out.append(
-                SectionStatus(
-                    name=name, found_as=None, state=SectionState.MISSING if asks else SectionState.PREFILLED
-                )
-            )
+            state = SectionState.MISSING if _asks(parsed[ti]) else SectionState.PREFILLED
+            out.append(SectionStatus(name=name, found_as=None, state=state))
             continue
         d = ds[pairs[ti]]
-        state, written = _state(t, d)
+        state, written = _state(parsed[ti], d)
         out.append(
             SectionStatus(name=name, found_as=d.heading or "(opening)", state=state, written_lines=written)
         )
