@@ -26,6 +26,11 @@ CORE = (
     "oncall.handoff",
     "oncall.tracker",
     "oncall.wiring",
+    "oncall.coe_doc",
+    "oncall.coe_sections",
+    "oncall.coe_actions",
+    "oncall.coe_review",
+    "oncall.coe_review_render",
 )
 
 

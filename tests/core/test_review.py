@@ -58,7 +58,6 @@ from oncall.coe_review_render import (
 from oncall.coe_sections import Completeness, SectionState, SectionStatus, completeness
 from oncall.models import Priority, TimelineEntry
 from oncall.tracker import TRACKER_HEADER
-from tests.core.test_import_purity import _vendors_loaded
 from tests.factories import alert, coe_facts, incident
 
 TZ = "America/New_York"
@@ -986,20 +985,3 @@ def test_a_nudge_mentions_only_configured_ids_and_says_what_is_unwritten() -> No
 def test_the_done_message_links_the_coe() -> None:
     text = render_done(_entry("a"))["text"]
     assert "<https://docs.google.com/document/d/doc-a-xxxxxxxx/edit|Outage a>" in text and "is done" in text
-
-
-# -- the rule for core modules ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "oncall.coe_doc",
-        "oncall.coe_sections",
-        "oncall.coe_actions",
-        "oncall.coe_review",
-        "oncall.coe_review_render",
-    ],
-)
-def test_the_review_core_loads_no_vendor_library(module: str) -> None:
-    assert _vendors_loaded(module) == []
