@@ -62,6 +62,14 @@ class Clients:
             found: T = self._built[name]
             return found
 
+    def _pooled(self) -> dict[str, Any]:
+        """The HTTP options as the clients that pool connections (GitHub, Google) take them."""
+        return {
+            "timeout": self.http["timeout"],
+            "concurrency": self.http["concurrency"],
+            **{k: self.http.get(k) for k in ("retry", "transport", "sleep")},
+        }
+
     def source(self) -> AlertSource:
         """The alert source ONCALL_SOURCE names (or the one given)."""
         if self._source is not None:
@@ -84,11 +92,7 @@ class Clients:
                 self.settings.require("github_token"),
                 base_url=self.settings.github_base_url,
                 write_interval=self.settings.github_write_interval,
-                timeout=self.http["timeout"],
-                concurrency=self.http["concurrency"],
-                retry=self.http.get("retry"),
-                transport=self.http.get("transport"),
-                sleep=self.http.get("sleep"),
+                **self._pooled(),
             )
 
         return self._once("github", build, lambda gh: gh.close())
@@ -102,11 +106,7 @@ class Clients:
             return GoogleWorkspace(
                 load_key(self.settings.require("google_service_account")),
                 base_url=self.settings.google_base_url,
-                timeout=self.http["timeout"],
-                concurrency=self.http["concurrency"],
-                retry=self.http.get("retry"),
-                transport=self.http.get("transport"),
-                sleep=self.http.get("sleep"),
+                **self._pooled(),
             )
 
         return self._once("google", build, lambda gw: gw.close())

@@ -5,28 +5,39 @@ The flows read alerts, incidents and on-call data only through `AlertSource`. Ea
 its vendor's quirks (query syntax, paging caps, field names) inside its package and returns the
 shared models; what a source cannot provide comes back as `None` and is named in its `lacks`.
 
-Adding a source (say `pagerduty`) is its package plus one line, `"pagerduty",` in `_PACKAGES`:
+Adding a source (say `pagerduty`) is its package plus one line, `"pagerduty",` in `_PACKAGES`.
+The package holds only its vendor's facts; everything else follows from its name:
 
 - `oncall/sources/pagerduty/__init__.py` is light (pydantic and the standard library only: no
-  httpx, no client import; `import oncall.settings` imports it) and defines `SOURCE = SourceSpec(...)`:
+  httpx, no client import; `import oncall.settings` imports it) and defines
+  `SOURCE = SourceSpec(name="pagerduty", title="PagerDuty", config=PagerDutyConfig, fake=FAKE, lacks=LACKS)`:
   - `config`: a pydantic `BaseModel` of its settings, every field named `pagerduty_...` with a
     `description`; `Settings` inherits it, so `ONCALL_PAGERDUTY_API_TOKEN` works and a layer's
-    key is the field name. Secrets are `SecretStr | None`, each also in `secret_blocks`
-    (field -> default Prefect Secret block); `credential` is the one that authenticates; API
-    addresses are in `url_fields` (checked as http(s), sandbox ones flagged by doctor);
+    key is the field name. Its one secret (`SecretStr | None`) is its `credential`, read from the
+    Prefect Secret block `oncall-pagerduty-api-token` (the field, dashes); its `*_url` fields are
+    its API addresses (checked as http(s), sandbox ones flagged by doctor);
   - `lacks`: what it never records, and why (reports print it instead of a made-up value);
-  - `build=lazy("oncall.sources.pagerduty.client:build")`: `build(settings, http)` in its client
-    reads its fields with `config(settings, PagerDutyConfig)` and secrets with
-    `settings.require(name)`, and returns the client, passing `**http` (timeout, concurrency,
-    retry and the transport/sleep test seams);
-  - `fake = FakeSpec(...)`: how the sandbox serves it and what the shared tests need (below).
-- its client (`client.py`), record parsing, fake (`fake.py`) and seeding (`seed.py`: the
-  seeded `oncall.sandbox.week.Week`, in OpsGenie's shapes, rewritten into its vendor's) live in
-  the package; imports point at the shared modules (`oncall.sources.base`, `paging`, `genie`,
-  `oncall.sandbox.week`, `query`, `responses`, `urls`), never at another source's package.
-- its own tests go in `tests/sources/pagerduty/` (with an `__init__.py`); the per-source flow,
-  canary, hostile-response, incident-lookup and lone-surrogate tests, the sandbox's mounts, seeding
-  and faults, Settings, the CLI's choices and doctor read the registry and take it in on their own.
+  - `FAKE = FakeSpec(error=..., credentials={"pagerduty_api_token": API_TOKEN}, alerts_path=...)`:
+    the vendor's failure answer, the fake's throwaway credential, the alert list's path;
+  - give `credential`, `secret_blocks`, `url_fields`, `build` or a FakeSpec default only where
+    the source differs (JSM: its fake's mount `atlassian`, its env with the account's email and
+    project, its Basic canary, its incident key).
+- `client.py` defines `build(settings, http)` (the registry's `build`, loaded on first use):
+  `from_settings("pagerduty", PagerDutySource, settings, http)` passes the credential and then
+  every other setting by its name less `pagerduty_` (`base_url`, `incident_type`), and `**http`
+  (timeout, concurrency, retry and the transport/sleep test seams) to `connect(...)`, which names
+  the credential and its block when the vendor refuses it.
+- `fake.py` defines `State` (the fake's state; the credential in the attribute named as the field
+  less `pagerduty_`, `api_token`) and `app(state)` (its starlette Router); `seed.py` defines
+  `seed(week)`: the seeded `oncall.sandbox.week.Week`, in OpsGenie's shapes, rewritten into its
+  vendor's. The sandbox mounts the fake at `/pagerduty` and points every `*_url` setting there.
+- its record parsing lives in the package; imports point at the shared modules
+  (`oncall.sources.base`, `paging`, `genie`, `oncall.sandbox.week`, `query`, `responses`, `urls`),
+  never at another source's package.
+- its own tests go in `tests/sources/pagerduty/` (with an `__init__.py`; `tests/sources/helpers.py`
+  has what they share); the per-source flow, canary, hostile-response, incident-lookup and
+  lone-surrogate tests, the sandbox's mounts, seeding and faults, Settings, the CLI's choices
+  and doctor read the registry and take it in on their own.
 - outside the package, only text a person reads: its settings in `oncall.example.toml` (a test
   checks every setting is there), `make docs` (regenerates the tables) and its migration note.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar
 
 import httpx
 
@@ -11,6 +11,12 @@ from oncall.clients.http import ApiClient
 from oncall.errors import NotFoundError
 from oncall.retry import DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
 from oncall.retry import RetryPolicy
+from oncall.sources import config, source_spec
+
+if TYPE_CHECKING:
+    from oncall.settings import Settings
+
+S = TypeVar("S")
 
 
 class HttpOptions(TypedDict, total=False):
@@ -28,18 +34,20 @@ def concurrency(http: HttpOptions) -> int:
 
 
 def connect(
-    *,
+    source: str,
     system: str,
     base_url: str,
-    credential_setting: str,
     vendor: dict[str, Any],
-    **http: Unpack[HttpOptions],
+    http: HttpOptions,
+    *,
+    credential_setting: str | None = None,
 ) -> ApiClient:
-    """An ApiClient for one vendor host; `vendor` holds its own headers, auth or retry hint."""
+    """An ApiClient for one vendor host; `vendor` holds its own headers, auth or retry hint. An
+    authentication failure names `credential_setting`: by default the source's credential and its block."""
     return ApiClient(
         system=system,
         base_url=base_url.rstrip("/"),
-        credential_setting=credential_setting,
+        credential_setting=credential_setting or source_spec(source).credential_hint,
         transport=http.get("transport"),
         timeout=http.get("timeout", 10.0),
         retry=http.get("retry"),
@@ -47,6 +55,20 @@ def connect(
         max_connections=concurrency(http) * 2,
         **vendor,
     )
+
+
+def from_settings(source: str, client: Callable[..., S], settings: Settings, http: HttpOptions) -> S:
+    """`client` built the conventional way (a registry `build`): the source's credential first,
+    then each of its other settings by its name less `<source>_` (`rootly_base_url` -> `base_url`)."""
+    spec = source_spec(source)
+    own = config(settings, spec.config)
+    prefix = f"{source}_"
+    options = {
+        n.removeprefix(prefix): getattr(own, n)
+        for n in spec.config.model_fields
+        if n not in spec.secret_blocks
+    }
+    return client(settings.require(spec.credential), **options, **http)
 
 
 class SourceClient:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from oncall.errors import MalformedError
 from oncall.models import AlertQuery, TimeWindow
@@ -76,12 +76,49 @@ def remaining_pages(
     return [(w, i) for w, n in chunks for i in range(math.ceil(n / size))]
 
 
+def every_page(
+    query: AlertQuery,
+    page: Callable[[TimeWindow | None, int, int], T],
+    total: Callable[[T], int],
+    *,
+    cap: int,
+    size: int,
+    concurrency: int,
+    system: str,
+) -> list[T]:
+    """Every page (as answered) of the listing `query` asks for, its first page read first.
+
+    `page(window, index, size)` reads the 0-based `index`th page of `size` items of the listing
+    restricted to a creation-time sub-window (None: as asked); `total(answer)` is the count an
+    answer states. Past `cap` the listing is split by `remaining_pages`, its pages read concurrently.
+    """
+    first = page(None, 0, size)
+    found = total(first)
+    pages = remaining_pages(
+        query,
+        found,
+        lambda w: total(page(w, 0, 1)),
+        cap=cap,
+        size=size,
+        concurrency=concurrency,
+        system=system,
+    )
+    answers = [first] if found <= cap else []
+    with ThreadPoolExecutor(concurrency, thread_name_prefix=system.lower()) as pool:
+        answers += pool.map(lambda p: page(p[0], p[1], size), pages)
+    return answers
+
+
+def _raw_id(record: Any) -> str:
+    return str(record.get("id"))
+
+
 def fetch_by_offset(
     count: Callable[[TimeWindow | None], int],
     page: Callable[[TimeWindow | None, int], list[T]],
     whole: Callable[[], TimeWindow],
-    key: Callable[[T], str],
     *,
+    key: Callable[[T], str] = _raw_id,
     cap: int,
     size: int,
     concurrency: int,
@@ -92,7 +129,7 @@ def fetch_by_offset(
     `count(window)` and `page(window, offset)` read the listing restricted to a creation-time
     sub-window (None: the listing as asked). Pages of every sub-window are read concurrently.
     Counts go stale while items keep arriving, so a full last page is followed by more pages.
-    Items are returned once each (by `key`), in no particular order.
+    Items are returned once each (by `key`: a raw record's `id`), in no particular order.
     """
     total = count(None)
     chunks: Sequence[tuple[TimeWindow | None, int]] = (

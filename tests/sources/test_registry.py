@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from oncall.errors import ConfigError
 from oncall.sandbox.server import Sandbox
 from oncall.settings import API_URL_FIELDS, SECRET_BLOCKS, Settings, load_settings
-from oncall.sources import DEFAULT_SOURCE, REGISTRY, SOURCE_NAMES, SourceSpec, source_spec
+from oncall.sources import DEFAULT_SOURCE, REGISTRY, SOURCE_NAMES, FakeSpec, SourceSpec, source_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = list(REGISTRY.values())
@@ -39,6 +39,53 @@ def test_a_source_s_settings_are_its_own_and_described(spec: SourceSpec) -> None
     assert set(spec.url_fields) <= set(fields)
     assert set(spec.fake.credentials) <= set(spec.secret_blocks)
     assert set(spec.fake.credentials.values()) <= set(spec.fake.canaries)
+
+
+class _TinyConfig(BaseModel):
+    tiny_api_token: SecretStr | None = Field(None, description="Token")
+    tiny_base_url: str = Field("https://tiny.example", description="Address")
+    tiny_region: str = Field("us", description="Region")
+
+
+def _tiny(**given: object) -> SourceSpec:
+    fake = FakeSpec(
+        error=lambda status: ({}, {}), credentials={"tiny_api_token": "t0k"}, alerts_path="/alerts"
+    )
+    return SourceSpec(name="tiny", title="Tiny", config=_TinyConfig, fake=fake, **given)  # type: ignore[arg-type]
+
+
+def test_what_a_source_does_not_give_follows_from_its_name() -> None:
+    spec = _tiny()
+    assert (spec.credential, dict(spec.secret_blocks), spec.url_fields) == (
+        "tiny_api_token",
+        {"tiny_api_token": "oncall-tiny-api-token"},
+        ("tiny_base_url",),
+    )
+    assert spec.credential_hint == "ONCALL_TINY_API_TOKEN (Secret block 'oncall-tiny-api-token')"
+    assert spec.build.__name__ == "oncall.sources.tiny.client:build"
+    named = [spec.fake.state.__name__, spec.fake.app.__name__, spec.fake.seed.__name__]
+    assert named == [
+        "oncall.sources.tiny.fake:State",
+        "oncall.sources.tiny.fake:app",
+        "oncall.sources.tiny.seed:seed",
+    ]
+    assert spec.fake.mount == "tiny" and spec.fake.canaries == ("t0k",)
+    state = type("State", (), {"api_token": "the state's"})()
+    assert spec.fake.env(state, "http://127.0.0.1:1/tiny") == {
+        "ONCALL_TINY_BASE_URL": "http://127.0.0.1:1/tiny",
+        "ONCALL_TINY_API_TOKEN": "the state's",
+    }
+
+
+def test_what_a_source_gives_wins_over_the_convention() -> None:
+    spec = _tiny(url_fields=("tiny_region",), secret_blocks={"tiny_api_token": "acme-tiny"})
+    assert spec.url_fields == ("tiny_region",) and spec.credential_hint.endswith("'acme-tiny')")
+    with pytest.raises(TypeError, match="credential"):
+
+        class Two(_TinyConfig):
+            tiny_other_token: SecretStr | None = Field(None, description="Another")
+
+        SourceSpec(name="tiny", title="Tiny", config=Two, fake=_tiny().fake)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=SOURCE_NAMES)

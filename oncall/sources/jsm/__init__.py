@@ -50,17 +50,13 @@ def _error(status: int) -> tuple[dict[str, str], Any]:
     return {}, {"message": "Internal Server Error" if status >= 500 else "Error", "took": 0.001}
 
 
-SOURCE = SourceSpec(
-    name="jsm",
-    title="Jira Service Management Operations",
-    config=JsmConfig,
-    fake=FakeSpec(
-        mount="atlassian",
-        env=_env,
-        error=_error,
-        credentials={"jsm_api_token": API_TOKEN},
-        canaries=(API_TOKEN, base64.b64encode(f"{EMAIL}:{API_TOKEN}".encode()).decode()),
-        alerts_path=f"/jsm/ops/api/{CLOUD_ID}/v1/alerts",
-        long_incident_id="OPS-101",
-    ),
+FAKE = FakeSpec(
+    mount="atlassian",
+    env=_env,
+    error=_error,
+    credentials={"jsm_api_token": API_TOKEN},
+    canaries=(API_TOKEN, base64.b64encode(f"{EMAIL}:{API_TOKEN}".encode()).decode()),
+    alerts_path=f"/jsm/ops/api/{CLOUD_ID}/v1/alerts",
+    long_incident_id="OPS-101",
 )
+SOURCE = SourceSpec(name="jsm", title="Jira Service Management Operations", config=JsmConfig, fake=FAKE)

@@ -36,11 +36,11 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
-from oncall.sources import config
+from oncall.sources import config, source_spec
 from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
 from oncall.sources.genie import alert_from_raw, build_query, schedule_from_raw
 from oncall.sources.jsm import JsmConfig
-from oncall.sources.paging import remaining_pages
+from oncall.sources.paging import every_page
 
 if TYPE_CHECKING:
     from oncall.settings import Settings
@@ -58,7 +58,6 @@ JIRA_PRIORITY = {
     "Lowest": Priority.P5,
 }
 INCIDENT_FIELDS = "summary,status,priority,created,updated,resolutiondate,assignee,labels,components"
-_CREDENTIAL = "ONCALL_JSM_EMAIL and ONCALL_JSM_API_TOKEN (Secret block 'oncall-jsm-api-token')"
 
 
 def _jql_time(at: datetime) -> str:
@@ -97,9 +96,13 @@ class JsmSource(SourceClient):
 
     def _connect(self, base_url: str) -> ApiClient:
         """Both hosts take the same Basic credential and HTTP options."""
-        vendor = {"auth": self._auth}
         return connect(
-            system=SYSTEM, base_url=base_url, credential_setting=_CREDENTIAL, vendor=vendor, **self._http
+            self.name,
+            SYSTEM,
+            base_url,
+            {"auth": self._auth},
+            self._http,
+            credential_setting=f"ONCALL_JSM_EMAIL and {source_spec(self.name).credential_hint}",
         )
 
     def _clients(self) -> list[ApiClient]:
@@ -181,21 +184,15 @@ class JsmSource(SourceClient):
             raise MalformedError(SYSTEM, "alerts page: response has no count") from None
 
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
-        first = self._alert_page(build_query(query), 0)
-        total = self._count(first)
-        cap = OFFSET_CAP - PAGE
-        pages = remaining_pages(
+        bodies = every_page(
             query,
-            total,
-            lambda w: self._count(self._alert_page(build_query(query, w), 0, 1)),
-            cap=cap,
+            lambda w, i, size: self._alert_page(build_query(query, w), i * size, size),
+            self._count,
+            cap=OFFSET_CAP - PAGE,
             size=PAGE,
             concurrency=self.concurrency,
             system=SYSTEM,
         )
-        bodies = [first] if total <= cap else []
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="jsm") as pool:
-            bodies += pool.map(lambda p: self._alert_page(build_query(query, p[0]), p[1] * PAGE), pages)
         raws = [r for b in bodies for r in require_list(SYSTEM, b, "values", "alerts") if isinstance(r, dict)]
         people = self.people(self._account_ids(raws))
         by_id = {

@@ -35,14 +35,10 @@ def _error(status: int) -> tuple[dict[str, str], Any]:
     return {}, {"message": message, "took": 0.001, "requestId": str(uuid.uuid4())}
 
 
-SOURCE = SourceSpec(
-    name="opsgenie",
-    title="OpsGenie",
-    config=OpsGenieConfig,
-    fake=FakeSpec(
-        error=_error,
-        credentials={"opsgenie_api_key": API_KEY},
-        alerts_path="/v2/alerts",
-        web_links={"https://app.opsgenie.com/": "opsgenie/", "https://api.opsgenie.com/": "opsgenie/"},
-    ),
+FAKE = FakeSpec(
+    error=_error,
+    credentials={"opsgenie_api_key": API_KEY},
+    alerts_path="/v2/alerts",
+    web_links={"https://app.opsgenie.com/": "opsgenie/", "https://api.opsgenie.com/": "opsgenie/"},
 )
+SOURCE = SourceSpec(name="opsgenie", title="OpsGenie", config=OpsGenieConfig, fake=FAKE)

@@ -27,11 +27,9 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
-from oncall.sources import config
-from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect
+from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, from_settings
 from oncall.sources.genie import alert_from_raw, schedule_from_raw
 from oncall.sources.genie import build_query as build_query  # its home is genie: JSM reads it too
-from oncall.sources.opsgenie import OpsGenieConfig
 from oncall.sources.opsgenie.records import incident_from_raw, on_call_people
 from oncall.sources.paging import EPOCH, fetch_by_offset, whole_window
 
@@ -64,11 +62,7 @@ class OpsGenieSource(SourceClient):
         self.concurrency = concurrency(http)
         self.web_base = "https://app.opsgenie.com" if region == "us" else "https://app.eu.opsgenie.com"
         self.api = connect(
-            system=SYSTEM,
-            base_url=base,
-            credential_setting="ONCALL_OPSGENIE_API_KEY (Secret block 'oncall-opsgenie-api-key')",
-            vendor={"headers": {"Authorization": f"GenieKey {api_key}"}},
-            **http,
+            self.name, SYSTEM, base, {"headers": {"Authorization": f"GenieKey {api_key}"}}, http
         )
 
     def _clients(self) -> list[ApiClient]:
@@ -88,7 +82,7 @@ class OpsGenieSource(SourceClient):
             lambda w: self.count_alerts(build_query(query, w)),
             lambda w, offset: self._page(query, w, offset),
             lambda: whole_window(query),
-            lambda a: a.id,
+            key=lambda a: a.id,
             cap=OFFSET_CAP,
             size=PAGE,
             concurrency=self.concurrency,
@@ -188,7 +182,6 @@ class OpsGenieSource(SourceClient):
             lambda w: self._count_incidents(restricted(w)),
             lambda w, offset: self._incident_page(restricted(w), offset),
             lambda: created,
-            lambda r: str(r.get("id")),
             cap=OFFSET_CAP,
             size=PAGE,
             concurrency=self.concurrency,
@@ -327,11 +320,5 @@ class OpsGenieSource(SourceClient):
 
 
 def build(settings: Settings, http: HttpOptions) -> OpsGenieSource:
-    """The client the settings describe: the registry's `build` for OpsGenie."""
-    own = config(settings, OpsGenieConfig)
-    return OpsGenieSource(
-        settings.require("opsgenie_api_key"),
-        region=own.opsgenie_region,
-        base_url=own.opsgenie_base_url,
-        **http,
-    )
+    """The registry's `build` for OpsGenie: the key, `region` and `base_url` from the settings."""
+    return from_settings("opsgenie", OpsGenieSource, settings, http)

@@ -27,6 +27,12 @@ class PagerDutyConfig(BaseModel):
     )
 
 
+LACKS = {
+    "dedup count": "PagerDuty drops a repeated event into its alert without counting it; each page counts once",
+    "tags": "PagerDuty incidents carry no tags",
+}
+
+
 def _error(status: int) -> tuple[dict[str, str], Any]:
     """PagerDuty's `{"error": {...}}`; a 429 says in `ratelimit-reset` how many seconds to wait."""
     from oncall.sources.pagerduty.fake import error_body, rate_headers
@@ -34,13 +40,5 @@ def _error(status: int) -> tuple[dict[str, str], Any]:
     return (rate_headers(remaining=0, reset=1) if status == 429 else {}), error_body(status)
 
 
-SOURCE = SourceSpec(
-    name="pagerduty",
-    title="PagerDuty",
-    config=PagerDutyConfig,
-    fake=FakeSpec(error=_error, credentials={"pagerduty_api_token": API_TOKEN}, alerts_path="/incidents"),
-    lacks={
-        "dedup count": "PagerDuty drops a repeated event into its alert without counting it; each page counts once",
-        "tags": "PagerDuty incidents carry no tags",
-    },
-)
+FAKE = FakeSpec(error=_error, credentials={"pagerduty_api_token": API_TOKEN}, alerts_path="/incidents")
+SOURCE = SourceSpec(name="pagerduty", title="PagerDuty", config=PagerDutyConfig, fake=FAKE, lacks=LACKS)

@@ -30,9 +30,7 @@ from oncall.clients.http import ApiClient
 from oncall.clients.records import parse_record, parse_records, require_list
 from oncall.errors import AuthError, MalformedError, NotFoundError, RejectedError
 from oncall.models import Alert, AlertQuery, Incident, OnCall, Person, Schedule, TimelineEntry, TimeWindow
-from oncall.sources import config
-from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
-from oncall.sources.pagerduty import PagerDutyConfig
+from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, from_settings, named
 from oncall.sources.pagerduty.records import (
     Ack,
     Priorities,
@@ -96,16 +94,9 @@ class PagerDutySource(SourceClient):
     ) -> None:
         self.concurrency = concurrency(http)
         self.incident_type = incident_type
-        self.api = connect(
-            system=SYSTEM,
-            base_url=base_url or BASE_URL,
-            credential_setting="ONCALL_PAGERDUTY_API_TOKEN (Secret block 'oncall-pagerduty-api-token')",
-            vendor={
-                "headers": {"Authorization": f"Token token={api_token}", "Accept": "application/json"},
-                "retry_hint": _rate_reset,
-            },
-            **http,
-        )
+        headers = {"Authorization": f"Token token={api_token}", "Accept": "application/json"}
+        vendor = {"headers": headers, "retry_hint": _rate_reset}
+        self.api = connect(self.name, SYSTEM, base_url or BASE_URL, vendor, http)
         self._lock = threading.Lock()
         self._priorities: Priorities | None = None
         self._emails: dict[str, str | None] = {}
@@ -225,7 +216,6 @@ class PagerDutySource(SourceClient):
             count,
             page,
             lambda: window,
-            lambda r: str(r.get("id")),
             cap=CAP,
             size=PAGE,
             concurrency=self.concurrency,
@@ -464,14 +454,8 @@ def _at(value: Any) -> datetime:
 
 
 def build(settings: Settings, http: HttpOptions) -> PagerDutySource:
-    """The client the settings describe: the registry's `build` for PagerDuty."""
-    own = config(settings, PagerDutyConfig)
-    return PagerDutySource(
-        settings.require("pagerduty_api_token"),
-        base_url=own.pagerduty_base_url,
-        incident_type=own.pagerduty_incident_type,
-        **http,
-    )
+    """The registry's `build` for PagerDuty: the token, `base_url` and `incident_type` from the settings."""
+    return from_settings("pagerduty", PagerDutySource, settings, http)
 
 
 def _document(body: Any, what: str) -> dict[str, Any]:

@@ -18,6 +18,12 @@ class RootlyConfig(BaseModel):
     rootly_base_url: str = Field("https://api.rootly.com", description="Rootly API URL (sandbox, proxy)")
 
 
+LACKS = {
+    "priority": "Rootly alerts carry no priority",
+    "dedup count": "Rootly folds repeats into one alert without counting them; each alert counts once",
+}
+
+
 def _error(status: int) -> tuple[dict[str, str], Any]:
     """Rootly's JSON:API errors; a 429 says when the window ends (epoch seconds), no Retry-After."""
     if status == 429:
@@ -31,13 +37,5 @@ def _error(status: int) -> tuple[dict[str, str], Any]:
     return {}, {"errors": [{"title": title, "status": str(status), "code": None, "detail": None}]}
 
 
-SOURCE = SourceSpec(
-    name="rootly",
-    title="Rootly",
-    config=RootlyConfig,
-    fake=FakeSpec(error=_error, credentials={"rootly_api_token": API_TOKEN}, alerts_path="/v1/alerts"),
-    lacks={
-        "priority": "Rootly alerts carry no priority",
-        "dedup count": "Rootly folds repeats into one alert without counting them; each alert counts once",
-    },
-)
+FAKE = FakeSpec(error=_error, credentials={"rootly_api_token": API_TOKEN}, alerts_path="/v1/alerts")
+SOURCE = SourceSpec(name="rootly", title="Rootly", config=RootlyConfig, fake=FAKE, lacks=LACKS)

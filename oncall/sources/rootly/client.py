@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -30,10 +29,8 @@ from oncall.models import (
     TimelineEntry,
     TimeWindow,
 )
-from oncall.sources import config
-from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, named
-from oncall.sources.paging import remaining_pages
-from oncall.sources.rootly import RootlyConfig
+from oncall.sources.base import HttpOptions, SourceClient, concurrency, connect, from_settings, named
+from oncall.sources.paging import every_page
 from oncall.sources.rootly.records import (
     OPEN_STATUSES,
     alert_from_resource,
@@ -99,15 +96,9 @@ class RootlySource(SourceClient):
         **http: Unpack[HttpOptions],
     ) -> None:
         self.concurrency = concurrency(http)
+        headers = {"Authorization": f"Bearer {api_token}", "Accept": "application/vnd.api+json"}
         self.api = connect(
-            system=SYSTEM,
-            base_url=base_url or BASE_URL,
-            credential_setting="ONCALL_ROOTLY_API_TOKEN (Secret block 'oncall-rootly-api-token')",
-            vendor={
-                "headers": {"Authorization": f"Bearer {api_token}", "Accept": "application/vnd.api+json"},
-                "retry_hint": _rate_reset,
-            },
-            **http,
+            self.name, SYSTEM, base_url or BASE_URL, {"headers": headers, "retry_hint": _rate_reset}, http
         )
         self._schedule_list: list[dict[str, Any]] | None = None
 
@@ -150,20 +141,15 @@ class RootlySource(SourceClient):
             raise MalformedError(SYSTEM, f"{what}: response has no meta.total_count") from None
 
     def fetch_alerts(self, query: AlertQuery) -> list[Alert]:
-        first = self._alert_page(alert_filters(query), 1)
-        total = self._total(first, "alerts page 1")
-        pages = remaining_pages(
+        bodies = every_page(
             query,
-            total,
-            lambda w: self._total(self._alert_page(alert_filters(query, w), 1, 1), "alert count"),
+            lambda w, i, size: self._alert_page(alert_filters(query, w), i + 1, size),
+            lambda body: self._total(body, "alerts page"),
             cap=DEEP_CAP,
             size=PAGE,
             concurrency=self.concurrency,
             system=SYSTEM,
         )
-        bodies = [first] if total <= DEEP_CAP else []
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="rootly") as pool:
-            bodies += pool.map(lambda p: self._alert_page(alert_filters(query, p[0]), p[1] + 1), pages)
         raws = {
             r["id"]: r
             for b in bodies
@@ -366,6 +352,5 @@ class RootlySource(SourceClient):
 
 
 def build(settings: Settings, http: HttpOptions) -> RootlySource:
-    """The client the settings describe: the registry's `build` for Rootly."""
-    own = config(settings, RootlyConfig)
-    return RootlySource(settings.require("rootly_api_token"), base_url=own.rootly_base_url, **http)
+    """The registry's `build` for Rootly: the token and `base_url` from the settings."""
+    return from_settings("rootly", RootlySource, settings, http)

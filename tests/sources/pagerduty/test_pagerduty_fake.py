@@ -14,22 +14,13 @@ import pytest
 from oncall.sandbox.server import Sandbox
 from oncall.sources.pagerduty import API_TOKEN
 from tests.factories import FIXTURES
+from tests.sources.helpers import openapi_30
 
 SPEC = FIXTURES / "specs" / "pagerduty-openapiv3.json"
 ERROR = (
     "#/components/responses/Conflict/content/application~1json/schema"  # what every error answer refers to
 )
 Check = Callable[[Any, str], None]
-
-
-def _openapi_30(node: Any) -> Any:
-    """OpenAPI 3.0's `nullable: true` as JSON Schema: the value may also be null."""
-    if isinstance(node, list):
-        return [_openapi_30(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _openapi_30(v) for k, v in node.items() if k != "nullable"}
-    return {"anyOf": [{"type": "null"}, out]} if node.get("nullable") else out
 
 
 def _pointer(path: str) -> str:
@@ -56,7 +47,7 @@ def _as_pagerduty_answers(spec: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def validate() -> Check:
-    spec = _openapi_30(_as_pagerduty_answers(json.loads(SPEC.read_text())))
+    spec = openapi_30(_as_pagerduty_answers(json.loads(SPEC.read_text())))
 
     def check(body: Any, ref: str) -> None:
         jsonschema.Draft7Validator({**spec, "$ref": ref}).validate(body)

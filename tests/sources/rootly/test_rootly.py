@@ -18,6 +18,7 @@ from oncall.sandbox.server import Sandbox
 from oncall.sources.rootly.client import RootlySource
 from tests.conftest import FakeSleep
 from tests.factories import FIXTURES
+from tests.sources.helpers import openapi_30
 
 SPEC = FIXTURES / "specs" / "rootly-openapi.json"
 WEEK = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
@@ -31,19 +32,9 @@ def source(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[RootlySource]:
     src.close()
 
 
-def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0's `nullable: true` as JSON Schema: the value may also be null."""
-    if isinstance(node, list):
-        return [_nullable(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _nullable(v) for k, v in node.items() if k != "nullable"}
-    return {"anyOf": [{"type": "null"}, out]} if node.get("nullable") else out
-
-
 @pytest.fixture(scope="module")
 def validate() -> Any:
-    spec = _nullable(json.loads(SPEC.read_text()))
+    spec = openapi_30(json.loads(SPEC.read_text()))
 
     def check(body: Any, schema: str) -> None:
         jsonschema.Draft7Validator({**spec, "$ref": f"#/components/schemas/{schema}"}).validate(body)
