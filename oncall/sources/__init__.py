@@ -109,9 +109,8 @@ class AlertSource(Protocol):
 
 
 ErrorAnswer = tuple[dict[str, str], Any]  # (headers, JSON body) a vendor answers a failure with
-LONG_INCIDENT_ID = (
-    "inc-7f3a-0001"  # the seeded week's long P1 incident, as the sources that keep its id show it
-)
+# The seeded week's long P1 incident, as the sources that keep the week's ids show it.
+LONG_INCIDENT_ID = "inc-7f3a-0001"
 
 
 def _conventional(*args: Any) -> Any:
@@ -139,9 +138,8 @@ class FakeSpec:
     # The vendor's real web addresses its client builds links on even against the sandbox, each
     # -> the path under the sandbox's web address that stands in for it (the demo rewrites them).
     web_links: Mapping[str, str] = field(default_factory=dict)
-    mount: str = (
-        ""  # the sandbox path prefix, `/<mount>/...`: also the system the fault injector and counts name
-    )
+    # The sandbox path prefix, `/<mount>/...`: also the system the fault injector and counts name.
+    mount: str = ""
     canaries: tuple[str, ...] = ()  # every form of its credentials a leak would show (raw, Basic ...)
     env: Callable[[Any, str], dict[str, str]] = _conventional  # (state, the mount's base URL) -> the
     # ONCALL_* settings that point the source at it (ONCALL_SOURCE aside)
@@ -164,9 +162,7 @@ class SourceSpec:
     fake: FakeSpec
     lacks: Mapping[str, str] = field(default_factory=dict)  # what it does not record, and why
     credential: str = ""  # the secret field that authenticates
-    secret_blocks: Mapping[str, str] = field(
-        default_factory=dict
-    )  # secret field -> its default Prefect block
+    secret_blocks: Mapping[str, str] = field(default_factory=dict)  # secret field -> its default block
     url_fields: tuple[str, ...] = ()  # its fields that hold an API address
     build: Callable[[Settings, HttpOptions], AlertSource] = _conventional  # imports its client lazily inside
 
