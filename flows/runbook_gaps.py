@@ -16,6 +16,7 @@ from oncall.gap_render import (
     UNCHANGED,
     coverage_markdown,
     coverage_rows,
+    gap_filing,
     gap_outcomes,
     issue_body,
     issue_title,
@@ -39,7 +40,7 @@ from tasks.alerts import fetch_alert_notes, fetch_alerts, fetch_runbook_links
 from tasks.clients import run_clients
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, publish_markdown, publish_table, write_output
-from tasks.github import apply_gap_action, list_gap_issues, read_runbook
+from tasks.github import apply_filing, list_gap_issues, read_runbook
 from tasks.links import check_runbook_links
 from tasks.locks import exclusive
 from tasks.pull_requests import find_gap_pull_requests, open_gap_pull_request
@@ -202,9 +203,9 @@ def _apply(
                 f"\n{_terminal_lines(preview)}" if preview else "",
             )
             continue
-        # quote(): the action carries every alert of its kind and the book every entry;
-        # Prefect need not walk them looking for futures.
-        url = apply_gap_action(settings, repo, label, quote(action), quote(book), tz)  # type: ignore[call-overload]
+        # quote(): the step carries every alert of its kind; Prefect need not walk them looking
+        # for futures.
+        url = apply_filing(settings, repo, quote(gap_filing(action, book, tz, label)))  # type: ignore[call-overload]
         if url:
             links[action.fingerprint] = url
             if action.act in (Act.CREATE, Act.REOPEN):

@@ -20,7 +20,8 @@ from oncall import escape
 from oncall.clock import fmt_local
 from oncall.coverage import likely_product
 from oncall.entry_skeleton import entry_place, entry_skeleton
-from oncall.gaps import Act, GapAction, GapMarker, KindCoverage, link_fingerprint
+from oncall.filing import Filing, Marker, Said, Step, Update, Wanted
+from oncall.gaps import Act, GapAction, GapMarker, KindCoverage, last_reported, link_fingerprint
 from oncall.models import Alert, priority_label
 from oncall.runbook import Layout, Runbook, RunbookEntry
 
@@ -169,6 +170,25 @@ def update_comment(action: GapAction, tz: str) -> str:
     return escape.cut("\n".join(lines), BODY_LIMIT - 100)
 
 
+class GapUpdate(Update):
+    """The alerts of a planned comment that no update comment has reported yet: a rerun after
+    a crash between the comment and the body's marker says nothing twice."""
+
+    action: GapAction
+    tz: str
+
+    def unsaid(self, marker: Marker | None, comments: Sequence[str]) -> Said | None:
+        assert isinstance(marker, GapMarker)
+        seen_until = last_reported(marker, list(comments))
+        new = [a for a in self.action.new_alerts if a.created_at > seen_until]
+        if not new:
+            return None
+        return Said(
+            comment=update_comment(self.action.model_copy(update={"new_alerts": new}), self.tz),
+            marker=GapMarker(**{**marker.model_dump(), "last": new[-1].created_at}),
+        )
+
+
 CLOSE_MARKER = "<!-- oncall-flows:runbook-gap-close -->"
 
 
@@ -176,6 +196,26 @@ def close_comment(action: GapAction) -> str:
     if action.fingerprint == link_fingerprint(action.kind):
         return f"{CLOSE_MARKER}\nClosing: {escape.md(action.reason, 600)}."
     return f"{CLOSE_MARKER}\nClosing: the runbook now has an entry for this kind ({escape.md(action.reason, 300)})."
+
+
+def gap_filing(action: GapAction, runbook: Runbook, tz: str, label: str) -> Filing:
+    """A planned gap action as the filing applier takes it: a new issue's texts, or what to say
+    on an existing one."""
+    repeat: Update | None = None
+    if action.act in (Act.COMMENT, Act.REOPEN):
+        repeat = GapUpdate(action=action, tz=tz)
+    elif action.act is Act.CLOSE:
+        repeat = Update(text=close_comment(action), tag=CLOSE_MARKER)
+    wanted = Wanted(
+        key=action.fingerprint,
+        marker=GapMarker,
+        name=action.kind,
+        title=issue_title(action.kind, action.coverage),
+        body=issue_body(action.coverage, runbook, tz) if action.act is Act.CREATE and action.coverage else "",
+        labels=(label,),
+        repeat=repeat,
+    )
+    return Step(act=action.act, want=wanted, reason=action.reason, issue=action.issue)
 
 
 def _flags(entry: RunbookEntry | None) -> str:

@@ -2,33 +2,34 @@
 
 Pure. `assess_coverage` matches every alert of the window against the runbook and groups
 them by kind; `plan_gap_actions` compares that with the existing gap issues (found by the
-fingerprint marker hidden in their body) and returns the writes to make. Applying them is
-the flow's job, and every write there looks for its marker first.
+fingerprint marker hidden in their body) and returns the writes to make; what happens to an
+issue that exists (comment, reopen, leave, hold over the cap) is `oncall.filing`'s lifecycle,
+shared with every flow that files. Applying them is the flow's job, and every write there
+looks for its marker first.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from functools import cache
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from oncall.coverage import Match, Matcher
 from oncall.errors import InputError
+from oncall.filing import Act as Act
+from oncall.filing import Found, Marker, Planner, index_issues
 from oncall.kinds import alert_kind
 from oncall.links import LinkCheck, LinkStatus
 from oncall.models import Alert, IssueRef, Priority, priority_rank
 from oncall.runbook import Runbook, RunbookEntry
 
 MARKER = "oncall-flows:runbook-gap"
-_MARKER_RE = re.compile(r"<!-- " + re.escape(MARKER) + r"(?P<update>-update)? (?P<data>[A-Za-z0-9_=-]+) -->")
 
 
 class _Frozen(BaseModel):
@@ -45,9 +46,10 @@ def link_fingerprint(kind: str) -> str:
     return fingerprint(f"broken-link\0{kind}")
 
 
-class GapMarker(_Frozen):
+class GapMarker(Marker):
     """What a gap issue remembers, hidden in its body: the kind, a sample title, the newest alert reported."""
 
+    namespace: ClassVar[str] = MARKER
     fp: str
     kind: str
     sample: str
@@ -64,26 +66,19 @@ class GapMarker(_Frozen):
     def _short_link(cls, v: str | None) -> str | None:
         return v[:500] if v else v
 
-    def encode(self, update: bool = False) -> str:
-        data = base64.urlsafe_b64encode(self.model_dump_json(exclude_none=True).encode()).decode()
-        return f"<!-- {MARKER}{'-update' if update else ''} {data} -->"
+    @property
+    def key(self) -> str:
+        return self.fp
 
 
 def read_markers(text: str) -> list[tuple[bool, GapMarker]]:
     """Every marker in `text` as (is_update, marker); unreadable ones are ignored."""
-    out = []
-    for m in _MARKER_RE.finditer(text):
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(m.group("data")))
-            out.append((m.group("update") is not None, GapMarker.model_validate(raw)))
-        except (ValueError, ValidationError):
-            continue
-    return out
+    return GapMarker.read(text)
 
 
 def with_marker(body: str, marker: GapMarker) -> str:
     """`body` with its (non-update) marker replaced, so the next run compares against `marker.last`."""
-    return _MARKER_RE.sub(lambda m: marker.encode() if not m.group("update") else m.group(0), body, count=1)
+    return marker.put(body)
 
 
 def last_reported(marker: GapMarker, comments: list[str]) -> datetime:
@@ -177,15 +172,6 @@ def attach_links(
     return out
 
 
-class Act(StrEnum):
-    CREATE = "create"
-    COMMENT = "comment"
-    REOPEN = "reopen"
-    CLOSE = "close"
-    HOLD = "hold"  # over the per-run cap; filed by a later run
-    LEAVE = "leave"  # closed as not planned: a person decided
-
-
 class GapAction(_Frozen):
     act: Act
     kind: str
@@ -196,19 +182,33 @@ class GapAction(_Frozen):
     new_alerts: list[Alert] = []
 
 
-class ExistingGap(_Frozen):
-    issue: IssueRef
-    marker: GapMarker
+ExistingGap = Found[GapMarker]
 
 
 def index_gap_issues(issues: list[IssueRef]) -> dict[str, ExistingGap]:
     """Gap issues by fingerprint. Of duplicates (a person copied one), the open, lowest-numbered wins."""
-    found: dict[str, ExistingGap] = {}
-    for issue in sorted(issues, key=lambda i: (i.state != "open", i.number)):
-        markers = [m for is_update, m in read_markers(issue.body) if not is_update]
-        if markers and markers[0].fp not in found:
-            found[markers[0].fp] = ExistingGap(issue=issue, marker=markers[0])
-    return found
+    return index_issues(issues, GapMarker)
+
+
+@dataclass(frozen=True)
+class _GapWant:
+    """A gap (or broken link) as the filing lifecycle sees it: its key, and whether it paged
+    since its issue last said."""
+
+    key: str
+    status: str
+    new: int
+
+    @property
+    def news(self) -> bool:
+        return self.new > 0
+
+    def reason(self, act: Act) -> str:
+        if act is Act.CREATE:
+            return "no entry and no issue" if self.status == "gap" else "broken link and no issue"
+        if act is Act.REOPEN:
+            return f"closed, still {'no entry' if self.status == 'gap' else 'a broken link'}, paged again"
+        return f"{self.new} new alert(s)"
 
 
 def _close(kc: KindCoverage, fp: str, gap: ExistingGap, reason: str) -> GapAction:
@@ -236,7 +236,7 @@ def plan_gap_actions(
     A gap and a broken runbook link are filed alike, each under its own fingerprint; an
     unverified link is shown and never filed. A kind covered again closes (when asked) both."""
     actions: list[GapAction] = []
-    budget = max_issues
+    planner = Planner(max_issues)
     seen: set[str] = set()
     for kc in coverage:
         seen |= {kc.fingerprint, link_fingerprint(kc.kind)}
@@ -253,63 +253,18 @@ def plan_gap_actions(
             continue
         fp = kc.issue_fingerprint
         gap = existing.get(fp)
-        if gap is None:
-            act, reason = (
-                (Act.CREATE, "no entry and no issue" if status == "gap" else "broken link and no issue")
-                if budget > 0
-                else (Act.HOLD, f"over the cap of {max_issues}")
-            )
-            budget -= act is Act.CREATE
+        new = kc.alerts if gap is None else [a for a in kc.alerts if a.created_at > gap.marker.last]
+        step = planner.step(_GapWant(key=fp, status=status, new=len(new)), gap.issue if gap else None)
+        if step is not None:
             actions.append(
                 GapAction(
-                    act=act, kind=kc.kind, fingerprint=fp, coverage=kc, new_alerts=kc.alerts, reason=reason
-                )
-            )
-            continue
-        new = [a for a in kc.alerts if a.created_at > gap.marker.last]
-        if gap.issue.state == "open":
-            if new:
-                actions.append(
-                    GapAction(
-                        act=Act.COMMENT,
-                        kind=kc.kind,
-                        fingerprint=fp,
-                        issue=gap.issue,
-                        coverage=kc,
-                        new_alerts=new,
-                        reason=f"{len(new)} new alert(s)",
-                    )
-                )
-        elif gap.issue.state_reason == "not_planned":
-            actions.append(
-                GapAction(
-                    act=Act.LEAVE,
+                    act=step.act,
                     kind=kc.kind,
                     fingerprint=fp,
-                    issue=gap.issue,
+                    issue=step.issue,
                     coverage=kc,
-                    reason="closed as not planned",
-                )
-            )
-        elif new:
-            act, reason = (
-                (
-                    Act.REOPEN,
-                    f"closed, still {'no entry' if status == 'gap' else 'a broken link'}, paged again",
-                )
-                if budget > 0
-                else (Act.HOLD, f"over the cap of {max_issues}")
-            )
-            budget -= act is Act.REOPEN
-            actions.append(
-                GapAction(
-                    act=act,
-                    kind=kc.kind,
-                    fingerprint=fp,
-                    issue=gap.issue,
-                    coverage=kc,
-                    new_alerts=new,
-                    reason=reason,
+                    new_alerts=[] if step.act is Act.LEAVE else new,
+                    reason=step.reason,
                 )
             )
     if close_covered:
