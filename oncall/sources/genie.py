@@ -45,35 +45,36 @@ def _seconds(ms: Any) -> float | None:
 
 
 def alert_from_raw(raw: dict[str, Any], web_base: str = "") -> Alert:
-    """One alert record (OpsGenie's shape, also JSM Operations'); pydantic parses the timestamps (fast, and strict about zones)."""
+    """One alert record (OpsGenie's shape, also JSM Operations').
+
+    Pydantic parses the timestamps (fast, and strict about zones); `Alert.lean`, because a
+    flow holds a window of these at once."""
     report = raw.get("report") or {}
     integration = raw.get("integration") or {}
-    return Alert.model_validate(
-        {
-            "id": raw["id"],
-            "tiny_id": raw.get("tinyId"),
-            "alias": raw.get("alias"),
-            "message": raw["message"],
-            "status": raw["status"],
-            "acknowledged": bool(raw.get("acknowledged", False)),
-            "priority": raw.get("priority", "P3"),
-            "tags": raw.get("tags") or (),
-            "source": raw.get("source"),
-            "owner": raw.get("owner") or None,
-            "count": raw.get("count", 1),
-            "created_at": raw["createdAt"],
-            "updated_at": raw.get("updatedAt"),
-            "last_occurred_at": raw.get("lastOccurredAt"),
-            "ack_after": _seconds(report.get("ackTime")),
-            "close_after": _seconds(report.get("closeTime")),
-            "acknowledged_by": report.get("acknowledgedBy"),
-            "closed_by": report.get("closedBy"),
-            "responders": responders(raw.get("responders")),
-            "integration": integration.get("name"),
-            "url": f"{web_base}/alert/detail/{raw['id']}/details" if web_base else None,
-            "description": raw.get("description"),
-            "details": raw.get("details"),
-        }
+    return Alert.lean(
+        id=raw["id"],
+        tiny_id=raw.get("tinyId"),
+        alias=raw.get("alias"),
+        message=raw["message"],
+        status=raw["status"],
+        acknowledged=bool(raw.get("acknowledged", False)),
+        priority=raw.get("priority", "P3"),
+        tags=raw.get("tags") or (),
+        source=raw.get("source"),
+        owner=raw.get("owner") or None,
+        count=raw.get("count", 1),
+        created_at=raw["createdAt"],
+        updated_at=raw.get("updatedAt"),
+        last_occurred_at=raw.get("lastOccurredAt"),
+        ack_after=_seconds(report.get("ackTime")),
+        close_after=_seconds(report.get("closeTime")),
+        acknowledged_by=report.get("acknowledgedBy"),
+        closed_by=report.get("closedBy"),
+        responders=responders(raw.get("responders")),
+        integration=integration.get("name"),
+        url=f"{web_base}/alert/detail/{raw['id']}/details" if web_base else None,
+        description=raw.get("description"),
+        details=raw.get("details"),
     )
 
 

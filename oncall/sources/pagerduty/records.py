@@ -171,7 +171,7 @@ def alert_from_incident(
     body = body if isinstance(body, dict) else {}
     details = flat_details(body.get("details"))
     description = details.pop("description", None) if details else None
-    return Alert(
+    return Alert.lean(
         id=str(raw["id"]),
         tiny_id=str(raw["incident_number"]) if raw.get("incident_number") is not None else None,
         alias=(first_alert or {}).get("alert_key") or raw.get("incident_key"),

@@ -71,7 +71,7 @@ def alert_from_resource(res: dict[str, Any], ack: tuple[datetime, str | None] | 
     ended = iso(a.get("ended_at"))
     status = "closed" if a.get("status") == "resolved" else "open"
     data = a.get("data") if isinstance(a.get("data"), dict) else None
-    return Alert(
+    return Alert.lean(
         id=res["id"],
         tiny_id=a.get("short_id"),
         alias=a.get("deduplication_key"),
