@@ -58,7 +58,7 @@ def _ours(base: str, key: str, out: Any, concurrency: int) -> None:
 
 def _sequential(base: str, key: str, out: Any, _: int = 1) -> None:
     """What a plain client does: offset paging until a short page or OpsGenie's refusal."""
-    from oncall.sources.opsgenie.records import alert_from_raw
+    from oncall.sources.genie import alert_from_raw
 
     query = f"createdAt>={int(START.timestamp() * 1000)} AND createdAt<{int(END.timestamp() * 1000)}"
     t0 = time.perf_counter()

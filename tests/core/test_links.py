@@ -8,7 +8,7 @@ import pytest
 
 from oncall.links import LinkStatus, check_in_repo, known_in_runbook, redact, repo_target, runbook_url
 from oncall.runbook import EntryForm, Layout, Runbook, RunbookEntry
-from oncall.sources.opsgenie.records import alert_from_raw
+from oncall.sources.genie import alert_from_raw
 from oncall.sources.rootly.records import alert_from_resource
 from tests.factories import alert, runbook_entry
 

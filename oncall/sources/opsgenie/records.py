@@ -14,9 +14,7 @@ from typing import Any
 
 from oncall.clients.records import iso
 from oncall.models import Incident, Person, Responder
-from oncall.sources.genie import alert_from_raw as alert_from_raw  # its home is genie: JSM reads it too
 from oncall.sources.genie import responders
-from oncall.sources.genie import schedule_from_raw as schedule_from_raw
 
 
 def incident_from_raw(raw: dict[str, Any], resolved_at: datetime | None = None) -> Incident:
