@@ -6,12 +6,16 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from oncall.errors import UnavailableError
 from oncall.filing import Act, Marker, Planner, Update, Wanted, index_issues, plan
 from oncall.gaps import GapMarker, fingerprint
 from oncall.models import IssueRef
 from tests.factories import START
+
+if TYPE_CHECKING:
+    from oncall.clients.github import GitHubClient
 
 
 class ActionMarker(Marker):
@@ -176,3 +180,67 @@ def test_markers_already_in_peoples_issues_are_read_and_written_back_unchanged()
     data = FILED.split(" ")[2]
     assert json.loads(base64.urlsafe_b64decode(data))["sample"] == "[FIRING:1] DiskUsageWarning"
     assert GapMarker.first(f"x {marker.encode(update=True)} {FILED}") == marker
+
+
+# The applier, with no gap in sight: a stub GitHub that can lose the answer to a create.
+
+
+class _GitHub:
+    """The few calls the applier makes, over a dict of issues; `lose_next_create` files the
+    issue and then fails to answer, as GitHub does under load."""
+
+    def __init__(self) -> None:
+        self.issues: dict[int, IssueRef] = {}
+        self.notes: dict[int, list[str]] = {}
+        self.lose_next_create = False
+
+    def create_issue(self, repo: str, title: str, body: str, labels: list[str]) -> IssueRef:
+        n = len(self.issues) + 1
+        self.issues[n] = _issue(n, body).model_copy(update={"title": title, "labels": tuple(labels)})
+        self.notes[n] = []
+        if self.lose_next_create:
+            self.lose_next_create = False
+            raise UnavailableError("GitHub", "502 after the write")
+        return self.issues[n]
+
+    def list_issues(
+        self, repo: str, label: str | None = None, *, creator: str | None = None
+    ) -> list[IssueRef]:
+        return [i for i in self.issues.values() if label in i.labels]
+
+    def login(self) -> str | None:
+        return None
+
+    def issue(self, repo: str, number: int) -> IssueRef:
+        return self.issues[number]
+
+    def comments(self, repo: str, number: int) -> list[str]:
+        return list(self.notes[number])
+
+    def comment(self, repo: str, number: int, body: str) -> None:
+        self.notes[number].append(body)
+
+    def edit(self, repo: str, number: int, **fields: str) -> IssueRef:
+        self.issues[number] = self.issues[number].model_copy(update=fields)
+        return self.issues[number]
+
+
+def test_the_applier_files_a_coe_action_once_through_a_lost_answer_and_comments_once() -> None:
+    from tasks import github as applier
+
+    gh = _GitHub()
+    client = cast("GitHubClient", gh)
+    marker = _marker()
+    gh.lose_next_create = True
+    [create] = plan([_wanted(marker)], index_issues(gh.issues.values(), ActionMarker), cap=5)
+    filed = applier._create(client, "o/r", create.want)
+    assert list(gh.issues) == [1] and filed.number == 1  # found by its marker, not filed again
+    assert filed.labels == ("coe-action",)
+
+    found = index_issues(gh.list_issues("o/r", "coe-action"), ActionMarker)
+    [comment] = plan([_wanted(marker, edited=True)], found, cap=5)
+    assert comment.act is Act.COMMENT and comment.issue is not None
+    applier._say_again(client, "o/r", comment.issue, comment.want)
+    applier._say_again(client, "o/r", comment.issue, comment.want)  # a rerun of the same step
+    assert len(gh.notes[1]) == 1 and "The action was edited." in gh.notes[1][0]
+    assert gh.issues[1].body == create.want.body  # the default update leaves the body as it is
