@@ -175,21 +175,6 @@ def test_update_comment_lists_new_alerts_with_a_marker() -> None:
     assert "paged 1 more time" in text and read_markers(text)[0][0] is True
 
 
-def test_alerts_share_equal_responder_and_tag_tuples_when_a_process_opts_in() -> None:
-    from oncall import lowmem  # off by default, in workers too (issue 18)
-
-    team = [{"type": "team", "id": "ops", "name": "Ops"}]
-    lowmem.enable()
-    try:
-        a, b = alert(responders=team, tags=["grafana"]), alert(responders=team, tags=["grafana"])
-        other = alert(responders=[{"type": "team", "id": "db"}], tags=["grafana", "db"])
-    finally:
-        lowmem.disable()
-    assert a.responders is b.responders and a.tags is b.tags  # one tuple, walked by nobody twice
-    assert other.responders[0].id == "db" and other.tags == ("grafana", "db")
-    assert a.responders[0].name == "Ops" and a.tags == ("grafana",)
-
-
 # Runbook links, the misread guard, skeletons by layout and entry quality (issue 16)
 
 LINK = "https://github.com/o/rb/blob/main/runbook.md#nope"
