@@ -118,27 +118,26 @@ class Alert(_Model):
         23 where the rest of the alert holds about 2,000; alerts given the same fields share
         one here, handed to `model_construct` as its `_fields_set`, which pydantic documents it
         uses as given (it never changes a frozen model's set: `model_copy` copies it first).
-        Equal tag and responder tuples, frozen, are shared too: the first one seen stands for
-        the rest.
+        Equal tag and responder tuples, frozen, are shared too, and equal values of the fields
+        a window repeats (status, source, owner, who acknowledged and closed, integration): the
+        first one seen stands for the rest.
         """
         checked = cls(**values)
         given = frozenset(checked.model_fields_set)
         shared = _FIELDS_SETS.get(given)
         if shared is None:
             shared = _FIELDS_SETS.setdefault(given, set(given))
-        fields = checked.__dict__ | {
-            "tags": _first_equal(checked.tags),
-            "responders": _first_equal(checked.responders),
-        }
+        fields = checked.__dict__ | {name: _first_equal(checked.__dict__[name]) for name in _REPEATED}
         return cls.model_construct(shared, **fields)
 
 
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}  # the names given -> the one set naming them
+_REPEATED = ("tags", "responders", "status", "source", "owner", "acknowledged_by", "closed_by", "integration")
 
 
 @lru_cache(maxsize=4096)
-def _first_equal(value: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The first-seen tuple equal to `value`."""
+def _first_equal(value: Any) -> Any:
+    """The first-seen value equal to `value` (immutable: a string, or a tuple of frozen values)."""
     return value
 
 

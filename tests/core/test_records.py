@@ -73,6 +73,18 @@ def test_lean_alerts_given_the_same_fields_share_one_fields_set_and_equal_tuples
     assert Alert(**_values(4)).model_fields_set is not a.model_fields_set  # plain construction unchanged
 
 
+def test_lean_alerts_share_equal_values_of_the_fields_a_window_repeats() -> None:
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # an equal string that is not the same object, as JSON reads it
+
+    a = Alert.lean(**_values(1, owner=fresh("ann@x"), source=fresh("Grafana"), status=fresh("closed")))
+    b = Alert.lean(**_values(2, owner=fresh("ann@x"), source=fresh("Grafana"), status=fresh("closed")))
+    assert a.owner is b.owner and a.source is b.source and a.status is b.status
+    c = Alert.lean(**_values(3, owner=fresh("bob@x"), source=fresh("Grafana")))
+    assert c.owner == "bob@x" and a.owner == "ann@x" and c.source is a.source
+    assert a.message == "Disk full on host-1" and b.message == "Disk full on host-2"
+
+
 def test_a_copy_of_a_lean_alert_keeps_a_fields_set_of_its_own() -> None:
     a, b = Alert.lean(**_values(1)), Alert.lean(**_values(2))
     copy = a.model_copy(update={"owner": "ann"})
