@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +66,11 @@ class ScriptedFault:
 
 @dataclass
 class Served:
-    """One request, logged when it arrives (so counts never lag the client); status set on answer."""
+    """One request, logged when it arrives (so counts never lag the client); status set on answer.
+
+    `arrived` and `answered` are wall-clock seconds (time.time(), comparable with another
+    process's clock on this machine, such as the run times Prefect records): the benchmark
+    finds from them how much of a run had no request in flight."""
 
     system: str
     method: str
@@ -73,6 +78,8 @@ class Served:
     query: str
     status: int = 0
     body: bytes = b""
+    arrived: float = field(default_factory=time.time)
+    answered: float | None = None
 
 
 def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
@@ -184,6 +191,13 @@ class FaultInjector:
         query = scope.get("query_string", b"").decode("latin-1")
         record = Served(system, method, path, query)
         self.served.append(record)
+        try:
+            await self._serve(scope, receive, send, record)
+        finally:
+            record.answered = time.time()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, record: Served) -> None:
+        path, method, system, query = record.path, record.method, record.system, record.query
 
         async def recording_receive() -> Message:
             message = await receive()
