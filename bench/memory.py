@@ -9,23 +9,27 @@
    runbook-gaps) as `make bench` runs them (`bench.flows`, the default contender), and of
    paging alone (`bench.alert_paging`, default concurrency). The target is under 400 MB.
 
-Memory figures are firm; times move with the load on the machine's 2 shared cores.
+Times move with the load on the machine's 2 shared cores, and so do peaks, a little.
 
-Measured at issue 18, before and after the parsers built alerts with `Alert.lean` (one
-fields-set shared by alerts given the same fields, equal tag and responder tuples shared),
-each contender in a fresh process, the two trees side by side in one run:
+Measured at issue 18 on the same tree with and without `Alert.lean` in the parsers (one
+fields-set shared by alerts given the same fields; equal tag and responder tuples and equal
+values of the repeated string fields shared), each contender in a fresh process, the two
+side by side in one run:
 
 | contender | peak RSS before | after |
 |---|---|---|
-| shift-handoff | 472 MB | 329 MB |
-| runbook-gaps | 510 MB | 365 MB |
-| paging alone | 303 MB | 160 MB |
-| parsing alone: what the alerts hold | 239 MB | 88 MB |
+| shift-handoff | 478 MB | 317 MB |
+| runbook-gaps | 513 MB | 351 MB |
+| paging alone | 307 MB | 147 MB |
+| parsing alone: what the alerts hold | 239 MB | 73 MB |
 
-Parsing alone, the fields-sets were 113 MB of the 239 (2,264 bytes an alert) and the
-responders 26 MB (528); what remains is the alert's object and field dict (912 bytes), its
-strings (621) and times (224). `Alert.lean` costs about 15 µs of CPU an alert (pydantic's
-`model_construct` after the validation), 0.7 s over the 50,000.
+Two such runs at load 2.5 agreed within 1 MB; under load 6 to 8 the parse overlaps the
+flow's other reads differently, and runbook-gaps without the string sharing peaked at 365,
+384 and 392 MB in three runs (two with a sampling thread). Parsing alone, the fields-sets
+were 113 MB of the 239 (2,264 bytes an alert), the responders 26 MB (528) and the repeated
+strings about 24 MB; what remains is the alert's object and field dict (912 bytes), its own
+strings (308) and times (224). `Alert.lean` costs about 14 µs of CPU an alert (pydantic's
+`model_construct` after the validation): 2.5 s of parsing became 3.2 s over the 50,000.
 """
 
 from __future__ import annotations
