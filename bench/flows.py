@@ -312,8 +312,9 @@ def _why_in_flight(flow: str) -> str:
     if flow in CHAIN:
         return "a chain of requests, each waiting on the last one's answer"
     return (
-        "not every request could go out with the others: a count before its pages, incidents "
-        "before their timelines; or the sandbox answering late on a busy machine"
+        "not every request could go out with the others: some wait on an earlier answer (a "
+        "count before its pages, a listing before the items it names); or the sandbox "
+        "answering late on a busy machine"
     )
 
 
