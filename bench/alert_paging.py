@@ -30,9 +30,9 @@ START = END - timedelta(hours=12)
 def _serve(port_q: Any, stop: Any) -> None:
     from oncall.sandbox.seed import synthetic_alerts
     from oncall.sandbox.server import Sandbox, SandboxState
-    from oncall.sources.opsgenie.fake import OpsGenieState
+    from oncall.sources.opsgenie.fake import State
 
-    state = SandboxState(opsgenie=OpsGenieState())
+    state = SandboxState(opsgenie=State())
     state.opsgenie.set_alerts(synthetic_alerts(ALERTS, START, END))
     with Sandbox(state) as sb:
         sb.faults("opsgenie", latency_ms=LATENCY_MS)

@@ -31,8 +31,8 @@ and answer): the time with none in flight is the run computing or waiting on Pre
 vendor. The sandbox is served from its own process, as a vendor's API is elsewhere: the fakes'
 work does not share the contender's interpreter (on 2 CPUs it does share the cores).
 
-Peak RSS is also measured with the opt-in `oncall.lowmem` (ONCALL_LOW_MEMORY=1) for the flows
-that hold the week's 50,000 alerts; the target is under 400 MB. Peak memory is the contender process's ru_maxrss; CPU is
+For the flows that hold the week's 50,000 alerts the peak RSS target is under 400 MB, at default
+settings. Peak memory is the contender process's ru_maxrss; CPU is
 the seconds the contender's process spent computing during the run (on a small machine the
 fakes' and Prefect server's processes share the same cores).
 """
@@ -179,7 +179,7 @@ def in_flight(served: list[dict[str, Any]], start: float, end: float) -> float:
 
 
 def _contender(flow: str, env: dict[str, str], mode: str, url: str, out: Any) -> None:
-    """One flow run in this fresh process; mode is seq, ours or lowmem (ours with oncall.lowmem)."""
+    """One flow run in this fresh process; mode is seq or ours."""
     sequential = mode == "seq"
     home = tempfile.mkdtemp(prefix="oncall-bench-prefect-")
     os.environ.update(env)
@@ -200,10 +200,6 @@ def _contender(flow: str, env: dict[str, str], mode: str, url: str, out: Any) ->
         os.environ["PREFECT_TASK_RUNNER_THREAD_POOL_MAX_WORKERS"] = "1"
     else:
         os.environ.pop("ONCALL_MAX_CONCURRENCY", None)
-    if mode == "lowmem":
-        os.environ["ONCALL_LOW_MEMORY"] = "1"
-    else:
-        os.environ.pop("ONCALL_LOW_MEMORY", None)
     from prefect import flow as prefect_flow
     from prefect.client.orchestration import get_client
     from prefect.variables import Variable
@@ -266,7 +262,7 @@ def run() -> list[dict[str, Any]]:
     rows = []
     for flow in FLOWS:
         row: dict[str, Any] = {"flow": flow}
-        modes = ("seq", "ours", "lowmem") if flow in HOLD_THE_WEEK else ("seq", "ours")
+        modes = ("seq", "ours")
         for mode in modes:
             server, stop, url, env = _sandbox(ctx)  # fresh: no contender sees another's writes
             try:
@@ -303,8 +299,7 @@ def run() -> list[dict[str, Any]]:
 
 
 def _rss(r: dict[str, Any]) -> str:
-    low = f"{r['lowmem']['rss_mb']:.0f} MB" if "lowmem" in r else "—"
-    return f"{r['ours']['rss_mb']:.0f} MB / {low} / {r['seq']['rss_mb']:.0f} MB"
+    return f"{r['ours']['rss_mb']:.0f} MB / {r['seq']['rss_mb']:.0f} MB"
 
 
 def _why_in_flight(flow: str) -> str:
@@ -329,7 +324,7 @@ def report(rows: list[dict[str, Any]]) -> str:
         "",
         "| flow | wall: sequential / ours | speed-up | Prefect run time: sequential / ours | speed-up "
         "| ours CPU | requests (ours / seq / minimum) | ours ÷ minimum "
-        "| peak RSS ours / ours low-memory / seq |",
+        "| peak RSS ours / seq |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -390,13 +385,10 @@ def report(rows: list[dict[str, Any]]) -> str:
             f"concurrency: {verdict}); requests {ours['requests'] / r['minimum']:.2f}x "
             f"the minimum (target ≤ 1.2x: {'met' if ours['requests'] <= 1.2 * r['minimum'] else 'NOT met'})"
         )
-        if "lowmem" in r:
-            low = r["lowmem"]["rss_mb"]
+        if r["flow"] in HOLD_THE_WEEK:
             lines.append(
-                f"  - {ALERTS:,} alerts held: peak RSS {low:.0f} MB with oncall.lowmem, {ours['rss_mb']:.0f} MB "
-                f"without (target < {MEMORY_TARGET_MB} MB: "
-                f"{'met' if low < MEMORY_TARGET_MB else 'NOT met'} with it, "
-                f"{'met' if ours['rss_mb'] < MEMORY_TARGET_MB else 'not met'} without)"
+                f"  - {ALERTS:,} alerts held: peak RSS {ours['rss_mb']:.0f} MB "
+                f"(target < {MEMORY_TARGET_MB} MB: {'met' if ours['rss_mb'] < MEMORY_TARGET_MB else 'NOT met'})"
             )
         if r["flow"] == "coe-prep" and "coe_work" in r:
             alerts, related = r["coe_work"]

@@ -158,9 +158,9 @@ def stored_checks(local: Settings, worker: Settings | OncallError) -> list[Check
 
 
 def _secret_checks(worker: Settings) -> list[Check]:
-    from oncall.sources import SOURCE_CREDENTIAL
+    from oncall.sources import source_spec
 
-    needed = SOURCE_CREDENTIAL[worker.source]
+    needed = source_spec(worker.source).credential
     present = [n for n in SECRET_BLOCKS if _is_set(getattr(worker, n))]
     missing = [n for n in SECRET_BLOCKS if n not in present]
     out: list[Check] = []
@@ -190,9 +190,9 @@ def _secret_checks(worker: Settings) -> list[Check]:
 
 
 def _other_sources(needed: str) -> set[str]:
-    from oncall.sources import SOURCE_CREDENTIAL
+    from oncall.sources import REGISTRY
 
-    return {c for c in SOURCE_CREDENTIAL.values() if c != needed}
+    return {spec.credential for spec in REGISTRY.values() if spec.credential != needed}
 
 
 def _block(name: str, settings: Settings | None = None) -> str:

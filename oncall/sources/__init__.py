@@ -265,8 +265,6 @@ DEFAULT_SOURCE = SOURCE_NAMES[0]
 
 # Read on first use (PEP 562 `__getattr__` below), so that SOURCE_NAMES costs no import.
 REGISTRY: Mapping[str, SourceSpec]
-# source -> its credential setting; deployments/doctor_prefect.py reads it (REGISTRY says the same).
-SOURCE_CREDENTIAL: Mapping[str, str]
 
 
 def _load(package: str) -> SourceSpec:
@@ -285,6 +283,4 @@ def _registry() -> Mapping[str, SourceSpec]:
 def __getattr__(name: str) -> Any:
     if name == "REGISTRY":
         return _registry()
-    if name == "SOURCE_CREDENTIAL":
-        return {n: spec.credential for n, spec in _registry().items()}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

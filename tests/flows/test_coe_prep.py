@@ -159,11 +159,6 @@ def test_dry_run_writes_nothing(google: Sandbox) -> None:
     assert str(preview.data) == escape.literal_block(result["text"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OpsGenieSource.get_incident reads the timeline for the resolve time and drops it, so "
-    "fetch_timelines reads it again; the fix needs the source to hand both back (issue 18)",
-)
 def test_a_run_reads_the_incident_s_timeline_once(google: Sandbox) -> None:
     """OpsGenie keeps the resolve time on the incident's timeline, and the COE quotes the same
     timeline: one read serves both (the bench's minimum counts one)."""

@@ -61,6 +61,9 @@ class OpsGenieSource(SourceClient):
         base = base_url or BASE_URLS[region]
         self.concurrency = concurrency(http)
         self.web_base = "https://app.opsgenie.com" if region == "us" else "https://app.eu.opsgenie.com"
+        # An incident's timeline as read in this client's run: OpsGenie keeps the resolve time
+        # there, so `get_incident` reads it, and coe-prep then quotes the same timeline.
+        self._timelines: dict[str, list[TimelineEntry]] = {}
         self.api = connect(
             self.name, SYSTEM, base, {"headers": {"Authorization": f"GenieKey {api_key}"}}, http
         )
@@ -230,6 +233,11 @@ class OpsGenieSource(SourceClient):
         return self._complete_incident(body.get("data"))
 
     def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
+        if incident_id not in self._timelines:
+            self._timelines[incident_id] = self._read_incident_timeline(incident_id)
+        return list(self._timelines[incident_id])
+
+    def _read_incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
         what = f"timeline of incident {incident_id}"
         out: list[TimelineEntry] = []
         offset: str | None = None

@@ -35,9 +35,6 @@ class State(Week):
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id -> its status
 
 
-OpsGenieState = State  # the name bench/alert_paging.py imports
-
-
 def _envelope(data: Any, started: float, **extra: Any) -> dict[str, Any]:
     return {
         "data": data,
