@@ -4,6 +4,7 @@ second retry loop sits above or below it (a fault is tried exactly as often as t
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from itertools import count
@@ -14,6 +15,7 @@ from github.GithubException import UnknownObjectException
 
 from oncall.clients.github import GitHubClient
 from oncall.clients.google import GoogleWorkspace
+from oncall.clients.http import decode_json
 from oncall.errors import (
     NotFoundError,
     OutsideError,
@@ -313,3 +315,29 @@ def test_a_spent_github_hour_holds_the_client_until_its_reset(sandbox: Sandbox, 
         assert len(sleep.calls) == 1 and 20 <= sleep.calls[0] <= 32  # until the reset, not a blind minute
         gh.check(repo)
     assert len(sleep.calls) == 2 and 0 < sleep.calls[1] <= sleep.calls[0]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"id": 12345678901234567890123, "n": -98765432109876543210, "small": 7}',  # past 64 bits
+        b'{"big": [18446744073709551616, 9223372036854775808]}',
+        b'{"f": 1.5e300, "g": -0.0, "e": 1E-7}',
+        b'{"x": NaN, "y": Infinity}',  # json reads these; orjson refuses them
+        b'\xef\xbb\xbf{"bom": true}',
+        b'{"uni": "\\u00e9\\ud83d\\ude00", "esc": "a\\"b\\\\c"}',
+        b"[]",
+        b'"just a string"',
+    ],
+)
+def test_decoding_answers_as_the_standard_json_module_does(content: bytes) -> None:
+    """The fast decoder falls back to json wherever orjson would read differently: an integer
+    past 64 bits stays exact, not a float."""
+    try:
+        expected = json.loads(content)
+    except ValueError:
+        with pytest.raises(ValueError):
+            decode_json(content)
+        return
+    got = decode_json(content)
+    assert repr(got) == repr(expected)
