@@ -54,14 +54,6 @@ def repo(sandbox: Sandbox) -> str:
     return name
 
 
-@pytest.fixture
-def gh(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GitHubClient]:
-    with GitHubClient(
-        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, sleep=fake_sleep
-    ) as client:
-        yield client
-
-
 def test_reads_the_runbook_from_contents(gh: GitHubClient, sandbox: Sandbox) -> None:
     text = gh.read_file(sandbox.state.runbook_repo, sandbox.state.runbook_path, "main")
     assert text == RUNBOOK.read_text()

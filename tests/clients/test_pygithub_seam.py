@@ -5,7 +5,6 @@ changes what the client relies on, instead of letting its requests go around the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import count
 from types import SimpleNamespace
 from typing import Any
@@ -34,14 +33,6 @@ def around_the_stage(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
     return reached
-
-
-@pytest.fixture
-def gh(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GitHubClient]:
-    with GitHubClient(
-        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, sleep=fake_sleep
-    ) as client:
-        yield client
 
 
 def test_every_call_the_product_makes_goes_through_the_stage(

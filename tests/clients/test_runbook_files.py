@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
 
@@ -33,14 +32,6 @@ def _markdown(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.suffix in (".md", ".markdown")
     }
-
-
-@pytest.fixture
-def gh(sandbox: Sandbox, fake_sleep: FakeSleep) -> Iterator[GitHubClient]:
-    with GitHubClient(
-        sandbox.state.github.token, base_url=sandbox.github_url, write_interval=0, sleep=fake_sleep
-    ) as client:
-        yield client
 
 
 @pytest.fixture
