@@ -17,10 +17,9 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict
-
 from oncall.coe_doc import Block, BlockKind, Cell
 from oncall.coe_sections import in_order, words
+from oncall.models import Frozen
 
 _ISSUE_URL = re.compile(r"https?://github\.com/([\w.-]+/[\w.-]+)/issues/(\d+)(?:[/?#]\S*)?", re.I)
 _ISSUE_REF = re.compile(r"(?:([\w.-]+/[\w.-]+))?#(\d+)")
@@ -28,11 +27,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%b %d %Y", "%B %d %Y", "%d %b %Y", "%d
 NO_DATE = frozenset({"", "tbd", "n/a", "na", "none", "-", "—", "–"})
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ActionColumns(_Frozen):
+class ActionColumns(Frozen):
     action: str = "action"
     owner: str = "owner"
     issue: str = "issue"
@@ -42,13 +37,13 @@ class ActionColumns(_Frozen):
         return (self.action, self.owner, self.issue, self.due)
 
 
-class IssueLink(_Frozen):
+class IssueLink(Frozen):
     number: int
     repo: str | None = None  # owner/name; None for `#12`, which means the configured repository
     url: str | None = None
 
 
-class ActionRow(_Frozen):
+class ActionRow(Frozen):
     row: int  # the table's row index (the header is 0): where a link is written back
     action: str
     owner: str | None = None
@@ -58,7 +53,7 @@ class ActionRow(_Frozen):
     issue_cell: int | None = None  # Docs index of the issue cell, for the write-back
 
 
-class ActionProblem(_Frozen):
+class ActionProblem(Frozen):
     document: str  # the document's name (its Drive title) or link
     row: int | None  # None for the table as a whole
     message: str  # what is wrong and what to fix
@@ -68,7 +63,7 @@ class ActionProblem(_Frozen):
         return f"{self.document}{where}: {self.message}"
 
 
-class ActionTable(_Frozen):
+class ActionTable(Frozen):
     rows: tuple[ActionRow, ...] = ()
     problems: tuple[ActionProblem, ...] = ()
     found: bool = False  # the document has the table

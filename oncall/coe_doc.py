@@ -21,11 +21,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from oncall.models import Frozen
 
 
 class BlockKind(StrEnum):
@@ -34,13 +30,13 @@ class BlockKind(StrEnum):
     TABLE = "table"
 
 
-class Cell(_Frozen):
+class Cell(Frozen):
     text: str
     links: tuple[str, ...] = ()  # hyperlinks and rich-link chips in the cell
     start_index: int | None = None  # Docs index of the cell's first character, for a write-back
 
 
-class Block(_Frozen):
+class Block(Frozen):
     kind: BlockKind
     text: str = ""  # a heading's or paragraph's text; lines kept
     level: int = 0  # a heading's level (1 for Docs' TITLE)

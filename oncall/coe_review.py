@@ -22,14 +22,12 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
-
 from oncall.clock import parse_instant
 from oncall.coe_actions import ActionTable, IssueLink
 from oncall.coe_doc import document_id
 from oncall.coe_sections import Completeness
 from oncall.errors import InputError
-from oncall.models import Priority, priority_rank
+from oncall.models import Frozen, Priority, priority_rank
 from oncall.tracker import DAY, SHEETS_EPOCH, TRACKER_HEADER, read_cells
 
 DRAFT, IN_REVIEW, DONE = "Draft", "In review", "Done"
@@ -38,11 +36,7 @@ _SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _SERIAL = re.compile(r"\d+(?:\.\d+)?")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CoeEntry(_Frozen):
+class CoeEntry(Frozen):
     """One tracker row, read back."""
 
     row: int  # the sheet's row number, for the status write
@@ -124,7 +118,7 @@ def to_read(entries: Sequence[CoeEntry]) -> list[CoeEntry]:
     return [e for e in entries if not e.done and e.doc_id is not None]
 
 
-class AgendaItem(_Frozen):
+class AgendaItem(Frozen):
     entry: CoeEntry
     completeness: Completeness | None = None  # None when the document could not be read
     problems: tuple[str, ...] = ()  # what to fix, each naming the document
@@ -135,7 +129,7 @@ class AgendaItem(_Frozen):
         return self.entry.on_call or "nobody on record"
 
 
-class Agenda(_Frozen):
+class Agenda(Frozen):
     meeting: datetime
     items: tuple[AgendaItem, ...]
 
@@ -174,7 +168,7 @@ def build_agenda(
     return Agenda(meeting=meeting, items=tuple(items))
 
 
-class Nudge(_Frozen):
+class Nudge(Frozen):
     key: str  # once per COE per meeting
     incident_id: str
     mentions: tuple[str, ...]  # Slack member ids, validated
@@ -206,7 +200,7 @@ def plan_nudges(
     return out
 
 
-class StatusChange(_Frozen):
+class StatusChange(Frozen):
     row: int
     incident_id: str
     before: str

@@ -24,18 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
 from oncall.coe import PLACEHOLDER
 from oncall.coe_doc import Block, BlockKind
+from oncall.models import Frozen
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•◦▪‣·>]+|\(?\d+[.)]|\[[ xX]?\])\s+")
 _WORD = re.compile(r"[^\W_]+")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class SectionState(StrEnum):
@@ -46,14 +41,14 @@ class SectionState(StrEnum):
     PREFILLED = "prefilled"  # the template asks nothing here: coe-prep's facts
 
 
-class SectionStatus(_Frozen):
+class SectionStatus(Frozen):
     name: str  # the template's heading
     found_as: str | None  # the document's heading, when the section was found
     state: SectionState
     written_lines: int = 0
 
 
-class Completeness(_Frozen):
+class Completeness(Frozen):
     sections: tuple[SectionStatus, ...]
     extra: tuple[str, ...] = ()  # the document's headings the template does not have
 
@@ -100,7 +95,7 @@ def in_order(short: Sequence[str], long: Sequence[str]) -> bool:
     return all(any(w == x for x in it) for w in short)
 
 
-class _Line(_Frozen):
+class _Line(Frozen):
     words: tuple[str, ...]  # a prompt's words; a fact line's literal words
     fact: tuple[tuple[str, ...], ...] | None = None  # a fact line's literal words around its placeholders
     block: bool = False  # only a placeholder: its value may span lines

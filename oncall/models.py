@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator, model_validator
 
 
-class _Model(BaseModel):
+class Frozen(BaseModel):
+    """Models that are values: frozen, and refusing a field they do not declare."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -38,7 +40,7 @@ def priority_label(priority: Priority | None) -> str:
     return "—" if priority is None else priority.value
 
 
-class TimeWindow(_Model):
+class TimeWindow(Frozen):
     """A half-open interval [start, end) in UTC."""
 
     start: datetime
@@ -60,7 +62,7 @@ class TimeWindow(_Model):
         return self.end - self.start
 
 
-class AlertQuery(_Model):
+class AlertQuery(Frozen):
     """What to list; each source turns this into its own query syntax."""
 
     created: TimeWindow | None = None
@@ -71,13 +73,13 @@ class AlertQuery(_Model):
     tags: tuple[str, ...] = ()
 
 
-class Responder(_Model):
+class Responder(Frozen):
     type: str  # user | team | escalation | schedule
     id: str
     name: str | None = None
 
 
-class Alert(_Model):
+class Alert(Frozen):
     """One page. Flows hold tens of thousands at once, so each instance is kept lean."""
 
     id: str
@@ -141,7 +143,7 @@ def _first_equal(value: Any) -> Any:
     return value
 
 
-class TimelineEntry(_Model):
+class TimelineEntry(Frozen):
     """One line of an incident's story: an incident log entry, an alert log line or a note."""
 
     at: datetime
@@ -152,7 +154,7 @@ class TimelineEntry(_Model):
     ref: str | None = None  # the alert or incident id it came from
 
 
-class Incident(_Model):
+class Incident(Frozen):
     id: str
     tiny_id: str | None = None
     message: str
@@ -206,13 +208,13 @@ def stood_in_by(incident_id: str) -> str | None:
     return incident_id.removeprefix(_STAND_IN) if incident_id.startswith(_STAND_IN) else None
 
 
-class Person(_Model):
+class Person(Frozen):
     id: str | None = None
     name: str
     type: str = "user"
 
 
-class Rotation(_Model):
+class Rotation(Frozen):
     name: str
     start: datetime
     end: datetime | None = None
@@ -228,7 +230,7 @@ class Rotation(_Model):
         return v
 
 
-class Schedule(_Model):
+class Schedule(Frozen):
     id: str
     name: str
     timezone: str = "UTC"
@@ -236,7 +238,7 @@ class Schedule(_Model):
     rotations: tuple[Rotation, ...] = ()
 
 
-class OnCall(_Model):
+class OnCall(Frozen):
     """Who is on call for a schedule at one instant (overrides applied by the source)."""
 
     schedule: str
