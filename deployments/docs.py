@@ -25,6 +25,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,8 @@ def _toml(value: Any) -> str:
         return _code(repr(value))
     if isinstance(value, str):
         return _code(value)
+    if isinstance(value, date):  # a TOML local date, unquoted
+        return _code(value.isoformat())
     return _code(json.dumps(value))
 
 

@@ -259,3 +259,23 @@ def next_meeting(after: datetime, anchor: date, weeks: int, hour: int, minute: i
     while (at := parse_instant(f"{day.isoformat()}T{hour:02d}:{minute:02d}", tz)) <= after:
         day += step
     return at
+
+
+_BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def meeting_clock(at: str) -> tuple[int, int]:
+    """`HH:MM` (Settings has checked its shape) as hour and minute."""
+    hour, minute = at.split(":")
+    return int(hour), int(minute)
+
+
+def review_rrule(anchor: date, weeks: int, at: str) -> str:
+    """The cadence as the rrule Prefect schedules coe-review from (cron cannot say "every other
+    week"): weekly on the anchor's weekday, every `weeks` weeks counted from the anchor, at `at`
+    local time. The zone goes beside it in the schedule; `next_meeting` reads the same cadence."""
+    hour, minute = meeting_clock(at)
+    return (
+        f"DTSTART:{anchor:%Y%m%d}T{hour:02d}{minute:02d}00\n"
+        f"RRULE:FREQ=WEEKLY;INTERVAL={weeks};BYDAY={_BYDAY[anchor.weekday()]}"
+    )

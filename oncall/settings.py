@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -153,6 +153,38 @@ class Settings(_SourceSettings, BaseSettings):
     coe_threshold_minutes: int = Field(10, ge=0, description="Incidents at least this long get a COE")
     coe_copy_settle_seconds: float = Field(
         600, ge=0, description="After a lost answer to the COE copy, how long Drive search may still miss it"
+    )
+    coe_review_anchor: date = Field(
+        date(2026, 1, 1),
+        description="A day the COE review meeting was held (a Thursday by default): its cadence counts from it",
+    )
+    coe_review_every_weeks: int = Field(2, ge=1, le=8, description="Weeks between COE review meetings")
+    coe_review_at: str = Field(
+        "10:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Time of the COE review meeting, HH:MM in the team's zone",
+    )
+    coe_nudge_days: int = Field(
+        5,
+        ge=0,
+        description="An incomplete COE older than this many days is nudged in Slack before the meeting",
+    )
+    coe_actions_repo: str | None = Field(
+        None, description="owner/name that gets COE corrective-action issues; default ONCALL_GITHUB_REPO"
+    )
+    coe_action_label: str = Field("coe-action", description="Label on corrective-action issues")
+    coe_target: Literal["docs", "markdown"] = Field(
+        "docs", description="Where a COE is written: a Google Doc, or markdown in a pull request"
+    )
+    coe_postmortem_repo: str | None = Field(
+        None, description="owner/name of the postmortem repository (ONCALL_COE_TARGET=markdown)"
+    )
+    coe_postmortem_dir: str = Field(
+        "postmortems", description="Folder of that repository that gets YYYY-MM-DD-<slug>.md"
+    )
+    slack_member_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="Person (as the schedule names them) to Slack member id (U…), for mentions in nudges",
     )
     relay_secret: SecretStr | None = Field(
         None, description="Shared secret OpsGenie's webhook sends to the relay"

@@ -15,6 +15,7 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -985,3 +986,25 @@ def test_a_nudge_mentions_only_configured_ids_and_says_what_is_unwritten() -> No
 def test_the_done_message_links_the_coe() -> None:
     text = render_done(_entry("a"))["text"]
     assert "<https://docs.google.com/document/d/doc-a-xxxxxxxx/edit|Outage a>" in text and "is done" in text
+
+
+def test_review_rrule_is_every_other_thursday_by_default_and_agrees_with_next_meeting() -> None:
+    from dateutil.rrule import rrulestr
+
+    from oncall.coe_review import meeting_clock, next_meeting, review_rrule
+    from oncall.settings import Settings
+
+    s = Settings()
+    rule = review_rrule(s.coe_review_anchor, s.coe_review_every_weeks, s.coe_review_at)
+    assert rule.endswith("FREQ=WEEKLY;INTERVAL=2;BYDAY=TH")
+    tz = "America/New_York"
+    after = datetime(2026, 12, 2, 12, tzinfo=UTC)
+    hour, minute = meeting_clock(s.coe_review_at)
+    meeting = next_meeting(after, s.coe_review_anchor, s.coe_review_every_weeks, hour, minute, tz)
+    local = meeting.astimezone(ZoneInfo(tz))
+    first = rrulestr(rule).after(local.replace(tzinfo=None) - timedelta(minutes=1), inc=True)
+    assert first == local.replace(tzinfo=None)
+    assert local.weekday() == 3 and (local.hour, local.minute) == (10, 0)
+    # every other week: the meeting after that is 14 days on
+    again = next_meeting(meeting, s.coe_review_anchor, 2, hour, minute, tz)
+    assert again - meeting == timedelta(days=14)
