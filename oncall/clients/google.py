@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import SAFE_METHODS, ApiClient, decode_json
 from oncall.clients.records import answer_shape
+from oncall.coe_doc import Block, blocks_from_docs
 from oncall.errors import (
     AuthError,
     ConfigError,
@@ -77,6 +78,18 @@ class DriveFile(BaseModel):
     @property
     def link(self) -> str:
         return self.webViewLink or f"https://docs.google.com/document/d/{self.id}/edit"
+
+
+class DocumentRead(BaseModel):
+    """A COE document as coe-review reads it back: its blocks, and the revision they are of
+    (a write-back names it, so a person's edit in between is never overwritten)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    revision_id: str
+    blocks: tuple[Block, ...]
 
 
 class _TokenAnswer(transport.Response):
@@ -364,6 +377,20 @@ class GoogleWorkspace:
             walk((body.get("body") or {}).get("content", []))
             return "".join(parts)
 
+    def read_document(self, doc_id: str) -> DocumentRead:
+        """One documents.get, as blocks. A deleted or unshared document (404), one the account may
+        not open (403) or a file that is not a Google Doc (400) raises with that `status`, which
+        `coe_review.document_problem` turns into what to fix."""
+        what = f"document {doc_id}"
+        body = self.api.get_json(f"{self.docs}/documents/{doc_id}", what=what)
+        with answer_shape(SYSTEM, what):
+            return DocumentRead(
+                id=str(body.get("documentId") or doc_id),
+                title=str(body.get("title") or ""),
+                revision_id=str(body["revisionId"]),
+                blocks=blocks_from_docs(body),
+            )
+
     def replace_all(self, doc_id: str, values: dict[str, str]) -> dict[str, int]:
         """One batchUpdate with a replaceAllText per placeholder; returns what each replaced."""
         names = list(values)
@@ -404,13 +431,21 @@ class GoogleWorkspace:
         Sheets leaves a row's empty trailing cells out of its answer, so the row is padded back to
         its full width: an empty cell reads as "" wherever it is.
         """
+        for number, row in enumerate(self.tracker_values(sheet_id, tab), 1):
+            if row and row[0] == incident_id:
+                return number, read_cells(row)
+        return None, []
+
+    def tracker_values(self, sheet_id: str, tab: str) -> list[list[object]]:
+        """Every row of the tracker, header included, in one values.get (`coe_review.read_entries`
+        reads them; Sheets leaves out a row's empty trailing cells, which `read_cells` pads)."""
         rng = a1(tab, TRACKER_RANGE)
         body = self._sheet_call("reading the COE tracker", lambda: self._sheets.values_get(sheet_id, rng))
         with answer_shape(SYSTEM, "reading the COE tracker"):
-            for number, row in enumerate(body.get("values", []), 1):
-                if row and row[0] == incident_id:
-                    return number, read_cells(row)
-        return None, []
+            values = body.get("values", [])
+            if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
+                raise TypeError("a values range is a list of rows")
+            return values
 
     def append_row(
         self,

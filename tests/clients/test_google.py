@@ -427,3 +427,35 @@ def test_a_dropped_token_answer_is_retried_through_the_transport_seam(fake_sleep
         assert gw.check_token() == key["client_email"]
     assert seen == ["POST /token", "POST /token", "GET /drive/v3/files/f1", "POST /token"]
     assert len(fake_sleep.calls) == 1
+
+
+def test_read_document_gives_blocks_and_revision_and_names_the_status_of_a_failure(
+    gw: GoogleWorkspace, sandbox: Sandbox
+) -> None:
+    from oncall.coe_doc import BlockKind
+
+    doc = gw.copy_template(sandbox.state.coe_template, sandbox.state.coe_folder, "COE read back", "inc-g9")
+    before = gw.read_document(doc.id)
+    assert before.id == doc.id and before.title == "COE read back"
+    headings = [b.text for b in before.blocks if b.kind is BlockKind.HEADING]
+    assert "Corrective actions" in headings and "Timeline" in headings
+    (table,) = [b for b in before.blocks if b.kind is BlockKind.TABLE]  # the actions table, pasted as text
+    assert [c.text for c in table.rows[0]] == ["action", "owner", "issue", "due"]
+    gw.replace_all(doc.id, {"incident.title": "Checkout down"})
+    after = gw.read_document(doc.id)
+    assert after.revision_id != before.revision_id  # every write moves the revision
+    for missing, status in (("no-such-doc", 404), (sandbox.state.coe_folder, 400)):
+        with pytest.raises(NotFoundError if status == 404 else RejectedError) as raised:
+            gw.read_document(missing)
+        assert raised.value.status == status
+
+
+def test_tracker_values_is_one_read_of_every_row(gw: GoogleWorkspace, sandbox: Sandbox) -> None:
+    sheet, tab = sandbox.state.coe_sheet, "COE tracker"
+    gw.append_row(sheet, tab, ["inc-t1", "One", "", "", "P1"])
+    gw.append_row(sheet, tab, ["inc-t2", "Two"])
+    before = len(sandbox.app.served)
+    values = gw.tracker_values(sheet, tab)
+    assert [row[0] for row in values] == ["Incident ID", "inc-t1", "inc-t2"]
+    assert values[2] == ["inc-t2", "Two"]  # Sheets leaves empty trailing cells out; read_cells pads
+    assert len([s for s in sandbox.app.served[before:] if "/sheets/" in s.path]) == 1
