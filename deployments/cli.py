@@ -426,6 +426,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("doc_id", help="the template's Google Doc id")
     check.set_defaults(func=commands.cmd_coe_check)
+    review = _command(
+        coe_sub,
+        "review",
+        help="run coe-review now: the review meeting's agenda, nudges and statuses",
+        description="Read every COE in the tracker that is not Done and its document, say which "
+        "sections are still unwritten, publish the agenda of the next review meeting, nudge the "
+        "incomplete ones in Slack, file their corrective actions as GitHub issues and move their "
+        "tracker status (Draft to In review, In review to Done). A status a person set is left.",
+        examples=(
+            "oncall coe review --dry-run             # the agenda and what it would write",
+            "oncall coe review",
+            "oncall coe review --meeting 2026-12-10  # the agenda of a given meeting",
+        ),
+    )
+    review.add_argument(
+        "--meeting",
+        default="next",
+        metavar="WHEN",
+        help="the meeting: 'next' (default: the next one on ONCALL_COE_REVIEW_* cadence) or a "
+        "date or ISO time in the team's zone",
+    )
+    review.add_argument(
+        "--dry-run", action="store_true", help="print the agenda and the planned writes; change nothing"
+    )
+    review.set_defaults(func=commands.cmd_coe_review)
 
     relay = _command(
         sub,

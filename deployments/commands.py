@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from oncall.errors import InputError
 
@@ -276,6 +276,25 @@ def cmd_coe_prep(args: argparse.Namespace) -> int:
     if "text" in result:  # a dry run that got as far as the document; a skipped one has none
         print(result.pop("text"))
     print(", ".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    """A flow's counts on one line; a report it returned (a dry run's) printed whole first."""
+    for name in ("agenda", "text"):
+        if name in result:
+            print(result.pop(name))
+    print(", ".join(f"{k}: {v}" for k, v in result.items()))
+
+
+def cmd_coe_review(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    load_settings()
+    flow_env()
+    from flows.coe_review import coe_review
+
+    _print_result(dict(coe_review(meeting=args.meeting, dry_run=args.dry_run)))
     return 0
 
 

@@ -32,6 +32,7 @@ COMMANDS = [
     ["coe", "watch"],
     ["coe", "placeholders"],
     ["coe", "check-template"],
+    ["coe", "review"],
     ["setup", "blocks"],
     ["setup", "automations"],
     ["runbook"],

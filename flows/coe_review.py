@@ -1,0 +1,194 @@
+"""coe-review: the review meeting's agenda, each COE's completeness, nudges, and the tracker's status."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from prefect import flow
+from prefect.logging import get_run_logger
+
+from oncall import clock
+from oncall.coe_actions import ActionTable, read_actions
+from oncall.coe_review import (
+    Agenda,
+    Nudge,
+    StatusChange,
+    build_agenda,
+    done_key,
+    done_ready,
+    meeting_clock,
+    next_meeting,
+    plan_nudges,
+    plan_status,
+    read_entries,
+    to_read,
+)
+from oncall.coe_review_render import render_agenda_markdown, render_agenda_slack, render_done, render_nudge
+from oncall.coe_sections import Completeness, completeness
+from oncall.errors import InputError
+from oncall.settings import Settings
+from tasks.clients import run_clients
+from tasks.coe_review import (
+    agenda_key,
+    closed_action_issues,
+    last_written,
+    read_documents,
+    read_template,
+    read_tracker,
+    write_status,
+)
+from tasks.config import resolve_settings
+from tasks.delivery import post_once, publish_markdown, write_output
+from tasks.locks import exclusive
+
+TOPIC = "coe-review"
+
+
+@flow(name="coe-review")
+def coe_review(
+    meeting: str = "next",
+    dry_run: bool = False,
+    deliver: list[Literal["artifact", "file", "slack"]] = ["artifact", "slack"],  # noqa: B006 - Prefect parameters must be JSON defaults
+) -> dict[str, int | str]:
+    """The agenda of the COE review meeting, and what it asks of each COE.
+
+    Reads every COE in the tracker that is not Done, and each one's document; says which
+    sections still hold only the template's prompts; publishes the agenda (by priority, then
+    oldest first, with the presenter and the document) as an artifact and to Slack; nudges the
+    incomplete COEs older than ONCALL_COE_NUDGE_DAYS once per meeting; and moves the tracker's
+    Status from Draft to In review (and to Done once the COE is written and its action issues
+    are closed). The flow owns the Status column only, and never overwrites a person's value.
+
+    Args:
+        meeting: 'next' (the next meeting on the ONCALL_COE_REVIEW_* cadence) or a date or ISO time in the team's zone
+        dry_run: Show the agenda and the planned writes; post nothing, write nothing
+        deliver: artifact, file (coe-agenda.md under ONCALL_OUT_DIR), and slack
+    """
+    log = get_run_logger()
+    settings = resolve_settings()
+    tz = settings.team_timezone
+    when = _meeting(settings, meeting)
+    with run_clients(settings), exclusive("coe-review", settings.coe_sheet_id or ""):
+        # Gather: one sheet read, the template, one read per open COE's document, one listing of
+        # the action issues.
+        entries = read_entries(read_tracker(settings), tz)
+        template = read_template.submit(settings)
+        closed = closed_action_issues.submit(settings)
+        docs, unreadable = read_documents(settings, to_read(entries))
+        reference = template.result()
+
+        # Decide
+        read: dict[str, Completeness] = {}
+        tables: dict[str, ActionTable] = {}
+        problems: dict[str, list[str]] = {k: [v] for k, v in unreadable.items()}
+        for incident_id, doc in docs.items():
+            read[incident_id] = completeness(reference, doc.blocks)
+            tables[incident_id] = read_actions(doc.blocks, reference, doc.title or incident_id)
+            problems.setdefault(incident_id, []).extend(str(p) for p in tables[incident_id].problems)
+        agenda = build_agenda(entries, read, problems, when)
+        nudges = plan_nudges(agenda, timedelta(days=settings.coe_nudge_days), settings.slack_member_ids)
+        recorded, closed_links = last_written(), closed.result()
+        on_agenda = {i.entry.incident_id for i in agenda.items}
+        changes = [
+            change
+            for e in entries
+            if (
+                change := plan_status(
+                    e,
+                    on_agenda=e.incident_id in on_agenda,
+                    ready=e.incident_id in tables
+                    and done_ready(read.get(e.incident_id), tables[e.incident_id], closed_links),
+                    last_written=recorded.get(e.incident_id),
+                )
+            )
+            is not None
+        ]
+        log.info(
+            "%d COE(s) in the tracker, %d on the agenda of %s; %d nudge(s), %d status change(s) planned",
+            len(entries),
+            len(agenda.items),
+            clock.fmt_local(when, tz),
+            len(nudges),
+            len(changes),
+        )
+        report = render_agenda_markdown(agenda, tz)
+        if dry_run:
+            for change in changes:
+                log.info(
+                    "Dry run: would set %s's status %r -> %r", change.incident_id, change.before, change.after
+                )
+            for nudge in nudges:
+                log.info("Dry run: would nudge about %s", nudge.incident_id)
+            return _counts(agenda, nudges=len(nudges), changes=len(changes), done=0) | {"agenda": report}
+
+        # Apply: the statuses, then what people read
+        for change in changes:
+            write_status(settings, change)
+        if "artifact" in deliver:
+            publish_markdown(
+                report, agenda_key(when.date().isoformat()), f"COE review {clock.fmt_local(when, tz)}"
+            )
+        if "file" in deliver:
+            write_output(settings.out_dir, "coe-agenda.md", report)
+        done = [c for c in changes if c.after == "Done"]
+        if "slack" in deliver:
+            _post(settings, agenda, nudges, done, tz)
+    return _counts(agenda, nudges=len(nudges), changes=len(changes), done=len(done))
+
+
+def _meeting(settings: Settings, meeting: str) -> datetime:
+    """The meeting this agenda is for: the next on the cadence, or the one given."""
+    tz = settings.team_timezone
+    hour, minute = meeting_clock(settings.coe_review_at)
+    text = (meeting or "next").strip()
+    if text.casefold() == "next":
+        return next_meeting(
+            clock.now() - timedelta(hours=1),  # a run at the meeting's own hour is for that meeting
+            settings.coe_review_anchor,
+            settings.coe_review_every_weeks,
+            hour,
+            minute,
+            tz,
+        )
+    if len(text) == 10:  # a date: that day's meeting time
+        text = f"{text}T{hour:02d}:{minute:02d}"
+    try:
+        return clock.parse_instant(text, tz)
+    except InputError:
+        raise InputError(
+            f"meeting {meeting!r} is neither 'next' nor a date or ISO time such as 2026-12-10"
+        ) from None
+
+
+def _post(settings: Settings, agenda: Agenda, nudges: list[Nudge], done: list[StatusChange], tz: str) -> None:
+    """The agenda once per meeting, each nudge once per COE per meeting, each Done once per COE."""
+    log = get_run_logger()
+    if settings.slack_webhook_url is None:
+        log.info("ONCALL_SLACK_WEBHOOK_URL not set: the agenda is not posted")
+        return
+    day = agenda.meeting.date().isoformat()
+    with exclusive(TOPIC, "slack"):
+        post_once(settings, render_agenda_slack(agenda, tz), TOPIC, f"coe-review agenda {day}")
+        items = {i.entry.incident_id: i for i in agenda.items}
+        for nudge in nudges:
+            post_once(
+                settings, render_nudge(nudge, items[nudge.incident_id], agenda.meeting, tz), TOPIC, nudge.key
+            )
+        for change in done:
+            entry = items[change.incident_id].entry
+            post_once(settings, render_done(entry), TOPIC, done_key(change.incident_id))
+
+
+def _counts(agenda: Agenda, *, nudges: int, changes: int, done: int) -> dict[str, int | str]:
+    return {
+        "meeting": agenda.meeting.isoformat(),
+        "on_agenda": len(agenda.items),
+        "incomplete": sum(
+            1 for i in agenda.items if i.completeness is not None and not i.completeness.complete
+        ),
+        "unreadable": sum(1 for i in agenda.items if i.completeness is None),
+        "nudges": nudges,
+        "status_changes": changes,
+        "done": done,
+    }

@@ -1,0 +1,130 @@
+"""Tasks for coe-review: one read of the tracker, one read of each open COE's document, one
+listing of the action issues, and the status writes.
+
+The budget is the issue's: 1 sheet read, plus 1 document read per COE that is not Done (plus
+the template, when the team's own template is a Doc), plus the Slack posts. A COE marked Done
+costs nothing. A document that cannot be read is a problem on the agenda, never a failed run.
+
+The flow owns the tracker's Status column only, and only its own values: what it last wrote
+is recorded (a Prefect Variable), so a value a person typed, even one of the flow's own words,
+is told apart and left alone.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect.variables import Variable
+
+from oncall.clients.google import DocumentRead
+from oncall.coe import TEMPLATE
+from oncall.coe_actions import IssueLink
+from oncall.coe_doc import Block, blocks_from_markdown
+from oncall.coe_review import CoeEntry, StatusChange, document_problem
+from oncall.errors import ConfigError, OutsideError
+from oncall.models import IssueRef
+from oncall.settings import Settings
+from tasks.clients import clients
+from tasks.delivery import artifact_key
+from tasks.retry import outage_only
+
+STATUS_RECORD = "oncall-coe-review-status"  # incident id -> the status the flow last wrote
+
+
+def tracker_sheet(settings: Settings) -> str:
+    if not settings.coe_sheet_id:
+        raise ConfigError("ONCALL_COE_SHEET_ID is not set: coe-review reads the COEs from the tracker sheet")
+    return settings.coe_sheet_id
+
+
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
+def read_tracker(settings: Settings) -> list[list[object]]:
+    """Every row of the tracker, in one read."""
+    with clients(settings) as run:
+        return run.google().tracker_values(tracker_sheet(settings), settings.coe_sheet_tab)
+
+
+@task(cache_policy=NO_CACHE)
+def read_template(settings: Settings) -> tuple[Block, ...]:
+    """The reference for completeness: the team's template Doc when one is set, else the default."""
+    if not settings.coe_template_id:
+        return blocks_from_markdown(TEMPLATE.read_text(encoding="utf-8"))
+    with clients(settings) as run:
+        return run.google().read_document(settings.coe_template_id).blocks
+
+
+@task(cache_policy=NO_CACHE)
+def read_documents(
+    settings: Settings, entries: list[CoeEntry]
+) -> tuple[dict[str, DocumentRead], dict[str, str]]:
+    """Each entry's document, read once, at most `max_concurrency` at a time; by incident id,
+    the documents read and, for the others, what to fix."""
+    read: dict[str, DocumentRead] = {}
+    problems: dict[str, str] = {}
+    with clients(settings) as run:
+        gw = run.google()
+
+        def one(entry: CoeEntry) -> tuple[CoeEntry, DocumentRead | OutsideError]:
+            assert entry.doc_id is not None
+            try:
+                return entry, gw.read_document(entry.doc_id)
+            except OutsideError as exc:  # deleted, unshared, not a Doc, or down: the others go on
+                return entry, exc
+
+        with ThreadPoolExecutor(max(1, min(settings.max_concurrency, len(entries)))) as pool:
+            for entry, got in pool.map(one, entries):
+                if isinstance(got, DocumentRead):
+                    read[entry.incident_id] = got
+                else:
+                    problems[entry.incident_id] = document_problem(entry, got.status, gw.email)
+    log = get_run_logger()
+    for problem in problems.values():
+        log.warning("%s", problem)
+    log.info("Read %d COE document(s); %d could not be read", len(read), len(problems))
+    return read, problems
+
+
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
+def closed_action_issues(settings: Settings) -> list[IssueLink]:
+    """The closed issues labelled as corrective actions, in one listing (every COE's at once)."""
+    repo = settings.coe_actions_repo or settings.github_repo
+    if not repo or settings.github_token is None:
+        get_run_logger().info(
+            "No GitHub repository or token for corrective actions: no COE can be found Done by its issues"
+        )
+        return []
+    with clients(settings) as run:
+        issues: list[IssueRef] = run.github().list_issues(repo, settings.coe_action_label)
+    return [IssueLink(number=i.number, repo=repo, url=i.html_url) for i in issues if i.state == "closed"]
+
+
+def last_written() -> dict[str, str]:
+    value: object = Variable.get(STATUS_RECORD, default={})
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+@task(cache_policy=NO_CACHE)
+def write_status(settings: Settings, change: StatusChange) -> None:
+    """One Status cell. The value is recorded before the write, so a run that dies after writing
+    still knows the cell holds its own value (a cell written twice holds the same value)."""
+    record = last_written()
+    record[change.incident_id] = change.after
+    Variable.set(STATUS_RECORD, record, overwrite=True)
+    with clients(settings) as run:
+        run.google().write_cell(
+            tracker_sheet(settings), settings.coe_sheet_tab, change.row, change.column, change.after
+        )
+    get_run_logger().info(
+        "COE tracker row %d (%s): status %r -> %r",
+        change.row,
+        change.incident_id,
+        change.before,
+        change.after,
+    )
+
+
+def agenda_key(meeting: str) -> str:
+    return artifact_key("coe-review", meeting)

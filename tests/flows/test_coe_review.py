@@ -1,0 +1,115 @@
+"""coe-review end to end: the agenda from the tracker and the documents, within its read budget,
+with statuses that never overwrite a person's and Slack posts made once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prefect.variables import Variable
+
+from flows.coe_prep import coe_prep
+from flows.coe_review import coe_review
+from oncall.sandbox.server import Sandbox
+from oncall.tracker import TRACKER_HEADER
+from tasks.coe_review import STATUS_RECORD
+from tests.flows.conftest import LONG, rows
+
+STATUS = TRACKER_HEADER.index("Status")
+MEETING = "2026-12-10"  # a Thursday of the default cadence, three weeks after the seeded incident
+
+
+@pytest.fixture
+def review(google: Sandbox) -> Iterator[Sandbox]:
+    """The seeded long incident's COE, prepared; the review's own records cleared after."""
+    coe_prep(incident_id=LONG)
+    yield google
+    Variable.unset(STATUS_RECORD)
+    Variable.unset("oncall-slack-posted-coe-review")
+
+
+def _reads(sandbox: Sandbox, since: int) -> dict[str, int]:
+    served = [s for s in sandbox.app.served[since:] if s.system == "google"]
+    return {
+        "sheet reads": sum(1 for s in served if s.method == "GET" and "/values/" in s.path),
+        "document reads": sum(1 for s in served if s.method == "GET" and "/docs/v1/documents/" in s.path),
+        "writes": sum(1 for s in served if s.method in ("POST", "PUT") and not s.path.endswith("/token")),
+    }
+
+
+def _add_row(sandbox: Sandbox, incident: str, link: str, status: str) -> None:
+    row = [incident, f"Hand-added {incident}", "2026-11-20 09:00", "", "P2", link, "Ada", status, ""]
+    sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"].append(row)
+
+
+def test_the_agenda_reads_the_sheet_once_and_each_open_document_once(
+    review: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = review
+    monkeypatch.setenv("ONCALL_COE_NUDGE_DAYS", "60")  # no nudge: this test counts the agenda's post
+    gone = "https://docs.google.com/document/d/1deletedDocumentIdxx/edit"
+    _add_row(sandbox, "inc-gone", gone, "Draft")
+    _add_row(sandbox, "inc-done", "https://docs.google.com/document/d/1finishedDocumentIdx/edit", "Done")
+    mark, posts = len(sandbox.app.served), len(sandbox.state.slack.messages)
+    result = coe_review(meeting=MEETING)
+    reads = _reads(sandbox, mark)
+    # 1 sheet read; the template and the two COEs not Done; nothing for the Done one
+    assert reads["sheet reads"] == 1 and reads["document reads"] == 3, reads
+    assert result["on_agenda"] == 2 and result["unreadable"] == 1 and result["incomplete"] == 1
+    [row] = rows(sandbox, LONG)
+    assert row[STATUS] == "In review"  # the agenda includes it
+    by_id = {r[0]: r for r in sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"]}
+    assert by_id["inc-gone"][STATUS] == "In review" and by_id["inc-done"][STATUS] == "Done"
+    [agenda] = sandbox.state.slack.messages[posts:]
+    assert "2 COE(s)" in agenda["text"]
+
+    mark = len(sandbox.app.served)
+    again = coe_review(meeting=MEETING)
+    assert again["status_changes"] == 0 and len(sandbox.state.slack.messages) == posts + 1  # posted once
+    assert _reads(sandbox, mark)["writes"] == 0
+
+
+def test_a_status_a_person_set_is_left_even_when_it_is_one_of_the_flow_s_words(review: Sandbox) -> None:
+    sandbox = review
+    coe_review(meeting=MEETING, deliver=[])
+    [row] = rows(sandbox, LONG)
+    assert row[STATUS] == "In review"
+    row[STATUS] = "Draft"  # a person moved it back
+    mark = len(sandbox.app.served)
+    result = coe_review(meeting=MEETING, deliver=[])
+    assert result["status_changes"] == 0 and _reads(sandbox, mark)["writes"] == 0
+    row[STATUS] = "Blocked on vendor"
+    assert coe_review(meeting=MEETING, deliver=[])["status_changes"] == 0
+    assert rows(sandbox, LONG)[0][STATUS] == "Blocked on vendor"
+
+
+def test_an_old_incomplete_coe_is_nudged_once_per_meeting(
+    review: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = review
+    monkeypatch.setenv("ONCALL_COE_NUDGE_DAYS", "7")
+    monkeypatch.setenv("ONCALL_SLACK_MEMBER_IDS", '{"nobody": "U0NOBODY1"}')
+    posts = len(sandbox.state.slack.messages)
+    assert coe_review(meeting=MEETING)["nudges"] == 1
+    texts = [m["text"] for m in sandbox.state.slack.messages[posts:]]
+    assert len(texts) == 2 and "please write" in texts[1] and "<@" not in texts[1]  # no id for the presenter
+    coe_review(meeting=MEETING)
+    assert len(sandbox.state.slack.messages) == posts + 2  # neither posted twice
+    coe_review(meeting="2026-12-24")  # the next meeting: its own agenda and nudge
+    assert len(sandbox.state.slack.messages) == posts + 4
+
+
+def test_a_dry_run_writes_and_posts_nothing_and_returns_the_agenda(review: Sandbox) -> None:
+    sandbox = review
+    mark, posts = len(sandbox.app.served), len(sandbox.state.slack.messages)
+    result = coe_review(meeting=MEETING, dry_run=True)
+    assert result["status_changes"] == 1 and "# COE review" in str(result["agenda"])
+    assert _reads(sandbox, mark)["writes"] == 0 and len(sandbox.state.slack.messages) == posts
+    assert rows(sandbox, LONG)[0][STATUS] == "Draft"
+
+
+def test_a_meeting_that_is_not_a_date_is_one_line_naming_the_parameter(review: Sandbox) -> None:
+    from oncall.errors import InputError
+
+    with pytest.raises(InputError, match="meeting 'soon'"):
+        coe_review(meeting="soon")
