@@ -103,7 +103,7 @@ def run_deploy(args: argparse.Namespace, say: Callable[[str], None] = print) -> 
     for name, planned in deployment_schedules(settings).items():
         for s in planned:
             params = f" {s.parameters}" if s.parameters else ""
-            say(f"{name} {s.slug}: {s.cron} ({s.timezone}){params}")
+            say(f"{name} {s.slug}: {s.when}{params}")
     if dry_run:
         say(text)
         return 0

@@ -282,6 +282,8 @@ def _describe(schedule: Any) -> str:
     inner = schedule.schedule
     if getattr(inner, "cron", None):
         return f"cron {inner.cron!r} in {inner.timezone or 'UTC'}"
+    if getattr(inner, "rrule", None):
+        return f"rrule {inner.rrule.replace(chr(10), ' ')!r} in {inner.timezone or 'UTC'}"
     if getattr(inner, "interval", None):
         return f"every {inner.interval.total_seconds():g} s"
     return type(inner).__name__
@@ -344,16 +346,13 @@ def _plan_checks(check: str, name: str, schedules: list[Any], local: Settings) -
     out: list[Check] = []
     for want in planned:
         have = by_slug.get(want.slug)
-        wanted = f"cron {want.cron!r} in {want.timezone}"
+        wanted = want.when
         if have is None:
             out.append(fail(check, f"schedule {want.slug!r} is missing; the settings want {wanted}", DEPLOY))
             continue
         inner = have.schedule
         said = []
-        if (
-            getattr(inner, "cron", None) != want.cron
-            or (getattr(inner, "timezone", None) or "UTC") != want.timezone
-        ):
+        if not want.runs_as(inner):
             said.append(f"it runs at {_describe(have)}, the settings want {wanted}")
         got = {k: v for k, v in (have.parameters or {}).items() if k != "schedule"}
         asked = {k: v for k, v in want.parameters.items() if k != "schedule"}

@@ -27,33 +27,51 @@ WEEKLY_SLUG = "weekly-handoff"
 SUMMARY_SLUG = "business-day-summary"
 GAPS_SLUG = "daily-gaps"
 GAPS_CRON = "30 8 * * *"  # before the working day in every zone a team is likely to use
+REVIEW = "coe-review"
+REVIEW_SLUG = "review-meeting"
 SUMMARY_DELIVERY = ["artifact", "slack"]
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Schedule(BaseModel):
-    """One cron schedule of one deployment, as prefect.yaml declares it and the server keeps it."""
+    """One schedule of one deployment, as prefect.yaml declares it and the server keeps it: a cron
+    line, or an rrule where cron cannot say it (coe-review's "every other Thursday")."""
 
     model_config = ConfigDict(frozen=True)
 
     deployment: str
     slug: str
-    cron: str
+    cron: str = ""
+    rrule: str = ""
     timezone: str
     parameters: dict[str, Any] = {}
     active: bool = True
 
+    @property
+    def when(self) -> str:
+        """How the schedule reads in `oncall deploy` and `oncall doctor`."""
+        rule = f"cron {self.cron!r}" if self.cron else f"rrule {self.rrule.replace(chr(10), ' ')!r}"
+        return f"{rule} in {self.timezone}"
+
+    def runs_as(self, inner: Any) -> bool:
+        """Whether a schedule the server keeps (Prefect's cron or rrule schedule) runs as this one."""
+        timed = (getattr(inner, "timezone", None) or "UTC") == self.timezone
+        if self.cron:
+            return timed and getattr(inner, "cron", None) == self.cron
+        return timed and _rrule_lines(str(getattr(inner, "rrule", "") or "")) == _rrule_lines(self.rrule)
+
     def yaml_entry(self) -> dict[str, Any]:
         """The entry under a deployment's `schedules:` in prefect.yaml."""
-        entry: dict[str, Any] = {
-            "cron": self.cron,
-            "timezone": self.timezone,
-            "slug": self.slug,
-            "active": self.active,
-        }
+        entry: dict[str, Any] = {"cron": self.cron} if self.cron else {"rrule": self.rrule}
+        entry |= {"timezone": self.timezone, "slug": self.slug, "active": self.active}
         if self.parameters:
             entry["parameters"] = dict(self.parameters)
         return entry
+
+
+def _rrule_lines(text: str) -> set[str]:
+    """An rrule's lines, in any order and case, blanks dropped: how two spellings compare."""
+    return {line.strip().upper() for line in text.splitlines() if line.strip()}
 
 
 def _cron_days(days: list[int]) -> str:
@@ -116,10 +134,21 @@ def schedules(settings: Settings) -> list[Schedule]:
 
 
 def deployment_schedules(settings: Settings) -> dict[str, list[Schedule]]:
-    """Every cron schedule that follows the settings, by deployment. runbook-gaps' daily run keeps
-    its hour and follows the team's zone; incident-watch's interval follows no setting."""
+    """Every schedule that follows the settings, by deployment. runbook-gaps' daily run keeps its
+    hour and follows the team's zone; coe-review follows the review cadence; incident-watch's
+    interval follows no setting."""
+    from oncall.coe_review import review_rrule
+
     gaps = Schedule(deployment=GAPS, slug=GAPS_SLUG, cron=GAPS_CRON, timezone=settings.team_timezone)
-    return {HANDOFF: schedules(settings), GAPS: [gaps]}
+    review = Schedule(
+        deployment=REVIEW,
+        slug=REVIEW_SLUG,
+        rrule=review_rrule(
+            settings.coe_review_anchor, settings.coe_review_every_weeks, settings.coe_review_at
+        ),
+        timezone=settings.team_timezone,
+    )
+    return {HANDOFF: schedules(settings), GAPS: [gaps], REVIEW: [review]}
 
 
 def render(spec: dict[str, Any], settings: Settings, source: str = "prefect.yaml") -> dict[str, Any]:

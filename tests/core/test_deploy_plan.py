@@ -168,3 +168,22 @@ def test_unset_env_placeholders_are_named() -> None:
     assert deploy_plan.unset_env_placeholders(spec, {}) == ["ONCALL_IMAGE"]
     assert deploy_plan.unset_env_placeholders(spec, {"ONCALL_IMAGE": "r/o:1"}) == []
     assert deploy_plan.unset_env_placeholders(yaml.safe_load(FILES[0].read_text()), {}) == []
+
+
+def test_coe_review_runs_on_the_review_cadence_and_doctor_reads_an_rrule_either_way() -> None:
+    from types import SimpleNamespace
+
+    from oncall.deploy_plan import REVIEW, deployment_schedules
+    from oncall.settings import Settings
+
+    [review] = deployment_schedules(Settings(coe_review_every_weeks=3, coe_review_at="09:30"))[REVIEW]
+    assert review.yaml_entry()["rrule"].endswith("INTERVAL=3;BYDAY=TH") and "T093000" in review.rrule
+    assert "cron" not in review.yaml_entry()
+    lines = review.rrule.splitlines()
+    # the server may keep the lines in another order or case: still the same schedule
+    assert review.runs_as(SimpleNamespace(rrule="\n".join(reversed(lines)).lower(), timezone=review.timezone))
+    assert not review.runs_as(
+        SimpleNamespace(rrule=review.rrule.replace("INTERVAL=3", "INTERVAL=2"), timezone=review.timezone)
+    )
+    assert not review.runs_as(SimpleNamespace(rrule=review.rrule, timezone="UTC"))
+    assert not review.runs_as(SimpleNamespace(cron="0 10 * * 4", timezone=review.timezone))

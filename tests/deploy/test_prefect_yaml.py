@@ -83,6 +83,11 @@ def _read_back(env: dict[str, str]) -> dict[str, Any]:
                 ]
                 for s in d["schedules"]
             ),
+            "rrules": [
+                [s["slug"], s["schedule"]["rrule"], s["schedule"].get("timezone")]
+                for s in d["schedules"]
+                if s["schedule"].get("rrule")
+            ],
             "schedule_parameters": {s["slug"]: s["parameters"] for s in d["schedules"]},
             "params": {
                 k: v.get("description") for k, v in d["parameter_openapi_schema"]["properties"].items()
@@ -111,7 +116,17 @@ def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_pat
     _process_pool(server)
     _prefect(server, "--no-prompt", "deploy", "--all")
     found = _read_back(server)
-    assert set(found) - {"_automations"} == {"shift-handoff", "runbook-gaps", "incident-watch", "coe-prep"}
+    assert set(found) - {"_automations"} == {
+        "shift-handoff",
+        "runbook-gaps",
+        "incident-watch",
+        "coe-prep",
+        "coe-review",
+    }
+    # every other Thursday at 10:00 in the team's zone, which cron cannot say
+    [[slug, rule, zone]] = found["coe-review"]["rrules"]
+    assert (slug, zone) == ("review-meeting", "America/New_York")
+    assert "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH" in rule and "T100000" in rule
     for name, d in found.items():
         if name == "_automations":
             continue
@@ -179,8 +194,11 @@ def test_oncall_deploy_writes_the_team_settings_into_the_schedules(
     # What doctor compares with the server is what was deployed.
     plan = deployment_schedules(load_settings(layers=[file_layer(config)]))
     for name, planned in plan.items():
-        got = {(s[0], s[1], s[2]) for s in found[name]["schedules"]}
+        got = {(s[0], s[1] or "", s[2]) for s in found[name]["schedules"]}
         assert got == {(s.slug, s.cron, s.timezone) for s in planned}
+        assert {(r[0], r[1]) for r in found[name]["rrules"]} == {
+            (s.slug, s.rrule) for s in planned if s.rrule
+        }
         assert found[name]["schedule_parameters"] == {s.slug: s.parameters for s in planned}
 
     config.write_text('schedule = "Ops Rota"\nbusiness_hours = "Mon-Sun 07:00-19:00"\n')
