@@ -107,6 +107,26 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         watched = incident_watch()
         for incident_id in watched["events"]:  # what the coe-prep trigger does on a server
             coe_prep(incident_id=incident_id)
+        from flows.coe_review import coe_review
+        from oncall.coe_review import meeting_clock, next_meeting
+        from oncall.settings import Settings
+
+        # The first review meeting after the seeded week: the same agenda on every demo, which
+        # starts without what an earlier demo's review wrote and posted (its sandbox is gone).
+        from tasks.coe_review import STATUS_RECORD
+        from tasks.delivery import artifact_key
+
+        for record in (STATUS_RECORD, artifact_key("oncall-slack-posted", "coe-review")):
+            Variable.unset(record)
+        s = Settings()
+        meeting = next_meeting(
+            DEFAULT_ANCHOR,
+            s.coe_review_anchor,
+            s.coe_review_every_weeks,
+            *meeting_clock(s.coe_review_at),
+            s.team_timezone,
+        )
+        coe_review(meeting=meeting.isoformat(), deliver=["artifact", "slack", "file"])
         slack = out / "slack.jsonl"
         slack.write_text(
             "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in sandbox.state.slack.messages)
@@ -115,10 +135,22 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         coes = _write_coes(sandbox, out / "coe", out / "coe-tracker.csv")
         runbook = _write_runbook(sandbox, out / "runbook")
         links = OfflineLinks(sandbox.url, sandbox.state.runbook_repo, _documents(sandbox))
-        _relink([out / "handoff.md", out / "coverage.md", slack, out / "slack-handoff.json"], links, 0)
+        agenda = out / "coe-agenda.md"
+        _relink(
+            [out / "handoff.md", out / "coverage.md", agenda, slack, out / "slack-handoff.json"], links, 0
+        )
         _relink([out / "coe-tracker.csv"], links, 0)
         _relink(sorted(issues.glob("*.md")) + sorted(coes.glob("*.md")), links, 1)
-    return [out / "handoff.md", slack, out / "coverage.md", issues, coes, out / "coe-tracker.csv", runbook]
+    return [
+        out / "handoff.md",
+        slack,
+        out / "coverage.md",
+        issues,
+        coes,
+        out / "coe-tracker.csv",
+        agenda,
+        runbook,
+    ]
 
 
 def _documents(sandbox: Sandbox) -> dict[str, str]:

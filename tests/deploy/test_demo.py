@@ -44,6 +44,9 @@ def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
     assert rows[0].startswith("Incident ID,") and len(rows) == 2 and rows[1].startswith("inc-7f3a-0001,")
     [tracked] = list(csv.reader(rows[1:]))
     assert tracked[2:4] == ["2026-11-21 14:05", "0:47"] and tracked[5] == "coe/inc-7f3a-0001.md"
+    assert tracked[7] == "In review"  # coe-review put it on the agenda of the next meeting
+    agenda = (out / "coe-agenda.md").read_text()
+    assert agenda.startswith("# COE review: Thu 2026-12-03") and "(coe/inc-7f3a-0001.md)" in agenda
     _every_link_works_offline_or_says_sandbox(out)
     assert (
         (out / "runbook" / "docs" / "runbooks" / "oncall.md")
