@@ -9,9 +9,12 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from oncall import clock
+from oncall.clients.google import DocumentRead
+from oncall.coe_action_filing import ActionMarker, plan_actions
 from oncall.coe_actions import ActionTable, read_actions
 from oncall.coe_review import (
     Agenda,
+    CoeEntry,
     Nudge,
     StatusChange,
     build_agenda,
@@ -27,11 +30,15 @@ from oncall.coe_review import (
 from oncall.coe_review_render import render_agenda_markdown, render_agenda_slack, render_done, render_nudge
 from oncall.coe_sections import Completeness, completeness
 from oncall.errors import InputError
+from oncall.filing import Act, Filing, index_issues
+from oncall.models import IssueRef, priority_rank
 from oncall.settings import Settings
 from tasks.clients import run_clients
 from tasks.coe_review import (
+    action_issues,
+    actions_repo,
     agenda_key,
-    closed_action_issues,
+    closed_links,
     last_written,
     read_documents,
     read_template,
@@ -40,6 +47,7 @@ from tasks.coe_review import (
 )
 from tasks.config import resolve_settings
 from tasks.delivery import post_once, publish_markdown, write_output
+from tasks.github import apply_filing
 from tasks.locks import exclusive
 
 TOPIC = "coe-review"
@@ -74,7 +82,7 @@ def coe_review(
         # the action issues.
         entries = read_entries(read_tracker(settings), tz)
         template = read_template.submit(settings)
-        closed = closed_action_issues.submit(settings)
+        listed = action_issues.submit(settings)
         docs, unreadable = read_documents(settings, to_read(entries))
         reference = template.result()
 
@@ -88,7 +96,9 @@ def coe_review(
             problems.setdefault(incident_id, []).extend(str(p) for p in tables[incident_id].problems)
         agenda = build_agenda(entries, read, problems, when)
         nudges = plan_nudges(agenda, timedelta(days=settings.coe_nudge_days), settings.slack_member_ids)
-        recorded, closed_links = last_written(), closed.result()
+        repo, issues = actions_repo(settings), listed.result()
+        closed = closed_links(issues, repo)
+        recorded = last_written()
         on_agenda = {i.entry.incident_id for i in agenda.items}
         changes = [
             change
@@ -98,19 +108,22 @@ def coe_review(
                     e,
                     on_agenda=e.incident_id in on_agenda,
                     ready=e.incident_id in tables
-                    and done_ready(read.get(e.incident_id), tables[e.incident_id], closed_links),
+                    and done_ready(read.get(e.incident_id), tables[e.incident_id], closed),
                     last_written=recorded.get(e.incident_id),
                 )
             )
             is not None
         ]
+        filings = _plan_filings(settings, repo, issues, entries, docs, tables)
         log.info(
-            "%d COE(s) in the tracker, %d on the agenda of %s; %d nudge(s), %d status change(s) planned",
+            "%d COE(s) in the tracker, %d on the agenda of %s; %d nudge(s), %d status change(s), "
+            "%d corrective-action filing(s) planned",
             len(entries),
             len(agenda.items),
             clock.fmt_local(when, tz),
             len(nudges),
             len(changes),
+            len(filings),
         )
         report = render_agenda_markdown(agenda, tz)
         if dry_run:
@@ -120,9 +133,14 @@ def coe_review(
                 )
             for nudge in nudges:
                 log.info("Dry run: would nudge about %s", nudge.incident_id)
-            return _counts(agenda, nudges=len(nudges), changes=len(changes), done=0) | {"agenda": report}
+            for f in filings:
+                log.info("Dry run: would %s %r (%s)", f.act.value, f.want.title, f.reason)
+            return _counts(agenda, nudges=len(nudges), changes=len(changes), done=0, filed=0) | {
+                "agenda": report
+            }
 
-        # Apply: the statuses, then what people read
+        # Apply: the action issues, the statuses, then what people read
+        filed = _file(settings, repo, filings)
         for change in changes:
             write_status(settings, change)
         if "artifact" in deliver:
@@ -134,7 +152,7 @@ def coe_review(
         done = [c for c in changes if c.after == "Done"]
         if "slack" in deliver:
             _post(settings, agenda, nudges, done, tz)
-    return _counts(agenda, nudges=len(nudges), changes=len(changes), done=len(done))
+    return _counts(agenda, nudges=len(nudges), changes=len(changes), done=len(done), filed=filed)
 
 
 def _meeting(settings: Settings, meeting: str) -> datetime:
@@ -180,7 +198,61 @@ def _post(settings: Settings, agenda: Agenda, nudges: list[Nudge], done: list[St
             post_once(settings, render_done(entry), TOPIC, done_key(change.incident_id))
 
 
-def _counts(agenda: Agenda, *, nudges: int, changes: int, done: int) -> dict[str, int | str]:
+def _plan_filings(
+    settings: Settings,
+    repo: str | None,
+    issues: list[IssueRef],
+    entries: list[CoeEntry],
+    docs: dict[str, DocumentRead],
+    tables: dict[str, ActionTable],
+) -> list[Filing]:
+    """Every COE's action steps, most urgent COE first, within one cap for the run."""
+    if repo is None:
+        return []
+    found, by_number = index_issues(issues, ActionMarker), {i.number: i for i in issues}
+    steps: list[Filing] = []
+    for e in sorted(entries, key=lambda e: priority_rank(e.priority)):
+        doc = docs.get(e.incident_id)
+        if doc is None:
+            continue
+        budget = settings.max_issues - sum(s.act is Act.CREATE for s in steps)
+        steps += plan_actions(
+            e,
+            doc.id,
+            doc.title,
+            tables[e.incident_id],
+            found,
+            by_number,
+            settings.coe_action_label,
+            repo,
+            cap=budget,
+        )
+    held = [s for s in steps if s.act is Act.HOLD]
+    if held:
+        get_run_logger().info(
+            "Not filing %d corrective action(s), over the cap of %d (ONCALL_MAX_ISSUES); a later run files them",
+            len(held),
+            settings.max_issues,
+        )
+    return [s for s in steps if s.act in (Act.CREATE, Act.COMMENT)]
+
+
+def _file(settings: Settings, repo: str | None, filings: list[Filing]) -> int:
+    """Each step once, under the repository's lock: a run that held it before us has filed all
+    it will, and its issues are found again by their markers."""
+    if repo is None or not filings:
+        return 0
+    with exclusive("coe-actions", repo):
+        fresh = index_issues(action_issues(settings), ActionMarker)
+        done = 0
+        for f in filings:
+            if f.act is Act.CREATE and f.want.key in fresh:
+                continue  # filed since we listed (a concurrent run)
+            done += apply_filing(settings, repo, f) is not None
+    return done
+
+
+def _counts(agenda: Agenda, *, nudges: int, changes: int, done: int, filed: int) -> dict[str, int | str]:
     return {
         "meeting": agenda.meeting.isoformat(),
         "on_agenda": len(agenda.items),
@@ -191,4 +263,5 @@ def _counts(agenda: Agenda, *, nudges: int, changes: int, done: int) -> dict[str
         "nudges": nudges,
         "status_changes": changes,
         "done": done,
+        "actions_filed": filed,
     }

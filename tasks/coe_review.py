@@ -87,17 +87,28 @@ def read_documents(
     return read, problems
 
 
-@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
-def closed_action_issues(settings: Settings) -> list[IssueLink]:
-    """The closed issues labelled as corrective actions, in one listing (every COE's at once)."""
+def actions_repo(settings: Settings) -> str | None:
+    """Where corrective actions are filed; None without a repository or a token to file with."""
     repo = settings.coe_actions_repo or settings.github_repo
-    if not repo or settings.github_token is None:
+    return repo if repo and settings.github_token is not None else None
+
+
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
+def action_issues(settings: Settings) -> list[IssueRef]:
+    """Every issue labelled as a corrective action, open and closed, in one listing (every
+    COE's at once): how filed rows are found again, and which actions are done."""
+    repo = actions_repo(settings)
+    if repo is None:
         get_run_logger().info(
-            "No GitHub repository or token for corrective actions: no COE can be found Done by its issues"
+            "No GitHub repository or token for corrective actions (ONCALL_COE_ACTIONS_REPO or "
+            "ONCALL_GITHUB_REPO, and ONCALL_GITHUB_TOKEN): actions are not filed, and no COE is found Done"
         )
         return []
     with clients(settings) as run:
-        issues: list[IssueRef] = run.github().list_issues(repo, settings.coe_action_label)
+        return run.github().list_issues(repo, settings.coe_action_label)
+
+
+def closed_links(issues: list[IssueRef], repo: str | None) -> list[IssueLink]:
     return [IssueLink(number=i.number, repo=repo, url=i.html_url) for i in issues if i.state == "closed"]
 
 

@@ -31,6 +31,7 @@ CORE = (
     "oncall.coe_actions",
     "oncall.coe_review",
     "oncall.coe_review_render",
+    "oncall.coe_action_filing",
 )
 
 

@@ -113,3 +113,52 @@ def test_a_meeting_that_is_not_a_date_is_one_line_naming_the_parameter(review: S
 
     with pytest.raises(InputError, match="meeting 'soon'"):
         coe_review(meeting="soon")
+
+
+def _actions(sandbox: Sandbox, rows: list[str]) -> str:
+    """The COE's corrective-actions table as a person filled it in; returns the document id."""
+    [doc_id] = [
+        f for f, m in sandbox.state.google.files.items() if m["appProperties"].get("oncallIncidentId") == LONG
+    ]
+    paragraphs = sandbox.state.google.docs[doc_id]
+    prompts = [p for p in paragraphs if p.text.startswith("| _(")]
+    for p, text in zip(prompts, rows, strict=False):
+        p.text = text
+    return doc_id
+
+
+def _action_issues(sandbox: Sandbox) -> list[dict[str, object]]:
+    repo = sandbox.state.github.repos[sandbox.state.runbook_repo]
+    return [i for i in repo.issues if any(lb["name"] == "coe-action" for lb in i["labels"])]
+
+
+def test_each_action_becomes_one_issue_whatever_the_reruns_and_lost_answers(review: Sandbox) -> None:
+    sandbox = review
+    _actions(
+        sandbox,
+        [
+            "| Alarm at 80% disk on @xpro-db (see #12) | Ada | | 2026-12-31 |",
+            "| Write the RDS runbook entry | Grace | | next sprint-ish |",
+        ],
+    )
+    repo = sandbox.state.runbook_repo
+    sandbox.script(f"/github/repos/{repo}/issues", 502, method="POST", after=True)  # filed, answer lost
+    result = coe_review(meeting=MEETING, deliver=[])
+    [issue] = [i for i in _action_issues(sandbox) if "80% disk" in str(i["title"])]
+    body = str(issue["body"])
+    assert result["actions_filed"] == 1 and "oncall-flows:coe-action" in body
+    assert (
+        "**Owner:** Ada" in body and "**Due:** 2026-12-31" in body and "**Incident:** inc-7f3a-0001" in body
+    )
+    assert "@xpro" not in body and "#12" not in body  # a person's text mentions nobody and links nothing
+    # the row with a due date that does not read as a date is a problem, not an issue
+    assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 0
+    assert [i for i in _action_issues(sandbox) if "80% disk" in str(i["title"])] == [issue]
+
+
+def test_a_dry_run_files_no_action(review: Sandbox) -> None:
+    sandbox = review
+    _actions(sandbox, ["| Add a canary for checkout | Ada | | |"])
+    before = len(_action_issues(sandbox))
+    coe_review(meeting=MEETING, dry_run=True)
+    assert len(_action_issues(sandbox)) == before
