@@ -451,6 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the agenda and the planned writes; change nothing"
     )
     review.set_defaults(func=commands.cmd_coe_review)
+    status = _command(
+        coe_sub,
+        "status",
+        help="every COE in the tracker with its status, completeness and open actions",
+        description="A table of every COE in the tracker: status, how much of it is written, and "
+        "its corrective actions still open. Reads the tracker and each document; writes nothing.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per COE")
+    status.set_defaults(func=commands.cmd_coe_status)
 
     relay = _command(
         sub,

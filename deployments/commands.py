@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from oncall.errors import InputError
+from oncall.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from oncall.settings import Settings
@@ -295,6 +295,69 @@ def cmd_coe_review(args: argparse.Namespace) -> int:
     from flows.coe_review import coe_review
 
     _print_result(dict(coe_review(meeting=args.meeting, dry_run=args.dry_run)))
+    return 0
+
+
+def cmd_coe_status(args: argparse.Namespace) -> int:
+    """Every COE in the tracker with its status, completeness and open actions: the reads
+    coe-review makes (one sheet read, one per document not Done), and no write."""
+    import json
+
+    from oncall.coe_actions import read_actions
+    from oncall.coe_review import read_entries
+    from oncall.coe_sections import completeness
+    from oncall.errors import OutsideError
+    from oncall.escape import terminal
+    from oncall.settings import load_settings
+    from oncall.wiring import Clients
+
+    settings = load_settings()
+    if not settings.coe_sheet_id:
+        raise ConfigError("ONCALL_COE_SHEET_ID is not set: the COE tracker sheet id")
+    repo = settings.coe_actions_repo or settings.github_repo
+    with Clients(settings) as clients:
+        gw = clients.google()
+        entries = read_entries(
+            gw.tracker_values(settings.coe_sheet_id, settings.coe_sheet_tab), settings.team_timezone
+        )
+        template = gw.template_blocks(settings.coe_template_id)
+        listed = (
+            clients.github().list_issues(repo, settings.coe_action_label)
+            if repo and settings.github_token
+            else []
+        )
+        closed = {i.number for i in listed if i.state == "closed"}
+        found: list[dict[str, str]] = []
+        for e in entries:
+            row = {
+                "incident": e.incident_id,
+                "status": e.status,
+                "written": "-",
+                "open actions": "-",
+                "title": e.title,
+            }
+            if not e.done and e.doc_id:
+                try:
+                    doc = gw.read_document(e.doc_id)
+                except OutsideError as exc:
+                    row["written"] = f"unreadable ({exc.status or 'no answer'})"
+                else:
+                    row["written"] = completeness(template, doc.blocks).figure
+                    table = read_actions(doc.blocks, template, doc.title or e.incident_id)
+                    row["open actions"] = str(
+                        sum(r.issue is None or r.issue.number not in closed for r in table.rows)
+                    )
+            found.append(row)
+    if args.json:
+        for row in found:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    if not found:
+        print("No COEs in the tracker.", file=sys.stderr)
+        return 0
+    names = list(found[0])
+    for line in _table(names, [[terminal(r[n])[:100] for n in names] for r in found]):
+        print(line)
     return 0
 
 

@@ -20,9 +20,8 @@ from prefect.logging import get_run_logger
 from prefect.variables import Variable
 
 from oncall.clients.google import DocumentRead
-from oncall.coe import TEMPLATE
 from oncall.coe_actions import IssueLink
-from oncall.coe_doc import Block, blocks_from_markdown
+from oncall.coe_doc import Block
 from oncall.coe_review import CoeEntry, StatusChange, document_problem
 from oncall.errors import ConfigError, OutsideError
 from oncall.models import IssueRef
@@ -50,10 +49,8 @@ def read_tracker(settings: Settings) -> list[list[object]]:
 @task(cache_policy=NO_CACHE)
 def read_template(settings: Settings) -> tuple[Block, ...]:
     """The reference for completeness: the team's template Doc when one is set, else the default."""
-    if not settings.coe_template_id:
-        return blocks_from_markdown(TEMPLATE.read_text(encoding="utf-8"))
     with clients(settings) as run:
-        return run.google().read_document(settings.coe_template_id).blocks
+        return run.google().template_blocks(settings.coe_template_id)
 
 
 @task(cache_policy=NO_CACHE)

@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import SAFE_METHODS, ApiClient, decode_json
 from oncall.clients.records import answer_shape
-from oncall.coe_doc import Block, blocks_from_docs
+from oncall.coe import TEMPLATE
+from oncall.coe_doc import Block, blocks_from_docs, blocks_from_markdown
 from oncall.errors import (
     AuthError,
     ConfigError,
@@ -390,6 +391,13 @@ class GoogleWorkspace:
                 revision_id=str(body["revisionId"]),
                 blocks=blocks_from_docs(body),
             )
+
+    def template_blocks(self, template_id: str | None) -> tuple[Block, ...]:
+        """The reference a COE is judged against: the team's template Doc (one read), or the
+        default template when the team has none."""
+        if template_id:
+            return self.read_document(template_id).blocks
+        return blocks_from_markdown(TEMPLATE.read_text(encoding="utf-8"))
 
     def replace_all(self, doc_id: str, values: dict[str, str]) -> dict[str, int]:
         """One batchUpdate with a replaceAllText per placeholder; returns what each replaced."""

@@ -33,6 +33,7 @@ COMMANDS = [
     ["coe", "placeholders"],
     ["coe", "check-template"],
     ["coe", "review"],
+    ["coe", "status"],
     ["setup", "blocks"],
     ["setup", "automations"],
     ["runbook"],
@@ -802,3 +803,30 @@ def test_a_flow_run_from_a_fresh_checkout_gets_its_prefect_home_made(
     monkeypatch.delenv("PREFECT_HOME", raising=False)
     commands.flow_env()
     assert homes == [tmp_path / "fresh" / "out" / ".prefect"] and homes[0].is_dir()
+
+
+def test_coe_status_lists_every_coe_with_its_completeness_and_reads_no_done_document(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    _sandbox_env(sandbox, monkeypatch, "opsgenie")
+    sheet = sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"]
+    template = f"https://docs.google.com/document/d/{sandbox.state.coe_template}/edit"
+    done_doc = "https://docs.google.com/document/d/1finishedDocumentIdx/edit"  # no such document
+    sheet += [
+        ["inc-s1", "Checkout down", "", "", "P1", template, "Ada", "In review", ""],
+        ["inc-s2", "Old one", "", "", "P3", done_doc, "Ada", "Done", ""],
+    ]
+    try:
+        mark = len(sandbox.app.served)
+        assert main(["coe", "status", "--json"]) == 0
+        found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        by_id = {r["incident"]: r for r in found}
+        # the template itself holds only prompts: nothing written, its three prompt rows no actions
+        assert by_id["inc-s1"]["written"].startswith("0/") and by_id["inc-s1"]["open actions"] == "0"
+        assert by_id["inc-s2"] == {**by_id["inc-s2"], "status": "Done", "written": "-"}
+        docs = [s for s in sandbox.app.served[mark:] if "/docs/v1/documents/" in s.path]
+        assert len(docs) == 2  # the template and inc-s1's; none for the Done COE
+    finally:
+        del sheet[-2:]
