@@ -22,6 +22,7 @@ MEETING = "2026-12-10"  # a Thursday of the default cadence, three weeks after t
 @pytest.fixture
 def review(google: Sandbox) -> Iterator[Sandbox]:
     """The seeded long incident's COE, prepared; the review's own records cleared after."""
+    del google.state.sheets[google.state.coe_sheet]["COE tracker"][1:]  # rows other tests left
     coe_prep(incident_id=LONG)
     yield google
     Variable.unset(STATUS_RECORD)
