@@ -55,7 +55,9 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
 
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
-FLOWS = tuple(os.environ.get("BENCH_FLOWS", "shift-handoff,runbook-gaps,incident-watch,coe-prep").split(","))
+FLOWS = tuple(
+    os.environ.get("BENCH_FLOWS", "shift-handoff,runbook-gaps,incident-watch,coe-prep,coe-review").split(",")
+)
 HOLD_THE_WEEK = ("shift-handoff", "runbook-gaps")  # the flows that hold all 50,000 alerts at once
 COE_INCIDENT = "inc-load-0004"
 # coe-prep's requests form a chain (incident, then the alerts around it, then their timelines,
@@ -94,7 +96,7 @@ def coe_work(url: str) -> tuple[int, int]:
 
 def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
     """The fewest requests each flow's work needs on the scale scenario."""
-    from oncall.sandbox.load import ALERTS, EXISTING_ISSUES, INCIDENTS
+    from oncall.sandbox.load import ALERTS, EXISTING_ISSUES, INCIDENTS, OPEN_COES
     from tasks.coe import MAX_ALERT_TIMELINES
 
     pages = math.ceil(ALERTS / 100)
@@ -112,6 +114,9 @@ def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
         # it, on-call; logs and notes of the related alerts the COE quotes (at most 20); Google:
         # token, find, copy, fill, read back, sheet read, the tab's id, sheet append
         # (appendCells); Slack
+        # Google: token, the tracker (one sheet read), the team's template Doc, one read per
+        # COE not Done (none for a Done one); GitHub: the action issues' one listing; Slack: the agenda
+        "coe-review": 1 + 1 + 1 + OPEN_COES + 1 + 1,
         "coe-prep": 2
         + max(1, math.ceil(coe_alerts / 100))
         + 1
@@ -205,6 +210,7 @@ def _contender(flow: str, env: dict[str, str], mode: str, url: str, out: Any) ->
     from prefect.variables import Variable
 
     from flows.coe_prep import coe_prep
+    from flows.coe_review import coe_review
     from flows.incident_watch import WATERMARK, incident_watch
     from flows.runbook_gaps import runbook_gaps
     from flows.shift_handoff import shift_handoff
@@ -227,6 +233,8 @@ def _contender(flow: str, env: dict[str, str], mode: str, url: str, out: Any) ->
         ),
         "incident-watch": (incident_watch, {"dry_run": True}),
         "coe-prep": (coe_prep, {"incident_id": COE_INCIDENT}),
+        # the day after the scale week: its COEs started two days before, none old enough to nudge
+        "coe-review": (coe_review, {"meeting": (DEFAULT_ANCHOR + timedelta(days=1)).isoformat()}),
     }
     run_flow, params = runs[flow]
     before = len(httpx.get(f"{url}/_sandbox/requests", timeout=60).json())
@@ -389,6 +397,12 @@ def report(rows: list[dict[str, Any]]) -> str:
             lines.append(
                 f"  - {ALERTS:,} alerts held: peak RSS {ours['rss_mb']:.0f} MB "
                 f"(target < {MEMORY_TARGET_MB} MB: {'met' if ours['rss_mb'] < MEMORY_TARGET_MB else 'NOT met'})"
+            )
+        if r["flow"] == "coe-review":
+            lines.append(
+                f"  - its read budget (1 sheet read, the template, 1 document read per COE not Done, "
+                f"no read for a Done COE, the action listing, the Slack post): {r['minimum']} requests; "
+                f"{ours['requests']} made ({'met' if ours['requests'] <= r['minimum'] else 'NOT met'})"
             )
         if r["flow"] == "coe-prep" and "coe_work" in r:
             alerts, related = r["coe_work"]

@@ -28,6 +28,8 @@ ALERTS = 50_000
 ENTRIES = 1_000
 EXISTING_ISSUES = 5_000
 INCIDENTS = 200
+OPEN_COES = 20  # in the tracker, In review, each with its document: coe-review reads each once
+DONE_COES = 5  # Done: coe-review reads no document of theirs
 
 
 def load_runbook(entries: int = ENTRIES) -> str:
@@ -56,6 +58,28 @@ def _gap_issue(number: int, at: datetime) -> tuple[str, str]:
     kind = f"RetiredAlert{number:05d} service-{number % 97:02d}"
     marker = GapMarker(fp=fingerprint(kind), kind=kind, sample=kind, last=at)
     return f"Runbook gap: {kind}", f"An alert paged without a runbook entry.\n\n{marker.encode()}"
+
+
+def _coes(state: SandboxState, anchor: datetime) -> None:
+    """The tracker of a team with COEs to review: each open one's document is the template with
+    its root cause written; started two days before the anchor, so none is old enough to nudge."""
+    from oncall.coe import TEMPLATE
+    from oncall.sandbox.urls import SANDBOX_WEB
+
+    template = TEMPLATE.read_text(encoding="utf-8")
+    written = template.replace(
+        "_What broke, and why? State the technical cause without blame._", "The disk filled up."
+    )
+    rows = state.sheets[state.coe_sheet]["COE tracker"]
+    for n in range(OPEN_COES + DONE_COES):
+        doc_id = f"doc-load-coe-{n:04d}-xxxxxxxx"
+        done = n >= OPEN_COES
+        if not done:
+            state.google.add_doc(doc_id, f"COE load {n}", written, parent=state.coe_folder)
+        start = (anchor - timedelta(days=2, minutes=n)).strftime("%Y-%m-%d %H:%M")
+        link = f"{SANDBOX_WEB}/google/document/d/{doc_id}/edit"
+        status = "Done" if done else "In review"
+        rows.append([f"inc-load-{n:04d}", f"Load incident {n}", start, "", "P2", link, "", status, ""])
 
 
 def load_state(anchor: datetime = DEFAULT_ANCHOR) -> SandboxState:
@@ -118,6 +142,7 @@ def load_state(anchor: datetime = DEFAULT_ANCHOR) -> SandboxState:
         ]
     heavy.incidents = incidents
     heavy.timelines = timelines
+    _coes(state, anchor)
     assert heavy.schedules[0]["id"] == SCHEDULE["id"]
     state.sources[DEFAULT_SOURCE] = REGISTRY[DEFAULT_SOURCE].fake.seed(heavy)
     return state
