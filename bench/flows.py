@@ -103,8 +103,10 @@ def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
     week_incidents = math.ceil(INCIDENTS / 100)
     return {
         # alert pages, open-before-shift page, incident pages, one timeline per resolved incident
-        # (OpsGenie keeps resolve times there), schedule, on-call twice, runbook, Slack
-        "shift-handoff": pages + 1 + week_incidents + INCIDENTS + 1 + 2 + 1 + 1,
+        # (OpsGenie keeps resolve times there), schedule, on-call twice, runbook, Slack; the COE
+        # column: Google's token, the tracker (no shift incident has a COE to read), and the
+        # corrective-action issues' one listing
+        "shift-handoff": pages + 1 + week_incidents + INCIDENTS + 1 + 2 + 1 + 1 + 3,
         # alert pages, runbook, the token's login, gap-issue pages by label and by the token's
         # account (the label alone cannot be trusted), the 10 new issues (the cap)
         "runbook-gaps": pages + 1 + 1 + 2 * math.ceil(EXISTING_ISSUES / 100) + 10,

@@ -303,6 +303,7 @@ def cmd_coe_status(args: argparse.Namespace) -> int:
     coe-review makes (one sheet read, one per document not Done), and no write."""
     import json
 
+    from oncall.coe_action_filing import open_rows
     from oncall.coe_actions import read_actions
     from oncall.coe_review import read_entries
     from oncall.coe_sections import completeness
@@ -344,9 +345,7 @@ def cmd_coe_status(args: argparse.Namespace) -> int:
                 else:
                     row["written"] = completeness(template, doc.blocks).figure
                     table = read_actions(doc.blocks, template, doc.title or e.incident_id)
-                    row["open actions"] = str(
-                        sum(r.issue is None or r.issue.number not in closed for r in table.rows)
-                    )
+                    row["open actions"] = str(len(open_rows(table, closed)))
             found.append(row)
     if args.json:
         for row in found:

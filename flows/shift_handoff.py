@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
+from oncall import clock
 from oncall.clock import BusinessHours, fmt_local, zone
 from oncall.coverage import Matcher
 from oncall.errors import NotAvailableError
@@ -19,6 +20,7 @@ from oncall.runbook import Runbook
 from oncall.sources import source_spec
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.clients import run_clients
+from tasks.coe_review import read_coe_notes
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_once, publish_markdown, write_output
 from tasks.github import read_runbook
@@ -90,6 +92,8 @@ def shift_handoff(
             found = []
         elif isinstance(found, BaseException):
             raise found
+        # The shift's incidents' COEs (tracker, their documents) and the open corrective actions
+        coe = read_coe_notes(settings, [i for i in found if window.contains(i.created_at)], clock.now())
         ctx = ShiftContext(
             schedule=name,
             window=window,
@@ -116,6 +120,7 @@ def shift_handoff(
             outgoing.result(),
             incoming.result(),
             matcher,
+            coe,
         )
         markdown = render_markdown(summary)
         payload = render_slack(summary)

@@ -11,7 +11,7 @@ Everything in a row was typed by people, so it is escaped for GitHub's markdown 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 
 from oncall import escape
 from oncall.coe_actions import ActionRow, ActionTable
@@ -120,6 +120,6 @@ def plan_actions(
     return plan(wanted, known, cap=cap)
 
 
-def open_rows(table: ActionTable, closed: Sequence[int]) -> list[ActionRow]:
+def open_rows(table: ActionTable, closed: Collection[int]) -> list[ActionRow]:
     """The rows whose action is not done: no issue yet, or an issue that is not closed."""
     return [r for r in table.rows if r.issue is None or r.issue.number not in closed]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clock import BusinessHours
 from oncall.coverage import Matcher
+from oncall.handoff_coe import CoeNotes
 from oncall.kinds import alert_kind
 from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow, priority_rank
 
@@ -64,6 +65,7 @@ class HandoffSummary(_Frozen):
     mttr: timedelta | None
     incidents: list[Incident]
     runbook_coverage: float | None = None  # share of kinds with an entry; None when no runbook was read
+    coe: CoeNotes | None = None  # None when no COE tracker is configured (or it could not be read)
 
 
 def _mean(values: list[timedelta]) -> timedelta | None:
@@ -92,6 +94,7 @@ def summarize_shift(
     outgoing: OnCall,
     incoming: OnCall,
     matcher: Matcher | None = None,
+    coe: CoeNotes | None = None,
 ) -> HandoffSummary:
     """Everything the incoming engineer needs, from the alerts created in the shift and all still open."""
     end = ctx.window.end
@@ -158,4 +161,5 @@ def summarize_shift(
             (i for i in incidents if ctx.window.contains(i.created_at)), key=lambda i: i.created_at
         ),
         runbook_coverage=coverage,
+        coe=coe,
     )

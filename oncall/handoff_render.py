@@ -13,11 +13,13 @@ owner), link texts are short (`#1101`), and the long text (kind, title) comes la
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from oncall import escape
 from oncall.clock import fmt_duration, fmt_local
 from oncall.handoff import HandoffSummary, KindStat
+from oncall.handoff_coe import CoeNotes, IncidentCoe
 from oncall.models import Alert, Incident, priority_label
 
 MD_ROWS = 25
@@ -51,6 +53,40 @@ def coverage_text(s: HandoffSummary) -> str | None:
     if s.runbook_coverage is None:
         return None
     return f"{s.runbook_coverage:.0%}" if s.kinds else "n/a"
+
+
+def _coe_text(c: IncidentCoe | None) -> str:
+    """A COE in a few words: its status and how much is written; whether one is owed when none is
+    tracked."""
+    if c is None:
+        return ""
+    if c.link is None:
+        return "needed, none yet" if c.needed else "not needed"
+    return ", ".join(p for p in (c.status or "tracked", c.written) if p)
+
+
+def _coe_cell(c: IncidentCoe | None) -> str:
+    return escape.prefect_link(_coe_text(c), c.link if c is not None else None, 60)
+
+
+def _actions_markdown(notes: CoeNotes) -> list[str]:
+    out = ["", f"## Open corrective actions ({len(notes.open_actions)})", ""]
+    if not notes.open_actions:
+        return [*out, "No corrective action from an earlier COE is open."]
+    rows = [
+        [
+            fmt_duration(a.age) if a.age is not None else "",
+            escape.prefect_link(f"#{a.number}", a.url, 40),
+            escape.prefect_md(a.incident_id, 60),
+            escape.prefect_md(a.title, 100),
+        ]
+        for a in notes.open_actions[:MD_ROWS]
+    ]
+    return [*out, _table(["open for", "issue", "incident", "action"], rows, len(notes.open_actions), "actions")]
+
+
+def _slack_age(age: timedelta | None) -> str:
+    return f"{fmt_duration(age)} · " if age is not None else ""
 
 
 def _acked_after(a: Alert) -> str:
@@ -179,6 +215,7 @@ def render_markdown(s: HandoffSummary) -> str:
             f"Incidents are not available from {c.source}: {escape.prefect_md(c.missing['incidents'], 300)}"
         )
     elif s.incidents:
+        coes = s.coe.incidents if s.coe is not None else None
         rows = [
             [
                 fmt_duration(i.duration) if i.duration else "ongoing",
@@ -186,13 +223,22 @@ def render_markdown(s: HandoffSummary) -> str:
                 priority_label(i.priority),
                 fmt_local(i.start, tz),
                 _ref(i),
+                *([_coe_cell(coes.get(i.id))] if coes is not None else []),
                 escape.prefect_md(i.message, 100),
             ]
             for i in s.incidents[:MD_ROWS]
         ]
         out.append(
             _table(
-                ["duration", "status", "priority", "started", "incident", "title"],
+                [
+                    "duration",
+                    "status",
+                    "priority",
+                    "started",
+                    "incident",
+                    *(["COE"] if coes is not None else []),
+                    "title",
+                ],
                 rows,
                 len(s.incidents),
                 "incidents",
@@ -200,6 +246,10 @@ def render_markdown(s: HandoffSummary) -> str:
         )
     else:
         out.append("No incidents.")
+    if s.coe is not None:
+        if s.coe.problem:
+            out += ["", f"COEs: {escape.prefect_md(s.coe.problem, 300)}"]
+        out += _actions_markdown(s.coe)
     return "\n".join(out) + "\n"
 
 
@@ -278,15 +328,24 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         for a in s.escalated[:SLACK_ROWS]
     ]
     blocks.append(_section(_lines_within(f"Escalated ({len(s.escalated)})", esc, len(s.escalated))))
+    coes = s.coe.incidents if s.coe is not None else {}
     incs = [
         f"{priority_label(i.priority)} {_slack_ref(i)} {escape.slack(i.message, 120)} · {i.status} · "
         f"{fmt_duration(i.duration) if i.duration else 'ongoing'}"
+        + (f" · COE: {escape.slack(_coe_text(coes[i.id]), 60)}" if i.id in coes else "")
         for i in s.incidents[:SLACK_ROWS]
     ]
     if "incidents" in c.missing:
         blocks.append(_section(f"*Incidents*\nnot available from {c.source}"))
     else:
         blocks.append(_section(_lines_within(f"Incidents ({len(s.incidents)})", incs, len(s.incidents))))
+    if s.coe is not None and s.coe.open_actions:
+        acts = [
+            f"{_slack_age(a.age)}{escape.slack_link(f'#{a.number}', a.url, 20)} {escape.slack(a.title, 120)}"
+            for a in s.coe.open_actions[:SLACK_ROWS]
+        ]
+        n = len(s.coe.open_actions)
+        blocks.append(_section(_lines_within(f"Open corrective actions ({n})", acts, n)))
     context = f"Source: {c.source}"
     if c.missing:
         context += f" · not available: {', '.join(c.missing)}"

@@ -265,6 +265,7 @@ class IssueRef(BaseModel):
     state: str
     state_reason: str | None = None
     html_url: str
+    created_at: datetime | None = None  # when it was filed: the age the hand-off shows
     closed_at: datetime | None = None
     is_pull_request: bool = False
     labels: tuple[str, ...] = ()

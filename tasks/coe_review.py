@@ -13,6 +13,7 @@ is told apart and left alone.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -22,9 +23,11 @@ from prefect.variables import Variable
 from oncall.clients.google import DocumentRead
 from oncall.coe_actions import IssueLink
 from oncall.coe_doc import Block
-from oncall.coe_review import CoeEntry, StatusChange, document_problem
+from oncall.coe_review import CoeEntry, StatusChange, document_problem, read_entries
+from oncall.coe_sections import Completeness, completeness
 from oncall.errors import ConfigError, OutsideError
-from oncall.models import IssueRef
+from oncall.handoff_coe import CoeNotes, incident_coes, open_actions, to_read_for
+from oncall.models import Incident, IssueRef
 from oncall.settings import Settings
 from tasks.clients import clients
 from tasks.delivery import artifact_key
@@ -136,3 +139,48 @@ def write_status(settings: Settings, change: StatusChange) -> None:
 
 def agenda_key(meeting: str) -> str:
     return artifact_key("coe-review", meeting)
+
+
+@task(cache_policy=NO_CACHE)
+def read_coe_notes(settings: Settings, incidents: list[Incident], at: datetime) -> CoeNotes | None:
+    """The hand-off's COE columns: the tracker (one read), the documents of the shift's incidents
+    whose COE is not Done, and the open corrective actions (one listing). None without a tracker
+    or a Google key; a read that fails is said under the table, and never fails the hand-off."""
+    log = get_run_logger()
+    if not settings.coe_sheet_id or settings.google_service_account is None:
+        log.info("No COE tracker (ONCALL_COE_SHEET_ID and the Google key): the hand-off has no COE column")
+        return None
+    threshold = timedelta(minutes=settings.coe_threshold_minutes)
+    with clients(settings) as run:
+        gw = run.google()
+        try:
+            entries = read_entries(
+                gw.tracker_values(settings.coe_sheet_id, settings.coe_sheet_tab), settings.team_timezone
+            )
+        except OutsideError as exc:
+            log.warning("COE tracker unreadable; the hand-off shows no COE status: %s", exc)
+            return CoeNotes(
+                incidents=incident_coes(incidents, [], {}, threshold),
+                problem=f"the tracker could not be read ({exc})",
+            )
+        read: dict[str, Completeness] = {}
+        unread: list[str] = []
+        wanted = to_read_for(incidents, entries)
+        if wanted:
+            docs, problems = read_documents.fn(settings, wanted)
+            template = gw.template_blocks(settings.coe_template_id)
+            read = {k: completeness(template, d.blocks) for k, d in docs.items()}
+            unread = list(problems.values())
+        issues: list[IssueRef] = []
+        repo = actions_repo(settings)
+        if repo is not None:
+            try:
+                issues = run.github().list_issues(repo, settings.coe_action_label)
+            except OutsideError as exc:
+                log.warning("Corrective-action issues unreadable: %s", exc)
+                unread.append(f"the corrective-action issues could not be listed ({exc})")
+    return CoeNotes(
+        incidents=incident_coes(incidents, entries, read, threshold),
+        open_actions=open_actions(issues, at),
+        problem="; ".join(unread) or None,
+    )

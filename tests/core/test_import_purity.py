@@ -32,6 +32,7 @@ CORE = (
     "oncall.coe_review",
     "oncall.coe_review_render",
     "oncall.coe_action_filing",
+    "oncall.handoff_coe",
 )
 
 

@@ -163,3 +163,21 @@ def test_a_dry_run_files_no_action(review: Sandbox) -> None:
     before = len(_action_issues(sandbox))
     coe_review(meeting=MEETING, dry_run=True)
     assert len(_action_issues(sandbox)) == before
+
+
+def test_the_hand_off_shows_the_shift_s_coe_and_the_open_corrective_actions(review: Sandbox) -> None:
+    from flows.shift_handoff import shift_handoff
+
+    sandbox = review
+    _actions(sandbox, ["| Add a canary for checkout | Ada | | |"])
+    coe_review(meeting=MEETING, deliver=[])  # files the action; the COE goes In review
+    mark = len(sandbox.app.served)
+    md = shift_handoff(shift_end="2026-11-24T10:00", deliver=["artifact"], dry_run=True)
+    [row] = rows(sandbox, LONG)
+    line = next(x for x in md.splitlines() if LONG.split("-")[-1] in x or "47m" in x)
+    assert "| COE |" in md and f"({row[TRACKER_HEADER.index('COE doc')]})" in line
+    assert "In review" in line and "sections (" in line
+    actions = md.split("## Open corrective actions (1)")[1]
+    assert "Add a canary for checkout" in actions and LONG in actions
+    # the COE's reads: one sheet read, the team's template Doc and the shift's one open COE
+    assert _reads(sandbox, mark) == {"sheet reads": 1, "document reads": 2, "writes": 0}
