@@ -451,6 +451,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the agenda and the planned writes; change nothing"
     )
     review.set_defaults(func=commands.cmd_coe_review)
+    actions = _command(
+        coe_sub,
+        "actions",
+        help="file one COE's corrective actions as GitHub issues now",
+        description="Read the COE of INCIDENT (its tracker row and document) and file each "
+        "corrective action that has no issue yet as one GitHub issue in ONCALL_COE_ACTIONS_REPO "
+        "(else ONCALL_GITHUB_REPO), labelled ONCALL_COE_ACTION_LABEL; a row edited since it was "
+        "filed gets a comment on its issue. Reruns file nothing twice.",
+        examples=(
+            "oncall coe actions inc-7f3a-0001 --dry-run   # what it would file",
+            "oncall coe actions inc-7f3a-0001",
+        ),
+    )
+    actions.add_argument("incident_id", metavar="INCIDENT", help="the incident id, as in the tracker")
+    actions.add_argument("--dry-run", action="store_true", help="print what would be filed; file nothing")
+    actions.set_defaults(func=commands.cmd_coe_actions)
     status = _command(
         coe_sub,
         "status",

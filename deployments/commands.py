@@ -298,6 +298,17 @@ def cmd_coe_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coe_actions(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    load_settings()
+    flow_env()
+    from flows.coe_review import coe_actions
+
+    _print_result(dict(coe_actions(incident_id=args.incident_id, dry_run=args.dry_run)))
+    return 0
+
+
 def cmd_coe_status(args: argparse.Namespace) -> int:
     """Every COE in the tracker with its status, completeness and open actions: the reads
     coe-review makes (one sheet read, one per document not Done), and no write."""

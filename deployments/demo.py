@@ -85,7 +85,10 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
     """Every flow, reading alerts from the fake of `source` (any name in the source registry)."""
     out.mkdir(parents=True, exist_ok=True)
     prepare_prefect_env(out.parent / ".prefect-demo")
+    from oncall.sandbox.coe_seed import seed_earlier_coe
+
     with Sandbox.seeded(DEFAULT_ANCHOR) as sandbox:
+        earlier = seed_earlier_coe(sandbox.state, DEFAULT_ANCHOR)  # a COE the team is writing
         os.environ.update(sandbox.env(source))
         os.environ["ONCALL_OUT_DIR"] = str(out)
         os.environ["ONCALL_USE_PREFECT_CONFIG"] = "0"
@@ -107,7 +110,7 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         watched = incident_watch()
         for incident_id in watched["events"]:  # what the coe-prep trigger does on a server
             coe_prep(incident_id=incident_id)
-        from flows.coe_review import coe_review
+        from flows.coe_review import coe_actions, coe_review
         from oncall.coe_review import meeting_clock, next_meeting
         from oncall.settings import Settings
 
@@ -127,6 +130,7 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
             s.team_timezone,
         )
         coe_review(meeting=meeting.isoformat(), deliver=["artifact", "slack", "file"])
+        coe_actions(incident_id=earlier)  # the actions step: the review filed them; nothing twice
         slack = out / "slack.jsonl"
         slack.write_text(
             "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in sandbox.state.slack.messages)

@@ -265,3 +265,54 @@ def _counts(agenda: Agenda, *, nudges: int, changes: int, done: int, filed: int)
         "done": done,
         "actions_filed": filed,
     }
+
+
+@flow(name="coe-actions")
+def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]:
+    """File one COE's corrective actions as GitHub issues now, without waiting for the meeting.
+
+    Reads the COE's row in the tracker, its document and the action issues already filed; each
+    row with an action and no issue becomes one issue (labelled ONCALL_COE_ACTION_LABEL), and a
+    row edited since its issue was filed gets one comment there. Reruns file nothing twice.
+
+    Args:
+        incident_id: The incident whose COE it is, as in the tracker's Incident ID column
+        dry_run: Show what would be filed; file nothing
+    """
+    log = get_run_logger()
+    settings = resolve_settings()
+    with run_clients(settings):
+        entries = [
+            e
+            for e in read_entries(read_tracker(settings), settings.team_timezone)
+            if e.incident_id == incident_id
+        ]
+        if not entries:
+            raise InputError(f"no COE for {incident_id!r} in the tracker (its Incident ID column)")
+        template = read_template.submit(settings)
+        listed = action_issues.submit(settings)
+        docs, unreadable = read_documents(settings, to_read(entries))
+        if incident_id not in docs:
+            problem = (
+                unreadable.get(incident_id)
+                or f"the COE of {incident_id} is Done, or its row links no document"
+            )
+            raise InputError(problem)
+        doc = docs[incident_id]
+        table = read_actions(doc.blocks, template.result(), doc.title or incident_id)
+        for found in table.problems:
+            log.warning("%s", found)
+        repo = actions_repo(settings)
+        filings = _plan_filings(settings, repo, listed.result(), entries, docs, {incident_id: table})
+        log.info(
+            "COE %s: %d corrective action(s), %d to file or comment on",
+            incident_id,
+            len(table.rows),
+            len(filings),
+        )
+        if dry_run:
+            for f in filings:
+                log.info("Dry run: would %s %r (%s)", f.act.value, f.want.title, f.reason)
+            return {"incident": incident_id, "actions": len(table.rows), "planned": len(filings), "filed": 0}
+        filed = _file(settings, repo, filings)
+    return {"incident": incident_id, "actions": len(table.rows), "planned": len(filings), "filed": filed}

@@ -36,17 +36,29 @@ def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
     slack = [json.loads(line) for line in (out / "slack.jsonl").read_text().splitlines()]
     assert slack and all(m["blocks"] for m in slack)
     assert "| DiskUsageWarning xqwatcher filesystem ext4 |" in (out / "coverage.md").read_text()
-    issues = sorted((out / "issues").glob("*.md"))
-    assert len(issues) > 10 and all("oncall-flows:runbook-gap" in p.read_text() for p in issues)
-    [coe] = list((out / "coe").glob("*.md"))
-    assert coe.name == "inc-7f3a-0001.md" and "{{" not in coe.read_text()
+    issues = {p: p.read_text() for p in sorted((out / "issues").glob("*.md"))}
+    gaps = [p for p, text in issues.items() if "oncall-flows:runbook-gap" in text]
+    actions = [text for text in issues.values() if "oncall-flows:coe-action" in text]
+    assert len(gaps) > 10 and len(gaps) + len(actions) == len(issues)
+    # the earlier COE's two actions: the one filed before, and the one the review filed, once
+    assert sorted(a.split("\n")[0].split(" ", 2)[2] for a in actions) == [
+        "COE action: Alert when the grading queue is older than 10 minutes",
+        "COE action: Autoscale the xqueue workers on queue depth",
+    ]
+    coes = sorted(p.name for p in (out / "coe").glob("*.md"))
+    assert coes == ["inc-7f39-0042.md", "inc-7f3a-0001.md"]
+    assert "{{" not in (out / "coe" / "inc-7f3a-0001.md").read_text()
     rows = (out / "coe-tracker.csv").read_text().splitlines()
-    assert rows[0].startswith("Incident ID,") and len(rows) == 2 and rows[1].startswith("inc-7f3a-0001,")
-    [tracked] = list(csv.reader(rows[1:]))
+    assert rows[0].startswith("Incident ID,") and len(rows) == 3
+    by_id = {r[0]: r for r in csv.reader(rows[1:])}
+    tracked = by_id["inc-7f3a-0001"]
     assert tracked[2:4] == ["2026-11-21 14:05", "0:47"] and tracked[5] == "coe/inc-7f3a-0001.md"
     assert tracked[7] == "In review"  # coe-review put it on the agenda of the next meeting
+    assert by_id["inc-7f39-0042"][7] == "In review"  # partly written, an action open: not Done
     agenda = (out / "coe-agenda.md").read_text()
     assert agenda.startswith("# COE review: Thu 2026-12-03") and "(coe/inc-7f3a-0001.md)" in agenda
+    assert "(coe/inc-7f39-0042.md)" in agenda
+    assert "## Open corrective actions (1)" in handoff and "grading queue is older" in handoff
     _every_link_works_offline_or_says_sandbox(out)
     assert (
         (out / "runbook" / "docs" / "runbooks" / "oncall.md")

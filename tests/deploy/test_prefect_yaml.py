@@ -122,6 +122,7 @@ def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_pat
         "incident-watch",
         "coe-prep",
         "coe-review",
+        "coe-actions",
     }
     # every other Thursday at 10:00 in the team's zone, which cron cannot say
     [[slug, rule, zone]] = found["coe-review"]["rrules"]

@@ -181,3 +181,20 @@ def test_the_hand_off_shows_the_shift_s_coe_and_the_open_corrective_actions(revi
     assert "Add a canary for checkout" in actions and LONG in actions
     # the COE's reads: one sheet read, the team's template Doc and the shift's one open COE
     assert _reads(sandbox, mark) == {"sheet reads": 1, "document reads": 2, "writes": 0}
+
+
+def test_coe_actions_files_one_coe_s_actions_once_and_a_dry_run_files_nothing(review: Sandbox) -> None:
+    from flows.coe_review import coe_actions
+    from oncall.errors import InputError
+
+    sandbox = review
+    _actions(sandbox, ["| Page on replica lag | Ada | | 2027-01-15 |", "| | Grace | | |"])
+    before = len(_action_issues(sandbox))
+    planned = coe_actions(incident_id=LONG, dry_run=True)
+    assert planned["planned"] == 1 and len(_action_issues(sandbox)) == before
+    assert coe_actions(incident_id=LONG)["filed"] == 1  # the row with an owner and no action waits
+    [issue] = [i for i in _action_issues(sandbox) if "replica lag" in str(i["title"])]
+    assert "**Due:** 2027-01-15" in str(issue["body"])
+    assert coe_actions(incident_id=LONG)["filed"] == 0 and len(_action_issues(sandbox)) == before + 1
+    with pytest.raises(InputError, match="no COE for 'inc-nope' in the tracker"):
+        coe_actions(incident_id="inc-nope")
