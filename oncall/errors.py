@@ -17,6 +17,7 @@ through `scrub`, which removes every secret a client or the settings registered 
         ├── UnavailableError   5xx, timeouts, connection errors after the retry budget
         │   └── UncertainError a write was sent and its answer lost: it may have happened
         ├── RejectedError      other 4xx: the vendor's own message is kept
+        │   └── ConflictError  a write refused as the thing changed since it was read
         ├── NotAvailableError  the source does not offer this (plan, product or setting)
         └── MalformedError     a response or record did not have the vendor's shape
 """
@@ -172,6 +173,12 @@ class UncertainError(UnavailableError):
 
 class RejectedError(OutsideError):
     """The request was refused for a reason other than auth, absence or rate."""
+
+
+class ConflictError(RejectedError):
+    """A write refused because the thing changed since it was read (a Docs revision lock).
+
+    This write was not applied; a rerun reads again, and writes against what it then finds."""
 
 
 class NotAvailableError(OutsideError):

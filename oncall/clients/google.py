@@ -19,8 +19,9 @@ formats").
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,6 +40,7 @@ from oncall.coe_doc import Block, blocks_from_docs, blocks_from_markdown
 from oncall.errors import (
     AuthError,
     ConfigError,
+    ConflictError,
     MalformedError,
     NotFoundError,
     RejectedError,
@@ -64,6 +66,56 @@ def a1(tab: str, cells: str) -> str:
     """The A1 range `cells` on tab `tab`, its name quoted as Sheets reads it (a `'` doubled), so
     any tab name, spaces and quotes included, names that tab."""
     return f"'{tab.replace(chr(39), chr(39) * 2)}'!{cells}"
+
+
+class CellLink(BaseModel):
+    """Linked text for a table cell: `index` is the cell's `start_index` as `read_document`
+    gives it (its first paragraph's start)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    text: str
+    url: str
+
+
+# Docs strips these from inserted text ("Structural edit rules and behavior"), so a range over
+# inserted text is counted without them.
+_STRIPPED = re.compile("[\x00-\x08\x0c-\x1f\ue000-\uf8ff]")
+
+
+def _inserted(text: str) -> str:
+    return _STRIPPED.sub("", text)
+
+
+def _u16(text: str) -> int:
+    """Length in UTF-16 code units, the unit of every Docs index."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _empty_table_cells(start: int, rows: int, columns: int) -> dict[tuple[int, int], int]:
+    """Where each cell's paragraph starts in an empty table at `start`: the table takes 1 index,
+    each row 1, each cell 1 plus its paragraph's "\n" (Docs' "Work with tables" guide)."""
+    out: dict[tuple[int, int], int] = {}
+    for r in range(rows):
+        row = start + 1 + r * (1 + 2 * columns)
+        for c in range(columns):
+            out[(r, c)] = row + 1 + 2 * c + 1
+    return out
+
+
+def _standalone_placeholders(document: Mapping[str, Any], keys: set[str]) -> list[tuple[int, int, str]]:
+    """(start, end, key) of each body paragraph that holds `{{key}}` and nothing else."""
+    out: list[tuple[int, int, str]] = []
+    for element in document["body"]["content"]:
+        para = element.get("paragraph")
+        if not para:
+            continue
+        text = "".join((e.get("textRun") or {}).get("content", "") for e in para.get("elements", []))
+        key = text.removesuffix("\n").strip()
+        if key.startswith("{{") and key.endswith("}}") and key[2:-2] in keys:
+            out.append((int(element["startIndex"]), int(element["endIndex"]), key[2:-2]))
+    return out
 
 
 class DriveFile(BaseModel):
@@ -424,6 +476,132 @@ class GoogleWorkspace:
                 n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
                 for n, r in zip(names, replies, strict=False)
             }
+
+    def link_cells(self, doc_id: str, revision_id: str, links: Sequence[CellLink]) -> str:
+        """Linked text written at the start of table cells, in one batchUpdate locked to
+        `revision_id` (the revision the cells' indexes were read at, `DocumentRead.revision_id`);
+        returns the document's new revision.
+
+        Each link is an insertText and an updateTextStyle over the inserted text, highest index
+        first, so every index still points where it was read. The lock makes the write safe to
+        resend: a person's edit since the read, or this write already applied by an attempt whose
+        answer was lost, moves the revision, and Docs refuses the resent write whole. Either way the
+        caller gets `ConflictError` and reads the document again; after a lost answer it then finds
+        the link already there, and writes nothing twice.
+        """
+        if not links:
+            return revision_id
+        ordered = sorted(enumerate(links), key=lambda pair: (-pair[1].index, -pair[0]))
+        requests_: list[dict[str, Any]] = []
+        for _, link in ordered:
+            text = _inserted(link.text) or _inserted(link.url)
+            requests_.append({"insertText": {"location": {"index": link.index}, "text": text}})
+            requests_.append(
+                {
+                    "updateTextStyle": {
+                        "range": {"startIndex": link.index, "endIndex": link.index + _u16(text)},
+                        "textStyle": {"link": {"url": link.url}},
+                        "fields": "link",
+                    }
+                }
+            )
+        what = f"links in document {doc_id}"
+        body = self._locked_update(doc_id, revision_id, requests_, what)
+        with answer_shape(SYSTEM, what, write=True):
+            return str(body["writeControl"]["requiredRevisionId"])
+
+    def fill(
+        self, doc_id: str, values: dict[str, str], tables: Mapping[str, Sequence[Sequence[str]]]
+    ) -> dict[str, int]:
+        """`replace_all`, with native tables: each `{{key}}` of `tables` that is a paragraph of its
+        own becomes a table of those rows (the first the header), its cells written at indexes
+        computed from one documents.get, all in one batchUpdate with the replaceAllText requests
+        (index-based ones first, from the end of the document back, so each index holds when it
+        is applied). A placeholder sharing its paragraph is left to replaceAllText: pass its text
+        form in `values`. Returns, per name, the places filled: its replace count, plus one for
+        each table placed.
+
+        The batch is locked to the revision it was computed from, so it never lands on a document
+        that changed since the read, and a resent batch after a lost answer is refused rather than
+        applied twice (`ConflictError`; a rerun reads again and finds the table there). Without
+        tables it is exactly `replace_all`.
+        """
+        if not tables:
+            return self.replace_all(doc_id, values)
+        what = f"document {doc_id}"
+        document = self.api.get_json(f"{self.docs}/documents/{doc_id}", what=what)
+        with answer_shape(SYSTEM, what):
+            revision = str(document["revisionId"])
+            spots = _standalone_placeholders(document, set(tables))
+        placed: dict[str, int] = {}
+        requests_: list[dict[str, Any]] = []
+        for start, end, key in sorted(spots, reverse=True):
+            rows = [list(r) for r in tables[key]]
+            columns = max((len(r) for r in rows), default=0)
+            if not columns:
+                continue
+            placed[key] = placed.get(key, 0) + 1
+            requests_.append({"deleteContentRange": {"range": {"startIndex": start, "endIndex": end - 1}}})
+            requests_.append(
+                {"insertTable": {"rows": len(rows), "columns": columns, "location": {"index": start}}}
+            )
+            cells = _empty_table_cells(start + 1, len(rows), columns)  # Docs puts the table at index + 1
+            for (r, c), index in reversed(list(cells.items())):
+                text = rows[r][c] if c < len(rows[r]) else ""
+                if text:
+                    requests_.append({"insertText": {"location": {"index": index}, "text": text}})
+        names = list(values)
+        requests_ += [
+            {
+                "replaceAllText": {
+                    "containsText": {"text": "{{" + n + "}}", "matchCase": True},
+                    "replaceText": values[n],
+                }
+            }
+            for n in names
+        ]
+        what = f"fill of document {doc_id}"
+        body = self._locked_update(doc_id, revision, requests_, what)
+        with answer_shape(SYSTEM, what, write=True):
+            replies = body.get("replies", [])[len(requests_) - len(names) :]
+            counts = {
+                n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
+                for n, r in zip(names, replies, strict=False)
+            }
+        for key, n in placed.items():
+            counts[key] = counts.get(key, 0) + n
+        return counts
+
+    def _locked_update(
+        self, doc_id: str, revision_id: str, requests_: list[dict[str, Any]], what: str
+    ) -> Any:
+        """One batchUpdate under `writeControl.requiredRevisionId`. A 400 to a locked write is
+        the lock refusing it: Google documents that 400 but not its text, so the mapping rests on
+        the lock, never on the message, which is kept for a 400 with another cause."""
+        try:
+            response = self.api.request(
+                "POST",
+                f"{self.docs}/documents/{doc_id}:batchUpdate",
+                json={"requests": requests_, "writeControl": {"requiredRevisionId": revision_id}},
+                what=what,
+                idempotent=True,  # the lock refuses a resent write once the first has landed
+            )
+        except RejectedError as exc:
+            if exc.status != 400:
+                raise
+            said = str(exc).removeprefix(f"{SYSTEM}: ")
+            raise ConflictError(
+                SYSTEM,
+                f"document {doc_id} is no longer at revision {revision_id} (edited since it was "
+                f"read, or an earlier attempt of this write landed and its answer was lost), or "
+                f"Docs refused the write: {said}; this write was not applied: read the document again",
+                status=400,
+            ) from None
+        with answer_shape(SYSTEM, what, write=True):
+            body = response.json()
+            if not isinstance(body, dict):
+                raise TypeError("a batchUpdate answer is an object")
+            return body
 
     # -- Sheets (gspread) ---------------------------------------------------------------------
 
