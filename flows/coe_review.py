@@ -10,7 +10,7 @@ from prefect.logging import get_run_logger
 
 from oncall import clock
 from oncall.clients.google import DocumentRead
-from oncall.coe_action_filing import ActionMarker, plan_actions
+from oncall.coe_action_filing import ActionMarker, links_to_write, plan_actions
 from oncall.coe_actions import ActionTable, read_actions
 from oncall.coe_review import (
     Agenda,
@@ -43,6 +43,7 @@ from tasks.coe_review import (
     read_documents,
     read_template,
     read_tracker,
+    write_links,
     write_status,
 )
 from tasks.config import resolve_settings
@@ -140,7 +141,8 @@ def coe_review(
             }
 
         # Apply: the action issues, the statuses, then what people read
-        filed = _file(settings, repo, filings)
+        filed, known = _file(settings, repo, filings, issues)
+        _link_back(settings, repo, known, docs, tables)
         for change in changes:
             write_status(settings, change)
         if "artifact" in deliver:
@@ -237,19 +239,66 @@ def _plan_filings(
     return [s for s in steps if s.act in (Act.CREATE, Act.COMMENT)]
 
 
-def _file(settings: Settings, repo: str | None, filings: list[Filing]) -> int:
+def _file(
+    settings: Settings, repo: str | None, filings: list[Filing], listed: list[IssueRef]
+) -> tuple[int, dict[str, IssueRef]]:
     """Each step once, under the repository's lock: a run that held it before us has filed all
-    it will, and its issues are found again by their markers."""
+    it will, and its issues are found again by their markers. Returns how many steps were taken,
+    and every action issue by its marker's key (those listed, found under the lock, and made
+    now): what the write-back links."""
+    known = {k: f.issue for k, f in index_issues(listed, ActionMarker).items()}
     if repo is None or not filings:
-        return 0
+        return 0, known
     with exclusive("coe-actions", repo):
         fresh = index_issues(action_issues(settings), ActionMarker)
+        known.update({k: f.issue for k, f in fresh.items()})
         done = 0
         for f in filings:
             if f.act is Act.CREATE and f.want.key in fresh:
                 continue  # filed since we listed (a concurrent run)
-            done += apply_filing(settings, repo, f) is not None
-    return done
+            url = apply_filing(settings, repo, f)
+            if url is None:
+                continue
+            done += 1
+            if f.act is Act.CREATE:
+                number = int(url.rstrip("/").rsplit("/", 1)[1])
+                known[f.want.key] = IssueRef(
+                    number=number, title=f.want.title, body="", state="open", html_url=url
+                )
+    return done, known
+
+
+def _link_back(
+    settings: Settings,
+    repo: str | None,
+    known: dict[str, IssueRef],
+    docs: dict[str, DocumentRead],
+    tables: dict[str, ActionTable],
+    *,
+    dry_run: bool = False,
+) -> int:
+    """Each filed action's link, written into its row's issue cell: one locked update per
+    document, at the revision the run read (a person's edit since then wins; the next run links)."""
+    if repo is None:
+        return 0
+    log = get_run_logger()
+    written = 0
+    for incident_id, doc in docs.items():
+        back = links_to_write(doc.id, doc.revision_id, tables[incident_id], known, repo)
+        for action in back.unwritable:
+            log.warning(
+                "COE %s: the corrective-actions table is text, not a Docs table, so the issue of %r "
+                "cannot be linked in it: link it by hand, or make the table a real one (Insert > Table)",
+                doc.title or incident_id,
+                action,
+            )
+        if not back.links:
+            continue
+        if dry_run:
+            log.info("Dry run: would link %d issue(s) in COE %s", len(back.links), doc.title or incident_id)
+            continue
+        written += write_links(settings, back)
+    return written
 
 
 def _counts(agenda: Agenda, *, nudges: int, changes: int, done: int, filed: int) -> dict[str, int | str]:
@@ -310,9 +359,26 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
             len(table.rows),
             len(filings),
         )
+        issues = listed.result()
         if dry_run:
             for f in filings:
                 log.info("Dry run: would %s %r (%s)", f.act.value, f.want.title, f.reason)
-            return {"incident": incident_id, "actions": len(table.rows), "planned": len(filings), "filed": 0}
-        filed = _file(settings, repo, filings)
-    return {"incident": incident_id, "actions": len(table.rows), "planned": len(filings), "filed": filed}
+            _link_back(
+                settings, repo, _file(settings, None, [], issues)[1], docs, {incident_id: table}, dry_run=True
+            )
+            return {
+                "incident": incident_id,
+                "actions": len(table.rows),
+                "planned": len(filings),
+                "filed": 0,
+                "linked": 0,
+            }
+        filed, known = _file(settings, repo, filings, issues)
+        linked = _link_back(settings, repo, known, docs, {incident_id: table})
+    return {
+        "incident": incident_id,
+        "actions": len(table.rows),
+        "planned": len(filings),
+        "filed": filed,
+        "linked": linked,
+    }

@@ -15,10 +15,11 @@ from collections.abc import Collection, Mapping
 
 from oncall import escape
 from oncall.coe_actions import ActionRow, ActionTable
+from oncall.coe_doc import CellLink
 from oncall.coe_review import CoeEntry
 from oncall.filing import Act, Filing, Found, Marker, Update, Wanted, plan
 from oncall.gap_render import BODY_LIMIT, TITLE_LIMIT
-from oncall.models import IssueRef
+from oncall.models import Frozen, IssueRef
 
 
 class ActionMarker(Marker):
@@ -123,3 +124,35 @@ def plan_actions(
 def open_rows(table: ActionTable, closed: Collection[int]) -> list[ActionRow]:
     """The rows whose action is not done: no issue yet, or an issue that is not closed."""
     return [r for r in table.rows if r.issue is None or r.issue.number not in closed]
+
+
+class LinkBack(Frozen):
+    """The issue links one COE's document should show, written in one update of the revision read."""
+
+    doc_id: str
+    revision_id: str
+    links: tuple[CellLink, ...]
+    unwritable: tuple[str, ...] = ()  # actions whose issue cell cannot be written (a text table)
+
+
+def links_to_write(
+    doc_id: str,
+    revision_id: str,
+    table: ActionTable,
+    filed: Mapping[str, IssueRef],
+    repo: str,
+) -> LinkBack:
+    """Each unlinked row whose issue exists (`filed`: by marker key, the issues this run made and
+    those an earlier run made but did not link: a crash before the write-back) gets its link:
+    `owner/repo#N`, which reads back as that issue, linked to the issue's page."""
+    links: list[CellLink] = []
+    unwritable: list[str] = []
+    for row in table.unfiled:
+        issue = filed.get(f"{doc_id}:{row.fingerprint}")
+        if issue is None:
+            continue
+        if row.issue_cell is None:
+            unwritable.append(row.action)
+            continue
+        links.append(CellLink(index=row.issue_cell, text=f"{repo}#{issue.number}", url=issue.html_url))
+    return LinkBack(doc_id=doc_id, revision_id=revision_id, links=tuple(links), unwritable=tuple(unwritable))

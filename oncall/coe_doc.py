@@ -45,6 +45,14 @@ class Block(Frozen):
     start_index: int | None = None  # Docs index where the block starts
 
 
+class CellLink(Frozen):
+    """Linked text to write into an empty table cell: `index` is the cell's `start_index` as read."""
+
+    index: int
+    text: str
+    url: str
+
+
 _HEADING_STYLE = re.compile(r"HEADING_([1-6])")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```+|~~~+)")

@@ -21,11 +21,12 @@ from prefect.logging import get_run_logger
 from prefect.variables import Variable
 
 from oncall.clients.google import DocumentRead
+from oncall.coe_action_filing import LinkBack
 from oncall.coe_actions import IssueLink
 from oncall.coe_doc import Block
 from oncall.coe_review import CoeEntry, StatusChange, document_problem, read_entries
 from oncall.coe_sections import Completeness, completeness
-from oncall.errors import ConfigError, OutsideError
+from oncall.errors import ConfigError, ConflictError, OutsideError
 from oncall.handoff_coe import CoeNotes, incident_coes, open_actions, to_read_for
 from oncall.models import Incident, IssueRef
 from oncall.settings import Settings
@@ -135,6 +136,34 @@ def write_status(settings: Settings, change: StatusChange) -> None:
         change.before,
         change.after,
     )
+
+
+@task(cache_policy=NO_CACHE)
+def write_links(settings: Settings, back: LinkBack) -> int:
+    """One COE's issue links in its corrective-actions table, in one update locked to the revision
+    the run read. Refused (a person edited the document since), it writes nothing: the next run
+    reads the document again, finds each issue by its marker, and links it then."""
+    log = get_run_logger()
+    with clients(settings) as run:
+        try:
+            run.google().link_cells(back.doc_id, back.revision_id, back.links)
+        except ConflictError:
+            log.warning(
+                "COE document %s changed since it was read: its %d issue link(s) are written by the next run",
+                back.doc_id,
+                len(back.links),
+            )
+            return 0
+        except OutsideError as exc:  # the issues are filed and found by their markers: no harm waits
+            log.warning(
+                "COE document %s: its %d issue link(s) could not be written (%s); the next run writes them",
+                back.doc_id,
+                len(back.links),
+                exc,
+            )
+            return 0
+    log.info("Linked %d corrective-action issue(s) in COE document %s", len(back.links), back.doc_id)
+    return len(back.links)
 
 
 def agenda_key(meeting: str) -> str:

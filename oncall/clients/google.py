@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from oncall.clients.http import SAFE_METHODS, ApiClient, decode_json
 from oncall.clients.records import answer_shape
 from oncall.coe import TEMPLATE
-from oncall.coe_doc import Block, blocks_from_docs, blocks_from_markdown
+from oncall.coe_doc import Block, CellLink, blocks_from_docs, blocks_from_markdown
 from oncall.errors import (
     AuthError,
     ConfigError,
@@ -66,17 +66,6 @@ def a1(tab: str, cells: str) -> str:
     """The A1 range `cells` on tab `tab`, its name quoted as Sheets reads it (a `'` doubled), so
     any tab name, spaces and quotes included, names that tab."""
     return f"'{tab.replace(chr(39), chr(39) * 2)}'!{cells}"
-
-
-class CellLink(BaseModel):
-    """Linked text for a table cell: `index` is the cell's `start_index` as `read_document`
-    gives it (its first paragraph's start)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    index: int
-    text: str
-    url: str
 
 
 # Docs strips these from inserted text ("Structural edit rules and behavior"), so a range over

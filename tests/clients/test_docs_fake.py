@@ -17,9 +17,9 @@ import pytest
 from googleapiclient.discovery import build  # type: ignore[import-untyped]
 from googleapiclient.errors import HttpError  # type: ignore[import-untyped]
 
-from oncall.clients.google import CellLink, GoogleWorkspace
+from oncall.clients.google import GoogleWorkspace
 from oncall.coe import TEMPLATE
-from oncall.coe_doc import Block, BlockKind
+from oncall.coe_doc import Block, BlockKind, CellLink
 from oncall.errors import ConflictError
 from oncall.retry import RetryPolicy
 from oncall.sandbox.server import Sandbox

@@ -71,3 +71,38 @@ def test_the_cap_holds_the_rest_for_a_later_run() -> None:
 def test_a_row_with_an_owner_and_no_action_is_a_problem_not_an_issue() -> None:
     table, steps = _plan("| | Ada | | |\n", [])
     assert steps == [] and table.problems and "COE i7" in str(table.problems[0])
+
+
+def test_the_write_back_links_each_filed_row_in_its_issue_cell_and_only_those() -> None:
+    from oncall.coe_action_filing import links_to_write
+    from oncall.coe_actions import ActionRow, ActionTable, IssueLink, action_fingerprint
+    from oncall.coe_doc import CellLink
+    from oncall.models import IssueRef
+
+    def row(action: str, cell: int | None, issue: IssueLink | None = None) -> ActionRow:
+        return ActionRow(
+            row=1, action=action, fingerprint=action_fingerprint(action), issue_cell=cell, issue=issue
+        )
+
+    def ref(n: int) -> IssueRef:
+        return IssueRef(
+            number=n, title="t", body="", state="open", html_url=f"https://github.com/acme/ops/issues/{n}"
+        )
+
+    table = ActionTable(
+        rows=(
+            row("Page on lag", 120),
+            row("Already linked", 150, IssueLink(number=3)),
+            row("Not filed yet (over the cap)", 180),
+            row("In a text table", None),
+        )
+    )
+    filed = {
+        f"doc1:{action_fingerprint(a)}": ref(n)
+        for a, n in (("Page on lag", 7), ("In a text table", 8), ("Already linked", 3))
+    }
+    back = links_to_write("doc1", "rev-9", table, filed, "acme/ops")
+    assert back.links == (CellLink(index=120, text="acme/ops#7", url="https://github.com/acme/ops/issues/7"),)
+    assert back.unwritable == ("In a text table",) and back.revision_id == "rev-9"
+    # another document's issue with the same words is not this row's
+    assert links_to_write("doc2", "rev-1", table, filed, "acme/ops").links == ()

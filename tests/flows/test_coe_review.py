@@ -177,7 +177,8 @@ def test_the_hand_off_shows_the_shift_s_coe_and_the_open_corrective_actions(revi
     line = next(x for x in md.splitlines() if LONG.split("-")[-1] in x or "47m" in x)
     assert "| COE |" in md and f"({row[TRACKER_HEADER.index('COE doc')]})" in line
     assert "In review" in line and "sections (" in line
-    actions = md.split("## Open corrective actions (1)")[1]
+    open_now = [i for i in _action_issues(sandbox) if i["state"] == "open"]  # earlier tests' too
+    actions = md.split(f"## Open corrective actions ({len(open_now)})")[1]
     assert "Add a canary for checkout" in actions and LONG in actions
     # the COE's reads: one sheet read, the team's template Doc and the shift's one open COE
     assert _reads(sandbox, mark) == {"sheet reads": 1, "document reads": 2, "writes": 0}
@@ -198,3 +199,61 @@ def test_coe_actions_files_one_coe_s_actions_once_and_a_dry_run_files_nothing(re
     assert coe_actions(incident_id=LONG)["filed"] == 0 and len(_action_issues(sandbox)) == before + 1
     with pytest.raises(InputError, match="no COE for 'inc-nope' in the tracker"):
         coe_actions(incident_id="inc-nope")
+
+
+def _issue_cells(sandbox: Sandbox, doc_id: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each action row's issue cell (its text and links), as the document now reads."""
+    from oncall.coe_doc import blocks_from_docs
+    from oncall.sandbox.google_fake import content_json
+
+    content, _ = content_json(sandbox.state.google.docs[doc_id].body, 1)
+    blocks = blocks_from_docs({"body": {"content": content}})
+    table = next(b for b in blocks if b.kind == "table" and b.rows and b.rows[0][0].text == "action")
+    return {r[0].text: (r[2].text, r[2].links) for r in table.rows[1:] if r[0].text}
+
+
+def test_each_filed_action_s_link_is_written_into_its_issue_cell_once(review: Sandbox) -> None:
+    sandbox = review
+    doc_id = _actions(sandbox, ["| Page on queue age | Ada | | |", "| Drill the restore | Grace | | |"])
+    result = coe_review(meeting=MEETING, deliver=[])
+    assert result["actions_filed"] == 2
+    numbers = {str(i["title"]).removeprefix("COE action: "): i["number"] for i in _action_issues(sandbox)}
+    cells = _issue_cells(sandbox, doc_id)
+    repo = sandbox.state.runbook_repo
+    for action in ("Page on queue age", "Drill the restore"):
+        text, links = cells[action]
+        assert (
+            text == f"{repo}#{numbers[action]}" and links and links[0].endswith(f"/issues/{numbers[action]}")
+        )
+    revision = sandbox.state.google.revisions[doc_id]
+    again = coe_review(meeting=MEETING, deliver=[])  # the link is the row's identity now
+    assert again["actions_filed"] == 0 and sandbox.state.google.revisions[doc_id] == revision
+
+
+def test_a_write_back_that_fails_or_meets_a_person_s_edit_is_finished_by_the_next_run(
+    review: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oncall.clients.google import GoogleWorkspace
+
+    sandbox = review
+    doc_id = _actions(sandbox, ["| Alarm on WAL lag | Ada | | |"])
+    # Docs is down for the write-back: the issue is filed, the cell stays empty, the run goes on
+    sandbox.script(f"/google/docs/v1/documents/{doc_id}:batchUpdate", 503, times=20)
+    assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 1
+    sandbox.app.script.clear()
+    assert _issue_cells(sandbox, doc_id)["Alarm on WAL lag"][0] == ""
+    # next run: a person edits the document between the read and the write: the lock refuses it
+    original = GoogleWorkspace.link_cells
+
+    def edited_meanwhile(self: GoogleWorkspace, doc: str, revision: str, links: object) -> str:
+        sandbox.state.google.edit(doc)  # a person typed somewhere: the revision moves
+        return original(self, doc, revision, links)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GoogleWorkspace, "link_cells", edited_meanwhile)
+    assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 0
+    assert _issue_cells(sandbox, doc_id)["Alarm on WAL lag"][0] == ""
+    monkeypatch.setattr(GoogleWorkspace, "link_cells", original)
+    # and the run after links the one issue, filing none
+    assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 0
+    [issue] = [i for i in _action_issues(sandbox) if "WAL lag" in str(i["title"])]
+    assert _issue_cells(sandbox, doc_id)["Alarm on WAL lag"][0].endswith(f"#{issue['number']}")
