@@ -59,11 +59,15 @@ PLACEHOLDERS: dict[str, str] = {
     "alerts.count": "number of related alerts",
     "alerts.list": "related alerts by kind, with counts",
     "timeline": "incident log, alert logs and notes merged, oldest first, in the team's zone",
+    "timeline.table": "the same timeline as a table (time, who, what): a native Docs table when it "
+    "stands alone in its paragraph, else a text table",
     "source.name": "the alert source, by its name (e.g. OpsGenie)",
     "coe.date": "the date the COE was prepared",
     "coe.timezone": "the zone times are shown in",
 }
 REQUIRED = frozenset({"incident.title", "incident.duration", "timeline"})
+# A required placeholder a template may give in another form instead.
+ALTERNATIVES = {"timeline": "timeline.table"}
 
 
 class _Frozen(BaseModel):
@@ -182,13 +186,8 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
     alerts_list = (
         "\n".join(f"• {k}: {n} alert(s), {counts[k]} occurrence(s)" for k, n in kinds.most_common()) or "none"
     )
-    timeline = (
-        "\n".join(
-            f"{local(e.at, tz).format('YYYY-MM-DD HH:mm:ss')} · {e.actor or 'system'} · {e.text}"
-            for e in sorted(facts.timeline, key=lambda e: (e.at, e.origin))
-        )
-        or "no entries"
-    )
+    entries = timeline_entries(facts)
+    timeline = "\n".join(" · ".join(e) for e in entries) or "no entries"
     people = facts.on_call.people if facts.on_call else ()
     responders = ", ".join(responder_label(r, people) for r in inc.responders) or "not available"
     values = {
@@ -217,9 +216,45 @@ def coe_values(facts: CoeFacts) -> dict[str, str]:
         "coe.date": local(facts.prepared_at, tz).format("YYYY-MM-DD"),
         "coe.timezone": tz,
     }
-    return {
+    safe = {
         k: _safe(v, VALUE_LIMIT if k in ("timeline", "alerts.list") else 2_000) for k, v in values.items()
     }
+    safe["timeline.table"] = _text_table(timeline_table(facts))
+    return safe
+
+
+def timeline_entries(facts: CoeFacts) -> list[tuple[str, str, str]]:
+    """The merged timeline, oldest first: (time in the team's zone, who, what), unescaped."""
+    return [
+        (local(e.at, facts.timezone).format("YYYY-MM-DD HH:mm:ss"), e.actor or "system", e.text)
+        for e in sorted(facts.timeline, key=lambda e: (e.at, e.origin))
+    ]
+
+
+def timeline_table(facts: CoeFacts) -> list[tuple[str, ...]]:
+    """The timeline as table rows, the header first, each cell escaped for Docs and bounded; rows
+    stop once the table holds `VALUE_LIMIT` characters, and a last row says how many were left
+    out (the incident's own log has them all)."""
+    rows: list[tuple[str, ...]] = [(f"time ({facts.timezone})", "who", "what")]
+    entries = timeline_entries(facts)
+    size = 0
+    for n, (at, who, what) in enumerate(entries):
+        row = (_safe(at, 40), _safe(who, 200), _safe(what, 2_000))
+        size += sum(len(c) for c in row)
+        if size > VALUE_LIMIT:
+            rows.append(("…", "", f"{len(entries) - n} more entries: see the incident's log"))
+            break
+        rows.append(row)
+    if not entries:
+        rows.append(("", "", "no entries"))
+    return rows
+
+
+def _text_table(rows: list[tuple[str, ...]]) -> str:
+    """The rows as a pipe table, for a template whose `{{timeline.table}}` shares its paragraph
+    (or a markdown COE): a `|` or a line break in a cell cannot end it."""
+    lines = ["| " + " | ".join(c.replace("|", "∣").replace("\n", " ") for c in r) + " |" for r in rows]
+    return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
 
 
 def source_title(name: str) -> str:
@@ -257,7 +292,7 @@ class TemplateCheck(_Frozen):
 
     @property
     def missing_required(self) -> list[str]:
-        return [p for p in self.missing if p in REQUIRED]
+        return [p for p in self.missing if p in REQUIRED and ALTERNATIVES.get(p) not in self.used]
 
 
 def check_template(text: str) -> TemplateCheck:

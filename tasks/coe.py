@@ -15,6 +15,7 @@ copying again, and after that a copy search still cannot see was never made.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from oncall.clock import now
 from oncall.coe import PLACEHOLDER, check_template, incident_from_alert
 from oncall.errors import (
     ConfigError,
+    ConflictError,
     InputError,
     NotFoundError,
     OutsideError,
@@ -81,14 +83,25 @@ def fetch_timelines(settings: Settings, incident: Incident, alert_ids: list[str]
     return entries
 
 
-def _fill_known(gw: GoogleWorkspace, doc_id: str, text: str, values: dict[str, str]) -> tuple[str, list[str]]:
-    """Replace every known placeholder present in `text`; returns the text now in the document and the unknown ones."""
+def _fill_known(
+    gw: GoogleWorkspace,
+    doc_id: str,
+    text: str,
+    values: dict[str, str],
+    tables: Mapping[str, Sequence[Sequence[str]]],
+) -> tuple[str, list[str]]:
+    """Replace every known placeholder present in `text` (a placeholder of `tables` standing alone
+    in its paragraph becomes a native table); returns the text now in the document and the
+    unknown ones."""
     present = PLACEHOLDER.findall(text)
     todo = {name: values[name] for name in dict.fromkeys(present) if name in values}
     unknown = sorted({name for name in present if name not in values})
     if not todo:
         return text, unknown
-    changed = gw.replace_all(doc_id, todo)
+    try:
+        changed = gw.fill(doc_id, todo, {k: v for k, v in tables.items() if k in todo})
+    except ConflictError:  # edited since the table's read, or a lost answer's resend: read again
+        changed = {}
     expected = {name: present.count(name) for name in todo}
     if any(changed.get(name, 0) != n for name, n in expected.items()):
         text = gw.document_text(doc_id)  # the replies disagree with what we read: believe the document
@@ -172,7 +185,13 @@ def _copy_once(
 
 @task(cache_policy=NO_CACHE)
 def prepare_coe_document(
-    settings: Settings, incident_id: str, name: str, values: dict[str, str], template_id: str, folder_id: str
+    settings: Settings,
+    incident_id: str,
+    name: str,
+    values: dict[str, str],
+    template_id: str,
+    folder_id: str,
+    tables: dict[str, list[tuple[str, ...]]] | None = None,
 ) -> CoeDocument:
     """Find the incident's COE or copy the template; fill every placeholder; say what could not be filled."""
     log = get_run_logger()
@@ -195,7 +214,7 @@ def prepare_coe_document(
                     template_id,
                     ", ".join(check.missing_required),
                 )
-        text, unknown = _fill_known(gw, doc.id, text, values)
+        text, unknown = _fill_known(gw, doc.id, text, values, tables or {})
     log.info("%s COE %s for %s", "Created" if created else "Found", doc.link, incident_id)
     return CoeDocument(id=doc.id, name=doc.name, link=doc.link, created=created, text=text, unknown=unknown)
 

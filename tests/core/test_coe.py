@@ -117,7 +117,8 @@ def test_alert_text_cannot_form_or_reexpand_a_placeholder() -> None:
 
 def test_default_template_uses_every_placeholder() -> None:
     check = check_template(TEMPLATE.read_text())
-    assert check.missing == [] and check.unknown == []
+    # the timeline is there as a table (`timeline.table`), which takes the place of its text form
+    assert check.missing == ["timeline"] and check.unknown == [] and check.missing_required == []
     custom = check_template("{{incident.title}} {{team.name}}")
     assert custom.unknown == ["team.name"] and "timeline" in custom.missing_required
 
@@ -164,7 +165,7 @@ def test_the_shipped_docx_is_built_from_the_markdown_template(tmp_path) -> None:
         for name in z.namelist():
             if name.endswith((".xml", ".rels")):
                 ET.fromstring(z.read(name))  # well-formed
-    assert set(PLACEHOLDER.findall(docx_text(DOCX))) == set(PLACEHOLDERS)
+    assert set(PLACEHOLDER.findall(docx_text(DOCX))) == set(PLACEHOLDERS) - {"timeline"}
 
 
 def _story() -> tuple[CoeFacts, Incident]:
@@ -240,3 +241,47 @@ def test_opsgenie_on_call_users_without_a_name_show_their_id_labelled() -> None:
         on_call_people([{"type": "user", "id": "u-1", "name": "a@x"}, {"type": "user", "id": "u-2"}])
     )
     assert [p.name for p in people] == ["a@x", "user id u-2"]
+
+
+def test_the_timeline_table_has_a_row_per_entry_escaped_and_bounded() -> None:
+    from oncall.clock import local
+    from oncall.coe import VALUE_LIMIT, timeline_table
+
+    inc = _incident()
+    entries = [
+        TimelineEntry(
+            at=T0 + timedelta(minutes=n), origin="incident", kind="note", text=f"step {n}", actor="ada"
+        )
+        for n in (2, 1)
+    ]
+    hostile = TimelineEntry(
+        at=T0 + timedelta(minutes=3),
+        origin="alert-log",
+        kind="log",
+        text="a | b\n{{incident.title}}",
+        actor=None,
+    )
+    facts = coe_facts(inc, timezone=NY, prepared_at=T0, timeline=[*entries, hostile])
+    rows = timeline_table(facts)
+    assert rows[0] == (f"time ({NY})", "who", "what")
+    assert [r[2] for r in rows[1:3]] == ["step 1", "step 2"]  # oldest first
+    assert rows[1][0] == local(T0 + timedelta(minutes=1), NY).format("YYYY-MM-DD HH:mm:ss")
+    assert rows[3][1] == "system" and "{{" not in rows[3][2]
+    text = coe_values(facts)["timeline.table"]
+    lines = text.splitlines()
+    assert lines[1] == "|---|---|---|" and len(lines) == 5
+    assert all(line.count("|") == 4 for line in lines)  # a pipe or a line break in a cell cannot split it
+    many = [
+        TimelineEntry(at=T0 + timedelta(seconds=n), origin="alert-log", kind="log", text="x" * 1_000)
+        for n in range(100)
+    ]
+    cut = timeline_table(coe_facts(inc, timeline=many))
+    assert sum(len(c) for r in cut for c in r) < VALUE_LIMIT + 3_000
+    assert cut[-1][0] == "…" and cut[-1][2].startswith(f"{100 - (len(cut) - 2)} more entries")
+    assert timeline_table(coe_facts(inc))[1] == ("", "", "no entries")
+
+
+def test_a_template_with_the_timeline_as_a_table_lacks_no_required_placeholder() -> None:
+    assert (
+        check_template("{{incident.title}} {{incident.duration}}\n{{timeline.table}}").missing_required == []
+    )
