@@ -257,3 +257,35 @@ def test_a_write_back_that_fails_or_meets_a_person_s_edit_is_finished_by_the_nex
     assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 0
     [issue] = [i for i in _action_issues(sandbox) if "WAL lag" in str(i["title"])]
     assert _issue_cells(sandbox, doc_id)["Alarm on WAL lag"][0].endswith(f"#{issue['number']}")
+
+
+def test_a_written_coe_whose_actions_are_closed_becomes_done_and_the_team_is_told_once(
+    review: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = review
+    monkeypatch.setenv("ONCALL_COE_NUDGE_DAYS", "60")
+    doc_id = _actions(sandbox, ["| Set binlog retention | Ada | | 2026-12-15 |"])
+    for prompt, written in (
+        ("Runbook entries used:", "Runbook entries used: db.md#disk;"),
+        ("Who was affected", "About 300 learners could not submit answers. Who was affected"),
+        ("How did we find out", "The DiskUsageWarning alert paged Ada. How did we find out"),
+        ("_What broke, and why? State the technical cause without blame._", "Binlogs were kept forever."),
+        ("5. Why did that happen?", "5. Why did that happen? Nobody owned retention."),
+        ("What stopped the bleeding", "Purged old binlogs. What stopped the bleeding"),
+        ("What went well?", "What went well? The alert fired within two minutes."),
+    ):
+        sandbox.state.google.edit(doc_id, prompt, written)
+    posts = len(sandbox.state.slack.messages)
+    first = coe_review(meeting=MEETING, deliver=["slack"])
+    assert first["actions_filed"] == 1 and first["incomplete"] == 0 and first["done"] == 0
+    [row] = rows(sandbox, LONG)
+    assert row[STATUS] == "In review"  # written, but its action is open
+    [issue] = [i for i in _action_issues(sandbox) if "binlog retention" in str(i["title"])]
+    issue.update(state="closed", state_reason="completed", closed_at="2026-12-09T10:00:00Z")
+    assert coe_review(meeting=MEETING, deliver=["slack"])["done"] == 1
+    [row] = rows(sandbox, LONG)
+    assert row[STATUS] == "Done"
+    told = [m for m in sandbox.state.slack.messages[posts:] if "is done" in m["text"]]
+    assert len(told) == 1 and "every corrective action is closed" in told[0]["text"]
+    coe_review(meeting=MEETING, deliver=["slack"])  # a Done COE is not read, and not told again
+    assert len([m for m in sandbox.state.slack.messages[posts:] if "is done" in m["text"]]) == 1
