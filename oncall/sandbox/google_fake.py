@@ -224,11 +224,11 @@ class _RowLine:
 
     @property
     def text(self) -> str:
-        return "| " + " | ".join(c.text for c in self.row) + " |"
+        return "| " + " | ".join(c.text.replace("|", "\\|") for c in self.row) + " |"
 
     @text.setter
     def text(self, value: str) -> None:
-        cells = [c.strip() for c in value.strip().strip("|").split("|")]
+        cells = _pipe_cells(value)
         for n, cell in enumerate(self.row):
             cell.content = [Paragraph(cells[n] if n < len(cells) else "")]
 
@@ -323,7 +323,10 @@ _RULE_CELL = re.compile(r"\s*:?-+:?\s*")
 
 
 def _pipe_cells(line: str) -> list[str]:
-    return [c.strip() for c in line.strip().strip("|").split("|")]
+    """A pipe-table line's cells; `\\|` is a pipe inside a cell (GitHub-flavoured markdown)."""
+    inner = line.strip().removeprefix("|")
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
 
 
 def doc_from_markdown(markdown: str) -> Document:
@@ -338,8 +341,11 @@ def doc_from_markdown(markdown: str) -> Document:
             body.append(Table([[Cell([Paragraph(t)]) for t in r + [""] * (width - len(r))] for r in rows]))
             rows.clear()
 
+    fenced = False  # a fenced block's pipe lines are text, as `blocks_from_markdown` reads them
     for line in markdown.splitlines():
-        if _PIPE_ROW.match(line) and len(line.strip()) >= 2:
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not fenced and _PIPE_ROW.match(line) and len(line.strip()) >= 2:
             cells = _pipe_cells(line)
             if not all(_RULE_CELL.fullmatch(c) for c in cells):
                 rows.append(cells)

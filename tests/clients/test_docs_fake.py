@@ -379,3 +379,18 @@ def test_fill_of_a_document_edited_between_its_read_and_write_is_a_conflict(
     with pytest.raises(ConflictError):
         gw.fill(doc_id, {}, {"timeline.table": TIMELINE})
     assert google.text(doc_id) == "{{timeline.table}}\nthe end, as a person wrote it\n"
+
+
+def test_a_markdown_import_makes_pipe_lines_a_table_but_not_inside_a_fence(docs: Any, new_doc: Any) -> None:
+    doc_id = new_doc("Intro\n```\n| kept | as text |\n```\n| h1 | h2 |\n|:---|---:|\n| a | b \\| c |")
+    content = docs.get(documentId=doc_id).execute()["body"]["content"]
+    texts = [
+        "".join(r["textRun"]["content"] for r in e["paragraph"]["elements"])
+        for e in content
+        if "paragraph" in e
+    ]
+    assert texts == ["Intro\n", "```\n", "| kept | as text |\n", "```\n", "\n"]  # and the one after the table
+    rows = _table({"body": {"content": content}})["table"]["tableRows"]
+    assert len(rows) == 2 and len(rows[0]["tableCells"]) == 2  # the rule is not a row
+    cell = rows[1]["tableCells"][1]["content"][0]["paragraph"]["elements"][0]["textRun"]["content"]
+    assert cell == "b | c\n"  # an escaped pipe is text in its cell
