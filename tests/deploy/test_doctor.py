@@ -386,6 +386,11 @@ def test_drive_s_partial_answer_holds_only_the_fields_asked_for(sandbox: Sandbox
 def test_a_prefect_server_that_does_not_answer_fails(env: pytest.MonkeyPatch) -> None:
     import socket
 
+    import prefect.settings
+
+    # Prefect reads its settings from the environment once, when first loaded: loaded here first,
+    # with the dead server's URL set, it would keep that URL for every later test in the process.
+    prefect.settings.get_current_settings()
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
