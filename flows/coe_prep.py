@@ -12,6 +12,7 @@ from prefect.logging import get_run_logger
 from oncall import escape
 from oncall.clock import now
 from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts
+from oncall.coe_markdown import branch_name, coe_paths, postmortem_dir, postmortem_repo
 from oncall.errors import ConfigError, InputError
 from oncall.models import AlertQuery, TimeWindow, stood_in_by
 from oncall.settings import Settings
@@ -19,6 +20,7 @@ from oncall.tracker import tracker_row
 from tasks.alerts import fetch_alerts, fetch_on_call
 from tasks.clients import run_clients
 from tasks.coe import (
+    CoeDocument,
     fetch_incident,
     fetch_timelines,
     find_tracker_row,
@@ -26,6 +28,7 @@ from tasks.coe import (
     require_input,
     track_coe,
 )
+from tasks.coe_markdown import coe_markdown_text, open_coe_pull_request
 from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_once, publish_markdown
 from tasks.locks import exclusive
@@ -55,6 +58,10 @@ def coe_prep(
     placeholder, adds the incident to the tracking sheet, and tells the team in Slack. One
     document per incident, ever: reruns and concurrent triggers find the first one.
 
+    With ONCALL_COE_TARGET=markdown the COE is instead a markdown file committed on the branch
+    oncall-flows/coe/<incident> of ONCALL_COE_POSTMORTEM_REPO (else ONCALL_GITHUB_REPO), with a
+    draft pull request for review; the tracking sheet links the pull request when it is set.
+
     Args:
         incident_id: The incident: its id in the alert source, or the number the hand-off shows (OpsGenie tinyId, JSM key or number, Rootly sequential id)
         alert_id: For teams without incidents: a closed P1/P2 alert id
@@ -76,7 +83,10 @@ def coe_prep(
         )
         template = template_doc_id or settings.coe_template_id
         folder = folder_id or settings.coe_folder_id
-        if not dry_run and not (template and folder):
+        markdown = settings.coe_target == "markdown"
+        if markdown:
+            repo, postmortems = postmortem_repo(settings), postmortem_dir(settings)  # named before any read
+        elif not dry_run and not (template and folder):
             raise ConfigError(
                 "set ONCALL_COE_TEMPLATE_ID and ONCALL_COE_FOLDER_ID (or the template_doc_id and folder_id parameters)"
             )
@@ -120,27 +130,42 @@ def coe_prep(
             name = coe_title(incident, tz)
             log.info("COE %r: %d related alerts, %d timeline entries", name, len(related), len(timeline))
             if dry_run:
-                text = fill(TEMPLATE.read_text(encoding="utf-8"), values)
+                if markdown:
+                    text = coe_markdown_text(key, values)
+                    where = f"{repo}: {coe_paths(postmortems, incident, tz)[0]} on {branch_name(key)}"
+                else:
+                    text, where = fill(TEMPLATE.read_text(encoding="utf-8"), values), None
                 preview = escape.literal_block(text)  # the values are escaped for Docs, not for the UI
                 publish_markdown(
                     preview, artifact_key("coe-prep", key, "dry-run"), f"COE for {key} (dry run)"
                 )
-                return {"incident": key, "status": "dry-run", "name": name, "text": text}
+                return {"incident": key, "status": "dry-run", "name": name, "text": text} | (
+                    {"path": where} if where else {}
+                )
 
             # Apply
-            assert template and folder
-            doc = prepare_coe_document(settings, key, name, values, template, folder)
-            found = find_tracker_row(settings, key)
-            if found[0] is None:
+            doc: CoeDocument
+            if markdown:
+                doc = open_coe_pull_request(settings, incident, name, values)
+            else:
+                assert template and folder
+                doc = prepare_coe_document(settings, key, name, values, template, folder)
+            if markdown and not settings.coe_sheet_id:  # no tracker: the pull request is the record
                 post_to_slack_if_configured(settings, key, name, doc.link)
-            row = tracker_row(key, incident, doc.link, values["oncall.at_start"], tz, facts.prepared_at)
-            tracked = track_coe(settings, row, found)
+                tracked = "untracked"
+            else:
+                found = find_tracker_row(settings, key)
+                if found[0] is None:
+                    post_to_slack_if_configured(settings, key, name, doc.link)
+                row = tracker_row(key, incident, doc.link, values["oncall.at_start"], tz, facts.prepared_at)
+                tracked = track_coe(settings, row, found)
 
         create_link_artifact(
             link=doc.link, link_text=doc.name, key=artifact_key("coe", key), description=f"COE for {key}"
         )
         publish_markdown(
-            f"# {escape.prefect_md(doc.name)}\n\n[Open the document]({doc.link})\n\n{_values_table(values)}\n",
+            f"# {escape.prefect_md(doc.name)}\n\n[Open the {'pull request' if markdown else 'document'}]"
+            f"({doc.link})\n\n{_values_table(values)}\n",
             artifact_key("coe-prep", key),
             f"What coe-prep filled for {key}",
         )
