@@ -114,8 +114,8 @@ def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
         "incident-watch": week_incidents + INCIDENTS,
         # incident, its timeline (OpsGenie keeps the resolve time there), the alert pages around
         # it, on-call; logs and notes of the related alerts the COE quotes (at most 20); Google:
-        # token, find, copy, fill, read back, sheet read, the tab's id, sheet append
-        # (appendCells); Slack
+        # token, find, copy, read back, the timeline table's read, fill, sheet read, the tab's
+        # id, sheet append (appendCells); Slack
         # Google: token, the tracker (one sheet read), the team's template Doc, one read per
         # COE not Done (none for a Done one); GitHub: the action issues' one listing; Slack: the agenda
         "coe-review": 1 + 1 + 1 + OPEN_COES + 1 + 1,
@@ -123,7 +123,7 @@ def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
         + max(1, math.ceil(coe_alerts / 100))
         + 1
         + 2 * min(coe_related, MAX_ALERT_TIMELINES)
-        + 8
+        + 9
         + 1,
     }
 

@@ -11,7 +11,16 @@ from prefect.logging import get_run_logger
 
 from oncall import escape
 from oncall.clock import now
-from oncall.coe import TEMPLATE, CoeFacts, coe_title, coe_values, fill, needs_coe, related_alerts
+from oncall.coe import (
+    TEMPLATE,
+    CoeFacts,
+    coe_title,
+    coe_values,
+    fill,
+    needs_coe,
+    related_alerts,
+    timeline_table,
+)
 from oncall.coe_markdown import branch_name, coe_paths, postmortem_dir, postmortem_repo
 from oncall.errors import ConfigError, InputError
 from oncall.models import AlertQuery, TimeWindow, stood_in_by
@@ -149,7 +158,8 @@ def coe_prep(
                 doc = open_coe_pull_request(settings, incident, name, values)
             else:
                 assert template and folder
-                doc = prepare_coe_document(settings, key, name, values, template, folder)
+                tables = {"timeline.table": timeline_table(facts)}  # a native table where it stands alone
+                doc = prepare_coe_document(settings, key, name, values, template, folder, tables)
             if markdown and not settings.coe_sheet_id:  # no tracker: the pull request is the record
                 post_to_slack_if_configured(settings, key, name, doc.link)
                 tracked = "untracked"

@@ -32,13 +32,25 @@ def _google_api_calls(sandbox: Sandbox, since: int) -> int:
     )
 
 
-def test_a_new_coe_costs_seven_requests_and_an_existing_one_three(google: Sandbox) -> None:
+def test_a_new_coe_costs_eight_requests_and_an_existing_one_three(google: Sandbox) -> None:
+    from oncall.sandbox.google_fake import Table
+
     mark = len(google.app.served)
     result = coe_prep(incident_id=LONG)
-    assert result["status"] == "created" and _google_api_calls(google, mark) <= 7  # + the tab's id
+    # find, copy, read, the timeline table's read, fill; the sheet's read, the tab's id, the append
+    assert result["status"] == "created" and _google_api_calls(google, mark) <= 8
     [doc] = coes(google, LONG)
     text = google.state.google.text(doc["id"])
     assert "{{" not in text and "COE: xPro unavailable" in text and "(47m 00s)" in text
+    # the timeline is a native table: a header and a row per entry, oldest first
+    [timeline] = [
+        e
+        for e in google.state.google.docs[doc["id"]].body
+        if isinstance(e, Table) and e.rows[0][0].text.startswith("time (")
+    ]
+    assert [c.text for c in timeline.rows[0]] == ["time (America/New_York)", "who", "what"]
+    times = [r[0].text for r in timeline.rows[1:]]
+    assert len(times) > 3 and times == sorted(times) and all(len(r) == 3 for r in timeline.rows)
     assert doc["name"] == "COE 2026-11-21 xPro unavailable: RDS storage exhausted on the xpro applications db"
     [row] = rows(google, LONG)
     assert (
