@@ -289,3 +289,31 @@ def test_a_written_coe_whose_actions_are_closed_becomes_done_and_the_team_is_tol
     assert len(told) == 1 and "every corrective action is closed" in told[0]["text"]
     coe_review(meeting=MEETING, deliver=["slack"])  # a Done COE is not read, and not told again
     assert len([m for m in sandbox.state.slack.messages[posts:] if "is done" in m["text"]]) == 1
+
+
+def test_two_actions_runs_at_once_file_each_action_once_and_link_it_once(review: Sandbox) -> None:
+    import threading
+
+    from flows.coe_review import coe_actions
+
+    sandbox = review
+    doc_id = _actions(
+        sandbox, ["| Rotate the xpro db credentials | Ada | | |", "| Cap binlog size | Grace | | |"]
+    )
+    sandbox.faults("github", latency_ms=20)
+    results: list[dict[str, int | str]] = []
+    runs = [threading.Thread(target=lambda: results.append(coe_actions(incident_id=LONG))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    sandbox.faults("github", latency_ms=0)
+    assert len(results) == 2 and sum(int(r["filed"]) for r in results) == 2
+    titles = [str(i["title"]) for i in _action_issues(sandbox)]
+    assert titles.count("COE action: Rotate the xpro db credentials") == 1
+    assert titles.count("COE action: Cap binlog size") == 1
+    cells = _issue_cells(sandbox, doc_id)
+    repo = sandbox.state.runbook_repo
+    for action in ("Rotate the xpro db credentials", "Cap binlog size"):
+        text, links = cells[action]
+        assert text.startswith(f"{repo}#") and text.count("#") == 1 and len(links) == 1, cells
