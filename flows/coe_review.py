@@ -9,9 +9,11 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from oncall import clock
+from oncall.clients.github import PullRef
 from oncall.clients.google import DocumentRead
 from oncall.coe_action_filing import ActionMarker, links_to_write, plan_actions
 from oncall.coe_actions import ActionTable, read_actions
+from oncall.coe_markdown import safe_id
 from oncall.coe_review import (
     Agenda,
     CoeEntry,
@@ -26,6 +28,7 @@ from oncall.coe_review import (
     plan_status,
     read_entries,
     to_read,
+    to_read_pulls,
 )
 from oncall.coe_review_render import render_agenda_markdown, render_agenda_slack, render_done, render_nudge
 from oncall.coe_sections import Completeness, completeness
@@ -34,6 +37,7 @@ from oncall.filing import Act, Filing, index_issues
 from oncall.models import IssueRef, priority_rank
 from oncall.settings import Settings
 from tasks.clients import run_clients
+from tasks.coe_markdown import CoeFile, coe_pulls, file_entry, read_coe_files, write_file_links
 from tasks.coe_review import (
     action_issues,
     actions_repo,
@@ -81,10 +85,11 @@ def coe_review(
     with run_clients(settings), exclusive("coe-review", settings.coe_sheet_id or ""):
         # Gather: one sheet read, the template, one read per open COE's document, one listing of
         # the action issues.
-        entries = read_entries(read_tracker(settings), tz)
+        entries, pulls = _entries(settings)
         template = read_template.submit(settings)
         listed = action_issues.submit(settings)
-        docs, unreadable = read_documents(settings, to_read(entries))
+        docs, files, unreadable = _read_coes(settings, entries, pulls)
+        entries = [file_entry(e, files[e.incident_id]) if e.incident_id in files else e for e in entries]
         reference = template.result()
 
         # Decide
@@ -142,7 +147,7 @@ def coe_review(
 
         # Apply: the action issues, the statuses, then what people read
         filed, known = _file(settings, repo, filings, issues)
-        _link_back(settings, repo, known, docs, tables)
+        _link_back(settings, repo, known, docs, tables, files)
         for change in changes:
             write_status(settings, change)
         if "artifact" in deliver:
@@ -155,6 +160,27 @@ def coe_review(
         if "slack" in deliver:
             _post(settings, agenda, nudges, done, tz)
     return _counts(agenda, nudges=len(nudges), changes=len(changes), done=len(done), filed=filed)
+
+
+def _entries(settings: Settings) -> tuple[list[CoeEntry], dict[str, PullRef]]:
+    """Every COE: the tracker's rows, or, for COEs kept as markdown without a tracker, the
+    pull requests from coe-prep's branches (their state is the status, which the flow never
+    writes), each with its pull request, by incident id."""
+    if settings.coe_target == "markdown" and not settings.coe_sheet_id:
+        return coe_pulls(settings)
+    return read_entries(read_tracker(settings), settings.team_timezone), {}
+
+
+def _read_coes(
+    settings: Settings, entries: list[CoeEntry], pulls: dict[str, PullRef]
+) -> tuple[dict[str, DocumentRead], dict[str, CoeFile], dict[str, str]]:
+    """Each open COE read once, by incident id: Docs COEs as documents, markdown COEs as their
+    files (read as documents too, so completeness and the actions table read both alike); and
+    for those that cannot be read, what to fix."""
+    wanted = to_read(entries)
+    docs, unreadable = read_documents(settings, wanted) if wanted else ({}, {})
+    files, missing = read_coe_files(settings, to_read_pulls(entries), pulls)
+    return {**docs, **{k: f.document() for k, f in files.items()}}, files, {**unreadable, **missing}
 
 
 def _meeting(settings: Settings, meeting: str) -> datetime:
@@ -274,11 +300,13 @@ def _link_back(
     known: dict[str, IssueRef],
     docs: dict[str, DocumentRead],
     tables: dict[str, ActionTable],
+    files: dict[str, CoeFile],
     *,
     dry_run: bool = False,
 ) -> int:
     """Each filed action's link, written into its row's issue cell: one locked update per
-    document, at the revision the run read (a person's edit since then wins; the next run links)."""
+    document, at the revision the run read (a person's edit since then wins; the next run links);
+    for a markdown COE, one commit on its pull request's branch from the blob read."""
     if repo is None:
         return 0
     log = get_run_logger()
@@ -287,17 +315,24 @@ def _link_back(
         back = links_to_write(doc.id, doc.revision_id, tables[incident_id], known, repo)
         for action in back.unwritable:
             log.warning(
-                "COE %s: the corrective-actions table is text, not a Docs table, so the issue of %r "
-                "cannot be linked in it: link it by hand, or make the table a real one (Insert > Table)",
+                "COE %s: the corrective-actions table %s, so the issue of %r cannot be linked in it: "
+                "link it by hand, or %s",
                 doc.title or incident_id,
+                "is not a pipe table whose rows read back"
+                if incident_id in files
+                else "is text, not a Docs table",
                 action,
+                "restore the table's rows as the template has them"
+                if incident_id in files
+                else "make the table a real one (Insert > Table)",
             )
         if not back.links:
             continue
         if dry_run:
             log.info("Dry run: would link %d issue(s) in COE %s", len(back.links), doc.title or incident_id)
             continue
-        written += write_links(settings, back)
+        file = files.get(incident_id)
+        written += write_links(settings, back) if file is None else write_file_links(settings, file, back)
     return written
 
 
@@ -331,28 +366,32 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
     log = get_run_logger()
     settings = resolve_settings()
     with run_clients(settings):
+        every, pulls = _entries(settings)
         entries = [
             e
-            for e in read_entries(read_tracker(settings), settings.team_timezone)
-            if e.incident_id == incident_id
+            for e in every
+            if e.incident_id == incident_id or (not e.tracked and e.incident_id == safe_id(incident_id))
         ]
         if not entries:
-            raise InputError(f"no COE for {incident_id!r} in the tracker (its Incident ID column)")
+            where = (
+                "in the tracker (its Incident ID column)"
+                if settings.coe_sheet_id or settings.coe_target != "markdown"
+                else "among the COE pull requests (open, or merged)"
+            )
+            raise InputError(f"no COE for {incident_id!r} {where}")
         template = read_template.submit(settings)
         listed = action_issues.submit(settings)
-        docs, unreadable = read_documents(settings, to_read(entries))
-        if incident_id not in docs:
-            problem = (
-                unreadable.get(incident_id)
-                or f"the COE of {incident_id} is Done, or its row links no document"
-            )
+        docs, files, unreadable = _read_coes(settings, entries, pulls)
+        key = entries[0].incident_id  # the tracker's id, or without one the branch's
+        if key not in docs:
+            problem = unreadable.get(key) or f"the COE of {incident_id} is Done, or its row links no document"
             raise InputError(problem)
-        doc = docs[incident_id]
+        doc = docs[key]
         table = read_actions(doc.blocks, template.result(), doc.title or incident_id)
         for found in table.problems:
             log.warning("%s", found)
         repo = actions_repo(settings)
-        filings = _plan_filings(settings, repo, listed.result(), entries, docs, {incident_id: table})
+        filings = _plan_filings(settings, repo, listed.result(), entries, docs, {key: table})
         log.info(
             "COE %s: %d corrective action(s), %d to file or comment on",
             incident_id,
@@ -364,7 +403,13 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
             for f in filings:
                 log.info("Dry run: would %s %r (%s)", f.act.value, f.want.title, f.reason)
             _link_back(
-                settings, repo, _file(settings, None, [], issues)[1], docs, {incident_id: table}, dry_run=True
+                settings,
+                repo,
+                _file(settings, None, [], issues)[1],
+                docs,
+                {key: table},
+                files,
+                dry_run=True,
             )
             return {
                 "incident": incident_id,
@@ -374,7 +419,7 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
                 "linked": 0,
             }
         filed, known = _file(settings, repo, filings, issues)
-        linked = _link_back(settings, repo, known, docs, {incident_id: table})
+        linked = _link_back(settings, repo, known, docs, {key: table}, files)
     return {
         "incident": incident_id,
         "actions": len(table.rows),

@@ -13,10 +13,21 @@ import hashlib
 import posixpath
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from oncall import escape
 from oncall.clock import local
 from oncall.coe import PLACEHOLDER, fill
+from oncall.coe_doc import (
+    _FENCE,
+    Block,
+    BlockKind,
+    Cell,
+    CellLink,
+    _is_rule,
+    _pipe_cells,
+    blocks_from_markdown,
+)
 from oncall.errors import ConfigError
 from oncall.gap_render import TITLE_LIMIT
 from oncall.models import Incident
@@ -185,3 +196,148 @@ def pull_body(values: dict[str, str], path: str) -> str:
         ]
     )
     return escape.cut(body, BODY_LIMIT - 100)
+
+
+# -- coe-review's side: the file read back, and the issue links written into it ----------------
+
+_BODY_PATH = re.compile(r"in `([^`\n]+\.md)`")
+_BODY_PRIORITY = re.compile(r"The COE for incident .*? \((P[1-5]), ")
+_TITLE_DAY = re.compile(r"COE (\d{4}-\d{2}-\d{2})\b")
+_ON_CALL = re.compile(r"^- On call at the start: (.+?)\s*$", re.MULTILINE)
+_UNESCAPE = re.compile(r"\\(.)")
+_CELL_LINK = re.compile(r"\[([^\]\n]*)\]\((\S+?)\)")
+
+
+def branch_marker(branch: str) -> str:
+    """The marker in the file on a COE branch (`oncall-flows/coe/<safe id>`): the same as
+    `coe_marker` of the incident, read from the branch alone (a tracker-less run knows no id)."""
+    return f"<!-- {MARKER} {branch.removeprefix(BRANCH_PREFIX)} -->"
+
+
+def body_path(body: str) -> str | None:
+    """The COE file's path as `pull_body` names it; None when a person rewrote the body."""
+    m = _BODY_PATH.search(body)
+    return m.group(1) if m else None
+
+
+def title_day(title: str) -> str | None:
+    """The incident's day as `pull_title` begins (`COE 2026-11-21 …`), for finding the file by marker."""
+    m = _TITLE_DAY.match(title)
+    return m.group(1) if m else None
+
+
+def body_priority(body: str) -> str | None:
+    m = _BODY_PRIORITY.search(body)
+    return m.group(1) if m else None
+
+
+def file_on_call(text: str) -> str:
+    """Who was on call, as the file's overview says (unescaped for the agenda, which escapes)."""
+    m = _ON_CALL.search(text)
+    return _UNESCAPE.sub(r"\1", m.group(1)) if m else ""
+
+
+def _table_lines(text: str) -> list[list[tuple[int, str]]]:
+    """Each pipe table's rows (rules left out) as (offset of the line in `text`, line), read as
+    `blocks_from_markdown` reads them: a fenced block's pipe lines are text."""
+    runs: list[list[tuple[int, str]]] = []
+    run: list[tuple[int, str]] = []
+    fence: str | None = None
+    offset = 0
+    for line in text.split("\n"):
+        cells = _pipe_cells(line) if fence is None else None
+        if cells is not None:
+            if not _is_rule(cells):
+                run.append((offset, line))
+        else:
+            if run:
+                runs.append(run)
+                run = []
+            if m := _FENCE.match(line):
+                marker = m.group(1)[0]
+                fence = marker if fence is None else (None if fence == marker else fence)
+        offset += len(line) + 1
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _cell_starts(offset: int, line: str) -> list[int]:
+    """Where each cell of a pipe row starts in the text: right after its opening `|`."""
+    body = line.rstrip()
+    pipes = [i for i, c in enumerate(body) if c == "|"]
+    return [offset + p + 1 for p in (pipes[:-1] if body.endswith("|") else pipes)]
+
+
+def _cell_end(text: str, start: int) -> int:
+    """Where the cell starting at `start` ends: its closing `|`, or the end of its line."""
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end == -1 else line_end
+    end = text.find("|", start, line_end)
+    return line_end if end == -1 else end
+
+
+def _linked(cell: Cell) -> Cell:
+    """A cell's markdown links (`[owner/repo#12](url)`) as Docs reads a linked cell: the label as
+    its text, the target among its links."""
+    found = _CELL_LINK.findall(cell.text)
+    if not found:
+        return cell
+    return cell.model_copy(
+        update={
+            "text": _CELL_LINK.sub(lambda m: m.group(1), cell.text),
+            "links": (*cell.links, *(url for _, url in found)),
+        }
+    )
+
+
+def indexed_blocks(text: str) -> tuple[Block, ...]:
+    """The file as `blocks_from_markdown` reads it, each table cell's `start_index` the offset
+    in `text` where it starts (what `link_cells` writes at), and its links read as Docs reads a
+    cell's. A table whose lines do not read back as the same cells stays without indexes, so
+    nothing is written into it."""
+    blocks = list(blocks_from_markdown(text))
+    tables = [i for i, b in enumerate(blocks) if b.kind is BlockKind.TABLE]
+    runs = _table_lines(text)
+    for at, run in zip(tables, runs, strict=True) if len(tables) == len(runs) else ():
+        block = blocks[at]
+        rows: list[tuple[Cell, ...]] = []
+        for (offset, line), cells in zip(run, block.rows, strict=False):
+            starts = _cell_starts(offset, line)
+            if len(starts) != len(cells) or any(
+                text[s : _cell_end(text, s)].strip() != c.text for s, c in zip(starts, cells, strict=True)
+            ):
+                break
+            rows.append(
+                tuple(c.model_copy(update={"start_index": s}) for s, c in zip(starts, cells, strict=True))
+            )
+        indexed = rows if len(rows) == len(block.rows) == len(run) else list(block.rows)
+        blocks[at] = block.model_copy(update={"rows": tuple(tuple(_linked(c) for c in r) for r in indexed)})
+    return tuple(blocks)
+
+
+def file_blocks(text: str) -> tuple[Block, ...]:
+    """A COE file as coe-review reads it: `indexed_blocks`, without coe-prep's marker line (no
+    part of the COE, so no section the template lacks)."""
+    return tuple(
+        b
+        for b in indexed_blocks(text)
+        if not (b.kind is BlockKind.PARAGRAPH and b.text.strip().startswith(f"<!-- {MARKER} "))
+    )
+
+
+def link_cells(text: str, links: Sequence[CellLink]) -> str:
+    """`text` with each link written into the empty table cell starting at its index, as
+    `[owner/repo#12](url)`: a link in a file, where GitHub links no bare `#12`. ValueError when a
+    cell is not empty: the text is not the one the indexes were read from."""
+    out = text
+    for link in sorted(links, key=lambda c: c.index, reverse=True):
+        end = _cell_end(out, link.index)
+        if out[link.index : end].strip() or out[link.index - 1 : link.index] != "|":
+            raise ValueError(f"the table cell at {link.index} is not the empty one read")
+        out = f"{out[: link.index]} [{link.text}]({link.url}) {out[end:]}"
+    return out
+
+
+def links_message(count: int) -> str:
+    return escape.plain(f"COE: link {count} corrective-action issue(s)", 200)

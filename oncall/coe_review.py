@@ -23,8 +23,9 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from oncall.clock import parse_instant
+from oncall.coe import TEMPLATE
 from oncall.coe_actions import ActionTable, IssueLink
-from oncall.coe_doc import document_id
+from oncall.coe_doc import Block, blocks_from_markdown, document_id
 from oncall.coe_sections import Completeness
 from oncall.errors import InputError
 from oncall.models import Frozen, Priority, priority_rank
@@ -33,11 +34,25 @@ from oncall.tracker import DAY, SHEETS_EPOCH, TRACKER_HEADER, read_cells
 DRAFT, IN_REVIEW, DONE = "Draft", "In review", "Done"
 STATUS_COLUMN = TRACKER_HEADER.index("Status")  # the one column coe-review writes
 _SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+# A pull request's page on GitHub or GitHub Enterprise: https://<host>/<owner>/<repo>/pull/<n>
+_PULL_LINK = re.compile(r"https?://[^/\s]+(?:/[^/\s]+)*?/([\w.-]+/[\w.-]+)/pull/(\d+)(?:[/?#]\S*)?")
 _SERIAL = re.compile(r"\d+(?:\.\d+)?")
 
 
+class PullLink(Frozen):
+    """A COE kept as markdown: the pull request the tracker's COE doc cell links."""
+
+    repo: str  # owner/name
+    number: int
+
+
+def pull_link(link: str) -> PullLink | None:
+    m = _PULL_LINK.fullmatch(link.strip())
+    return PullLink(repo=m.group(1), number=int(m.group(2))) if m else None
+
+
 class CoeEntry(Frozen):
-    """One tracker row, read back."""
+    """One tracker row, read back (or, with no tracker, one COE pull request)."""
 
     row: int  # the sheet's row number, for the status write
     incident_id: str
@@ -48,6 +63,8 @@ class CoeEntry(Frozen):
     doc_id: str | None  # None when the cell holds no Docs link: the document cannot be read
     on_call: str
     status: str
+    pull: PullLink | None = None  # a COE kept as markdown in this pull request
+    tracked: bool = True  # False: no tracker; the pull request's state is the status, never written
 
     @property
     def done(self) -> bool:
@@ -78,6 +95,7 @@ def read_entry(number: int, values: list[object], tz: str) -> CoeEntry | None:
     if not col["Incident ID"]:
         return None
     pri = col["Priority"].upper()
+    doc_id = document_id(col["COE doc"])
     return CoeEntry(
         row=number,
         incident_id=col["Incident ID"],
@@ -85,9 +103,10 @@ def read_entry(number: int, values: list[object], tz: str) -> CoeEntry | None:
         start=_start(col["Start"], tz),
         priority=Priority(pri) if pri in Priority.__members__ else None,
         link=col["COE doc"],
-        doc_id=document_id(col["COE doc"]),
+        doc_id=doc_id,
         on_call=col["On call"],
         status=col["Status"] or DRAFT,  # a hand-added row without a status is a draft
+        pull=pull_link(col["COE doc"]) if doc_id is None else None,
     )
 
 
@@ -113,9 +132,32 @@ def document_problem(entry: CoeEntry, status: int | None, account: str | None = 
     return f"{where}: the document could not be read ({status or 'no answer'}); the next run tries again"
 
 
+def default_template_blocks() -> tuple[Block, ...]:
+    """The reference a COE is judged against when the team has no template Doc: the default
+    template, read without Google (a team keeping its COEs in git may have no Google key)."""
+    return blocks_from_markdown(TEMPLATE.read_text(encoding="utf-8"))
+
+
 def to_read(entries: Sequence[CoeEntry]) -> list[CoeEntry]:
     """The entries whose document the flow reads: not Done, and with a document to read."""
     return [e for e in entries if not e.done and e.doc_id is not None]
+
+
+def to_read_pulls(entries: Sequence[CoeEntry]) -> list[CoeEntry]:
+    """The entries kept as markdown whose file the flow reads: not Done, linking a pull request."""
+    return [e for e in entries if not e.done and e.pull is not None]
+
+
+def pull_status(state: str, draft: bool, merged: bool) -> str | None:
+    """Without a tracker, the pull request's state is the COE's status: a draft is Draft, one
+    ready for review In review, a merged one Done. One closed without merging is None: the team
+    withdrew it (a person's decision, as a status typed in the tracker is), so it is neither on
+    the agenda nor read; reopening the pull request brings it back."""
+    if merged:
+        return DONE
+    if state != "open":
+        return None
+    return DRAFT if draft else IN_REVIEW
 
 
 class AgendaItem(Frozen):
@@ -148,11 +190,11 @@ def build_agenda(
         if e.done:
             continue
         found = list(problems.get(e.incident_id, ()))
-        if e.doc_id is None:
+        if e.doc_id is None and e.pull is None:
             found.insert(
                 0,
                 f"COE for {e.incident_id}: the tracker's COE doc cell ({e.link or 'empty'}) is not a "
-                f"Google Docs link: put the document's link in row {e.row}",
+                f"Google Docs link or a GitHub pull request's: put the COE's link in row {e.row}",
             )
         age = meeting - e.start if e.start is not None else None
         items.append(
@@ -224,7 +266,10 @@ def plan_status(
     entry: CoeEntry, *, on_agenda: bool, ready: bool, last_written: str | None = None
 ) -> StatusChange | None:
     """The status write, if any. `last_written` is what the flow last wrote into the cell (None
-    when nothing is recorded): a cell that differs from it was edited by a person, and is left."""
+    when nothing is recorded): a cell that differs from it was edited by a person, and is left.
+    A COE without a tracker row (its pull request is its status) gets none."""
+    if not entry.tracked:
+        return None
     current = _norm(entry.status)
     if last_written is not None and current != _norm(last_written):
         return None

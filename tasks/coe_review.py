@@ -24,7 +24,7 @@ from oncall.clients.google import DocumentRead
 from oncall.coe_action_filing import LinkBack
 from oncall.coe_actions import IssueLink
 from oncall.coe_doc import Block
-from oncall.coe_review import CoeEntry, StatusChange, document_problem, read_entries
+from oncall.coe_review import CoeEntry, StatusChange, default_template_blocks, document_problem, read_entries
 from oncall.coe_sections import Completeness, completeness
 from oncall.errors import ConfigError, ConflictError, OutsideError
 from oncall.handoff_coe import CoeNotes, incident_coes, open_actions, to_read_for
@@ -53,6 +53,8 @@ def read_tracker(settings: Settings) -> list[list[object]]:
 @task(cache_policy=NO_CACHE)
 def read_template(settings: Settings) -> tuple[Block, ...]:
     """The reference for completeness: the team's template Doc when one is set, else the default."""
+    if not settings.coe_template_id:
+        return default_template_blocks()
     with clients(settings) as run:
         return run.google().template_blocks(settings.coe_template_id)
 

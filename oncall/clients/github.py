@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime
 from importlib import metadata
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -142,11 +143,27 @@ class PullRef(BaseModel):
     state: str
     head: str  # the head branch's name, without its owner
     draft: bool = False
+    base: str = ""  # the branch it goes into
+    merged: bool = False  # a closed one that was merged
+    title: str = ""
+    body: str = ""
+    created_at: datetime | None = None
 
 
 def _pull(pr: Any) -> PullRef:
+    """`merged` from `merged_at`: a listing's pull requests carry `merged_at` but no `merged`
+    (only a single pull request's answer has it), and PyGithub would fetch each to complete it."""
     return PullRef(
-        number=pr.number, html_url=pr.html_url, state=pr.state, head=pr.head.ref, draft=bool(pr.draft)
+        number=pr.number,
+        html_url=pr.html_url,
+        state=pr.state,
+        head=pr.head.ref,
+        draft=bool(pr.draft),
+        base=pr.base.ref,
+        merged=pr.merged_at is not None,
+        title=pr.title or "",
+        body=pr.body or "",
+        created_at=pr.created_at,
     )
 
 
@@ -532,6 +549,19 @@ class GitHubClient:
             return None
 
         return self._read(f"pull requests from {branch} in {repo}", newest)
+
+    def pull(self, repo: str, number: int) -> PullRef | None:
+        """Pull request `number`, or None when there is none (or the token cannot see it)."""
+        r = self.gh.get_repo(split_repo(repo))
+        try:
+            return self._read(f"pull request #{number} in {repo}", lambda: _pull(r.get_pull(number)))
+        except NotFoundError:
+            return None
+
+    def pulls(self, repo: str) -> list[PullRef]:
+        """Every pull request, open and closed, in one paged listing (`state=all`)."""
+        r = self.gh.get_repo(split_repo(repo))
+        return self._read(f"pull requests in {repo}", lambda: [_pull(pr) for pr in r.get_pulls(state="all")])
 
     def create_pull(
         self, repo: str, title: str, body: str, head: str, base: str, draft: bool = True
