@@ -51,7 +51,7 @@ def _lines(markdown: str, prefixes: tuple[str, ...]) -> list[str]:
 
 def _incident_rows(markdown: str) -> list[tuple[str, str, str]]:
     """(title, status, duration) of each incident row: ids and links differ between vendors."""
-    section = markdown.split("## Incidents", 1)[1]
+    section = markdown.split("## Incidents", 1)[1].split("\n## ", 1)[0]  # its table, not the next
     header, *rows = (
         [c.strip() for c in r.strip().strip("|").split(" | ")]
         for r in section.splitlines()
