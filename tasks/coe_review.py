@@ -190,10 +190,8 @@ def read_coe_notes(settings: Settings, incidents: list[Incident], at: datetime) 
             )
         except OutsideError as exc:
             log.warning("COE tracker unreadable; the hand-off shows no COE status: %s", exc)
-            return CoeNotes(
-                incidents=incident_coes(incidents, [], {}, threshold),
-                problem=f"the tracker could not be read ({exc})",
-            )
+            # no COE column claims what the tracker would have said
+            return CoeNotes(incidents={}, problem=f"the tracker could not be read ({exc})")
         read: dict[str, Completeness] = {}
         unread: list[str] = []
         wanted = to_read_for(incidents, entries)

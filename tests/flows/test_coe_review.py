@@ -317,3 +317,15 @@ def test_two_actions_runs_at_once_file_each_action_once_and_link_it_once(review:
     for action in ("Rotate the xpro db credentials", "Cap binlog size"):
         text, links = cells[action]
         assert text.startswith(f"{repo}#") and text.count("#") == 1 and len(links) == 1, cells
+
+
+def test_a_tracker_that_cannot_be_read_leaves_the_hand_off_without_coe_claims(review: Sandbox) -> None:
+    from flows.shift_handoff import shift_handoff
+
+    sandbox = review
+    sandbox.script("/google/sheets/", 503, times=50)
+    md = shift_handoff(shift_end="2026-11-24T10:00", deliver=["artifact"], dry_run=True)
+    sandbox.app.script.clear()
+    assert "COEs: the tracker could not be read" in md
+    line = next(x for x in md.splitlines() if "47m" in x)
+    assert "needed" not in line and "review" not in line.casefold()  # no COE state is guessed
