@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 
 from oncall import clock
@@ -13,6 +15,7 @@ from oncall.clients.github import PullRef
 from oncall.clients.google import DocumentRead
 from oncall.coe_action_filing import ActionMarker, links_to_write, plan_actions
 from oncall.coe_actions import ActionTable, read_actions
+from oncall.coe_doc import Block
 from oncall.coe_markdown import safe_id
 from oncall.coe_review import (
     Agenda,
@@ -20,6 +23,7 @@ from oncall.coe_review import (
     Nudge,
     StatusChange,
     build_agenda,
+    default_template_blocks,
     done_key,
     done_ready,
     meeting_clock,
@@ -86,19 +90,19 @@ def coe_review(
         # Gather: one sheet read, the template, one read per open COE's document, one listing of
         # the action issues.
         entries, pulls = _entries(settings)
-        template = read_template.submit(settings)
+        template = read_template.submit(settings) if to_read(entries) else None
         listed = action_issues.submit(settings)
         docs, files, unreadable = _read_coes(settings, entries, pulls)
         entries = [file_entry(e, files[e.incident_id]) if e.incident_id in files else e for e in entries]
-        reference = template.result()
+        reference = _references(template, files)
 
         # Decide
         read: dict[str, Completeness] = {}
         tables: dict[str, ActionTable] = {}
         problems: dict[str, list[str]] = {k: [v] for k, v in unreadable.items()}
         for incident_id, doc in docs.items():
-            read[incident_id] = completeness(reference, doc.blocks)
-            tables[incident_id] = read_actions(doc.blocks, reference, doc.title or incident_id)
+            read[incident_id] = completeness(reference(incident_id), doc.blocks)
+            tables[incident_id] = read_actions(doc.blocks, reference(incident_id), doc.title or incident_id)
             problems.setdefault(incident_id, []).extend(str(p) for p in tables[incident_id].problems)
         agenda = build_agenda(entries, read, problems, when)
         nudges = plan_nudges(agenda, timedelta(days=settings.coe_nudge_days), settings.slack_member_ids)
@@ -181,6 +185,16 @@ def _read_coes(
     docs, unreadable = read_documents(settings, wanted) if wanted else ({}, {})
     files, missing = read_coe_files(settings, to_read_pulls(entries), pulls)
     return {**docs, **{k: f.document() for k, f in files.items()}}, files, {**unreadable, **missing}
+
+
+def _references(
+    template: PrefectFuture[tuple[Block, ...]] | None, files: dict[str, CoeFile]
+) -> Callable[[str], tuple[Block, ...]]:
+    """What each COE is judged against, by incident id: a Doc against the team's template (read
+    only when a Doc is read), a markdown file against the default template it was filled from."""
+    default = default_template_blocks()
+    docs = template.result() if template is not None else default
+    return lambda incident_id: default if incident_id in files else docs
 
 
 def _meeting(settings: Settings, meeting: str) -> datetime:
@@ -379,7 +393,7 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
                 else "among the COE pull requests (open, or merged)"
             )
             raise InputError(f"no COE for {incident_id!r} {where}")
-        template = read_template.submit(settings)
+        template = read_template.submit(settings) if to_read(entries) else None
         listed = action_issues.submit(settings)
         docs, files, unreadable = _read_coes(settings, entries, pulls)
         key = entries[0].incident_id  # the tracker's id, or without one the branch's
@@ -387,7 +401,7 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
             problem = unreadable.get(key) or f"the COE of {incident_id} is Done, or its row links no document"
             raise InputError(problem)
         doc = docs[key]
-        table = read_actions(doc.blocks, template.result(), doc.title or incident_id)
+        table = read_actions(doc.blocks, _references(template, files)(key), doc.title or incident_id)
         for found in table.problems:
             log.warning("%s", found)
         repo = actions_repo(settings)

@@ -66,8 +66,11 @@ def _action_issues(sandbox: Sandbox) -> list[dict[str, Any]]:
     return [i for i in issues if any(lb["name"] == "coe-action" for lb in i["labels"])]
 
 
-def _issue_of(sandbox: Sandbox, words: str) -> list[dict[str, Any]]:
-    return [i for i in _action_issues(sandbox) if words in str(i["title"])]
+def _issue_of(sandbox: Sandbox, repo: str, words: str) -> list[dict[str, Any]]:
+    """This test's action issues (their body links its COE's pull request) whose title has `words`."""
+    return [
+        i for i in _action_issues(sandbox) if words in str(i["title"]) and f"/{repo}/pull/" in str(i["body"])
+    ]
 
 
 def _calls(sandbox: Sandbox, repo: str, since: int) -> dict[str, int]:
@@ -96,7 +99,10 @@ def test_a_tracked_markdown_coe_is_read_in_two_requests_and_each_action_is_filed
         sandbox,
         repo,
         key,
-        ["| Page on queue age | Ada | | 2026-12-20 |", "| Drill the restore | Grace | | |"],
+        [
+            "| Page on consumer queue depth | Ada | | 2026-12-20 |",
+            "| Rehearse the snapshot restore | Grace | | |",
+        ],
     )
     actions = sandbox.state.runbook_repo
     # GitHub files the first issue and the link commit, and both answers are lost
@@ -110,7 +116,10 @@ def test_a_tracked_markdown_coe_is_read_in_two_requests_and_each_action_is_filed
     assert calls["pull lookups"] == 1 and calls["tree listings"] == 0, calls
     assert calls["file reads"] == 2 and calls["commits"] == 1, calls
     assert result["on_agenda"] == 1 and result["unreadable"] == 0 and result["actions_filed"] == 2
-    [queue], [drill] = _issue_of(sandbox, "queue age"), _issue_of(sandbox, "Drill the restore")
+    [queue], [drill] = (
+        _issue_of(sandbox, repo, "consumer queue depth"),
+        _issue_of(sandbox, repo, "Rehearse the snapshot restore"),
+    )
     assert "**Due:** 2026-12-20" in queue["body"] and str(rows(sandbox, LONG)[0][DOC]) in queue["body"]
     text = sandbox.state.github.repos[repo].files[key]
     for issue in (queue, drill):
@@ -122,7 +131,10 @@ def test_a_tracked_markdown_coe_is_read_in_two_requests_and_each_action_is_filed
     calls = _calls(sandbox, repo, mark)
     assert again["actions_filed"] == 0 and calls["commits"] == 0
     assert calls == {"pull lookups": 1, "file reads": 1, "tree listings": 0, "commits": 0, "all": 2}
-    assert len(_issue_of(sandbox, "queue age")) == 1 and len(_issue_of(sandbox, "Drill the restore")) == 1
+    assert (
+        len(_issue_of(sandbox, repo, "consumer queue depth")) == 1
+        and len(_issue_of(sandbox, repo, "Rehearse the snapshot restore")) == 1
+    )
     assert sandbox.state.github.repos[repo].files[key] == text
 
 
@@ -131,7 +143,7 @@ def test_a_person_s_edit_between_the_read_and_the_link_wins_and_the_next_run_lin
 ) -> None:
     sandbox = google
     key = _prepared(sandbox, repo)
-    _write_actions(sandbox, repo, key, ["| Alarm on WAL lag | Ada | | |"])
+    _write_actions(sandbox, repo, key, ["| Alarm on archive lag | Ada | | |"])
     original = GitHubClient.put_file
 
     def edited_meanwhile(self: GitHubClient, *args: Any, **kwargs: Any) -> None:
@@ -143,9 +155,9 @@ def test_a_person_s_edit_between_the_read_and_the_link_wins_and_the_next_run_lin
     assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 1  # GitHub answers 409
     monkeypatch.setattr(GitHubClient, "put_file", original)
     text = sandbox.state.github.repos[repo].files[key]
-    assert "Written by Grace." in text and "](" not in text.split("Alarm on WAL lag")[1].split("\n")[0]
+    assert "Written by Grace." in text and "](" not in text.split("Alarm on archive lag")[1].split("\n")[0]
     assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 0
-    [issue] = _issue_of(sandbox, "WAL lag")
+    [issue] = _issue_of(sandbox, repo, "archive lag")
     text = sandbox.state.github.repos[repo].files[key]
     assert f"#{issue['number']}](" in text and "Written by Grace." in text
 
@@ -156,8 +168,10 @@ def test_without_a_tracker_the_pull_request_s_state_is_the_status_and_one_listin
     sandbox = google
     monkeypatch.delenv("ONCALL_COE_SHEET_ID")
     key = _prepared(sandbox, repo)
-    _write_actions(sandbox, repo, key, ["| Add a canary for checkout | Ada | | |"])
+    _write_actions(sandbox, repo, key, ["| Add a canary for enrolment | Ada | | |"])
     sheet = [list(r) for r in sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"]]
+    for google_setting in ("ONCALL_GOOGLE_SERVICE_ACCOUNT", "ONCALL_COE_TEMPLATE_ID"):
+        monkeypatch.delenv(google_setting)  # a team keeping its COEs in git may have no Google key
     mark = len(sandbox.app.served)
     draft = coe_review(meeting=MEETING, dry_run=True)
     assert _calls(sandbox, repo, mark) == {
@@ -167,13 +181,14 @@ def test_without_a_tracker_the_pull_request_s_state_is_the_status_and_one_listin
         "commits": 0,
         "all": 2,
     }
+    assert not any(s.system == "google" for s in sandbox.app.served[mark:])  # no Google needed
     assert draft["on_agenda"] == 1 and draft["status_changes"] == 0
     assert "(opening)" not in str(draft["agenda"])  # the marker line is no section of the COE
     _pull(sandbox, repo)["_pr"]["draft"] = False  # marked ready for review
     ready = coe_review(meeting=MEETING, deliver=[])
     assert ready["status_changes"] == 0 and ready["actions_filed"] == 1
     assert sandbox.state.sheets[sandbox.state.coe_sheet]["COE tracker"] == sheet  # no status written
-    [issue] = _issue_of(sandbox, "canary for checkout")
+    [issue] = _issue_of(sandbox, repo, "canary for enrolment")
     assert f"#{issue['number']}](" in sandbox.state.github.repos[repo].files[key]
     assert coe_actions(incident_id=LONG)["filed"] == 0  # by hand, the same COE: nothing twice
 
@@ -220,7 +235,7 @@ def test_a_merged_coe_is_read_from_its_base_and_its_links_are_not_written(
         "commits": 0,
         "all": 1,
     }
-    assert len(_issue_of(sandbox, "replica certs")) == 1
+    assert len(_issue_of(sandbox, repo, "replica certs")) == 1
 
 
 def test_a_missing_pull_request_or_file_is_a_problem_naming_the_coe_and_the_run_goes_on(
@@ -244,3 +259,27 @@ def test_a_missing_pull_request_or_file_is_a_problem_naming_the_coe_and_the_run_
     mark = len(sandbox.app.served)
     found = coe_review(meeting=MEETING, deliver=[], dry_run=True)  # renamed: found by its marker
     assert found["unreadable"] == 1 and _calls(sandbox, repo, mark)["tree listings"] == 1
+
+
+def test_a_link_commit_github_refuses_for_an_outage_is_made_by_the_next_run_and_files_nothing_again(
+    repo: str, google: Sandbox
+) -> None:
+    sandbox = google
+    key = _prepared(sandbox, repo)
+    _write_actions(sandbox, repo, key, ["| Bound the binlog volume | Ada | | |"])
+    sandbox.script(f"/github/repos/{repo}/contents/", 503, method="PUT", times=50)  # not acted on
+    assert coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 1
+    sandbox.app.script.clear()
+    assert (
+        "]("
+        not in sandbox.state.github.repos[repo].files[key].split("Bound the binlog volume")[1].split("\n")[0]
+    )
+    mark = len(sandbox.app.served)
+    assert coe_actions(incident_id=LONG)["linked"] == 1  # by hand: links the one issue, files none
+    assert _calls(sandbox, repo, mark)["commits"] == 1
+    [issue] = _issue_of(sandbox, repo, "binlog volume")
+    assert f"#{issue['number']}](" in sandbox.state.github.repos[repo].files[key]
+    assert (
+        coe_review(meeting=MEETING, deliver=[])["actions_filed"] == 0
+        and len(_issue_of(sandbox, repo, "binlog")) == 1
+    )
