@@ -70,9 +70,11 @@ def coe_review(
 ) -> dict[str, int | str]:
     """The agenda of the COE review meeting, and what it asks of each COE.
 
-    Reads every COE in the tracker that is not Done, and each one's document; says which
-    sections still hold only the template's prompts; publishes the agenda (by priority, then
-    oldest first, with the presenter and the document) as an artifact and to Slack; nudges the
+    Reads every COE in the tracker that is not Done, and each one's document (for a COE kept as
+    markdown, its pull request's file; with no tracker, every COE pull request, whose state is
+    then the status); says which sections still hold only the template's prompts; publishes the
+    agenda (by priority, then oldest first, with the presenter and the document) as an artifact
+    and to Slack; nudges the
     incomplete COEs older than ONCALL_COE_NUDGE_DAYS once per meeting; and moves the tracker's
     Status from Draft to In review (and to Done once the COE is written and its action issues
     are closed). The flow owns the Status column only, and never overwrites a person's value.
