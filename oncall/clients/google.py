@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clients.http import SAFE_METHODS, ApiClient, decode_json
 from oncall.clients.records import answer_shape
-from oncall.coe import TEMPLATE
-from oncall.coe_doc import Block, CellLink, blocks_from_docs, blocks_from_markdown
+from oncall.coe_doc import Block, CellLink, blocks_from_docs
+from oncall.coe_review import default_template_blocks
 from oncall.errors import (
     AuthError,
     ConfigError,
@@ -438,7 +438,7 @@ class GoogleWorkspace:
         default template when the team has none."""
         if template_id:
             return self.read_document(template_id).blocks
-        return blocks_from_markdown(TEMPLATE.read_text(encoding="utf-8"))
+        return default_template_blocks()
 
     def replace_all(self, doc_id: str, values: dict[str, str]) -> dict[str, int]:
         """One batchUpdate with a replaceAllText per placeholder; returns what each replaced."""

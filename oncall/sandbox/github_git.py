@@ -18,7 +18,11 @@ What runbook reading and runbook pull requests call through PyGithub 2.10, serve
 - `POST pulls`: 201; 422 "A pull request already exists for owner:branch." while one is open
   for the same head and base, "No commits between" when head is base, `head`/`base` invalid
   when the branch is missing. Pull requests share the issues' numbers and appear in the issue
-  listing with a `pull_request` key, as on GitHub.
+  listing with a `pull_request` key, as on GitHub. `GET pulls/{number}` is the full pull request
+  (`merged`, `mergeable`, the counts); the listing's items are GitHub's "simple" ones, without
+  those, so `merged_at` is how a listing says a pull request was merged. `merge_pull` plays a
+  merge on github.com: the head's files land on the base, the pull request closes with
+  `merged_at` set.
 - Refs and contents need push access; without it GitHub answers 404 "Not Found" (it hides what
   a token may not write). Opening a pull request needs only read access.
 """
@@ -73,6 +77,38 @@ def blob_sha(text: str) -> str:
 
 def _digest(kind: str, parts: list[str]) -> str:
     return hashlib.sha1("\0".join([kind, *parts]).encode(), usedforsecurity=False).hexdigest()
+
+
+def merge_pull(state: GitHubState, name: str, number: int) -> None:
+    """A person merges pull request `number`: its head's files become the base's, and it closes
+    merged (as the merge button does; the head branch stays)."""
+    repo = state.repo(name)
+    [item] = [i for i in repo.issues if i["number"] == number and "_pr" in i]
+    pr = item["_pr"]
+    for path, text in branch_files(repo, pr["head"]).items():
+        repo.files[f"{path}@{pr['base']}"] = text
+    item.update(state="closed", closed_at=_now(), updated_at=_now())
+    pr["merged_at"] = item["closed_at"]
+
+
+# Fields of the full pull request (GET pulls/{number}, a create's answer) that GitHub's listing
+# items ("pull-request-simple") do not carry.
+FULL_ONLY = frozenset(
+    {
+        "merged",
+        "mergeable",
+        "rebaseable",
+        "mergeable_state",
+        "merged_by",
+        "comments",
+        "review_comments",
+        "maintainer_can_modify",
+        "commits",
+        "additions",
+        "deletions",
+        "changed_files",
+    }
+)
 
 
 def branches(repo: GitHubRepo) -> set[str]:
@@ -430,8 +466,8 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
             "review_comment_url": f"{api(request, name)}/pulls/comments{{/number}}",
             "comments_url": issue["comments_url"],
             "statuses_url": f"{api(request, name)}/statuses/{part(pr['head'])['sha']}",
-            "merged_at": None,
-            "merge_commit_sha": None,
+            "merged_at": pr.get("merged_at"),
+            "merge_commit_sha": commit_sha(branch_files(repo, pr["base"])) if pr.get("merged_at") else None,
             "requested_reviewers": [],
             "requested_teams": [],
             "head": part(pr["head"]),
@@ -448,7 +484,7 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
             },
             "auto_merge": None,
             "draft": pr["draft"],
-            "merged": False,
+            "merged": pr.get("merged_at") is not None,
             "mergeable": None,
             "rebaseable": None,
             "mergeable_state": "unknown",
@@ -489,7 +525,10 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
                 key=lambda i: i["number"], reverse=request.query_params.get("direction", "desc") == "desc"
             )
             return edge.paged(
-                request, f"/repos/{name}/pulls", matching, lambda i: pull_json(request, name, i)
+                request,
+                f"/repos/{name}/pulls",
+                matching,
+                lambda i: {k: v for k, v in pull_json(request, name, i).items() if k not in FULL_ONLY},
             )
         payload = await request.json()
         if not payload.get("title"):
@@ -513,7 +552,18 @@ def git_routes(state: GitHubState, edge: FakeEdge) -> list[Route]:
         item["_pr"] = {"head": head, "base": base_branch, "draft": bool(payload.get("draft"))}
         return JSONResponse(pull_json(request, name, item), status_code=201)
 
+    async def one_pull(request: Request) -> JSONResponse:
+        if isinstance(found := reader(request), JSONResponse):
+            return found
+        _, name, repo = found
+        number = request.path_params["number"]
+        item = next((i for i in repo.issues if str(i["number"]) == number and "_pr" in i), None)
+        if item is None:
+            return _error(404, "Not Found")
+        return JSONResponse(pull_json(request, name, item))
+
     return [
+        Route("/repos/{owner}/{repo}/pulls/{number}", one_pull),
         Route("/repos/{owner}/{repo}/git/trees/{sha:path}", tree),
         Route("/repos/{owner}/{repo}/git/blobs/{sha}", blob),
         Route("/repos/{owner}/{repo}/git/ref/{ref:path}", get_ref),

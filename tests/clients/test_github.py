@@ -23,6 +23,7 @@ from githubkit_schemas.v2022_11_28.models import (
     Issue,
     IssueComment,
     PullRequest,
+    PullRequestSimple,
 )
 
 from oncall.clients.github import GitHubClient
@@ -598,7 +599,10 @@ def test_the_git_shapes_match_githubs_schema(gh: GitHubClient, sandbox: Sandbox,
     PullRequest.model_validate(pr.json())
     FullRepository.model_validate(httpx.get(api, headers=headers).json())
     for item in httpx.get(f"{api}/pulls", params={"state": "all"}, headers=headers).json():
-        PullRequest.model_validate(item)
+        PullRequestSimple.model_validate(item)  # a listing's items are the simple pull request
+        assert "merged" not in item
+    one = httpx.get(f"{api}/pulls/{pr.json()['number']}", headers=headers)
+    assert one.status_code == 200 and PullRequest.model_validate(one.json()).merged is False
 
 
 def test_a_lost_commit_never_overwrites_a_change_made_meanwhile(
@@ -715,3 +719,25 @@ def test_the_wired_github_client_waits_no_longer_than_the_settings_timeout(
     with Clients(settings) as clients, pytest.raises(UnavailableError, match="Timeout"):
         clients.github().check(repo)
     assert time.monotonic() - started < 1.5
+
+
+def test_a_pull_request_reads_back_merged_once_merged_by_number_and_in_the_listing(
+    gh: GitHubClient, sandbox: Sandbox, git_repo: str
+) -> None:
+    from oncall.sandbox.github_git import merge_pull
+
+    main = gh.branch_sha(git_repo, "main")
+    assert main is not None
+    gh.create_branch(git_repo, "coe/x", main)
+    gh.put_file(git_repo, "postmortems/x.md", "coe/x", "Add the COE", "# COE\n", None)
+    made = gh.create_pull(git_repo, "COE x", "body", head="coe/x", base="main")
+    assert gh.pull(git_repo, made.number) == made and not made.merged and made.state == "open"
+    assert gh.pull(git_repo, 999) is None
+    # GitHub's listing items are the "simple" pull request: no `merged`, only `merged_at`
+    raw = gh.gh.get_repo(git_repo)._requester.requestJsonAndCheck("GET", f"/repos/{git_repo}/pulls")[1]
+    assert "merged" not in raw[0] and raw[0]["merged_at"] is None
+    merge_pull(sandbox.state.github, git_repo, made.number)
+    [listed] = gh.pulls(git_repo)
+    got = gh.pull(git_repo, made.number)
+    assert listed.merged and listed.state == "closed" and got is not None and got.merged
+    assert gh.read_file(git_repo, "postmortems/x.md", "main") == "# COE\n"  # the head's file is on main

@@ -5,7 +5,7 @@ lost answers and people's edits in between."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import count
 from typing import Any
 
@@ -14,9 +14,9 @@ from prefect.variables import Variable
 
 from flows.coe_prep import coe_prep
 from flows.coe_review import coe_actions, coe_review
-from oncall.clients import github as github_client
-from oncall.clients.github import GitHubClient, PullRef
+from oncall.clients.github import GitHubClient
 from oncall.coe_markdown import MARKER, branch_name
+from oncall.sandbox.github_git import merge_pull
 from oncall.sandbox.server import Sandbox
 from oncall.tracker import TRACKER_HEADER
 from tasks.coe_review import STATUS_RECORD
@@ -198,16 +198,6 @@ def test_without_a_tracker_the_pull_request_s_state_is_the_status_and_one_listin
     assert _calls(sandbox, repo, mark)["file reads"] == 0
 
 
-def _merged(monkeypatch: pytest.MonkeyPatch, numbers: set[int]) -> None:
-    """GitHub's answers say these pull requests were merged (`merged_at`): the fake never merges."""
-    original: Callable[[Any], PullRef] = github_client._pull
-    monkeypatch.setattr(
-        github_client,
-        "_pull",
-        lambda pr: original(pr).model_copy(update={"merged": pr.number in numbers, "state": "closed"}),
-    )
-
-
 def test_a_merged_coe_is_read_from_its_base_and_its_links_are_not_written(
     repo: str, google: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,10 +206,8 @@ def test_a_merged_coe_is_read_from_its_base_and_its_links_are_not_written(
     _write_actions(sandbox, repo, key, ["| Rotate the replica certs | Ada | | |"])
     files = sandbox.state.github.repos[repo].files
     path = key.rsplit("@", 1)[0]
-    files[f"{path}@main"] = files.pop(key)  # merged, and the branch deleted
-    pull = _pull(sandbox, repo)
-    pull["state"] = "closed"
-    _merged(monkeypatch, {pull["number"]})
+    merge_pull(sandbox.state.github, repo, _pull(sandbox, repo)["number"])  # merged on github.com,
+    del files[key]  # and the branch deleted
     mark = len(sandbox.app.served)
     result = coe_review(meeting=MEETING, deliver=[])  # the tracker still says Draft: on the agenda
     assert result["on_agenda"] == 1 and result["unreadable"] == 0 and result["actions_filed"] == 1
