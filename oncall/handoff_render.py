@@ -82,7 +82,10 @@ def _actions_markdown(notes: CoeNotes) -> list[str]:
         ]
         for a in notes.open_actions[:MD_ROWS]
     ]
-    return [*out, _table(["open for", "issue", "incident", "action"], rows, len(notes.open_actions), "actions")]
+    return [
+        *out,
+        _table(["open for", "issue", "incident", "action"], rows, len(notes.open_actions), "actions"),
+    ]
 
 
 def _slack_age(age: timedelta | None) -> str:
