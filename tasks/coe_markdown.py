@@ -48,6 +48,7 @@ from oncall.models import Frozen, Incident, Priority
 from oncall.settings import Settings
 from tasks.clients import clients
 from tasks.coe import CoeDocument
+from tasks.coe_review import linked
 from tasks.pull_requests import DraftFile, Withheld, propose_file
 from tasks.retry import outage_only
 
@@ -337,29 +338,12 @@ def write_file_links(settings: Settings, file: CoeFile, back: LinkBack) -> int:
         log.warning("COE file %s: its issue links are not written (%s); link them by hand", file.path, exc)
         return 0
     with clients(settings) as run:
-        try:
-            run.github().put_file(
+        gh = run.github()
+        return linked(
+            f"COE file {file.path}",
+            len(back.links),
+            lambda: gh.put_file(
                 file.repo, file.path, file.pull.head, links_message(len(back.links)), text, file.sha
-            )
-        except RejectedError as exc:
-            if exc.status != 409:  # GitHub's lock: the blob named is no longer the file's
-                log.warning(
-                    "COE file %s: its issue links were refused (%s); link them by hand", file.path, exc
-                )
-                return 0
-            log.warning(
-                "COE file %s changed since it was read: its %d issue link(s) are written by the next run",
-                file.path,
-                len(back.links),
-            )
-            return 0
-        except OutsideError as exc:  # the issues are filed and found by their markers: no harm waits
-            log.warning(
-                "COE file %s: its %d issue link(s) could not be written (%s); the next run writes them",
-                file.path,
-                len(back.links),
-                exc,
-            )
-            return 0
-    log.info("Linked %d corrective-action issue(s) in COE file %s", len(back.links), file.path)
-    return len(back.links)
+            ),
+            lambda exc: isinstance(exc, RejectedError) and exc.status == 409,  # GitHub's lock: the blob moved
+        )

@@ -12,6 +12,7 @@ is told apart and left alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -140,32 +141,44 @@ def write_status(settings: Settings, change: StatusChange) -> None:
     )
 
 
+def linked(
+    what: str, count: int, write: Callable[[], object], refused: Callable[[OutsideError], bool]
+) -> int:
+    """Carry out one write-back of `count` issue links into the COE `what`; how many were written.
+    A write the lock `refused` (a person's edit since the read) or that failed writes nothing, and
+    harms nothing: the issues are filed, and the next run finds them by their markers and links."""
+    log = get_run_logger()
+    try:
+        write()
+    except OutsideError as exc:
+        if refused(exc):
+            log.warning(
+                "%s changed since it was read: its %d issue link(s) are written by the next run", what, count
+            )
+        else:
+            log.warning(
+                "%s: its %d issue link(s) could not be written (%s); the next run tries again",
+                what,
+                count,
+                exc,
+            )
+        return 0
+    log.info("Linked %d corrective-action issue(s) in %s", count, what)
+    return count
+
+
 @task(cache_policy=NO_CACHE)
 def write_links(settings: Settings, back: LinkBack) -> int:
     """One COE's issue links in its corrective-actions table, in one update locked to the revision
-    the run read. Refused (a person edited the document since), it writes nothing: the next run
-    reads the document again, finds each issue by its marker, and links it then."""
-    log = get_run_logger()
+    the run read (Docs refuses it, `ConflictError`, when a person edited the document since)."""
     with clients(settings) as run:
-        try:
-            run.google().link_cells(back.doc_id, back.revision_id, back.links)
-        except ConflictError:
-            log.warning(
-                "COE document %s changed since it was read: its %d issue link(s) are written by the next run",
-                back.doc_id,
-                len(back.links),
-            )
-            return 0
-        except OutsideError as exc:  # the issues are filed and found by their markers: no harm waits
-            log.warning(
-                "COE document %s: its %d issue link(s) could not be written (%s); the next run writes them",
-                back.doc_id,
-                len(back.links),
-                exc,
-            )
-            return 0
-    log.info("Linked %d corrective-action issue(s) in COE document %s", len(back.links), back.doc_id)
-    return len(back.links)
+        gw = run.google()
+        return linked(
+            f"COE document {back.doc_id}",
+            len(back.links),
+            lambda: gw.link_cells(back.doc_id, back.revision_id, back.links),
+            lambda exc: isinstance(exc, ConflictError),
+        )
 
 
 def agenda_key(meeting: str) -> str:
