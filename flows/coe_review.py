@@ -281,6 +281,11 @@ def _plan_filings(
     return [s for s in steps if s.act in (Act.CREATE, Act.COMMENT)]
 
 
+def _by_marker(issues: list[IssueRef]) -> dict[str, IssueRef]:
+    """The action issues by their marker's key: how the write-back finds each row's issue."""
+    return {k: f.issue for k, f in index_issues(issues, ActionMarker).items()}
+
+
 def _file(
     settings: Settings, repo: str | None, filings: list[Filing], listed: list[IssueRef]
 ) -> tuple[int, dict[str, IssueRef]]:
@@ -288,25 +293,20 @@ def _file(
     it will, and its issues are found again by their markers. Returns how many steps were taken,
     and every action issue by its marker's key (those listed, found under the lock, and made
     now): what the write-back links."""
-    known = {k: f.issue for k, f in index_issues(listed, ActionMarker).items()}
+    known = _by_marker(listed)
     if repo is None or not filings:
         return 0, known
     with exclusive("coe-actions", repo):
-        fresh = index_issues(action_issues(settings), ActionMarker)
-        known.update({k: f.issue for k, f in fresh.items()})
+        fresh = _by_marker(action_issues(settings))
+        known.update(fresh)
         done = 0
         for f in filings:
             if f.act is Act.CREATE and f.want.key in fresh:
                 continue  # filed since we listed (a concurrent run)
-            url = apply_filing(settings, repo, f)
-            if url is None:
-                continue
+            issue = apply_filing(settings, repo, f)
             done += 1
             if f.act is Act.CREATE:
-                number = int(url.rstrip("/").rsplit("/", 1)[1])
-                known[f.want.key] = IssueRef(
-                    number=number, title=f.want.title, body="", state="open", html_url=url
-                )
+                known[f.want.key] = issue
     return done, known
 
 
@@ -406,36 +406,22 @@ def coe_actions(incident_id: str, dry_run: bool = False) -> dict[str, int | str]
         table = read_actions(doc.blocks, _references(template, files)(key), doc.title or incident_id)
         for found in table.problems:
             log.warning("%s", found)
-        repo = actions_repo(settings)
-        filings = _plan_filings(settings, repo, listed.result(), entries, docs, {key: table})
+        repo, issues = actions_repo(settings), listed.result()
+        filings = _plan_filings(settings, repo, issues, entries, docs, {key: table})
         log.info(
             "COE %s: %d corrective action(s), %d to file or comment on",
             incident_id,
             len(table.rows),
             len(filings),
         )
-        issues = listed.result()
         if dry_run:
             for f in filings:
                 log.info("Dry run: would %s %r (%s)", f.act.value, f.want.title, f.reason)
-            _link_back(
-                settings,
-                repo,
-                _file(settings, None, [], issues)[1],
-                docs,
-                {key: table},
-                files,
-                dry_run=True,
-            )
-            return {
-                "incident": incident_id,
-                "actions": len(table.rows),
-                "planned": len(filings),
-                "filed": 0,
-                "linked": 0,
-            }
-        filed, known = _file(settings, repo, filings, issues)
-        linked = _link_back(settings, repo, known, docs, {key: table}, files)
+            filed, linked = 0, 0
+            _link_back(settings, repo, _by_marker(issues), docs, {key: table}, files, dry_run=True)
+        else:
+            filed, known = _file(settings, repo, filings, issues)
+            linked = _link_back(settings, repo, known, docs, {key: table}, files)
     return {
         "incident": incident_id,
         "actions": len(table.rows),

@@ -205,11 +205,10 @@ def _apply(
             continue
         # quote(): the step carries every alert of its kind; Prefect need not walk them looking
         # for futures.
-        url = apply_filing(settings, repo, quote(gap_filing(action, book, tz, label)))  # type: ignore[call-overload]
-        if url:
-            links[action.fingerprint] = url
-            if action.act in (Act.CREATE, Act.REOPEN):
-                filed[action.fingerprint] = url
+        url = apply_filing(settings, repo, quote(gap_filing(action, book, tz, label))).html_url  # type: ignore[call-overload]
+        links[action.fingerprint] = url
+        if action.act in (Act.CREATE, Act.REOPEN):
+            filed[action.fingerprint] = url
     for reason, kinds in held.items():  # one line per reason, not one per kind
         log.info("Not filing %d kind(s), %s: %s", len(kinds), reason, ", ".join(map(repr, kinds)))
     return links, filed

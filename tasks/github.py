@@ -129,8 +129,8 @@ def _say_again(gh: GitHubClient, repo: str, issue: IssueRef, want: Wanted) -> No
 
 
 @task(cache_policy=NO_CACHE)
-def apply_filing(settings: Settings, repo: str, filing: Filing) -> str | None:
-    """Carry out one planned step on GitHub; returns the issue's URL."""
+def apply_filing(settings: Settings, repo: str, filing: Filing) -> IssueRef:
+    """Carry out one planned step on GitHub; returns the issue it acted on (a new one's too)."""
     log = get_run_logger()
     want = filing.want
     with clients(settings) as run:
@@ -138,7 +138,7 @@ def apply_filing(settings: Settings, repo: str, filing: Filing) -> str | None:
         if filing.act is Act.CREATE:
             issue = _create(gh, repo, want)
             log.info("Filed %s for %r", issue.html_url, want.name)
-            return issue.html_url
+            return issue
         assert filing.issue is not None
         issue = filing.issue
         if filing.act is Act.REOPEN:
@@ -154,4 +154,4 @@ def apply_filing(settings: Settings, repo: str, filing: Filing) -> str | None:
                 gh.comment(repo, issue.number, said.comment)
             gh.edit(repo, issue.number, state="closed", state_reason="completed")
             log.info("Closed %s: %s", issue.html_url, filing.reason)
-        return issue.html_url
+        return issue
