@@ -107,6 +107,22 @@ def _standalone_placeholders(document: Mapping[str, Any], keys: set[str]) -> lis
     return out
 
 
+def _replace_requests(values: dict[str, str]) -> list[dict[str, Any]]:
+    """A replaceAllText per placeholder `{{name}}`, case matched."""
+    return [
+        {"replaceAllText": {"containsText": {"text": "{{" + n + "}}", "matchCase": True}, "replaceText": v}}
+        for n, v in values.items()
+    ]
+
+
+def _replaced(names: list[str], replies: list[Any]) -> dict[str, int]:
+    """What each replaceAllText replaced, from its reply (Docs leaves the count out when 0)."""
+    return {
+        n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
+        for n, r in zip(names, replies, strict=False)
+    }
+
+
 class DriveFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -443,15 +459,7 @@ class GoogleWorkspace:
     def replace_all(self, doc_id: str, values: dict[str, str]) -> dict[str, int]:
         """One batchUpdate with a replaceAllText per placeholder; returns what each replaced."""
         names = list(values)
-        requests_ = [
-            {
-                "replaceAllText": {
-                    "containsText": {"text": "{{" + n + "}}", "matchCase": True},
-                    "replaceText": values[n],
-                }
-            }
-            for n in names
-        ]
+        requests_ = _replace_requests(values)
         response = self.api.request(
             "POST",
             f"{self.docs}/documents/{doc_id}:batchUpdate",
@@ -461,10 +469,7 @@ class GoogleWorkspace:
         # Filling is idempotent (a placeholder replaced once is gone): a rerun simply fills again.
         with answer_shape(SYSTEM, f"fill of document {doc_id}"):
             replies = response.json().get("replies", [])
-            return {
-                n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
-                for n, r in zip(names, replies, strict=False)
-            }
+            return _replaced(names, replies)
 
     def link_cells(self, doc_id: str, revision_id: str, links: Sequence[CellLink]) -> str:
         """Linked text written at the start of table cells, in one batchUpdate locked to
@@ -540,23 +545,12 @@ class GoogleWorkspace:
                 if text:
                     requests_.append({"insertText": {"location": {"index": index}, "text": text}})
         names = list(values)
-        requests_ += [
-            {
-                "replaceAllText": {
-                    "containsText": {"text": "{{" + n + "}}", "matchCase": True},
-                    "replaceText": values[n],
-                }
-            }
-            for n in names
-        ]
+        requests_ += _replace_requests(values)
         what = f"fill of document {doc_id}"
         body = self._locked_update(doc_id, revision, requests_, what)
         with answer_shape(SYSTEM, what, write=True):
             replies = body.get("replies", [])[len(requests_) - len(names) :]
-            counts = {
-                n: int((r.get("replaceAllText") or {}).get("occurrencesChanged", 0))
-                for n, r in zip(names, replies, strict=False)
-            }
+            counts = _replaced(names, replies)
         for key, n in placed.items():
             counts[key] = counts.get(key, 0) + n
         return counts
