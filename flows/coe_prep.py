@@ -136,11 +136,12 @@ def coe_prep(
                 prepared_at=now(),
             )
             values = coe_values(facts)
+            tables = {"timeline.table": timeline_table(facts)}  # a real table where it stands alone
             name = coe_title(incident, tz)
             log.info("COE %r: %d related alerts, %d timeline entries", name, len(related), len(timeline))
             if dry_run:
                 if markdown:
-                    text = coe_markdown_text(key, values)
+                    text = coe_markdown_text(key, values, tables)
                     where = f"{repo}: {coe_paths(postmortems, incident, tz)[0]} on {branch_name(key)}"
                 else:
                     text, where = fill(TEMPLATE.read_text(encoding="utf-8"), values), None
@@ -155,10 +156,9 @@ def coe_prep(
             # Apply
             doc: CoeDocument
             if markdown:
-                doc = open_coe_pull_request(settings, incident, name, values)
+                doc = open_coe_pull_request(settings, incident, name, values, tables)
             else:
                 assert template and folder
-                tables = {"timeline.table": timeline_table(facts)}  # a native table where it stands alone
                 doc = prepare_coe_document(settings, key, name, values, template, folder, tables)
             if markdown and not settings.coe_sheet_id:  # no tracker: the pull request is the record
                 post_to_slack_if_configured(settings, key, name, doc.link)

@@ -13,7 +13,7 @@ import hashlib
 import posixpath
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from oncall import escape
 from oncall.clock import local
@@ -46,7 +46,6 @@ _UNSAFE_SLUG = re.compile(r"[^a-z0-9]+")
 # thematic break (`-`, `+`, `=`), an ordered list item (`1.`, `1)`).
 _BLOCK_START = re.compile(r"^(?:[-+=]|\d{1,9}(?=[.)]))")
 # A URL an autolink `<…>` shows whole: RFC 3986's characters but `'`, none that ends it.
-_RULE = re.compile(r"\|(?: *:?-+:? *\|)+")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+", re.IGNORECASE)
 
 
@@ -138,18 +137,7 @@ def md_value(text: str, *, in_table: bool = False) -> str:
     return ("<br>" if in_table else "\\\n").join(lines)
 
 
-def _table_rows(text: str) -> list[list[str]] | None:
-    """A value that is a pipe table (header, `|---|` rule, rows, as `oncall.coe` writes the
-    timeline's, a cell's own `|` already replaced), as its rows of cells; None for any other."""
-    lines = text.split("\n")
-    if len(lines) < 2 or not all(line.startswith("|") and line.endswith("|") for line in lines):
-        return None
-    if not _RULE.fullmatch(lines[1]):
-        return None
-    return [[c.strip() for c in line[1:-1].split("|")] for line in lines[:1] + lines[2:]]
-
-
-def md_table(rows: list[list[str]]) -> str:
+def md_table(rows: Sequence[Sequence[str]]) -> str:
     """Rows of untrusted cells as a GitHub table: every cell escaped as a table row's value."""
     width = max(len(r) for r in rows)
     cells = [[md_value(c, in_table=True) for c in r] + [""] * (width - len(r)) for r in rows]
@@ -157,15 +145,20 @@ def md_table(rows: list[list[str]]) -> str:
     return "\n".join([lines[0], "|" + "---|" * width, *lines[1:]])
 
 
-def render_markdown(template: str, values: dict[str, str], marker: str) -> str:
+def render_markdown(
+    template: str,
+    values: dict[str, str],
+    marker: str,
+    tables: Mapping[str, Sequence[Sequence[str]]] | None = None,
+) -> str:
     """The template filled for a markdown file, each value escaped for where it lands (in a
-    table row or not; a table value alone on its line stays a table), with the marker as the
-    first line."""
+    table row or not), with the marker as the first line. A placeholder of `tables` alone on its
+    line becomes that table, as it becomes a native table in a Doc."""
     out = []
     for line in template.split("\n"):
         alone = PLACEHOLDER.fullmatch(line.strip())
-        if alone and (rows := _table_rows(values.get(alone.group(1), ""))) is not None:
-            out.append(md_table(rows))
+        if alone and tables and alone.group(1) in tables:
+            out.append(md_table(tables[alone.group(1)]))
             continue
         in_table = line.lstrip().startswith("|")
         out.append(fill(line, {k: md_value(v, in_table=in_table) for k, v in values.items() if k in line}))

@@ -11,6 +11,7 @@ the file by its marker among that day's files first, so an edited title makes no
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from prefect import task
@@ -55,9 +56,11 @@ from tasks.retry import outage_only
 MAX_SAME_DAY = 20  # files of the incident's day read back when looking for the marker
 
 
-def coe_markdown_text(incident_id: str, values: dict[str, str]) -> str:
-    """The file's text: the template filled with the values escaped for markdown."""
-    return render_markdown(TEMPLATE.read_text(encoding="utf-8"), values, coe_marker(incident_id))
+def coe_markdown_text(
+    incident_id: str, values: dict[str, str], tables: Mapping[str, Sequence[Sequence[str]]]
+) -> str:
+    """The file's text: the template filled with the values escaped for markdown, `tables` as tables."""
+    return render_markdown(TEMPLATE.read_text(encoding="utf-8"), values, coe_marker(incident_id), tables)
 
 
 def _committed_path(
@@ -138,14 +141,18 @@ def _open(
 
 @task(cache_policy=NO_CACHE)
 def open_coe_pull_request(
-    settings: Settings, incident: Incident, name: str, values: dict[str, str]
+    settings: Settings,
+    incident: Incident,
+    name: str,
+    values: dict[str, str],
+    tables: dict[str, list[tuple[str, ...]]],
 ) -> CoeDocument:
     """Find the incident's COE pull request, or commit the filled template as markdown on the
     incident's branch and open it as a draft. One that exists, open, merged or closed, is the
     COE: it is never written again, since people edit it."""
     repo = postmortem_repo(settings)
     branch = branch_name(incident.id)
-    text = coe_markdown_text(incident.id, values)
+    text = coe_markdown_text(incident.id, values, tables)
     with clients(settings) as run:
         gh = run.github()
         pull = gh.find_pull(repo, branch)

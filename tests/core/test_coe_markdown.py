@@ -195,8 +195,12 @@ def test_the_pull_request_title_and_body_ping_nobody() -> None:
 def test_a_table_value_alone_on_its_line_stays_a_table_with_each_cell_escaped() -> None:
     """The timeline as a text table (`{{timeline.table}}`): its rows are kept, its cells escaped."""
     table = "| time | who | what |\n|---|---|---|\n| 14:05 | @dana | <b>rolled back</b> #12 ∣ x |\n| 14:06 | | - |"
+    rows = [("time", "who", "what"), ("14:05", "@dana", "<b>rolled back</b> #12 ∣ x"), ("14:06", "", "-")]
     text = render_markdown(
-        "## Timeline\n\n{{timeline.table}}\n\nInline: {{timeline.table}}\n", {"timeline.table": table}, "m"
+        "## Timeline\n\n{{timeline.table}}\n\nInline: {{timeline.table}}\n",
+        {"timeline.table": table},
+        "m",
+        {"timeline.table": rows},
     )
     lines = text.split("\n")
     assert lines[3:7] == [
