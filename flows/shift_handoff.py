@@ -9,7 +9,6 @@ from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
-from oncall import clock
 from oncall.clock import BusinessHours, fmt_local, zone
 from oncall.coverage import Matcher
 from oncall.errors import NotAvailableError
@@ -93,7 +92,7 @@ def shift_handoff(
         elif isinstance(found, BaseException):
             raise found
         # The shift's incidents' COEs (tracker, their documents) and the open corrective actions
-        coe = read_coe_notes(settings, [i for i in found if window.contains(i.created_at)], clock.now())
+        coe = read_coe_notes(settings, [i for i in found if window.contains(i.created_at)], window.end)
         ctx = ShiftContext(
             schedule=name,
             window=window,

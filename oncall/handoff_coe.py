@@ -32,7 +32,7 @@ class OpenAction(Frozen):
     url: str
     title: str
     incident_id: str  # the COE's incident, from the issue's marker ("" when it has none)
-    age: timedelta | None  # since the issue was filed; None when GitHub gave no time
+    age: timedelta | None  # filed to the shift's end; None when filed later or GitHub gave no time
 
 
 class CoeNotes(Frozen):
@@ -87,7 +87,11 @@ def open_actions(issues: Sequence[IssueRef], now: datetime) -> tuple[OpenAction,
                 url=issue.html_url,
                 title=issue.title.removeprefix("COE action: "),
                 incident_id=marker.incident if marker is not None else "",
-                age=now - issue.created_at if issue.created_at is not None else None,
+                # at the shift's end, so a hand-off reads the same whenever it is rendered; one
+                # filed after that has no age in this shift
+                age=now - issue.created_at
+                if issue.created_at is not None and issue.created_at <= now
+                else None,
             )
         )
     out.sort(key=lambda a: (-(a.age or timedelta()).total_seconds(), a.number))
