@@ -7,7 +7,8 @@ Rotation boundaries are wall-clock in the schedule's zone (a weekly 10:00 hand-o
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import pendulum
 from pendulum.tz.exceptions import InvalidTimezone
@@ -173,3 +174,53 @@ class BusinessHours(BaseModel):
         t = dt.astimezone(zone(tz))
         minute = t.hour * 60 + t.minute
         return t.weekday() in self.days and self.start_minute <= minute < self.end_minute
+
+
+class SleepHours(BaseModel):
+    """The team's night in its zone, e.g. `22:00-07:00`: it may wrap past midnight, and a page in
+    it woke someone. Separate from business hours, since "after hours" and "asleep" call for
+    different fixes (a page at 19:00 interrupts dinner; one at 03:00 costs the next day)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start_minute: int
+    end_minute: int
+
+    @classmethod
+    def parse(cls, text: str) -> SleepHours:
+        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
+        if not m:
+            raise InputError(f"sleep hours {text!r} should look like '22:00-07:00'")
+        start = int(m.group(1)) * 60 + int(m.group(2))
+        end = int(m.group(3)) * 60 + int(m.group(4))
+        minutes_ok = int(m.group(2)) < 60 and int(m.group(4)) < 60
+        if not minutes_ok or not (0 <= start < 24 * 60 and 0 <= end <= 24 * 60) or start == end:
+            raise InputError(f"sleep hours {text!r}: two different times of day, HH:MM-HH:MM")
+        return cls(start_minute=start, end_minute=end)
+
+    def _minute(self, dt: datetime, tz: str) -> tuple[datetime, int]:
+        t = dt.astimezone(zone(tz))
+        return t, t.hour * 60 + t.minute
+
+    def contains(self, dt: datetime, tz: str) -> bool:
+        _, minute = self._minute(dt, tz)
+        if self.start_minute < self.end_minute:
+            return self.start_minute <= minute < self.end_minute
+        return minute >= self.start_minute or minute < self.end_minute
+
+    def night_of(self, dt: datetime, tz: str) -> date:
+        """The local date the night containing `dt` began on: 02:00 on the 5th is the night of the 4th."""
+        t, minute = self._minute(dt, tz)
+        wraps = self.start_minute > self.end_minute
+        return (t - timedelta(days=1)).date() if wraps and minute < self.end_minute else t.date()
+
+
+Interruption = Literal["business", "off", "sleep"]
+
+
+def interruption(dt: datetime, tz: str, business: BusinessHours, sleep: SleepHours) -> Interruption:
+    """Which part of the engineer's day a page at `dt` landed in; sleep wins over business hours
+    where a team's settings overlap them."""
+    if sleep.contains(dt, tz):
+        return "sleep"
+    return "business" if business.contains(dt, tz) else "off"

@@ -266,6 +266,8 @@ class IssueRef(BaseModel):
     state_reason: str | None = None
     html_url: str
     created_at: datetime | None = None  # when it was filed: the age the hand-off shows
+    updated_at: datetime | None = None  # its last activity: the advocacy digest says how long ago
     closed_at: datetime | None = None
+    comments: int = 0
     is_pull_request: bool = False
     labels: tuple[str, ...] = ()

@@ -18,7 +18,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -45,7 +45,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from oncall.clock import BusinessHours, zone
+from oncall.clock import BusinessHours, SleepHours, zone
 from oncall.errors import ConfigError, OncallError, remember_secret
 from oncall.retry import DEFAULT_CONCURRENCY, RetryPolicy
 from oncall.sources import DEFAULT_SOURCE, REGISTRY, SOURCE_NAMES
@@ -186,6 +186,44 @@ class Settings(_SourceSettings, BaseSettings):
         default_factory=dict,
         description="Person (as the schedule names them) to Slack member id (U…), for mentions in nudges",
     )
+    ops_label: str = Field(
+        "operational-safety",
+        description="Label on operational-safety issues: ops-review files under it and its digest advocates every open one",
+    )
+    ops_review_cron: str = Field(
+        "0 10 * * 1", description="When the weekly ops-review runs: a cron line in the team's zone"
+    )
+    ops_max_issues: int = Field(
+        5, ge=0, description="Most new or reopened operational-safety issues per ops-review run"
+    )
+    sleep_hours: str = Field(
+        "22:00-07:00", description="The team's night in its zone: a page in it counts as a sleep-hours page"
+    )
+    flap_min_cycles: int = Field(
+        5, ge=2, description="An alert kind opened and closed this many times in the window is flapping"
+    )
+    flap_reopen_minutes: int = Field(
+        30, ge=1, description="An alert kind that opens again within this many minutes of closing is flapping"
+    )
+    noise_per_day: float = Field(
+        10.0, gt=0, description="An alert kind paging more than this many times a day on average is noise"
+    )
+    unactionable_minutes: int = Field(
+        5, ge=1, description="Closed within this many minutes of opening, unacknowledged, with no note: unactionable"
+    )
+    unactionable_min_alerts: int = Field(
+        3, ge=1, description="Fewest unactionable pages of one kind in the window before it is a finding"
+    )
+    repeat_incident_min: int = Field(
+        2, ge=2, description="A service with this many incidents in the trend window has repeat incidents"
+    )
+    trend_shifts: int = Field(8, ge=2, le=26, description="Shifts the hand-off and ops-review show as trends")
+    ops_per_person: bool = Field(
+        False, description="Show interruptions per person (opt-in: these figures are about people)"
+    )
+    ops_tracking_issue: bool = Field(
+        False, description="Also keep the advocacy digest as the body of one tracking issue, updated in place"
+    )
     relay_secret: SecretStr | None = Field(
         None, description="Shared secret OpsGenie's webhook sends to the relay"
     )
@@ -244,18 +282,23 @@ class Settings(_SourceSettings, BaseSettings):
                 raise ValueError(f"{name} must be a reference, 'env:VARIABLE' or 'block:NAME'")
         return v
 
-    @field_validator("team_timezone", "business_hours")
+    @field_validator("team_timezone", "business_hours", "sleep_hours")
     @classmethod
     def _parses(cls, v: str, info: ValidationInfo) -> str:
         """Checked with the parser a run uses, so a value that loads is one a run can read."""
-        parse = zone if info.field_name == "team_timezone" else BusinessHours.parse
+        parsers: dict[str, Callable[[str], object]] = {
+            "team_timezone": zone,
+            "business_hours": BusinessHours.parse,
+            "sleep_hours": SleepHours.parse,
+        }
+        parse = parsers[info.field_name or ""]
         try:
             parse(v)
         except OncallError as exc:
             raise ValueError(str(exc)) from None
         return v
 
-    @field_validator("handoff_cron")
+    @field_validator("handoff_cron", "ops_review_cron")
     @classmethod
     def _cron(cls, v: str) -> str:
         try:

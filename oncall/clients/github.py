@@ -176,7 +176,9 @@ def _ref(issue: Any) -> IssueRef:
         state_reason=issue.state_reason,
         html_url=issue.html_url,
         created_at=issue.created_at,
+        updated_at=issue.updated_at,
         closed_at=issue.closed_at,
+        comments=issue.comments,
         is_pull_request="/pull/" in issue.html_url,  # reading .pull_request would fetch each issue again
         labels=tuple(label.name for label in issue.labels),
     )

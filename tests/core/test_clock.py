@@ -114,3 +114,42 @@ def test_last_boundary_is_the_end_of_the_last_finished_shift() -> None:
     assert last_boundary((rot,), handoff + timedelta(microseconds=1), NY) == handoff
     assert last_boundary((rot,), handoff - timedelta(microseconds=1), NY) == handoff - timedelta(weeks=1)
     assert last_boundary((weekly("2027-01-05T10:00"),), handoff, NY) is None
+
+
+# --- sleep hours ----------------------------------------------------------------------------------
+
+
+def test_sleep_hours_wrap_midnight_and_name_the_night_they_began() -> None:
+    from oncall.clock import SleepHours
+
+    night = SleepHours.parse("22:00-07:00")
+    tz = "America/New_York"  # 03:00 UTC on the 5th is 22:00 EST on the 4th
+    at = datetime(2026, 11, 5, 3, 0, tzinfo=UTC)
+    assert night.contains(at, tz) and night.night_of(at, tz).isoformat() == "2026-11-04"
+    early = datetime(2026, 11, 5, 11, 59, tzinfo=UTC)  # 06:59 EST: still the night of the 4th
+    assert night.contains(early, tz) and night.night_of(early, tz).isoformat() == "2026-11-04"
+    assert not night.contains(datetime(2026, 11, 5, 12, 0, tzinfo=UTC), tz)  # 07:00 EST: morning
+    same_day = SleepHours.parse("01:00-05:00")
+    assert same_day.contains(datetime(2026, 11, 5, 7, 0, tzinfo=UTC), tz)  # 02:00 EST
+    assert not same_day.contains(datetime(2026, 11, 5, 4, 0, tzinfo=UTC), tz)  # 23:00 EST
+
+
+@pytest.mark.parametrize("text", ["22-07", "22:00-22:00", "25:00-07:00", "22:00-07:61", ""])
+def test_sleep_hours_refuse_what_is_not_two_times(text: str) -> None:
+    from oncall.clock import SleepHours
+
+    with pytest.raises(InputError, match="sleep hours"):
+        SleepHours.parse(text)
+
+
+def test_a_page_is_business_off_or_sleep_and_sleep_wins_an_overlap() -> None:
+    from oncall.clock import BusinessHours, SleepHours, interruption
+
+    tz = "UTC"
+    hours = BusinessHours.parse("Mon-Fri 09:00-17:00")
+    night = SleepHours.parse("22:00-07:00")
+    monday = datetime(2026, 11, 2, tzinfo=UTC)
+    assert interruption(monday.replace(hour=10), tz, hours, night) == "business"
+    assert interruption(monday.replace(hour=19), tz, hours, night) == "off"
+    assert interruption(monday.replace(hour=3), tz, hours, night) == "sleep"
+    assert interruption(monday.replace(hour=10), tz, hours, SleepHours.parse("08:00-11:00")) == "sleep"
