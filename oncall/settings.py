@@ -63,6 +63,8 @@ SECRET_BLOCKS = {
     "github_token": "oncall-github-token",
     "google_service_account": "oncall-google-service-account",
     "relay_secret": "oncall-relay-secret",
+    "slack_bot_token": "oncall-slack-bot-token",
+    "slack_signing_secret": "oncall-slack-signing-secret",
 }
 
 # The settings that name an API's address: checked to be http(s) URLs, and sandbox ones flagged.
@@ -70,6 +72,7 @@ API_URL_FIELDS = (
     *(name for spec in REGISTRY.values() for name in spec.url_fields),
     "github_base_url",
     "google_base_url",
+    "slack_api_url",
 )
 
 
@@ -209,7 +212,9 @@ class Settings(_SourceSettings, BaseSettings):
         10.0, gt=0, description="An alert kind paging more than this many times a day on average is noise"
     )
     unactionable_minutes: int = Field(
-        5, ge=1, description="Closed within this many minutes of opening, unacknowledged, with no note: unactionable"
+        5,
+        ge=1,
+        description="Closed within this many minutes of opening, unacknowledged, with no note: unactionable",
     )
     unactionable_min_alerts: int = Field(
         3, ge=1, description="Fewest unactionable pages of one kind in the window before it is a finding"
@@ -224,6 +229,36 @@ class Settings(_SourceSettings, BaseSettings):
     ops_tracking_issue: bool = Field(
         False, description="Also keep the advocacy digest as the body of one tracking issue, updated in place"
     )
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        description="Slack bot token (xoxb-…) for @SRE requests: channels:history, groups:history, reactions:read, "
+        "reactions:write, usergroups:read, users:read, users:read.email, chat:write; without it the webhook posts",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Slack app signing secret: the relay checks Events API requests with it"
+    )
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API URL (sandbox override)")
+    sre_channels: list[str] = Field(
+        default_factory=list, description="Slack channel ids (C…) where people ask @SRE for help"
+    )
+    sre_group: str = Field("sre", description="Handle of the Slack user group people mention for help")
+    sre_keyword: str | None = Field(
+        None, description="A word that also marks a request where people type it instead of the mention"
+    )
+    sre_ack_reactions: list[str] = Field(
+        default_factory=lambda: ["eyes", "white_check_mark"],
+        description="Reactions (names without colons) that acknowledge a request",
+    )
+    sre_ticket_reaction: str = Field(
+        "ticket", description="The reaction that turns a request into a GitHub issue"
+    )
+    sre_done_reaction: str = Field(
+        "white_check_mark", description="The reaction the flow adds once it has filed a request's issue"
+    )
+    sre_request_repo: str | None = Field(
+        None, description="owner/name that gets @SRE request issues; default ONCALL_GITHUB_REPO"
+    )
+    sre_request_label: str = Field("sre-request", description="Label on @SRE request issues")
     relay_secret: SecretStr | None = Field(
         None, description="Shared secret OpsGenie's webhook sends to the relay"
     )
