@@ -142,6 +142,25 @@ def last_boundary(rotations: tuple[Rotation, ...], at: datetime, tz: str) -> dat
     return previous_boundary(rotations, at + timedelta(microseconds=1), tz)
 
 
+_SPAN = re.compile(r"(\d{1,2}):([0-5]\d)\s*-\s*(\d{1,2}):([0-5]\d)")
+
+
+def _span(text: str) -> tuple[int, int] | None:
+    """`HH:MM-HH:MM` as minutes of the day (each checked by its caller), or None for another shape."""
+    m = _SPAN.fullmatch(text.strip())
+    if m is None:
+        return None
+    return int(m.group(1)) * 60 + int(m.group(2)), int(m.group(3)) * 60 + int(m.group(4))
+
+
+def _local_minute(dt: datetime, tz: str) -> tuple[datetime, int]:
+    """`dt` in `tz`, and its minute of the day there. The standard library's conversion gives the
+    same wall time as `local` at a thirtieth of its cost, and the hand-off asks this twice for
+    every alert of the shift."""
+    t = dt.astimezone(zone(tz))
+    return t, t.hour * 60 + t.minute
+
+
 class BusinessHours(BaseModel):
     """Working days and hours in the team's zone, e.g. `Mon-Fri 09:00-17:00`."""
 
@@ -153,26 +172,25 @@ class BusinessHours(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> BusinessHours:
-        m = re.fullmatch(
-            r"\s*([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*",
-            text,
-        )
-        if not m or m.group(1).lower() not in _DAYS or (m.group(2) or m.group(1)).lower() not in _DAYS:
+        m = re.fullmatch(r"\s*([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(.*)", text)
+        span = _span(m.group(3)) if m else None
+        if (
+            not m
+            or span is None
+            or m.group(1).lower() not in _DAYS
+            or (m.group(2) or m.group(1)).lower() not in _DAYS
+        ):
             raise InputError(f"business hours {text!r} should look like 'Mon-Fri 09:00-17:00'")
         first = _DAYS.index(m.group(1).lower())
         last = _DAYS.index((m.group(2) or m.group(1)).lower())
         days = {(first + i) % 7 for i in range((last - first) % 7 + 1)}
-        start = int(m.group(3)) * 60 + int(m.group(4))
-        end = int(m.group(5)) * 60 + int(m.group(6))
+        start, end = span
         if not (0 <= start < end <= 24 * 60):
             raise InputError(f"business hours {text!r}: the start must be before the end, within one day")
         return cls(days=frozenset(days), start_minute=start, end_minute=end)
 
     def contains(self, dt: datetime, tz: str) -> bool:
-        # The standard library's conversion gives the same wall time as `local` at a thirtieth
-        # of its cost, and the hand-off asks this twice for every alert of the shift.
-        t = dt.astimezone(zone(tz))
-        minute = t.hour * 60 + t.minute
+        t, minute = _local_minute(dt, tz)
         return t.weekday() in self.days and self.start_minute <= minute < self.end_minute
 
 
@@ -188,31 +206,28 @@ class SleepHours(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> SleepHours:
-        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
-        if not m:
+        span = _span(text)
+        if span is None:
             raise InputError(f"sleep hours {text!r} should look like '22:00-07:00'")
-        start = int(m.group(1)) * 60 + int(m.group(2))
-        end = int(m.group(3)) * 60 + int(m.group(4))
-        minutes_ok = int(m.group(2)) < 60 and int(m.group(4)) < 60
-        if not minutes_ok or not (0 <= start < 24 * 60 and 0 <= end <= 24 * 60) or start == end:
+        start, end = span
+        if not (start < 24 * 60 and end <= 24 * 60) or start == end:
             raise InputError(f"sleep hours {text!r}: two different times of day, HH:MM-HH:MM")
         return cls(start_minute=start, end_minute=end)
 
-    def _minute(self, dt: datetime, tz: str) -> tuple[datetime, int]:
-        t = dt.astimezone(zone(tz))
-        return t, t.hour * 60 + t.minute
+    @property
+    def _wraps(self) -> bool:
+        return self.start_minute > self.end_minute
 
     def contains(self, dt: datetime, tz: str) -> bool:
-        _, minute = self._minute(dt, tz)
-        if self.start_minute < self.end_minute:
-            return self.start_minute <= minute < self.end_minute
-        return minute >= self.start_minute or minute < self.end_minute
+        _, minute = _local_minute(dt, tz)
+        if self._wraps:
+            return minute >= self.start_minute or minute < self.end_minute
+        return self.start_minute <= minute < self.end_minute
 
     def night_of(self, dt: datetime, tz: str) -> date:
         """The local date the night containing `dt` began on: 02:00 on the 5th is the night of the 4th."""
-        t, minute = self._minute(dt, tz)
-        wraps = self.start_minute > self.end_minute
-        return (t - timedelta(days=1)).date() if wraps and minute < self.end_minute else t.date()
+        t, minute = _local_minute(dt, tz)
+        return (t - timedelta(days=1)).date() if self._wraps and minute < self.end_minute else t.date()
 
 
 Interruption = Literal["business", "off", "sleep"]

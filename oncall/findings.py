@@ -50,9 +50,8 @@ class Finding(Frozen):
     subject: str  # the alert kind, service, rotation or entry it is about; untrusted text
     summary: str  # one line for a person, without the subject: "opened and closed 14 times"
     pages: int  # pages it accounts for in the window: how findings are ranked
-    evidence: dict[str, int | float | str] = Field(
-        default_factory=dict
-    )  # the counts behind the summary, by name
+    # the counts behind the summary, by name
+    evidence: dict[str, int | float | str] = Field(default_factory=dict)
     examples: tuple[Example, ...] = ()  # a few, most recent first
 
     @property

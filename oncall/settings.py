@@ -67,6 +67,13 @@ SECRET_BLOCKS = {
     "slack_signing_secret": "oncall-slack-signing-secret",
 }
 
+# The settings a run parses, each checked at load with the parser the run uses.
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "team_timezone": zone,
+    "business_hours": BusinessHours.parse,
+    "sleep_hours": SleepHours.parse,
+}
+
 # The settings that name an API's address: checked to be http(s) URLs, and sandbox ones flagged.
 API_URL_FIELDS = (
     *(name for spec in REGISTRY.values() for name in spec.url_fields),
@@ -317,18 +324,12 @@ class Settings(_SourceSettings, BaseSettings):
                 raise ValueError(f"{name} must be a reference, 'env:VARIABLE' or 'block:NAME'")
         return v
 
-    @field_validator("team_timezone", "business_hours", "sleep_hours")
+    @field_validator(*_PARSERS)
     @classmethod
     def _parses(cls, v: str, info: ValidationInfo) -> str:
         """Checked with the parser a run uses, so a value that loads is one a run can read."""
-        parsers: dict[str, Callable[[str], object]] = {
-            "team_timezone": zone,
-            "business_hours": BusinessHours.parse,
-            "sleep_hours": SleepHours.parse,
-        }
-        parse = parsers[info.field_name or ""]
         try:
-            parse(v)
+            _PARSERS[info.field_name or ""](v)
         except OncallError as exc:
             raise ValueError(str(exc)) from None
         return v

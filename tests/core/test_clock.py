@@ -153,3 +153,10 @@ def test_a_page_is_business_off_or_sleep_and_sleep_wins_an_overlap() -> None:
     assert interruption(monday.replace(hour=19), tz, hours, night) == "off"
     assert interruption(monday.replace(hour=3), tz, hours, night) == "sleep"
     assert interruption(monday.replace(hour=10), tz, hours, SleepHours.parse("08:00-11:00")) == "sleep"
+
+
+@pytest.mark.parametrize("text", ["Mon-Fri 09:75-17:00", "Mon-Fri 09:00-17:60"])
+def test_business_hours_refuse_a_minute_past_59(text: str) -> None:
+    # 09:75 once read as 10:15: the same span parser as the sleep hours now refuses it
+    with pytest.raises(InputError, match="business hours"):
+        BusinessHours.parse(text)
