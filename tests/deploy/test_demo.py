@@ -19,18 +19,19 @@ from tests.processes import ROOT, clean_env
 LINK = re.compile(r"\]\(([^)\s]+)\)|<([^|>\s]+)\||(https?://[^\s)>|\"]+)")
 
 
-def test_demo_writes_every_output_and_is_repeatable(tmp_path: Path) -> None:
+def test_demo_writes_every_output(tmp_path: Path) -> None:
+    """One run: a second into the same folder (repeatable, no second issue) is the wheel's test,
+    in test-install, which finishes long before this suite and so costs CI no wall time."""
     out = tmp_path / "demo"
-    for _ in range(2):  # a second run replays the same week into the same folder
-        done = subprocess.run(
-            [sys.executable, "-m", "deployments.cli", "demo", "--out", str(out)],
-            cwd=ROOT,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", "demo", "--out", str(out)],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     handoff = (out / "handoff.md").read_text()
     assert "Tue 2026-11-17 10:00 EST → Tue 2026-11-24 10:00 EST" in handoff and "Runbook coverage" in handoff
     slack = [json.loads(line) for line in (out / "slack.jsonl").read_text().splitlines()]
