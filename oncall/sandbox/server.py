@@ -28,6 +28,7 @@ from oncall.sandbox.github_fake import GitHubState, build_github_app
 from oncall.sandbox.google_fake import GoogleState, build_google_app
 from oncall.sandbox.responses import JSONResponse
 from oncall.sandbox.sheets_fake import build_sheets_app
+from oncall.sandbox.slack_api_fake import SlackApiState, build_slack_api_app
 from oncall.sandbox.slack_fake import SlackState, build_slack_app
 from oncall.sandbox.urls import SANDBOX_REPO
 from oncall.sources import DEFAULT_SOURCE, REGISTRY, source_spec
@@ -44,6 +45,7 @@ class SandboxState:
 
     sources: dict[str, Any] = field(default_factory=_source_states)
     slack: SlackState = field(default_factory=SlackState)
+    slack_api: SlackApiState = field(default_factory=SlackApiState)
     github: GitHubState = field(default_factory=GitHubState)
     google: GoogleState = field(default_factory=GoogleState)
     sheets: dict[str, dict[str, list[list[str]]]] = field(default_factory=dict)
@@ -106,6 +108,7 @@ def build_app(state: SandboxState, seed: int = 0) -> FaultInjector:
                 Mount(f"/{spec.fake.mount}", app=spec.fake.app(state.sources[name]))
                 for name, spec in REGISTRY.items()
             ),
+            Mount("/slack-api", app=build_slack_api_app(state.slack_api)),
             Mount("/slack", app=build_slack_app(state.slack)),
             Mount("/github", app=build_github_app(state.github)),
             Mount(
