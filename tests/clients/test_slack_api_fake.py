@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from oncall.sandbox.server import Sandbox, SandboxState
 from oncall.sandbox.slack_api_fake import ALL_SCOPES, TIER_LIMITS, SlackApiState
 
-HISTORY, OTHERS, SECRET = "C0HISTORY", "C0OTHERS", "G0SECRET"
+HISTORY, OTHERS, SECRET, SECOND = "C0HISTORY", "C0OTHERS", "G0SECRET", "C0SECOND"
 
 
 def _seeded() -> SlackApiState:
@@ -22,6 +22,7 @@ def _seeded() -> SlackApiState:
     api.add_channel(HISTORY, "sre-requests")
     api.add_channel(OTHERS, "not-ours", members=["U0ALICE"])
     api.add_channel(SECRET, "secret", is_private=True, members=["U0ALICE"])
+    api.add_channel(SECOND, "sre-second")
     for n in range(7):
         api.add_message(HISTORY, f"request {n}", user="U0ALICE", ts=f"1700000000.{n + 1:06d}")
     api.add_message(HISTORY, "a reply", user="U0BOB", ts="1700000000.000100", thread_ts="1700000000.000001")
@@ -106,11 +107,16 @@ def test_refusals_are_slacks_errors(api_sandbox: Sandbox, api: SlackApiState) ->
 def test_a_reply_posted_in_a_thread_is_in_its_replies(api_sandbox: Sandbox, api: SlackApiState) -> None:
     client = _client(api_sandbox)
     parent = client.chat_postMessage(channel=HISTORY, text="<!subteam^S0SRE> help?")
-    reply = client.chat_postMessage(channel=HISTORY, text="on it", thread_ts=parent["ts"])
+    replies = [client.chat_postMessage(channel=HISTORY, text=t, thread_ts=parent["ts"]) for t in "abc"]
+    reply = replies[-1]
     assert reply["message"]["thread_ts"] == parent["ts"]
-    thread = client.conversations_replies(channel=HISTORY, ts=parent["ts"])
-    assert [m["ts"] for m in thread["messages"]] == [parent["ts"], reply["ts"]]
-    assert thread["messages"][0]["reply_count"] == 1
+    seen: list[str] = []
+    for page in client.conversations_replies(channel=HISTORY, ts=parent["ts"], limit=2):
+        seen += [m["ts"] for m in page["messages"]]
+    assert seen == [parent["ts"], *(r["ts"] for r in replies)]  # the parent once, first
+    assert api.calls["conversations.replies"] == 2
+    parent_now = api.find(HISTORY, parent["ts"])
+    assert parent_now is not None and parent_now["reply_count"] == 3
     link = client.chat_getPermalink(channel=HISTORY, message_ts=reply["ts"])["permalink"]
     assert link.startswith(api_sandbox.url) and f"thread_ts={parent['ts']}" in link
 
@@ -158,3 +164,14 @@ def test_past_the_tier_a_429_whose_retry_after_the_sdk_honours(
     assert patient.conversations_history(channel=HISTORY, limit=1)["ok"]
     assert time.monotonic() - started < 5
     assert api.calls["conversations.history"] >= 4
+
+
+def test_posts_to_one_channel_are_held_to_one_a_second(api_sandbox: Sandbox, api: SlackApiState) -> None:
+    api.rate_limits = True
+    client = _client(api_sandbox)
+    client.chat_postMessage(channel=HISTORY, text="first")
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel=HISTORY, text="too soon")
+    assert err.value.response.status_code == 429 and err.value.response["error"] == "ratelimited"
+    assert client.chat_postMessage(channel=SECOND, text="another channel")["ok"]
+    assert [m["text"] for m in api.messages[HISTORY]].count("too soon") == 0
