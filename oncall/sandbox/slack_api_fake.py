@@ -208,6 +208,15 @@ def _limit(value: Any, default: int, most: int) -> int:
     return default if asked <= 0 else min(asked, most)
 
 
+def _ts(value: Any, default: float, error: str) -> float:
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SlackApiError(error) from None
+
+
 def _page(items: list[dict[str, Any]], limit: int, cursor_of: Any) -> tuple[list[dict[str, Any]], str]:
     """The first `limit` items and the cursor naming the next one ("" at the end)."""
     page, rest = items[:limit], items[limit:]
@@ -284,8 +293,8 @@ def build_slack_api_app(state: SlackApiState) -> Router:
     def history(params: dict[str, Any]) -> dict[str, Any]:
         channel = readable(params, "history")
         inclusive = _flag(params.get("inclusive"))
-        oldest = float(params.get("oldest") or 0)
-        latest = float(params["latest"]) if params.get("latest") else math.inf
+        oldest = _ts(params.get("oldest"), 0.0, "invalid_ts_oldest")
+        latest = _ts(params.get("latest"), math.inf, "invalid_ts_latest")
         top = [
             m
             for m in reversed(state.messages[channel["id"]])

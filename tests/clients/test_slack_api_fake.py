@@ -95,6 +95,7 @@ def test_refusals_are_slacks_errors(api_sandbox: Sandbox, api: SlackApiState) ->
         (lambda: client.conversations_history(channel=OTHERS), "not_in_channel"),
         (lambda: client.conversations_history(channel=SECRET), "channel_not_found"),
         (lambda: client.conversations_history(channel=HISTORY, cursor="not-a-cursor"), "invalid_cursor"),
+        (lambda: client.conversations_history(channel=HISTORY, oldest="yesterday"), "invalid_ts_oldest"),
         (lambda: client.conversations_replies(channel=HISTORY, ts="1600000000.000001"), "thread_not_found"),
         (lambda: _client(api_sandbox, "xoxb-wrong").users_list(), "invalid_auth"),
     ]
