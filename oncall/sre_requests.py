@@ -39,6 +39,7 @@ _GONE = frozenset({"tombstone", "message_deleted"})
 _TS = re.compile(r"\A([0-9]{1,12})(?:\.([0-9]{1,6}))?\Z")
 # Slack's markup in message text: <@U1>, <!here>, <!subteam^S1|@sre>, <#C1|general>, <url|label>.
 _MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_SPECIAL = frozenset({"!here", "!channel", "!everyone"})
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
@@ -144,11 +145,14 @@ def readable(text: str) -> str:
     untrusted, for an escaper to make safe where it lands."""
 
     def one(m: re.Match[str]) -> str:
-        target, label = m.group(1), m.group(2)
-        sigil = {"!": "@", "@": "@", "#": "#"}.get(target[:1], "")
-        if label:
-            return sigil + label.lstrip("@#") if sigil else label
-        return sigil + target[1:].removeprefix("subteam^") if sigil else target
+        target, label = m.group(1), m.group(2) or ""
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith(("@", "!subteam^")):
+            return "@" + (label or target.split("^")[-1]).lstrip("@")
+        if target.split("^")[0] in _SPECIAL:
+            return "@" + (label or target[1:]).lstrip("@")
+        return label or ("" if target.startswith("!") else target)  # <!date^…|fallback>, <url|label>
 
     out = _MARKUP.sub(one, text)
     for entity, char in _ENTITIES:

@@ -299,6 +299,9 @@ def test_ticket_and_done_reactions() -> None:
 def test_readable_shows_slacks_markup_as_people_saw_it() -> None:
     text = f"<!subteam^{GROUP}|@sre> <@U1> <!here> <#C9|ops> <https://x.example/a?b=1&amp;c|the doc> &lt;b&gt; &amp;lt;"
     assert readable(text) == "@sre @U1 @here #ops the doc <b> &lt;"
+    assert readable(
+        "<!here|@here> <!channel> <@U1|bob> <!subteam^S1> <!date^1392734382^{date}|Feb 18> <mailto:a@b.c|mail>"
+    ) == ("@here @channel @bob @S1 Feb 18 mail")
     assert first_line("\n  \n  <!channel> first  \nsecond") == "@channel first"
 
 
