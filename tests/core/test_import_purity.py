@@ -1,5 +1,5 @@
 """The core imports no vendor library: planning and rendering load in a fraction of a second,
-and a worker that only decides never pays for PyGithub, httpx, gspread or Prefect.
+and a worker that only decides never pays for PyGithub, httpx, gspread, slack_sdk or Prefect.
 
 Each check runs in a fresh interpreter, whose `sys.modules` no earlier test has filled."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from tests.processes import ROOT, clean_env
 
-VENDORS = ("github", "httpx", "gspread", "prefect")
+VENDORS = ("github", "httpx", "gspread", "prefect", "slack_sdk")
 
 # The pure modules of the core: decisions, rules and the tracker row; and the wiring, which
 # imports each client only when it is first built.
@@ -33,6 +33,11 @@ CORE = (
     "oncall.coe_review_render",
     "oncall.coe_action_filing",
     "oncall.handoff_coe",
+    "oncall.findings",
+    "oncall.trends",
+    "oncall.charts",
+    "oncall.ops_filing",
+    "oncall.sre_requests",
 )
 
 
