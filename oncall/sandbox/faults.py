@@ -88,6 +88,13 @@ def _error_body(system: str, status: int) -> tuple[dict[str, str], bytes, str]:
     if system == "slack":
         text = "rate_limited" if status == 429 else "internal_error"
         return {}, text.encode(), "text/plain"
+    if system == "slack-api":
+        # The Web API's envelope, on its HTTP status: a 429 says `ratelimited` and when to come
+        # back (Retry-After, from the fault's headers); a 5xx names one of Slack's common errors.
+        if status == 429:
+            return {}, json.dumps({"ok": False, "error": "ratelimited"}).encode(), "application/json"
+        error = "service_unavailable" if status == 503 else "internal_error"
+        return {}, json.dumps({"ok": False, "error": error}).encode(), "application/json"
     headers: dict[str, str] = {}
     body: Any
     fake = next((spec.fake for spec in REGISTRY.values() if spec.fake.mount == system), None)

@@ -176,6 +176,11 @@ class Sandbox:
         return f"{self.url}/slack{self.state.slack.webhook_path}"
 
     @property
+    def slack_api_url(self) -> str:
+        """Stands in for `https://slack.com/api/` (with its slash: WebClient appends the method)."""
+        return f"{self.url}/slack-api/"
+
+    @property
     def github_url(self) -> str:
         return f"{self.url}/github"
 
