@@ -127,8 +127,8 @@ class SlackApi:
         return next((str(g["id"]) for g in groups if str(g.get("handle", "")).lower() == wanted), None)
 
     def group_members(self, group_id: str) -> list[str]:
-        """The user ids in the group (usergroups.list with include_users: the one call the fake
-        serves; usergroups.users.list would be a second scope-free call for the same list)."""
+        """The user ids in the group, from usergroups.list with include_users: the same scope
+        (usergroups:read) as usergroups.users.list, which the fake does not serve."""
         found = self._call(
             "usergroups.list", "user groups", lambda: self._client.usergroups_list(include_users=True)
         )
