@@ -38,6 +38,7 @@ CORE = (
     "oncall.charts",
     "oncall.ops_filing",
     "oncall.sre_requests",
+    "oncall.advocacy",
 )
 
 
