@@ -159,21 +159,6 @@ class History(Frozen):
         return next((s for s in reversed(self.shifts) if s.end <= window.start), None)
 
 
-def past_windows(window: TimeWindow, count: int) -> list[TimeWindow]:
-    """The `count` shifts before `window`, oldest first, each as long as it: a weekly hand-off's
-    previous weeks, a business-day summary's previous days."""
-    return [
-        TimeWindow(start=window.start - window.length * k, end=window.start - window.length * (k - 1))
-        for k in range(count, 0, -1)
-    ]
-
-
-def history_key(schedule: str, window: TimeWindow) -> str:
-    """One history per schedule and shift length: the weekly hand-off and the business-day
-    summary of one schedule keep their own trends."""
-    return variable_name(f"{schedule}/{int(window.length.total_seconds())}s")
-
-
 def encode(history: History) -> dict[str, Any]:
     """The Variable's value: versioned, the oldest shifts dropped until it fits Prefect's limit."""
     shifts = list(history.shifts)
