@@ -56,5 +56,10 @@ class Finding(Frozen):
 
     @property
     def fingerprint(self) -> str:
-        """Stable across runs and wording: the kind and the subject only."""
-        return hashlib.sha256(f"{self.kind.value}\0{self.subject}".encode()).hexdigest()[:16]
+        return fingerprint(self.kind, self.subject)
+
+
+def fingerprint(kind: FindingKind, subject: str) -> str:
+    """Stable across runs and wording: the kind and the subject only. A function too, so the
+    digest can name the finding behind an issue's marker without computing the finding."""
+    return hashlib.sha256(f"{kind.value}\0{subject}".encode()).hexdigest()[:16]
