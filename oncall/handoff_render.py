@@ -271,7 +271,8 @@ def _lines_within(title: str, lines: Iterable[str], total: int, limit: int = SLA
     return text if total else text + "\nnone"
 
 
-def _section(text: str) -> dict[str, Any]:
+def slack_section(text: str) -> dict[str, Any]:
+    """One mrkdwn section block, cut to Slack's limit (every Slack message of the project builds on it)."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": escape.cut(text, SLACK_SECTION)}}
 
 
@@ -296,7 +297,7 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
                 "text": escape.slack_plain(f"On-call hand-off: {c.schedule}", SLACK_HEADER),
             },
         },
-        _section(
+        slack_section(
             f"*Shift* {fmt_local(c.window.start, tz)} → {fmt_local(end, tz)}\n"
             f"*Outgoing* {escape.slack(s.outgoing.names)}\n*Incoming* {escape.slack(s.incoming.names)}"
         ),
@@ -317,20 +318,20 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         for k in s.kinds[:SLACK_ROWS]
     ]
     title = f"Noisiest kinds (runbook coverage {coverage_text(s)})" if known else "Noisiest kinds"
-    blocks.append(_section(_lines_within(title, kinds, len(s.kinds))))
+    blocks.append(slack_section(_lines_within(title, kinds, len(s.kinds))))
     still = [
         f"{priority_label(a.priority)} {_slack_ref(a)} {escape.slack(a.message, 120)} · "
         f"{fmt_duration(end - a.created_at)} · "
         f"{escape.slack(a.owner or 'unowned', 60)}{'' if a.acknowledged else ' · *not acked*'}"
         for a in s.still_open[:SLACK_ROWS]
     ]
-    blocks.append(_section(_lines_within(f"Still open ({len(s.still_open)})", still, len(s.still_open))))
+    blocks.append(slack_section(_lines_within(f"Still open ({len(s.still_open)})", still, len(s.still_open))))
     esc = [
         f"{priority_label(a.priority)} {_slack_ref(a)} {escape.slack(a.message, 120)} · "
         + (f"acked after {fmt_duration(a.ack_after)}" if a.ack_after else "*not acked*")
         for a in s.escalated[:SLACK_ROWS]
     ]
-    blocks.append(_section(_lines_within(f"Escalated ({len(s.escalated)})", esc, len(s.escalated))))
+    blocks.append(slack_section(_lines_within(f"Escalated ({len(s.escalated)})", esc, len(s.escalated))))
     coes = s.coe.incidents if s.coe is not None else {}
     incs = [
         f"{priority_label(i.priority)} {_slack_ref(i)} {escape.slack(i.message, 120)} · {i.status} · "
@@ -339,16 +340,16 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
         for i in s.incidents[:SLACK_ROWS]
     ]
     if "incidents" in c.missing:
-        blocks.append(_section(f"*Incidents*\nnot available from {c.source}"))
+        blocks.append(slack_section(f"*Incidents*\nnot available from {c.source}"))
     else:
-        blocks.append(_section(_lines_within(f"Incidents ({len(s.incidents)})", incs, len(s.incidents))))
+        blocks.append(slack_section(_lines_within(f"Incidents ({len(s.incidents)})", incs, len(s.incidents))))
     if s.coe is not None and s.coe.open_actions:
         acts = [
             f"{_slack_age(a.age)}{escape.slack_link(f'#{a.number}', a.url, 20)} {escape.slack(a.title, 120)}"
             for a in s.coe.open_actions[:SLACK_ROWS]
         ]
         n = len(s.coe.open_actions)
-        blocks.append(_section(_lines_within(f"Open corrective actions ({n})", acts, n)))
+        blocks.append(slack_section(_lines_within(f"Open corrective actions ({n})", acts, n)))
     context = f"Source: {c.source}"
     if c.missing:
         context += f" · not available: {', '.join(c.missing)}"

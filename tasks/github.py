@@ -155,3 +155,11 @@ def apply_filing(settings: Settings, repo: str, filing: Filing) -> IssueRef:
             gh.edit(repo, issue.number, state="closed", state_reason="completed")
             log.info("Closed %s: %s", issue.html_url, filing.reason)
         return issue
+
+
+@task(cache_policy=NO_CACHE)
+def rewrite_body(settings: Settings, repo: str, number: int, body: str) -> None:
+    """Replace an issue's whole body: only for an issue whose body the flow owns (the advocacy
+    digest's tracking issue says so in it). The same body twice is the same edit."""
+    with clients(settings) as run:
+        run.github().edit(repo, number, body=body)
