@@ -6,6 +6,10 @@ time; a secret in the URL is refused, since URLs are written to access logs), re
 64 KiB of body within a deadline, refuses what is not plain JSON, and for a closed incident or
 a closed P1/P2 alert posts the same event incident-watch emits, with the same event id, to the
 server's events API. Everything refused is logged with its reason and never forwarded.
+
+With a `SlackRoute` it also takes Slack's Events API at `POST /slack/events`: a ticket reaction
+on a message in an @SRE channel becomes the `oncall.sre.request.ticket` event (see
+`build_relay`). Either route alone is enough to run the relay.
 `deployments/relay_server.py` serves it with connection limits and timeouts.
 """
 
@@ -16,11 +20,15 @@ import hmac
 import json
 import logging
 import math
+import re
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import httpx
+from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -29,7 +37,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oncall.coe import coe_refusal
-from oncall.models import Priority, stand_in_id
+from oncall.models import Frozen, Priority, stand_in_id
+from oncall.sre_requests import ts_time
 from oncall.watch import EVENT, CoeCandidate
 
 log = logging.getLogger("oncall.relay")
@@ -37,6 +46,12 @@ MAX_BODY = 64 * 1024
 MAX_DEPTH = 32  # OpsGenie's webhook nests a few levels deep
 BODY_TIMEOUT = 10.0  # seconds for the whole body, once the headers are in
 AUTH_HEADER = "X-Oncall-Relay-Secret"
+# The event a ticket reaction becomes; the flow that files the request's issue is triggered by it.
+SRE_TICKET_EVENT = "oncall.sre.request.ticket"
+SLACK_WINDOW = 5 * 60  # seconds: slack_sdk's replay window, checked here too to log "stale"
+SLACK_POST_TIMEOUT = 2.0  # seconds for the post to Prefect: Slack wants its answer within 3
+_TICKET_NAMESPACE = uuid.UUID("5e1d7a0c-2b9f-4c61-8d3e-71c6e7a1f0b2")
+_SLACK_ID = re.compile(r"\A\w{1,64}\Z", re.ASCII)  # a user id (U…, W…) or an event id (Ev…)
 CLOSING = {"Close", "Delete", "IncidentClose", "IncidentResolve", "Resolve", "close", "resolve"}
 
 
@@ -155,6 +170,126 @@ def event_body(c: CoeCandidate, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class SlackRoute:
+    """What `POST /slack/events` needs: the Slack app's signing secret (never in a repr), the
+    channels where people ask @SRE, and the reaction that files a request's issue."""
+
+    signing_secret: str = field(repr=False)
+    channels: frozenset[str]
+    ticket_reaction: str
+
+    def __post_init__(self) -> None:
+        if not self.signing_secret.strip():
+            raise ValueError("the Slack route needs the app's signing secret (ONCALL_SLACK_SIGNING_SECRET)")
+
+
+class TicketRequest(Frozen):
+    """A ticket reaction on a message in an @SRE channel, as the Events API reported it."""
+
+    channel: str
+    ts: str
+    reaction: str
+    reactor: str
+    slack_event_id: str | None = None
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        # Slack's retries, a duplicate delivery and a second person's ticket reaction on the
+        # same message all name the same event, which Prefect keeps once.
+        return uuid.uuid5(_TICKET_NAMESPACE, f"{self.channel}:{self.ts}:{self.reaction}")
+
+    @property
+    def resource(self) -> dict[str, str]:
+        # The ts holds a dot, so read `channel` and `ts`, never split the resource id.
+        return {
+            "prefect.resource.id": f"slack.message.{self.channel}.{self.ts}",
+            "channel": self.channel,
+            "ts": self.ts,
+            "reactor": self.reactor,
+        }
+
+
+def _cut(value: object) -> str:
+    """A value from Slack's body for a log line or a reason: repr'd (no newline can forge a
+    log line) and short."""
+    return repr(value)[:60]
+
+
+def ticket_from_event(body: dict[str, Any], route: SlackRoute) -> tuple[TicketRequest | None, str]:
+    """The ticket request an `event_callback` reports, or None with the reason it is ignored."""
+    event = body.get("event")
+    if not isinstance(event, dict):
+        return None, "event_callback has no event object"
+    kind = event.get("type")
+    if kind != "reaction_added":
+        return None, f"event type {_cut(kind)} is not reaction_added"
+    reaction = event.get("reaction")
+    if reaction != route.ticket_reaction:
+        return None, f"reaction {_cut(reaction)} is not {route.ticket_reaction!r}"
+    item = event.get("item")
+    if not isinstance(item, dict) or item.get("type") != "message":
+        return None, "the reaction is not on a message"
+    channel, ts, reactor = item.get("channel"), item.get("ts"), event.get("user")
+    if not isinstance(channel, str) or channel not in route.channels:
+        return None, f"channel {_cut(channel)} is not an @SRE channel"
+    if not isinstance(ts, str) or ts_time(ts) is None:
+        return None, f"message ts {_cut(ts)} is not a Slack ts"
+    if not isinstance(reactor, str) or not _SLACK_ID.match(reactor):
+        return None, "the reaction has no user id"
+    event_id = body.get("event_id")
+    return TicketRequest(
+        channel=channel,
+        ts=ts,
+        reaction=reaction,
+        reactor=reactor,
+        slack_event_id=event_id if isinstance(event_id, str) and _SLACK_ID.match(event_id) else None,
+    ), "a ticket reaction on a request"
+
+
+def ticket_event_body(t: TicketRequest, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(t.event_id),
+            "occurred": now.isoformat(),
+            "event": SRE_TICKET_EVENT,
+            "resource": t.resource,
+            "payload": t.model_dump(),
+            "related": [],
+        }
+    ]
+
+
+class _RelayClock(Clock):
+    """slack_sdk's verifier, on the relay's clock (tests move it)."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock().timestamp()
+
+
+def _unsigned(verifier: SignatureVerifier, raw: bytes, headers: Any, now: datetime) -> str | None:
+    """Why a request is not Slack's, or None once slack_sdk has checked its signature. The
+    headers and the replay window are checked here first only to log a distinct reason."""
+    stamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
+    if not stamp or not signature:
+        return "no X-Slack-Signature or X-Slack-Request-Timestamp header"
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        return "X-Slack-Request-Timestamp is not a Unix time"
+    off = now.timestamp() - int(stamp)
+    if abs(off) > SLACK_WINDOW:
+        return f"stale X-Slack-Request-Timestamp ({off:+.0f} s off, over {SLACK_WINDOW} s)"
+    try:
+        raw.decode("utf-8")  # slack_sdk decodes the body to sign it; Slack's bodies are UTF-8
+    except UnicodeDecodeError:
+        return "the body is not UTF-8, so not Slack's"
+    if not verifier.is_valid(body=raw, timestamp=stamp, signature=signature):
+        return "X-Slack-Signature does not match the body"
+    return None
+
+
 class BodyTooLarge(Exception):
     """The body passed MAX_BODY; reading stopped there."""
 
@@ -211,8 +346,28 @@ class AccessLog:
             )
 
 
+async def _take_body(request: Request, sender: str, timeout: float) -> bytes | Response:
+    """The body, or the refusal to answer: too large (by Content-Length or once read past
+    MAX_BODY), not received in time, or its sender gone. One reader for every route."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        log.warning("relay: refused a %s-byte body", declared)
+        return _refuse(413, "body too large")
+    try:
+        return await _read_body(request, MAX_BODY, timeout)
+    except BodyTooLarge:
+        log.warning("relay: refused a body past %d bytes (stopped reading there)", MAX_BODY)
+        return _refuse(413, "body too large")
+    except TimeoutError:
+        log.warning("relay: refused a body not received within %g s from %s", timeout, sender)
+        return _refuse(408, "body not received in time")
+    except ClientDisconnect:
+        log.info("relay: %s hung up before its body was in", sender)
+        return _refuse(400, "client disconnected")
+
+
 def build_relay(
-    secret: str,
+    secret: str | None,
     api_url: str,
     *,
     threshold_minutes: float = 10,
@@ -220,19 +375,45 @@ def build_relay(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     body_timeout: float = BODY_TIMEOUT,
+    slack: SlackRoute | None = None,
 ) -> Starlette:
-    if not secret:
-        raise ValueError("the relay needs a shared secret (ONCALL_RELAY_SECRET)")
+    """The relay app: `POST /opsgenie` when `secret` is set, `POST /slack/events` when `slack`
+    is; at least one of them.
+
+    `/slack/events` takes what Slack's Events API sends. A request not signed with the signing
+    secret (slack_sdk's v0 HMAC, 5-minute window on `clock`) is a 401, a body over MAX_BODY a
+    413, a body that is not a JSON object a 400. A signed `url_verification` gets its challenge
+    back as JSON. A signed `reaction_added` of the ticket reaction on a message in a configured
+    channel becomes one `oncall.sre.request.ticket` event, with an id derived from channel, ts
+    and reaction so that Slack's retries and duplicates make the same event; anything else
+    signed gets a 200 and a log line, because Slack retries every non-2xx and turns delivery
+    off after too many failures.
+
+    Slack wants an answer within 3 s, so the post to Prefect has SLACK_POST_TIMEOUT (2 s). If
+    Prefect is unreachable or refuses, the answer is a 503: Slack then retries (at once, after
+    1 and after 5 minutes), which is what a reaction needs while Prefect restarts, and a retry
+    after a post that did land is the same event id, kept once. A ticket all of whose retries
+    fail is left for the sweep that finds unhandled ticket reactions.
+    """
+    if not secret and slack is None:
+        raise ValueError(
+            "the relay needs a shared secret (ONCALL_RELAY_SECRET) for OpsGenie or a Slack "
+            "signing secret (ONCALL_SLACK_SIGNING_SECRET) for Slack's Events API"
+        )
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    def prefect() -> httpx.AsyncClient:
+    def prefect(timeout: float = 10) -> httpx.AsyncClient:
         # One client per forwarded webhook: closes are rare, and this leaves no socket behind.
         return httpx.AsyncClient(
-            base_url=api_url.rstrip("/"), headers=headers, timeout=10, transport=transport
+            base_url=api_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
         )
 
+    def _sender(request: Request) -> str:
+        return request.client.host if request.client else "-"
+
     async def opsgenie(request: Request) -> Response:
-        sender = request.client.host if request.client else "-"
+        assert secret  # the route exists only with a secret
+        sender = _sender(request)
         if "token" in request.query_params:
             log.warning("relay: refused a webhook from %s with a secret in its URL", sender)
             return _refuse(401, f"send the secret in the {AUTH_HEADER} header; URLs are logged")
@@ -240,21 +421,11 @@ def build_relay(
         if not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("relay: refused a webhook with a wrong or missing secret from %s", sender)
             return _refuse(401, "forbidden")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            log.warning("relay: refused a %s-byte body", declared)
-            return _refuse(413, "body too large")
+        raw = await _take_body(request, sender, body_timeout)
+        if isinstance(raw, Response):
+            return raw
         try:
-            body = parse_body(await _read_body(request, MAX_BODY, body_timeout))
-        except BodyTooLarge:
-            log.warning("relay: refused a body past %d bytes (stopped reading there)", MAX_BODY)
-            return _refuse(413, "body too large")
-        except TimeoutError:
-            log.warning("relay: refused a body not received within %g s from %s", body_timeout, sender)
-            return _refuse(408, "body not received in time")
-        except ClientDisconnect:
-            log.info("relay: %s hung up before its body was in", sender)
-            return _refuse(400, "client disconnected")
+            body = parse_body(raw)
         except BadBody as exc:
             log.warning("relay: refused a webhook: %s", exc)
             return _refuse(400, str(exc))
@@ -278,6 +449,64 @@ def build_relay(
         log.info("relay: emitted %s for %s", EVENT, candidate.incident_id)
         return JSONResponse({"emitted": candidate.incident_id}, status_code=202)
 
-    return Starlette(
-        routes=[Route("/opsgenie", opsgenie, methods=["POST"])], middleware=[Middleware(AccessLog)]
-    )
+    verifier = SignatureVerifier(slack.signing_secret, _RelayClock(clock)) if slack else None
+
+    async def slack_events(request: Request) -> Response:
+        assert slack is not None and verifier is not None  # the route exists only with both
+        sender = _sender(request)
+        raw = await _take_body(request, sender, body_timeout)
+        if isinstance(raw, Response):
+            return raw
+        unsigned = _unsigned(verifier, raw, request.headers, clock())
+        if unsigned is not None:
+            log.warning("relay: refused a Slack request from %s: %s", sender, unsigned)
+            return _refuse(401, "forbidden")
+        try:
+            body = parse_body(raw)
+        except BadBody as exc:
+            log.warning("relay: refused a signed Slack request: %s", exc)
+            return _refuse(400, str(exc))
+        kind = body.get("type")
+        if kind == "url_verification":
+            challenge = body.get("challenge")
+            if not isinstance(challenge, str):
+                log.warning("relay: refused a Slack url_verification without a challenge")
+                return _refuse(400, "url_verification without a challenge")
+            log.info("relay: answered Slack's url_verification")
+            return JSONResponse({"challenge": challenge})
+        if kind != "event_callback":
+            log.info("relay: ignored a Slack request of type %s", _cut(kind))
+            return JSONResponse({"ignored": "not an event_callback"})
+        ticket, reason = ticket_from_event(body, slack)
+        if ticket is None:
+            log.info("relay: ignored a Slack event: %s", reason)
+            return JSONResponse({"ignored": reason})
+        retry = request.headers.get("x-slack-retry-num", "")
+        retried = (
+            f" (Slack's retry {retry})" if retry.isascii() and retry.isdigit() and len(retry) < 4 else ""
+        )
+        message = f"{ticket.channel}/{ticket.ts}"
+        try:
+            async with prefect(SLACK_POST_TIMEOUT) as client:
+                response = await client.post("/events", json=ticket_event_body(ticket, clock()))
+        except httpx.HTTPError as exc:
+            log.error("relay: Prefect unreachable for %s%s: %s", message, retried, type(exc).__name__)
+            return JSONResponse({"error": "Prefect unreachable"}, status_code=503)
+        if response.status_code >= 300:
+            log.error(
+                "relay: Prefect refused the event for %s%s: HTTP %d", message, retried, response.status_code
+            )
+            return JSONResponse({"error": "Prefect did not take the event"}, status_code=503)
+        log.info("relay: emitted %s for %s%s", SRE_TICKET_EVENT, message, retried)
+        return JSONResponse({"emitted": message})
+
+    routes = []
+    if secret:
+        routes.append(Route("/opsgenie", opsgenie, methods=["POST"]))
+    if slack is not None:
+        if not slack.channels:
+            log.warning(
+                "relay: no @SRE channels configured (ONCALL_SRE_CHANNELS): every ticket reaction is ignored"
+            )
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    return Starlette(routes=routes, middleware=[Middleware(AccessLog)])
