@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from oncall.clients.github import GitHubClient
     from oncall.clients.google import GoogleWorkspace
     from oncall.clients.slack import SlackWebhook
+    from oncall.clients.slack_api import SlackApi
     from oncall.settings import Settings
     from oncall.sources import AlertSource
     from oncall.sources.base import HttpOptions
@@ -126,6 +127,28 @@ class Clients:
             )
 
         return self._once("slack", build, lambda hook: hook.close())
+
+    @property
+    def has_slack_api(self) -> bool:
+        """Whether a Slack bot token is set: without one, @SRE requests are not read and the
+        webhook still posts, so callers ask first instead of catching the ConfigError."""
+        token = self.settings.slack_bot_token
+        return token is not None and bool(token.get_secret_value())
+
+    def slack_api(self) -> SlackApi:
+        """The Slack Web API with ONCALL_SLACK_BOT_TOKEN (a ConfigError naming it when unset)."""
+
+        def build() -> SlackApi:
+            from oncall.clients.slack_api import SlackApi
+
+            return SlackApi(
+                self.settings.require("slack_bot_token"),
+                self.settings.slack_api_url,
+                timeout=self.http["timeout"],
+                retries=max(0, self.settings.http_attempts - 1),
+            )
+
+        return self._once("slack_api", build, lambda api: None)  # urllib: no pool to close
 
     def close(self) -> None:
         """Close every client built here, the last built first; the first error is raised
