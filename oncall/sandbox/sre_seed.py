@@ -19,7 +19,8 @@ Decisions:
 - Each request declares the state it was made to have (`REQUESTS`), so a test can read it back
   through the core and compare, rather than trust this module's arithmetic.
 - Every link points at `sandbox.invalid` (`SANDBOX_WEB`), as the other seeded records do. The
-  hand-filed issue's link has the fake GitHub's page shape (`/github/<repo>/issues/<n>`), so a
+  hand-filed issue's link has the fake GitHub's page shape (`<web>/<repo>/issues/<n>`, the web
+  base `https://sandbox.invalid/github` unless the caller names the running sandbox's), so a
   caller gives `SreSeed.github_host` to `classify` to see it.
 - Times are counted back from the anchor and `ts` values are built from them, so a run with the
   same anchor seeds the same messages.
@@ -42,7 +43,7 @@ DEVHELP, PLATFORM = "C0DEVHELP", "C0PLATFORM"
 SRE_CHANNELS = (DEVHELP, PLATFORM)  # ONCALL_SRE_CHANNELS, as a JSON list (`sre_env`)
 GROUP, HANDLE = "S0SRE", "sre"
 OTHER_GROUP = "S0FRONTEND"
-GITHUB_HOST = SANDBOX_WEB.removeprefix("https://") + "/github"
+GITHUB_WEB = f"{SANDBOX_WEB}/github"  # where the fake GitHub's pages are, offline
 REQUEST_LABEL = "sre-request"
 SRE = f"<!subteam^{GROUP}|@{HANDLE}>"
 
@@ -281,7 +282,7 @@ class SreSeed:
     ticket_channel: str
     ticket_ts: str  # the request with the ticket reaction
     tracked_issue: int  # the hand-filed issue in the runbook repository
-    github_host: str  # for `classify`: the host and path its link is on
+    github_host: str  # for `classify`: the host (and path) its link is on, without the scheme
     requests: tuple[SeededRequest, ...] = field(default=())
 
     def intended(self) -> dict[RequestState, int]:
@@ -334,9 +335,10 @@ def _tracked_issue(state: SandboxState, at: datetime) -> int:
     return int(issue["number"])
 
 
-def seed_sre_requests(state: SandboxState, anchor: datetime) -> SreSeed:
+def seed_sre_requests(state: SandboxState, anchor: datetime, *, github_web: str = GITHUB_WEB) -> SreSeed:
     """The channels, users, @sre group and the day's requests and chatter in `state.slack_api`,
-    and the one hand-filed issue a request links to in `state.github`."""
+    and the one hand-filed issue a request links to in `state.github`, linked on `github_web`
+    (a running sandbox's `github_url` makes the link open its page)."""
     api = state.slack_api
     engineer = TEAM_IDS[_on_call_engineer(anchor)["id"]]
     members = tuple(i for i in TEAM_IDS.values() if i != engineer)
@@ -376,7 +378,7 @@ def seed_sre_requests(state: SandboxState, anchor: datetime) -> SreSeed:
             text = reply.text
             if "{issue}" in text:
                 tracked = _tracked_issue(state, when)
-                url = f"{SANDBOX_WEB}/github/{state.runbook_repo}/issues/{tracked}"
+                url = f"{github_web.rstrip('/')}/{state.runbook_repo}/issues/{tracked}"
                 text = text.replace("{issue}", f"<{url}|#{tracked}>")
             user = engineer if reply.user == ONCALL else reply.user
             api.add_message(spec.channel, text, user=user, ts=_ts(when, n), thread_ts=ts)
@@ -392,7 +394,7 @@ def seed_sre_requests(state: SandboxState, anchor: datetime) -> SreSeed:
         ticket_channel=ticket.channel,
         ticket_ts=ticket.ts,
         tracked_issue=tracked,
-        github_host=GITHUB_HOST,
+        github_host=github_web.split("://", 1)[-1].rstrip("/"),
         requests=tuple(seeded),
     )
 

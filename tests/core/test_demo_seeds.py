@@ -29,6 +29,7 @@ from oncall.sandbox.sre_seed import (
     seed_sre_requests,
     sre_env,
 )
+from oncall.sandbox.urls import SANDBOX_WEB
 from oncall.settings import Settings, load_settings
 from oncall.sre_requests import (
     RequestState,
@@ -310,3 +311,15 @@ def test_the_digest_shows_ages_idle_days_and_the_week_closed(
     )
     assert not any(r.new for r in d.rows)
     assert [i.title for i in d.closed] == [s.title for s in ISSUES if s.closed_days is not None]
+
+
+def test_the_tracked_link_is_the_issue_page_the_fake_serves(
+    seeded: tuple[SandboxState, SreSeed, list[int]], sandbox: Sandbox
+) -> None:
+    state, sre, _ = seeded
+    tracked = _by_key(sre, _in_memory(state, sre))["learn-ai-bucket"]
+    with GitHubClient(state.github.token, base_url=sandbox.github_url, write_interval=0, timeout=5) as gh:
+        served = gh.list_issues(state.runbook_repo, REQUEST_LABEL)
+    assert [i.number for i in served] == [sre.tracked_issue]
+    # The demo's offline pages put the sandbox's host back to sandbox.invalid, as the seed links it.
+    assert served[0].html_url.replace(sandbox.url, SANDBOX_WEB) == tracked.issue_url
