@@ -436,7 +436,7 @@ def cmd_runbook_check(args: argparse.Namespace) -> int:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
-    from deployments.relay import build_relay
+    from deployments.relay import SlackRoute, build_relay
     from deployments.relay_server import relay_config, serve_relay
     from oncall.settings import load_settings
 
@@ -448,13 +448,31 @@ def cmd_relay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    signing = settings.slack_signing_secret
+    slack = (
+        SlackRoute(
+            signing_secret=settings.require("slack_signing_secret"),
+            channels=frozenset(settings.sre_channels),
+            ticket_reaction=settings.sre_ticket_reaction,
+        )
+        if signing is not None and signing.get_secret_value()
+        else None
+    )
+    # With no Slack route the OpsGenie secret is required, and its error names where to set it.
+    secret = settings.require("relay_secret") if slack is None or settings.relay_secret else None
     app = build_relay(
-        settings.require("relay_secret"),
+        secret,
         api_url,
         threshold_minutes=settings.coe_threshold_minutes,
         api_key=os.environ.get("PREFECT_API_KEY"),
+        slack=slack,
     )
-    print(f"relay: POST http://{args.host}:{args.port}/opsgenie (secret in the X-Oncall-Relay-Secret header)")
+    if secret:
+        print(
+            f"relay: POST http://{args.host}:{args.port}/opsgenie (secret in the X-Oncall-Relay-Secret header)"
+        )
+    if slack:
+        print(f"relay: POST http://{args.host}:{args.port}/slack/events (Slack's Events API, signed)")
     serve_relay(relay_config(app, args.host, args.port))
     return 0
 
