@@ -7,8 +7,8 @@ answered by the on-call engineer, answered within minutes, acknowledged only (ðŸ
 issue someone filed by hand and linked in the thread, and left for the next engineer: one
 overnight at 02:30 New York time, one whose only ðŸ‘€ is the requester's own, one whose requester
 bumps it alone, and one hostile text (markup, HTML, `<!channel>`, thousands of characters) that
-every renderer must make harmless. One more carries the `ticket` reaction, which the demo turns
-into an issue. Around them, ordinary chatter, a thread reply and a bot post that name the group
+every renderer must make harmless. A second acknowledged one carries the `ticket` reaction,
+which the demo turns into an issue. Around them, ordinary chatter, a thread reply and a bot post that name the group
 without being requests, and a mention of another group.
 
 Decisions:
