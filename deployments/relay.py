@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -270,7 +270,9 @@ class _RelayClock(Clock):
         return self._clock().timestamp()
 
 
-def _unsigned(verifier: SignatureVerifier, raw: bytes, headers: Any, now: datetime) -> str | None:
+def _unsigned(
+    verifier: SignatureVerifier, raw: bytes, headers: Mapping[str, str], now: datetime
+) -> str | None:
     """Why a request is not Slack's, or None once slack_sdk has checked its signature. The
     headers and the replay window are checked here first only to log a distinct reason."""
     stamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
