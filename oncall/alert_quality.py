@@ -65,20 +65,19 @@ def _example(alert: Alert) -> Example:
     )
 
 
-def _examples(alerts: Iterable[Alert]) -> tuple[Example, ...]:
-    """The most recent few, newest first; equal instants by id, so reruns agree."""
-    newest = heapq.nlargest(EXAMPLES, alerts, key=lambda a: (a.created_at, a.id))
-    return tuple(_example(a) for a in newest)
+def _examples(oldest_first: list[Alert]) -> tuple[Example, ...]:
+    """The most recent few, newest first, of alerts in `_in_order`'s order."""
+    return tuple(_example(a) for a in reversed(oldest_first[-EXAMPLES:]))
+
+
+def _in_order(alerts: Iterable[Alert]) -> list[Alert]:
+    """Oldest first, equal instants by id: every list below keeps this order, so examples and
+    worst nights are the same whatever order the source listed the alerts in."""
+    return sorted(alerts, key=lambda a: (a.created_at, a.id))
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
-def _closed_at(alert: Alert) -> datetime | None:
-    if alert.is_open or alert.close_after is None:
-        return None
-    return alert.created_at + alert.close_after
 
 
 def _acknowledged(alert: Alert) -> bool:
@@ -109,15 +108,19 @@ def findings(
     """Every finding over the alerts created in `window`, most pages first, then by kind and
     subject, so the same input always gives the same list. `incidents=None` says the source has
     no incidents at all (then no P1 can lack one); `[]` says it has them and none was opened."""
-    in_window = [a for a in alerts if window.contains(a.created_at)]
+    start, end = window.start, window.end
+    in_window = _in_order(a for a in alerts if start <= a.created_at < end)
     by_kind: dict[str, list[Alert]] = defaultdict(list)
+    kinds: dict[str, str] = {}  # a window repeats its titles: each is read once
     for alert in in_window:
-        by_kind[alert_kind(alert.message)].append(alert)
+        kind = kinds.get(alert.message)
+        if kind is None:
+            kind = kinds[alert.message] = alert_kind(alert.message)
+        by_kind[kind].append(alert)
     out: list[Finding] = []
     total = len(in_window)
     days = window.length.total_seconds() / 86400
     for kind, group in by_kind.items():
-        group.sort(key=lambda a: (a.created_at, a.id))
         out += _flapping(kind, group, thresholds)
         out += _noise(kind, group, thresholds, days, total)
         out += _unactionable(kind, group, thresholds)
@@ -138,7 +141,7 @@ def _flapping(kind: str, group: list[Alert], t: Thresholds) -> list[Finding]:
     """Cycles are the kind's alerts that opened and closed in the window; a reopen is an alert
     created within `flap_reopen_minutes` after an earlier one of its kind closed. `group` is
     oldest first; the closes not yet passed wait in a heap, so each alert is looked at once."""
-    cycles = sum(1 for a in group if not a.is_open)
+    cycles = 0
     pending: list[datetime] = []
     last_close: datetime | None = None
     reopen = timedelta(minutes=t.flap_reopen_minutes)
@@ -151,9 +154,10 @@ def _flapping(kind: str, group: list[Alert], t: Thresholds) -> list[Finding]:
             reopens += 1
             gap = alert.created_at - last_close
             quickest = gap if quickest is None or gap < quickest else quickest
-        closed = _closed_at(alert)
-        if closed is not None:
-            heapq.heappush(pending, closed)
+        if alert.status == "closed":
+            cycles += 1
+            if alert.close_after is not None:
+                heapq.heappush(pending, alert.created_at + alert.close_after)
     if cycles < t.flap_min_cycles and not reopens:
         return []
     evidence: dict[str, int | float | str] = {"cycles": cycles, "reopens": reopens, "alerts": len(group)}
@@ -401,7 +405,7 @@ def _repeat_incidents(incidents: Sequence[Incident], window: TimeWindow, t: Thre
     for service, group in by_service.items():
         if len(group) < t.repeat_incident_min:
             continue
-        newest = heapq.nlargest(EXAMPLES, group, key=lambda i: (i.created_at, i.id))
+        newest = sorted(group, key=lambda i: (i.created_at, i.id), reverse=True)[:EXAMPLES]
         out.append(
             Finding(
                 kind=FindingKind.REPEAT_INCIDENTS,
@@ -456,7 +460,7 @@ def runbook_findings(runbook: Runbook, coverage: Iterable[KindCoverage] = ()) ->
                 summary=", ".join(flags),
                 pages=len(hits),
                 evidence=evidence,
-                examples=_examples(hits),
+                examples=_examples(_in_order(hits)),
             )
         )
     for kc in cover:
@@ -472,7 +476,7 @@ def runbook_findings(runbook: Runbook, coverage: Iterable[KindCoverage] = ()) ->
                 summary="its runbook link does not resolve",
                 pages=len(kc.alerts),
                 evidence=evidence,
-                examples=_examples(kc.alerts),
+                examples=_examples(_in_order(kc.alerts)),
             )
         )
     return ranked(out)

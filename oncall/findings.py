@@ -21,7 +21,7 @@ from oncall.models import Frozen, Priority
 class FindingKind(StrEnum):
     FLAPPING = "flapping"  # opened and closed again and again, or reopened soon after closing
     NOISE = "noise"  # pages more often a day than the threshold
-    NOBODY_ACKED = "nobody-acked"  # closed by someone without anyone acknowledging or noting it
+    NOBODY_ACKED = "nobody-acked"  # closed unacknowledged: by a person, or by the system after minutes
     RESOLVED_ITSELF = "resolved-itself"  # auto-closed within minutes, nobody acting
     SLEEP_LOAD = "sleep-load"  # pages in the team's night, per rotation (and per person, opt-in)
     ESCALATION_MISS = "escalation-miss"  # a P1/P2 nobody acknowledged within the escalation time
