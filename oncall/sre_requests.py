@@ -188,9 +188,10 @@ class SreRequest(Frozen):
 
 def issue_urls(text: str, github_host: str = "github.com") -> list[str]:
     """GitHub issue links in the text (Slack wraps them as `<url>` or `<url|label>`); pull
-    requests and other pages are not issues."""
-    host = re.escape(github_host)
-    return re.findall(rf"https://{host}/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/issues/[0-9]+(?![0-9])", text, re.I)
+    requests and other pages are not issues. The host is https unless it names its scheme, and
+    may carry a path: a GitHub Enterprise behind a prefix, the sandbox's `http://127.0.0.1:8000/github`."""
+    web = github_host.rstrip("/") if "://" in github_host else f"https://{github_host.rstrip('/')}"
+    return re.findall(rf"{re.escape(web)}/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/issues/[0-9]+(?![0-9])", text, re.I)
 
 
 def classify(

@@ -272,6 +272,14 @@ def test_an_enterprise_host_tracks_its_own_issues() -> None:
     assert (r.state, r.issue_url) == (RequestState.TRACKED, link)
 
 
+def test_a_host_with_its_scheme_and_a_path_tracks_its_own_issues() -> None:
+    """The sandbox serves GitHub's pages at http://127.0.0.1:PORT/github."""
+    link = "http://127.0.0.1:8000/github/acme/ops/issues/3"
+    r = state(msg(), [reply(9, OTHER, f"<{link}|#3>")], github_host="http://127.0.0.1:8000/github")
+    assert (r.state, r.issue_url) == (RequestState.TRACKED, link)
+    assert state(msg(), [reply(9, OTHER, f"<{link}>")]).state is RequestState.UNANSWERED
+
+
 def test_precedence_is_tracked_then_answered_then_acknowledged() -> None:
     acked = msg(reactions=[{"name": "eyes", "users": [SRE]}])
     assert state(acked).state is RequestState.ACKNOWLEDGED
