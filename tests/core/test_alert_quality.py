@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from oncall.alert_quality import ALL_ROTATIONS, EXAMPLES, Thresholds, findings, runbook_findings
-from oncall.clock import BusinessHours, SleepHours
+from oncall.clock import BusinessHours, SleepHours, interruption
+from oncall.coe import related_alerts
 from oncall.findings import Finding, FindingKind
 from oncall.gaps import KindCoverage
 from oncall.kinds import alert_kind
@@ -577,3 +578,57 @@ def test_fifty_thousand_alerts_over_eight_shifts_count_as_a_plain_recount_does()
     assert load.evidence["business"] + load.evidence["off"] + load.evidence["sleep"] == len(inside)  # type: ignore[operator]
     assert all(len(f.examples) <= EXAMPLES for f in found)
     assert date.fromisoformat(str(load.evidence["worst_night"])) >= window.start.date() - timedelta(days=1)
+
+
+def test_p1s_without_an_incident_agree_with_asking_every_incident_about_every_alert() -> None:
+    """The core asks `related_alerts` about the P1s and tagged alerts near each incident only;
+    asking it about every alert, incident by incident, must leave the same P1s unclaimed."""
+    rng = random.Random(3)
+    alerts = [
+        alert(
+            rng.choice([FLAP, NOISY, OTHER]),
+            at=START + timedelta(minutes=rng.randrange(7 * 24 * 60)),
+            priority=rng.choice([Priority.P1, Priority.P2, Priority.P3, None]),
+            tags=rng.choice([(), (), ("incident-3",), ("i5",)]),
+        )
+        for _ in range(400)
+    ]
+    incs = [
+        incident(
+            id=f"i{k}",
+            tiny_id=str(k),
+            priority=rng.choice([Priority.P1, Priority.P2, None]),
+            created_at=(at := START + timedelta(minutes=rng.randrange(7 * 24 * 60))),
+            resolved_at=at + timedelta(minutes=rng.randrange(5, 600)),
+        )
+        for k in range(12)
+    ]
+    claimed = {a.id for inc in incs for a in related_alerts(inc, alerts)}
+    expected = Counter(
+        alert_kind(a.message) for a in alerts if a.priority is Priority.P1 and a.id not in claimed
+    )
+    found = of(FindingKind.P1_NO_INCIDENT, run(alerts, incs))
+    assert {f.subject: f.pages for f in found} == dict(expected)
+    assert 0 < sum(expected.values()) < sum(a.priority is Priority.P1 for a in alerts)  # both sides exercised
+
+
+def test_the_parts_of_the_day_and_nights_agree_with_the_clock_asked_alert_by_alert() -> None:
+    """The core asks the clock once per local minute of the week and side of the night; asking
+    it about each alert in New York across the end of DST must give the same counts."""
+    rng = random.Random(11)
+    window = TimeWindow(start=datetime(2026, 10, 20, tzinfo=UTC), end=datetime(2026, 11, 10, tzinfo=UTC))
+    alerts = [
+        alert(OTHER, at=window.start + timedelta(seconds=rng.randrange(int(window.length.total_seconds()))))
+        for _ in range(3000)
+    ]
+    parts = Counter(interruption(a.created_at, TZ, BUSINESS, SLEEP) for a in alerts)
+    nights = Counter(SLEEP.night_of(a.created_at, TZ) for a in alerts if SLEEP.contains(a.created_at, TZ))
+    worst = max(nights.values())
+    (load,) = of(FindingKind.SLEEP_LOAD, run(alerts, window=window))
+    assert (load.evidence["business"], load.evidence["off"], load.evidence["sleep"]) == (
+        parts["business"],
+        parts["off"],
+        parts["sleep"],
+    )
+    assert load.evidence["worst_night_pages"] == worst
+    assert load.evidence["worst_night"] == max(n for n, c in nights.items() if c == worst).isoformat()
