@@ -273,6 +273,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gaps.set_defaults(func=commands.cmd_gaps)
 
+    ops = _command(
+        sub,
+        "ops-review",
+        help="run ops-review now: file operational-safety findings, write the advocacy digest",
+        description="Find what paged too often, flapped, was never acted on, woke people, escalated "
+        "or repeated in the window; file one GitHub issue per finding (or update the one that "
+        "exists); and rank every open operational-safety issue by what it has cost. Use --dry-run "
+        "first. Not `oncall coe review`, the COE meeting's agenda. The review is written under "
+        "ONCALL_OUT_DIR (default: out/).",
+        examples=(
+            "oncall ops-review --dry-run             # last week's findings; files nothing",
+            "oncall ops-review --window -14d --slack  # two weeks, filed, and posted to Slack",
+        ),
+    )
+    ops.add_argument(
+        "--window",
+        default="-7d",
+        help="window start: a span back from its end such as -7d, -2w, or an ISO time (default: -7d)",
+    )
+    ops.add_argument(
+        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
+    )
+    ops.add_argument("--repo", help="owner/name that gets the issues (default: ONCALL_GITHUB_REPO)")
+    ops.add_argument(
+        "--label", help="label on operational-safety issues (default: ONCALL_OPS_LABEL, operational-safety)"
+    )
+    ops.add_argument(
+        "--max-issues",
+        type=_non_negative,
+        help="most issues filed or reopened (default: ONCALL_OPS_MAX_ISSUES, 5)",
+    )
+    ops.add_argument("--slack", action="store_true", help="also post the review to Slack (once per window)")
+    ops.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
+    ops.set_defaults(func=commands.cmd_ops_review)
+
     incidents = _command(
         sub,
         "incidents",

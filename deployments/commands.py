@@ -257,6 +257,38 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ops_review(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    settings = load_settings()
+    tz = _zone_and_hours(settings, None, None)
+    _window("--window", args.window, args.end, tz)
+    if not (args.repo or settings.github_repo):
+        raise InputError(
+            "no repository for ops-review issues: pass --repo OWNER/NAME or set ONCALL_GITHUB_REPO"
+        )
+    server = _prefect_server()
+    deliver: list[Literal["artifact", "slack", "file"]] = ["artifact", "file"] if server else ["file"]
+    if args.slack:
+        deliver.append("slack")
+    flow_env()
+    from flows.ops_review import ops_review
+
+    result = ops_review(
+        window=args.window,
+        window_end=args.end,
+        repo=args.repo,
+        label=args.label,
+        max_issues=args.max_issues,
+        deliver=deliver,
+        dry_run=args.dry_run,
+    )
+    print(", ".join(f"{k}: {v}" for k, v in result.items()))
+    report = Path(settings.out_dir) / "ops-review.md"
+    print(f"review written to {report}" + (f"; artifact on {server}" if server else ""), file=sys.stderr)
+    return 0
+
+
 def cmd_coe_prep(args: argparse.Namespace) -> int:
     from oncall.settings import load_settings
 

@@ -29,6 +29,8 @@ GAPS_SLUG = "daily-gaps"
 GAPS_CRON = "30 8 * * *"  # before the working day in every zone a team is likely to use
 REVIEW = "coe-review"
 REVIEW_SLUG = "review-meeting"
+OPS = "ops-review"
+OPS_SLUG = "weekly-ops-review"
 SUMMARY_DELIVERY = ["artifact", "slack"]
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -135,8 +137,8 @@ def schedules(settings: Settings) -> list[Schedule]:
 
 def deployment_schedules(settings: Settings) -> dict[str, list[Schedule]]:
     """Every schedule that follows the settings, by deployment. runbook-gaps' daily run keeps its
-    hour and follows the team's zone; coe-review follows the review cadence; incident-watch's
-    interval follows no setting."""
+    hour and follows the team's zone; coe-review follows the review cadence; ops-review runs at
+    `ops_review_cron` in the team's zone; incident-watch's interval follows no setting."""
     from oncall.coe_review import review_rrule
 
     gaps = Schedule(deployment=GAPS, slug=GAPS_SLUG, cron=GAPS_CRON, timezone=settings.team_timezone)
@@ -148,7 +150,8 @@ def deployment_schedules(settings: Settings) -> dict[str, list[Schedule]]:
         ),
         timezone=settings.team_timezone,
     )
-    return {HANDOFF: schedules(settings), GAPS: [gaps], REVIEW: [review]}
+    ops = Schedule(deployment=OPS, slug=OPS_SLUG, cron=settings.ops_review_cron, timezone=settings.team_timezone)
+    return {HANDOFF: schedules(settings), GAPS: [gaps], REVIEW: [review], OPS: [ops]}
 
 
 def render(spec: dict[str, Any], settings: Settings, source: str = "prefect.yaml") -> dict[str, Any]:

@@ -39,6 +39,9 @@ CORE = (
     "oncall.ops_filing",
     "oncall.sre_requests",
     "oncall.advocacy",
+    "oncall.alert_quality",
+    "oncall.ops_review",
+    "oncall.sre_tickets",
 )
 
 
