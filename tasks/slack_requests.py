@@ -231,3 +231,58 @@ def read_requests(
         skipped=skipped,
         report=report,
     )
+
+
+class SlackThread(Frozen):
+    """One message read again right before a ticket's steps: it, its replies, which of them an
+    app posted, and its permalink."""
+
+    message: SlackMessage
+    replies: tuple[SlackMessage, ...] = ()
+    bot_replies: frozenset[str] = frozenset()
+    permalink: str | None = None
+
+
+@task(retries=2, retry_delay_seconds=10, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
+def read_thread(settings: Settings, channel: str, ts: str) -> SlackThread | None:
+    """The message and its whole thread (conversations.replies gives the parent first, with its
+    reactions), and its permalink; None, said in the log, when it was deleted."""
+    with clients(settings) as run:
+        api = run.slack_api()
+        try:
+            raw = api.replies(channel, ts)
+            parent = next((r for r in raw if r.get("ts") == ts), None)
+            message = message_from_api(channel, parent)
+            link = api.permalink(channel, ts) if message is not None else None
+        except MessageNotFoundError:
+            message = None
+    if message is None:
+        get_run_logger().info("Skipping the message %s in %s: it was deleted before this run", ts, channel)
+        return None
+    replies, bots = _thread(channel, ts, raw)
+    return SlackThread(message=message, replies=replies, bot_replies=bots, permalink=link)
+
+
+@task(retries=2, retry_delay_seconds=10, retry_condition_fn=outage_only, cache_policy=NO_CACHE)
+def sre_group_id(settings: Settings) -> str | None:
+    """The SRE user group's id (ONCALL_SRE_GROUP by handle), None when Slack has none."""
+    with clients(settings) as run:
+        return run.slack_api().group_id(settings.sre_group)
+
+
+@task(cache_policy=NO_CACHE)
+def post_ticket_reply(settings: Settings, channel: str, ts: str, text: str) -> str:
+    """Reply in the request's thread; never retried (a lost answer may hide a posted reply: the
+    next run finds it by its link). Returns the reply's ts."""
+    with clients(settings) as run:
+        posted = run.slack_api().post_reply(channel, ts, text)
+    get_run_logger().info("Replied in the thread of %s in %s", ts, channel)
+    return posted
+
+
+@task(cache_policy=NO_CACHE)
+def add_done_reaction(settings: Settings, channel: str, ts: str) -> None:
+    """Mark the request filed with ONCALL_SRE_DONE_REACTION (done already counts as done)."""
+    with clients(settings) as run:
+        run.slack_api().add_reaction(channel, ts, settings.sre_done_reaction)
+    get_run_logger().info("Reacted :%s: on %s in %s", settings.sre_done_reaction.strip(":"), ts, channel)

@@ -18,7 +18,7 @@ from oncall.sandbox.server import Sandbox, SandboxState
 from oncall.sandbox.slack_api_fake import SlackApiState
 from oncall.settings import Settings, load_settings
 from oncall.sre_requests import RequestState
-from tasks.slack_requests import read_requests
+from tasks.slack_requests import read_requests, read_thread
 
 TOKEN = "xoxb-canary-requests-task-3c9d"
 CHANNELS = ("C0REQA", "C0REQB", "C0REQC")
@@ -162,3 +162,20 @@ def test_no_bot_token_reads_nothing(seeded: tuple[Sandbox, dict[RequestState, in
     with disable_run_logger():
         assert read_requests.fn(_settings(sb, slack_bot_token=None), WINDOW) is None
     assert sum(calls.values()) == 0
+
+
+def test_a_message_deleted_before_the_run_is_a_skip_not_an_error(
+    seeded: tuple[Sandbox, dict[RequestState, int], int],
+) -> None:
+    sb, _, _ = seeded
+    api = sb.state.slack_api
+    gone = api.add_message(CHANNELS[0], f"<!subteam^{SRE}> soon deleted", user=ASKER)["ts"]
+    kept = api.add_message(CHANNELS[0], f"<!subteam^{SRE}> still here", user=ASKER)["ts"]
+    api.add_message(CHANNELS[0], "looking", user=MEMBER, thread_ts=kept)
+    api.delete_message(CHANNELS[0], gone)
+    with disable_run_logger():
+        assert read_thread.fn(_settings(sb), CHANNELS[0], gone) is None
+        thread = read_thread.fn(_settings(sb), CHANNELS[0], kept)
+    assert thread is not None and thread.message.ts == kept
+    assert [r.text for r in thread.replies] == ["looking"] and thread.bot_replies == frozenset()
+    assert thread.permalink is not None and thread.permalink.endswith(f"/p{kept.replace('.', '')}")
