@@ -24,6 +24,7 @@ from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_once, publish_markdown, write_output
 from tasks.github import read_runbook
 from tasks.locks import exclusive
+from tasks.trends import shift_trend
 
 Delivery = Literal["artifact", "slack", "file"]
 
@@ -121,6 +122,17 @@ def shift_handoff(
             matcher,
             coe,
         )
+        trend = shift_trend(
+            settings,
+            name,
+            window,
+            shift_alerts.result(),
+            tz,
+            hours,
+            summary.runbook_coverage,
+            store=not dry_run,
+        )
+        summary = summary.model_copy(update={"trend": trend})
         markdown = render_markdown(summary)
         payload = render_slack(summary)
         log.info(

@@ -17,6 +17,7 @@ from oncall.coverage import Matcher
 from oncall.handoff_coe import CoeNotes
 from oncall.kinds import alert_kind
 from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow, priority_rank
+from oncall.trends import ShiftStats
 
 
 class _Frozen(BaseModel):
@@ -66,6 +67,7 @@ class HandoffSummary(_Frozen):
     incidents: list[Incident]
     runbook_coverage: float | None = None  # share of kinds with an entry; None when no runbook was read
     coe: CoeNotes | None = None  # None when no COE tracker is configured (or it could not be read)
+    trend: list[ShiftStats] = []  # the last shifts, oldest first, this one last (tasks/trends.py)
 
 
 def _mean(values: list[timedelta]) -> timedelta | None:

@@ -17,10 +17,12 @@ from datetime import timedelta
 from typing import Any
 
 from oncall import escape
+from oncall.charts import sparkline
 from oncall.clock import fmt_duration, fmt_local
 from oncall.handoff import HandoffSummary, KindStat
 from oncall.handoff_coe import CoeNotes, IncidentCoe
 from oncall.models import Alert, Incident, priority_label
+from oncall.trends import compare, trend_markdown
 
 MD_ROWS = 25
 SLACK_ROWS = 10
@@ -104,6 +106,40 @@ def _table(header: list[str], rows: list[list[str]], total: int, noun: str) -> s
     return "\n".join(lines)
 
 
+def _trend_markdown(s: HandoffSummary) -> list[str]:
+    """This shift beside the previous one, then the last shifts as trends; none before a second shift."""
+    if len(s.trend) < 2:
+        return []
+    rows = [f"| {c.name} | {c.now} | {c.before} | {c.delta} |" for c in compare(s.trend[-1], s.trend[-2])]
+    return [
+        "",
+        "## Compared with the previous shift",
+        "",
+        "| | This shift | Previous | Change |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+        f"## Last {len(s.trend)} shifts",
+        "",
+        *trend_markdown(s.trend, s.context.timezone),
+    ]
+
+
+def _trend_slack(s: HandoffSummary) -> list[dict[str, Any]]:
+    if len(s.trend) < 2:
+        return []
+    changes = {c.name: c for c in compare(s.trend[-1], s.trend[-2])}
+    lines = [
+        f"{name} `{sparkline(values)}` {changes[name].now} ({changes[name].delta} on the previous shift)"
+        for name, values in (
+            ("Alerts", [t.alerts for t in s.trend]),
+            ("After hours", [t.after_hours for t in s.trend]),
+            ("Sleep hours", [t.sleep for t in s.trend]),
+        )
+    ]
+    return [slack_section(f"*Last {len(s.trend)} shifts*\n" + "\n".join(lines))]
+
+
 def render_markdown(s: HandoffSummary) -> str:
     """The full report; tables hold the first rows, each list says how many it left out."""
     c = s.context
@@ -133,6 +169,7 @@ def render_markdown(s: HandoffSummary) -> str:
         f"- Acknowledged: {s.acknowledged} · MTTA **{fmt_duration(s.mtta)}**",
         f"- Closed: {s.closed} · MTTR **{fmt_duration(s.mttr)}**",
         f"- Escalated: **{len(s.escalated)}** · still open: **{len(s.still_open)}** · incidents: **{len(s.incidents)}**",
+        *_trend_markdown(s),
         "",
         f"## Noisiest alert kinds ({len(s.kinds)})",
         "",
@@ -310,6 +347,7 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
                 {"type": "mrkdwn", "text": f"*MTTA / MTTR*\n{fmt_duration(s.mtta)} / {fmt_duration(s.mttr)}"},
             ],
         },
+        *_trend_slack(s),
     ]
     known = s.runbook_coverage is not None
     kinds = [

@@ -149,14 +149,32 @@ class History(Frozen):
         return [w for w in windows if self.get(w) is None]
 
     def with_shifts(self, shifts: Iterable[ShiftStats], keep: int) -> History:
-        """These shifts added (a shift of the same window replaced), the newest `keep` kept."""
-        by_window = {(s.start, s.end): s for s in self.shifts}
-        by_window.update({(s.start, s.end): s for s in shifts})
-        return History(shifts=tuple(sorted(by_window.values(), key=lambda s: s.start)[-keep:]))
+        """These shifts added (a shift of the same window replaced), then the newest others up
+        to `keep` in all. The added ones always stay: a hand-off run by hand for a past week
+        keeps its own trend, or its rerun would read those weeks' alerts again."""
+        added = {(s.start, s.end): s for s in sorted(shifts, key=lambda s: s.start)[-keep:]}
+        others = sorted((s for s in self.shifts if (s.start, s.end) not in added), key=lambda s: s.start)
+        kept = [*added.values(), *others[len(others) - max(0, keep - len(added)) :]]
+        return History(shifts=tuple(sorted(kept, key=lambda s: s.start)))
 
     def before(self, window: TimeWindow) -> ShiftStats | None:
         """The newest stored shift that ended by `window`'s start: the one to compare with."""
         return next((s for s in reversed(self.shifts) if s.end <= window.start), None)
+
+
+def past_windows(window: TimeWindow, count: int) -> list[TimeWindow]:
+    """The `count` shifts before `window`, oldest first, each as long as it: a weekly hand-off's
+    previous weeks, a business-day summary's previous days."""
+    return [
+        TimeWindow(start=window.start - window.length * k, end=window.start - window.length * (k - 1))
+        for k in range(count, 0, -1)
+    ]
+
+
+def history_key(schedule: str, window: TimeWindow) -> str:
+    """One history per schedule and shift length: the weekly hand-off and the business-day
+    summary of one schedule keep their own trends."""
+    return variable_name(f"{schedule}/{int(window.length.total_seconds())}s")
 
 
 def encode(history: History) -> dict[str, Any]:

@@ -93,6 +93,16 @@ def test_history_keeps_the_newest_shifts_one_per_window() -> None:
     assert again.missing([WEEK, later]) == [later]
 
 
+def test_a_hand_off_for_an_older_shift_keeps_its_trend_beside_the_newer_ones() -> None:
+    """A run by hand for a past week must not store its shifts only to drop them as older than
+    the newest eight: its rerun would read their alerts again."""
+    newer = [_stats(START + timedelta(days=7 * k)) for k in range(1, 9)]
+    older = [_stats(START - timedelta(days=7 * k)) for k in range(0, 8)]
+    history = History().with_shifts(newer, keep=8).with_shifts(older, keep=8)
+    assert not history.missing([TimeWindow(start=s.start, end=s.end) for s in older])
+    assert len(history.shifts) == 8  # the newer ones make room: still one Variable's worth
+
+
 def test_storage_round_trips_and_fits_the_variable_limit() -> None:
     big = [_stats(START - timedelta(days=7 * k), alerts=10**6, by_hour=(10**6,) * 24) for k in range(40)]
     value = encode(History().with_shifts(big, keep=40))
@@ -163,3 +173,29 @@ def test_trend_markdown_shows_sparklines_beside_the_numbers() -> None:
     assert "40% · 75%" in lines[1] and lines[2].endswith("1 · 4")
     assert lines[-1] == "| Nov 17 → Nov 24 | 20 | 15 | 4 | n/a | n/a | n/a |"
     assert trend_markdown([], TZ) == []
+
+
+def test_the_hand_off_shows_the_trend_once_a_previous_shift_exists() -> None:
+    from oncall.handoff import summarize_shift
+    from oncall.handoff_render import render_markdown, render_slack
+    from oncall.sandbox.slack_fake import blocks_problem
+    from tests.factories import context, on_call
+
+    alerts = [alert(at=_ny(18, 10)), alert(at=_ny(19, 2))]
+    base = summarize_shift(context(), alerts, [], [], on_call("dana"), on_call("alice"))
+    assert "## Compared with the previous shift" not in render_markdown(base)
+    now = shift_stats(WEEK, alerts, TZ, BUSINESS, SLEEP)
+    alone = base.model_copy(update={"trend": [now]})  # the first shift ever: nothing to compare
+    assert render_markdown(alone) == render_markdown(base) and render_slack(alone) == render_slack(base)
+
+    trend = [_stats(START - timedelta(days=7 * k), alerts=5 * k) for k in range(7, 0, -1)] + [now]
+    s = base.model_copy(update={"trend": trend})
+    md = render_markdown(s)
+    assert "| Alerts | 2 | 5 | -3 |" in md and "| Sleep hours | 1 | 1 | ±0 |" in md
+    assert "## Last 8 shifts" in md and "35 · 30 · 25 · 20 · 15 · 10 · 5 · 2" in md
+    payload = render_slack(s)
+    assert blocks_problem(payload["blocks"]) is None
+    text = "\n".join(
+        b["text"]["text"] for b in payload["blocks"] if b.get("text", {}).get("type") == "mrkdwn"
+    )
+    assert "*Last 8 shifts*" in text and f"Alerts `{sparkline([t.alerts for t in trend])}` 2 (-3 on" in text

@@ -338,3 +338,32 @@ def test_a_refused_post_is_forgotten_so_the_rerun_posts(fresh_record: Sandbox) -
         fresh_record.state.slack.archived = False
     shift_handoff(**DAY)
     assert len(fresh_record.state.slack.messages) == 1
+
+
+def test_the_trend_costs_one_read_of_the_past_once_then_none(env: Sandbox) -> None:
+    """The first hand-off reads the 7 shifts before it in one query and keeps them; the next
+    reads only its own shift. A stored shift that does not validate is recomputed, not shown."""
+    from oncall.models import TimeWindow
+    from oncall.trends import history_key
+
+    week = TimeWindow(start=DEFAULT_ANCHOR - timedelta(days=7), end=DEFAULT_ANCHOR)
+    name = history_key("Primary On Call Schedule", week)
+    Variable.unset(name)
+
+    def alert_reads() -> int:
+        before = len(env.app.served)
+        markdown = shift_handoff(shift_end="2026-11-24T10:00", deliver=["artifact"])
+        assert "## Last 8 shifts" in markdown and "| Alerts |" in markdown
+        return sum(s.system == "opsgenie" and s.path.endswith("/alerts") for s in env.app.served[before:])
+
+    first, second = alert_reads(), alert_reads()
+    stored = Variable.get(name)
+    assert isinstance(stored, dict) and len(stored["shifts"]) == 8
+    assert first == second + 1  # the past's one query (a page: the seeded weeks before are empty)
+    stored["shifts"][0]["alerts"] = -5  # tampered with
+    stored["shifts"][1] = "not a shift"
+    Variable.set(name, stored, overwrite=True)
+    assert alert_reads() == first  # recomputed from one read again
+    again = Variable.get(name)
+    assert isinstance(again, dict) and all(s["alerts"] >= 0 for s in again["shifts"])
+    assert len(again["shifts"]) == 8
