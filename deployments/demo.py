@@ -86,9 +86,11 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     prepare_prefect_env(out.parent / ".prefect-demo")
     from oncall.sandbox.coe_seed import seed_earlier_coe
+    from oncall.sandbox.ops_seed import seed_ops_issues
 
     with Sandbox.seeded(DEFAULT_ANCHOR) as sandbox:
         earlier = seed_earlier_coe(sandbox.state, DEFAULT_ANCHOR)  # a COE the team is writing
+        seed_ops_issues(sandbox.state, DEFAULT_ANCHOR)  # operational-safety issues people filed
         os.environ.update(sandbox.env(source))
         os.environ["ONCALL_OUT_DIR"] = str(out)
         os.environ["ONCALL_USE_PREFECT_CONFIG"] = "0"
@@ -100,6 +102,9 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         # repost: each demo has a new sandbox, so an earlier demo's post to its Slack does not count
         shift_handoff(shift_end=end, deliver=["artifact", "slack", "file"], repost=True)
         runbook_gaps(window="-7d", window_end=end, max_issues=50, deliver=["artifact", "file"])
+        from flows.ops_review import ops_review
+
+        ops_review(window="-7d", window_end=end, deliver=["artifact", "slack", "file"])
         from prefect.variables import Variable
 
         from flows.coe_prep import coe_prep
@@ -141,7 +146,16 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         links = OfflineLinks(sandbox.url, sandbox.state.runbook_repo, _documents(sandbox))
         agenda = out / "coe-agenda.md"
         _relink(
-            [out / "handoff.md", out / "coverage.md", agenda, slack, out / "slack-handoff.json"], links, 0
+            [
+                out / "handoff.md",
+                out / "coverage.md",
+                out / "ops-review.md",
+                agenda,
+                slack,
+                out / "slack-handoff.json",
+            ],
+            links,
+            0,
         )
         _relink([out / "coe-tracker.csv"], links, 0)
         _relink(sorted(issues.glob("*.md")) + sorted(coes.glob("*.md")), links, 1)
@@ -149,6 +163,7 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         out / "handoff.md",
         slack,
         out / "coverage.md",
+        out / "ops-review.md",
         issues,
         coes,
         out / "coe-tracker.csv",

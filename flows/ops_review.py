@@ -139,10 +139,12 @@ def ops_review(
             )
 
             # Apply
-            outcomes, links = _apply(settings, repo, steps, issues, findings, tz, dry_run)
+            outcomes, links, touched = _apply(settings, repo, steps, issues, findings, tz, dry_run)
+            # the digest as it stands after this run: its new issues are this week's too
+            now_open = list({i.number: i for i in [*labelled, *touched] if label in i.labels}.values())
             report = digest(
-                labelled,
-                labelled,
+                now_open,
+                now_open,
                 now=end,
                 week_start=span.start,
                 pages_since=pages_since(
@@ -206,12 +208,13 @@ def _apply(
     findings: list[Finding],
     tz: str,
     dry_run: bool,
-) -> tuple[dict[str, str], dict[str, str]]:
+) -> tuple[dict[str, str], dict[str, str], list[IssueRef]]:
     """Carry out the planned steps; returns what happened to each finding and its issue's URL,
-    by fingerprint."""
+    by fingerprint, and the issues as the steps left them."""
     log = get_run_logger()
     links = {fp: f.issue.html_url for fp, f in index_issues(issues, FindingMarker).items()}
     outcomes: dict[str, str] = {}
+    touched: list[IssueRef] = []
     held: dict[str, list[str]] = defaultdict(list)
     by_fp = {f.fingerprint: f for f in findings}
     for step in steps:
@@ -235,11 +238,13 @@ def _apply(
             )
             outcomes[fp] = f"would {step.act.value}"
             continue
-        links[fp] = apply_filing(settings, repo, quote(step)).html_url  # type: ignore[call-overload]
+        issue = apply_filing(settings, repo, quote(step))  # type: ignore[call-overload]
+        touched.append(issue)
+        links[fp] = issue.html_url
         outcomes[fp] = _DONE[step.act]
     for reason, names in held.items():
         log.info("Not filing %d finding(s), %s: %s", len(names), reason, ", ".join(map(repr, names)))
-    return outcomes, links
+    return outcomes, links, touched
 
 
 def _track(

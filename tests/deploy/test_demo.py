@@ -40,7 +40,20 @@ def test_demo_writes_every_output(tmp_path: Path) -> None:
     issues = {p: p.read_text() for p in sorted((out / "issues").glob("*.md"))}
     gaps = [p for p, text in issues.items() if "oncall-flows:runbook-gap" in text]
     actions = [text for text in issues.values() if "oncall-flows:coe-action" in text]
-    assert len(gaps) > 10 and len(gaps) + len(actions) == len(issues)
+    findings = [text for text in issues.values() if "oncall-flows:ops-finding" in text]
+    hand_filed = [
+        text
+        for text in issues.values()
+        if "labels: operational-safety" in text and "oncall-flows:" not in text
+    ]
+    assert len(gaps) > 10 and len(findings) == 5 and len(hand_filed) == 3  # ops-review's cap; the seeded ones
+    assert len(gaps) + len(actions) + len(findings) + len(hand_filed) == len(issues)
+    review = (out / "ops-review.md").read_text()
+    assert (
+        review.startswith("# Ops review Tue 2026-11-17 10:00 EST")
+        and "| flapping | CPUUsageWarning edxapp |" in review
+    )
+    assert "No alert on the xqueue grading backlog" in review  # the digest advocates the hand-filed ones
     # the earlier COE's two actions: the one filed before, and the one the review filed, once
     assert sorted(a.split("\n")[0].split(" ", 2)[2] for a in actions) == [
         "COE action: Alert when the grading queue is older than 10 minutes",
