@@ -154,8 +154,6 @@ def _refused(settings: Settings, thread: SlackThread) -> str | None:
     """Why an event's message gets no ticket, or None: the relay forwards what Slack sent, and
     Slack may send it again after someone took the reaction off."""
     message = thread.message
-    if message.channel not in settings.sre_channels:
-        return "its channel is not in ONCALL_SRE_CHANNELS"
     if not has_ticket_reaction(message, settings.sre_ticket_reaction):
         return f"it has no :{settings.sre_ticket_reaction.strip(':')}: reaction"
     if not is_request(message, sre_group_id(settings), settings.sre_keyword):
@@ -168,6 +166,9 @@ def _ticket(
 ) -> tuple[list[str], str | None]:
     """One message's remaining steps, under its lock; returns what was done and the issue's link."""
     log = get_run_logger()
+    if event and channel not in settings.sre_channels:  # not read: the bot may not be in it
+        log.info("No ticket for %s in %s: the channel is not in ONCALL_SRE_CHANNELS", ts, channel)
+        return ["skipped"], None
     thread = read_thread(settings, channel, ts)
     if thread is None:
         return ["skipped"], None

@@ -191,13 +191,18 @@ def read_requests(
                 if settings.sre_keyword
                 else ", and no ONCALL_SRE_KEYWORD is set: no request can be found",
             )
-        oncall_id = _oncall_user(api, settings, oncall, oncall_email)
+        channels = settings.sre_channels if group_id or settings.sre_keyword else []  # nothing to find
+        if not settings.sre_channels:
+            log.warning(
+                "No channel is configured for @SRE requests: set ONCALL_SRE_CHANNELS to channel ids (C…)"
+            )
+        oncall_id = _oncall_user(api, settings, oncall, oncall_email) if channels else None
         responders = members | ({oncall_id} if oncall_id else set())
         permalink = _Permalinks(api)
         host = github_host(settings)
         threads: list[RequestThread] = []
         skipped: dict[str, str] = {}
-        for channel in settings.sre_channels:
+        for channel in channels:
             try:
                 found = _channel_requests(api, channel, window, group_id, settings.sre_keyword)
             except (AuthError, NotFoundError) as exc:
@@ -219,7 +224,7 @@ def read_requests(
     report = summarize_requests((t.request for t in threads), now or window.end)
     log.info(
         "@SRE requests in %d of %d channel(s): %s",
-        len(settings.sre_channels) - len(skipped),
+        len(channels) - len(skipped),
         len(settings.sre_channels),
         ", ".join(f"{n} {s}" for s, n in report.counts.items() if n) or "none",
     )
