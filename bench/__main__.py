@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import alert_paging, flows, imports, runbook_matching
+from bench import alert_paging, findings, flows, imports, runbook_matching
 
 
 def main() -> int:
@@ -12,6 +12,8 @@ def main() -> int:
     print(runbook_matching.report(runbook_matching.run()))
     print()
     print(alert_paging.report(alert_paging.run()))
+    print()
+    print(findings.report(findings.run()))
     print()
     print(flows.report(flows.run()), flush=True)
     return 0
