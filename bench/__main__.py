@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import alert_paging, findings, flows, imports, runbook_matching
+from bench import alert_paging, findings, flows, imports, runbook_matching, sre_requests
 
 
 def main() -> int:
@@ -14,6 +14,8 @@ def main() -> int:
     print(alert_paging.report(alert_paging.run()))
     print()
     print(findings.report(findings.run()))
+    print()
+    print(sre_requests.report(sre_requests.run()))
     print()
     print(flows.report(flows.run()), flush=True)
     return 0
