@@ -13,8 +13,9 @@ teardown includes joining the flow-run heartbeat thread, which sleeps in whole s
 sync run's wall time waits 0 to 1 s past its end (PREFECT-NOTES: "at least about 1.1 s each").
 
 Every contender gets a fresh sandbox: a flow that writes (coe-prep's document, tracker row and
-Slack post; runbook-gaps' issues) would otherwise find the previous contender's writes and do
-less work (coe-prep's second contender made 52 requests against a minimum of 53 that way).
+Slack post; runbook-gaps' and ops-review's issues) would otherwise find the previous
+contender's writes and do less work (coe-prep's second contender made 52 requests against a
+minimum of 53 that way).
 
 Requests are counted by the fakes and compared with the fewest the work needs (`minimum()`,
 derived from the scenario below; coe-prep's alert pages and related alerts are read from the
@@ -57,10 +58,12 @@ if TYPE_CHECKING:
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
 FLOWS = tuple(
     os.environ.get(
-        "BENCH_FLOWS", "shift-handoff,shift-handoff-trend,runbook-gaps,incident-watch,coe-prep,coe-review"
+        "BENCH_FLOWS",
+        "shift-handoff,shift-handoff-trend,runbook-gaps,incident-watch,coe-prep,coe-review,ops-review",
     ).split(",")
 )
-HOLD_THE_WEEK = ("shift-handoff", "runbook-gaps")  # the flows that hold all 50,000 alerts at once
+# the flows that hold all 50,000 alerts at once
+HOLD_THE_WEEK = ("shift-handoff", "runbook-gaps", "ops-review")
 COE_INCIDENT = "inc-load-0004"
 # coe-prep's requests form a chain (incident, then the alerts around it, then their timelines,
 # then Google in order): only its timelines run side by side, so 5x is not its target
@@ -99,6 +102,7 @@ def coe_work(url: str) -> tuple[int, int]:
 def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
     """The fewest requests each flow's work needs on the scale scenario."""
     from oncall.sandbox.load import ALERTS, EXISTING_ISSUES, INCIDENTS, OPEN_COES
+    from oncall.settings import Settings
     from tasks.coe import MAX_ALERT_TIMELINES
 
     pages = math.ceil(ALERTS / 100)
@@ -118,6 +122,19 @@ def minimum(coe_alerts: int = 100, coe_related: int = 20) -> dict[str, int]:
         "runbook-gaps": pages + 1 + 1 + 2 * math.ceil(EXISTING_ISSUES / 100) + 10,
         # resolved-incident pages and their timelines
         "incident-watch": week_incidents + INCIDENTS,
+        # alert pages (the window's one query: no issue it filed before asks for older alerts),
+        # incident pages and one timeline per resolved incident (OpsGenie keeps resolve times
+        # there; a P1's incident is matched by its span), the operational-safety label's one
+        # listing page (the scale scenario has none), the token's login and its account's issues
+        # (the 5,000 gap issues: the label alone cannot be trusted), one POST per issue filed:
+        # the cap, as each of the week's kinds pages far more than the noise threshold
+        "ops-review": pages
+        + week_incidents
+        + INCIDENTS
+        + 1
+        + 1
+        + math.ceil(EXISTING_ISSUES / 100)
+        + Settings.model_fields["ops_max_issues"].default,
         # incident, its timeline (OpsGenie keeps the resolve time there), the alert pages around
         # it, on-call; logs and notes of the related alerts the COE quotes (at most 20); Google:
         # token, find, copy, read back, the timeline table's read, fill, sheet read, the tab's
@@ -220,6 +237,7 @@ def _contender(flow: str, env: dict[str, str], mode: str, url: str, out: Any) ->
     from flows.coe_prep import coe_prep
     from flows.coe_review import coe_review
     from flows.incident_watch import WATERMARK, incident_watch
+    from flows.ops_review import ops_review
     from flows.runbook_gaps import runbook_gaps
     from flows.shift_handoff import shift_handoff
     from oncall.sandbox.seed import DEFAULT_ANCHOR
@@ -248,6 +266,8 @@ def _contender(flow: str, env: dict[str, str], mode: str, url: str, out: Any) ->
         "coe-prep": (coe_prep, {"incident_id": COE_INCIDENT}),
         # the day after the scale week: its COEs started two days before, none old enough to nudge
         "coe-review": (coe_review, {"meeting": (DEFAULT_ANCHOR + timedelta(days=1)).isoformat()}),
+        # the scale week's findings filed (up to the cap) and the digest, published as an artifact
+        "ops-review": (ops_review, {"window": "-7d", "window_end": end, "deliver": ["artifact"]}),
     }
     run_flow, params = runs[flow]
     if flow == "shift-handoff-trend":
@@ -418,6 +438,13 @@ def report(rows: list[dict[str, Any]]) -> str:
                 f"  - its read budget (1 sheet read, the template, 1 document read per COE not Done, "
                 f"no read for a Done COE, the action listing, the Slack post): {r['minimum']} requests; "
                 f"{ours['requests']} made ({'met' if ours['requests'] <= r['minimum'] else 'NOT met'})"
+            )
+        if r["flow"] == "ops-review":
+            lines.append(
+                f"  - its minimum: {math.ceil(ALERTS / 100)} alert pages, {math.ceil(INCIDENTS / 100)} incident "
+                f"pages and {INCIDENTS} timelines, 1 label listing page, the login, "
+                f"{math.ceil(EXISTING_ISSUES / 100)} pages of the token's issues, 1 POST per issue filed; "
+                "it counts none of the counts that split a window past OpsGenie's 20,000 offset cap"
             )
         if r["flow"] == "coe-prep" and "coe_work" in r:
             alerts, related = r["coe_work"]
