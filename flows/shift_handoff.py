@@ -9,7 +9,8 @@ from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
-from oncall.clock import BusinessHours, fmt_local, zone
+from oncall import alert_quality
+from oncall.clock import BusinessHours, SleepHours, fmt_local, zone
 from oncall.coverage import Matcher
 from oncall.errors import NotAvailableError
 from oncall.handoff import ShiftContext, summarize_shift
@@ -17,6 +18,7 @@ from oncall.handoff_render import render_markdown, render_slack
 from oncall.models import AlertQuery
 from oncall.runbook import Runbook
 from oncall.sources import source_spec
+from oncall.sre_requests import engineer
 from tasks.alerts import fetch_alerts, fetch_incidents, fetch_on_call, fetch_schedule, resolve_shift_window
 from tasks.clients import run_clients
 from tasks.coe_review import read_coe_notes
@@ -24,6 +26,7 @@ from tasks.config import resolve_settings
 from tasks.delivery import artifact_key, post_once, publish_markdown, write_output
 from tasks.github import read_runbook
 from tasks.locks import exclusive
+from tasks.slack_requests import read_requests
 from tasks.trends import shift_trend
 
 Delivery = Literal["artifact", "slack", "file"]
@@ -83,6 +86,8 @@ def shift_handoff(
         outgoing = fetch_on_call.submit(settings, name, window.end - timedelta(seconds=1))
         incoming = fetch_on_call.submit(settings, name, window.end)
         book = read_runbook.submit(settings, settings.runbook) if settings.runbook else None
+        person, email = engineer(outgoing.result())
+        asks = read_requests.submit(settings, window, oncall=person, oncall_email=email)
 
         # Decide
         missing = dict(source_spec(settings.source).lacks)
@@ -132,7 +137,31 @@ def shift_handoff(
             summary.runbook_coverage,
             store=not dry_run,
         )
-        summary = summary.model_copy(update={"trend": trend})
+        requests = asks.result(raise_on_failure=False)
+        unread = None
+        if isinstance(requests, BaseException):  # the hand-off still goes out, saying why
+            log.warning("@SRE requests unavailable; the hand-off goes out without them: %s", requests)
+            requests, unread = None, str(requests)
+        findings = alert_quality.findings(
+            shift_alerts.result(),
+            None if "incidents" in missing else found,
+            window=window,
+            thresholds=alert_quality.Thresholds.from_settings(settings),
+            tz=tz,
+            business=hours,
+            sleep=SleepHours.parse(settings.sleep_hours),
+            now=window.end,
+            rotation=name,
+            per_person=settings.ops_per_person,
+        )
+        summary = summary.model_copy(
+            update={
+                "trend": trend,
+                "findings": [f for f in findings if f.kind.fileable],
+                "requests": requests.report if requests is not None else None,
+                "requests_unread": unread,
+            }
+        )
         markdown = render_markdown(summary)
         payload = render_slack(summary)
         log.info(

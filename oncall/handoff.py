@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict
 
 from oncall.clock import BusinessHours
 from oncall.coverage import Matcher
+from oncall.findings import Finding
 from oncall.handoff_coe import CoeNotes
 from oncall.kinds import alert_kind
 from oncall.models import Alert, Incident, OnCall, Priority, TimeWindow, priority_rank
+from oncall.sre_requests import RequestsReport
 from oncall.trends import ShiftStats
 
 
@@ -68,6 +70,9 @@ class HandoffSummary(_Frozen):
     runbook_coverage: float | None = None  # share of kinds with an entry; None when no runbook was read
     coe: CoeNotes | None = None  # None when no COE tracker is configured (or it could not be read)
     trend: list[ShiftStats] = []  # the last shifts, oldest first, this one last (tasks/trends.py)
+    findings: list[Finding] = []  # the shift's operational findings, worst first (oncall.alert_quality)
+    requests: RequestsReport | None = None  # the shift's @SRE requests; None: no Slack bot token
+    requests_unread: str | None = None  # why Slack could not be read this time, when it could not
 
 
 def _mean(values: list[timedelta]) -> timedelta | None:

@@ -12,16 +12,18 @@ owner), link texts are short (`#1101`), and the long text (kind, title) comes la
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from oncall import escape
 from oncall.charts import sparkline
 from oncall.clock import fmt_duration, fmt_local
+from oncall.findings import Finding
 from oncall.handoff import HandoffSummary, KindStat
 from oncall.handoff_coe import CoeNotes, IncidentCoe
 from oncall.models import Alert, Incident, priority_label
+from oncall.sre_requests import requests_markdown, requests_slack_line
 from oncall.trends import compare, trend_markdown
 
 MD_ROWS = 25
@@ -140,6 +142,57 @@ def _trend_slack(s: HandoffSummary) -> list[dict[str, Any]]:
     return [slack_section(f"*Last {len(s.trend)} shifts*\n" + "\n".join(lines))]
 
 
+FINDINGS_SHOWN = 3  # the hand-off names the worst few; ops-review files them
+
+
+def _finding_line(f: Finding, esc: Callable[[str, int], str]) -> str:
+    return f"{f.kind.value}: {esc(f.subject, 120)}, {esc(f.summary, 200)}"
+
+
+def _findings_markdown(s: HandoffSummary) -> list[str]:
+    if not s.findings:
+        return []
+    more = len(s.findings) - FINDINGS_SHOWN
+    return [
+        "",
+        f"## Operational findings ({len(s.findings)})",
+        "",
+        *(f"- **{_finding_line(f, escape.prefect_md)}**" for f in s.findings[:FINDINGS_SHOWN]),
+        *([f"- …and {more} more; the weekly ops-review files them as issues"] if more > 0 else []),
+    ]
+
+
+def _requests_markdown(s: HandoffSummary) -> list[str]:
+    if s.requests_unread is not None:
+        return [
+            "",
+            "## @SRE requests",
+            "",
+            f"Slack could not be read: {escape.prefect_md(s.requests_unread, 300)}",
+        ]
+    return requests_markdown(s.requests)
+
+
+def _extras_slack(s: HandoffSummary) -> list[dict[str, Any]]:
+    """The shift's worst operational findings and its @SRE requests, one short section."""
+    lines = [f"• {_finding_line(f, escape.slack)}" for f in s.findings[:FINDINGS_SHOWN]]
+    head = [f"*Operational findings ({len(s.findings)})*"] if lines else []
+    if s.requests_unread is not None:
+        asks = f"*@SRE requests:* Slack could not be read: {escape.slack(s.requests_unread, 200)}"
+    else:
+        asks = requests_slack_line(s.requests)
+    return [slack_section("\n".join([*head, *lines, asks]))]
+
+
+def _coverage_markdown(s: HandoffSummary) -> list[str]:
+    coverage = coverage_text(s)
+    if coverage is None:
+        return []
+    if not s.kinds:
+        return ["- Runbook coverage: **n/a** (nothing paged)"]
+    return [f"- Runbook coverage: **{coverage}** of the kinds that paged have an entry"]
+
+
 def render_markdown(s: HandoffSummary) -> str:
     """The full report; tables hold the first rows, each list says how many it left out."""
     c = s.context
@@ -169,19 +222,14 @@ def render_markdown(s: HandoffSummary) -> str:
         f"- Acknowledged: {s.acknowledged} · MTTA **{fmt_duration(s.mtta)}**",
         f"- Closed: {s.closed} · MTTR **{fmt_duration(s.mttr)}**",
         f"- Escalated: **{len(s.escalated)}** · still open: **{len(s.still_open)}** · incidents: **{len(s.incidents)}**",
+        *_coverage_markdown(s),
         *_trend_markdown(s),
+        *_findings_markdown(s),
+        *_requests_markdown(s),
         "",
         f"## Noisiest alert kinds ({len(s.kinds)})",
         "",
     ]
-    coverage = coverage_text(s)
-    if coverage is not None:
-        out.insert(
-            -3,
-            f"- Runbook coverage: **{coverage}** of the kinds that paged have an entry"
-            if s.kinds
-            else "- Runbook coverage: **n/a** (nothing paged)",
-        )
     if s.kinds:
         known = s.runbook_coverage is not None
         header = ["alerts", "occurrences", "top", "open", "after hours", "latest"]
@@ -348,6 +396,7 @@ def render_slack(s: HandoffSummary, report_url: str | None = None) -> dict[str, 
             ],
         },
         *_trend_slack(s),
+        *_extras_slack(s),
     ]
     known = s.runbook_coverage is not None
     kinds = [
