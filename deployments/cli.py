@@ -308,6 +308,35 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("--dry-run", action="store_true", help="log the issues it would file; change nothing")
     ops.set_defaults(func=commands.cmd_ops_review)
 
+    asks = _command(
+        sub,
+        "requests",
+        help="list the @SRE requests in Slack and their states; --tickets files the ticket-reaction ones",
+        description="Read ONCALL_SRE_CHANNELS over the window with the Slack bot token and list every "
+        "request that mentions the SRE group: answered, acknowledged, tracked or unanswered, who "
+        "asked, who answered and how fast. Files nothing unless --tickets, which turns each request "
+        "with the ticket reaction into one GitHub issue, as the sre-requests sweep does. The listing "
+        "is written to sre-requests.md under ONCALL_OUT_DIR (default: out/).",
+        examples=(
+            "oncall requests                    # the last 24 hours' requests",
+            "oncall requests --window -7d --tickets  # the week's, and file their ticket issues",
+        ),
+    )
+    asks.add_argument(
+        "--window",
+        default="-24h",
+        help="window start: a span back from its end such as -24h, -7d, or an ISO time (default: -24h)",
+    )
+    asks.add_argument(
+        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
+    )
+    asks.add_argument(
+        "--tickets",
+        action="store_true",
+        help="file the issues of requests with the ticket reaction (once each)",
+    )
+    asks.set_defaults(func=commands.cmd_requests)
+
     incidents = _command(
         sub,
         "incidents",

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from oncall import escape
 from oncall.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -286,6 +287,37 @@ def cmd_ops_review(args: argparse.Namespace) -> int:
     print(", ".join(f"{k}: {v}" for k, v in result.items()))
     report = Path(settings.out_dir) / "ops-review.md"
     print(f"review written to {report}" + (f"; artifact on {server}" if server else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_requests(args: argparse.Namespace) -> int:
+    from oncall.settings import load_settings
+
+    settings = load_settings()
+    tz = _zone_and_hours(settings, None, None)
+    _window("--window", args.window, args.end, tz)
+    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value():
+        raise ConfigError(
+            "no Slack bot token: set ONCALL_SLACK_BOT_TOKEN (xoxb-…; its scopes are in docs/going-live.md)"
+        )
+    if not settings.sre_channels:
+        raise ConfigError(
+            "no channel to read: set ONCALL_SRE_CHANNELS to the channel ids (C…) people ask @SRE in"
+        )
+    server = _prefect_server()
+    flow_env()
+    from flows.sre_requests import sre_requests
+
+    result = sre_requests(
+        window=args.window,
+        window_end=args.end,
+        dry_run=not args.tickets,
+        deliver=["artifact", "file"] if server else ["file"],
+    )
+    report = Path(settings.out_dir) / "sre-requests.md"
+    print(escape.terminal_lines(report.read_text(encoding="utf-8")))
+    verb = "filed" if args.tickets else "would file"
+    print(f"tickets {verb}: {result['filed']}; listing written to {report}", file=sys.stderr)
     return 0
 
 

@@ -87,11 +87,14 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
     prepare_prefect_env(out.parent / ".prefect-demo")
     from oncall.sandbox.coe_seed import seed_earlier_coe
     from oncall.sandbox.ops_seed import seed_ops_issues
+    from oncall.sandbox.sre_seed import seed_sre_requests, sre_env
 
     with Sandbox.seeded(DEFAULT_ANCHOR) as sandbox:
         earlier = seed_earlier_coe(sandbox.state, DEFAULT_ANCHOR)  # a COE the team is writing
         seed_ops_issues(sandbox.state, DEFAULT_ANCHOR)  # operational-safety issues people filed
+        seed_sre_requests(sandbox.state, DEFAULT_ANCHOR, github_web=sandbox.github_url)  # asked in Slack
         os.environ.update(sandbox.env(source))
+        os.environ.update(sre_env(sandbox))
         os.environ["ONCALL_OUT_DIR"] = str(out)
         os.environ["ONCALL_USE_PREFECT_CONFIG"] = "0"
         os.environ["ONCALL_GITHUB_WRITE_INTERVAL"] = "0"
@@ -105,6 +108,10 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         from flows.ops_review import ops_review
 
         ops_review(window="-7d", window_end=end, deliver=["artifact", "slack", "file"])
+        from flows.sre_requests import sre_requests
+
+        # the sweep: the request with the ticket reaction becomes an issue, a reply and a reaction
+        sre_requests(window="-24h", window_end=end, deliver=["artifact", "file"])
         from prefect.variables import Variable
 
         from flows.coe_prep import coe_prep
@@ -150,6 +157,7 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
                 out / "handoff.md",
                 out / "coverage.md",
                 out / "ops-review.md",
+                out / "sre-requests.md",
                 agenda,
                 slack,
                 out / "slack-handoff.json",
@@ -164,6 +172,7 @@ def run_demo(out: Path, source: str = DEFAULT_SOURCE) -> list[Path]:
         slack,
         out / "coverage.md",
         out / "ops-review.md",
+        out / "sre-requests.md",
         issues,
         coes,
         out / "coe-tracker.csv",

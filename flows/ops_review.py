@@ -232,9 +232,7 @@ def _apply(
                 "Dry run: would %s %r%s",
                 step.act.value,
                 step.want.title,
-                "\n" + "\n".join(escape.terminal(line, 10_000) for line in preview.split("\n"))
-                if preview
-                else "",
+                f"\n{escape.terminal_lines(preview)}" if preview else "",
             )
             outcomes[fp] = f"would {step.act.value}"
             continue

@@ -165,12 +165,6 @@ def _with_links(settings: Settings, coverage: list[KindCoverage], book: Runbook)
     return attach_links(coverage, urls, checks)
 
 
-def _terminal_lines(text: str) -> str:
-    """A preview for a terminal (`oncall gaps --dry-run`), lines kept: alert text in it can hold
-    escape sequences and bidi overrides, which would recolour, retitle or reorder the log."""
-    return "\n".join(escape.terminal(line, 10_000) for line in text.split("\n"))
-
-
 def _apply(
     settings: Settings,
     repo: str,
@@ -200,7 +194,7 @@ def _apply(
                 "Dry run: would %s %r%s",
                 action.act.value,
                 issue_title(action.kind, action.coverage),
-                f"\n{_terminal_lines(preview)}" if preview else "",
+                f"\n{escape.terminal_lines(preview)}" if preview else "",
             )
             continue
         # quote(): the step carries every alert of its kind; Prefect need not walk them looking
@@ -250,7 +244,7 @@ def _open_pulls(
                 plan.repo,
                 plan.branch,
                 escape.terminal(plan.path, 300),
-                _terminal_lines(plan.entry),
+                escape.terminal_lines(plan.entry),
             )
         return [f"would open or reuse {plan_pull(kc, i, repo, book).branch}" for kc, i in candidates]
     candidates = pull_candidates(coverage, existing, filed)

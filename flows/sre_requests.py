@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from prefect import flow
@@ -13,14 +14,23 @@ from oncall.errors import ConfigError, InputError
 from oncall.filing import Found, index_issues
 from oncall.models import IssueRef, TimeWindow
 from oncall.settings import Settings
-from oncall.sre_requests import SlackMessage, has_ticket_reaction, is_request
+from oncall.sre_requests import (
+    SlackMessage,
+    engineer,
+    has_ticket_reaction,
+    is_request,
+    listing_markdown,
+    requests_markdown,
+)
 from oncall.sre_tickets import RequestMarker, TicketPlan, plan_ticket, request_key, ticket_reply, ticket_title
+from tasks.alerts import fetch_on_call
 from tasks.clients import run_clients
 from tasks.config import resolve_settings
-from tasks.delivery import artifact_key, publish_markdown
+from tasks.delivery import artifact_key, publish_markdown, write_output
 from tasks.github import apply_filing, list_gap_issues
 from tasks.locks import exclusive
 from tasks.slack_requests import (
+    SlackRequests,
     SlackThread,
     add_done_reaction,
     post_ticket_reply,
@@ -42,7 +52,7 @@ def sre_requests(
     repo: str | None = None,
     label: str | None = None,
     dry_run: bool = False,
-    deliver: list[Literal["artifact"]] = ["artifact"],  # noqa: B006 - Prefect parameters must be JSON defaults
+    deliver: list[Literal["artifact", "file"]] = ["artifact"],  # noqa: B006 - Prefect parameters must be JSON defaults
 ) -> dict[str, int]:
     """Turn @SRE requests marked with the ticket reaction into GitHub issues, once each.
 
@@ -60,7 +70,7 @@ def sre_requests(
         repo: owner/name that gets the issues; default ONCALL_SRE_REQUEST_REPO, then ONCALL_GITHUB_REPO
         label: Label on the issues; default ONCALL_SRE_REQUEST_LABEL (sre-request)
         dry_run: Say what it would do (the counts too); write nothing to GitHub or Slack
-        deliver: artifact: a markdown summary of what it did
+        deliver: artifact, and file (sre-requests.md under ONCALL_OUT_DIR): what it did, and a sweep's every request with its state
     """
     log = get_run_logger()
     settings = resolve_settings()
@@ -78,12 +88,13 @@ def sre_requests(
                 "no repository for @SRE request issues: set ONCALL_SRE_REQUEST_REPO (or ONCALL_GITHUB_REPO) "
                 "or the repo parameter"
             )
+        read: SlackRequests | None = None
         if channel is not None and ts is not None:
             wanted = [(channel, ts)]
         else:
             end = clock.parse_instant(window_end, settings.team_timezone)
             span = TimeWindow(start=clock.parse_start(window, end, settings.team_timezone), end=end)
-            wanted = _swept(settings, span, repo, label)
+            wanted, read = _swept(settings, span, repo, label)
         counts["tickets"] = len(wanted)
         rows: list[tuple[str, str, str]] = []
         for where, at in wanted:
@@ -95,9 +106,18 @@ def sre_requests(
                 counts[name] += 1
             rows.append((request_key(where, at), url or "", ", ".join(outcome)))
         log.info("@SRE request tickets: %s", ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none")
-        if "artifact" in deliver and rows:
+        text = _markdown(rows, repo, dry_run)
+        if read is not None:
+            tz = settings.team_timezone
+            text += "\n".join(
+                [*requests_markdown(read.report), *listing_markdown(read.requests, read.window.end, tz)]
+            )
+            text += "\n"
+        if "artifact" in deliver and (rows or read is not None):
             key = artifact_key("sre-requests", repo, "dry-run" if dry_run else "")
-            publish_markdown(_markdown(rows, repo, dry_run), key, f"@SRE request tickets in {repo}")
+            publish_markdown(text, key, f"@SRE request tickets in {repo}")
+        if "file" in deliver:
+            write_output(settings.out_dir, "sre-requests.md", text)
     return counts
 
 
@@ -133,21 +153,30 @@ def _plan(
     )
 
 
-def _swept(settings: Settings, span: TimeWindow, repo: str, label: str) -> list[tuple[str, str]]:
+def _swept(
+    settings: Settings, span: TimeWindow, repo: str, label: str
+) -> tuple[list[tuple[str, str]], SlackRequests | None]:
     """The window's requests with the ticket reaction that still have a step to do, judged
-    against one listing of the issues (each is judged again under its lock)."""
-    read = read_requests(settings, span)
+    against one listing of the issues (each is judged again under its lock), and the read. The
+    on-call engineer's replies answer requests too: who it is comes from the source, and a
+    source that cannot say leaves them to the group's members."""
+    # the engineer whose shift the window ends in: at a hand-off's instant, the outgoing one
+    on_call = fetch_on_call(settings, settings.schedule, span.end - timedelta(seconds=1), return_state=True)
+    person, email = engineer(on_call.result()) if on_call.is_completed() else (None, None)
+    if not on_call.is_completed():
+        get_run_logger().warning("Not knowing who is on call, only the SRE group's replies answer requests")
+    read = read_requests(settings, span, oncall=person, oncall_email=email)
     if read is None:
-        return []
+        return [], None
     ticketed = [t for t in read.threads if has_ticket_reaction(t.message, settings.sre_ticket_reaction)]
     if not ticketed:
-        return []
+        return [], read
     found = _found(settings, repo, label)
     return [
         (t.message.channel, t.message.ts)
         for t in ticketed
         if not _plan(settings, t.message, t.replies, t.bot_replies, t.request.permalink, found, label).done
-    ]
+    ], read
 
 
 def _refused(settings: Settings, thread: SlackThread) -> str | None:

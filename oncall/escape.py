@@ -244,6 +244,12 @@ def terminal(text: str, limit: int = 200) -> str:
     return cut(_TERMINAL.sub("\ufffd", _one_line(text)), limit)
 
 
+def terminal_lines(text: str) -> str:
+    """A preview for a terminal (`--dry-run`, `oncall requests`), its lines kept, each made safe
+    as `terminal` makes one line."""
+    return "\n".join(terminal(line, 10_000) for line in text.split("\n"))
+
+
 def literal_block(text: str) -> str:
     """Markdown that shows a whole document as it is, lines kept (coe-prep's dry-run preview in
     the Prefect UI): a fenced code block whose fence is longer than any run of backticks in the

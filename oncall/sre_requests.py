@@ -27,8 +27,8 @@ from enum import StrEnum
 from typing import Any
 
 from oncall import escape
-from oncall.clock import fmt_duration
-from oncall.models import Frozen
+from oncall.clock import fmt_duration, fmt_local
+from oncall.models import Frozen, OnCall
 
 MD_ROWS = 25
 # Subtypes a person types a request with; any other (bot_message, channel_join, topic changes…)
@@ -186,6 +186,14 @@ class SreRequest(Frozen):
         return self.message.user
 
 
+def engineer(on_call: OnCall) -> tuple[str | None, str | None]:
+    """The on-call engineer as the schedule names them, and their email when the name is one
+    (OpsGenie names people by their login email): whose replies answer a request as the SRE
+    group's members' do."""
+    name = on_call.people[0].name if on_call.people else None
+    return name, name if name and "@" in name else None
+
+
 def issue_urls(text: str, github_host: str = "github.com") -> list[str]:
     """GitHub issue links in the text (Slack wraps them as `<url>` or `<url|label>`); pull
     requests and other pages are not issues. The host is https unless it names its scheme, and
@@ -260,6 +268,34 @@ def summarize_requests(requests: Iterable[SreRequest], now: datetime) -> Request
 
 
 DISABLED = "No Slack bot token is configured, so @SRE requests are not read."
+LISTED = 200  # rows of the full listing; the counts above it hold the rest
+
+
+def listing_markdown(requests: Sequence[SreRequest], now: datetime, tz: str) -> list[str]:
+    """Every request of the window with its state, for `oncall requests` and the sweep's report:
+    when, how long ago, where, who asked, who answered and how fast, its issue."""
+    out = ["", f"## Every request ({len(requests)})", ""]
+    if not requests:
+        return [*out, "No @SRE request in the window."]
+    out += ["| state | asked | ago | channel | requester | answered by | after | issue | request |"]
+    out += ["|---|---|---|---|---|---|---|---|---|"]
+    for r in requests[:LISTED]:
+        m = r.message
+        cells = (
+            r.state.value,
+            escape.prefect_link(fmt_local(m.at, tz), r.permalink) if r.permalink else fmt_local(m.at, tz),
+            fmt_duration(now - m.at),
+            escape.prefect_md(m.channel, 40),
+            escape.prefect_md(m.user or "unknown", 40),
+            escape.prefect_md(r.answered_by or "", 40),
+            fmt_duration(r.answered_after) if r.answered_after is not None else "",
+            escape.prefect_link("issue", r.issue_url, 10) if r.issue_url else "",
+            escape.prefect_md(r.first_line, 150),
+        )
+        out.append("| " + " | ".join(cells) + " |")
+    if len(requests) > LISTED:
+        out.append(f"\n…and {len(requests) - LISTED} more requests.")
+    return out
 
 
 def requests_markdown(report: RequestsReport | None) -> list[str]:

@@ -23,6 +23,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from oncall.clients import runbook_files
 from oncall.clients.slack_api import MessageNotFoundError, SlackApi
 from oncall.errors import AuthError, NotFoundError, OutsideError
 from oncall.models import Frozen, TimeWindow
@@ -158,9 +159,9 @@ def _read_thread(
 
 
 def github_host(settings: Settings) -> str:
-    """The web host issue links point at: github.com, or a GitHub Enterprise server's."""
-    base = settings.github_base_url.split("://", 1)[-1].split("/", 1)[0]
-    return "github.com" if base in ("api.github.com", "") else base
+    """Where issue links point: https://github.com, or a GitHub Enterprise server's pages (the
+    same base the runbook's links use)."""
+    return runbook_files.web_base(settings.github_base_url)
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=outage_only, cache_policy=NO_CACHE)

@@ -46,8 +46,21 @@ def test_demo_writes_every_output(tmp_path: Path) -> None:
         for text in issues.values()
         if "labels: operational-safety" in text and "oncall-flows:" not in text
     ]
-    assert len(gaps) > 10 and len(findings) == 5 and len(hand_filed) == 3  # ops-review's cap; the seeded ones
-    assert len(gaps) + len(actions) + len(findings) + len(hand_filed) == len(issues)
+    tickets = [text for text in issues.values() if "oncall-flows:sre-request" in text]
+    hand_filed += [
+        text for text in issues.values() if "labels: sre-request" in text and "oncall-flows:" not in text
+    ]
+    assert len(gaps) > 10 and len(findings) == 5 and len(tickets) == 1  # ops-review's cap; the one ticket
+    assert len(hand_filed) == 4  # the seeded operational-safety issues, and the request tracked by hand
+    assert len(gaps) + len(actions) + len(findings) + len(tickets) + len(hand_filed) == len(issues)
+    requests = (out / "sre-requests.md").read_text()
+    assert (
+        "| answered | 3 |" in requests
+        and "| unanswered | 4 |" in requests
+        and "filed, replied, reacted" in requests
+    )
+    assert "## @SRE requests" in handoff and "| tracked | 1 |" in handoff
+    assert "127.0.0.1" not in requests and not re.search(r"(?<!\\)<script>", requests)  # escaped: \<script>
     review = (out / "ops-review.md").read_text()
     assert (
         review.startswith("# Ops review Tue 2026-11-17 10:00 EST")

@@ -124,6 +124,7 @@ def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_pat
         "coe-review",
         "coe-actions",
         "ops-review",
+        "sre-requests",
     }
     # every other Thursday at 10:00 in the team's zone, which cron cannot say
     [[slug, rule, zone]] = found["coe-review"]["rrules"]
