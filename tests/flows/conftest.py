@@ -85,15 +85,15 @@ def coe_deployment(prefect_server: None) -> UUID:
     return coe_prep.to_deployment(name="coe-prep", triggers=[trigger]).apply()
 
 
-def wait_for_runs(deployment_id: UUID, incident_id: str, seconds: float = 30) -> list[Any]:
-    """Flow runs the trigger created for `incident_id`, polled until one appears."""
+def wait_for_runs(deployment_id: UUID, seconds: float = 30, **parameters: str) -> list[Any]:
+    """Flow runs a trigger created with these parameters, polled until one appears."""
     deadline = time.monotonic() + seconds
     while True:
         with get_client(sync_client=True) as client:
             runs = client.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
             )
-        found = [r for r in runs if r.parameters.get("incident_id") == incident_id]
+        found = [r for r in runs if parameters.items() <= r.parameters.items()]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.5)

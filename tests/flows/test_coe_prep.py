@@ -187,7 +187,7 @@ def test_incident_watch_triggers_coe_prep_through_the_deployment_trigger(
 
     first = incident_watch()
     assert LONG in first["events"] and SHORT not in first["events"] and OPEN not in first["events"]
-    assert wait_for_runs(coe_deployment, LONG)
+    assert wait_for_runs(coe_deployment, incident_id=LONG)
     assert Variable.get(WATERMARK) == first["until"]
     second = incident_watch()
     assert second["events"] == [] and second["since"] == first["until"]
@@ -214,7 +214,7 @@ def test_two_watches_at_once_end_as_one(google: Sandbox, coe_deployment: UUID) -
     assert len(results) == 2 and all(r["events"] in ([LONG], []) for r in results)
     assert any(r["events"] == [LONG] for r in results)
     assert Variable.get(WATERMARK) in {r["until"] for r in results}
-    triggered = wait_for_runs(coe_deployment, LONG)
+    triggered = wait_for_runs(coe_deployment, incident_id=LONG)
     assert triggered
     for flow_run in triggered:  # what workers would do with them, one after the other or not
         coe_prep(**flow_run.parameters)
