@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from oncall.clock import BusinessHours, Interruption, SleepHours, interruption, zone
-from oncall.coe import related_alerts
+from oncall.coe import RELATED_LEAD, related_alerts
 from oncall.findings import Example, Finding, FindingKind
 from oncall.handoff import is_escalated
 from oncall.kinds import alert_kind
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from oncall.gaps import KindCoverage
     from oncall.settings import Settings
 
-_AROUND = timedelta(days=1)  # margin around an incident's span when looking for its alerts
 _WHEN = attrgetter("created_at", "id")  # oldest first, equal instants by id
 EXAMPLES = 5  # examples per finding: enough to click through, few enough to read
 ALL_ROTATIONS = "all rotations"  # the sleep-load subject when the caller names no rotation
@@ -368,10 +367,10 @@ def _p1_without_incident(
     times = [a.created_at for a in candidates]
     claimed: set[str] = set()
     for inc in incidents:
-        # Only the candidates around the incident: a superset of the span `related_alerts` reads
-        # (its lead before the start is 30 minutes), so it decides alone, without a pass over all.
+        # Only the candidates in the span `related_alerts` reads (its lead before the start, to the
+        # end), so it decides alone, without a pass over all.
         end = max(inc.resolved_at or inc.updated_at or inc.created_at, inc.created_at)
-        around = candidates[bisect_left(times, inc.created_at - _AROUND) : bisect_right(times, end + _AROUND)]
+        around = candidates[bisect_left(times, inc.created_at - RELATED_LEAD) : bisect_right(times, end)]
         claimed.update(a.id for a in related_alerts(inc, around))
     unclaimed = {kind: [a for a in group if a.id not in claimed] for kind, group in p1.items()}
     return [

@@ -138,8 +138,11 @@ def incident_from_alert(alert: Alert) -> Incident:
     )
 
 
+RELATED_LEAD = timedelta(minutes=30)  # how long before an incident its alerts may start
+
+
 def related_alerts(
-    incident: Incident, candidates: list[Alert], lead: timedelta = timedelta(minutes=30)
+    incident: Incident, candidates: list[Alert], lead: timedelta = RELATED_LEAD
 ) -> list[Alert]:
     """Alerts that belong to the incident: tagged with it when any are, else the urgent ones around it."""
     end = incident.resolved_at or incident.updated_at or incident.created_at
