@@ -111,6 +111,18 @@ def _command(
     )
 
 
+def _window_args(cmd: argparse.ArgumentParser, default: str) -> None:
+    """--window and --end, as every command over a window of alerts or messages takes them."""
+    cmd.add_argument(
+        "--window",
+        default=default,
+        help=f"window start: a span back from its end such as -24h, -7d, -2w, or an ISO time (default: {default})",
+    )
+    cmd.add_argument(
+        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="oncall",
@@ -232,14 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
             "oncall gaps --window -7d --max-issues 3  # then file the first three",
         ),
     )
-    gaps.add_argument(
-        "--window",
-        default="-24h",
-        help="window start: a span back from its end such as -24h, -7d, -2w, or an ISO time (default: -24h)",
-    )
-    gaps.add_argument(
-        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
-    )
+    _window_args(gaps, "-24h")
     gaps.add_argument(
         "--runbook",
         help="'owner/repo:path@ref' or a local path, a file or a folder (default: ONCALL_RUNBOOK)",
@@ -287,14 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
             "oncall ops-review --window -14d --slack  # two weeks, filed, and posted to Slack",
         ),
     )
-    ops.add_argument(
-        "--window",
-        default="-7d",
-        help="window start: a span back from its end such as -7d, -2w, or an ISO time (default: -7d)",
-    )
-    ops.add_argument(
-        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
-    )
+    _window_args(ops, "-7d")
     ops.add_argument("--repo", help="owner/name that gets the issues (default: ONCALL_GITHUB_REPO)")
     ops.add_argument(
         "--label", help="label on operational-safety issues (default: ONCALL_OPS_LABEL, operational-safety)"
@@ -322,14 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
             "oncall requests --window -7d --tickets  # the week's, and file their ticket issues",
         ),
     )
-    asks.add_argument(
-        "--window",
-        default="-24h",
-        help="window start: a span back from its end such as -24h, -7d, or an ISO time (default: -24h)",
-    )
-    asks.add_argument(
-        "--end", default="now", help="window end: ISO time in the team's zone, or 'now' (default)"
-    )
+    _window_args(asks, "-24h")
     asks.add_argument(
         "--tickets",
         action="store_true",

@@ -215,11 +215,21 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_gaps(args: argparse.Namespace, settings: Settings) -> None:
+def _check_filing(args: argparse.Namespace, settings: Settings, what: str) -> None:
+    """A flow that files issues over a window: the window, and a repository to file in."""
     tz = _zone_and_hours(settings, None, None)
     _window("--window", args.window, args.end, tz)
     if not (args.repo or settings.github_repo):
-        raise InputError("no repository for gap issues: pass --repo OWNER/NAME or set ONCALL_GITHUB_REPO")
+        raise InputError(f"no repository for {what}: pass --repo OWNER/NAME or set ONCALL_GITHUB_REPO")
+
+
+def _wrote(result: dict[str, int], report: Path, server: str | None) -> None:
+    print(", ".join(f"{k}: {v}" for k, v in result.items()))
+    print(f"report written to {report}" + (f"; artifact on {server}" if server else ""), file=sys.stderr)
+
+
+def _check_gaps(args: argparse.Namespace, settings: Settings) -> None:
+    _check_filing(args, settings, "gap issues")
     if not (args.runbook or settings.runbook):
         raise InputError(
             "no runbook: pass --runbook (owner/repo:path@ref or a local path) or set ONCALL_RUNBOOK"
@@ -249,12 +259,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         force=args.force,
         open_pr=args.open_pr,
     )
-    print(", ".join(f"{k}: {v}" for k, v in result.items()))
-    report = Path(settings.out_dir) / "coverage.md"
-    print(
-        f"coverage report written to {report}" + (f"; artifact on {server}" if server else ""),
-        file=sys.stderr,
-    )
+    _wrote(result, Path(settings.out_dir) / "coverage.md", server)
     return 0
 
 
@@ -262,12 +267,7 @@ def cmd_ops_review(args: argparse.Namespace) -> int:
     from oncall.settings import load_settings
 
     settings = load_settings()
-    tz = _zone_and_hours(settings, None, None)
-    _window("--window", args.window, args.end, tz)
-    if not (args.repo or settings.github_repo):
-        raise InputError(
-            "no repository for ops-review issues: pass --repo OWNER/NAME or set ONCALL_GITHUB_REPO"
-        )
+    _check_filing(args, settings, "ops-review issues")
     server = _prefect_server()
     deliver: list[Literal["artifact", "slack", "file"]] = ["artifact", "file"] if server else ["file"]
     if args.slack:
@@ -284,9 +284,7 @@ def cmd_ops_review(args: argparse.Namespace) -> int:
         deliver=deliver,
         dry_run=args.dry_run,
     )
-    print(", ".join(f"{k}: {v}" for k, v in result.items()))
-    report = Path(settings.out_dir) / "ops-review.md"
-    print(f"review written to {report}" + (f"; artifact on {server}" if server else ""), file=sys.stderr)
+    _wrote(result, Path(settings.out_dir) / "ops-review.md", server)
     return 0
 
 

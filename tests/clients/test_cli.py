@@ -758,6 +758,20 @@ def test_gaps_says_where_its_report_went(
     assert seen["deliver"] == ["file"] and out == "kinds: 3\n" and str(tmp_path / "coverage.md") in err
 
 
+def test_ops_review_says_where_its_review_went_and_posts_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    seen = _fake_flow(monkeypatch, "flows.ops_review", "ops_review", {"findings": 2})
+    assert main(["ops-review", "--dry-run", "--repo", "o/r"]) == 0
+    out, err = capsys.readouterr()
+    assert seen["deliver"] == ["file"] and seen["window"] == "-7d" and seen["dry_run"] is True
+    assert out == "findings: 2\n" and str(tmp_path / "ops-review.md") in err
+    assert main(["ops-review", "--repo", "o/r", "--slack", "--window", "-14d"]) == 0
+    assert seen["deliver"] == ["file", "slack"] and seen["window"] == "-14d" and seen["dry_run"] is False
+
+
 def test_coe_watch_without_a_server_says_its_events_went_nowhere(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

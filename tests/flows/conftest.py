@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from itertools import count
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -100,6 +101,20 @@ def wait_for_runs(deployment_id: UUID, seconds: float = 30, **parameters: str) -
 
 
 LONG = "inc-7f3a-0001"  # the seeded 47-minute incident
+_repos = count(1)
+
+
+def new_repo(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, out: Path, prefix: str) -> str:
+    """A new, empty repository in the GitHub fake as ONCALL_GITHUB_REPO (each test files into its
+    own), with the sandbox's settings, no pause between GitHub writes, and outputs under `out`."""
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    name = f"acme/{prefix}-{next(_repos)}"
+    sandbox.state.github.repo(name)
+    monkeypatch.setenv("ONCALL_GITHUB_REPO", name)
+    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
+    monkeypatch.setenv("ONCALL_OUT_DIR", str(out))
+    return name
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from itertools import count
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,14 @@ from oncall.ops_filing import FindingMarker
 from oncall.sandbox.ops_seed import seed_ops_issues
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from tests.flows.conftest import new_repo
 
 END = DEFAULT_ANCHOR.isoformat()
-_repos = count(1)
 
 
 @pytest.fixture
 def repo(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    name = f"acme/ops-{next(_repos)}"
-    sandbox.state.github.repo(name)
-    monkeypatch.setenv("ONCALL_GITHUB_REPO", name)
-    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
-    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
-    return name
+    return new_repo(sandbox, monkeypatch, tmp_path, "ops")
 
 
 def _issues(sandbox: Sandbox, repo: str) -> list[dict]:  # type: ignore[type-arg]

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import count, pairwise
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -18,21 +18,14 @@ from oncall.errors import InputError
 from oncall.gaps import read_markers
 from oncall.sandbox.seed import DEFAULT_ANCHOR
 from oncall.sandbox.server import Sandbox
+from tests.flows.conftest import new_repo
 
 END = DEFAULT_ANCHOR.isoformat()
-_repos = count(1)
 
 
 @pytest.fixture
 def repo(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    name = f"acme/gaps-{next(_repos)}"
-    sandbox.state.github.repo(name)
-    monkeypatch.setenv("ONCALL_GITHUB_REPO", name)
-    monkeypatch.setenv("ONCALL_GITHUB_WRITE_INTERVAL", "0")
-    monkeypatch.setenv("ONCALL_OUT_DIR", str(tmp_path))
-    return name
+    return new_repo(sandbox, monkeypatch, tmp_path, "gaps")
 
 
 def _issues(sandbox: Sandbox, repo: str) -> list[dict]:  # type: ignore[type-arg]
