@@ -97,6 +97,8 @@ def ops_review(
             )
         end = clock.parse_instant(window_end, tz)
         span = TimeWindow(start=clock.parse_start(window, end, tz), end=end)
+        business = clock.BusinessHours.parse(settings.business_hours)
+        sleep = clock.SleepHours.parse(settings.sleep_hours)
 
         # Gather: the incidents while the lock is taken; the issues under it, so a run that held
         # it before us has filed all it will; then the alerts, once, from as far back as the
@@ -117,8 +119,8 @@ def ops_review(
                 window=span,
                 thresholds=alert_quality.Thresholds.from_settings(settings),
                 tz=tz,
-                business=clock.BusinessHours.parse(settings.business_hours),
-                sleep=clock.SleepHours.parse(settings.sleep_hours),
+                business=business,
+                sleep=sleep,
                 now=end,
                 rotation=settings.schedule,
                 per_person=settings.ops_per_person,
@@ -147,12 +149,7 @@ def ops_review(
                 now_open,
                 now=end,
                 week_start=span.start,
-                pages_since=pages_since(
-                    read,
-                    tz=tz,
-                    sleep=clock.SleepHours.parse(settings.sleep_hours),
-                    rotation=settings.schedule,
-                ),
+                pages_since=pages_since(read, tz=tz, sleep=sleep, rotation=settings.schedule),
                 label=label,
             )
             if settings.ops_tracking_issue:
