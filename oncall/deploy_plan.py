@@ -150,7 +150,9 @@ def deployment_schedules(settings: Settings) -> dict[str, list[Schedule]]:
         ),
         timezone=settings.team_timezone,
     )
-    ops = Schedule(deployment=OPS, slug=OPS_SLUG, cron=settings.ops_review_cron, timezone=settings.team_timezone)
+    ops = Schedule(
+        deployment=OPS, slug=OPS_SLUG, cron=settings.ops_review_cron, timezone=settings.team_timezone
+    )
     return {HANDOFF: schedules(settings), GAPS: [gaps], REVIEW: [review], OPS: [ops]}
 
 
