@@ -153,9 +153,21 @@ def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_pat
     ]
     assert found["incident-watch"]["schedules"] == [["every-5-minutes", None, "UTC", True, 300.0]]
     assert found["coe-prep"]["schedules"] == []
-    [[_, expect, match, params]] = found["_automations"]
-    assert expect == ["oncall.incident.closed"] and match == {"prefect.resource.id": "oncall.incident.*"}
-    assert params == [{"incident_id": "{{ event.resource['oncall.incident.id'] }}"}]
+    assert found["ops-review"]["schedules"] == [
+        ["weekly-ops-review", "0 10 * * 1", "America/New_York", True, None]
+    ]
+    assert found["sre-requests"]["schedules"] == [["ticket-sweep", None, "UTC", True, 600.0]]
+    triggers = {tuple(expect): (match, params) for _, expect, match, params in found["_automations"]}
+    assert triggers == {
+        ("oncall.incident.closed",): (
+            {"prefect.resource.id": "oncall.incident.*"},
+            [{"incident_id": "{{ event.resource['oncall.incident.id'] }}"}],
+        ),
+        ("oncall.sre.request.ticket",): (
+            {"prefect.resource.id": "slack.message.*"},
+            [{"channel": "{{ event.resource['channel'] }}", "ts": "{{ event.resource['ts'] }}"}],
+        ),
+    }
 
 
 def test_oncall_deploy_writes_the_team_settings_into_the_schedules(
