@@ -31,13 +31,17 @@ REVIEW = "coe-review"
 REVIEW_SLUG = "review-meeting"
 OPS = "ops-review"
 OPS_SLUG = "weekly-ops-review"
+SWEEP = "sre-requests"
+SWEEP_SLUG = "ticket-sweep"
+SWEEP_SECONDS = 600
 SUMMARY_DELIVERY = ["artifact", "slack"]
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Schedule(BaseModel):
     """One schedule of one deployment, as prefect.yaml declares it and the server keeps it: a cron
-    line, or an rrule where cron cannot say it (coe-review's "every other Thursday")."""
+    line, an rrule where cron cannot say it (coe-review's "every other Thursday"), or an interval
+    in seconds (the @SRE ticket sweep)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -45,6 +49,7 @@ class Schedule(BaseModel):
     slug: str
     cron: str = ""
     rrule: str = ""
+    interval: float | None = None
     timezone: str
     parameters: dict[str, Any] = {}
     active: bool = True
@@ -52,11 +57,16 @@ class Schedule(BaseModel):
     @property
     def when(self) -> str:
         """How the schedule reads in `oncall deploy` and `oncall doctor`."""
+        if self.interval is not None:
+            return f"every {self.interval:g} s"
         rule = f"cron {self.cron!r}" if self.cron else f"rrule {self.rrule.replace(chr(10), ' ')!r}"
         return f"{rule} in {self.timezone}"
 
     def runs_as(self, inner: Any) -> bool:
         """Whether a schedule the server keeps (Prefect's cron or rrule schedule) runs as this one."""
+        if self.interval is not None:
+            every = getattr(inner, "interval", None)
+            return every is not None and every.total_seconds() == self.interval
         timed = (getattr(inner, "timezone", None) or "UTC") == self.timezone
         if self.cron:
             return timed and getattr(inner, "cron", None) == self.cron
@@ -64,8 +74,11 @@ class Schedule(BaseModel):
 
     def yaml_entry(self) -> dict[str, Any]:
         """The entry under a deployment's `schedules:` in prefect.yaml."""
-        entry: dict[str, Any] = {"cron": self.cron} if self.cron else {"rrule": self.rrule}
-        entry |= {"timezone": self.timezone, "slug": self.slug, "active": self.active}
+        if self.interval is not None:
+            entry: dict[str, Any] = {"interval": int(self.interval), "slug": self.slug, "active": self.active}
+        else:
+            entry = {"cron": self.cron} if self.cron else {"rrule": self.rrule}
+            entry |= {"timezone": self.timezone, "slug": self.slug, "active": self.active}
         if self.parameters:
             entry["parameters"] = dict(self.parameters)
         return entry
@@ -138,7 +151,9 @@ def schedules(settings: Settings) -> list[Schedule]:
 def deployment_schedules(settings: Settings) -> dict[str, list[Schedule]]:
     """Every schedule that follows the settings, by deployment. runbook-gaps' daily run keeps its
     hour and follows the team's zone; coe-review follows the review cadence; ops-review runs at
-    `ops_review_cron` in the team's zone; incident-watch's interval follows no setting."""
+    `ops_review_cron` in the team's zone; the @SRE ticket sweep is on once `sre_channels` names a
+    channel (a team that asks for help elsewhere gets no run every 10 minutes that reads nothing);
+    incident-watch's interval follows no setting."""
     from oncall.coe_review import review_rrule
 
     gaps = Schedule(deployment=GAPS, slug=GAPS_SLUG, cron=GAPS_CRON, timezone=settings.team_timezone)
@@ -153,7 +168,15 @@ def deployment_schedules(settings: Settings) -> dict[str, list[Schedule]]:
     ops = Schedule(
         deployment=OPS, slug=OPS_SLUG, cron=settings.ops_review_cron, timezone=settings.team_timezone
     )
-    return {HANDOFF: schedules(settings), GAPS: [gaps], REVIEW: [review], OPS: [ops]}
+    sweep = Schedule(
+        deployment=SWEEP,
+        slug=SWEEP_SLUG,
+        interval=SWEEP_SECONDS,
+        timezone="UTC",
+        parameters={"window": "-24h"},
+        active=bool(settings.sre_channels),
+    )
+    return {HANDOFF: schedules(settings), GAPS: [gaps], REVIEW: [review], OPS: [ops], SWEEP: [sweep]}
 
 
 def render(spec: dict[str, Any], settings: Settings, source: str = "prefect.yaml") -> dict[str, Any]:

@@ -187,3 +187,29 @@ def test_coe_review_runs_on_the_review_cadence_and_doctor_reads_an_rrule_either_
     )
     assert not review.runs_as(SimpleNamespace(rrule=review.rrule, timezone="UTC"))
     assert not review.runs_as(SimpleNamespace(cron="0 10 * * 4", timezone=review.timezone))
+
+
+def test_the_ticket_sweep_is_on_once_the_team_names_its_sre_channels() -> None:
+    """No run every 10 minutes that reads nothing for a team that asks for help elsewhere."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from oncall.deploy_plan import SWEEP, deployment_schedules, render
+    from oncall.settings import Settings
+
+    [off] = deployment_schedules(Settings())[SWEEP]
+    [on] = deployment_schedules(Settings(sre_channels=["C0123"]))[SWEEP]
+    assert (off.active, on.active) == (False, True)
+    assert on.yaml_entry() == {
+        "interval": 600,
+        "slug": "ticket-sweep",
+        "active": True,
+        "parameters": {"window": "-24h"},
+    }
+    assert on.when == "every 600 s"
+    assert on.runs_as(SimpleNamespace(interval=timedelta(minutes=10)))
+    assert not on.runs_as(SimpleNamespace(interval=timedelta(minutes=5)))
+    assert not on.runs_as(SimpleNamespace(cron="*/10 * * * *", timezone="UTC"))
+    spec = yaml.safe_load(FILES[0].read_text())
+    rendered = {d["name"]: d for d in render(spec, Settings(sre_channels=["C0123"]))["deployments"]}
+    assert rendered[SWEEP]["schedules"] == [on.yaml_entry()] and rendered[SWEEP]["triggers"]

@@ -156,7 +156,8 @@ def test_every_deployment_reads_back_as_declared(server: dict[str, str], tmp_pat
     assert found["ops-review"]["schedules"] == [
         ["weekly-ops-review", "0 10 * * 1", "America/New_York", True, None]
     ]
-    assert found["sre-requests"]["schedules"] == [["ticket-sweep", None, "UTC", True, 600.0]]
+    # off until the team names its @SRE channels (oncall deploy turns it on then)
+    assert found["sre-requests"]["schedules"] == [["ticket-sweep", None, "UTC", False, 600.0]]
     triggers = {tuple(expect): (match, params) for _, expect, match, params in found["_automations"]}
     assert triggers == {
         ("oncall.incident.closed",): (
