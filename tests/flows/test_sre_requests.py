@@ -139,3 +139,27 @@ def test_runs_that_die_after_each_write_leave_one_issue_one_reply_one_reaction(s
     [said] = s.bot_replies(ts)
     assert f"/{s.repo}/issues/{issue['number']}|" in said["text"] and s.done_by(ts) == [s.api.bot_user]
     assert len(s.sandbox.state.github.repos[s.repo].issues) == 1
+
+
+def test_the_event_and_a_sweep_at_once_file_one_issue_one_reply_one_reaction(setup: Setup) -> None:
+    """Slack's event and the sweep start together (every GitHub and Slack answer slowed): the
+    lock per message lets one of them do the writes and the other find them done."""
+    import threading
+
+    s = setup
+    ts = s.ask(f"<!subteam^{GROUP}> the certificate on lms expires tonight")
+    s.sandbox.faults("github", latency_ms=30)
+    s.sandbox.faults("slack-api", latency_ms=30)
+    results: list[dict[str, int]] = []
+    runs = [
+        threading.Thread(target=lambda: results.append(sre_requests(channel=s.channel, ts=ts))),
+        threading.Thread(target=lambda: results.append(sre_requests())),
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert len(results) == 2
+    assert sum(r["filed"] for r in results) == 1 and sum(r["replied"] for r in results) == 1
+    assert sum(r["reacted"] for r in results) == 1
+    assert len(s.issues(ts)) == 1 and len(s.bot_replies(ts)) == 1 and s.done_by(ts) == [s.api.bot_user]
