@@ -157,17 +157,25 @@ def candidate_from_webhook(body: dict[str, Any], threshold_minutes: float) -> tu
     ), "closed long enough"
 
 
-def event_body(c: CoeCandidate, now: datetime) -> list[dict[str, Any]]:
+def _events(
+    event: str, event_id: object, resource: dict[str, str], payload: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The body Prefect's `POST /events` takes: one event, its id fixed by what it is about, so a
+    sender's retries are the same event."""
     return [
         {
-            "id": str(c.event_id),
+            "id": str(event_id),
             "occurred": now.isoformat(),
-            "event": EVENT,
-            "resource": c.resource,
-            "payload": c.model_dump(),
+            "event": event,
+            "resource": resource,
+            "payload": payload,
             "related": [],
         }
     ]
+
+
+def event_body(c: CoeCandidate, now: datetime) -> list[dict[str, Any]]:
+    return _events(EVENT, c.event_id, c.resource, c.model_dump(), now)
 
 
 @dataclass(frozen=True)
@@ -248,16 +256,7 @@ def ticket_from_event(body: dict[str, Any], route: SlackRoute) -> tuple[TicketRe
 
 
 def ticket_event_body(t: TicketRequest, now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": str(t.event_id),
-            "occurred": now.isoformat(),
-            "event": SRE_TICKET_EVENT,
-            "resource": t.resource,
-            "payload": t.model_dump(),
-            "related": [],
-        }
-    ]
+    return _events(SRE_TICKET_EVENT, t.event_id, t.resource, t.model_dump(), now)
 
 
 class _RelayClock(Clock):
@@ -404,11 +403,22 @@ def build_relay(
         )
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    def prefect(timeout: float = 10) -> httpx.AsyncClient:
-        # One client per forwarded webhook: closes are rare, and this leaves no socket behind.
-        return httpx.AsyncClient(
-            base_url=api_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
-        )
+    async def forward(events: list[dict[str, Any]], what: str, timeout: float, down: int) -> Response | None:
+        """Post the events to Prefect: None once it took them, else the answer for the sender,
+        `down` its status (a 503 makes Slack retry)."""
+        try:
+            # One client per forwarded event: they are rare, and this leaves no socket behind.
+            async with httpx.AsyncClient(
+                base_url=api_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+            ) as client:
+                response = await client.post("/events", json=events)
+        except httpx.HTTPError as exc:
+            log.error("relay: Prefect unreachable for %s: %s", what, type(exc).__name__)
+            return JSONResponse({"error": "Prefect unreachable"}, status_code=down)
+        if response.status_code >= 300:
+            log.error("relay: Prefect refused the event for %s: HTTP %d", what, response.status_code)
+            return JSONResponse({"error": "Prefect did not take the event"}, status_code=down)
+        return None
 
     def _sender(request: Request) -> str:
         return request.client.host if request.client else "-"
@@ -435,19 +445,9 @@ def build_relay(
         if candidate is None:
             log.info("relay: ignored webhook: %s", reason)
             return JSONResponse({"ignored": reason}, status_code=202)
-        try:
-            async with prefect() as client:
-                response = await client.post("/events", json=event_body(candidate, clock()))
-        except httpx.HTTPError as exc:
-            log.error("relay: Prefect unreachable for %s: %s", candidate.incident_id, type(exc).__name__)
-            return JSONResponse({"error": "Prefect unreachable"}, status_code=502)
-        if response.status_code >= 300:
-            log.error(
-                "relay: Prefect refused the event for %s: HTTP %d",
-                candidate.incident_id,
-                response.status_code,
-            )
-            return JSONResponse({"error": "Prefect did not take the event"}, status_code=502)
+        refused = await forward(event_body(candidate, clock()), candidate.incident_id, 10, 502)
+        if refused is not None:
+            return refused
         log.info("relay: emitted %s for %s", EVENT, candidate.incident_id)
         return JSONResponse({"emitted": candidate.incident_id}, status_code=202)
 
@@ -488,17 +488,11 @@ def build_relay(
             f" (Slack's retry {retry})" if retry.isascii() and retry.isdigit() and len(retry) < 4 else ""
         )
         message = f"{ticket.channel}/{ticket.ts}"
-        try:
-            async with prefect(SLACK_POST_TIMEOUT) as client:
-                response = await client.post("/events", json=ticket_event_body(ticket, clock()))
-        except httpx.HTTPError as exc:
-            log.error("relay: Prefect unreachable for %s%s: %s", message, retried, type(exc).__name__)
-            return JSONResponse({"error": "Prefect unreachable"}, status_code=503)
-        if response.status_code >= 300:
-            log.error(
-                "relay: Prefect refused the event for %s%s: HTTP %d", message, retried, response.status_code
-            )
-            return JSONResponse({"error": "Prefect did not take the event"}, status_code=503)
+        refused = await forward(
+            ticket_event_body(ticket, clock()), message + retried, SLACK_POST_TIMEOUT, 503
+        )
+        if refused is not None:
+            return refused
         log.info("relay: emitted %s for %s%s", SRE_TICKET_EVENT, message, retried)
         return JSONResponse({"emitted": message})
 
