@@ -81,8 +81,9 @@ def scenario() -> tuple[list[Alert], list[Incident]]:
 
 def _kind_per_alert(alerts: list[Alert], _: list[Incident]) -> int:
     groups: dict[str, list[Alert]] = defaultdict(list)
+    read = alert_kind.__wrapped__  # the title read every time, as before alert_kind's cache
     for alert in alerts:
-        groups[alert_kind(alert.message)].append(alert)
+        groups[read(alert.message)].append(alert)
     return len(groups)
 
 
@@ -137,6 +138,7 @@ def run() -> list[dict[str, Any]]:
         out = 0
         for _ in range(REPEATS):
             gc.collect()
+            alert_kind.cache_clear()  # each run reads its titles afresh
             t0, c0 = time.perf_counter(), time.process_time()
             out = work(alerts, incidents)
             walls.append(time.perf_counter() - t0)

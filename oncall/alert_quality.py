@@ -114,12 +114,8 @@ def findings(
     start, end = window.start, window.end
     in_window = _in_order(a for a in alerts if start <= a.created_at < end)
     by_kind: dict[str, list[Alert]] = defaultdict(list)
-    kinds: dict[str, str] = {}  # a window repeats its titles: each is read once
     for alert in in_window:
-        kind = kinds.get(alert.message)
-        if kind is None:
-            kind = kinds[alert.message] = alert_kind(alert.message)
-        by_kind[kind].append(alert)
+        by_kind[alert_kind(alert.message)].append(alert)
     out: list[Finding] = []
     total = len(in_window)
     days = window.length.total_seconds() / 86400

@@ -261,8 +261,11 @@ def _is_variable_label(value: str) -> bool:
     )
 
 
+@lru_cache(maxsize=1 << 16)
 def alert_kind(title: str) -> str:
-    """The stable kind of an alert title (see the module docstring)."""
+    """The stable kind of an alert title (see the module docstring). Cached: a window repeats
+    its titles, and the hand-off, ops-review's findings, costs and charts each group the same
+    alerts, so each title is read once a process (64k titles, a few MB at most)."""
     parts = title_parts(title)
     if parts.shape is Shape.ALERTMANAGER and parts.name:
         kept = [_placeholders(v) for v in parts.labels if not _is_variable_label(v)]
